@@ -1,0 +1,10 @@
+//! The domain: what a payment and a refund are, which states they may move between, and the
+//! ports (traits) that storage, queue, bank and vault offer. No AWS, axum or tokio in here.
+pub mod bank;
+pub mod card;
+pub mod idempotency;
+pub mod ids;
+pub mod money;
+pub mod payment;
+pub mod ports;
+pub mod status;

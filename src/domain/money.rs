@@ -1,0 +1,126 @@
+//! Money: a positive amount in minor units and an ISO 4217 currency.
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The largest amount accepted: 2^53 - 1, the largest integer every JSON client reads exactly.
+pub const MAX_AMOUNT: u64 = 9_007_199_254_740_991;
+
+/// A positive amount of money in minor units (cents for EUR).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Amount(u64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AmountError {
+    #[error("must be a positive integer")]
+    NotPositive,
+    #[error("must be at most {MAX_AMOUNT}")]
+    TooLarge,
+}
+
+impl Amount {
+    pub fn parse(value: i128) -> Result<Self, AmountError> {
+        if value <= 0 {
+            Err(AmountError::NotPositive)
+        } else if value > i128::from(MAX_AMOUNT) {
+            Err(AmountError::TooLarge)
+        } else {
+            Ok(Self(value as u64))
+        }
+    }
+
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Active ISO 4217 currency codes (funds and precious metals left out).
+const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN",
+    "BHD", "BIF", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF",
+    "CHF", "CLP", "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP",
+    "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ", "GYD",
+    "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY",
+    "KES", "KGS", "KHR", "KMF", "KPW", "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD",
+    "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK",
+    "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK",
+    "PHP", "PKR", "PLN", "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG",
+    "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS",
+    "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "UYU", "UZS", "VED",
+    "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
+/// An ISO 4217 currency code, upper case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Currency([u8; 3]);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("must be an ISO 4217 currency code such as EUR")]
+pub struct CurrencyError;
+
+impl Currency {
+    pub fn parse(s: &str) -> Result<Self, CurrencyError> {
+        match ISO_4217.binary_search(&s) {
+            Ok(_) => Ok(Self(s.as_bytes().try_into().map_err(|_| CurrencyError)?)),
+            Err(_) => Err(CurrencyError),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Only ever built from an entry of ISO_4217, which is ASCII.
+        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Currency::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn currency_list_is_sorted_for_binary_search() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn currencies_are_checked_against_iso_4217() {
+        assert_eq!(Currency::parse("EUR").unwrap().as_str(), "EUR");
+        assert!(Currency::parse("eur").is_err());
+        assert!(Currency::parse("ABC").is_err());
+        assert!(Currency::parse("EURO").is_err());
+    }
+
+    #[test]
+    fn amounts_are_positive_and_bounded() {
+        assert_eq!(Amount::parse(1).unwrap().get(), 1);
+        assert_eq!(Amount::parse(0), Err(AmountError::NotPositive));
+        assert_eq!(Amount::parse(-5), Err(AmountError::NotPositive));
+        assert!(Amount::parse(i128::from(MAX_AMOUNT)).is_ok());
+        assert_eq!(Amount::parse(i128::from(MAX_AMOUNT) + 1), Err(AmountError::TooLarge));
+    }
+}

@@ -1,0 +1,124 @@
+//! A payment and its refunds, as stored and as shown.
+use super::card::{CardDetails, SealedCard};
+use super::ids::{MerchantId, PaymentId, RefundId};
+use super::money::{Amount, Currency};
+use super::status::{PaymentStatus, RefundStatus};
+
+/// What a merchant asks for; every field already validated.
+#[derive(Debug, Clone)]
+pub struct PaymentRequest {
+    pub customer_id: String,
+    pub customer_name: Option<String>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub card: CardDetails,
+}
+
+/// A payment as it is written the first time: PENDING, card sealed.
+#[derive(Debug, Clone)]
+pub struct NewPayment {
+    pub id: PaymentId,
+    pub merchant_id: MerchantId,
+    pub customer_id: String,
+    pub customer_name: Option<String>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub card_last4: String,
+    pub sealed_card: SealedCard,
+    pub created_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Payment {
+    pub id: PaymentId,
+    pub merchant_id: MerchantId,
+    pub customer_id: String,
+    pub customer_name: Option<String>,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub status: PaymentStatus,
+    /// Why it was declined or failed.
+    pub reason: Option<String>,
+    pub card_last4: String,
+    /// Present only until the payment is final (CONTRACT section 6).
+    pub sealed_card: Option<SealedCard>,
+    pub bank_charge_id: Option<String>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+    /// Sum of SUCCEEDED refunds.
+    pub refunded_amount: u64,
+    /// Price minus every refund not FAILED: what a new refund may still take.
+    pub refundable_left: u64,
+    pub refund_timestamp_ms: Option<u64>,
+}
+
+impl Payment {
+    /// True once succeeded refunds add up to the price.
+    pub fn fully_refunded(&self) -> bool {
+        self.refunded_amount >= self.amount.get()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    pub id: RefundId,
+    pub payment_id: PaymentId,
+    pub merchant_id: MerchantId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub status: RefundStatus,
+    pub reason: Option<String>,
+    pub bank_refund_id: Option<String>,
+    pub created_at_ms: u64,
+    pub updated_at_ms: u64,
+}
+
+/// A payment with its refunds, oldest refund first: one item collection, one read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentView {
+    pub payment: Payment,
+    pub refunds: Vec<Refund>,
+}
+
+impl PaymentView {
+    /// Clients poll until this is false.
+    pub fn in_flight(&self) -> bool {
+        !self.payment.status.is_final() || self.refunds.iter().any(|r| !r.status.is_final())
+    }
+}
+
+/// How a charge ended: one typed update per final transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentOutcome {
+    Succeeded { bank_charge_id: String },
+    Declined { reason: String },
+    Failed { reason: String },
+}
+
+impl PaymentOutcome {
+    pub fn status(&self) -> PaymentStatus {
+        match self {
+            Self::Succeeded { .. } => PaymentStatus::Succeeded,
+            Self::Declined { .. } => PaymentStatus::Declined,
+            Self::Failed { .. } => PaymentStatus::Failed,
+        }
+    }
+}
+
+/// How a refund ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefundOutcome {
+    Succeeded { bank_refund_id: String },
+    Failed { reason: String },
+}
+
+/// A refund as it is written the first time, with the amount it reserves on its payment.
+#[derive(Debug, Clone)]
+pub struct NewRefund {
+    pub id: RefundId,
+    pub payment_id: PaymentId,
+    pub merchant_id: MerchantId,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub created_at_ms: u64,
+}

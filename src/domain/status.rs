@@ -1,0 +1,138 @@
+//! States and the moves allowed between them (CONTRACT section 4). A final state is never left:
+//! every store write names the states it may move from, and this table is their only source.
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PaymentStatus {
+    Pending,
+    Processing,
+    Succeeded,
+    Declined,
+    Failed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefundStatus {
+    Pending,
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown status {0:?}")]
+pub struct UnknownStatus(pub String);
+
+macro_rules! status_strings {
+    ($ty:ident { $($variant:ident => $s:literal),+ $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),+ }
+            }
+        }
+        impl FromStr for $ty {
+            type Err = UnknownStatus;
+            fn from_str(s: &str) -> Result<Self, UnknownStatus> {
+                match s { $($s => Ok(Self::$variant),)+ other => Err(UnknownStatus(other.to_owned())) }
+            }
+        }
+        impl fmt::Display for $ty {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+status_strings!(PaymentStatus {
+    Pending => "PENDING",
+    Processing => "PROCESSING",
+    Succeeded => "SUCCEEDED",
+    Declined => "DECLINED",
+    Failed => "FAILED",
+});
+
+status_strings!(RefundStatus {
+    Pending => "PENDING",
+    Processing => "PROCESSING",
+    Succeeded => "SUCCEEDED",
+    Failed => "FAILED",
+});
+
+impl PaymentStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Declined | Self::Failed)
+    }
+
+    /// The states a payment may be in for a move to `self` to be allowed.
+    /// `PROCESSING -> PROCESSING` is allowed: a worker that crashed mid-charge is replaced by one
+    /// that picks the same payment up again, and the bank's idempotency key makes that safe.
+    pub fn allowed_from(self) -> &'static [PaymentStatus] {
+        use PaymentStatus::*;
+        match self {
+            Pending => &[],
+            Processing => &[Pending, Processing],
+            Succeeded | Declined | Failed => &[Pending, Processing],
+        }
+    }
+}
+
+impl RefundStatus {
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed)
+    }
+
+    /// As for payments; `PENDING -> FAILED` covers a refund whose payment never succeeded.
+    pub fn allowed_from(self) -> &'static [RefundStatus] {
+        use RefundStatus::*;
+        match self {
+            Pending => &[],
+            Processing => &[Pending, Processing],
+            Succeeded => &[Processing],
+            Failed => &[Pending, Processing],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PAYMENTS: [PaymentStatus; 5] = [
+        PaymentStatus::Pending,
+        PaymentStatus::Processing,
+        PaymentStatus::Succeeded,
+        PaymentStatus::Declined,
+        PaymentStatus::Failed,
+    ];
+
+    #[test]
+    fn no_payment_state_leaves_a_final_state() {
+        for to in PAYMENTS {
+            assert!(to.allowed_from().iter().all(|from| !from.is_final()), "{to} from a final");
+        }
+    }
+
+    #[test]
+    fn nothing_moves_back_to_pending() {
+        assert!(PaymentStatus::Pending.allowed_from().is_empty());
+        assert!(RefundStatus::Pending.allowed_from().is_empty());
+    }
+
+    #[test]
+    fn refunds_succeed_only_after_the_bank_was_asked() {
+        assert_eq!(RefundStatus::Succeeded.allowed_from(), &[RefundStatus::Processing]);
+        for to in [RefundStatus::Succeeded, RefundStatus::Failed] {
+            assert!(to.allowed_from().iter().all(|from| !from.is_final()));
+        }
+    }
+
+    #[test]
+    fn statuses_round_trip_through_their_names() {
+        for s in PAYMENTS {
+            assert_eq!(s.as_str().parse::<PaymentStatus>(), Ok(s));
+        }
+        assert!("pending".parse::<PaymentStatus>().is_err());
+    }
+}

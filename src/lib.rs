@@ -1,0 +1,10 @@
+//! payment-platform: card payments and refunds on DynamoDB and SQS.
+//!
+//! The layers show in the folders: `domain` (types, states, ports; no I/O), `app` (use cases),
+//! and one adapter folder each for DynamoDB, SQS, the bank client, the HTTP API, the worker
+//! runtime and the bank simulator. Binaries in `bin/` only parse configuration and call in here.
+pub mod bank_client;
+pub mod bank_sim;
+pub mod domain;
+pub mod telemetry;
+pub mod vault;

@@ -1,0 +1,145 @@
+//! Card data at rest: AES-256-GCM (aws-lc-rs), bound to the payment id as associated data so a
+//! sealed card copied onto another payment does not open. Sealed form: `v1.<key id>.<base64>`,
+//! where the key id (first 8 hex digits of the key's SHA-256) lets old keys keep opening what
+//! they sealed while a new key seals from now on (key rotation).
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use sha2::{Digest, Sha256};
+
+use crate::domain::card::{CardDetails, SealedCard};
+use crate::domain::ids::PaymentId;
+use crate::domain::ports::{CardVault, VaultError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("card encryption key must be 32 bytes, base64-encoded")]
+    Invalid,
+}
+
+struct Key {
+    id: String,
+    aead: LessSafeKey,
+}
+
+impl Key {
+    fn from_base64(b64: &str) -> Result<Self, KeyError> {
+        let bytes = B64.decode(b64.trim()).map_err(|_| KeyError::Invalid)?;
+        if bytes.len() != 32 {
+            return Err(KeyError::Invalid);
+        }
+        let id = hex8(&Sha256::digest(&bytes));
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::Invalid)?;
+        Ok(Self { id, aead: LessSafeKey::new(unbound) })
+    }
+}
+
+fn hex8(digest: &[u8]) -> String {
+    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Seals with the current key; opens with the current or any previous key.
+pub struct AeadVault {
+    current: Key,
+    previous: Vec<Key>,
+    rng: SystemRandom,
+}
+
+impl AeadVault {
+    /// `current` and each of `previous` are base64 of 32 random bytes.
+    pub fn new(current: &str, previous: &[String]) -> Result<Self, KeyError> {
+        Ok(Self {
+            current: Key::from_base64(current)?,
+            previous: previous.iter().map(|k| Key::from_base64(k)).collect::<Result<_, _>>()?,
+            rng: SystemRandom::new(),
+        })
+    }
+
+    fn key(&self, id: &str) -> Option<&Key> {
+        std::iter::once(&self.current).chain(&self.previous).find(|k| k.id == id)
+    }
+}
+
+impl CardVault for AeadVault {
+    fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard {
+        let mut nonce = [0u8; NONCE_LEN];
+        // The system RNG failing is unrecoverable for a process that handles money.
+        self.rng.fill(&mut nonce).expect("system random number generator failed");
+        let mut buf = serde_json::to_vec(card).expect("card details serialise");
+        let aad = payment.to_string();
+        self.current
+            .aead
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
+            .expect("AES-GCM sealing of a small buffer cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&buf);
+        SealedCard(format!("v1.{}.{}", self.current.id, B64.encode(out)))
+    }
+
+    fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError> {
+        let mut parts = sealed.0.splitn(3, '.');
+        let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(VaultError);
+        };
+        let key = self.key(id).ok_or(VaultError)?;
+        let raw = B64.decode(body).map_err(|_| VaultError)?;
+        if raw.len() < NONCE_LEN {
+            return Err(VaultError);
+        }
+        let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError)?;
+        let mut buf = ciphertext.to_vec();
+        let aad = payment.to_string();
+        let plain = key.aead.open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf).map_err(|_| VaultError)?;
+        serde_json::from_slice(plain).map_err(|_| VaultError)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::card::Expiry;
+
+    const K1: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+    const K2: &str = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
+
+    fn card() -> CardDetails {
+        CardDetails::new("4000000000009995".into(), "1234".into(), Expiry::parse("12/30", (2026, 1)).unwrap())
+    }
+
+    #[test]
+    fn sealed_card_opens_only_for_its_payment_and_hides_the_number() {
+        let vault = AeadVault::new(K1, &[]).unwrap();
+        let id = PaymentId::new();
+        let sealed = vault.seal(&card(), id);
+        assert!(!sealed.0.contains("4000000000009995") && !sealed.0.contains("1234"));
+        assert_eq!(vault.open(&sealed, id), Ok(card()));
+        assert_eq!(vault.open(&sealed, PaymentId::new()), Err(VaultError));
+    }
+
+    #[test]
+    fn tampering_is_detected() {
+        let vault = AeadVault::new(K1, &[]).unwrap();
+        let id = PaymentId::new();
+        let mut sealed = vault.seal(&card(), id);
+        let last = sealed.0.pop().unwrap();
+        sealed.0.push(if last == 'A' { 'B' } else { 'A' });
+        assert_eq!(vault.open(&sealed, id), Err(VaultError));
+    }
+
+    #[test]
+    fn rotated_keys_still_open_what_they_sealed() {
+        let id = PaymentId::new();
+        let old = AeadVault::new(K1, &[]).unwrap().seal(&card(), id);
+        let rotated = AeadVault::new(K2, &[K1.to_owned()]).unwrap();
+        assert_eq!(rotated.open(&old, id), Ok(card()));
+        assert!(AeadVault::new(K2, &[]).unwrap().open(&old, id).is_err());
+    }
+
+    #[test]
+    fn keys_of_the_wrong_size_are_refused() {
+        assert!(AeadVault::new("c2hvcnQ=", &[]).is_err());
+        assert!(AeadVault::new("not base64!", &[]).is_err());
+    }
+}
