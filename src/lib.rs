@@ -3,8 +3,14 @@
 //! The layers show in the folders: `domain` (types, states, ports; no I/O), `app` (use cases),
 //! and one adapter folder each for DynamoDB, SQS, the bank client, the HTTP API, the worker
 //! runtime and the bank simulator. Binaries in `bin/` only parse configuration and call in here.
+pub mod app;
+pub mod aws;
 pub mod bank_client;
 pub mod bank_sim;
+pub mod config;
 pub mod domain;
+pub mod dynamo;
+pub mod http;
+pub mod sqs;
 pub mod telemetry;
 pub mod vault;

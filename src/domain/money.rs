@@ -59,7 +59,7 @@ const ISO_4217: &[&str] = &[
 
 /// An ISO 4217 currency code, upper case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Currency([u8; 3]);
+pub struct Currency(&'static str);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("must be an ISO 4217 currency code such as EUR")]
@@ -68,14 +68,13 @@ pub struct CurrencyError;
 impl Currency {
     pub fn parse(s: &str) -> Result<Self, CurrencyError> {
         match ISO_4217.binary_search(&s) {
-            Ok(_) => Ok(Self(s.as_bytes().try_into().map_err(|_| CurrencyError)?)),
+            Ok(i) => Ok(Self(ISO_4217[i])),
             Err(_) => Err(CurrencyError),
         }
     }
 
-    pub fn as_str(&self) -> &str {
-        // Only ever built from an entry of ISO_4217, which is ASCII.
-        std::str::from_utf8(&self.0).unwrap_or("XXX")
+    pub fn as_str(&self) -> &'static str {
+        self.0
     }
 }
 

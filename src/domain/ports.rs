@@ -18,6 +18,8 @@ pub enum StoreError {
     Transient(String),
     #[error("storage error: {0}")]
     Permanent(String),
+    #[error("the pagination cursor is not valid")]
+    InvalidCursor,
 }
 
 /// Which condition a write failed on.
@@ -84,9 +86,10 @@ pub trait PaymentStore: Send + Sync {
     async fn stale_payments(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError>;
     async fn stale_refunds(&self, older_than_ms: u64, limit: u32) -> Result<Vec<(PaymentId, RefundId)>, StoreError>;
 
-    /// Marks a stale record as seen by the repair path so other repairers skip it for a while.
-    async fn touch_stale(&self, payment: PaymentId, refund: Option<RefundId>, seen_ms: u64, now_ms: u64)
-        -> Result<(), StoreError>;
+    /// Marks a stale record as picked up by the repair path at `now_ms`, if it is still stale
+    /// (older than `older_than_ms`). Only one of several racing repairers gets `true`.
+    async fn claim_stale(&self, payment: PaymentId, refund: Option<RefundId>, older_than_ms: u64, now_ms: u64)
+        -> Result<bool, StoreError>;
 }
 
 /// A unit of work for a worker.

@@ -1,0 +1,72 @@
+//! The use cases. Each takes validated domain input, talks to the ports, and answers with a
+//! typed result or an `AppError` that the HTTP layer maps to one response.
+mod idempotency;
+pub use idempotency::KeyedRequest;
+pub mod payments;
+pub mod refunds;
+pub mod settle;
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::domain::ports::{CardVault, Clock, JobQueue, PaymentStore, QueueError, StoreError};
+use crate::domain::status::PaymentStatus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("this idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("a request with this idempotency key is still being processed")]
+    IdempotencyInFlight,
+    #[error("the payment ended {0} and cannot be refunded")]
+    NotRefundable(PaymentStatus),
+    #[error("nothing is left to refund on this payment")]
+    NothingLeftToRefund,
+    #[error("the refund exceeds what is left to refund ({left})")]
+    RefundExceedsRemaining { left: u64 },
+    #[error("the pagination cursor is not valid")]
+    InvalidCursor,
+    #[error("a dependency is unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::InvalidCursor => Self::InvalidCursor,
+            StoreError::Transient(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<QueueError> for AppError {
+    fn from(e: QueueError) -> Self {
+        match e {
+            QueueError::Transient(m) => Self::Unavailable(m),
+            QueueError::Permanent(m) => Self::Internal(m),
+        }
+    }
+}
+
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
+}
+
+/// What every use case needs: the ports, shared.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn PaymentStore>,
+    pub queue: Arc<dyn JobQueue>,
+    pub vault: Arc<dyn CardVault>,
+    pub clock: Arc<dyn Clock>,
+}

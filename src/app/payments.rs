@@ -1,0 +1,91 @@
+//! Create, read and list payments.
+use serde_json::json;
+
+use super::idempotency::{Existing, KeyedRequest};
+use super::{AppError, Services};
+use crate::domain::idempotency::StoredResponse;
+use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::payment::{NewPayment, PaymentRequest, PaymentView};
+use crate::domain::ports::{ConflictKind, Job, PaymentPage, StoreError};
+
+/// The 202 answer, kept verbatim for idempotent replays.
+pub fn accepted(id: PaymentId) -> StoredResponse {
+    StoredResponse {
+        status: 202,
+        location: Some(format!("/payments/{id}")),
+        body: json!({ "paymentID": id.to_string(), "Status": "PENDING" }).to_string(),
+    }
+}
+
+impl Services {
+    /// Writes the PENDING payment (card sealed) and enqueues its charge. The bank is never
+    /// called here. With a key, the payment and the key's claim are one transaction, so
+    /// concurrent requests with one key create one payment.
+    pub async fn create_payment(
+        &self,
+        merchant: &MerchantId,
+        req: PaymentRequest,
+        key: Option<&KeyedRequest>,
+    ) -> Result<StoredResponse, AppError> {
+        let now = self.clock.now_ms();
+        let id = PaymentId::new();
+        let new = NewPayment {
+            id,
+            merchant_id: merchant.clone(),
+            customer_id: req.customer_id,
+            customer_name: req.customer_name,
+            amount: req.amount,
+            currency: req.currency,
+            card_last4: req.card.last4(),
+            sealed_card: self.vault.seal(&req.card, id),
+            created_at_ms: now,
+        };
+        let claim = key.map(|k| k.claim(id.to_string(), now));
+        match self.store.insert_payment(&new, claim.as_ref()).await {
+            Ok(()) => Ok(self.enqueue_and_answer(id, key).await),
+            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
+                let key = key.ok_or_else(|| AppError::Internal("key conflict without a key".into()))?;
+                match self.existing_key(key).await? {
+                    Some(Existing::Replay(resp)) => Ok(resp),
+                    Some(Existing::Resume { resource_id }) => {
+                        let id = PaymentId::parse(&resource_id).map_err(|_| AppError::Internal("bad resource".into()))?;
+                        Ok(self.enqueue_and_answer(id, Some(key)).await)
+                    }
+                    // The key expired between our write and our read (48 h TTL): the client's
+                    // retry will claim it afresh.
+                    None => Err(AppError::IdempotencyInFlight),
+                }
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The record is durable before this runs. If the send fails, the answer is still 202:
+    /// the repair path finds the PENDING payment and enqueues it (see README, "Repair path").
+    async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> StoredResponse {
+        if let Err(e) = self.queue.enqueue(&Job::Charge { payment_id: id }).await {
+            tracing::error!(payment_id = %id, error = %e, "charge not enqueued; the repair path will pick it up");
+        }
+        let resp = accepted(id);
+        self.finish_key(key, &resp).await;
+        resp
+    }
+
+    /// The payment with its refunds, if it belongs to `merchant`; another merchant's is
+    /// reported exactly like a missing one.
+    pub async fn get_payment(&self, merchant: &MerchantId, id: PaymentId) -> Result<PaymentView, AppError> {
+        match self.store.get_payment(id).await? {
+            Some(view) if &view.payment.merchant_id == merchant => Ok(view),
+            _ => Err(AppError::NotFound),
+        }
+    }
+
+    pub async fn list_payments(
+        &self,
+        merchant: &MerchantId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PaymentPage, AppError> {
+        Ok(self.store.list_payments(merchant, limit, cursor).await?)
+    }
+}

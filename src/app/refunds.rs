@@ -1,0 +1,126 @@
+//! Requesting a refund. The amount is reserved on the payment in the same transaction that
+//! writes the refund, so concurrent refunds can never add up to more than the price.
+use serde_json::json;
+
+use super::idempotency::{Existing, KeyedRequest};
+use super::{AppError, Services};
+use crate::domain::idempotency::StoredResponse;
+use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::money::Amount;
+use crate::domain::payment::{NewRefund, Payment};
+use crate::domain::ports::{ConflictKind, Job, StoreError};
+use crate::domain::status::PaymentStatus;
+
+fn accepted(r: &NewRefund) -> StoredResponse {
+    StoredResponse {
+        status: 202,
+        location: Some(format!("/payments/{}", r.payment_id)),
+        body: json!({
+            "RefundID": r.id.to_string(),
+            "PaymentID": r.payment_id.to_string(),
+            "Amount": r.amount.get(),
+            "Currency": r.currency.as_str(),
+            "Status": "PENDING",
+        })
+        .to_string(),
+    }
+}
+
+/// Why `amount` (or, with `None`, "all that is left") cannot be refunded now, if it cannot.
+fn refusal(p: &Payment, amount: Option<Amount>) -> Option<AppError> {
+    if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed) {
+        return Some(AppError::NotRefundable(p.status));
+    }
+    if p.refundable_left == 0 {
+        return Some(AppError::NothingLeftToRefund);
+    }
+    match amount {
+        Some(a) if a.get() > p.refundable_left => Some(AppError::RefundExceedsRemaining { left: p.refundable_left }),
+        _ => None,
+    }
+}
+
+impl Services {
+    /// Accepts a refund of `amount` (default: all that is left). A payment still PENDING or
+    /// PROCESSING may be refunded: the refund worker waits for it to settle.
+    pub async fn request_refund(
+        &self,
+        merchant: &MerchantId,
+        payment_id: PaymentId,
+        amount: Option<Amount>,
+        key: Option<&KeyedRequest>,
+    ) -> Result<StoredResponse, AppError> {
+        // A replay must get the first answer even when nothing is left to refund by now.
+        if let Some(key) = key {
+            match self.existing_key(key).await? {
+                Some(Existing::Replay(resp)) => return Ok(resp),
+                Some(Existing::Resume { resource_id }) => return self.resume_refund(merchant, payment_id, &resource_id, key).await,
+                None => {}
+            }
+        }
+        let view = self.get_payment(merchant, payment_id).await?;
+        let payment = view.payment;
+        if let Some(err) = refusal(&payment, amount) {
+            return Err(err);
+        }
+        let amount = match amount {
+            Some(a) => a,
+            None => Amount::parse(i128::from(payment.refundable_left)).map_err(|_| AppError::NothingLeftToRefund)?,
+        };
+        let now = self.clock.now_ms();
+        let refund = NewRefund {
+            id: RefundId::new(),
+            payment_id,
+            merchant_id: merchant.clone(),
+            amount,
+            currency: payment.currency,
+            created_at_ms: now,
+        };
+        let claim = key.map(|k| k.claim(refund.id.to_string(), now));
+        match self.store.insert_refund(&refund, claim.as_ref()).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(ConflictKind::InsufficientRefundable)) => {
+                // Lost a race with another refund (or the payment was declined meanwhile).
+                let now_view = self.get_payment(merchant, payment_id).await?;
+                return Err(refusal(&now_view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund));
+            }
+            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => return Err(AppError::IdempotencyInFlight),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(self.enqueue_refund_and_answer(&refund, key).await)
+    }
+
+    async fn resume_refund(
+        &self,
+        merchant: &MerchantId,
+        payment_id: PaymentId,
+        resource_id: &str,
+        key: &KeyedRequest,
+    ) -> Result<StoredResponse, AppError> {
+        let view = self.get_payment(merchant, payment_id).await?;
+        let r = view
+            .refunds
+            .iter()
+            .find(|r| r.id.to_string() == resource_id)
+            .ok_or_else(|| AppError::Internal("claimed refund missing".into()))?;
+        let refund = NewRefund {
+            id: r.id,
+            payment_id,
+            merchant_id: merchant.clone(),
+            amount: r.amount,
+            currency: r.currency,
+            created_at_ms: r.created_at_ms,
+        };
+        Ok(self.enqueue_refund_and_answer(&refund, Some(key)).await)
+    }
+
+    async fn enqueue_refund_and_answer(&self, r: &NewRefund, key: Option<&KeyedRequest>) -> StoredResponse {
+        let job = Job::Refund { payment_id: r.payment_id, refund_id: r.id };
+        if let Err(e) = self.queue.enqueue(&job).await {
+            tracing::error!(refund_id = %r.id, error = %e, "refund not enqueued; the repair path will pick it up");
+        }
+        let resp = accepted(r);
+        self.finish_key(key, &resp).await;
+        resp
+    }
+}

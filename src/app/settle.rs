@@ -1,0 +1,1 @@
+//! Settling payments and refunds (the workers' use cases).

@@ -1,0 +1,290 @@
+//! One HTTP attempt against the bank, classified into an outcome, a transient or a permanent
+//! error. Error texts carry only a status and a short code: never card data, never the body.
+use async_trait::async_trait;
+use reqwest::{StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracing::debug;
+
+use super::{BankClientConfig, BankClientError};
+use crate::domain::bank::{
+    Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest,
+};
+
+/// The bank over HTTP. Cheap to clone (the connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct HttpBank {
+    client: reqwest::Client,
+    charges: Url,
+    refunds: Url,
+}
+
+impl HttpBank {
+    pub fn new(config: &BankClientConfig) -> Result<Self, BankClientError> {
+        let mut base = Url::parse(&config.url).map_err(|_| BankClientError::InvalidUrl)?;
+        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+            return Err(BankClientError::InvalidUrl);
+        }
+        // `join` replaces the last path segment unless the base ends in a slash.
+        if !base.path().ends_with('/') {
+            base.set_path(&format!("{}/", base.path()));
+        }
+        let join = |path| base.join(path).map_err(|_| BankClientError::InvalidUrl);
+        let client = reqwest::Client::builder()
+            .timeout(config.attempt_timeout)
+            .connect_timeout(config.attempt_timeout)
+            .build()
+            .map_err(BankClientError::Client)?;
+        Ok(Self {
+            client,
+            charges: join("charges")?,
+            refunds: join("refunds")?,
+        })
+    }
+
+    /// One POST with the key; a 200 is decoded into `T`, anything else becomes a `BankError`.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        key: &str,
+        body: &impl Serialize,
+    ) -> Result<T, BankError> {
+        let response = self
+            .client
+            .post(url.clone())
+            .header("Idempotency-Key", key)
+            .json(body)
+            .send()
+            .await
+            .map_err(transport_error)?;
+        let status = response.status();
+        debug!(%key, status = status.as_u16(), "bank answered");
+        if status == StatusCode::OK {
+            // The request was applied but its answer got lost or garbled: still ambiguous.
+            return response.json::<T>().await.map_err(|e| {
+                BankError::Transient(
+                    if e.is_timeout() {
+                        "timeout"
+                    } else {
+                        "unreadable_answer"
+                    }
+                    .into(),
+                )
+            });
+        }
+        let code = match response.json::<Envelope>().await {
+            Ok(envelope) => short_code(&envelope.error.code)
+                .unwrap_or("unknown")
+                .to_owned(),
+            Err(_) => "unknown".to_owned(),
+        };
+        Err(classify_status(status, &code))
+    }
+}
+
+#[async_trait]
+impl Bank for HttpBank {
+    async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
+        let body = ChargeBody {
+            reference: req.payment_id.to_string(),
+            amount: req.amount.get(),
+            currency: req.currency.as_str(),
+            card_number: req.card.number(),
+            card_cvv: req.card.cvv(),
+            card_expiry_date: req.card.expiry().to_string(),
+        };
+        let reply: ChargeReply = self
+            .post(&self.charges, &req.idempotency_key(), &body)
+            .await?;
+        match (reply.status.as_str(), reply.charge_id) {
+            ("approved", Some(id)) if !id.is_empty() => {
+                Ok(ChargeOutcome::Approved { bank_charge_id: id })
+            }
+            ("declined", _) => {
+                let reason = reply.decline_code.as_deref().and_then(short_code);
+                Ok(ChargeOutcome::Declined {
+                    reason: reason.unwrap_or("declined").to_owned(),
+                })
+            }
+            _ => Err(BankError::Transient("unexpected_answer".into())),
+        }
+    }
+
+    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, BankError> {
+        let body = RefundBody {
+            reference: req.refund_id.to_string(),
+            charge_id: &req.bank_charge_id,
+            amount: req.amount.get(),
+            currency: req.currency.as_str(),
+        };
+        let reply: RefundReply = self
+            .post(&self.refunds, &req.idempotency_key(), &body)
+            .await?;
+        match (reply.status.as_str(), reply.refund_id) {
+            ("succeeded", Some(id)) if !id.is_empty() => {
+                Ok(RefundOutcome::Succeeded { bank_refund_id: id })
+            }
+            ("rejected", _) => {
+                let reason = reply.reason.as_deref().and_then(short_code);
+                Ok(RefundOutcome::Rejected {
+                    reason: reason.unwrap_or("rejected").to_owned(),
+                })
+            }
+            _ => Err(BankError::Transient("unexpected_answer".into())),
+        }
+    }
+}
+
+/// Nothing definite came back: the request may or may not have reached the bank.
+fn transport_error(e: reqwest::Error) -> BankError {
+    if e.is_builder() {
+        return BankError::Permanent("invalid_request".into());
+    }
+    let what = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    };
+    BankError::Transient(what.into())
+}
+
+/// Server trouble, an unfinished twin request or throttling may pass; a refusal will not.
+fn classify_status(status: StatusCode, code: &str) -> BankError {
+    let text = format!("http {} {code}", status.as_u16());
+    let transient = status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS
+        );
+    if transient {
+        BankError::Transient(text)
+    } else {
+        BankError::Permanent(text)
+    }
+}
+
+/// A code from the bank is passed on only if it looks like one (`snake_case`, short), so
+/// nothing the bank echoes can smuggle data into our records or logs.
+fn short_code(code: &str) -> Option<&str> {
+    let ok = !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    ok.then_some(code)
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChargeBody<'a> {
+    reference: String,
+    amount: u64,
+    currency: &'a str,
+    card_number: &'a str,
+    #[serde(rename = "CardCVV")]
+    card_cvv: &'a str,
+    card_expiry_date: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ChargeReply {
+    #[serde(rename = "ChargeID")]
+    charge_id: Option<String>,
+    status: String,
+    decline_code: Option<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct RefundBody<'a> {
+    reference: String,
+    #[serde(rename = "ChargeID")]
+    charge_id: &'a str,
+    amount: u64,
+    currency: &'a str,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RefundReply {
+    #[serde(rename = "RefundID")]
+    refund_id: Option<String>,
+    status: String,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(rename = "Error")]
+    error: EnvelopeError,
+}
+
+#[derive(Deserialize)]
+struct EnvelopeError {
+    #[serde(rename = "Code")]
+    code: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_that_may_pass_are_transient_and_refusals_permanent() {
+        let transient = [500, 502, 503, 504, 408, 409, 429];
+        for s in transient {
+            let status = StatusCode::from_u16(s).unwrap();
+            assert!(
+                matches!(classify_status(status, "x"), BankError::Transient(_)),
+                "{s}"
+            );
+        }
+        for s in [400, 401, 404, 413, 422] {
+            let status = StatusCode::from_u16(s).unwrap();
+            assert!(
+                matches!(classify_status(status, "x"), BankError::Permanent(_)),
+                "{s}"
+            );
+        }
+        let reused = classify_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
+        assert_eq!(
+            reused,
+            BankError::Permanent("http 422 idempotency_key_reused".into())
+        );
+    }
+
+    #[test]
+    fn only_code_like_strings_pass() {
+        assert_eq!(short_code("card_declined"), Some("card_declined"));
+        assert_eq!(short_code("4000000000000002 declined"), None);
+        assert_eq!(short_code(""), None);
+        assert_eq!(short_code(&"a".repeat(65)), None);
+    }
+
+    #[test]
+    fn the_base_url_may_have_a_path_and_must_be_http() {
+        let with_path = BankClientConfig {
+            url: "http://h:1/bank".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            HttpBank::new(&with_path).unwrap().charges.as_str(),
+            "http://h:1/bank/charges"
+        );
+        let plain = BankClientConfig::default();
+        assert_eq!(
+            HttpBank::new(&plain).unwrap().refunds.as_str(),
+            "http://127.0.0.1:4445/refunds"
+        );
+        for bad in ["127.0.0.1:4445", "ftp://h/", "not a url"] {
+            let config = BankClientConfig {
+                url: bad.into(),
+                ..Default::default()
+            };
+            assert!(HttpBank::new(&config).is_err(), "{bad}");
+        }
+    }
+}

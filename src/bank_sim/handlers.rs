@@ -1,0 +1,214 @@
+//! HTTP handlers. Charges and refunds share one path through faults and idempotency:
+//! key check, body check, maybe 503, claim the key, latency, apply once, maybe hang, answer.
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use tokio::sync::watch;
+use tracing::{Instrument, debug, info, warn};
+
+use super::config::{Faults, FaultsPatch};
+use super::error::SimError;
+use super::ledger::{Answer, Claim, Ledger};
+use super::wire::{ChargeBody, Fingerprint, RefundBody};
+
+pub struct AppState {
+    ledger: Mutex<Ledger>,
+    faults: Mutex<Faults>,
+    /// Per-process salt for request fingerprints, so they cannot be looked up in a table.
+    salt: [u8; 16],
+    /// Turns true when the server starts shutting down; cuts latency and hangs short.
+    shutdown: watch::Receiver<bool>,
+}
+
+pub type Shared = Arc<AppState>;
+
+impl AppState {
+    pub fn new(faults: Faults, shutdown: watch::Receiver<bool>) -> Self {
+        Self {
+            ledger: Mutex::default(),
+            faults: Mutex::new(faults),
+            salt: rand::random(),
+            shutdown,
+        }
+    }
+
+    fn ledger(&self) -> MutexGuard<'_, Ledger> {
+        // A panic elsewhere must not take the books down with it: the data stays consistent
+        // because every change is made in one step under the lock.
+        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Sleeps, unless the server is shutting down first.
+    async fn delay(&self, duration: Duration) -> Result<(), SimError> {
+        if duration.is_zero() {
+            return Ok(());
+        }
+        let mut shutdown = self.shutdown.clone();
+        tokio::select! {
+            () = tokio::time::sleep(duration) => Ok(()),
+            _ = shutdown.wait_for(|stopping| *stopping) => Err(SimError::ShuttingDown),
+        }
+    }
+}
+
+pub async fn status() -> Json<serde_json::Value> {
+    Json(json!({ "Status": "OK" }))
+}
+
+pub async fn post_charge(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, SimError> {
+    let key = idempotency_key(&headers)?;
+    let charge = ChargeBody::parse(&read_body(body)?)?;
+    let fingerprint = charge.fingerprint(&app.salt);
+    let (reference, last4) = (charge.reference.clone(), charge.card_last4().to_owned());
+    debug!(%key, %reference, card_last4 = %last4, "charge requested");
+    process(app, key, fingerprint, move |ledger, key| {
+        ledger.apply_charge(key, &charge)
+    })
+    .await
+}
+
+pub async fn post_refund(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, SimError> {
+    let key = idempotency_key(&headers)?;
+    let refund = RefundBody::parse(&read_body(body)?)?;
+    let fingerprint = refund.fingerprint(&app.salt);
+    debug!(%key, reference = %refund.reference, "refund requested");
+    process(app, key, fingerprint, move |ledger, key| {
+        ledger.apply_refund(key, &refund)
+    })
+    .await
+}
+
+/// Faults and idempotency around one charge or refund; `apply` runs at most once per key.
+async fn process<F>(
+    app: Shared,
+    key: String,
+    fingerprint: Fingerprint,
+    apply: F,
+) -> Result<Response, SimError>
+where
+    F: FnOnce(&mut Ledger, &str) -> Answer + Send + 'static,
+{
+    let faults = *app.faults();
+    if faults.roll_fail() {
+        info!(%key, "fault: answering 503 without applying");
+        return Err(SimError::Unavailable);
+    }
+    let claim = app.ledger().claim(&key, fingerprint);
+    let answer = match claim {
+        Err(e) => {
+            info!(%key, code = e.code(), "refused");
+            return Err(e);
+        }
+        Ok(Claim::Replay(answer)) => {
+            app.delay(faults.latency()).await?;
+            info!(%key, "replayed the recorded answer");
+            answer
+        }
+        // Applied in its own task: a client that hangs up mid-way must not leave the key
+        // in flight forever, nor half-applied.
+        Ok(Claim::New) => {
+            let task = Arc::clone(&app);
+            let key = key.clone();
+            tokio::spawn(
+                async move {
+                    if let Err(e) = task.delay(faults.latency()).await {
+                        task.ledger().abandon(&key);
+                        return Err(e);
+                    }
+                    let answer = apply(&mut task.ledger(), &key);
+                    info!(%key, status = %answer.body["Status"], "applied");
+                    Ok(answer)
+                }
+                .in_current_span(),
+            )
+            .await
+            .map_err(|_| SimError::Internal)??
+        }
+    };
+    if faults.roll_hang() {
+        warn!(%key, hang_ms = faults.hang_ms, "fault: hanging after applying");
+        app.delay(faults.hang()).await?;
+    }
+    Ok((answer.status, Json(answer.body)).into_response())
+}
+
+pub async fn get_ledger(State(app): State<Shared>) -> Response {
+    let snapshot = app.ledger().snapshot();
+    Json(snapshot).into_response()
+}
+
+pub async fn get_ledger_entry(
+    State(app): State<Shared>,
+    Path(key): Path<String>,
+) -> Result<Response, SimError> {
+    let entry = app.ledger().entry(&key).ok_or(SimError::NotFound)?;
+    Ok(Json(entry).into_response())
+}
+
+pub async fn get_faults(State(app): State<Shared>) -> Json<Faults> {
+    Json(*app.faults())
+}
+
+pub async fn put_faults(
+    State(app): State<Shared>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Faults>, SimError> {
+    let patch: FaultsPatch = serde_json::from_slice(&read_body(body)?).map_err(|_| {
+        SimError::InvalidRequest(
+            "the body must be a JSON object with any of FailRate, HangRate, HangMs, LatencyMs, \
+             LatencyJitterMs"
+                .to_owned(),
+        )
+    })?;
+    let mut faults = app.faults();
+    *faults = faults.patched(&patch).map_err(SimError::InvalidRequest)?;
+    info!(faults = ?*faults, "faults changed");
+    Ok(Json(*faults))
+}
+
+pub async fn not_found() -> SimError {
+    SimError::NotFound
+}
+
+pub async fn method_not_allowed() -> SimError {
+    SimError::MethodNotAllowed
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, SimError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => SimError::PayloadTooLarge,
+        _ => SimError::InvalidRequest("the request body could not be read".to_owned()),
+    })
+}
+
+/// The key as sent: 1-255 visible ASCII characters. An empty header counts as missing.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, SimError> {
+    let value = headers.get("idempotency-key").ok_or(SimError::KeyMissing)?;
+    let key = value.to_str().map_err(|_| SimError::KeyInvalid)?.trim();
+    if key.is_empty() {
+        return Err(SimError::KeyMissing);
+    }
+    if key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SimError::KeyInvalid);
+    }
+    Ok(key.to_owned())
+}

@@ -1,0 +1,73 @@
+//! The bank simulator: an acquiring bank over HTTP, with idempotency keys, a ledger tests can
+//! read, and fault injection (503s, hangs after applying, latency) to exercise the workers'
+//! handling of ambiguous outcomes.
+//!
+//! Routes: `POST /charges`, `POST /refunds` (both need `Idempotency-Key`), `GET /ledger`,
+//! `GET /ledger/{key}`, `GET|PUT /faults`, `GET /status`. State lives in memory: a restart
+//! forgets every charge.
+mod config;
+mod error;
+mod handlers;
+mod ledger;
+mod wire;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::{DefaultOnFailure, TraceLayer};
+use tracing::Level;
+
+pub use config::{Faults, FaultsPatch, SimConfig};
+pub use error::SimError;
+pub use ledger::{Entry, Kind, Snapshot};
+
+/// Request bodies are small JSON objects; anything larger is refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// Serves the simulator on `listener` until `shutdown` completes, then drains open requests.
+/// Requests that are waiting out added latency or a hang are cut short with a 503, so a
+/// shutdown never waits for `BANK_HANG_MS`.
+///
+/// Only the fault settings of `config` are used here; binding is the caller's, so tests and
+/// other binaries can embed the bank on any listener.
+pub async fn serve(
+    listener: TcpListener,
+    config: SimConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = Arc::new(handlers::AppState::new(config.faults(), stop_rx));
+    let app = router(state);
+    tracing::info!(addr = %listener.local_addr()?, "bank simulator listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("bank simulator shutting down");
+            let _ = stop_tx.send(true);
+        })
+        .await
+}
+
+fn router(state: handlers::Shared) -> Router {
+    Router::new()
+        .route("/status", get(handlers::status))
+        .route("/charges", post(handlers::post_charge))
+        .route("/refunds", post(handlers::post_refund))
+        .route("/ledger", get(handlers::get_ledger))
+        .route("/ledger/{key}", get(handlers::get_ledger_entry))
+        .route(
+            "/faults",
+            get(handlers::get_faults).put(handlers::put_faults),
+        )
+        .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        // Injected 503s are expected here, not errors worth paging on.
+        .layer(TraceLayer::new_for_http().on_failure(DefaultOnFailure::new().level(Level::WARN)))
+        .with_state(state)
+}

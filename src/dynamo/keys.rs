@@ -1,0 +1,89 @@
+//! The single-table layout. Partition keys are per payment (high cardinality); a payment and
+//! its refunds share one item collection so one consistent Query reads them together.
+//!
+//! | item        | PK                      | SK                 | GSI1 (merchant, newest first)     | GSI2 (sparse repair index)           |
+//! |-------------|-------------------------|--------------------|-----------------------------------|--------------------------------------|
+//! | payment     | `PAY#<payment id>`      | `PAYMENT`          | `MERCHANT#<m>` / `<created ms>#<id>` | `NONFINAL#PAYMENT#<shard>` / `<updated ms>#<id>` while not final |
+//! | refund      | `PAY#<payment id>`      | `REFUND#<refund id>` | -                               | `NONFINAL#REFUND#<shard>` / ... while not final |
+//! | idempotency | `IDEM#<m>#<sha256(key)>`| `IDEM`             | -                                 | -                                    |
+//! | merchant    | `MERCHANT#<m>`          | `PROFILE`          | -                                 | -                                    |
+//!
+//! GSI2 holds only records that are not final, so the repair path reads a handful of items,
+//! never the table. It is sharded so no single partition takes every write at high volume.
+use sha2::{Digest, Sha256};
+
+use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+
+pub const PK: &str = "PK";
+pub const SK: &str = "SK";
+pub const GSI1: &str = "GSI1";
+pub const GSI1PK: &str = "GSI1PK";
+pub const GSI1SK: &str = "GSI1SK";
+pub const GSI2: &str = "GSI2";
+pub const GSI2PK: &str = "GSI2PK";
+pub const GSI2SK: &str = "GSI2SK";
+/// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records).
+pub const TTL_ATTRIBUTE: &str = "ExpiresAt";
+
+pub const PAYMENT_SK: &str = "PAYMENT";
+pub const REFUND_SK_PREFIX: &str = "REFUND#";
+/// Shards of the repair index; the repair path queries each.
+pub const REPAIR_SHARDS: u32 = 4;
+
+pub fn payment_pk(id: PaymentId) -> String {
+    format!("PAY#{id}")
+}
+
+pub fn refund_sk(id: RefundId) -> String {
+    format!("{REFUND_SK_PREFIX}{id}")
+}
+
+pub fn merchant_pk(m: &MerchantId) -> String {
+    format!("MERCHANT#{m}")
+}
+
+pub const MERCHANT_SK: &str = "PROFILE";
+
+pub fn idempotency_pk(key: &IdempotencyKey) -> String {
+    let digest = Sha256::digest(key.key.as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("IDEM#{}#{hex}", key.merchant_id)
+}
+
+pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+pub fn list_sort_key(created_ms: u64, id: PaymentId) -> String {
+    format!("{created_ms:013}#{id}")
+}
+
+fn shard(id: &str) -> u32 {
+    id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % REPAIR_SHARDS
+}
+
+pub fn repair_pk(kind: RepairKind, id: &str) -> String {
+    repair_shard_pk(kind, shard(id))
+}
+
+pub fn repair_shard_pk(kind: RepairKind, shard: u32) -> String {
+    format!("NONFINAL#{}#{shard}", kind.as_str())
+}
+
+pub fn repair_sk(updated_ms: u64, id: &str) -> String {
+    format!("{updated_ms:013}#{id}")
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum RepairKind {
+    Payment,
+    Refund,
+}
+
+impl RepairKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Payment => "PAYMENT",
+            Self::Refund => "REFUND",
+        }
+    }
+}

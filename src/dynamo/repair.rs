@@ -1,0 +1,95 @@
+//! The repair index: non-final records, by last touch, in a few shards of a sparse GSI.
+use super::DynamoStore;
+use super::attrs::{Item, get_parsed, s};
+use super::error::classify;
+use super::keys::*;
+use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ports::StoreError;
+
+impl DynamoStore {
+    /// Every item of `kind` last touched before `older_than_ms`, up to `limit` per shard.
+    pub(super) async fn stale(&self, kind: RepairKind, older_than_ms: u64, limit: u32) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for shard in 0..REPAIR_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI2)
+                .key_condition_expression("GSI2PK = :p AND GSI2SK < :cut")
+                .expression_attribute_values(":p", s(repair_shard_pk(kind, shard)))
+                .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(classify)?;
+            found.extend(out.items.unwrap_or_default());
+        }
+        Ok(found)
+    }
+
+    pub(super) async fn stale_payments_impl(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError> {
+        let items = self.stale(RepairKind::Payment, older_than_ms, limit).await?;
+        items.iter().map(|i| get_parsed(i, PK, |pk| PaymentId::parse(pk.trim_start_matches("PAY#")))).collect()
+    }
+
+    pub(super) async fn stale_refunds_impl(
+        &self,
+        older_than_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<(PaymentId, RefundId)>, StoreError> {
+        let items = self.stale(RepairKind::Refund, older_than_ms, limit).await?;
+        items
+            .iter()
+            .map(|i| {
+                let p = get_parsed(i, PK, |pk| PaymentId::parse(pk.trim_start_matches("PAY#")))?;
+                let r = get_parsed(i, SK, |sk| RefundId::parse(sk.trim_start_matches(REFUND_SK_PREFIX)))?;
+                Ok((p, r))
+            })
+            .collect()
+    }
+
+    pub(super) async fn claim_stale_impl(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        older_than_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        let (sk, id) = match refund {
+            Some(r) => (refund_sk(r), r.to_string()),
+            None => (PAYMENT_SK.to_owned(), payment.to_string()),
+        };
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(payment)))
+            .key(SK, s(sk))
+            .update_expression("SET GSI2SK = :now")
+            .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
+            .expression_attribute_values(":now", s(repair_sk(now_ms, &id)))
+            .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
+            .send()
+            .await;
+        match res.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(super) async fn merchant_exists_impl(&self, m: &crate::domain::ids::MerchantId) -> Result<bool, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(merchant_pk(m)))
+            .key(SK, s(MERCHANT_SK))
+            .projection_expression("PK")
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out.item.is_some())
+    }
+}

@@ -1,0 +1,106 @@
+//! `SETUP=true`: creates the table if it is missing and seeds the test merchants. It never
+//! deletes or changes what is there, so running it twice, or against a live table, is safe.
+use std::time::Duration;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::client::Waiters;
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::attrs::s;
+use super::error::classify;
+use super::keys::*;
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::StoreError;
+
+/// The merchants `SETUP` seeds: the default one and a second for isolation tests.
+pub const SEEDED_MERCHANTS: &[(&str, &str)] = &[("test@merchant", "Test Merchant"), ("other@merchant", "Other Merchant")];
+
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema")
+}
+
+fn attr(name: &str) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .expect("attribute definition")
+}
+
+fn gsi(name: &str, pk: &str, sk: &str, projection: ProjectionType) -> GlobalSecondaryIndex {
+    GlobalSecondaryIndex::builder()
+        .index_name(name)
+        .key_schema(key(pk, KeyType::Hash))
+        .key_schema(key(sk, KeyType::Range))
+        .projection(Projection::builder().projection_type(projection).build())
+        .build()
+        .expect("index")
+}
+
+/// Creates the table (with both indexes and TTL) if it does not exist. Returns true if created.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreError> {
+    match client.describe_table().table_name(table).send().await {
+        Ok(_) => return Ok(false),
+        Err(e) if e.code() == Some("ResourceNotFoundException") => {}
+        Err(e) => return Err(classify(e)),
+    }
+    let created = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .key_schema(key(PK, KeyType::Hash))
+        .key_schema(key(SK, KeyType::Range))
+        .set_attribute_definitions(Some([PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK].map(attr).to_vec()))
+        .global_secondary_indexes(gsi(GSI1, GSI1PK, GSI1SK, ProjectionType::All))
+        .global_secondary_indexes(gsi(GSI2, GSI2PK, GSI2SK, ProjectionType::KeysOnly))
+        .send()
+        .await;
+    match created {
+        Ok(_) => {}
+        // Another process created it between our describe and create: fine.
+        Err(e) if e.code() == Some("ResourceInUseException") => return Ok(false),
+        Err(e) => return Err(classify(e)),
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(table)
+        .wait(Duration::from_secs(120))
+        .await
+        .map_err(|_| StoreError::Transient("table did not become active".into()))?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().attribute_name(TTL_ATTRIBUTE).enabled(true).build().expect("ttl"),
+        )
+        .send()
+        .await
+        .map_err(classify)?;
+    Ok(true)
+}
+
+/// Writes each seeded merchant unless it exists.
+pub async fn seed_merchants(client: &Client, table: &str) -> Result<(), StoreError> {
+    for (id, name) in SEEDED_MERCHANTS {
+        let id = MerchantId::parse(id).expect("seeded merchant ids are valid");
+        let res = client
+            .put_item()
+            .table_name(table)
+            .item(PK, s(merchant_pk(&id)))
+            .item(SK, s(MERCHANT_SK))
+            .item("MerchantID", s(id.as_str()))
+            .item("Name", s(*name))
+            .condition_expression("attribute_not_exists(PK)")
+            .send()
+            .await;
+        match res.map_err(classify) {
+            Ok(_) | Err(StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+//! One error enum for the API, one envelope for every error:
+//! `{"Error": {"Code": "...", "Message": "...", "Fields": [...]}}`. 5xx details are logged,
+//! never sent: no stack trace, AWS error text, table or queue name reaches a client.
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::app::AppError;
+
+/// One bad field of a request.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct FieldError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field, code, message: message.into() }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the request body is not valid JSON")]
+    MalformedJson(String),
+    #[error("the request body is too large")]
+    BodyTooLarge,
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    BadRequest(&'static str, String),
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    #[error("route not found")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("the request took too long")]
+    Timeout,
+    #[error("token issuance is switched off")]
+    TokenIssuanceDisabled,
+    #[error(transparent)]
+    App(#[from] AppError),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str, String) {
+        use StatusCode as S;
+        let msg = self.to_string();
+        match self {
+            Self::MalformedJson(detail) => (S::BAD_REQUEST, "malformed_json", format!("{msg}: {detail}")),
+            Self::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, "body_too_large", msg),
+            Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed", msg),
+            Self::BadRequest(code, m) => (S::BAD_REQUEST, code, m.clone()),
+            Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", msg),
+            Self::RouteNotFound => (S::NOT_FOUND, "route_not_found", msg),
+            Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed", msg),
+            Self::Timeout => (S::SERVICE_UNAVAILABLE, "timeout", msg),
+            Self::TokenIssuanceDisabled => (S::NOT_FOUND, "token_issuance_disabled", msg),
+            Self::App(e) => match e {
+                AppError::NotFound => (S::NOT_FOUND, "payment_not_found", "payment not found".into()),
+                AppError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "idempotency_key_reused", msg),
+                AppError::IdempotencyInFlight => (S::CONFLICT, "idempotency_key_in_flight", msg),
+                AppError::NotRefundable(_) => (S::CONFLICT, "payment_not_refundable", msg),
+                AppError::NothingLeftToRefund => (S::CONFLICT, "nothing_left_to_refund", msg),
+                AppError::RefundExceedsRemaining { .. } => (S::CONFLICT, "refund_exceeds_remaining", msg),
+                AppError::InvalidCursor => (S::BAD_REQUEST, "invalid_cursor", msg),
+                AppError::Unavailable(_) => {
+                    (S::SERVICE_UNAVAILABLE, "service_unavailable", "a dependency is unavailable, retry".into())
+                }
+                AppError::Internal(_) => (S::INTERNAL_SERVER_ERROR, "internal_error", "internal error".into()),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = self.parts();
+        if status.is_server_error() {
+            // The full cause goes to the log (error codes only, see the adapters), not the client.
+            tracing::error!(error = %self, ?self, code, "request failed");
+        }
+        let mut body = json!({ "Error": { "Code": code, "Message": message } });
+        if let Self::Validation(fields) = &self {
+            body["Error"]["Fields"] = json!(fields);
+        }
+        let mut resp = (status, axum::Json(body)).into_response();
+        match &self {
+            Self::Unauthorized => {
+                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::App(AppError::IdempotencyInFlight | AppError::Unavailable(_)) | Self::Timeout => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        resp
+    }
+}

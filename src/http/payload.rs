@@ -1,0 +1,196 @@
+//! Request bodies to domain types. Bodies are read as JSON values first, so a wrong type is a
+//! 422 naming the field (not a generic deserialisation error), and every bad field is reported.
+use axum::body::Bytes;
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::error::{ApiError, FieldError};
+use crate::domain::card::{CardDetails, Expiry};
+use crate::domain::money::{Amount, Currency};
+use crate::domain::payment::PaymentRequest;
+
+/// Parses a body that must be a JSON object (an empty body counts as `{}` when `empty_ok`).
+pub fn object(body: &Bytes, empty_ok: bool) -> Result<Map<String, Value>, ApiError> {
+    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::MalformedJson("expected a JSON object".into())),
+        Err(e) => Err(ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column()))),
+    }
+}
+
+/// A hash of the request as the idempotency check sees it: method, path and canonical body
+/// (serde_json's map is ordered, so key order and whitespace do not matter).
+pub fn request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
+    let mut h = Sha256::new();
+    h.update(method.as_bytes());
+    h.update(b" ");
+    h.update(path.as_bytes());
+    h.update(b"\n");
+    h.update(serde_json::to_vec(body).expect("a JSON map serialises"));
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    fn get(&mut self, name: &'static str, required: bool) -> Option<&'a Value> {
+        match self.map.get(name) {
+            None | Some(Value::Null) if required => {
+                self.errors.push(FieldError::new(name, "required", "is required"));
+                None
+            }
+            None | Some(Value::Null) => None,
+            v => v,
+        }
+    }
+
+    fn type_error(&mut self, name: &'static str, expected: &str) {
+        self.errors.push(FieldError::new(name, "invalid_type", format!("must be {expected}")));
+    }
+
+    fn string(&mut self, name: &'static str, required: bool) -> Option<&'a str> {
+        match self.get(name, required)? {
+            Value::String(s) => Some(s),
+            _ => {
+                self.type_error(name, "a string");
+                None
+            }
+        }
+    }
+
+    /// Runs a domain parser on a string field, recording its error under the field's name.
+    fn check<T, E: std::fmt::Display>(&mut self, name: &'static str, code: &'static str, r: Result<T, E>) -> Option<T> {
+        r.map_err(|e| self.errors.push(FieldError::new(name, code, e.to_string()))).ok()
+    }
+
+    fn text(&mut self, name: &'static str, required: bool, max: usize) -> Option<String> {
+        let s = self.string(name, required)?;
+        let ok = !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control);
+        self.check(name, "invalid_format", if ok { Ok(s.to_owned()) } else { Err(format!("must be 1 to {max} printable characters")) })
+    }
+
+    /// An integer amount; a float, a string or a number out of range is refused.
+    pub fn amount(&mut self, name: &'static str, required: bool) -> Option<Amount> {
+        let v = self.get(name, required)?;
+        let n = v.as_i64().map(i128::from).or_else(|| v.as_u64().map(i128::from));
+        match (v, n) {
+            (Value::Number(_), Some(n)) => self.check(name, "out_of_range", Amount::parse(n)),
+            (Value::Number(_), None) => self.check(name, "out_of_range", Err("must be a positive integer (minor units)")),
+            _ => {
+                self.type_error(name, "an integer (minor units)");
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+        match value {
+            Some(v) if self.errors.is_empty() => Ok(v),
+            _ => Err(ApiError::Validation(self.errors)),
+        }
+    }
+}
+
+/// `POST /payments`. `today` is (year, month) for the expiry check.
+pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<PaymentRequest, ApiError> {
+    let mut f = Fields { map, errors: Vec::new() };
+    let customer_id = f.text("CustomerID", true, 64);
+    let customer_name = f.text("CustomerName", false, 256);
+    let number = f.string("CardNumber", true).and_then(|s| f.check("CardNumber", "invalid_format", CardDetails::parse_number(s)));
+    let cvv = match f.get("CardCVV", true) {
+        Some(Value::String(s)) => f.check("CardCVV", "invalid_format", CardDetails::parse_cvv(s)),
+        Some(Value::Number(n)) if n.is_u64() => f.check("CardCVV", "invalid_format", CardDetails::parse_cvv(&n.to_string())),
+        Some(_) => {
+            f.type_error("CardCVV", "3 or 4 digits, as a number or a string");
+            None
+        }
+        None => None,
+    };
+    let expiry = f.string("CardExpiryDate", true).and_then(|s| {
+        let r = Expiry::parse(s, today);
+        let code = if r == Err(crate::domain::card::CardError::Expired) { "expired" } else { "invalid_format" };
+        f.check("CardExpiryDate", code, r)
+    });
+    let amount = f.amount("Price", true);
+    let currency = f.string("Currency", true).and_then(|s| f.check("Currency", "unknown_currency", Currency::parse(s)));
+    let value = (|| {
+        Some(PaymentRequest {
+            customer_id: customer_id?,
+            customer_name,
+            amount: amount?,
+            currency: currency?,
+            card: CardDetails::new(number?, cvv?, expiry?),
+        })
+    })();
+    f.finish(value)
+}
+
+/// `PATCH /payments/{id}/refund`: an optional `Amount`.
+pub fn refund_amount(map: &Map<String, Value>) -> Result<Option<Amount>, ApiError> {
+    let mut f = Fields { map, errors: Vec::new() };
+    let amount = f.amount("Amount", false);
+    f.finish(Some(amount))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: Value) -> Result<PaymentRequest, ApiError> {
+        payment_request(v.as_object().unwrap(), (2026, 11))
+    }
+
+    fn good() -> Value {
+        json!({"CustomerID":"c1","CustomerName":"Ann","CardNumber":"1234123412341234","CardCVV":123,
+               "CardExpiryDate":"12/30","Price":1000,"Currency":"EUR"})
+    }
+
+    fn fields(r: Result<PaymentRequest, ApiError>) -> Vec<(&'static str, &'static str)> {
+        match r {
+            Err(ApiError::Validation(f)) => f.into_iter().map(|e| (e.field, e.code)).collect(),
+            other => panic!("expected a validation error, got {:?}", other.map(|_| ())),
+        }
+    }
+
+    #[test]
+    fn the_seed_request_parses_with_a_numeric_or_string_cvv() {
+        assert!(parse(good()).is_ok());
+        let mut v = good();
+        v["CardCVV"] = json!("0123");
+        assert_eq!(parse(v).unwrap().card.cvv(), "0123");
+    }
+
+    #[test]
+    fn every_bad_field_is_named() {
+        let v = json!({"CustomerID":5,"CardNumber":"12ab","CardCVV":true,"CardExpiryDate":"01/20",
+                       "Price":1.5,"Currency":"XYZ"});
+        assert_eq!(
+            fields(parse(v)),
+            vec![("CustomerID", "invalid_type"), ("CardNumber", "invalid_format"), ("CardCVV", "invalid_type"),
+                 ("CardExpiryDate", "expired"), ("Price", "out_of_range"), ("Currency", "unknown_currency")]
+        );
+    }
+
+    #[test]
+    fn missing_fields_are_required_and_amounts_must_be_positive() {
+        assert_eq!(fields(parse(json!({"Price": 0}))).len(), 6);
+        let mut v = good();
+        v["Price"] = json!("100");
+        assert_eq!(fields(parse(v)), vec![("Price", "invalid_type")]);
+    }
+
+    #[test]
+    fn request_hash_ignores_key_order_and_whitespace() {
+        let a = object(&Bytes::from(r#"{"a":1,"b":2}"#), false).unwrap();
+        let b = object(&Bytes::from(r#"{ "b":2, "a":1 }"#), false).unwrap();
+        assert_eq!(request_hash("POST", "/p", &a), request_hash("POST", "/p", &b));
+        assert_ne!(request_hash("POST", "/p", &a), request_hash("POST", "/q", &a));
+    }
+}

@@ -1,0 +1,62 @@
+//! The queue message: ids only. Card data never travels on the queue; the worker opens it from
+//! the record, so a message leaked from a DLQ reveals nothing.
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ports::Job;
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "Kind", deny_unknown_fields)]
+enum Message {
+    #[serde(rename = "charge")]
+    Charge {
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+    },
+    #[serde(rename = "refund")]
+    Refund {
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+        #[serde(rename = "RefundID")]
+        refund_id: RefundId,
+    },
+}
+
+pub fn encode(job: &Job) -> String {
+    let msg = match *job {
+        Job::Charge { payment_id } => Message::Charge { payment_id },
+        Job::Refund { payment_id, refund_id } => Message::Refund { payment_id, refund_id },
+    };
+    serde_json::to_string(&msg).expect("message serialises")
+}
+
+/// `None` for a body that is not one of ours: a poison message.
+pub fn decode(body: &str) -> Option<Job> {
+    Some(match serde_json::from_str(body).ok()? {
+        Message::Charge { payment_id } => Job::Charge { payment_id },
+        Message::Refund { payment_id, refund_id } => Job::Refund { payment_id, refund_id },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip() {
+        let jobs = [
+            Job::Charge { payment_id: PaymentId::new() },
+            Job::Refund { payment_id: PaymentId::new(), refund_id: RefundId::new() },
+        ];
+        for job in jobs {
+            assert_eq!(decode(&encode(&job)), Some(job));
+        }
+    }
+
+    #[test]
+    fn foreign_bodies_are_poison() {
+        assert_eq!(decode("hello"), None);
+        assert_eq!(decode(r#"{"Kind":"charge","PaymentID":"not-a-uuid"}"#), None);
+        assert_eq!(decode(r#"{"Kind":"wire","PaymentID":"8c4e5b7e-58d4-4bde-9d4e-8f4f0c7c2a11"}"#), None);
+    }
+}

@@ -1,0 +1,69 @@
+//! The SQS adapter: the API enqueues jobs, the workers consume them. Queue URLs are resolved
+//! by name at start (emulators and regions differ in account ids: never hard-code a URL).
+pub mod message;
+pub mod setup;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+
+use crate::domain::ports::{Job, JobQueue, QueueError};
+
+/// Keeps only the error code: messages can carry queue URLs and account ids.
+pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
+    match &err {
+        SdkError::ServiceError(se) => match se.err().code() {
+            Some(c @ ("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" | "AccessDenied"
+            | "InvalidParameterValue" | "InvalidMessageContents")) => QueueError::Permanent(c.to_owned()),
+            Some(c) => QueueError::Transient(c.to_owned()),
+            None => QueueError::Transient("unknown service error".into()),
+        },
+        SdkError::TimeoutError(_) => QueueError::Transient("timeout".into()),
+        SdkError::DispatchFailure(_) => QueueError::Transient("dispatch failure".into()),
+        SdkError::ResponseError(_) => QueueError::Transient("unreadable response".into()),
+        _ => QueueError::Permanent("request could not be built".into()),
+    }
+}
+
+pub async fn queue_url(client: &Client, name: &str) -> Result<String, QueueError> {
+    let out = client.get_queue_url().queue_name(name).send().await.map_err(classify)?;
+    out.queue_url.ok_or_else(|| QueueError::Permanent("queue has no url".into()))
+}
+
+/// Sends charge jobs to the payments queue and refund jobs to the refunds queue.
+#[derive(Clone)]
+pub struct SqsJobQueue {
+    client: Client,
+    payments_url: String,
+    refunds_url: String,
+}
+
+impl SqsJobQueue {
+    pub fn new(client: Client, payments_url: String, refunds_url: String) -> Self {
+        Self { client, payments_url, refunds_url }
+    }
+
+    pub async fn resolve(client: Client, payments: &str, refunds: &str) -> Result<Self, QueueError> {
+        let payments_url = queue_url(&client, payments).await?;
+        let refunds_url = queue_url(&client, refunds).await?;
+        Ok(Self::new(client, payments_url, refunds_url))
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsJobQueue {
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        let url = match job {
+            Job::Charge { .. } => &self.payments_url,
+            Job::Refund { .. } => &self.refunds_url,
+        };
+        self.client
+            .send_message()
+            .queue_url(url)
+            .message_body(message::encode(job))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+}

@@ -1,0 +1,3 @@
+
+mod bank_sim;
+mod support;
