@@ -61,3 +61,66 @@ pub fn secret_or_dev(value: &Option<String>, name: &'static str, dev: &str, aws:
 pub fn mask(secret: &Option<String>) -> &'static str {
     if secret.as_deref().is_some_and(|s| !s.is_empty()) { "***" } else { "(unset)" }
 }
+
+/// The API's configuration.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "api", about = "Payments HTTP API: validates, stores PENDING, enqueues, answers 202")]
+pub struct ApiConfig {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub vault: VaultArgs,
+    #[arg(long, env = "HTTP_HOST", default_value = "127.0.0.1")]
+    pub http_host: std::net::IpAddr,
+    #[arg(long, env = "HTTP_PORT", default_value_t = 4444)]
+    pub http_port: u16,
+    /// The public URL of the API, as clients reach it (for logs and docs).
+    #[arg(long, env = "BASE_URL", default_value = "http://localhost:4444")]
+    pub base_url: String,
+    /// HS256 secret for bearer tokens. Required against real AWS.
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
+    pub jwt_secret_key: Option<String>,
+    #[arg(long, env = "JWT_ISSUER", default_value = "payment-platform")]
+    pub jwt_issuer: String,
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "payment-platform-api")]
+    pub jwt_audience: String,
+    #[arg(long, env = "TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub token_ttl_secs: u64,
+    /// The merchant `GET /token` issues for by default.
+    #[arg(long, env = "MERCHANT_ID", default_value = "test@merchant")]
+    pub merchant_id: String,
+    /// Serve `GET /token` (development token issuance); switch off in production.
+    #[arg(long, env = "TOKEN_ISSUANCE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub token_issuance: bool,
+    #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
+    pub max_body_bytes: usize,
+}
+
+impl ApiConfig {
+    /// One line with every setting, secrets masked.
+    pub fn log_effective(&self) {
+        tracing::info!(
+            region = %self.aws.region,
+            endpoint = self.aws.endpoint_url.as_deref().unwrap_or("(real AWS)"),
+            table = %self.aws.table,
+            payments_queue = %self.aws.payments_queue,
+            refunds_queue = %self.aws.refunds_queue,
+            setup = self.aws.setup,
+            http = %format!("{}:{}", self.http_host, self.http_port),
+            base_url = %self.base_url,
+            jwt_secret_key = mask(&self.jwt_secret_key),
+            jwt_issuer = %self.jwt_issuer,
+            jwt_audience = %self.jwt_audience,
+            token_ttl_secs = self.token_ttl_secs,
+            merchant_id = %self.merchant_id,
+            token_issuance = self.token_issuance,
+            card_encryption_key = mask(&self.vault.card_encryption_key),
+            card_encryption_old_keys = self.vault.card_encryption_old_keys.len(),
+            request_timeout_ms = self.request_timeout_ms,
+            max_body_bytes = self.max_body_bytes,
+            "effective configuration"
+        );
+    }
+}

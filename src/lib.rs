@@ -11,6 +11,8 @@ pub mod config;
 pub mod domain;
 pub mod dynamo;
 pub mod http;
+pub mod setup;
+pub mod shutdown;
 pub mod sqs;
 pub mod telemetry;
 pub mod vault;

@@ -1,1 +1,139 @@
-//! Settling payments and refunds (the workers' use cases).
+//! The workers' use cases: charge a payment, carry out a refund, repair what got stuck.
+//! Each returns a `Step` that tells the worker runtime what to do with the message.
+use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome as BankRefund, RefundRequest};
+use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::payment::{PaymentOutcome, Refund, RefundOutcome};
+use crate::domain::ports::{Job, StoreError};
+use crate::domain::status::PaymentStatus;
+
+use super::{AppError, Services};
+
+/// What became of one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Final state stored (now or earlier): delete the message.
+    Done,
+    /// Not possible yet (a refund whose payment is still in flight): try again later.
+    NotReady,
+    /// A transient failure (bank outcome unknown, storage throttled): try again later, same key.
+    Retry(String),
+    /// The message names nothing we know: park it in the dead-letter queue.
+    Poison(String),
+}
+
+fn store_step(e: StoreError) -> Step {
+    match e {
+        StoreError::Conflict(_) => Step::Done,
+        other => Step::Retry(other.to_string()),
+    }
+}
+
+impl Services {
+    pub async fn process_charge(&self, bank: &dyn Bank, id: PaymentId) -> Step {
+        let payment = match self.store.start_payment(id, self.clock.now_ms()).await {
+            Ok(p) => p,
+            Err(StoreError::Conflict(_)) => {
+                // Final already (a duplicate message), or unknown.
+                return match self.store.get_payment(id).await {
+                    Ok(Some(_)) => Step::Done,
+                    Ok(None) => Step::Poison("unknown payment".into()),
+                    Err(e) => Step::Retry(e.to_string()),
+                };
+            }
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let card = payment.sealed_card.as_ref().map(|s| self.vault.open(s, id));
+        let outcome = match card {
+            Some(Ok(card)) => {
+                let req = ChargeRequest { payment_id: id, amount: payment.amount, currency: payment.currency, card };
+                match bank.charge(&req).await {
+                    Ok(ChargeOutcome::Approved { bank_charge_id }) => PaymentOutcome::Succeeded { bank_charge_id },
+                    Ok(ChargeOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
+                    Err(BankError::Permanent(code)) => PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") },
+                    Err(BankError::Transient(why)) => return Step::Retry(why),
+                }
+            }
+            // A card that cannot be opened will never open: a definitive failure.
+            Some(Err(_)) | None => PaymentOutcome::Failed { reason: "card_data_unavailable".into() },
+        };
+        match self.store.settle_payment(id, &outcome, self.clock.now_ms()).await {
+            Ok(p) => {
+                tracing::info!(payment_id = %id, status = %p.status, "payment settled");
+                Step::Done
+            }
+            Err(e) => store_step(e),
+        }
+    }
+
+    pub async fn process_refund(&self, bank: &dyn Bank, payment_id: PaymentId, refund_id: RefundId) -> Step {
+        let view = match self.store.get_payment(payment_id).await {
+            Ok(Some(v)) => v,
+            Ok(None) => return Step::Poison("unknown payment".into()),
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let Some(refund) = view.refunds.iter().find(|r| r.id == refund_id).cloned() else {
+            return Step::Poison("unknown refund".into());
+        };
+        if refund.status.is_final() {
+            return Step::Done;
+        }
+        let payment = view.payment;
+        let charge_id = match (payment.status, payment.bank_charge_id) {
+            (PaymentStatus::Pending | PaymentStatus::Processing, _) => return Step::NotReady,
+            (PaymentStatus::Succeeded, Some(c)) => c,
+            (status, _) => {
+                let reason = format!("payment_{}", status.as_str().to_ascii_lowercase());
+                return self.finish_refund(&refund, RefundOutcome::Failed { reason }).await;
+            }
+        };
+        let refund = match self.store.start_refund(payment_id, refund_id, self.clock.now_ms()).await {
+            Ok(r) => r,
+            Err(e) => return store_step(e),
+        };
+        let req = RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
+        let outcome = match bank.refund(&req).await {
+            Ok(BankRefund::Succeeded { bank_refund_id }) => RefundOutcome::Succeeded { bank_refund_id },
+            Ok(BankRefund::Rejected { reason }) => RefundOutcome::Failed { reason },
+            Err(BankError::Permanent(code)) => RefundOutcome::Failed { reason: format!("bank_rejected:{code}") },
+            Err(BankError::Transient(why)) => return Step::Retry(why),
+        };
+        self.finish_refund(&refund, outcome).await
+    }
+
+    async fn finish_refund(&self, refund: &Refund, outcome: RefundOutcome) -> Step {
+        match self.store.settle_refund(refund, &outcome, self.clock.now_ms()).await {
+            Ok(()) => {
+                tracing::info!(refund_id = %refund.id, ?outcome, "refund settled");
+                Step::Done
+            }
+            Err(e) => store_step(e),
+        }
+    }
+
+    /// Re-enqueues records that stayed non-final longer than `age_ms` (a lost send, a parked
+    /// message, a crashed worker). Each is claimed first, so racing repairers enqueue it once.
+    pub async fn repair(&self, refunds: bool, age_ms: u64, limit: u32) -> Result<usize, AppError> {
+        let now = self.clock.now_ms();
+        let cutoff = now.saturating_sub(age_ms);
+        let jobs: Vec<Job> = if refunds {
+            let stale = self.store.stale_refunds(cutoff, limit).await?;
+            stale.into_iter().map(|(payment_id, refund_id)| Job::Refund { payment_id, refund_id }).collect()
+        } else {
+            let stale = self.store.stale_payments(cutoff, limit).await?;
+            stale.into_iter().map(|payment_id| Job::Charge { payment_id }).collect()
+        };
+        let mut repaired = 0;
+        for job in jobs {
+            let (payment, refund) = match job {
+                Job::Charge { payment_id } => (payment_id, None),
+                Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
+            };
+            if self.store.claim_stale(payment, refund, cutoff, now).await? {
+                tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
+                self.queue.enqueue(&job).await?;
+                repaired += 1;
+            }
+        }
+        Ok(repaired)
+    }
+}

@@ -3,6 +3,7 @@ pub mod auth;
 pub mod error;
 mod payload;
 mod routes;
+pub mod start;
 mod views;
 
 use std::sync::Arc;
