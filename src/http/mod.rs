@@ -1,7 +1,7 @@
 //! The axum API. It validates, writes, enqueues and answers; it never calls the bank.
 pub mod auth;
 pub mod error;
-mod payload;
+pub mod payload;
 mod routes;
 pub mod start;
 mod views;

@@ -1,3 +1,9 @@
-
+//! One integration-test binary (one link), modules per area. The tests talk to the emulator
+//! that `make test` starts (`AWS_ENDPOINT_URL`) and to real binaries over HTTP.
+mod api_auth;
+mod api_idempotency;
+mod api_payments;
+mod api_refunds;
 mod bank_sim;
+mod setup_and_data;
 mod support;

@@ -128,13 +128,13 @@ impl Drop for BankSim {
 }
 
 /// A port that was free a moment ago: bind to port 0, read the port, let it go.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     listener.local_addr().expect("local address").port()
 }
 
 /// `<target>/test-logs`, next to the directory cargo gives integration tests for scratch files.
-fn log_dir() -> PathBuf {
+pub fn log_dir() -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let dir = tmp
         .parent()

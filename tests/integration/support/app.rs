@@ -1,0 +1,199 @@
+//! `spawn_app` (zero2prod style): the API in-process on a free port, against the emulator's
+//! real DynamoDB and SQS, with a table and queues of its own so tests never share state.
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use payment_platform::aws::{self, Clients};
+use payment_platform::config::{ApiConfig, AwsArgs, VaultArgs};
+use payment_platform::http;
+use reqwest::{RequestBuilder, Response};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+pub const MERCHANT: &str = "test@merchant";
+pub const OTHER_MERCHANT: &str = "other@merchant";
+pub const JWT_SECRET: &str = "integration-test-secret";
+pub const CARD_KEY: &str = "dGVzdC1jYXJkLWtleS0zMi1ieXRlcy1sb25nLi4uLi4=";
+
+/// The emulator `make test` started (its `AWS_ENDPOINT_URL`).
+pub fn endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL must point at the emulator: run the tests with `make test`")
+}
+
+/// Names no other test uses: `t<uuid>` prefixes for the table and queues.
+pub fn unique_aws_args() -> AwsArgs {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    AwsArgs {
+        region: "us-east-1".into(),
+        endpoint_url: Some(endpoint()),
+        table: format!("t{id}-table"),
+        payments_queue: format!("t{id}-payments"),
+        refunds_queue: format!("t{id}-refunds"),
+        setup: true,
+    }
+}
+
+pub fn api_config(aws: AwsArgs) -> ApiConfig {
+    ApiConfig {
+        aws,
+        vault: VaultArgs { card_encryption_key: Some(CARD_KEY.into()), card_encryption_old_keys: vec![] },
+        http_host: [127, 0, 0, 1].into(),
+        http_port: 0,
+        base_url: "http://127.0.0.1".into(),
+        jwt_secret_key: Some(JWT_SECRET.into()),
+        jwt_issuer: "payment-platform".into(),
+        jwt_audience: "payment-platform-api".into(),
+        token_ttl_secs: 3600,
+        merchant_id: MERCHANT.into(),
+        token_issuance: true,
+        request_timeout_ms: 10_000,
+        max_body_bytes: 16 * 1024,
+    }
+}
+
+pub struct TestApp {
+    pub url: String,
+    pub aws: AwsArgs,
+    pub clients: Clients,
+    pub http: reqwest::Client,
+    pub token: String,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(api_config(unique_aws_args())).await
+}
+
+pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
+    let state = http::start::build(&config).await.expect("api state");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(http::serve(listener, state, async move {
+        let _ = stopped.await;
+    }));
+    let clients = aws::clients(&config.aws).await;
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let mut app = TestApp { url, aws: config.aws, clients, http, token: String::new(), stop: Some(stop) };
+    app.token = app.token_for(None).await;
+    app
+}
+
+pub fn card_request(card: &str, price: u64) -> Value {
+    json!({
+        "CustomerID": "cust-1", "CustomerName": "Ann Example", "CardNumber": card, "CardCVV": 123,
+        "CardExpiryDate": "12/39", "Price": price, "Currency": "EUR"
+    })
+}
+
+impl TestApp {
+    pub async fn token_for(&self, merchant: Option<&str>) -> String {
+        let mut req = self.http.get(format!("{}/token", self.url));
+        if let Some(m) = merchant {
+            req = req.query(&[("merchant", m)]);
+        }
+        let body: Value = req.send().await.unwrap().json().await.unwrap();
+        body["AuthenticationToken"].as_str().expect("token").to_owned()
+    }
+
+    pub fn authed(&self, req: RequestBuilder) -> RequestBuilder {
+        req.bearer_auth(&self.token)
+    }
+
+    pub async fn create(&self, body: &Value, key: Option<&str>) -> Response {
+        let mut req = self.authed(self.http.post(format!("{}/payments", self.url))).json(body);
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    /// Creates a payment and returns its id, asserting the 202.
+    pub async fn create_ok(&self, body: &Value) -> String {
+        let resp = self.create(body, None).await;
+        assert_eq!(resp.status(), 202);
+        let v: Value = resp.json().await.unwrap();
+        v["paymentID"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn get(&self, id: &str) -> Response {
+        self.authed(self.http.get(format!("{}/payments/{id}", self.url))).send().await.unwrap()
+    }
+
+    pub async fn get_json(&self, id: &str) -> Value {
+        let resp = self.get(id).await;
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
+    pub async fn refund(&self, id: &str, body: Option<Value>, key: Option<&str>) -> Response {
+        let mut req = self.authed(self.http.patch(format!("{}/payments/{id}/refund", self.url)));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(k) = key {
+            req = req.header("Idempotency-Key", k);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn queue_url(&self, name: &str) -> String {
+        payment_platform::sqs::queue_url(&self.clients.sqs, name).await.expect("queue url")
+    }
+
+    /// Drains a queue (the tests own it), returning every body. Stops after a receive that
+    /// comes back empty twice in a row.
+    pub async fn drain(&self, queue: &str) -> Vec<String> {
+        let url = self.queue_url(queue).await;
+        let mut bodies = Vec::new();
+        let mut empty = 0;
+        while empty < 2 {
+            let out = self
+                .clients
+                .sqs
+                .receive_message()
+                .queue_url(&url)
+                .max_number_of_messages(10)
+                .visibility_timeout(60)
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .expect("receive");
+            let msgs = out.messages.unwrap_or_default();
+            empty = if msgs.is_empty() { empty + 1 } else { 0 };
+            bodies.extend(msgs.into_iter().filter_map(|m| m.body));
+        }
+        bodies
+    }
+
+    /// Every item of the test's table.
+    pub async fn scan(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let out = self.clients.dynamodb.scan().table_name(&self.aws.table).send().await.expect("scan");
+        out.items.unwrap_or_default()
+    }
+}
+
+/// Polls `check` until it returns `Some`, or panics after `within`.
+pub async fn eventually<T, F, Fut>(within: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {within:?} waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
