@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs a command against a private emulator on the given port, then stops that emulator by pid,
+# whatever the command's outcome. Usage: localstack/with-emulator.sh PORT COMMAND...
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+port="$1"
+shift
+export EMULATOR_PORT="$port"
+"$here/emulator.sh" stop >/dev/null 2>&1 || true
+url="$("$here/emulator.sh" start)"
+trap 'EMULATOR_PORT="$port" "$here/emulator.sh" stop >/dev/null 2>&1 || true' EXIT
+export AWS_ENDPOINT_URL="$url" AWS_REGION="${AWS_REGION:-us-east-1}"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+"$@"
