@@ -16,3 +16,4 @@ pub mod shutdown;
 pub mod sqs;
 pub mod telemetry;
 pub mod vault;
+pub mod worker;

@@ -5,5 +5,7 @@ mod api_idempotency;
 mod api_payments;
 mod api_refunds;
 mod bank_sim;
+mod chaos;
+mod e2e;
 mod setup_and_data;
 mod support;

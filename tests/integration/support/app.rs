@@ -96,6 +96,15 @@ pub fn card_request(card: &str, price: u64) -> Value {
 }
 
 impl TestApp {
+    /// A client for an API that runs elsewhere (a real `api` process).
+    pub async fn external(url: String, aws: AwsArgs) -> Self {
+        let clients = aws::clients(&aws).await;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+        let mut app = TestApp { url, aws, clients, http, token: String::new(), stop: None };
+        app.token = app.token_for(None).await;
+        app
+    }
+
     pub async fn token_for(&self, merchant: Option<&str>) -> String {
         let mut req = self.http.get(format!("{}/token", self.url));
         if let Some(m) = merchant {

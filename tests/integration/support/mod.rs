@@ -1,2 +1,3 @@
 pub mod app;
 pub mod bank;
+pub mod system;

@@ -1,0 +1,289 @@
+//! The consumer loop: long-poll, run each message's job concurrently under a cap, keep the
+//! message hidden while its job runs, and act on the outcome. Nothing is deleted unless its job
+//! reached a final state (or it was copied to the dead-letter queue first).
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::task::{Id, JoinError, JoinSet};
+use tokio::time::{Instant, timeout, timeout_at};
+
+use super::deleter::{self, DeleteHandle};
+use super::handler::JobHandler;
+use super::health::{InFlight, WorkerStats, bump};
+use super::policy::{self, Disposition};
+use super::queue::{MAX_BATCH, Received, WorkQueue};
+use crate::app::settle::Step;
+use crate::sqs::message;
+
+/// How the runtime behaves; see `WorkerConfig` for the variables that set it.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    /// Jobs running at once, at most.
+    pub concurrency: usize,
+    /// Long-poll wait of one receive (0..=20 s).
+    pub wait: Duration,
+    /// How long a received message stays hidden; each heartbeat hides it this long again.
+    pub visibility: Duration,
+    /// How often a running job's message is hidden again (well below `visibility`).
+    pub heartbeat: Duration,
+    /// At shutdown, how long running jobs may take before their messages are handed back.
+    pub grace: Duration,
+    /// How long a delete waits for others to share its batch call.
+    pub delete_linger: Duration,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            wait: Duration::from_secs(10),
+            visibility: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
+            grace: Duration::from_secs(20),
+            delete_linger: Duration::from_millis(50),
+        }
+    }
+}
+
+/// A running job's message, kept so it can be handed back if the job is cut short.
+struct Running {
+    message_id: String,
+    receipt: String,
+}
+
+/// Consumes `queue` with `handler` until `shutdown` completes, then drains (see the module docs
+/// of `worker`). Returns once every running job finished or its message was handed back.
+pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
+    handler: Arc<H>,
+    queue: Arc<Q>,
+    settings: RuntimeSettings,
+    stats: Arc<WorkerStats>,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let settings = Arc::new(settings);
+    let (deletes, deleter) = deleter::spawn(Arc::clone(&queue), settings.delete_linger);
+    let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    let mut running: HashMap<Id, Running> = HashMap::new();
+    let mut failures = 0_u32;
+    loop {
+        while let Some(result) = tasks.try_join_next_with_id() {
+            finished(result, &mut running);
+        }
+        let mut permits = tokio::select! {
+            () = &mut shutdown => break,
+            permits = free_slots(&slots) => permits,
+        };
+        // Messages already received are taken even if shutdown came at the same moment: they
+        // are hidden now, and dropping them would delay them by a whole visibility timeout.
+        let received = tokio::select! {
+            biased;
+            received = queue.receive(permits.num_permits(), settings.wait, settings.visibility) => received,
+            () = &mut shutdown => break,
+        };
+        let messages = match received {
+            Ok(messages) => messages,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                bump(&stats.receive_errors);
+                let delay = receive_backoff(failures);
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "receive failed");
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(delay) => continue,
+                }
+            }
+        };
+        failures = 0;
+        if messages.is_empty() && settings.wait.is_zero() {
+            // Short polling (`WORKER_WAIT_SECS=0`) answers at once: do not spin on an empty queue.
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(Duration::from_millis(200)) => continue,
+            }
+        }
+        for msg in messages {
+            bump(&stats.received);
+            // SQS never returns more than asked; if it did, the extra job runs over the cap.
+            let permit = permits.split(1);
+            let entry = Running { message_id: msg.message_id.clone(), receipt: msg.receipt.clone() };
+            let job = run_one(
+                Arc::clone(&handler),
+                Arc::clone(&queue),
+                deletes.clone(),
+                Arc::clone(&settings),
+                Arc::clone(&stats),
+                msg,
+                permit,
+            );
+            let id = tasks.spawn(job).id();
+            running.insert(id, entry);
+        }
+    }
+    drop(deletes);
+    drain(&mut tasks, &mut running, settings.grace).await;
+    release(&queue, running, &stats).await;
+    // Every handle is gone now: the deleter sends what it holds and ends.
+    if timeout(Duration::from_secs(15), deleter).await.is_err() {
+        tracing::warn!("pending deletes did not finish; those messages will be received again");
+    }
+    tracing::info!("consumer stopped");
+}
+
+/// Waits for at least one free slot, then takes as many more as are free, up to a receive's 10.
+async fn free_slots(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
+    let mut permit = Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed");
+    let more = slots.available_permits().min(MAX_BATCH - 1);
+    if more > 0 {
+        if let Ok(extra) = Arc::clone(slots).try_acquire_many_owned(more as u32) {
+            permit.merge(extra);
+        }
+    }
+    permit
+}
+
+/// After `n` failed receives in a row: 250 ms, doubling, at most 10 s.
+pub fn receive_backoff(n: u32) -> Duration {
+    let exp = n.saturating_sub(1).min(6);
+    Duration::from_millis(250 << exp).min(Duration::from_secs(10))
+}
+
+fn finished(result: Result<(Id, ()), JoinError>, running: &mut HashMap<Id, Running>) {
+    match result {
+        Ok((id, ())) => {
+            running.remove(&id);
+        }
+        // Only at shutdown: the message stays in `running` to be handed back.
+        Err(e) if e.is_cancelled() => {}
+        Err(e) => {
+            // A panicking job: its message reappears when its visibility runs out.
+            if let Some(r) = running.remove(&e.id()) {
+                tracing::error!(message_id = %r.message_id, "job panicked; the message will be received again");
+            }
+        }
+    }
+}
+
+/// Lets running jobs finish until `grace` runs out, then cuts the rest short.
+async fn drain(tasks: &mut JoinSet<()>, running: &mut HashMap<Id, Running>, grace: Duration) {
+    if tasks.is_empty() {
+        return;
+    }
+    tracing::info!(running = tasks.len(), grace_ms = grace.as_millis() as u64, "stopped receiving; draining");
+    let deadline = Instant::now() + grace;
+    loop {
+        match timeout_at(deadline, tasks.join_next_with_id()).await {
+            Ok(Some(result)) => finished(result, running),
+            Ok(None) => return,
+            Err(_) => {
+                tracing::warn!(running = tasks.len(), "shutdown grace ran out; handing messages back");
+                tasks.abort_all();
+                while let Some(result) = tasks.join_next_with_id().await {
+                    finished(result, running);
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Makes the messages of jobs cut short visible again, so another worker takes them at once.
+/// Their jobs stopped mid-way; the record is PROCESSING at worst and the bank idempotent, so the
+/// next run carries on safely with the same key. All at once and bounded: if SQS is unreachable
+/// the messages come back by themselves when their visibility runs out.
+async fn release<Q: WorkQueue>(queue: &Arc<Q>, running: HashMap<Id, Running>, stats: &WorkerStats) {
+    let mut calls = JoinSet::new();
+    for r in running.into_values() {
+        let queue = Arc::clone(queue);
+        calls.spawn(async move { (queue.set_visibility(&r.receipt, Duration::ZERO).await, r.message_id) });
+    }
+    let all = async {
+        while let Some(Ok((result, message_id))) = calls.join_next().await {
+            match result {
+                Ok(()) => {
+                    bump(&stats.released);
+                    tracing::info!(%message_id, "message handed back");
+                }
+                Err(e) => tracing::warn!(%message_id, error = %e, "could not hand the message back"),
+            }
+        }
+    };
+    if timeout(Duration::from_secs(5), all).await.is_err() {
+        tracing::warn!("handing messages back timed out; they return when their visibility runs out");
+    }
+}
+
+async fn run_one<H: JobHandler + ?Sized, Q: WorkQueue>(
+    handler: Arc<H>,
+    queue: Arc<Q>,
+    deletes: DeleteHandle,
+    settings: Arc<RuntimeSettings>,
+    stats: Arc<WorkerStats>,
+    msg: Received,
+    _slot: Option<OwnedSemaphorePermit>,
+) {
+    let _in_flight = InFlight::enter(&stats);
+    let step = match message::decode(&msg.body) {
+        None => Step::Poison("body is not a job message".into()),
+        Some(job) => with_heartbeat(queue.as_ref(), &msg, &settings, handler.handle(job)).await,
+    };
+    let id = msg.message_id.as_str();
+    let count = msg.receive_count;
+    match &step {
+        Step::Done => bump(&stats.done),
+        Step::Retry(why) => {
+            bump(&stats.retried);
+            tracing::warn!(message_id = %id, receive_count = count, reason = %why, "job will be retried");
+        }
+        Step::NotReady => {
+            bump(&stats.not_ready);
+            tracing::debug!(message_id = %id, receive_count = count, "job not ready yet");
+        }
+        Step::Poison(why) => {
+            bump(&stats.dead_lettered);
+            tracing::warn!(message_id = %id, reason = %why, "poison message: moving it to the dead-letter queue");
+        }
+    }
+    match policy::disposition(step, count) {
+        Disposition::Delete => deletes.delete(msg.receipt),
+        Disposition::RetryAfter(delay) => {
+            if let Err(e) = queue.set_visibility(&msg.receipt, delay).await {
+                tracing::warn!(message_id = %id, error = %e, "could not set the retry delay");
+            }
+        }
+        Disposition::DeadLetter(reason) => match queue.dead_letter(&msg.body, &reason).await {
+            Ok(()) => deletes.delete(msg.receipt),
+            // Left on the queue: received again later, and parked by the redrive policy at worst.
+            Err(e) => tracing::warn!(message_id = %id, error = %e, "could not dead-letter the message"),
+        },
+    }
+}
+
+/// Runs `work` while hiding the message again every `settings.heartbeat`, so a slow bank call
+/// is not handed to a second worker halfway through.
+async fn with_heartbeat<Q: WorkQueue>(
+    queue: &Q,
+    msg: &Received,
+    settings: &RuntimeSettings,
+    work: impl Future<Output = Step>,
+) -> Step {
+    let every = settings.heartbeat.max(Duration::from_millis(100));
+    let heartbeat = async {
+        let mut tick = tokio::time::interval_at(Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = queue.set_visibility(&msg.receipt, settings.visibility).await {
+                tracing::warn!(message_id = %msg.message_id, error = %e, "could not extend visibility");
+            }
+        }
+    };
+    tokio::select! {
+        step = work => step,
+        () = heartbeat => unreachable!("the heartbeat loop never ends"),
+    }
+}

@@ -1,0 +1,111 @@
+//! The job handlers: the runtime is generic over what a job does, so the payment and refund
+//! workers share every line of message handling, and tests plug in fakes.
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::app::Services;
+use crate::app::settle::Step;
+use crate::domain::bank::Bank;
+use crate::domain::ports::Job;
+
+/// Runs one job to a [`Step`]. Must not panic on bad input: anything it cannot use is
+/// `Step::Poison`, anything that may work later is `Step::Retry`.
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    async fn handle(&self, job: Job) -> Step;
+}
+
+/// Charges payments: the payment worker's handler.
+#[derive(Clone)]
+pub struct ChargeHandler {
+    pub services: Services,
+    pub bank: Arc<dyn Bank>,
+}
+
+#[async_trait]
+impl JobHandler for ChargeHandler {
+    async fn handle(&self, job: Job) -> Step {
+        match job {
+            Job::Charge { payment_id } => self.services.process_charge(self.bank.as_ref(), payment_id).await,
+            // Never sent here by us: retrying on this queue could never succeed.
+            Job::Refund { .. } => Step::Poison("refund job on the payments queue".into()),
+        }
+    }
+}
+
+/// Carries out refunds: the refund worker's handler.
+#[derive(Clone)]
+pub struct RefundHandler {
+    pub services: Services,
+    pub bank: Arc<dyn Bank>,
+}
+
+#[async_trait]
+impl JobHandler for RefundHandler {
+    async fn handle(&self, job: Job) -> Step {
+        match job {
+            Job::Refund { payment_id, refund_id } => {
+                self.services.process_refund(self.bank.as_ref(), payment_id, refund_id).await
+            }
+            Job::Charge { .. } => Step::Poison("charge job on the refunds queue".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::app::SystemClock;
+    use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+    use crate::domain::ids::{PaymentId, RefundId};
+    use crate::dynamo::DynamoStore;
+    use crate::sqs::SqsJobQueue;
+    use crate::vault::AeadVault;
+
+    /// Must never be reached: a job on the wrong queue is refused before any I/O.
+    struct NoBank;
+
+    #[async_trait]
+    impl Bank for NoBank {
+        async fn charge(&self, _: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
+            unreachable!("the bank was called")
+        }
+        async fn refund(&self, _: &RefundRequest) -> Result<RefundOutcome, BankError> {
+            unreachable!("the bank was called")
+        }
+    }
+
+    /// Clients that point nowhere: building them does no I/O, and these tests make none.
+    fn services() -> Services {
+        let region = aws_config::Region::new("us-east-1");
+        let dynamo = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(region.clone())
+            .build();
+        let sqs = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(region)
+            .build();
+        let sqs = aws_sdk_sqs::Client::from_conf(sqs);
+        Services {
+            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo), "unused")),
+            queue: Arc::new(SqsJobQueue::new(sqs, "unused".into(), "unused".into())),
+            vault: Arc::new(AeadVault::new(crate::config::DEV_CARD_KEY, &[]).unwrap()),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_on_the_wrong_queue_is_poison() {
+        let bank: Arc<dyn Bank> = Arc::new(NoBank);
+        let charge = ChargeHandler { services: services(), bank: Arc::clone(&bank) };
+        let refund = RefundHandler { services: services(), bank };
+        let refund_job = Job::Refund { payment_id: PaymentId::new(), refund_id: RefundId::new() };
+        let charge_job = Job::Charge { payment_id: PaymentId::new() };
+        assert!(matches!(charge.handle(refund_job).await, Step::Poison(_)));
+        assert!(matches!(refund.handle(charge_job).await, Step::Poison(_)));
+    }
+}

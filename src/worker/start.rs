@@ -1,0 +1,156 @@
+//! Wiring a worker from its configuration: shared by both binaries and usable by test harnesses
+//! (build, then `Worker::run` on a listener of their own).
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{oneshot, watch};
+
+use super::consumer::{RuntimeSettings, consume};
+use super::handler::{ChargeHandler, JobHandler, RefundHandler};
+use super::health::{self, WorkerStats};
+use super::queue::SqsWorkQueue;
+use super::repair::{repair_loop, repair_once};
+use super::{WorkerConfig, WorkerKind};
+use crate::app::{AppError, Services, SystemClock};
+use crate::aws;
+use crate::bank_client::{self, BankClientConfig, BankClientError};
+use crate::config::{DEV_CARD_KEY, MissingSecret, secret_or_dev};
+use crate::domain::bank::Bank;
+use crate::domain::ports::QueueError;
+use crate::dynamo::DynamoStore;
+use crate::setup::{self, SetupError};
+use crate::sqs::SqsJobQueue;
+use crate::vault::{AeadVault, KeyError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Secret(#[from] MissingSecret),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Bank(#[from] BankClientError),
+    #[error("resolving queue URLs failed ({0}); run with SETUP=true to create the queues and their DLQs")]
+    Queues(#[from] QueueError),
+    #[error("binding the health endpoint on {addr} failed")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the health endpoint failed")]
+    Health(#[source] std::io::Error),
+}
+
+/// A worker, assembled and ready to run.
+pub struct Worker {
+    pub kind: WorkerKind,
+    pub services: Services,
+    pub handler: Arc<dyn JobHandler>,
+    pub queue: Arc<SqsWorkQueue>,
+    pub runtime: RuntimeSettings,
+    pub repair_every: Duration,
+    pub repair_after: Duration,
+    pub stats: Arc<WorkerStats>,
+}
+
+/// Builds the clients, runs SETUP if asked, and assembles the worker of `kind`.
+pub async fn build(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, StartError> {
+    let clients = aws::clients(&config.aws).await;
+    if config.aws.setup {
+        setup::run(&clients, &config.aws).await?;
+    }
+    let card_key = secret_or_dev(&config.vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, &config.aws)?;
+    let jobs = SqsJobQueue::resolve(clients.sqs.clone(), &config.aws.payments_queue, &config.aws.refunds_queue).await?;
+    let services = Services {
+        store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), config.aws.table.clone())),
+        queue: Arc::new(jobs),
+        vault: Arc::new(AeadVault::new(&card_key, &config.vault.card_encryption_old_keys)?),
+        clock: Arc::new(SystemClock),
+    };
+    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&BankClientConfig::from(config.bank.clone()))?);
+    let handler: Arc<dyn JobHandler> = match kind {
+        WorkerKind::Payment => Arc::new(ChargeHandler { services: services.clone(), bank }),
+        WorkerKind::Refund => Arc::new(RefundHandler { services: services.clone(), bank }),
+    };
+    let queue = SqsWorkQueue::resolve(clients.sqs, kind.queue(&config.aws)).await?;
+    Ok(Worker {
+        kind,
+        services,
+        handler,
+        queue: Arc::new(queue),
+        runtime: config.runtime(),
+        repair_every: config.repair_interval(),
+        repair_after: config.repair_after(),
+        stats: Arc::new(WorkerStats::default()),
+    })
+}
+
+/// What a worker binary does: bind the health endpoint, build, run until `shutdown`.
+pub async fn serve(
+    kind: WorkerKind,
+    config: &WorkerConfig,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), StartError> {
+    let addr = SocketAddr::new(config.http_host, config.http_port);
+    let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+    build(kind, config).await?.run(listener, shutdown).await
+}
+
+impl Worker {
+    /// One repair pass now, whatever the interval (for tests and operators' tools).
+    pub async fn repair_once(&self) -> Result<usize, AppError> {
+        repair_once(&self.services, self.kind, self.repair_after).await
+    }
+
+    /// Serves `GET /status` on `listener`, consumes the queue and runs the repair loop until
+    /// `shutdown` completes; returns once running jobs are finished or handed back.
+    pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
+        let addr = listener.local_addr().map_err(StartError::Health)?;
+        let (stop_health, health_stopped) = oneshot::channel::<()>();
+        let app = health::router(self.kind.name(), Arc::clone(&self.stats));
+        let health = tokio::spawn(
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = health_stopped.await;
+                })
+                .into_future(),
+        );
+        tracing::info!(worker = self.kind.name(), health = %addr, "worker started");
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let signal = async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        };
+        let repair = repair_loop(
+            self.services.clone(),
+            self.kind,
+            self.repair_every,
+            self.repair_after,
+            Arc::clone(&self.stats),
+            stopped(stop_rx.clone()),
+        );
+        let work = consume(self.handler, self.queue, self.runtime, Arc::clone(&self.stats), stopped(stop_rx));
+        tokio::join!(signal, repair, work);
+
+        // The endpoint answered while the worker drained; now it goes too.
+        let _ = stop_health.send(());
+        match health.await {
+            Ok(Ok(())) | Err(_) => {}
+            Ok(Err(e)) => return Err(StartError::Health(e)),
+        }
+        tracing::info!(worker = self.kind.name(), "worker stopped");
+        Ok(())
+    }
+}
+
+/// Completes once the shutdown signal was sent (or its sender is gone).
+async fn stopped(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|stop| *stop).await;
+}

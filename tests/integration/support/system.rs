@@ -1,0 +1,197 @@
+//! The whole system as real processes: `api`, `payment-worker`, `refund-worker` and
+//! `bank-simulator`, on free ports, sharing a table and queues no other test uses.
+//! Every process is stopped by its pid when the test ends.
+use std::fs::File;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use payment_platform::config::AwsArgs;
+use serde_json::Value;
+
+use super::app::{CARD_KEY, JWT_SECRET, TestApp, eventually, unique_aws_args};
+use super::bank::{BankSim, free_port, log_dir};
+
+/// A child process of the test, killed and reaped on drop.
+pub struct Proc {
+    pub name: String,
+    pub port: u16,
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(bin: &str, name: &str, env: &[(String, String)]) -> Self {
+        let port = free_port();
+        let log = log_dir().join(format!("{name}.log"));
+        let file = File::options().create(true).append(true).open(&log).expect("log file");
+        let child = Command::new(bin)
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .env("HTTP_PORT", port.to_string())
+            .env("WORKER_HTTP_PORT", port.to_string())
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+        Self { name: name.to_owned(), port, child, log }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().unwrap();
+        assert!(ok.success(), "kill -{sig} {}", self.name);
+    }
+
+    /// Waits for the process to exit, polling with a deadline.
+    pub async fn exited(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "{} did not exit within {within:?}", self.name);
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub async fn wait_healthy(&mut self) {
+        let url = format!("http://127.0.0.1:{}/status", self.port);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                panic!("{} exited ({s}) before answering; see {}", self.name, self.log.display());
+            }
+            let probe = reqwest::Client::new().get(&url).timeout(Duration::from_millis(500)).send().await;
+            if probe.is_ok_and(|r| r.status().is_success()) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "{} not healthy; see {}", self.name, self.log.display());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worker {
+    Payment,
+    Refund,
+}
+
+pub struct System {
+    pub name: String,
+    pub app: TestApp,
+    pub bank: BankSim,
+    /// Kept so the process lives as long as the system (killed on drop).
+    _api: Proc,
+    pub payment_worker: Proc,
+    pub refund_worker: Proc,
+    env: Vec<(String, String)>,
+    restarts: u32,
+}
+
+fn common_env(aws: &AwsArgs, bank: &BankSim) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", aws.endpoint_url.clone().unwrap()),
+        ("AWS_REGION", aws.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("DYNAMODB_TABLE", aws.table.clone()),
+        ("PAYMENTS_QUEUE", aws.payments_queue.clone()),
+        ("REFUNDS_QUEUE", aws.refunds_queue.clone()),
+        ("CARD_ENCRYPTION_KEY", CARD_KEY.into()),
+        ("JWT_SECRET_KEY", JWT_SECRET.into()),
+        ("BANK_URL", bank.url.clone()),
+        ("SETUP", "false".into()),
+        ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+impl System {
+    /// Starts everything. `bank_env` configures the simulator's faults, `worker_env` the workers.
+    pub async fn start(name: &str, bank_env: &[(&str, &str)], worker_env: &[(&str, &str)]) -> Self {
+        let aws = unique_aws_args();
+        let clients = payment_platform::aws::clients(&aws).await;
+        payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
+        let bank = BankSim::start(name, bank_env).await;
+        let mut env = common_env(&aws, &bank);
+        env.extend(worker_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        let mut api = Proc::spawn(env!("CARGO_BIN_EXE_api"), &format!("{name}-api"), &env);
+        api.wait_healthy().await;
+        let payment_worker = Self::spawn_worker(Worker::Payment, name, 0, &env).await;
+        let refund_worker = Self::spawn_worker(Worker::Refund, name, 0, &env).await;
+        let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
+        Self { name: name.to_owned(), app, bank, _api: api, payment_worker, refund_worker, env, restarts: 0 }
+    }
+
+    async fn spawn_worker(kind: Worker, name: &str, n: u32, env: &[(String, String)]) -> Proc {
+        let (bin, tag) = match kind {
+            Worker::Payment => (env!("CARGO_BIN_EXE_payment-worker"), "payment-worker"),
+            Worker::Refund => (env!("CARGO_BIN_EXE_refund-worker"), "refund-worker"),
+        };
+        let mut p = Proc::spawn(bin, &format!("{name}-{tag}-{n}"), env);
+        p.wait_healthy().await;
+        p
+    }
+
+    pub fn worker(&mut self, kind: Worker) -> &mut Proc {
+        match kind {
+            Worker::Payment => &mut self.payment_worker,
+            Worker::Refund => &mut self.refund_worker,
+        }
+    }
+
+    /// Replaces a worker (after it was killed or stopped) with a fresh process.
+    pub async fn restart(&mut self, kind: Worker) {
+        self.restarts += 1;
+        let fresh = Self::spawn_worker(kind, &self.name, self.restarts, &self.env).await;
+        *self.worker(kind) = fresh;
+    }
+
+    /// Polls `GET /payments/{id}` until the payment and its refunds are final.
+    pub async fn settled(&self, id: &str, within: Duration) -> Value {
+        eventually(within, &format!("payment {id} to settle"), || async {
+            let resp = self.app.get(id).await;
+            let final_ = resp.status() == 200 && !resp.headers().contains_key("retry-after");
+            let body: Value = resp.json().await.ok()?;
+            final_.then_some(body)
+        })
+        .await
+    }
+
+    /// Messages visible or in flight on a queue (approximate, as SQS reports them).
+    pub async fn queue_depth(&self, queue: &str) -> u64 {
+        use aws_sdk_sqs::types::QueueAttributeName as A;
+        let url = self.app.queue_url(queue).await;
+        let out = self
+            .app
+            .clients
+            .sqs
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(A::ApproximateNumberOfMessages)
+            .attribute_names(A::ApproximateNumberOfMessagesNotVisible)
+            .send()
+            .await
+            .unwrap();
+        let attrs = out.attributes().cloned().unwrap_or_default();
+        [A::ApproximateNumberOfMessages, A::ApproximateNumberOfMessagesNotVisible]
+            .iter()
+            .map(|a| attrs.get(a).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0))
+            .sum()
+    }
+}
