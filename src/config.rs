@@ -47,7 +47,12 @@ pub const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-not-for-production";
 pub struct MissingSecret(pub &'static str);
 
 /// The secret if given; a development default only on the emulator; an error otherwise.
-pub fn secret_or_dev(value: &Option<String>, name: &'static str, dev: &str, aws: &AwsArgs) -> Result<String, MissingSecret> {
+pub fn secret_or_dev(
+    value: &Option<String>,
+    name: &'static str,
+    dev: &str,
+    aws: &AwsArgs,
+) -> Result<String, MissingSecret> {
     match value {
         Some(v) if !v.is_empty() => Ok(v.clone()),
         _ if aws.is_emulator() => {

@@ -48,7 +48,8 @@ impl Services {
                 match self.existing_key(key).await? {
                     Some(Existing::Replay(resp)) => Ok(resp),
                     Some(Existing::Resume { resource_id }) => {
-                        let id = PaymentId::parse(&resource_id).map_err(|_| AppError::Internal("bad resource".into()))?;
+                        let id =
+                            PaymentId::parse(&resource_id).map_err(|_| AppError::Internal("bad resource".into()))?;
                         Ok(self.enqueue_and_answer(id, Some(key)).await)
                     }
                     // The key expired between our write and our read (48 h TTL): the client's

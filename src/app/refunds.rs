@@ -54,7 +54,9 @@ impl Services {
         if let Some(key) = key {
             match self.existing_key(key).await? {
                 Some(Existing::Replay(resp)) => return Ok(resp),
-                Some(Existing::Resume { resource_id }) => return self.resume_refund(merchant, payment_id, &resource_id, key).await,
+                Some(Existing::Resume { resource_id }) => {
+                    return self.resume_refund(merchant, payment_id, &resource_id, key).await;
+                }
                 None => {}
             }
         }

@@ -49,7 +49,9 @@ impl Services {
                 match bank.charge(&req).await {
                     Ok(ChargeOutcome::Approved { bank_charge_id }) => PaymentOutcome::Succeeded { bank_charge_id },
                     Ok(ChargeOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
-                    Err(BankError::Permanent(code)) => PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") },
+                    Err(BankError::Permanent(code)) => {
+                        PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") }
+                    }
                     Err(BankError::Transient(why)) => return Step::Retry(why),
                 }
             }
@@ -90,7 +92,8 @@ impl Services {
             Ok(r) => r,
             Err(e) => return store_step(e),
         };
-        let req = RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
+        let req =
+            RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
         let outcome = match bank.refund(&req).await {
             Ok(BankRefund::Succeeded { bank_refund_id }) => RefundOutcome::Succeeded { bank_refund_id },
             Ok(BankRefund::Rejected { reason }) => RefundOutcome::Failed { reason },

@@ -7,9 +7,7 @@ use serde::{Deserialize, Serialize};
 use tracing::debug;
 
 use super::{BankClientConfig, BankClientError};
-use crate::domain::bank::{
-    Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest,
-};
+use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
 
 /// The bank over HTTP. Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
@@ -35,20 +33,11 @@ impl HttpBank {
             .connect_timeout(config.attempt_timeout)
             .build()
             .map_err(BankClientError::Client)?;
-        Ok(Self {
-            client,
-            charges: join("charges")?,
-            refunds: join("refunds")?,
-        })
+        Ok(Self { client, charges: join("charges")?, refunds: join("refunds")? })
     }
 
     /// One POST with the key; a 200 is decoded into `T`, anything else becomes a `BankError`.
-    async fn post<T: DeserializeOwned>(
-        &self,
-        url: &Url,
-        key: &str,
-        body: &impl Serialize,
-    ) -> Result<T, BankError> {
+    async fn post<T: DeserializeOwned>(&self, url: &Url, key: &str, body: &impl Serialize) -> Result<T, BankError> {
         let response = self
             .client
             .post(url.clone())
@@ -62,20 +51,11 @@ impl HttpBank {
         if status == StatusCode::OK {
             // The request was applied but its answer got lost or garbled: still ambiguous.
             return response.json::<T>().await.map_err(|e| {
-                BankError::Transient(
-                    if e.is_timeout() {
-                        "timeout"
-                    } else {
-                        "unreadable_answer"
-                    }
-                    .into(),
-                )
+                BankError::Transient(if e.is_timeout() { "timeout" } else { "unreadable_answer" }.into())
             });
         }
         let code = match response.json::<Envelope>().await {
-            Ok(envelope) => short_code(&envelope.error.code)
-                .unwrap_or("unknown")
-                .to_owned(),
+            Ok(envelope) => short_code(&envelope.error.code).unwrap_or("unknown").to_owned(),
             Err(_) => "unknown".to_owned(),
         };
         Err(classify_status(status, &code))
@@ -93,18 +73,12 @@ impl Bank for HttpBank {
             card_cvv: req.card.cvv(),
             card_expiry_date: req.card.expiry().to_string(),
         };
-        let reply: ChargeReply = self
-            .post(&self.charges, &req.idempotency_key(), &body)
-            .await?;
+        let reply: ChargeReply = self.post(&self.charges, &req.idempotency_key(), &body).await?;
         match (reply.status.as_str(), reply.charge_id) {
-            ("approved", Some(id)) if !id.is_empty() => {
-                Ok(ChargeOutcome::Approved { bank_charge_id: id })
-            }
+            ("approved", Some(id)) if !id.is_empty() => Ok(ChargeOutcome::Approved { bank_charge_id: id }),
             ("declined", _) => {
                 let reason = reply.decline_code.as_deref().and_then(short_code);
-                Ok(ChargeOutcome::Declined {
-                    reason: reason.unwrap_or("declined").to_owned(),
-                })
+                Ok(ChargeOutcome::Declined { reason: reason.unwrap_or("declined").to_owned() })
             }
             _ => Err(BankError::Transient("unexpected_answer".into())),
         }
@@ -117,18 +91,12 @@ impl Bank for HttpBank {
             amount: req.amount.get(),
             currency: req.currency.as_str(),
         };
-        let reply: RefundReply = self
-            .post(&self.refunds, &req.idempotency_key(), &body)
-            .await?;
+        let reply: RefundReply = self.post(&self.refunds, &req.idempotency_key(), &body).await?;
         match (reply.status.as_str(), reply.refund_id) {
-            ("succeeded", Some(id)) if !id.is_empty() => {
-                Ok(RefundOutcome::Succeeded { bank_refund_id: id })
-            }
+            ("succeeded", Some(id)) if !id.is_empty() => Ok(RefundOutcome::Succeeded { bank_refund_id: id }),
             ("rejected", _) => {
                 let reason = reply.reason.as_deref().and_then(short_code);
-                Ok(RefundOutcome::Rejected {
-                    reason: reason.unwrap_or("rejected").to_owned(),
-                })
+                Ok(RefundOutcome::Rejected { reason: reason.unwrap_or("rejected").to_owned() })
             }
             _ => Err(BankError::Transient("unexpected_answer".into())),
         }
@@ -154,15 +122,8 @@ fn transport_error(e: reqwest::Error) -> BankError {
 fn classify_status(status: StatusCode, code: &str) -> BankError {
     let text = format!("http {} {code}", status.as_u16());
     let transient = status.is_server_error()
-        || matches!(
-            status,
-            StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS
-        );
-    if transient {
-        BankError::Transient(text)
-    } else {
-        BankError::Permanent(text)
-    }
+        || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS);
+    if transient { BankError::Transient(text) } else { BankError::Permanent(text) }
 }
 
 /// A code from the bank is passed on only if it looks like one (`snake_case`, short), so
@@ -170,9 +131,7 @@ fn classify_status(status: StatusCode, code: &str) -> BankError {
 fn short_code(code: &str) -> Option<&str> {
     let ok = !code.is_empty()
         && code.len() <= 64
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && code.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     ok.then_some(code)
 }
 
@@ -237,23 +196,14 @@ mod tests {
         let transient = [500, 502, 503, 504, 408, 409, 429];
         for s in transient {
             let status = StatusCode::from_u16(s).unwrap();
-            assert!(
-                matches!(classify_status(status, "x"), BankError::Transient(_)),
-                "{s}"
-            );
+            assert!(matches!(classify_status(status, "x"), BankError::Transient(_)), "{s}");
         }
         for s in [400, 401, 404, 413, 422] {
             let status = StatusCode::from_u16(s).unwrap();
-            assert!(
-                matches!(classify_status(status, "x"), BankError::Permanent(_)),
-                "{s}"
-            );
+            assert!(matches!(classify_status(status, "x"), BankError::Permanent(_)), "{s}");
         }
         let reused = classify_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
-        assert_eq!(
-            reused,
-            BankError::Permanent("http 422 idempotency_key_reused".into())
-        );
+        assert_eq!(reused, BankError::Permanent("http 422 idempotency_key_reused".into()));
     }
 
     #[test]
@@ -266,24 +216,12 @@ mod tests {
 
     #[test]
     fn the_base_url_may_have_a_path_and_must_be_http() {
-        let with_path = BankClientConfig {
-            url: "http://h:1/bank".into(),
-            ..Default::default()
-        };
-        assert_eq!(
-            HttpBank::new(&with_path).unwrap().charges.as_str(),
-            "http://h:1/bank/charges"
-        );
+        let with_path = BankClientConfig { url: "http://h:1/bank".into(), ..Default::default() };
+        assert_eq!(HttpBank::new(&with_path).unwrap().charges.as_str(), "http://h:1/bank/charges");
         let plain = BankClientConfig::default();
-        assert_eq!(
-            HttpBank::new(&plain).unwrap().refunds.as_str(),
-            "http://127.0.0.1:4445/refunds"
-        );
+        assert_eq!(HttpBank::new(&plain).unwrap().refunds.as_str(), "http://127.0.0.1:4445/refunds");
         for bad in ["127.0.0.1:4445", "ftp://h/", "not a url"] {
-            let config = BankClientConfig {
-                url: bad.into(),
-                ..Default::default()
-            };
+            let config = BankClientConfig { url: bad.into(), ..Default::default() };
             assert!(HttpBank::new(&config).is_err(), "{bad}");
         }
     }

@@ -44,18 +44,10 @@ impl Default for BankClientConfig {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BankClientArgs {
     /// Base URL of the acquiring bank.
-    #[arg(
-        long = "bank-url",
-        env = "BANK_URL",
-        default_value = "http://127.0.0.1:4445"
-    )]
+    #[arg(long = "bank-url", env = "BANK_URL", default_value = "http://127.0.0.1:4445")]
     pub bank_url: String,
     /// Timeout of one bank request attempt, in milliseconds.
-    #[arg(
-        long = "bank-timeout-ms",
-        env = "BANK_TIMEOUT_MS",
-        default_value_t = 2_000
-    )]
+    #[arg(long = "bank-timeout-ms", env = "BANK_TIMEOUT_MS", default_value_t = 2_000)]
     pub bank_timeout_ms: u64,
     /// First delay before retrying a bank request, in milliseconds (doubles, with jitter).
     #[arg(long, env = "BANK_RETRY_MIN_DELAY_MS", default_value_t = 50)]

@@ -10,9 +10,7 @@ use backon::{ExponentialBuilder, Retryable};
 use tracing::warn;
 
 use super::BankClientConfig;
-use crate::domain::bank::{
-    Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest,
-};
+use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
 
 /// Wraps any [`Bank`]: `Transient` errors are retried within a budget of attempts, `Permanent`
 /// errors and outcomes are returned at once. When the budget is spent the last `Transient`
@@ -96,10 +94,7 @@ mod tests {
 
     impl FakeBank {
         fn scripted(script: Vec<Result<(), BankError>>) -> Self {
-            Self {
-                script: Mutex::new(script.into()),
-                attempts: AtomicUsize::new(0),
-            }
+            Self { script: Mutex::new(script.into()), attempts: AtomicUsize::new(0) }
         }
 
         fn next(&self) -> Result<(), BankError> {
@@ -112,14 +107,10 @@ mod tests {
     #[async_trait]
     impl Bank for FakeBank {
         async fn charge(&self, _: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
-            self.next().map(|()| ChargeOutcome::Approved {
-                bank_charge_id: "c1".into(),
-            })
+            self.next().map(|()| ChargeOutcome::Approved { bank_charge_id: "c1".into() })
         }
         async fn refund(&self, _: &RefundRequest) -> Result<RefundOutcome, BankError> {
-            self.next().map(|()| RefundOutcome::Succeeded {
-                bank_refund_id: "r1".into(),
-            })
+            self.next().map(|()| RefundOutcome::Succeeded { bank_refund_id: "r1".into() })
         }
     }
 
@@ -149,17 +140,9 @@ mod tests {
 
     #[tokio::test]
     async fn transient_errors_are_retried_until_an_outcome() {
-        let bank = retrying(
-            FakeBank::scripted(vec![Err(transient()), Err(transient()), Ok(())]),
-            8,
-        );
+        let bank = retrying(FakeBank::scripted(vec![Err(transient()), Err(transient()), Ok(())]), 8);
         let outcome = bank.charge(&charge()).await;
-        assert_eq!(
-            outcome,
-            Ok(ChargeOutcome::Approved {
-                bank_charge_id: "c1".into()
-            })
-        );
+        assert_eq!(outcome, Ok(ChargeOutcome::Approved { bank_charge_id: "c1".into() }));
         assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 3);
     }
 
@@ -188,12 +171,7 @@ mod tests {
             currency: Currency::parse("EUR").unwrap(),
         };
         let outcome = bank.refund(&req).await;
-        assert_eq!(
-            outcome,
-            Ok(RefundOutcome::Succeeded {
-                bank_refund_id: "r1".into()
-            })
-        );
+        assert_eq!(outcome, Ok(RefundOutcome::Succeeded { bank_refund_id: "r1".into() }));
         assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 2);
     }
 }

@@ -9,10 +9,7 @@ use serde::{Deserialize, Serialize};
 
 /// Everything the simulator reads at start.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(
-    name = "bank-simulator",
-    about = "An acquiring bank over HTTP, with idempotency keys and fault injection"
-)]
+#[command(name = "bank-simulator", about = "An acquiring bank over HTTP, with idempotency keys and fault injection")]
 pub struct SimConfig {
     /// Address to bind; loopback unless the bank must be reached from elsewhere.
     #[arg(long, env = "BANK_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
@@ -71,11 +68,7 @@ fn parse_rate(s: &str) -> Result<f64, String> {
 }
 
 fn check_rate(rate: f64) -> Result<f64, &'static str> {
-    if (0.0..=1.0).contains(&rate) {
-        Ok(rate)
-    } else {
-        Err("must be between 0.0 and 1.0")
-    }
+    if (0.0..=1.0).contains(&rate) { Ok(rate) } else { Err("must be between 0.0 and 1.0") }
 }
 
 /// The faults in force; `GET /faults` shows them in this shape.
@@ -160,17 +153,11 @@ mod tests {
     #[test]
     fn a_patch_changes_only_the_fields_it_names() {
         let faults = SimConfig::default().faults();
-        let patch = FaultsPatch {
-            hang_rate: Some(0.5),
-            ..FaultsPatch::default()
-        };
+        let patch = FaultsPatch { hang_rate: Some(0.5), ..FaultsPatch::default() };
         let patched = faults.patched(&patch).unwrap();
         assert_eq!(patched.hang_rate, 0.5);
         assert_eq!(patched.hang_ms, 30_000);
-        let bad = FaultsPatch {
-            fail_rate: Some(2.0),
-            ..FaultsPatch::default()
-        };
+        let bad = FaultsPatch { fail_rate: Some(2.0), ..FaultsPatch::default() };
         assert!(faults.patched(&bad).is_err());
     }
 

@@ -31,12 +31,7 @@ pub type Shared = Arc<AppState>;
 
 impl AppState {
     pub fn new(faults: Faults, shutdown: watch::Receiver<bool>) -> Self {
-        Self {
-            ledger: Mutex::default(),
-            faults: Mutex::new(faults),
-            salt: rand::random(),
-            shutdown,
-        }
+        Self { ledger: Mutex::default(), faults: Mutex::new(faults), salt: rand::random(), shutdown }
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -76,10 +71,7 @@ pub async fn post_charge(
     let fingerprint = charge.fingerprint(&app.salt);
     let (reference, last4) = (charge.reference.clone(), charge.card_last4().to_owned());
     debug!(%key, %reference, card_last4 = %last4, "charge requested");
-    process(app, key, fingerprint, move |ledger, key| {
-        ledger.apply_charge(key, &charge)
-    })
-    .await
+    process(app, key, fingerprint, move |ledger, key| ledger.apply_charge(key, &charge)).await
 }
 
 pub async fn post_refund(
@@ -91,19 +83,11 @@ pub async fn post_refund(
     let refund = RefundBody::parse(&read_body(body)?)?;
     let fingerprint = refund.fingerprint(&app.salt);
     debug!(%key, reference = %refund.reference, "refund requested");
-    process(app, key, fingerprint, move |ledger, key| {
-        ledger.apply_refund(key, &refund)
-    })
-    .await
+    process(app, key, fingerprint, move |ledger, key| ledger.apply_refund(key, &refund)).await
 }
 
 /// Faults and idempotency around one charge or refund; `apply` runs at most once per key.
-async fn process<F>(
-    app: Shared,
-    key: String,
-    fingerprint: Fingerprint,
-    apply: F,
-) -> Result<Response, SimError>
+async fn process<F>(app: Shared, key: String, fingerprint: Fingerprint, apply: F) -> Result<Response, SimError>
 where
     F: FnOnce(&mut Ledger, &str) -> Answer + Send + 'static,
 {
@@ -156,10 +140,7 @@ pub async fn get_ledger(State(app): State<Shared>) -> Response {
     Json(snapshot).into_response()
 }
 
-pub async fn get_ledger_entry(
-    State(app): State<Shared>,
-    Path(key): Path<String>,
-) -> Result<Response, SimError> {
+pub async fn get_ledger_entry(State(app): State<Shared>, Path(key): Path<String>) -> Result<Response, SimError> {
     let entry = app.ledger().entry(&key).ok_or(SimError::NotFound)?;
     Ok(Json(entry).into_response())
 }

@@ -105,11 +105,7 @@ impl Ledger {
     /// Counts the request against its key and says whether to apply it, replay, or refuse it.
     pub fn claim(&mut self, key: &str, fingerprint: Fingerprint) -> Result<Claim, SimError> {
         let Some(record) = self.records.get_mut(key) else {
-            let record = Record {
-                fingerprint,
-                requests: 1,
-                state: State::InFlight,
-            };
+            let record = Record { fingerprint, requests: 1, state: State::InFlight };
             self.records.insert(key.to_owned(), record);
             self.order.push(key.to_owned());
             return Ok(Claim::New);
@@ -126,13 +122,7 @@ impl Ledger {
 
     /// Forgets a claimed key whose request was never applied (e.g. the bank shut down mid-way).
     pub fn abandon(&mut self, key: &str) {
-        if matches!(
-            self.records.get(key),
-            Some(Record {
-                state: State::InFlight,
-                ..
-            })
-        ) {
+        if matches!(self.records.get(key), Some(Record { state: State::InFlight, .. })) {
             self.records.remove(key);
             self.order.retain(|k| k != key);
         }
@@ -147,12 +137,7 @@ impl Ledger {
             _ => None,
         };
         let charge_id = Uuid::new_v4().to_string();
-        let charge = Charge {
-            amount: body.amount,
-            currency: body.currency,
-            approved: decline.is_none(),
-            refunded: 0,
-        };
+        let charge = Charge { amount: body.amount, currency: body.currency, approved: decline.is_none(), refunded: 0 };
         self.charges.insert(charge_id.clone(), charge);
         let answer_body = match decline {
             None => json!({ "ChargeID": charge_id, "Status": "approved" }),
@@ -166,11 +151,7 @@ impl Ledger {
             reference: body.reference.clone(),
             amount: body.amount,
             currency: body.currency,
-            outcome: if decline.is_none() {
-                "approved"
-            } else {
-                "declined"
-            },
+            outcome: if decline.is_none() { "approved" } else { "declined" },
             reason: decline,
             charge_id: Some(charge_id),
             refund_id: None,
@@ -186,9 +167,7 @@ impl Ledger {
             None => Some("unknown_charge"),
             Some(c) if !c.approved => Some("charge_not_approved"),
             Some(c) if c.currency != body.currency => Some("currency_mismatch"),
-            Some(c) if c.refunded.saturating_add(body.amount) > c.amount => {
-                Some("exceeds_charged_amount")
-            }
+            Some(c) if c.refunded.saturating_add(body.amount) > c.amount => Some("exceeds_charged_amount"),
             Some(c) => {
                 c.refunded += body.amount;
                 None
@@ -207,11 +186,7 @@ impl Ledger {
             reference: body.reference.clone(),
             amount: body.amount,
             currency: body.currency,
-            outcome: if rejection.is_none() {
-                "succeeded"
-            } else {
-                "rejected"
-            },
+            outcome: if rejection.is_none() { "succeeded" } else { "rejected" },
             reason: rejection,
             charge_id: Some(body.charge_id.clone()),
             refund_id: Some(refund_id),
@@ -222,10 +197,7 @@ impl Ledger {
     }
 
     fn record(&mut self, key: &str, body: serde_json::Value, entry: Entry) -> Answer {
-        let answer = Answer {
-            status: StatusCode::OK,
-            body,
-        };
+        let answer = Answer { status: StatusCode::OK, body };
         if let Some(record) = self.records.get_mut(key) {
             record.state = State::Done(answer.clone(), Box::new(entry));
         }
@@ -235,18 +207,10 @@ impl Ledger {
     /// One answered key's entry; `None` while it is unknown or still in flight.
     pub fn entry(&self, key: &str) -> Option<Entry> {
         match self.records.get(key)? {
-            Record {
-                state: State::Done(_, entry),
-                requests,
-                ..
-            } => Some(Entry {
-                requests: *requests,
-                ..Entry::clone(entry)
-            }),
-            Record {
-                state: State::InFlight,
-                ..
-            } => None,
+            Record { state: State::Done(_, entry), requests, .. } => {
+                Some(Entry { requests: *requests, ..Entry::clone(entry) })
+            }
+            Record { state: State::InFlight, .. } => None,
         }
     }
 
@@ -264,17 +228,11 @@ impl Ledger {
                 (Kind::Charge, "approved") => {
                     snap.charged += 1;
                     snap.charged_amount += entry.amount;
-                    *snap
-                        .charges_by_reference
-                        .entry(entry.reference.clone())
-                        .or_default() += 1;
+                    *snap.charges_by_reference.entry(entry.reference.clone()).or_default() += 1;
                 }
                 (Kind::Refund, "succeeded") => {
                     snap.refunded_amount += entry.amount;
-                    *snap
-                        .refunds_by_reference
-                        .entry(entry.reference.clone())
-                        .or_default() += 1;
+                    *snap.refunds_by_reference.entry(entry.reference.clone()).or_default() += 1;
                 }
                 _ => {}
             }

@@ -9,9 +9,8 @@ fn charge(reference: &str, card: &str, amount: u64) -> ChargeBody {
 }
 
 fn refund(reference: &str, charge_id: &str, amount: u64, currency: &str) -> RefundBody {
-    let json = format!(
-        r#"{{"Reference":"{reference}","ChargeID":"{charge_id}","Amount":{amount},"Currency":"{currency}"}}"#
-    );
+    let json =
+        format!(r#"{{"Reference":"{reference}","ChargeID":"{charge_id}","Amount":{amount},"Currency":"{currency}"}}"#);
     RefundBody::parse(json.as_bytes()).unwrap()
 }
 
@@ -86,37 +85,12 @@ fn refunds_never_exceed_the_charge_and_need_an_approved_charge() {
 
     let cases = [
         ("r1", refund("f1", &id, 600, "EUR"), "succeeded", None),
-        (
-            "r2",
-            refund("f2", &id, 500, "EUR"),
-            "rejected",
-            Some("exceeds_charged_amount"),
-        ),
-        (
-            "r3",
-            refund("f3", &id, 400, "USD"),
-            "rejected",
-            Some("currency_mismatch"),
-        ),
-        (
-            "r4",
-            refund("f4", "nope", 1, "EUR"),
-            "rejected",
-            Some("unknown_charge"),
-        ),
-        (
-            "r5",
-            refund("f5", &declined_id, 1, "EUR"),
-            "rejected",
-            Some("charge_not_approved"),
-        ),
+        ("r2", refund("f2", &id, 500, "EUR"), "rejected", Some("exceeds_charged_amount")),
+        ("r3", refund("f3", &id, 400, "USD"), "rejected", Some("currency_mismatch")),
+        ("r4", refund("f4", "nope", 1, "EUR"), "rejected", Some("unknown_charge")),
+        ("r5", refund("f5", &declined_id, 1, "EUR"), "rejected", Some("charge_not_approved")),
         ("r6", refund("f6", &id, 400, "EUR"), "succeeded", None),
-        (
-            "r7",
-            refund("f7", &id, 1, "EUR"),
-            "rejected",
-            Some("exceeds_charged_amount"),
-        ),
+        ("r7", refund("f7", &id, 1, "EUR"), "rejected", Some("exceeds_charged_amount")),
     ];
     for (key, body, status, reason) in &cases {
         let answer = do_refund(&mut ledger, key, body);

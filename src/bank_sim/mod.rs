@@ -60,10 +60,7 @@ fn router(state: handlers::Shared) -> Router {
         .route("/refunds", post(handlers::post_refund))
         .route("/ledger", get(handlers::get_ledger))
         .route("/ledger/{key}", get(handlers::get_ledger_entry))
-        .route(
-            "/faults",
-            get(handlers::get_faults).put(handlers::put_faults),
-        )
+        .route("/faults", get(handlers::get_faults).put(handlers::put_faults))
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

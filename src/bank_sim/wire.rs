@@ -55,8 +55,7 @@ impl ChargeBody {
         CardDetails::parse_number(&body.card_number).map_err(|e| invalid("CardNumber", e))?;
         CardDetails::parse_cvv(&body.card_cvv).map_err(|e| invalid("CardCVV", e))?;
         // Only the format is checked here: an expired card is the bank's decline, not a bad request.
-        Expiry::parse(&body.card_expiry_date, (2000, 1))
-            .map_err(|e| invalid("CardExpiryDate", e))?;
+        Expiry::parse(&body.card_expiry_date, (2000, 1)).map_err(|e| invalid("CardExpiryDate", e))?;
         Ok(body)
     }
 
@@ -95,23 +94,13 @@ impl RefundBody {
 
     pub fn fingerprint(&self, salt: &[u8]) -> Fingerprint {
         let amount = self.amount.to_string();
-        fingerprint(
-            salt,
-            &[
-                "refund",
-                &self.reference,
-                &self.charge_id,
-                &amount,
-                self.currency.as_str(),
-            ],
-        )
+        fingerprint(salt, &["refund", &self.reference, &self.charge_id, &amount, self.currency.as_str()])
     }
 }
 
 const CHARGE_SHAPE: &str = "the body must be a JSON object with Reference, Amount, Currency, \
                             CardNumber, CardCVV and CardExpiryDate";
-const REFUND_SHAPE: &str =
-    "the body must be a JSON object with Reference, ChargeID, Amount and Currency";
+const REFUND_SHAPE: &str = "the body must be a JSON object with Reference, ChargeID, Amount and Currency";
 
 /// Parses without ever repeating the parser's message, which may quote a field's value.
 fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Result<T, SimError> {
@@ -119,23 +108,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Resu
 }
 
 fn check_reference(reference: &str) -> Result<(), SimError> {
-    let ok = !reference.is_empty()
-        && reference.len() <= 128
-        && reference.bytes().all(|b| b.is_ascii_graphic());
-    if ok {
-        Ok(())
-    } else {
-        Err(invalid(
-            "Reference",
-            "must be 1-128 visible ASCII characters",
-        ))
-    }
+    let ok = !reference.is_empty() && reference.len() <= 128 && reference.bytes().all(|b| b.is_ascii_graphic());
+    if ok { Ok(()) } else { Err(invalid("Reference", "must be 1-128 visible ASCII characters")) }
 }
 
 fn check_amount(amount: u64) -> Result<(), SimError> {
-    Amount::parse(i128::from(amount))
-        .map(|_| ())
-        .map_err(|e| invalid("Amount", e))
+    Amount::parse(i128::from(amount)).map(|_| ()).map_err(|e| invalid("Amount", e))
 }
 
 fn invalid(field: &str, why: impl std::fmt::Display) -> SimError {
@@ -164,33 +142,20 @@ mod tests {
     fn the_same_request_in_another_field_order_has_the_same_fingerprint() {
         let reordered = r#"{"CardCVV":"123","CardExpiryDate":"12/30","Amount":1234,
             "Currency":"EUR","CardNumber":"4000000000000002","Reference":"p1"}"#;
-        let a = ChargeBody::parse(CARD.as_bytes())
-            .unwrap()
-            .fingerprint(b"s");
-        let b = ChargeBody::parse(reordered.as_bytes())
-            .unwrap()
-            .fingerprint(b"s");
+        let a = ChargeBody::parse(CARD.as_bytes()).unwrap().fingerprint(b"s");
+        let b = ChargeBody::parse(reordered.as_bytes()).unwrap().fingerprint(b"s");
         assert_eq!(a, b);
         let other = CARD.replace("1234,", "1235,");
-        assert_ne!(
-            a,
-            ChargeBody::parse(other.as_bytes())
-                .unwrap()
-                .fingerprint(b"s")
-        );
+        assert_ne!(a, ChargeBody::parse(other.as_bytes()).unwrap().fingerprint(b"s"));
     }
 
     #[test]
     fn errors_name_the_field_and_never_echo_card_data() {
         let bad_cvv = CARD.replace(r#""123""#, r#""12x""#);
-        let err = ChargeBody::parse(bad_cvv.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let err = ChargeBody::parse(bad_cvv.as_bytes()).unwrap_err().to_string();
         assert!(err.starts_with("CardCVV") && !err.contains("12x"), "{err}");
         let numeric_card = CARD.replace(r#""4000000000000002""#, "4000000000000002");
-        let err = ChargeBody::parse(numeric_card.as_bytes())
-            .unwrap_err()
-            .to_string();
+        let err = ChargeBody::parse(numeric_card.as_bytes()).unwrap_err().to_string();
         assert!(!err.contains("4000000000000002"), "{err}");
         let zero = CARD.replace("1234,", "0,");
         assert!(ChargeBody::parse(zero.as_bytes()).is_err());

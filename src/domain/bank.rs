@@ -23,9 +23,13 @@ impl ChargeRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChargeOutcome {
-    Approved { bank_charge_id: String },
+    Approved {
+        bank_charge_id: String,
+    },
     /// A definitive "no" from the bank, with its reason code (e.g. `card_declined`).
-    Declined { reason: String },
+    Declined {
+        reason: String,
+    },
 }
 
 /// A refund of (part of) an approved charge, keyed by the stored refund's id.
@@ -45,9 +49,13 @@ impl RefundRequest {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefundOutcome {
-    Succeeded { bank_refund_id: String },
+    Succeeded {
+        bank_refund_id: String,
+    },
     /// A definitive refusal (e.g. the charge is unknown or already refunded in full).
-    Rejected { reason: String },
+    Rejected {
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

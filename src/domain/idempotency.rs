@@ -16,11 +16,7 @@ pub struct InvalidIdempotencyKey;
 impl IdempotencyKey {
     pub fn parse(merchant_id: MerchantId, key: &str) -> Result<Self, InvalidIdempotencyKey> {
         let ok = !key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic());
-        if ok {
-            Ok(Self { merchant_id, key: key.to_owned() })
-        } else {
-            Err(InvalidIdempotencyKey)
-        }
+        if ok { Ok(Self { merchant_id, key: key.to_owned() }) } else { Err(InvalidIdempotencyKey) }
     }
 }
 
@@ -35,7 +31,9 @@ pub struct StoredResponse {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyState {
     /// The first request holds the key until `locked_until_ms`; after that a replay may take over.
-    InProgress { locked_until_ms: u64 },
+    InProgress {
+        locked_until_ms: u64,
+    },
     Done(StoredResponse),
 }
 

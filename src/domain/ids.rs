@@ -59,9 +59,7 @@ pub struct MerchantId(String);
 
 impl MerchantId {
     pub fn parse(s: &str) -> Result<Self, InvalidId> {
-        let ok = !s.is_empty()
-            && s.len() <= 128
-            && s.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
+        let ok = !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_graphic() && b != b'#');
         if ok { Ok(Self(s.to_owned())) } else { Err(InvalidId) }
     }
 

@@ -56,16 +56,24 @@ pub trait PaymentStore: Send + Sync {
     /// A payment and its refunds, read consistently.
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
 
-    async fn list_payments(&self, merchant: &MerchantId, limit: u32, cursor: Option<&str>)
-        -> Result<PaymentPage, StoreError>;
+    async fn list_payments(
+        &self,
+        merchant: &MerchantId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PaymentPage, StoreError>;
 
     async fn merchant_exists(&self, merchant: &MerchantId) -> Result<bool, StoreError>;
 
     async fn get_idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError>;
 
     /// Takes over a claim whose holder stopped before finishing (`locked_until_ms` passed).
-    async fn renew_idempotency(&self, key: &IdempotencyKey, seen_locked_until_ms: u64, locked_until_ms: u64)
-        -> Result<(), StoreError>;
+    async fn renew_idempotency(
+        &self,
+        key: &IdempotencyKey,
+        seen_locked_until_ms: u64,
+        locked_until_ms: u64,
+    ) -> Result<(), StoreError>;
 
     async fn complete_idempotency(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError>;
 
@@ -73,7 +81,8 @@ pub trait PaymentStore: Send + Sync {
     async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError>;
 
     /// PENDING or PROCESSING -> the outcome's state, erasing the sealed card.
-    async fn settle_payment(&self, id: PaymentId, outcome: &PaymentOutcome, now_ms: u64) -> Result<Payment, StoreError>;
+    async fn settle_payment(&self, id: PaymentId, outcome: &PaymentOutcome, now_ms: u64)
+    -> Result<Payment, StoreError>;
 
     /// PENDING or PROCESSING -> PROCESSING.
     async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError>;
@@ -88,8 +97,13 @@ pub trait PaymentStore: Send + Sync {
 
     /// Marks a stale record as picked up by the repair path at `now_ms`, if it is still stale
     /// (older than `older_than_ms`). Only one of several racing repairers gets `true`.
-    async fn claim_stale(&self, payment: PaymentId, refund: Option<RefundId>, older_than_ms: u64, now_ms: u64)
-        -> Result<bool, StoreError>;
+    async fn claim_stale(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        older_than_ms: u64,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A unit of work for a worker.

@@ -3,7 +3,9 @@ use super::DynamoStore;
 use super::attrs::{Item, ItemBuilder, get_n, get_s, n, opt_s, s};
 use super::error::classify;
 use super::keys::*;
-use crate::domain::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse};
+use crate::domain::idempotency::{
+    IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse,
+};
 use crate::domain::ports::StoreError;
 
 const IN_PROGRESS: &str = "IN_PROGRESS";

@@ -47,8 +47,7 @@ impl DynamoStore {
                 });
         };
         let actions = vec![self.put_if_absent(self.claim_item(claim))?, self.put_if_absent(item)?];
-        self.transact(actions, &[ConflictKind::IdempotencyKeyTaken, ConflictKind::AlreadyExists])
-            .await
+        self.transact(actions, &[ConflictKind::IdempotencyKeyTaken, ConflictKind::AlreadyExists]).await
     }
 
     /// Runs a transaction; a failed condition on action `i` becomes `Conflict(kinds[i])`.

@@ -120,7 +120,6 @@ impl DynamoStore {
                 .expression_attribute_values(":now", n(now_ms)),
             RefundOutcome::Failed { .. } => payment.update_expression(format!("ADD {REFUNDABLE_LEFT} :amt")),
         };
-        self.transact(vec![settle, update(payment)?], &[ConflictKind::WrongState, ConflictKind::WrongState])
-            .await
+        self.transact(vec![settle, update(payment)?], &[ConflictKind::WrongState, ConflictKind::WrongState]).await
     }
 }

@@ -8,7 +8,12 @@ use crate::domain::ports::StoreError;
 
 impl DynamoStore {
     /// Every item of `kind` last touched before `older_than_ms`, up to `limit` per shard.
-    pub(super) async fn stale(&self, kind: RepairKind, older_than_ms: u64, limit: u32) -> Result<Vec<Item>, StoreError> {
+    pub(super) async fn stale(
+        &self,
+        kind: RepairKind,
+        older_than_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
         for shard in 0..REPAIR_SHARDS {
             let out = self
@@ -28,7 +33,11 @@ impl DynamoStore {
         Ok(found)
     }
 
-    pub(super) async fn stale_payments_impl(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError> {
+    pub(super) async fn stale_payments_impl(
+        &self,
+        older_than_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<PaymentId>, StoreError> {
         let items = self.stale(RepairKind::Payment, older_than_ms, limit).await?;
         items.iter().map(|i| get_parsed(i, PK, |pk| PaymentId::parse(pk.trim_start_matches("PAY#")))).collect()
     }

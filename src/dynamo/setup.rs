@@ -17,7 +17,8 @@ use crate::domain::ids::MerchantId;
 use crate::domain::ports::StoreError;
 
 /// The merchants `SETUP` seeds: the default one and a second for isolation tests.
-pub const SEEDED_MERCHANTS: &[(&str, &str)] = &[("test@merchant", "Test Merchant"), ("other@merchant", "Other Merchant")];
+pub const SEEDED_MERCHANTS: &[(&str, &str)] =
+    &[("test@merchant", "Test Merchant"), ("other@merchant", "Other Merchant")];
 
 fn key(name: &str, kind: KeyType) -> KeySchemaElement {
     KeySchemaElement::builder().attribute_name(name).key_type(kind).build().expect("key schema")

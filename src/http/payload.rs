@@ -72,7 +72,11 @@ impl<'a> Fields<'a> {
     fn text(&mut self, name: &'static str, required: bool, max: usize) -> Option<String> {
         let s = self.string(name, required)?;
         let ok = !s.trim().is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control);
-        self.check(name, "invalid_format", if ok { Ok(s.to_owned()) } else { Err(format!("must be 1 to {max} printable characters")) })
+        self.check(
+            name,
+            "invalid_format",
+            if ok { Ok(s.to_owned()) } else { Err(format!("must be 1 to {max} printable characters")) },
+        )
     }
 
     /// An integer amount; a float, a string or a number out of range is refused.
@@ -81,7 +85,9 @@ impl<'a> Fields<'a> {
         let n = v.as_i64().map(i128::from).or_else(|| v.as_u64().map(i128::from));
         match (v, n) {
             (Value::Number(_), Some(n)) => self.check(name, "out_of_range", Amount::parse(n)),
-            (Value::Number(_), None) => self.check(name, "out_of_range", Err("must be a positive integer (minor units)")),
+            (Value::Number(_), None) => {
+                self.check(name, "out_of_range", Err("must be a positive integer (minor units)"))
+            }
             _ => {
                 self.type_error(name, "an integer (minor units)");
                 None
@@ -102,10 +108,14 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
     let mut f = Fields { map, errors: Vec::new() };
     let customer_id = f.text("CustomerID", true, 64);
     let customer_name = f.text("CustomerName", false, 256);
-    let number = f.string("CardNumber", true).and_then(|s| f.check("CardNumber", "invalid_format", CardDetails::parse_number(s)));
+    let number = f
+        .string("CardNumber", true)
+        .and_then(|s| f.check("CardNumber", "invalid_format", CardDetails::parse_number(s)));
     let cvv = match f.get("CardCVV", true) {
         Some(Value::String(s)) => f.check("CardCVV", "invalid_format", CardDetails::parse_cvv(s)),
-        Some(Value::Number(n)) if n.is_u64() => f.check("CardCVV", "invalid_format", CardDetails::parse_cvv(&n.to_string())),
+        Some(Value::Number(n)) if n.is_u64() => {
+            f.check("CardCVV", "invalid_format", CardDetails::parse_cvv(&n.to_string()))
+        }
         Some(_) => {
             f.type_error("CardCVV", "3 or 4 digits, as a number or a string");
             None
@@ -173,8 +183,14 @@ mod tests {
                        "Price":1.5,"Currency":"XYZ"});
         assert_eq!(
             fields(parse(v)),
-            vec![("CustomerID", "invalid_type"), ("CardNumber", "invalid_format"), ("CardCVV", "invalid_type"),
-                 ("CardExpiryDate", "expired"), ("Price", "out_of_range"), ("Currency", "unknown_currency")]
+            vec![
+                ("CustomerID", "invalid_type"),
+                ("CardNumber", "invalid_format"),
+                ("CardCVV", "invalid_type"),
+                ("CardExpiryDate", "expired"),
+                ("Price", "out_of_range"),
+                ("Currency", "unknown_currency")
+            ]
         );
     }
 

@@ -65,7 +65,8 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
-    PaymentId::parse(raw).map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))
+    PaymentId::parse(raw)
+        .map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))
 }
 
 /// The `Idempotency-Key` header, if sent, bound to the merchant and the request's hash.
@@ -77,7 +78,12 @@ fn keyed(
     map: &serde_json::Map<String, serde_json::Value>,
 ) -> Result<Option<KeyedRequest>, ApiError> {
     let Some(raw) = headers.get("idempotency-key") else { return Ok(None) };
-    let invalid = || ApiError::BadRequest("invalid_idempotency_key", "Idempotency-Key must be 1 to 255 printable ASCII characters".into());
+    let invalid = || {
+        ApiError::BadRequest(
+            "invalid_idempotency_key",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
+        )
+    };
     let key = IdempotencyKey::parse(merchant.clone(), raw.to_str().map_err(|_| invalid())?).map_err(|_| invalid())?;
     Ok(Some(KeyedRequest { key, request_hash: payload::request_hash(method, path, map) }))
 }

@@ -36,7 +36,8 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
     }
     let card_key = secret_or_dev(&config.vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, &config.aws)?;
     let jwt_secret = secret_or_dev(&config.jwt_secret_key, "JWT_SECRET_KEY", DEV_JWT_SECRET, &config.aws)?;
-    let queue = SqsJobQueue::resolve(clients.sqs.clone(), &config.aws.payments_queue, &config.aws.refunds_queue).await?;
+    let queue =
+        SqsJobQueue::resolve(clients.sqs.clone(), &config.aws.payments_queue, &config.aws.refunds_queue).await?;
     let services = Services {
         store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), config.aws.table.clone())),
         queue: Arc::new(queue),
@@ -45,7 +46,12 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
     };
     Ok(AppState {
         services,
-        tokens: Arc::new(TokenIssuer::new(&jwt_secret, &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs)),
+        tokens: Arc::new(TokenIssuer::new(
+            &jwt_secret,
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            config.token_ttl_secs,
+        )),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse(&config.merchant_id).map_err(|_| StartError::Merchant)?,
             token_issuance: config.token_issuance,

@@ -13,8 +13,13 @@ use crate::domain::ports::{Job, JobQueue, QueueError};
 pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
     match &err {
         SdkError::ServiceError(se) => match se.err().code() {
-            Some(c @ ("AWS.SimpleQueueService.NonExistentQueue" | "QueueDoesNotExist" | "AccessDenied"
-            | "InvalidParameterValue" | "InvalidMessageContents")) => QueueError::Permanent(c.to_owned()),
+            Some(
+                c @ ("AWS.SimpleQueueService.NonExistentQueue"
+                | "QueueDoesNotExist"
+                | "AccessDenied"
+                | "InvalidParameterValue"
+                | "InvalidMessageContents"),
+            ) => QueueError::Permanent(c.to_owned()),
             Some(c) => QueueError::Transient(c.to_owned()),
             None => QueueError::Transient("unknown service error".into()),
         },

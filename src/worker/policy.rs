@@ -7,10 +7,11 @@ use crate::app::settle::Step;
 /// Longest a retried message stays hidden. Long enough to ride out a short bank outage, short
 /// enough that a recovered bank sees the backlog within a minute.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// Bounds of the wait for a refund whose payment has not settled yet: payments usually settle
-/// within a second or two, so there is no reason to wait long.
+/// Bounds of the wait for a refund whose payment has not settled yet. Payments usually settle
+/// within a second or two, so the first waits are short; they grow so that a payment stuck for
+/// minutes (bank outage) does not use up the refund message's receives and park it in the DLQ.
 pub const NOT_READY_MIN: Duration = Duration::from_secs(2);
-pub const NOT_READY_MAX: Duration = Duration::from_secs(5);
+pub const NOT_READY_MAX: Duration = Duration::from_secs(30);
 
 /// The action on one received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,10 +43,11 @@ pub fn retry_delay(receive_count: u32) -> Duration {
     Duration::from_secs(1 << n).min(MAX_RETRY_DELAY)
 }
 
-/// 2 s after the first delivery, one more second per delivery, at most 5 s.
+/// 2 s after the first and second deliveries, then doubling, at most 30 s: ten deliveries
+/// span about three minutes before SQS would dead-letter the message.
 pub fn not_ready_delay(receive_count: u32) -> Duration {
-    let secs = u64::from(receive_count.max(1)) + 1;
-    Duration::from_secs(secs).clamp(NOT_READY_MIN, NOT_READY_MAX)
+    let n = receive_count.clamp(1, 6) - 1;
+    Duration::from_secs(1 << n).clamp(NOT_READY_MIN, NOT_READY_MAX)
 }
 
 #[cfg(test)]
@@ -62,9 +64,9 @@ mod tests {
     }
 
     #[test]
-    fn not_ready_waits_a_few_seconds() {
-        let secs: Vec<u64> = (0..=6).map(|n| not_ready_delay(n).as_secs()).collect();
-        assert_eq!(secs, [2, 2, 3, 4, 5, 5, 5]);
+    fn not_ready_waits_a_few_seconds_then_longer() {
+        let secs: Vec<u64> = (0..=8).map(|n| not_ready_delay(n).as_secs()).collect();
+        assert_eq!(secs, [2, 2, 2, 4, 8, 16, 30, 30, 30]);
         assert_eq!(not_ready_delay(u32::MAX), NOT_READY_MAX);
     }
 

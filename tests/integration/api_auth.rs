@@ -67,20 +67,14 @@ async fn missing_forged_expired_and_unsigned_tokens_are_401() {
     assert_eq!(status_with(&app, Some(format!("Bearer {}", signed(future, JWT_SECRET)))).await.0, 401);
 
     // `alg: none`: a header and claims with no signature.
-    let none = format!(
-        "{}.{}.",
-        B64.encode(r#"{"alg":"none","typ":"JWT"}"#),
-        B64.encode(claims(now() + 600).to_string())
-    );
+    let none =
+        format!("{}.{}.", B64.encode(r#"{"alg":"none","typ":"JWT"}"#), B64.encode(claims(now() + 600).to_string()));
     assert_eq!(status_with(&app, Some(format!("Bearer {none}"))).await.0, 401);
 
     // The right signature under another algorithm (HS512) is refused too.
-    let hs512 = encode(
-        &Header::new(Algorithm::HS512),
-        &claims(now() + 600),
-        &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap();
+    let hs512 =
+        encode(&Header::new(Algorithm::HS512), &claims(now() + 600), &EncodingKey::from_secret(JWT_SECRET.as_bytes()))
+            .unwrap();
     assert_eq!(status_with(&app, Some(format!("Bearer {hs512}"))).await.0, 401);
     assert_eq!(status_with(&app, Some("Basic dXNlcjpwYXNz".into())).await.0, 401);
     assert_eq!(status_with(&app, Some("Bearer garbage".into())).await.0, 401);

@@ -51,13 +51,7 @@ async fn another_merchants_payment_is_404_like_an_unknown_one() {
     let unknown = app.get(&uuid::Uuid::new_v4().to_string()).await;
     assert_eq!(unknown.status(), 404);
     assert_eq!(unknown.json::<Value>().await.unwrap(), body, "no difference an attacker could use");
-    let refund = app
-        .http
-        .patch(format!("{}/payments/{id}/refund", app.url))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .unwrap();
+    let refund = app.http.patch(format!("{}/payments/{id}/refund", app.url)).bearer_auth(&other).send().await.unwrap();
     assert_eq!(refund.status(), 404);
 }
 

@@ -39,12 +39,8 @@ async fn over_refunds_and_refunds_of_nothing_left_are_refused_with_a_code() {
         assert_eq!(resp.status(), 422, "{bad}");
         assert_eq!(resp.json::<Value>().await.unwrap()["Error"]["Fields"][0]["Field"], "Amount");
     }
-    let resp = app
-        .authed(app.http.patch(format!("{}/payments/{id}/refund", app.url)))
-        .body("{oops")
-        .send()
-        .await
-        .unwrap();
+    let resp =
+        app.authed(app.http.patch(format!("{}/payments/{id}/refund", app.url))).body("{oops").send().await.unwrap();
     assert_eq!(resp.status(), 400);
 }
 

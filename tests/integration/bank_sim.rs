@@ -21,9 +21,7 @@ fn charge_body(reference: &str, card: &str, amount: u64) -> Value {
 
 /// POSTs `body` to `path` with an optional key; returns the status and the JSON answer.
 async fn post(sim: &BankSim, path: &str, key: Option<&str>, body: &Value) -> (u16, Value) {
-    let mut request = reqwest::Client::new()
-        .post(format!("{}{path}", sim.url))
-        .json(body);
+    let mut request = reqwest::Client::new().post(format!("{}{path}", sim.url)).json(body);
     if let Some(key) = key {
         request = request.header("Idempotency-Key", key);
     }
@@ -34,10 +32,7 @@ async fn post(sim: &BankSim, path: &str, key: Option<&str>, body: &Value) -> (u1
 
 fn entry<'a>(ledger: &'a Value, key: &str) -> &'a Value {
     let entries = ledger["Entries"].as_array().expect("Entries");
-    entries
-        .iter()
-        .find(|e| e["IdempotencyKey"] == key)
-        .expect("an entry for the key")
+    entries.iter().find(|e| e["IdempotencyKey"] == key).expect("an entry for the key")
 }
 
 fn charge_request(card: &str) -> ChargeRequest {
@@ -45,11 +40,7 @@ fn charge_request(card: &str) -> ChargeRequest {
         payment_id: PaymentId::new(),
         amount: Amount::parse(2500).unwrap(),
         currency: Currency::parse("EUR").unwrap(),
-        card: CardDetails::new(
-            card.into(),
-            "123".into(),
-            Expiry::parse("12/30", (2026, 1)).unwrap(),
-        ),
+        card: CardDetails::new(card.into(), "123".into(), Expiry::parse("12/30", (2026, 1)).unwrap()),
     }
 }
 
@@ -88,25 +79,13 @@ async fn outcomes_follow_the_test_cards() {
 async fn a_missing_key_is_400_and_a_malformed_body_422() {
     let sim = BankSim::start("bad-requests", &[]).await;
     let (status, body) = post(&sim, "/charges", None, &charge_body("p", APPROVED_CARD, 1)).await;
-    assert_eq!(
-        (status, body["Error"]["Code"].as_str()),
-        (400, Some("idempotency_key_missing"))
-    );
+    assert_eq!((status, body["Error"]["Code"].as_str()), (400, Some("idempotency_key_missing")));
     let (status, body) = post(&sim, "/refunds", None, &json!({})).await;
-    assert_eq!(
-        (status, body["Error"]["Code"].as_str()),
-        (400, Some("idempotency_key_missing"))
-    );
+    assert_eq!((status, body["Error"]["Code"].as_str()), (400, Some("idempotency_key_missing")));
     let bad_card = charge_body("p", "1234", 1);
     let (status, body) = post(&sim, "/charges", Some("k"), &bad_card).await;
-    assert_eq!(
-        (status, body["Error"]["Code"].as_str()),
-        (422, Some("invalid_request"))
-    );
-    assert!(
-        !body.to_string().contains("1234\""),
-        "the card is not echoed: {body}"
-    );
+    assert_eq!((status, body["Error"]["Code"].as_str()), (422, Some("invalid_request")));
+    assert!(!body.to_string().contains("1234\""), "the card is not echoed: {body}");
     assert_eq!(sim.ledger().await["Entries"], json!([]));
 }
 
@@ -124,41 +103,19 @@ async fn a_replay_returns_the_first_answer_and_moves_no_money() {
     assert_eq!(ledger["Charged"], 1);
     assert_eq!(ledger["ChargedAmount"], 1234);
     assert_eq!(ledger["ChargesByReference"]["pay-1"], 1);
-    let one: Value = reqwest::get(format!("{}/ledger/charge-pay-1", sim.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let one: Value = reqwest::get(format!("{}/ledger/charge-pay-1", sim.url)).await.unwrap().json().await.unwrap();
     assert_eq!(one["ChargeID"], first.1["ChargeID"]);
-    let unknown = reqwest::get(format!("{}/ledger/nope", sim.url))
-        .await
-        .unwrap();
+    let unknown = reqwest::get(format!("{}/ledger/nope", sim.url)).await.unwrap();
     assert_eq!(unknown.status(), 404);
 }
 
 #[tokio::test]
 async fn the_same_key_with_another_body_is_422() {
     let sim = BankSim::start("key-reused", &[]).await;
-    let (status, _) = post(
-        &sim,
-        "/charges",
-        Some("k"),
-        &charge_body("p", APPROVED_CARD, 100),
-    )
-    .await;
+    let (status, _) = post(&sim, "/charges", Some("k"), &charge_body("p", APPROVED_CARD, 100)).await;
     assert_eq!(status, 200);
-    let (status, body) = post(
-        &sim,
-        "/charges",
-        Some("k"),
-        &charge_body("p", APPROVED_CARD, 101),
-    )
-    .await;
-    assert_eq!(
-        (status, body["Error"]["Code"].as_str()),
-        (422, Some("idempotency_key_reused"))
-    );
+    let (status, body) = post(&sim, "/charges", Some("k"), &charge_body("p", APPROVED_CARD, 101)).await;
+    assert_eq!((status, body["Error"]["Code"].as_str()), (422, Some("idempotency_key_reused")));
     assert_eq!(sim.ledger().await["Charged"], 1);
 }
 
@@ -166,10 +123,7 @@ async fn the_same_key_with_another_body_is_422() {
 async fn the_same_key_while_in_flight_is_409() {
     let sim = BankSim::start("in-flight", &[("BANK_LATENCY_MS", "700")]).await;
     let body = charge_body("p", APPROVED_CARD, 100);
-    let (a, b) = tokio::join!(
-        post(&sim, "/charges", Some("k"), &body),
-        post(&sim, "/charges", Some("k"), &body)
-    );
+    let (a, b) = tokio::join!(post(&sim, "/charges", Some("k"), &body), post(&sim, "/charges", Some("k"), &body));
     let (ok, conflict) = if a.0 == 200 { (a, b) } else { (b, a) };
     assert_eq!(ok.1["Status"], "approved");
     assert_eq!(conflict.0, 409);
@@ -182,13 +136,7 @@ async fn the_same_key_while_in_flight_is_409() {
 #[tokio::test]
 async fn refunds_never_exceed_the_charged_amount() {
     let sim = BankSim::start("refunds", &[]).await;
-    let (_, charge) = post(
-        &sim,
-        "/charges",
-        Some("c"),
-        &charge_body("p", APPROVED_CARD, 1000),
-    )
-    .await;
+    let (_, charge) = post(&sim, "/charges", Some("c"), &charge_body("p", APPROVED_CARD, 1000)).await;
     let refund = |reference: &str, amount: u64| {
         json!({ "Reference": reference, "ChargeID": charge["ChargeID"], "Amount": amount,
                 "Currency": "EUR" })
@@ -196,10 +144,7 @@ async fn refunds_never_exceed_the_charged_amount() {
     let (_, body) = post(&sim, "/refunds", Some("r1"), &refund("f1", 600)).await;
     assert_eq!(body["Status"], "succeeded");
     let (_, body) = post(&sim, "/refunds", Some("r2"), &refund("f2", 401)).await;
-    assert_eq!(
-        (body["Status"].as_str(), body["Reason"].as_str()),
-        (Some("rejected"), Some("exceeds_charged_amount"))
-    );
+    assert_eq!((body["Status"].as_str(), body["Reason"].as_str()), (Some("rejected"), Some("exceeds_charged_amount")));
     let (_, body) = post(&sim, "/refunds", Some("r3"), &refund("f3", 400)).await;
     assert_eq!(body["Status"], "succeeded");
     let unknown = json!({ "Reference": "f4", "ChargeID": "nope", "Amount": 1, "Currency": "EUR" });
@@ -216,28 +161,17 @@ async fn a_hang_is_transient_and_retries_get_the_one_recorded_charge() {
     let key = req.idempotency_key();
 
     let once = HttpBank::new(&client_config(&sim, 300, 1)).unwrap();
-    assert_eq!(
-        once.charge(&req).await,
-        Err(BankError::Transient("timeout".into()))
-    );
+    assert_eq!(once.charge(&req).await, Err(BankError::Transient("timeout".into())));
     // The ambiguous case: the client saw nothing, the bank charged.
     let ledger = sim.ledger().await;
     assert_eq!(entry(&ledger, &key)["Outcome"], "approved");
 
     sim.set_faults(json!({ "HangRate": 0.5 })).await;
     let retrying = RetryingBank::new(once.clone(), &client_config(&sim, 300, 40));
-    let outcome = retrying
-        .charge(&req)
-        .await
-        .expect("an answer within the retry budget");
+    let outcome = retrying.charge(&req).await.expect("an answer within the retry budget");
     let ledger = sim.ledger().await;
     let recorded = entry(&ledger, &key);
-    assert_eq!(
-        outcome,
-        ChargeOutcome::Approved {
-            bank_charge_id: recorded["ChargeID"].as_str().unwrap().into()
-        }
-    );
+    assert_eq!(outcome, ChargeOutcome::Approved { bank_charge_id: recorded["ChargeID"].as_str().unwrap().into() });
     assert!(recorded["Requests"].as_u64().unwrap() >= 2);
     assert_eq!(ledger["Charged"], 1);
     assert_eq!(ledger["ChargesByReference"][req.payment_id.to_string()], 1);
@@ -255,26 +189,16 @@ async fn a_fail_rate_of_one_is_transient_and_applies_nothing() {
     assert_eq!(sim.ledger().await["Entries"], json!([]));
 
     sim.set_faults(json!({ "FailRate": 0.0 })).await;
-    assert!(matches!(
-        bank.charge(&req).await,
-        Ok(ChargeOutcome::Approved { .. })
-    ));
+    assert!(matches!(bank.charge(&req).await, Ok(ChargeOutcome::Approved { .. })));
 }
 
 #[tokio::test]
 async fn card_numbers_and_cvvs_never_reach_the_ledger_or_the_log() {
     let sim = BankSim::start("no-card-data", &[("RUST_LOG", "debug")]).await;
-    let cards = [
-        "4000000000000002",
-        "4000000000009995",
-        "4000000000000069",
-        APPROVED_CARD,
-    ];
+    let cards = ["4000000000000002", "4000000000009995", "4000000000000069", APPROVED_CARD];
     let bank = HttpBank::new(&client_config(&sim, 2000, 1)).unwrap();
     for card in cards {
-        bank.charge(&charge_request(card))
-            .await
-            .expect("an outcome");
+        bank.charge(&charge_request(card)).await.expect("an outcome");
     }
     let ledger = sim.ledger().await.to_string();
     let log = std::fs::read_to_string(&sim.log_path).unwrap();

@@ -33,7 +33,9 @@ async fn setup_twice_creates_once_and_changes_nothing() {
     let items = clients.dynamodb.scan().table_name(&aws.table).send().await.unwrap();
     let keys: Vec<_> = items.items().iter().filter_map(|i| i.get("PK")?.as_s().ok().cloned()).collect();
     assert!(keys.contains(&"MARKER".to_owned()));
-    assert!(keys.contains(&"MERCHANT#test@merchant".to_owned()) && keys.contains(&"MERCHANT#other@merchant".to_owned()));
+    assert!(
+        keys.contains(&"MERCHANT#test@merchant".to_owned()) && keys.contains(&"MERCHANT#other@merchant".to_owned())
+    );
     assert_eq!(keys.len(), 3, "two merchants seeded once each, plus the marker: {keys:?}");
     for queue in [&aws.payments_queue, &aws.refunds_queue] {
         let url = payment_platform::sqs::queue_url(&clients.sqs, queue).await.unwrap();

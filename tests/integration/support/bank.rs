@@ -43,26 +43,16 @@ impl BankSim {
         command
             .env("BANK_HOST", "127.0.0.1")
             .env("BANK_PORT", port.to_string())
-            .env(
-                "RUST_LOG",
-                std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-            )
+            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
             .env("NO_COLOR", "1")
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("clone the log file handle"))
             .stderr(log);
         let child = command.spawn().expect("spawn bank-simulator");
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("build the test HTTP client");
-        let mut sim = Self {
-            url: format!("http://127.0.0.1:{port}"),
-            log_path,
-            client,
-            child,
-        };
+        let client =
+            reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("build the test HTTP client");
+        let mut sim = Self { url: format!("http://127.0.0.1:{port}"), log_path, client, child };
         sim.wait_ready(Duration::from_secs(20)).await;
         sim
     }
@@ -73,16 +63,9 @@ impl BankSim {
         let status = format!("{}/status", self.url);
         loop {
             if let Ok(Some(exit)) = self.child.try_wait() {
-                panic!(
-                    "bank-simulator exited with {exit}; see {}",
-                    self.log_path.display()
-                );
+                panic!("bank-simulator exited with {exit}; see {}", self.log_path.display());
             }
-            let probe = self
-                .client
-                .get(&status)
-                .timeout(Duration::from_millis(500))
-                .send();
+            let probe = self.client.get(&status).timeout(Duration::from_millis(500)).send();
             if probe.await.is_ok_and(|r| r.status().is_success()) {
                 return;
             }
@@ -107,13 +90,7 @@ impl BankSim {
     /// `LatencyJitterMs`; returns the faults now in force.
     pub async fn set_faults(&self, faults: Value) -> Value {
         let url = format!("{}/faults", self.url);
-        let response = self
-            .client
-            .put(url)
-            .json(&faults)
-            .send()
-            .await
-            .expect("PUT /faults");
+        let response = self.client.put(url).json(&faults).send().await.expect("PUT /faults");
         assert_eq!(response.status(), 200, "PUT /faults {faults}");
         response.json().await.expect("faults JSON")
     }
@@ -136,9 +113,7 @@ pub fn free_port() -> u16 {
 /// `<target>/test-logs`, next to the directory cargo gives integration tests for scratch files.
 pub fn log_dir() -> PathBuf {
     let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
-    let dir = tmp
-        .parent()
-        .map_or_else(|| tmp.join("test-logs"), |t| t.join("test-logs"));
+    let dir = tmp.parent().map_or_else(|| tmp.join("test-logs"), |t| t.join("test-logs"));
     fs::create_dir_all(&dir).expect("create target/test-logs");
     dir
 }
