@@ -21,30 +21,6 @@ async fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;
-    bank_sim::serve(listener, config, shutdown_signal()).await?;
+    bank_sim::serve(listener, config, payment_platform::shutdown::signal()).await?;
     Ok(())
-}
-
-/// Completes on Ctrl-C or SIGTERM (what `docker stop` and Kubernetes send).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
 }
