@@ -128,24 +128,42 @@ impl DynamoStore {
 
     pub(super) async fn start_payment_impl(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError> {
         let to = PaymentStatus::Processing;
+        let from = to.allowed_from().iter().map(|s| s.as_str());
+        let item = self
+            .mark_processing(payment_pk(id), PAYMENT_SK.to_owned(), &id.to_string(), to.as_str(), from, now_ms)
+            .await?;
+        payment_from_item(&item)
+    }
+
+    /// Moves a payment or refund item to `to` (PROCESSING) from one of `from`, bumping its repair-index
+    /// timestamp so the repair path leaves it alone while a worker holds it; returns the new item.
+    pub(super) async fn mark_processing<'a>(
+        &self,
+        pk: String,
+        sk: String,
+        id: &str,
+        to: &str,
+        from: impl ExactSizeIterator<Item = &'a str>,
+        now_ms: u64,
+    ) -> Result<Item, StoreError> {
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(payment_pk(id)))
-            .key(SK, s(PAYMENT_SK))
+            .key(PK, s(pk))
+            .key(SK, s(sk))
             .update_expression("SET #s = :to, UpdatedAt = :now, GSI2SK = :rsk")
-            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(to.allowed_from().len()))))
+            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(from.len()))))
             .expression_attribute_names("#s", STATUS)
             .set_expression_attribute_values(Some(status_values(
-                to.allowed_from().iter().map(|s| s.as_str()),
-                [(":to", s(to.as_str())), (":now", n(now_ms)), (":rsk", s(repair_sk(now_ms, &id.to_string())))],
+                from,
+                [(":to", s(to)), (":now", n(now_ms)), (":rsk", s(repair_sk(now_ms, id)))],
             )))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .send()
             .await
             .map_err(classify)?;
-        payment_from_item(out.attributes().ok_or(StoreError::NotFound)?)
+        out.attributes.ok_or(StoreError::NotFound)
     }
 
     pub(super) async fn settle_payment_impl(

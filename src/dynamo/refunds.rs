@@ -1,9 +1,8 @@
 //! Refunds: the reservation that caps them at the price, and their transitions.
-use aws_sdk_dynamodb::types::{ReturnValue, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::DynamoStore;
 use super::attrs::{n, s};
-use super::error::classify;
 use super::items::*;
 use super::keys::*;
 use super::payments::{status_in, status_values};
@@ -62,24 +61,11 @@ impl DynamoStore {
         now_ms: u64,
     ) -> Result<Refund, StoreError> {
         let to = RefundStatus::Processing;
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(payment_pk(payment)))
-            .key(SK, s(refund_sk(id)))
-            .update_expression("SET #s = :to, UpdatedAt = :now, GSI2SK = :rsk")
-            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(to.allowed_from().len()))))
-            .expression_attribute_names("#s", STATUS)
-            .set_expression_attribute_values(Some(status_values(
-                to.allowed_from().iter().map(|s| s.as_str()),
-                [(":to", s(to.as_str())), (":now", n(now_ms)), (":rsk", s(repair_sk(now_ms, &id.to_string())))],
-            )))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        refund_from_item(out.attributes().ok_or(StoreError::NotFound)?)
+        let from = to.allowed_from().iter().map(|s| s.as_str());
+        let item = self
+            .mark_processing(payment_pk(payment), refund_sk(id), &id.to_string(), to.as_str(), from, now_ms)
+            .await?;
+        refund_from_item(&item)
     }
 
     /// The refund's final state and its effect on the payment commit together or not at all,
