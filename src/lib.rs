@@ -6,6 +6,7 @@
 pub mod app;
 pub mod aws;
 pub mod bank_client;
+pub mod bench;
 pub mod bank_sim;
 pub mod config;
 pub mod domain;
