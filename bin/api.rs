@@ -7,7 +7,7 @@ use payment_platform::{http, shutdown, telemetry};
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = ApiConfig::parse();
-    telemetry::init();
+    let _telemetry = telemetry::init("api");
     config.log_effective();
     let state = http::start::build(&config).await?;
     let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = SimConfig::parse();
-    payment_platform::telemetry::init();
+    let _telemetry = payment_platform::telemetry::init("bank-simulator");
     tracing::info!(
         host = %config.host,
         port = config.port,

@@ -7,7 +7,7 @@ use payment_platform::{shutdown, telemetry};
 async fn main() -> anyhow::Result<()> {
     let kind = WorkerKind::Refund;
     let config = WorkerConfig::parse_for(kind);
-    telemetry::init();
+    let _telemetry = telemetry::init("refund-worker");
     config.log_effective(kind);
     worker::serve(kind, &config, shutdown::signal()).await?;
     Ok(())

@@ -5,6 +5,7 @@ use std::time::Duration;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 
 use crate::config::AwsArgs;
+use crate::telemetry::aws::CountRequests;
 
 pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -33,7 +34,10 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
 }
 
+/// Both clients count every request they send (`aws_requests_total`).
 pub async fn clients(args: &AwsArgs) -> Clients {
     let conf = sdk_config(args).await;
-    Clients { dynamodb: aws_sdk_dynamodb::Client::new(&conf), sqs: aws_sdk_sqs::Client::new(&conf) }
+    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(CountRequests).build();
+    let sqs = aws_sdk_sqs::config::Builder::from(&conf).interceptor(CountRequests).build();
+    Clients { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
 }

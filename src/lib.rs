@@ -6,8 +6,8 @@
 pub mod app;
 pub mod aws;
 pub mod bank_client;
-pub mod bench;
 pub mod bank_sim;
+pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod dynamo;

@@ -64,9 +64,12 @@ impl Services {
     /// The record is durable before this runs. If the send fails, the answer is still 202:
     /// the repair path finds the PENDING payment and enqueues it (see README, "Repair path").
     async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> StoredResponse {
+        // The request's span (see `telemetry::request_span`) names the payment from here on.
+        tracing::Span::current().record("payment_id", tracing::field::display(id));
         if let Err(e) = self.queue.enqueue(&Job::Charge { payment_id: id }).await {
             tracing::error!(payment_id = %id, error = %e, "charge not enqueued; the repair path will pick it up");
         }
+        tracing::info!(payment_id = %id, "payment accepted");
         let resp = accepted(id);
         self.finish_key(key, &resp).await;
         resp

@@ -117,10 +117,14 @@ impl Services {
     }
 
     async fn enqueue_refund_and_answer(&self, r: &NewRefund, key: Option<&KeyedRequest>) -> StoredResponse {
+        let span = tracing::Span::current();
+        span.record("payment_id", tracing::field::display(r.payment_id));
+        span.record("refund_id", tracing::field::display(r.id));
         let job = Job::Refund { payment_id: r.payment_id, refund_id: r.id };
         if let Err(e) = self.queue.enqueue(&job).await {
             tracing::error!(refund_id = %r.id, error = %e, "refund not enqueued; the repair path will pick it up");
         }
+        tracing::info!(payment_id = %r.payment_id, refund_id = %r.id, "refund accepted");
         let resp = accepted(r);
         self.finish_key(key, &resp).await;
         resp

@@ -4,10 +4,12 @@ use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use tracing::debug;
+use tokio::time::Instant;
+use tracing::{Instrument, debug};
 
 use super::{BankClientConfig, BankClientError};
 use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+use crate::telemetry::{metrics, propagation};
 
 /// The bank over HTTP. Cheap to clone (the connection pool is shared).
 #[derive(Debug, Clone)]
@@ -36,16 +38,40 @@ impl HttpBank {
         Ok(Self { client, charges: join("charges")?, refunds: join("refunds")? })
     }
 
-    /// One POST with the key; a 200 is decoded into `T`, anything else becomes a `BankError`.
-    async fn post<T: DeserializeOwned>(&self, url: &Url, key: &str, body: &impl Serialize) -> Result<T, BankError> {
-        let response = self
-            .client
-            .post(url.clone())
-            .header("Idempotency-Key", key)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport_error)?;
+    /// One POST with the key, in a span of its own whose trace context travels in the request
+    /// headers (W3C `traceparent`), timed into `bank_request_duration_seconds`.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: &Url,
+        key: &str,
+        body: &impl Serialize,
+    ) -> Result<T, BankError> {
+        let span = tracing::info_span!("bank_call", operation, idempotency_key = %key);
+        let started = Instant::now();
+        let result = self.attempt(url, key, body, &span).instrument(span.clone()).await;
+        let outcome = match &result {
+            Ok(_) => "answered",
+            Err(BankError::Transient(_)) => "transient",
+            Err(BankError::Permanent(_)) => "permanent",
+        };
+        metrics::bank_call(operation, outcome, started.elapsed());
+        result
+    }
+
+    /// A 200 is decoded into `T`, anything else becomes a `BankError`.
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        url: &Url,
+        key: &str,
+        body: &impl Serialize,
+        span: &tracing::Span,
+    ) -> Result<T, BankError> {
+        let mut request = self.client.post(url.clone()).header("Idempotency-Key", key).json(body);
+        for (name, value) in propagation::inject(span) {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(transport_error)?;
         let status = response.status();
         debug!(%key, status = status.as_u16(), "bank answered");
         if status == StatusCode::OK {
@@ -73,7 +99,7 @@ impl Bank for HttpBank {
             card_cvv: req.card.cvv(),
             card_expiry_date: req.card.expiry().to_string(),
         };
-        let reply: ChargeReply = self.post(&self.charges, &req.idempotency_key(), &body).await?;
+        let reply: ChargeReply = self.post("charge", &self.charges, &req.idempotency_key(), &body).await?;
         match (reply.status.as_str(), reply.charge_id) {
             ("approved", Some(id)) if !id.is_empty() => Ok(ChargeOutcome::Approved { bank_charge_id: id }),
             ("declined", _) => {
@@ -91,7 +117,7 @@ impl Bank for HttpBank {
             amount: req.amount.get(),
             currency: req.currency.as_str(),
         };
-        let reply: RefundReply = self.post(&self.refunds, &req.idempotency_key(), &body).await?;
+        let reply: RefundReply = self.post("refund", &self.refunds, &req.idempotency_key(), &body).await?;
         match (reply.status.as_str(), reply.refund_id) {
             ("succeeded", Some(id)) if !id.is_empty() => Ok(RefundOutcome::Succeeded { bank_refund_id: id }),
             ("rejected", _) => {

@@ -48,6 +48,7 @@ impl<B: Bank> RetryingBank<B> {
             .retry(self.backoff)
             .when(|e| matches!(e, BankError::Transient(_)))
             .notify(|e, delay| {
+                crate::telemetry::metrics::bank_retry(what);
                 warn!(%what, %id, attempt, error = %e, retry_in_ms = delay.as_millis() as u64,
                       "bank call failed, retrying with the same idempotency key");
                 attempt += 1;

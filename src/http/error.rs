@@ -4,17 +4,45 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::app::AppError;
 
 /// One bad field of a request.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct FieldError {
+    /// The request field (or query parameter) as the client sent it, e.g. `CardCVV`.
+    #[schema(example = "CardCVV")]
     pub field: &'static str,
+    /// `required`, `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`
+    /// or `unknown_merchant`.
+    #[schema(example = "invalid_format")]
     pub code: &'static str,
+    #[schema(example = "must be 3 or 4 digits")]
     pub message: String,
+}
+
+/// The body of every error answer: `{"Error": {"Code", "Message", "Fields"?}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    #[serde(rename = "Error")]
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ErrorBody {
+    /// A stable machine code (see each response's description); branch on this, not on `Message`.
+    #[schema(example = "validation_failed")]
+    pub code: &'static str,
+    /// For humans; may change.
+    #[schema(example = "the request has invalid fields")]
+    pub message: String,
+    /// Only with `validation_failed` (422): one entry per bad field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub fields: Option<Vec<FieldError>>,
 }
 
 impl FieldError {
@@ -85,10 +113,8 @@ impl IntoResponse for ApiError {
             // The full cause goes to the log (error codes only, see the adapters), not the client.
             tracing::error!(error = %self, ?self, code, "request failed");
         }
-        let mut body = json!({ "Error": { "Code": code, "Message": message } });
-        if let Self::Validation(fields) = &self {
-            body["Error"]["Fields"] = json!(fields);
-        }
+        let fields = if let Self::Validation(fields) = &self { Some(fields.clone()) } else { None };
+        let body = ErrorEnvelope { error: ErrorBody { code, message, fields } };
         let mut resp = (status, axum::Json(body)).into_response();
         match &self {
             Self::Unauthorized => {
@@ -101,4 +127,16 @@ impl IntoResponse for ApiError {
         }
         resp
     }
+}
+
+/// Response descriptions shared by the handlers' `#[utoipa::path]` annotations (routes.rs), kept
+/// beside `parts()` so a new code is documented where it is made. Route-specific ones are inline.
+pub mod doc {
+    pub const UNAUTHORIZED: &str = "`unauthorized`: the bearer token is missing, malformed, forged, expired, not yet \
+        valid, for another issuer or audience, or not HS256. Sent with `WWW-Authenticate: Bearer`.";
+    pub const INTERNAL: &str = "`internal_error`: an unexpected failure. The cause is logged, never sent.";
+    pub const UNAVAILABLE: &str = "`service_unavailable`: a dependency (database, queue) is unavailable; \
+        `timeout`: the request took longer than `REQUEST_TIMEOUT_MS`. Both with `Retry-After`: retry later.";
+    pub const TIMEOUT: &str = "`timeout`: the request took longer than `REQUEST_TIMEOUT_MS` (with `Retry-After`).";
+    pub const BODY_TOO_LARGE: &str = "`body_too_large`: the body is over `MAX_BODY_BYTES` (16 KiB by default).";
 }

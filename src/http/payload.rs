@@ -3,11 +3,68 @@
 use axum::body::Bytes;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::error::{ApiError, FieldError};
 use crate::domain::card::{CardDetails, Expiry};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::PaymentRequest;
+
+// The `POST /payments` body as the OpenAPI document shows it. `payment_request` reads the same
+// names field by field (so that every bad field is named); the tests below keep the two in step.
+/// A card payment. Every bad field is reported at once (422 `validation_failed`).
+#[derive(ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = PaymentRequest, example = json!({
+    "CustomerID": "c1", "CustomerName": "Ann", "CardNumber": "1234123412341234", "CardCVV": 123,
+    "CardExpiryDate": "12/30", "Price": 1000, "Currency": "EUR"
+}))]
+#[allow(dead_code)] // documentation only
+pub struct PaymentRequestDoc {
+    /// The merchant's own customer reference.
+    #[serde(rename = "CustomerID")]
+    #[schema(min_length = 1, max_length = 64)]
+    customer_id: String,
+    #[schema(min_length = 1, max_length = 256, nullable = false)]
+    customer_name: Option<String>,
+    /// 12 to 19 digits, as a string. Never stored or logged in plain text.
+    #[schema(pattern = "^[0-9]{12,19}$", example = "1234123412341234")]
+    card_number: String,
+    #[serde(rename = "CardCVV")]
+    #[schema(schema_with = cvv_schema)]
+    card_cvv: String,
+    /// `MM/YY`, valid through the end of that month.
+    #[schema(pattern = "^(0[1-9]|1[0-2])/[0-9]{2}$", example = "12/30")]
+    card_expiry_date: String,
+    /// A positive integer in minor units (1000 = 10.00 EUR), at most 2^53-1.
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64)]
+    price: u64,
+    /// An active ISO 4217 code.
+    #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
+    currency: String,
+}
+
+/// `CardCVV`: the seed's client sends a number, others a string (needed for a leading zero).
+fn cvv_schema() -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(100)).maximum(Some(9999)))
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]{3,4}$")))
+        .description(Some("3 or 4 digits, as a JSON number (`123`) or a string (`\"0123\"`)."))
+        .into()
+}
+
+/// A refund; the body is optional.
+#[derive(ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = RefundRequest, example = json!({"Amount": 300}))]
+#[allow(dead_code)] // documentation only, read by `refund_amount`
+pub struct RefundRequestDoc {
+    /// Minor units; default: all that is left to refund.
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64, nullable = false)]
+    amount: Option<u64>,
+}
 
 /// Parses a body that must be a JSON object (an empty body counts as `{}` when `empty_ok`).
 pub fn object(body: &Bytes, empty_ok: bool) -> Result<Map<String, Value>, ApiError> {
@@ -200,6 +257,37 @@ mod tests {
         let mut v = good();
         v["Price"] = json!("100");
         assert_eq!(fields(parse(v)), vec![("Price", "invalid_type")]);
+    }
+
+    /// The documented schema's property names and required set, from the derived `ToSchema`.
+    fn documented<T: utoipa::PartialSchema>() -> (Vec<String>, Vec<String>) {
+        let v = serde_json::to_value(T::schema()).unwrap();
+        let props = v["properties"].as_object().unwrap().keys().cloned().collect();
+        let required =
+            v["required"].as_array().map_or(vec![], |r| r.iter().map(|s| s.as_str().unwrap().to_owned()).collect());
+        (props, required)
+    }
+
+    #[test]
+    fn the_documented_request_schema_is_what_the_parser_reads() {
+        let (props, mut required) = documented::<PaymentRequestDoc>();
+        let mut missing: Vec<_> = fields(parse(json!({}))).into_iter().map(|(f, _)| f.to_owned()).collect();
+        missing.sort();
+        required.sort();
+        assert_eq!(required, missing, "required fields");
+        for p in &props {
+            let mut v = good();
+            v[p.as_str()] = json!([]);
+            let errors = fields(parse(v));
+            assert!(errors.len() == 1 && errors[0] == (p.as_str(), "invalid_type"), "{p} is read: {errors:?}");
+        }
+        let example = serde_json::to_value(<PaymentRequestDoc as utoipa::PartialSchema>::schema()).unwrap();
+        let example = example["example"].clone();
+        assert!(parse(example).is_ok(), "the documented example is accepted");
+        let (props, required) = documented::<RefundRequestDoc>();
+        assert_eq!((props, required), (vec!["Amount".to_owned()], vec![]));
+        let refund = |v: Value| refund_amount(v.as_object().unwrap());
+        assert!(matches!(refund(json!({"Amount": []})), Err(ApiError::Validation(f)) if f[0].field == "Amount"));
     }
 
     #[test]

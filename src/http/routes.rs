@@ -1,4 +1,5 @@
-//! The handlers of CONTRACT section 3.
+//! The handlers of CONTRACT section 3. Each carries its OpenAPI description (`#[utoipa::path]`):
+//! every status it can answer, with the error codes of each (see `error::ApiError::parts`).
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
@@ -6,30 +7,57 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
+use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, FieldError};
+use super::error::{ApiError, ErrorEnvelope, FieldError, doc};
+use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
+use super::payload::{PaymentRequestDoc, RefundRequestDoc};
+use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
 use super::{payload, views};
 use crate::app::KeyedRequest;
 use crate::domain::idempotency::{IdempotencyKey, StoredResponse};
 use crate::domain::ids::{MerchantId, PaymentId};
 
-pub async fn status() -> Json<serde_json::Value> {
-    Json(json!({ "Status": "OK", "Service": "api", "Version": env!("CARGO_PKG_VERSION") }))
+/// Liveness: the API process answers (it checks no dependency).
+#[utoipa::path(get, path = "/status", tag = TAG_SERVICE,
+    responses(
+        (status = 200, description = "The API is up.", body = StatusBody),
+        (status = 503, description = doc::TIMEOUT, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
+pub async fn status() -> Json<StatusBody> {
+    Json(views::status())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TokenQuery {
+    /// Another seeded merchant to issue the token for (default: `MERCHANT_ID`).
+    #[param(example = "other@merchant")]
     merchant: Option<String>,
 }
 
-/// Development token issuance: a token for `MERCHANT_ID`, or for another seeded merchant.
+/// A bearer token (development token issuance).
+///
+/// For `MERCHANT_ID`, or with `?merchant=` for another seeded merchant. Switched off in
+/// production (`TOKEN_ISSUANCE=false`). No authentication.
+#[utoipa::path(get, path = "/token", tag = TAG_AUTH, params(TokenQuery),
+    responses(
+        (status = 200, description = "A token valid for `TOKEN_TTL_SECS`.", body = TokenBody),
+        (status = 400, description = "`invalid_query`: the query string cannot be read.", body = ErrorEnvelope),
+        (status = 404, description = "`token_issuance_disabled`: token issuance is switched off.", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: `Fields` names `merchant` with code `unknown_merchant`.",
+            body = ErrorEnvelope),
+        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 pub async fn token(
     State(state): State<AppState>,
     query: Result<Query<TokenQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TokenBody>, ApiError> {
     if !state.settings.token_issuance {
         return Err(ApiError::TokenIssuanceDisabled);
     }
@@ -45,12 +73,7 @@ pub async fn token(
         }
     };
     let issued = state.tokens.issue(&merchant, state.services.clock.now_ms());
-    Ok(Json(json!({
-        "AuthenticationToken": issued.token,
-        "AuthenticationTokenExpiry": issued.expires_at_ms,
-        "TokenType": "Bearer",
-        "MerchantID": merchant.to_string(),
-    })))
+    Ok(Json(views::token(issued.token, issued.expires_at_ms, merchant.to_string())))
 }
 
 fn unknown_merchant() -> ApiError {
@@ -102,6 +125,34 @@ fn stored(resp: StoredResponse) -> Response {
     r
 }
 
+/// Create a payment: stored PENDING, charged asynchronously.
+///
+/// Answers 202 at once; poll the `Location` until `Status` is final. With an `Idempotency-Key`,
+/// a replay returns the first answer byte for byte.
+#[utoipa::path(post, path = "/payments", tag = TAG_PAYMENTS, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+        description = "Makes a retry safe: scoped to the merchant, kept 48 hours. A replay returns the \
+            first answer; the same key with another body is 422 `idempotency_key_reused`; while the first is in \
+            flight, 409 `idempotency_key_in_flight`.")),
+    request_body(content = PaymentRequestDoc, description = "The payment; every bad field is reported at once."),
+    responses(
+        (status = 202, description = "Accepted: stored PENDING and queued for charging.", body = PaymentAccepted,
+            headers(("Location" = String, description = "`/payments/{id}`, the payment to poll."))),
+        (status = 400, description = "`malformed_json`: the body is not a JSON object; \
+            `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.", body = ErrorEnvelope),
+        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 409, description = "`idempotency_key_in_flight`: the first request with this key is still being \
+            processed (with `Retry-After`).", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: `Fields` names each bad field with its code (`required`, \
+            `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`); \
+            `idempotency_key_reused`: this key was used for a different request.", body = ErrorEnvelope),
+        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 pub async fn create_payment(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
@@ -114,6 +165,23 @@ pub async fn create_payment(
     Ok(stored(state.services.create_payment(&merchant, req, key.as_ref()).await?))
 }
 
+/// One payment with its refunds.
+///
+/// Another merchant's payment is answered exactly like an unknown one.
+#[utoipa::path(get, path = "/payments/{id}", tag = TAG_PAYMENTS, security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The `paymentID`.")),
+    responses(
+        (status = 200, description = "The payment.", body = PaymentBody,
+            headers(("Retry-After" = u32, description = "Sent (`1`) while the payment or one of its refunds is not \
+                final: poll again after that many seconds."))),
+        (status = 400, description = "`invalid_payment_id`: the id is not a UUID.", body = ErrorEnvelope),
+        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
+        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 pub async fn get_payment(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
@@ -128,17 +196,35 @@ pub async fn get_payment(
     Ok(resp)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
     limit: Option<String>,
+    /// The `NextCursor` of the previous page; omit for the first page.
     cursor: Option<String>,
 }
 
+/// The merchant's payments, newest first, a page at a time.
+#[utoipa::path(get, path = "/payments", tag = TAG_PAYMENTS, security(("bearer" = [])), params(ListQuery),
+    responses(
+        (status = 200, description = "A page; follow `NextCursor` until it is null.", body = PaymentPage),
+        (status = 400, description = "`invalid_query`: the query string cannot be read; \
+            `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
+        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`.",
+            body = ErrorEnvelope),
+        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 pub async fn list_payments(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PaymentPage>, ApiError> {
     let Query(q) = query.map_err(|_| ApiError::BadRequest("invalid_query", "the query string is not valid".into()))?;
     let limit = match q.limit.as_deref().map(str::parse::<u32>) {
         None => 20,
@@ -148,10 +234,45 @@ pub async fn list_payments(
         }
     };
     let page = state.services.list_payments(&merchant, limit, q.cursor.as_deref()).await?;
-    let payments: Vec<_> = page.payments.iter().map(|p| views::payment(p, None)).collect();
-    Ok(Json(json!({ "Payments": payments, "NextCursor": page.next_cursor })))
+    Ok(Json(views::page(&page.payments, page.next_cursor)))
 }
 
+/// Refund a payment, in full or in part.
+///
+/// Answers 202 with a PENDING refund, carried out asynchronously; it shows in the payment's
+/// `Refunds`. Accepted while the payment is still PENDING or PROCESSING: carried out once it
+/// settles, or FAILED (`payment_declined`, `payment_failed`) if it does not succeed. Refunds of one
+/// payment never add up to more than its price, even when asked for concurrently.
+#[utoipa::path(patch, path = "/payments/{id}/refund", tag = TAG_PAYMENTS, security(("bearer" = [])),
+    params(("id" = String, Path, format = "uuid", description = "The `paymentID`."),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
+        description = "As for `POST /payments`: a replay returns the first answer; the same key with another \
+            body is 422 `idempotency_key_reused`; while the first is in flight, 409 `idempotency_key_in_flight`.")),
+    request_body(content = RefundRequestDoc,
+        description = "Optional: no body (or `{}`) refunds all that is left."),
+    responses(
+        (status = 202, description = "Accepted: a PENDING refund.", body = RefundAccepted,
+            headers(("Location" = String, description = "`/payments/{id}`, where the refund's progress shows."))),
+        (status = 400, description = "`invalid_payment_id`: the id is not a UUID; `malformed_json`: the body is \
+            not a JSON object; `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.",
+            body = ErrorEnvelope),
+        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
+            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
+        (status = 409, description = "`refund_exceeds_remaining`: `Amount` is more than is left to refund; \
+            `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \
+            `payment_not_refundable`: the payment ended DECLINED or FAILED; \
+            `idempotency_key_in_flight`: the first request with this key is still being processed (with \
+            `Retry-After`).", body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Only with `idempotency_key_in_flight`."))),
+        (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: `Fields` names `Amount` (`invalid_type`, \
+            `out_of_range`); `idempotency_key_reused`: this key was used for a different request.",
+            body = ErrorEnvelope),
+        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
+        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
 pub async fn refund(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,

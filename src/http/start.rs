@@ -57,6 +57,7 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
             token_issuance: config.token_issuance,
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             max_body_bytes: config.max_body_bytes,
+            base_url: config.base_url.clone(),
         }),
     })
 }

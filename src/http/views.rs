@@ -1,49 +1,194 @@
-//! What clients see of a payment: the card only as its last four digits, never sealed data.
+//! What clients see: the card only as its last four digits, never sealed data. Every body the API
+//! sends is a type here (or `error::ErrorEnvelope`), so the OpenAPI schemas are derived from what
+//! serde emits. The two 202 bodies are built by `app` (stored for idempotent replays); their schema
+//! types are documentation only, checked against live answers by `tests/integration/api_openapi.rs`.
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::payment::{Payment, PaymentView, Refund};
 
-#[derive(Serialize)]
+/// `PENDING -> PROCESSING -> SUCCEEDED | DECLINED | FAILED`; a final state never changes.
+#[derive(ToSchema)]
+#[schema(as = PaymentStatus)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // a schema for the `&'static str` the domain's `PaymentStatus::as_str` gives
+pub enum PaymentStatusDoc {
+    Pending,
+    Processing,
+    Succeeded,
+    Declined,
+    Failed,
+}
+
+/// `PENDING -> PROCESSING -> SUCCEEDED | FAILED`; a final state never changes.
+#[derive(ToSchema)]
+#[schema(as = RefundStatus)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+#[allow(dead_code)] // as above, for `RefundStatus::as_str`
+pub enum RefundStatusDoc {
+    Pending,
+    Processing,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
+#[schema(as = Refund)]
 pub struct RefundBody {
     #[serde(rename = "RefundID")]
+    #[schema(format = "uuid")]
     refund_id: String,
+    /// Minor units.
     amount: u64,
+    #[schema(example = "EUR")]
     currency: &'static str,
+    #[schema(value_type = RefundStatusDoc)]
     status: &'static str,
+    /// Why it failed (e.g. `payment_declined`), when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     reason: Option<String>,
+    /// Creation time, ms since the epoch.
     timestamp: u64,
+    /// Last change, ms since the epoch.
     updated_timestamp: u64,
 }
 
-#[derive(Serialize)]
+/// A payment. Its `Refunds` are listed by `GET /payments/{id}`, not in lists.
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
+#[schema(as = Payment)]
 pub struct PaymentBody {
     #[serde(rename = "PaymentID")]
+    #[schema(format = "uuid")]
     payment_id: String,
     #[serde(rename = "MerchantID")]
     merchant_id: String,
     #[serde(rename = "CustomerID")]
     customer_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     customer_name: Option<String>,
+    /// Minor units.
     price: u64,
+    /// ISO 4217.
+    #[schema(example = "EUR")]
     currency: &'static str,
+    #[schema(value_type = PaymentStatusDoc)]
     status: &'static str,
+    /// Why it was declined or failed (e.g. `card_declined`), when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     reason: Option<String>,
+    #[schema(example = "1234")]
     card_last4: String,
     /// Creation time, ms since the epoch.
     timestamp: u64,
+    /// Last change, ms since the epoch.
     updated_timestamp: u64,
+    /// True once succeeded refunds add up to the price.
     refunded: bool,
+    /// The sum of succeeded refunds, minor units.
     refunded_amount: u64,
     /// What a new refund may still take (price minus refunds that have not failed).
     refundable_amount: u64,
+    /// The latest succeeded refund, ms since the epoch; null before one.
+    #[schema(required = true)]
     refund_timestamp: Option<u64>,
+    /// Only in `GET /payments/{id}`: its refunds.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     refunds: Option<Vec<RefundBody>>,
+}
+
+/// One page of the merchant's payments, newest first.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct PaymentPage {
+    payments: Vec<PaymentBody>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    #[schema(required = true)]
+    next_cursor: Option<String>,
+}
+
+/// The API is up.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = ServiceStatus)]
+pub struct StatusBody {
+    #[schema(example = "OK")]
+    status: &'static str,
+    #[schema(example = "api")]
+    service: &'static str,
+    #[schema(example = "0.1.0")]
+    version: &'static str,
+}
+
+/// A bearer token for `Authorization: Bearer <AuthenticationToken>`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = Token)]
+pub struct TokenBody {
+    /// An HS256 JWT naming the merchant.
+    authentication_token: String,
+    /// When it expires, ms since the epoch.
+    authentication_token_expiry: u64,
+    #[schema(example = "Bearer")]
+    token_type: &'static str,
+    #[serde(rename = "MerchantID")]
+    #[schema(example = "test@merchant")]
+    merchant_id: String,
+}
+
+/// `POST /payments` accepted it (or an idempotent replay returns the first answer).
+#[derive(ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)] // built by `app::payments::accepted`
+pub struct PaymentAccepted {
+    #[serde(rename = "paymentID")]
+    #[schema(format = "uuid")]
+    payment_id: String,
+    /// Always `PENDING` here: poll `GET /payments/{id}` for the outcome.
+    #[schema(value_type = PaymentStatusDoc, example = "PENDING")]
+    status: &'static str,
+}
+
+/// `PATCH /payments/{id}/refund` accepted it (or an idempotent replay returns the first answer).
+#[derive(ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[allow(dead_code)] // built by `app::refunds::accepted`
+pub struct RefundAccepted {
+    #[serde(rename = "RefundID")]
+    #[schema(format = "uuid")]
+    refund_id: String,
+    #[serde(rename = "PaymentID")]
+    #[schema(format = "uuid")]
+    payment_id: String,
+    /// Minor units.
+    amount: u64,
+    #[schema(example = "EUR")]
+    currency: &'static str,
+    /// Always `PENDING` here: its progress shows in the payment's `Refunds`.
+    #[schema(value_type = RefundStatusDoc, example = "PENDING")]
+    status: &'static str,
+}
+
+pub fn status() -> StatusBody {
+    StatusBody { status: "OK", service: "api", version: env!("CARGO_PKG_VERSION") }
+}
+
+pub fn token(token: String, expires_at_ms: u64, merchant: String) -> TokenBody {
+    TokenBody {
+        authentication_token: token,
+        authentication_token_expiry: expires_at_ms,
+        token_type: "Bearer",
+        merchant_id: merchant,
+    }
+}
+
+pub fn page(payments: &[Payment], next_cursor: Option<String>) -> PaymentPage {
+    PaymentPage { payments: payments.iter().map(|p| payment(p, None)).collect(), next_cursor }
 }
 
 fn refund(r: &Refund) -> RefundBody {

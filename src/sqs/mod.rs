@@ -6,8 +6,19 @@ pub mod setup;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_sqs::types::MessageAttributeValue;
 
 use crate::domain::ports::{Job, JobQueue, QueueError};
+use crate::telemetry::propagation;
+
+/// A `String` message attribute.
+pub fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|_| QueueError::Permanent("request could not be built".into()))
+}
 
 /// Keeps only the error code: messages can carry queue URLs and account ids.
 pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
@@ -62,13 +73,11 @@ impl JobQueue for SqsJobQueue {
             Job::Charge { .. } => &self.payments_url,
             Job::Refund { .. } => &self.refunds_url,
         };
-        self.client
-            .send_message()
-            .queue_url(url)
-            .message_body(message::encode(job))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify)
+        let mut send = self.client.send_message().queue_url(url).message_body(message::encode(job));
+        // The trace travels beside the body, so the worker's span joins the request's trace.
+        for (name, value) in propagation::inject(&tracing::Span::current()) {
+            send = send.message_attributes(name, string_attribute(&value)?);
+        }
+        send.send().await.map(|_| ()).map_err(classify)
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::{Instant, timeout, timeout_at};
+use tracing::{Instrument, Span};
 
 use super::deleter::{self, DeleteHandle};
 use super::handler::JobHandler;
@@ -16,7 +17,9 @@ use super::health::{InFlight, WorkerStats, bump};
 use super::policy::{self, Disposition};
 use super::queue::{MAX_BATCH, Received, WorkQueue};
 use crate::app::settle::Step;
+use crate::domain::ports::Job;
 use crate::sqs::message;
+use crate::telemetry::{metrics, propagation};
 
 /// How the runtime behaves; see `WorkerConfig` for the variables that set it.
 #[derive(Debug, Clone)]
@@ -99,6 +102,7 @@ pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
             }
         };
         failures = 0;
+        metrics::oldest_message_age(oldest_age(&messages));
         if messages.is_empty() && settings.wait.is_zero() {
             // Short polling (`WORKER_WAIT_SECS=0`) answers at once: do not spin on an empty queue.
             tokio::select! {
@@ -144,6 +148,13 @@ async fn free_slots(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
         }
     }
     permit
+}
+
+/// How long the oldest of `messages` waited since it was first sent (zero for none).
+fn oldest_age(messages: &[Received]) -> Duration {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let oldest = messages.iter().filter_map(|m| m.sent_at_ms).min();
+    oldest.map_or(Duration::ZERO, |sent| now.saturating_sub(Duration::from_millis(sent)))
 }
 
 /// After `n` failed receives in a row: 250 ms, doubling, at most 10 s.
@@ -227,14 +238,32 @@ async fn run_one<H: JobHandler + ?Sized, Q: WorkQueue>(
     _slot: Option<OwnedSemaphorePermit>,
 ) {
     let _in_flight = InFlight::enter(&stats);
-    let step = match message::decode(&msg.body) {
+    let job = message::decode(&msg.body);
+    let span = job_span(&msg, job.as_ref());
+    run_job(handler, queue, deletes, settings, stats, msg, job).instrument(span).await;
+}
+
+/// Runs the job of one message and acts on its outcome, inside the job's span.
+async fn run_job<H: JobHandler + ?Sized, Q: WorkQueue>(
+    handler: Arc<H>,
+    queue: Arc<Q>,
+    deletes: DeleteHandle,
+    settings: Arc<RuntimeSettings>,
+    stats: Arc<WorkerStats>,
+    msg: Received,
+    job: Option<Job>,
+) {
+    let step = match job {
         None => Step::Poison("body is not a job message".into()),
         Some(job) => with_heartbeat(queue.as_ref(), &msg, &settings, handler.handle(job)).await,
     };
     let id = msg.message_id.as_str();
     let count = msg.receive_count;
     match &step {
-        Step::Done => bump(&stats.done),
+        Step::Done => {
+            bump(&stats.done);
+            tracing::info!(message_id = %id, "job done");
+        }
         Step::Retry(why) => {
             bump(&stats.retried);
             tracing::warn!(message_id = %id, receive_count = count, reason = %why, "job will be retried");
@@ -248,6 +277,12 @@ async fn run_one<H: JobHandler + ?Sized, Q: WorkQueue>(
             tracing::warn!(message_id = %id, reason = %why, "poison message: moving it to the dead-letter queue");
         }
     }
+    metrics::message_handled(match &step {
+        Step::Done => "done",
+        Step::Retry(_) => "retry",
+        Step::NotReady => "not_ready",
+        Step::Poison(_) => "dead_lettered",
+    });
     match policy::disposition(step, count) {
         Disposition::Delete => deletes.delete(msg.receipt),
         Disposition::RetryAfter(delay) => {
@@ -261,6 +296,31 @@ async fn run_one<H: JobHandler + ?Sized, Q: WorkQueue>(
             Err(e) => tracing::warn!(message_id = %id, error = %e, "could not dead-letter the message"),
         },
     }
+}
+
+/// The span of one message's job: it continues the trace the API started (carried in the
+/// message attributes) and names the payment and refund, so every log line of the job does too.
+fn job_span(msg: &Received, job: Option<&Job>) -> Span {
+    let span = tracing::info_span!(
+        "job",
+        message_id = %msg.message_id,
+        receive_count = msg.receive_count,
+        payment_id = tracing::field::Empty,
+        refund_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    match job {
+        Some(Job::Charge { payment_id }) => {
+            span.record("payment_id", tracing::field::display(payment_id));
+        }
+        Some(Job::Refund { payment_id, refund_id }) => {
+            span.record("payment_id", tracing::field::display(payment_id));
+            span.record("refund_id", tracing::field::display(refund_id));
+        }
+        None => {}
+    }
+    propagation::continue_trace(&span, &msg.trace);
+    span
 }
 
 /// Runs `work` while hiding the message again every `settings.heartbeat`, so a slow bank call

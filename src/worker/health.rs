@@ -1,5 +1,5 @@
-//! Counters and the health endpoint. The counters are plain atomics in one shared struct, so a
-//! Prometheus exporter can later read the same numbers without touching the runtime.
+//! Counters and the worker's HTTP surface: `GET /status` (these counters as JSON) and
+//! `GET /metrics` (Prometheus, see `telemetry::metrics`).
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -7,6 +7,8 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+
+use crate::telemetry::metrics;
 
 /// What the runtime has done since start.
 #[derive(Debug, Default)]
@@ -64,14 +66,16 @@ pub(crate) struct InFlight(Arc<WorkerStats>);
 
 impl InFlight {
     pub(crate) fn enter(stats: &Arc<WorkerStats>) -> Self {
-        bump(&stats.in_flight);
+        let now = stats.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        metrics::in_flight(now);
         Self(Arc::clone(stats))
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let now = self.0.in_flight.fetch_sub(1, Ordering::Relaxed) - 1;
+        metrics::in_flight(now);
     }
 }
 
@@ -107,7 +111,10 @@ struct HealthState {
 /// The worker's own small HTTP surface; it answers as long as the process runs, including
 /// while it drains at shutdown.
 pub fn router(worker: &'static str, stats: Arc<WorkerStats>) -> Router {
-    Router::new().route("/status", get(status)).with_state(HealthState { worker, stats })
+    Router::new()
+        .route("/status", get(status))
+        .route("/metrics", get(metrics::endpoint))
+        .with_state(HealthState { worker, stats })
 }
 
 async fn status(State(state): State<HealthState>) -> Json<StatusBody> {

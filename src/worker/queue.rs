@@ -6,10 +6,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 
 use crate::domain::ports::QueueError;
-use crate::sqs::{classify, queue_url, setup::dlq_name};
+use crate::sqs::{classify, queue_url, setup::dlq_name, string_attribute};
+use crate::telemetry::propagation::Carrier;
+
+/// The message attributes that carry trace context.
+const TRACE_ATTRIBUTES: [&str; 2] = ["traceparent", "tracestate"];
 
 /// One received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +24,10 @@ pub struct Received {
     pub body: String,
     /// SQS's `ApproximateReceiveCount`: 1 on the first delivery.
     pub receive_count: u32,
+    /// When the message was first sent (epoch ms), if SQS said.
+    pub sent_at_ms: Option<u64>,
+    /// The W3C trace context the sender attached (`traceparent`, `tracestate`).
+    pub trace: Carrier,
 }
 
 /// SQS allows at most 10 entries per batch call and 10 messages per receive.
@@ -80,22 +88,32 @@ impl WorkQueue for SqsWorkQueue {
             .wait_time_seconds(secs(wait))
             .visibility_timeout(secs(visibility))
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+            .set_message_attribute_names(Some(TRACE_ATTRIBUTES.map(String::from).to_vec()))
             .customize()
             .config_override(aws_sdk_sqs::config::Builder::default().timeout_config(timeouts))
             .send()
             .await
             .map_err(classify)?;
         let messages = out.messages.unwrap_or_default().into_iter().filter_map(|m| {
-            let receive_count = m
-                .attributes()
-                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(1);
+            let system = |name| m.attributes().and_then(|a| a.get(&name));
+            let receive_count =
+                system(MessageSystemAttributeName::ApproximateReceiveCount).and_then(|c| c.parse().ok()).unwrap_or(1);
+            let sent_at_ms = system(MessageSystemAttributeName::SentTimestamp).and_then(|t| t.parse().ok());
+            let trace = m
+                .message_attributes()
+                .into_iter()
+                .flatten()
+                .filter(|(name, _)| TRACE_ATTRIBUTES.contains(&name.as_str()))
+                .filter_map(|(name, v)| Some((name.clone(), v.string_value()?.to_owned())))
+                .collect();
             Some(Received {
                 message_id: m.message_id?,
                 receipt: m.receipt_handle?,
                 body: m.body.unwrap_or_default(),
                 receive_count,
+                sent_at_ms,
+                trace,
             })
         });
         Ok(messages.collect())
@@ -135,21 +153,14 @@ impl WorkQueue for SqsWorkQueue {
     }
 
     async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError> {
-        let text = |v: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(v)
-                .build()
-                .map_err(|_| QueueError::Permanent("request could not be built".into()))
-        };
         // SQS refuses an empty body; a placeholder keeps the record that something came in.
         let body = if body.is_empty() { "(empty)" } else { body };
         self.client
             .send_message()
             .queue_url(&self.dlq_url)
             .message_body(body)
-            .message_attributes("PoisonReason", text(reason)?)
-            .message_attributes("SourceQueue", text(&self.source)?)
+            .message_attributes("PoisonReason", string_attribute(reason)?)
+            .message_attributes("SourceQueue", string_attribute(&self.source)?)
             .send()
             .await
             .map(|_| ())

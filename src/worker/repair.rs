@@ -43,6 +43,7 @@ pub async fn repair_loop(
             Ok(0) => tracing::debug!(worker = kind.name(), "repair pass: nothing stale"),
             Ok(n) => {
                 stats.repaired.fetch_add(n as u64, Ordering::Relaxed);
+                crate::telemetry::metrics::repair_stale(kind.name(), n);
                 tracing::info!(worker = kind.name(), repaired = n, "repair pass re-enqueued stale records");
             }
             Err(e) => tracing::warn!(worker = kind.name(), error = %e, "repair pass failed"),

@@ -79,7 +79,14 @@ impl FakeQueue {
 }
 
 fn received(n: usize, body: String, receive_count: u32) -> Received {
-    Received { message_id: format!("m{n}"), receipt: format!("r{n}"), body, receive_count }
+    Received {
+        message_id: format!("m{n}"),
+        receipt: format!("r{n}"),
+        body,
+        receive_count,
+        sent_at_ms: None,
+        trace: Default::default(),
+    }
 }
 
 fn charges(count: usize, receive_count: u32) -> Vec<Received> {

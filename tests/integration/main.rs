@@ -2,10 +2,12 @@
 //! that `make test` starts (`AWS_ENDPOINT_URL`) and to real binaries over HTTP.
 mod api_auth;
 mod api_idempotency;
+mod api_openapi;
 mod api_payments;
 mod api_refunds;
 mod bank_sim;
 mod chaos;
 mod e2e;
+mod observability;
 mod setup_and_data;
 mod support;

@@ -94,7 +94,7 @@ pub struct System {
     pub app: TestApp,
     pub bank: BankSim,
     /// Kept so the process lives as long as the system (killed on drop).
-    _api: Proc,
+    pub api: Proc,
     pub payment_worker: Proc,
     pub refund_worker: Proc,
     env: Vec<(String, String)>,
@@ -135,7 +135,7 @@ impl System {
         let payment_worker = Self::spawn_worker(Worker::Payment, name, 0, &env).await;
         let refund_worker = Self::spawn_worker(Worker::Refund, name, 0, &env).await;
         let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
-        Self { name: name.to_owned(), app, bank, _api: api, payment_worker, refund_worker, env, restarts: 0 }
+        Self { name: name.to_owned(), app, bank, api, payment_worker, refund_worker, env, restarts: 0 }
     }
 
     async fn spawn_worker(kind: Worker, name: &str, n: u32, env: &[(String, String)]) -> Proc {

@@ -1,0 +1,168 @@
+//! The OpenAPI document, generated from the code: every route is registered through
+//! `utoipa_axum::routes!` (see `super::api_routes`), which takes the route's path and methods from
+//! its handler's `#[utoipa::path]`, so a route cannot be served without being documented. Schemas
+//! come from `ToSchema` on the types serde writes (views.rs, error.rs) or reads (payload.rs).
+//!
+//! Served at `GET /openapi.json`, browsable at `GET /docs` (Scalar); no authentication for either.
+//! Without a server: `make openapi-check` writes it with the ignored test `write_openapi_json`.
+use std::sync::LazyLock;
+
+use axum::Extension;
+use axum::body::Bytes;
+use axum::http::header;
+use axum::response::{Html, IntoResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::tag::TagBuilder;
+use utoipa::openapi::{
+    ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, RefOr, Required, Server,
+};
+use utoipa_scalar::Scalar;
+
+use super::error::{ErrorEnvelope, doc};
+
+pub const TAG_SERVICE: &str = "service";
+pub const TAG_AUTH: &str = "auth";
+pub const TAG_PAYMENTS: &str = "payments";
+/// The security scheme's name; `security(("bearer" = []))` in routes.rs must match it.
+pub const BEARER: &str = "bearer";
+
+/// Every route of the contract (CONTRACT section 3) plus the documentation's own, as
+/// (method, path). The tests hold the spec and the router to exactly this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("GET", "/status"),
+    ("GET", "/token"),
+    ("POST", "/payments"),
+    ("GET", "/payments"),
+    ("GET", "/payments/{id}"),
+    ("PATCH", "/payments/{id}/refund"),
+    ("GET", "/openapi.json"),
+    ("GET", "/docs"),
+    ("GET", "/metrics"),
+];
+
+const TITLE: &str = "payment-platform API";
+
+const DESCRIPTION: &str = "Card payments and refunds. `POST /payments` stores the payment PENDING and \
+answers 202 at once; workers charge the bank and settle it. Poll `GET /payments/{id}` while it sends \
+`Retry-After`.\n\n\
+**Authentication**: `Authorization: Bearer <token>` (HS256 JWT) on every route but `/status`, `/token`, \
+`/openapi.json` and `/docs`; `GET /token` issues one in development.\n\n\
+**Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header.\n\n\
+**Errors** all have one envelope, `{\"Error\": {\"Code\", \"Message\", \"Fields\"?}}`, with a stable `Code`; \
+each response below lists the codes it carries. Besides those, an unknown path answers 404 \
+`route_not_found` and a method a path does not document answers 405 `method_not_allowed`.\n\n\
+Fields are PascalCase (`paymentID` in the create answer is kept for older clients); amounts are \
+integers in minor units; times are ms since the epoch.";
+
+/// What the document says before the routes are added: info, tags, the bearer scheme.
+pub fn base() -> OpenApi {
+    let bearer = HttpBuilder::new()
+        .scheme(HttpAuthScheme::Bearer)
+        .bearer_format("JWT")
+        .description(Some("An HS256 JWT naming the merchant, from `GET /token` in development."))
+        .build();
+    let tag = |name: &str, description: &str| TagBuilder::new().name(name).description(Some(description)).build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title(TITLE)
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(DESCRIPTION))
+                .license(Some(LicenseBuilder::new().name("MIT").identifier(Some("MIT")).build()))
+                .build(),
+        )
+        .tags(Some([
+            tag(TAG_PAYMENTS, "Payments and refunds of the authenticated merchant."),
+            tag(TAG_AUTH, "Development token issuance."),
+            tag(TAG_SERVICE, "Liveness and this documentation."),
+        ]))
+        .components(Some(ComponentsBuilder::new().security_scheme(BEARER, SecurityScheme::Http(bearer)).build()))
+        .build()
+}
+
+/// The finished document, from the routes' one: `BASE_URL` as its server, and the refund body
+/// optional (`#[utoipa::path]` says that only with `Option<T>`, which would also allow a JSON
+/// `null`, refused as `malformed_json`).
+pub fn finish(mut spec: OpenApi, base_url: &str) -> OpenApi {
+    if !base_url.is_empty() {
+        spec.servers = Some(vec![Server::new(base_url.trim_end_matches('/'))]);
+    }
+    let refund = spec.paths.paths.get_mut("/payments/{id}/refund").and_then(|item| item.patch.as_mut());
+    if let Some(RefOr::T(body)) = refund.and_then(|op| op.request_body.as_mut()) {
+        body.required = Some(Required::False);
+    }
+    spec
+}
+
+/// The document the API serves, built without a server (for dumps and tests).
+pub fn document(base_url: &str) -> OpenApi {
+    finish(super::api_routes().into_openapi(), base_url)
+}
+
+/// The serialised document, handed to `openapi_json` as a request extension.
+#[derive(Clone)]
+pub struct SpecJson(Bytes);
+
+impl SpecJson {
+    pub fn new(spec: &OpenApi) -> Self {
+        Self(Bytes::from(spec.to_json().expect("the OpenAPI document serialises")))
+    }
+}
+
+/// This OpenAPI document.
+#[utoipa::path(get, path = "/metrics", tag = TAG_SERVICE,
+    responses(
+        (status = 200, description = "Prometheus metrics of this process (text exposition format 0.0.4): \
+            requests by method, route and status, their latency, and AWS requests by operation.",
+            body = String, content_type = "text/plain"),
+    ))]
+pub async fn metrics() -> impl IntoResponse {
+    crate::telemetry::metrics::endpoint().await
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = TAG_SERVICE,
+    responses(
+        (status = 200, description = "The OpenAPI document of this API.", body = Object,
+            content_type = "application/json"),
+        (status = 503, description = doc::TIMEOUT, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
+pub async fn openapi_json(Extension(spec): Extension<SpecJson>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], spec.0)
+}
+
+/// The Scalar page; it loads `openapi.json` (relative, so it also works behind a path prefix).
+const DOCS_TEMPLATE: &str = r#"<!doctype html>
+<html lang="en">
+<head>
+  <title>$title</title>
+  <meta charset="utf-8"/>
+  <meta name="viewport" content="width=device-width, initial-scale=1"/>
+</head>
+<body>
+  <noscript>This page needs JavaScript. The OpenAPI document is at <a href="openapi.json">/openapi.json</a>.</noscript>
+  <script id="api-reference" data-url="openapi.json"></script>
+  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
+</body>
+</html>
+"#;
+
+static DOCS_HTML: LazyLock<String> = LazyLock::new(|| {
+    // The page fetches the served document rather than embedding a copy of it.
+    Scalar::new(serde_json::Value::Null).custom_html(DOCS_TEMPLATE).title(TITLE).to_html()
+});
+
+/// Browsable API documentation (Scalar), rendering `/openapi.json`.
+#[utoipa::path(get, path = "/docs", tag = TAG_SERVICE,
+    responses(
+        (status = 200, description = "An HTML page; its script renders `/openapi.json`.", body = String,
+            content_type = "text/html"),
+        (status = 503, description = doc::TIMEOUT, body = ErrorEnvelope,
+            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+    ))]
+pub async fn docs() -> Html<&'static str> {
+    Html(DOCS_HTML.as_str())
+}
+
+#[cfg(test)]
+mod tests;

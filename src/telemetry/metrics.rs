@@ -1,0 +1,94 @@
+//! The Prometheus metrics, all named here so operators (docs/OPERATIONS.md), dashboards and the
+//! benchmark have one list to read. Recording goes through the `metrics` facade: before
+//! [`install`] (tests, tools) every call is a no-op.
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
+use metrics::{counter, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// API requests, by `method`, `route` (the matched pattern, never a raw path) and `status`.
+pub const HTTP_REQUESTS: &str = "http_requests_total";
+pub const HTTP_DURATION: &str = "http_request_duration_seconds";
+/// Messages handled to an outcome: `done`, `retry`, `not_ready`, `dead_lettered`.
+pub const MESSAGES: &str = "worker_messages_total";
+pub const IN_FLIGHT: &str = "worker_messages_in_flight";
+/// Age of the oldest message in the latest receive (0 when it brought none).
+pub const OLDEST_AGE: &str = "worker_oldest_message_age_seconds";
+/// Bank calls by `operation` (`charge`, `refund`) and `outcome`.
+pub const BANK_DURATION: &str = "bank_request_duration_seconds";
+pub const BANK_RETRIES: &str = "bank_retries_total";
+/// Non-final records older than `REPAIR_AFTER_SECS` that the repair path found and re-enqueued.
+pub const REPAIR_STALE: &str = "repair_stale_records_total";
+/// Every request sent to AWS (attempts, so retries count), by `service` and `operation`.
+pub const AWS_REQUESTS: &str = "aws_requests_total";
+
+/// Latency buckets, 1 ms to 30 s: bank calls with retries can take seconds.
+const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the global recorder; every series gets `service=<service>`. A second call (or a
+/// recorder installed by someone else) leaves the first one in place.
+pub fn install(service: &'static str) {
+    let built = PrometheusBuilder::new()
+        .add_global_label("service", service)
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
+        .and_then(PrometheusBuilder::install_recorder);
+    match built {
+        Ok(handle) => {
+            let _ = HANDLE.set(handle);
+        }
+        Err(e) => eprintln!("metrics recorder not installed: {e}"),
+    }
+}
+
+/// The Prometheus text exposition of every metric so far (empty before [`install`]).
+pub fn render() -> String {
+    HANDLE.get().map_or_else(String::new, |h| {
+        h.run_upkeep();
+        h.render()
+    })
+}
+
+/// `GET /metrics`, for the API's router and the workers' health router alike.
+pub async fn endpoint() -> impl IntoResponse {
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render())
+}
+
+pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+}
+
+pub fn message_handled(outcome: &'static str) {
+    counter!(MESSAGES, "outcome" => outcome).increment(1);
+}
+
+pub fn in_flight(now: u64) {
+    gauge!(IN_FLIGHT).set(now as f64);
+}
+
+pub fn oldest_message_age(age: Duration) {
+    gauge!(OLDEST_AGE).set(age.as_secs_f64());
+}
+
+pub fn bank_call(operation: &'static str, outcome: &'static str, elapsed: Duration) {
+    histogram!(BANK_DURATION, "operation" => operation, "outcome" => outcome).record(elapsed.as_secs_f64());
+}
+
+pub fn bank_retry(operation: &'static str) {
+    counter!(BANK_RETRIES, "operation" => operation).increment(1);
+}
+
+pub fn repair_stale(kind: &'static str, found: usize) {
+    counter!(REPAIR_STALE, "kind" => kind).increment(found as u64);
+}
+
+pub fn aws_request(service: &str, operation: &str) {
+    let labels = [("service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
+    counter!(AWS_REQUESTS, &labels).increment(1);
+}

@@ -1,0 +1,95 @@
+//! Logs, traces and metrics, set up once by each binary's `main`.
+//!
+//! - Logs: `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` prints one JSON object per
+//!   line for log shippers. Every line inside a request or job carries its span's fields
+//!   (`trace_id`, `payment_id`, `refund_id`), never card data.
+//! - Traces: every span goes through OpenTelemetry, so W3C trace context can travel from the API
+//!   into SQS and on to the bank ([`propagation`]). Spans are exported over OTLP/HTTP only when
+//!   `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
+//! - Metrics: a Prometheus recorder; each binary serves [`metrics::render`] at `GET /metrics`.
+pub mod aws;
+pub mod metrics;
+pub mod propagation;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use tracing::Level;
+use tracing_subscriber::filter::Targets;
+use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+
+/// Flushes the spans still buffered when dropped: keep it alive until `main` returns.
+#[must_use = "dropping the guard at once would stop trace export"]
+pub struct Telemetry {
+    provider: SdkTracerProvider,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        // Nothing useful can be done with an export error this late; the spans are lost either way.
+        let _ = self.provider.shutdown();
+    }
+}
+
+/// Whether spans leave the process: the standard OpenTelemetry variables decide.
+fn otlp_configured() -> bool {
+    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+fn tracer_provider(service: &'static str) -> SdkTracerProvider {
+    let resource = Resource::builder().with_service_name(service).build();
+    let builder = SdkTracerProvider::builder().with_resource(resource);
+    if !otlp_configured() {
+        // No exporter: spans still get W3C ids, so context propagates and logs show trace ids.
+        return builder.build();
+    }
+    match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Err(e) => {
+            eprintln!("OTLP exporter could not be built ({e}); traces stay in this process");
+            builder.build()
+        }
+    }
+}
+
+/// Installs the global log subscriber, the OpenTelemetry tracer and W3C propagator, and the
+/// Prometheus recorder (every metric labelled `service=<service>`).
+pub fn init(service: &'static str) -> Telemetry {
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = tracer_provider(service);
+    // Our own spans are traced whatever `RUST_LOG` says, or a quiet log level would break the
+    // trace; the SDKs' internal spans are not.
+    let traced = Targets::new().with_target("payment_platform", Level::INFO).with_default(Level::WARN);
+    let otel = tracing_opentelemetry::layer().with_tracer(provider.tracer(service)).with_filter(traced);
+    let logged = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
+    let registry = tracing_subscriber::registry().with(otel);
+    if json {
+        registry.with(fmt::layer().json().flatten_event(true).with_filter(logged())).init();
+    } else {
+        registry.with(fmt::layer().with_target(false).with_filter(logged())).init();
+    }
+    metrics::install(service);
+    Telemetry { provider }
+}
+
+/// The span of one HTTP request (API and bank simulator): it continues the caller's trace when
+/// the request carries `traceparent`, and starts one otherwise. `payment_id` and `refund_id` are
+/// filled in by the handlers once known.
+pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let route =
+        req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", axum::extract::MatchedPath::as_str);
+    let span = tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route,
+        payment_id = tracing::field::Empty,
+        refund_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+    );
+    propagation::continue_trace(&span, &propagation::Headers(req.headers()));
+    span
+}

@@ -1,0 +1,189 @@
+//! Traces and metrics of the real processes: one W3C trace id from `POST /payments` through the
+//! SQS message and the payment worker to the bank, in the logs and in what is exported over OTLP;
+//! and the Prometheus endpoints of the API and the workers.
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::routing::post;
+use serde_json::Value;
+
+use crate::support::app::{card_request, eventually};
+use crate::support::system::System;
+
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// Every OTLP/HTTP export body a process sent, as received.
+type Exports = Arc<Mutex<Vec<Bytes>>>;
+
+/// A stand-in OpenTelemetry collector: accepts OTLP/HTTP trace exports and keeps their bodies.
+async fn collector() -> (String, Exports) {
+    let exports = Exports::default();
+    let app = Router::new()
+        .route(
+            "/v1/traces",
+            post(|State(seen): State<Exports>, body: Bytes| async move {
+                seen.lock().unwrap().push(body);
+                // An empty ExportTraceServiceResponse: everything accepted.
+                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+            }),
+        )
+        .with_state(Arc::clone(&exports));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, exports)
+}
+
+/// The `trace_id` of every JSON log line of `path` that `pick` selects.
+fn trace_ids(path: &Path, pick: impl Fn(&Value) -> bool) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines = text.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok());
+    lines
+        .filter(|line| pick(line))
+        .filter_map(|line| {
+            let spans = line["spans"].as_array().cloned().unwrap_or_default();
+            spans.iter().find_map(|s| s["trace_id"].as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+fn says(line: &Value, message: &str) -> bool {
+    line["message"].as_str() == Some(message)
+}
+
+/// A span field of the line's spans (`payment_id`, `idempotency_key`, ...).
+fn span_field(line: &Value, field: &str) -> Option<String> {
+    let spans = line["spans"].as_array()?;
+    spans.iter().find_map(|s| s[field].as_str().map(str::to_owned))
+}
+
+fn hex_to_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap()).collect()
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Waits until the collector got, from the service named `service`, a span of `trace`.
+async fn exported(exports: &Exports, service: &str, trace: &str) {
+    let trace_bytes = hex_to_bytes(trace);
+    eventually(Duration::from_secs(20), &format!("{service} to export a span of trace {trace}"), || async {
+        let seen = exports.lock().unwrap();
+        let hit = seen.iter().any(|b| contains(b, service.as_bytes()) && contains(b, &trace_bytes));
+        hit.then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn one_trace_id_covers_the_api_the_worker_and_the_bank() {
+    let (otlp, exports) = collector().await;
+    let env =
+        [("LOG_FORMAT", "json"), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
+    let sys = System::start("trace", &env, &env).await;
+
+    // The client starts the trace: every component continues it.
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = sys
+        .app
+        .authed(sys.app.http.post(format!("{}/payments", sys.app.url)))
+        .header("traceparent", format!("00-{client_trace}-00f067aa0ba902b7-01"))
+        .json(&card_request("4242424242424242", 1200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let continued: Value = resp.json().await.unwrap();
+    let continued = continued["paymentID"].as_str().unwrap().to_owned();
+
+    // No traceparent: the API starts the trace.
+    let started = sys.app.create_ok(&card_request("4242424242424242", 1300)).await;
+    for id in [&continued, &started] {
+        assert_eq!(sys.settled(id, SETTLE).await["Status"], "SUCCEEDED");
+    }
+
+    for id in [&continued, &started] {
+        let key = format!("charge-{id}");
+        let of_payment = |l: &Value| span_field(l, "payment_id").as_deref() == Some(id.as_str());
+        let api = trace_ids(&sys.api.log, |l| says(l, "payment accepted") && of_payment(l));
+        let worker = trace_ids(&sys.payment_worker.log, |l| says(l, "job done") && of_payment(l));
+        let bank = trace_ids(&sys.bank.log_path, |l| says(l, "applied") && l["key"].as_str() == Some(key.as_str()));
+        assert_eq!(api.len(), 1, "one API log line for {id}: {api:?}");
+        let trace = &api[0];
+        assert_eq!(trace.len(), 32, "a W3C trace id: {trace}");
+        assert!(!worker.is_empty() && worker.iter().all(|t| t == trace), "worker {worker:?} vs api {trace}");
+        assert!(!bank.is_empty() && bank.iter().all(|t| t == trace), "bank {bank:?} vs api {trace}");
+        if *id == continued {
+            assert_eq!(trace, client_trace, "the client's trace is continued, not replaced");
+        } else {
+            assert_ne!(trace, client_trace);
+        }
+        for service in ["api", "payment-worker", "bank-simulator"] {
+            exported(&exports, service, trace).await;
+        }
+    }
+}
+
+/// The value of the first series of `name` whose labels include every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let matches = (series == name || series.starts_with(&format!("{name}{{")))
+            && labels.iter().all(|want| series.contains(want));
+        matches.then(|| value.parse().ok()).flatten()
+    })
+}
+
+async fn scrape(port: u16) -> String {
+    let resp = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
+    assert!(kind.starts_with("text/plain"), "{kind}");
+    resp.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn the_api_and_the_workers_expose_prometheus_metrics() {
+    let sys = System::start("metrics", &[], &[("WORKER_WAIT_SECS", "1")]).await;
+    let id = sys.app.create_ok(&card_request("4242424242424242", 700)).await;
+    assert_eq!(sys.settled(&id, SETTLE).await["Status"], "SUCCEEDED");
+    let refund = sys.app.refund(&id, None, None).await;
+    assert_eq!(refund.status(), 202);
+    sys.settled(&id, SETTLE).await;
+
+    let api = scrape(sys.api.port).await;
+    let created = ["route=\"/payments\"", "method=\"POST\"", "status=\"202\"", "service=\"api\""];
+    assert_eq!(sample(&api, "http_requests_total", &created), Some(1.0), "{api}");
+    let latency = ["route=\"/payments/{id}\"", "status=\"200\""];
+    assert!(sample(&api, "http_request_duration_seconds_count", &latency).unwrap_or(0.0) >= 1.0, "{api}");
+    // Counted per request sent: the payment (no key) is one PutItem, the refund one transaction
+    // (the refund and its payment's remaining amount), each followed by one SendMessage.
+    let aws = |service: &str, operation: &str| {
+        let labels = [format!("service=\"{service}\""), format!("operation=\"{operation}\"")];
+        sample(&api, "aws_requests_total", &[&labels[0], &labels[1]])
+    };
+    assert_eq!(aws("dynamodb", "PutItem"), Some(1.0), "{api}");
+    assert_eq!(aws("dynamodb", "TransactWriteItems"), Some(1.0), "{api}");
+    assert_eq!(aws("sqs", "SendMessage"), Some(2.0), "{api}");
+
+    for (port, operation) in [(sys.payment_worker.port, "charge"), (sys.refund_worker.port, "refund")] {
+        // The final status is written before the message is deleted and counted: poll.
+        let text = eventually(Duration::from_secs(10), "the job to be counted", || async {
+            let text = scrape(port).await;
+            (sample(&text, "worker_messages_total", &["outcome=\"done\""]) == Some(1.0)).then_some(text)
+        })
+        .await;
+        let op = format!("operation=\"{operation}\"");
+        let calls = sample(&text, "bank_request_duration_seconds_count", &[&op, "outcome=\"answered\""]);
+        assert_eq!(calls, Some(1.0), "{text}");
+        assert_eq!(sample(&text, "worker_messages_in_flight", &[]), Some(0.0), "{text}");
+        assert!(sample(&text, "worker_oldest_message_age_seconds", &[]).is_some(), "{text}");
+        let receives = ["service=\"sqs\"", "operation=\"ReceiveMessage\""];
+        assert!(sample(&text, "aws_requests_total", &receives).unwrap_or(0.0) >= 1.0, "{text}");
+    }
+}
