@@ -32,12 +32,31 @@ fn attr(name: &str) -> AttributeDefinition {
         .expect("attribute definition")
 }
 
-fn gsi(name: &str, pk: &str, sk: &str, projection: ProjectionType) -> GlobalSecondaryIndex {
+/// The billing mode SETUP creates the table with. `infra/terraform/dynamodb.tf` declares the same
+/// table; `tests/integration/infra_names.rs` checks that the two agree.
+pub const BILLING_MODE: BillingMode = BillingMode::PayPerRequest;
+
+/// One global secondary index as SETUP creates it.
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub hash_key: &'static str,
+    pub range_key: &'static str,
+    pub projection: ProjectionType,
+}
+
+/// GSI1 lists a merchant's payments newest first; GSI2 is the sparse repair index, keys only
+/// (the repair path reads nothing but PK and SK from it).
+pub const INDEXES: [IndexSpec; 2] = [
+    IndexSpec { name: GSI1, hash_key: GSI1PK, range_key: GSI1SK, projection: ProjectionType::All },
+    IndexSpec { name: GSI2, hash_key: GSI2PK, range_key: GSI2SK, projection: ProjectionType::KeysOnly },
+];
+
+fn gsi(spec: &IndexSpec) -> GlobalSecondaryIndex {
     GlobalSecondaryIndex::builder()
-        .index_name(name)
-        .key_schema(key(pk, KeyType::Hash))
-        .key_schema(key(sk, KeyType::Range))
-        .projection(Projection::builder().projection_type(projection).build())
+        .index_name(spec.name)
+        .key_schema(key(spec.hash_key, KeyType::Hash))
+        .key_schema(key(spec.range_key, KeyType::Range))
+        .projection(Projection::builder().projection_type(spec.projection.clone()).build())
         .build()
         .expect("index")
 }
@@ -52,12 +71,11 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
     let created = client
         .create_table()
         .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
+        .billing_mode(BILLING_MODE)
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
         .set_attribute_definitions(Some([PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK].map(attr).to_vec()))
-        .global_secondary_indexes(gsi(GSI1, GSI1PK, GSI1SK, ProjectionType::All))
-        .global_secondary_indexes(gsi(GSI2, GSI2PK, GSI2SK, ProjectionType::KeysOnly))
+        .set_global_secondary_indexes(Some(INDEXES.iter().map(gsi).collect()))
         .send()
         .await;
     match created {

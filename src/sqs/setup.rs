@@ -11,8 +11,10 @@ use crate::domain::ports::QueueError;
 pub const MAX_RECEIVE_COUNT: u32 = 10;
 /// Seconds a received message stays hidden; workers extend it while the bank call runs.
 pub const VISIBILITY_TIMEOUT_SECS: u32 = 30;
+/// Long-poll wait of a receive that does not ask for one.
+pub const RECEIVE_WAIT_SECS: u32 = 20;
 /// 14 days, the maximum, for dead letters.
-const DLQ_RETENTION_SECS: u32 = 1_209_600;
+pub const DLQ_RETENTION_SECS: u32 = 1_209_600;
 
 pub fn dlq_name(queue: &str) -> String {
     format!("{queue}-dlq")
@@ -52,7 +54,7 @@ pub async fn ensure_queue(client: &Client, name: &str) -> Result<bool, QueueErro
         .create_queue()
         .queue_name(name)
         .attributes(QueueAttributeName::VisibilityTimeout, VISIBILITY_TIMEOUT_SECS.to_string())
-        .attributes(QueueAttributeName::ReceiveMessageWaitTimeSeconds, "20")
+        .attributes(QueueAttributeName::ReceiveMessageWaitTimeSeconds, RECEIVE_WAIT_SECS.to_string())
         .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
         .send()
         .await

@@ -22,7 +22,7 @@ pub const BANK_DURATION: &str = "bank_request_duration_seconds";
 pub const BANK_RETRIES: &str = "bank_retries_total";
 /// Non-final records older than `REPAIR_AFTER_SECS` that the repair path found and re-enqueued.
 pub const REPAIR_STALE: &str = "repair_stale_records_total";
-/// Every request sent to AWS (attempts, so retries count), by `service` and `operation`.
+/// Every request sent to AWS (attempts, so retries count), by `aws_service` and `operation`.
 pub const AWS_REQUESTS: &str = "aws_requests_total";
 
 /// Latency buckets, 1 ms to 30 s: bank calls with retries can take seconds.
@@ -89,6 +89,6 @@ pub fn repair_stale(kind: &'static str, found: usize) {
 }
 
 pub fn aws_request(service: &str, operation: &str) {
-    let labels = [("service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
+    let labels = [("aws_service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
     counter!(AWS_REQUESTS, &labels).increment(1);
 }

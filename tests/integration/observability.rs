@@ -164,8 +164,8 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
     // Counted per request sent: the payment (no key) is one PutItem, the refund one transaction
     // (the refund and its payment's remaining amount), each followed by one SendMessage.
     let aws = |service: &str, operation: &str| {
-        let labels = [format!("service=\"{service}\""), format!("operation=\"{operation}\"")];
-        sample(&api, "aws_requests_total", &[&labels[0], &labels[1]])
+        let labels = [format!("aws_service=\"{service}\""), format!("operation=\"{operation}\"")];
+        sample(&api, "aws_requests_total", &[&labels[0], &labels[1], "service=\"api\""])
     };
     assert_eq!(aws("dynamodb", "PutItem"), Some(1.0), "{api}");
     assert_eq!(aws("dynamodb", "TransactWriteItems"), Some(1.0), "{api}");
@@ -183,7 +183,7 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
         assert_eq!(calls, Some(1.0), "{text}");
         assert_eq!(sample(&text, "worker_messages_in_flight", &[]), Some(0.0), "{text}");
         assert!(sample(&text, "worker_oldest_message_age_seconds", &[]).is_some(), "{text}");
-        let receives = ["service=\"sqs\"", "operation=\"ReceiveMessage\""];
+        let receives = ["aws_service=\"sqs\"", "operation=\"ReceiveMessage\""];
         assert!(sample(&text, "aws_requests_total", &receives).unwrap_or(0.0) >= 1.0, "{text}");
     }
 }

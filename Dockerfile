@@ -1,0 +1,56 @@
+# syntax=docker/dockerfile:1
+# One image holding every binary: api, payment-worker, refund-worker, bank-simulator.
+# The command picks which one runs (`docker run IMAGE payment-worker`; ECS `command`,
+# compose `command:`); without one it runs the api.
+#
+#   docker build -t payment-platform .
+#   docker run --rm payment-platform api --help
+
+# --- build --------------------------------------------------------------------------------------
+FROM rust:1-bookworm AS build
+WORKDIR /src
+
+# Dependencies first, in their own layer: it is rebuilt only when Cargo.toml or Cargo.lock
+# change. Every target path named in Cargo.toml gets a stub so the manifest resolves.
+COPY Cargo.toml Cargo.lock ./
+RUN set -eu; \
+    for path in $(sed -n 's/^path = "\(.*\)"$/\1/p' Cargo.toml); do \
+        mkdir -p "$(dirname "$path")"; echo 'fn main() {}' > "$path"; \
+    done; \
+    cargo build --release --locked --bins; \
+    rm -rf src bin tests
+
+# Then the sources. Copied files keep their (older) timestamps, so touch them: cargo must see
+# them as newer than the stubs it just built.
+COPY src ./src
+COPY bin ./bin
+COPY tests ./tests
+RUN find src bin tests -name '*.rs' -exec touch {} + \
+    && cargo build --release --locked --bins
+
+# --- runtime ------------------------------------------------------------------------------------
+FROM debian:bookworm-slim AS runtime
+
+# CA roots for TLS to AWS and the bank; curl for the container health checks (GET /status).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && rm -rf /var/lib/apt/lists/* \
+    && groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
+
+COPY --from=build /src/target/release/api /src/target/release/payment-worker \
+    /src/target/release/refund-worker /src/target/release/bank-simulator /usr/local/bin/
+
+# In a container every listener must bind all interfaces (the binaries default to loopback),
+# and logs go out as one JSON object per line.
+ENV HTTP_HOST=0.0.0.0 \
+    WORKER_HTTP_HOST=0.0.0.0 \
+    BANK_HOST=0.0.0.0 \
+    LOG_FORMAT=json \
+    RUST_LOG=info
+
+USER 10001:10001
+# api, bank-simulator, payment-worker, refund-worker (WORKER_HTTP_PORT defaults)
+EXPOSE 4444 4445 4446 4447
+STOPSIGNAL SIGTERM
+CMD ["api"]

@@ -1,0 +1,108 @@
+# What each alarm means and what to do: docs/OPERATIONS.md, "Alarms".
+
+resource "aws_sns_topic" "alarms" {
+  count = var.alarm_sns_topic_arn == null ? 1 : 0
+
+  # Not encrypted with aws/sns: CloudWatch cannot publish to a topic under that key. The
+  # notifications carry alarm names and numbers only.
+  name = "${var.name_prefix}-alarms"
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count = var.alarm_sns_topic_arn == null && var.alarm_email != null ? 1 : 0
+
+  topic_arn = aws_sns_topic.alarms[0].arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+locals {
+  alarm_topic_arn = coalesce(var.alarm_sns_topic_arn, one(aws_sns_topic.alarms[*].arn))
+  alarm_actions   = [local.alarm_topic_arn]
+}
+
+# Anything in a DLQ: a poison message (unparseable, unknown id) or one received 10 times.
+resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
+  for_each = local.queues
+
+  alarm_name          = "${var.name_prefix}-${each.key}-dlq-not-empty"
+  alarm_description   = "${aws_sqs_queue.dlq[each.key].name} holds messages. See docs/OPERATIONS.md, Dead-letter queues."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.dlq[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Work waits too long: workers down, too few, or the bank failing so messages keep coming back.
+resource "aws_cloudwatch_metric_alarm" "queue_age" {
+  for_each = local.queues
+
+  alarm_name          = "${var.name_prefix}-${each.key}-oldest-message-age"
+  alarm_description   = "The oldest message of ${aws_sqs_queue.main[each.key].name} is older than ${var.queue_age_alarm_seconds} s. See docs/OPERATIONS.md, Alarms."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateAgeOfOldestMessage"
+  dimensions          = { QueueName = aws_sqs_queue.main[each.key].name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  datapoints_to_alarm = 5
+  threshold           = var.queue_age_alarm_seconds
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+}
+
+# Stuck records: the repair loop logs (LOG_FORMAT=json, event fields at the top level)
+#   {"message":"repair pass re-enqueued stale records","worker":"payment","repaired":3,...}
+# whenever it re-enqueued records that stayed non-final longer than REPAIR_AFTER_SECS.
+resource "aws_cloudwatch_log_metric_filter" "repaired" {
+  for_each = local.worker_queues
+
+  name           = "${var.name_prefix}-${each.key}-repaired-stale-records"
+  log_group_name = aws_cloudwatch_log_group.service[each.key].name
+  pattern        = "{ ($.message = \"repair pass re-enqueued stale records\") && ($.repaired > 0) }"
+
+  metric_transformation {
+    name       = "RepairedStaleRecords"
+    namespace  = var.metrics_namespace
+    value      = "$.repaired"
+    unit       = "Count"
+    dimensions = { Worker = "$.worker" }
+  }
+}
+
+locals {
+  # The `worker` field of the workers' log lines (src/worker/mod.rs, WorkerKind::name).
+  worker_log_names = {
+    "payment-worker" = "payment"
+    "refund-worker"  = "refund"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "stuck_records" {
+  for_each = local.worker_queues
+
+  alarm_name          = "${var.name_prefix}-${each.key}-stuck-records"
+  alarm_description   = "The ${each.key} repair loop re-enqueued more than ${var.stuck_alarm_threshold} stale records in ${var.stuck_alarm_minutes} min. See docs/OPERATIONS.md, Alarms."
+  namespace           = var.metrics_namespace
+  metric_name         = "RepairedStaleRecords"
+  dimensions          = { Worker = local.worker_log_names[each.key] }
+  statistic           = "Sum"
+  period              = 60 * var.stuck_alarm_minutes
+  evaluation_periods  = 1
+  threshold           = var.stuck_alarm_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  depends_on = [aws_cloudwatch_log_metric_filter.repaired]
+}

@@ -1,0 +1,150 @@
+# Each service scales on its own signal.
+#   api:     stateless; ALB requests per task, and CPU.
+#   workers: backlog per task = (visible + in-flight messages) / running tasks. In-flight
+#            (ApproximateNumberOfMessagesNotVisible) counts because a worker holds each message
+#            for the whole slow bank call: a queue with nothing visible can still be saturated.
+
+resource "aws_appautoscaling_target" "service" {
+  for_each = local.service_names
+
+  service_namespace  = "ecs"
+  scalable_dimension = "ecs:service:DesiredCount"
+  resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.service[each.key].name}"
+  min_capacity       = var.services[each.key].min_tasks
+  max_capacity       = var.services[each.key].max_tasks
+}
+
+resource "aws_appautoscaling_policy" "api_requests" {
+  name               = "${var.name_prefix}-api-requests-per-task"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["api"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["api"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api_requests_per_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.api.arn_suffix}/${aws_lb_target_group.api.arn_suffix}"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "api_cpu" {
+  name               = "${var.name_prefix}-api-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["api"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["api"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api_cpu_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+locals {
+  # Which queue each worker consumes.
+  worker_queues = {
+    "payment-worker" = "payments"
+    "refund-worker"  = "refunds"
+  }
+}
+
+resource "aws_appautoscaling_policy" "worker_backlog" {
+  for_each = local.worker_queues
+
+  name               = "${var.name_prefix}-${each.key}-backlog-per-task"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service[each.key].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service[each.key].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service[each.key].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.worker_backlog_per_task_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    customized_metric_specification {
+      metrics {
+        id          = "visible"
+        label       = "Messages waiting in ${aws_sqs_queue.main[each.value].name}"
+        return_data = false
+
+        metric_stat {
+          stat = "Sum"
+
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesVisible"
+
+            dimensions {
+              name  = "QueueName"
+              value = aws_sqs_queue.main[each.value].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "in_flight"
+        label       = "Messages received and not yet deleted (in flight)"
+        return_data = false
+
+        metric_stat {
+          stat = "Sum"
+
+          metric {
+            namespace   = "AWS/SQS"
+            metric_name = "ApproximateNumberOfMessagesNotVisible"
+
+            dimensions {
+              name  = "QueueName"
+              value = aws_sqs_queue.main[each.value].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "tasks"
+        label       = "Running ${each.key} tasks"
+        return_data = false
+
+        metric_stat {
+          stat = "Average"
+
+          metric {
+            namespace   = "ECS/ContainerInsights"
+            metric_name = "RunningTaskCount"
+
+            dimensions {
+              name  = "ClusterName"
+              value = aws_ecs_cluster.main.name
+            }
+
+            dimensions {
+              name  = "ServiceName"
+              value = aws_ecs_service.service[each.key].name
+            }
+          }
+        }
+      }
+
+      metrics {
+        id          = "backlog_per_task"
+        label       = "(visible + in flight) / running tasks"
+        expression  = "(visible + in_flight) / tasks"
+        return_data = true
+      }
+    }
+  }
+}

@@ -1,0 +1,189 @@
+# One Fargate service per binary, all from the one image (the command picks the binary).
+# Environment names are the binaries' own (CONTRACT.md section 2, the clap `env = "..."` names);
+# AWS_ENDPOINT_URL is never set: unset means real AWS. SETUP stays unset (false): Terraform owns
+# the table and the queues.
+
+resource "aws_ecr_repository" "app" {
+  count = var.image_repository == null ? 1 : 0
+
+  name                 = var.name_prefix
+  image_tag_mutability = "MUTABLE"
+
+  image_scanning_configuration {
+    scan_on_push = true
+  }
+}
+
+resource "aws_ecs_cluster" "main" {
+  name = var.name_prefix
+
+  # RunningTaskCount (ECS/ContainerInsights) drives the workers' backlog-per-task scaling.
+  setting {
+    name  = "containerInsights"
+    value = "enabled"
+  }
+}
+
+resource "aws_cloudwatch_log_group" "service" {
+  for_each = local.service_names
+
+  name              = "/ecs/${var.name_prefix}/${each.key}"
+  retention_in_days = var.log_retention_days
+}
+
+locals {
+  service_names    = toset(["api", "payment-worker", "refund-worker"])
+  image_repository = coalesce(var.image_repository, one(aws_ecr_repository.app[*].repository_url))
+  api_base_url     = coalesce(var.base_url, "${local.https ? "https" : "http"}://${aws_lb.api.dns_name}")
+  stop_timeout     = min(120, var.shutdown_grace_secs + 10)
+
+  otel_env = var.otel_exporter_otlp_endpoint == "" ? [] : [
+    { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = var.otel_exporter_otlp_endpoint },
+  ]
+
+  common_env = concat(local.otel_env, [
+    { name = "AWS_REGION", value = var.region },
+    { name = "DYNAMODB_TABLE", value = aws_dynamodb_table.main.name },
+    { name = "PAYMENTS_QUEUE", value = aws_sqs_queue.main["payments"].name },
+    { name = "REFUNDS_QUEUE", value = aws_sqs_queue.main["refunds"].name },
+    { name = "LOG_FORMAT", value = "json" },
+    { name = "RUST_LOG", value = var.rust_log },
+  ])
+
+  api_env = [
+    { name = "HTTP_HOST", value = "0.0.0.0" },
+    { name = "HTTP_PORT", value = "4444" },
+    { name = "BASE_URL", value = local.api_base_url },
+    { name = "JWT_ISSUER", value = var.jwt_issuer },
+    { name = "JWT_AUDIENCE", value = var.jwt_audience },
+    { name = "TOKEN_TTL_SECS", value = tostring(var.token_ttl_secs) },
+    { name = "TOKEN_ISSUANCE", value = tostring(var.token_issuance) },
+    { name = "MERCHANT_ID", value = var.merchant_id },
+  ]
+
+  worker_env = [
+    { name = "BANK_URL", value = var.bank_url },
+    { name = "BANK_TIMEOUT_MS", value = tostring(var.bank_timeout_ms) },
+    { name = "BANK_MAX_ATTEMPTS", value = tostring(var.bank_max_attempts) },
+    { name = "WORKER_CONCURRENCY", value = tostring(var.worker_concurrency) },
+    { name = "WORKER_HTTP_HOST", value = "0.0.0.0" },
+    { name = "WORKER_HTTP_PORT", value = "4446" },
+    { name = "REPAIR_INTERVAL_SECS", value = tostring(var.repair_interval_secs) },
+    { name = "REPAIR_AFTER_SECS", value = tostring(var.repair_after_secs) },
+    { name = "SHUTDOWN_GRACE_SECS", value = tostring(var.shutdown_grace_secs) },
+  ]
+
+  old_card_keys_secret = var.card_encryption_old_keys_secret_arn == null ? [] : [
+    { name = "CARD_ENCRYPTION_OLD_KEYS", valueFrom = var.card_encryption_old_keys_secret_arn },
+  ]
+
+  card_secrets = concat(local.old_card_keys_secret, [
+    { name = "CARD_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.card_encryption_key.arn },
+  ])
+
+  service_settings = {
+    "api" = {
+      port            = 4444
+      environment     = concat(local.common_env, local.api_env)
+      secrets         = concat(local.card_secrets, [{ name = "JWT_SECRET_KEY", valueFrom = aws_secretsmanager_secret.jwt_secret_key.arn }])
+      security_groups = [aws_security_group.api.id]
+    }
+    "payment-worker" = {
+      port            = 4446
+      environment     = concat(local.common_env, local.worker_env)
+      secrets         = local.card_secrets
+      security_groups = [aws_security_group.worker.id]
+    }
+    "refund-worker" = {
+      port            = 4446
+      environment     = concat(local.common_env, local.worker_env)
+      secrets         = local.card_secrets
+      security_groups = [aws_security_group.worker.id]
+    }
+  }
+}
+
+resource "aws_ecs_task_definition" "service" {
+  for_each = local.service_settings
+
+  family                   = "${var.name_prefix}-${each.key}"
+  requires_compatibilities = ["FARGATE"]
+  network_mode             = "awsvpc"
+  cpu                      = var.services[each.key].cpu
+  memory                   = var.services[each.key].memory
+  execution_role_arn       = aws_iam_role.execution.arn
+  task_role_arn            = aws_iam_role.task[each.key].arn
+
+  runtime_platform {
+    operating_system_family = "LINUX"
+    cpu_architecture        = var.cpu_architecture
+  }
+
+  container_definitions = jsonencode([{
+    name                   = each.key
+    image                  = "${local.image_repository}:${lookup(var.image_tags, each.key, var.image_tag)}"
+    command                = [each.key]
+    essential              = true
+    readonlyRootFilesystem = true
+    stopTimeout            = local.stop_timeout
+    portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
+    environment            = each.value.environment
+    secrets                = each.value.secrets
+    healthCheck = {
+      command     = ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:${each.value.port}/status"]
+      interval    = 15
+      timeout     = 5
+      retries     = 3
+      startPeriod = 20
+    }
+    logConfiguration = {
+      logDriver = "awslogs"
+      options = {
+        awslogs-group         = aws_cloudwatch_log_group.service[each.key].name
+        awslogs-region        = var.region
+        awslogs-stream-prefix = each.key
+      }
+    }
+  }])
+}
+
+resource "aws_ecs_service" "service" {
+  for_each = local.service_settings
+
+  name                               = each.key
+  cluster                            = aws_ecs_cluster.main.id
+  task_definition                    = aws_ecs_task_definition.service[each.key].arn
+  desired_count                      = var.services[each.key].min_tasks
+  launch_type                        = "FARGATE"
+  deployment_minimum_healthy_percent = 100
+  deployment_maximum_percent         = 200
+  health_check_grace_period_seconds  = each.key == "api" ? 30 : null
+  propagate_tags                     = "SERVICE"
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
+
+  network_configuration {
+    subnets          = local.task_subnet_ids
+    security_groups  = each.value.security_groups
+    assign_public_ip = local.assign_public_ip
+  }
+
+  dynamic "load_balancer" {
+    for_each = each.key == "api" ? [aws_lb_target_group.api.arn] : []
+    content {
+      target_group_arn = load_balancer.value
+      container_name   = "api"
+      container_port   = 4444
+    }
+  }
+
+  # Application Auto Scaling owns the task count once the service exists.
+  lifecycle {
+    ignore_changes = [desired_count]
+  }
+
+  depends_on = [aws_lb_listener.http, aws_iam_role_policy.task, aws_iam_role_policy.execution_secrets]
+}

@@ -1,0 +1,213 @@
+# One task role per component, each granted only the calls its code makes (found by reading the
+# SDK calls in src/dynamo, src/sqs and src/worker). SETUP's calls (CreateTable, CreateQueue,
+# UpdateTimeToLive, DescribeTable, GetQueueAttributes) are not granted: Terraform creates the
+# table and queues, and SETUP stays off in production.
+#
+# DynamoDB transactions (TransactWriteItems) are authorised per item as PutItem / UpdateItem.
+# DeleteMessageBatch is authorised as sqs:DeleteMessage.
+
+locals {
+  # Queue URLs are resolved by name at start: both queues for the JobQueue every process holds,
+  # and the worker's own DLQ.
+  payments_queue_arn = aws_sqs_queue.main["payments"].arn
+  refunds_queue_arn  = aws_sqs_queue.main["refunds"].arn
+
+  kms_statements = var.kms_key_arn == null ? [] : [{
+    Sid      = "EncryptedTableAndQueues"
+    Effect   = "Allow"
+    Action   = ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"]
+    Resource = [var.kms_key_arn]
+  }]
+
+  task_policies = {
+    # POST/GET/PATCH: idempotency claim + PENDING record (PutItem, or a transaction of Put and
+    # Update), reads (GetItem, consistent Query of a payment's items), the merchant list on
+    # GSI1, and one SendMessage per accepted payment or refund.
+    "api" = [
+      {
+        Sid      = "Table"
+        Effect   = "Allow"
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        Resource = [local.table_arn]
+      },
+      {
+        Sid      = "MerchantListIndex"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = ["${local.table_arn}/index/GSI1"]
+      },
+      {
+        Sid      = "Enqueue"
+        Effect   = "Allow"
+        Action   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
+        Resource = [local.payments_queue_arn, local.refunds_queue_arn]
+      },
+    ]
+
+    # Consumes the payments queue; conditional UpdateItem for PROCESSING and the final state,
+    # a consistent Query of the payment; the repair loop queries GSI2, claims with UpdateItem and
+    # sends the charge again; poison messages are copied to the DLQ with SendMessage.
+    "payment-worker" = [
+      {
+        Sid      = "Table"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+        Resource = [local.table_arn]
+      },
+      {
+        Sid      = "RepairIndex"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = ["${local.table_arn}/index/GSI2"]
+      },
+      {
+        Sid      = "ResolveQueues"
+        Effect   = "Allow"
+        Action   = ["sqs:GetQueueUrl"]
+        Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq["payments"].arn]
+      },
+      {
+        Sid      = "Consume"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Resource = [local.payments_queue_arn]
+      },
+      {
+        Sid      = "DeadLetter"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.dlq["payments"].arn]
+      },
+    ]
+
+    # The same for refunds: the refund and its payment settle in one transaction of two updates.
+    "refund-worker" = [
+      {
+        Sid      = "Table"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+        Resource = [local.table_arn]
+      },
+      {
+        Sid      = "RepairIndex"
+        Effect   = "Allow"
+        Action   = ["dynamodb:Query"]
+        Resource = ["${local.table_arn}/index/GSI2"]
+      },
+      {
+        Sid      = "ResolveQueues"
+        Effect   = "Allow"
+        Action   = ["sqs:GetQueueUrl"]
+        Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq["refunds"].arn]
+      },
+      {
+        Sid      = "Consume"
+        Effect   = "Allow"
+        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+        Resource = [local.refunds_queue_arn]
+      },
+      {
+        Sid      = "DeadLetter"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.dlq["refunds"].arn]
+      },
+    ]
+  }
+}
+
+# Task roles may be assumed only by tasks of this account (confused-deputy guard).
+data "aws_iam_policy_document" "task_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [data.aws_caller_identity.current.account_id]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "execution_assume" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["ecs-tasks.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "task" {
+  for_each = local.task_policies
+
+  name               = "${var.name_prefix}-${each.key}-task"
+  assume_role_policy = data.aws_iam_policy_document.task_assume.json
+}
+
+resource "aws_iam_role_policy" "task" {
+  for_each = local.task_policies
+
+  name = "${each.key}-data-access"
+  role = aws_iam_role.task[each.key].id
+  policy = jsonencode({
+    Version   = "2012-10-17"
+    Statement = concat(each.value, local.kms_statements)
+  })
+}
+
+# The execution role: ECS itself uses it to pull the image, write the logs and read the
+# secrets it injects into the containers.
+resource "aws_iam_role" "execution" {
+  name               = "${var.name_prefix}-task-execution"
+  assume_role_policy = data.aws_iam_policy_document.execution_assume.json
+}
+
+resource "aws_iam_role_policy_attachment" "execution" {
+  role       = aws_iam_role.execution.name
+  policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  name = "read-secrets"
+  role = aws_iam_role.execution.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "InjectedSecrets"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = local.secret_arns
+    }]
+  })
+}
+
+# Values are never in Terraform (nor its state): put them with
+#   aws secretsmanager put-secret-value --secret-id <arn> --secret-string "$(openssl rand -base64 32)"
+# before the services start (outputs: jwt_secret_arn, card_encryption_key_secret_arn).
+resource "aws_secretsmanager_secret" "jwt_secret_key" {
+  name                    = "${var.name_prefix}/JWT_SECRET_KEY"
+  description             = "HS256 secret of the API's bearer tokens (JWT_SECRET_KEY)."
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret" "card_encryption_key" {
+  name                    = "${var.name_prefix}/CARD_ENCRYPTION_KEY"
+  description             = "Base64 of 32 random bytes: AES-256-GCM key sealing card data (CARD_ENCRYPTION_KEY)."
+  recovery_window_in_days = 7
+}
+
+locals {
+  secret_arns = compact([
+    aws_secretsmanager_secret.jwt_secret_key.arn,
+    aws_secretsmanager_secret.card_encryption_key.arn,
+    var.card_encryption_old_keys_secret_arn,
+  ])
+}
