@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev test unit lint fmt build chaos emulator-start emulator-stop clean help
+.PHONY: dev test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -11,7 +11,7 @@ help: ## List the targets
 dev: ## Install what is missing, start the emulator, SETUP, and run api + workers + bank in the foreground
 	@localstack/dev.sh
 
-test: lint ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
+test: lint tf-fmt openapi-check ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked
 
 unit: ## Unit tests only (no emulator)
@@ -30,6 +30,47 @@ build: ## Build every binary
 chaos: ## The full chaos run (200+ payments, faults, SIGKILLed workers)
 	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} \
 		localstack/with-emulator.sh 4598 cargo test --test integration --locked chaos -- --nocapture
+
+NEWMAN := postman/node_modules/.bin/newman
+POSTMAN_BASE_URL ?= http://localhost:4444
+
+postman-install: $(NEWMAN) ## Install newman (pinned in postman/package-lock.json) if missing or the lock changed
+
+$(NEWMAN): postman/package.json postman/package-lock.json
+	npm ci --prefix postman --no-audit --no-fund
+	@touch $@
+
+postman: postman-install ## Run the Postman collection with newman against a running `make dev` (POSTMAN_BASE_URL)
+	$(NEWMAN) run postman/payment-platform.postman_collection.json -e postman/local.postman_environment.json \
+		--env-var baseURL=$(POSTMAN_BASE_URL) --reporters cli --timeout-request 20000
+
+bench: ## Load benchmark in release mode on a private emulator (port 4595); BENCH_* variables size it, report in target/bench/
+	cargo build --release --bins --locked
+	@mkdir -p target/bench
+	@localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
+
+OPENAPI_VALIDATOR_VERSION := 0.9.0
+OPENAPI_VENV := .tools/openapi-venv
+OPENAPI_VALIDATOR := $(OPENAPI_VENV)/.installed-$(OPENAPI_VALIDATOR_VERSION)
+
+$(OPENAPI_VALIDATOR):
+	rm -rf $(OPENAPI_VENV)
+	python3 -m venv $(OPENAPI_VENV)
+	$(OPENAPI_VENV)/bin/python -m pip install --disable-pip-version-check --no-input -q \
+		openapi-spec-validator==$(OPENAPI_VALIDATOR_VERSION)
+	@touch $@
+
+openapi-check: $(OPENAPI_VALIDATOR) ## Validate the generated OpenAPI document (openapi-spec-validator, pinned, in .tools/)
+	OPENAPI_OUT=$(CURDIR)/target/openapi.json cargo test --lib --locked -q http::openapi::tests::write_openapi_json \
+		-- --ignored --exact
+	$(OPENAPI_VENV)/bin/openapi-spec-validator target/openapi.json
+
+tf-fmt: ## Check the formatting of infra/terraform (skipped with a warning when terraform is not installed)
+	@if command -v terraform >/dev/null 2>&1; then \
+		terraform fmt -check -recursive infra/terraform; \
+	else \
+		echo "warning: terraform is not installed; skipping the infra/terraform format check" >&2; \
+	fi
 
 emulator-start: ## Start the emulator on 127.0.0.1:4566 in the background
 	@localstack/emulator.sh start
