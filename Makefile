@@ -11,7 +11,7 @@ help: ## List the targets
 dev: ## Install what is missing, start the emulator, SETUP, and run api + workers + bank in the foreground
 	@localstack/dev.sh
 
-test: lint tf-fmt openapi-check ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
+test: lint tf-fmt openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked
 
 unit: ## Unit tests only (no emulator)

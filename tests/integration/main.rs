@@ -10,5 +10,6 @@ mod chaos;
 mod e2e;
 mod infra_names;
 mod observability;
+mod postman;
 mod setup_and_data;
 mod support;
