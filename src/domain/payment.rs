@@ -57,6 +57,16 @@ impl Payment {
     pub fn fully_refunded(&self) -> bool {
         self.refunded_amount >= self.amount.get()
     }
+
+    /// What a new refund may still ask for: nothing once the payment was declined or failed
+    /// (no money moved), otherwise the price minus refunds that have not failed. A payment still
+    /// in flight shows its full amount: a refund asked now is carried out once it succeeds.
+    pub fn refundable_now(&self) -> u64 {
+        match self.status {
+            PaymentStatus::Declined | PaymentStatus::Failed => 0,
+            _ => self.refundable_left,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -113,16 +113,18 @@ impl DynamoStore {
             .key_condition_expression("GSI1PK = :m")
             .expression_attribute_values(":m", s(&gsi_pk))
             .scan_index_forward(false)
-            .limit(limit as i32)
+            // One more than asked: whether a next page exists is known without a second query,
+            // so a page that is exactly full does not hand out a cursor to an empty page.
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX - 1).saturating_add(1))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(classify)?;
-        let payments = out.items().iter().map(payment_from_item).collect::<Result<Vec<_>, _>>()?;
-        let next_cursor = match (&out.last_evaluated_key, payments.last()) {
-            (Some(_), Some(last)) => Some(encode_cursor(last)),
-            _ => None,
-        };
+        let mut payments = out.items().iter().map(payment_from_item).collect::<Result<Vec<_>, _>>()?;
+        // More exists if the extra item came, or if DynamoDB stopped early (1 MB per query).
+        let more = payments.len() > limit as usize || out.last_evaluated_key.is_some();
+        payments.truncate(limit as usize);
+        let next_cursor = if more { payments.last().map(encode_cursor) } else { None };
         Ok(PaymentPage { payments, next_cursor })
     }
 

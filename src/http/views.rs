@@ -91,7 +91,8 @@ pub struct PaymentBody {
     refunded: bool,
     /// The sum of succeeded refunds, minor units.
     refunded_amount: u64,
-    /// What a new refund may still take (price minus refunds that have not failed).
+    /// What a new refund may still take: price minus refunds that have not failed; 0 once the
+    /// payment is DECLINED or FAILED.
     refundable_amount: u64,
     /// The latest succeeded refund, ms since the epoch; null before one.
     #[schema(required = true)]
@@ -218,7 +219,7 @@ pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
         updated_timestamp: p.updated_at_ms,
         refunded: p.fully_refunded(),
         refunded_amount: p.refunded_amount,
-        refundable_amount: p.refundable_left,
+        refundable_amount: p.refundable_now(),
         refund_timestamp: p.refund_timestamp_ms,
         refunds: refunds.map(|rs| rs.iter().map(refund).collect()),
     }

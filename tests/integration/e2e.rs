@@ -45,6 +45,8 @@ async fn every_test_card_settles_as_the_bank_says_and_refunds_follow() {
         assert_eq!(p["Status"], status, "{card}");
         assert_eq!(p["Reason"].as_str(), reason, "{card}");
         assert_eq!(p["CardLast4"], &card[12..]);
+        let refundable = if status == "SUCCEEDED" { 2500 } else { 0 };
+        assert_eq!(p["RefundableAmount"], refundable, "nothing to refund on a {status} payment");
     }
     let charged = charges(&sys).await;
     for (id, (card, status, _)) in ids.iter().zip(cards) {
