@@ -17,13 +17,17 @@ pub struct KeyedRequest {
 }
 
 impl KeyedRequest {
-    pub fn claim(&self, resource_id: String, now_ms: u64) -> IdempotencyClaim {
+    /// A claim written already done with `response`: the record, the claim and the answer
+    /// land in one write, so a replay finds the answer as soon as the record exists. If the SQS
+    /// send then fails, the repair path enqueues the PENDING record.
+    pub fn claim(&self, resource_id: String, now_ms: u64, response: StoredResponse) -> IdempotencyClaim {
         IdempotencyClaim {
             key: self.key.clone(),
             request_hash: self.request_hash.clone(),
             resource_id,
             locked_until_ms: now_ms + LOCK_MS,
             expires_at_secs: now_ms / 1000 + KEEP_SECS,
+            response: Some(response),
         }
     }
 }

@@ -40,9 +40,10 @@ impl Services {
             sealed_card: self.vault.seal(&req.card, id),
             created_at_ms: now,
         };
-        let claim = key.map(|k| k.claim(id.to_string(), now));
+        let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
         match self.store.insert_payment(&new, claim.as_ref()).await {
-            Ok(()) => Ok(self.enqueue_and_answer(id, key).await),
+            // The claim was written done: nothing to finish.
+            Ok(()) => Ok(self.enqueue_and_answer(id, None).await),
             Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
                 let key = key.ok_or_else(|| AppError::Internal("key conflict without a key".into()))?;
                 match self.existing_key(key).await? {

@@ -78,7 +78,7 @@ impl Services {
             currency: payment.currency,
             created_at_ms: now,
         };
-        let claim = key.map(|k| k.claim(refund.id.to_string(), now));
+        let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
         match self.store.insert_refund(&refund, claim.as_ref()).await {
             Ok(()) => {}
             Err(StoreError::Conflict(ConflictKind::InsufficientRefundable)) => {
@@ -89,7 +89,8 @@ impl Services {
             Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => return Err(AppError::IdempotencyInFlight),
             Err(e) => return Err(e.into()),
         }
-        Ok(self.enqueue_refund_and_answer(&refund, key).await)
+        // The claim was written done: nothing to finish.
+        Ok(self.enqueue_refund_and_answer(&refund, None).await)
     }
 
     async fn resume_refund(

@@ -55,4 +55,7 @@ pub struct IdempotencyClaim {
     pub resource_id: String,
     pub locked_until_ms: u64,
     pub expires_at_secs: u64,
+    /// The answer, when it is known before the write (it is for every request we have): the
+    /// claim is then written done, and no second write is needed to complete it.
+    pub response: Option<StoredResponse>,
 }

@@ -13,16 +13,27 @@ const DONE: &str = "DONE";
 
 impl DynamoStore {
     pub(super) fn claim_item(&self, c: &IdempotencyClaim) -> Item {
-        ItemBuilder::new()
+        let item = ItemBuilder::new()
             .set(PK, s(idempotency_pk(&c.key)))
             .set(SK, s(IDEMPOTENCY_SK))
             .set("MerchantID", s(c.key.merchant_id.as_str()))
             .set("RequestHash", s(&c.request_hash))
             .set("ResourceID", s(&c.resource_id))
-            .set("State", s(IN_PROGRESS))
             .set("LockedUntil", n(c.locked_until_ms))
-            .set(TTL_ATTRIBUTE, n(c.expires_at_secs))
-            .build()
+            .set(TTL_ATTRIBUTE, n(c.expires_at_secs));
+        match &c.response {
+            None => item.set("State", s(IN_PROGRESS)).build(),
+            Some(r) => {
+                let item = item
+                    .set("State", s(DONE))
+                    .set("ResponseStatus", n(u64::from(r.status)))
+                    .set("ResponseBody", s(&r.body));
+                match &r.location {
+                    Some(loc) => item.set("ResponseLocation", s(loc)).build(),
+                    None => item.build(),
+                }
+            }
+        }
     }
 
     pub(super) async fn get_idempotency_impl(

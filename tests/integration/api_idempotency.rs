@@ -52,8 +52,9 @@ async fn the_same_key_with_another_body_is_422_and_keys_are_per_merchant() {
     assert_eq!(bad.status(), 400);
 }
 
-/// Claims a key the way a first request does, as if that request were still running
-/// (`locked_for_ms` > 0) or had died mid-way (< 0).
+/// Claims a key without its answer, as a first request of an earlier version did, as if that
+/// request were still running (`locked_for_ms` > 0) or had died mid-way (< 0). Today's requests
+/// write the answer with the claim; claims without one are still honoured.
 async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -> PaymentId {
     let store = DynamoStore::new(app.clients.dynamodb.clone(), app.aws.table.clone());
     let id = PaymentId::new();
@@ -64,6 +65,7 @@ async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -
         resource_id: id.to_string(),
         locked_until_ms: (now + locked_for_ms) as u64,
         expires_at_secs: (now / 1000 + 3600) as u64,
+        response: None,
     };
     // Write the claim alone by creating a payment through the store, as the API does.
     let new = payment_platform::domain::payment::NewPayment {

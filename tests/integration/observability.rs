@@ -155,32 +155,40 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
     let refund = sys.app.refund(&id, None, None).await;
     assert_eq!(refund.status(), 202);
     sys.settled(&id, SETTLE).await;
+    // With a key, the payment, its key's claim and the answer are one transaction.
+    let keyed = sys.app.create(&card_request("4000000000000002", 800), Some("metrics-key-1")).await;
+    assert_eq!(keyed.status(), 202);
+    let keyed: Value = keyed.json().await.unwrap();
+    assert_eq!(sys.settled(keyed["paymentID"].as_str().unwrap(), SETTLE).await["Status"], "DECLINED");
 
     let api = scrape(sys.api.port).await;
     let created = ["route=\"/payments\"", "method=\"POST\"", "status=\"202\"", "service=\"api\""];
-    assert_eq!(sample(&api, "http_requests_total", &created), Some(1.0), "{api}");
+    assert_eq!(sample(&api, "http_requests_total", &created), Some(2.0), "{api}");
     let latency = ["route=\"/payments/{id}\"", "status=\"200\""];
     assert!(sample(&api, "http_request_duration_seconds_count", &latency).unwrap_or(0.0) >= 1.0, "{api}");
-    // Counted per request sent: the payment (no key) is one PutItem, the refund one transaction
-    // (the refund and its payment's remaining amount), each followed by one SendMessage.
+    // Counted per request sent: the payment without a key is one PutItem, the keyed one and the
+    // refund (with its payment's remaining amount) one transaction each, each followed by one
+    // SendMessage; nothing is written twice.
     let aws = |service: &str, operation: &str| {
         let labels = [format!("aws_service=\"{service}\""), format!("operation=\"{operation}\"")];
         sample(&api, "aws_requests_total", &[&labels[0], &labels[1], "service=\"api\""])
     };
     assert_eq!(aws("dynamodb", "PutItem"), Some(1.0), "{api}");
-    assert_eq!(aws("dynamodb", "TransactWriteItems"), Some(1.0), "{api}");
-    assert_eq!(aws("sqs", "SendMessage"), Some(2.0), "{api}");
+    assert_eq!(aws("dynamodb", "TransactWriteItems"), Some(2.0), "{api}");
+    assert_eq!(aws("dynamodb", "UpdateItem"), None, "{api}");
+    assert_eq!(aws("sqs", "SendMessage"), Some(3.0), "{api}");
 
-    for (port, operation) in [(sys.payment_worker.port, "charge"), (sys.refund_worker.port, "refund")] {
+    // The payment worker charged two payments, the refund worker refunded one.
+    for (port, operation, jobs) in [(sys.payment_worker.port, "charge", 2.0), (sys.refund_worker.port, "refund", 1.0)] {
         // The final status is written before the message is deleted and counted: poll.
-        let text = eventually(Duration::from_secs(10), "the job to be counted", || async {
+        let text = eventually(Duration::from_secs(10), "the jobs to be counted", || async {
             let text = scrape(port).await;
-            (sample(&text, "worker_messages_total", &["outcome=\"done\""]) == Some(1.0)).then_some(text)
+            (sample(&text, "worker_messages_total", &["outcome=\"done\""]) == Some(jobs)).then_some(text)
         })
         .await;
         let op = format!("operation=\"{operation}\"");
         let calls = sample(&text, "bank_request_duration_seconds_count", &[&op, "outcome=\"answered\""]);
-        assert_eq!(calls, Some(1.0), "{text}");
+        assert_eq!(calls, Some(jobs), "{text}");
         assert_eq!(sample(&text, "worker_messages_in_flight", &[]), Some(0.0), "{text}");
         assert!(sample(&text, "worker_oldest_message_age_seconds", &[]).is_some(), "{text}");
         let receives = ["aws_service=\"sqs\"", "operation=\"ReceiveMessage\""];
