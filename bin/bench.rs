@@ -1,4 +1,5 @@
 //! `make bench`: the load generator. All the logic is in `payment_platform::bench`.
 fn main() -> anyhow::Result<()> {
-    payment_platform::bench::main()
+    payment_platform::bench::main()?;
+    Ok(())
 }

@@ -1,4 +1,47 @@
-//! The benchmark behind `make bench` (work in progress).
-pub fn main() -> anyhow::Result<()> {
-    anyhow::bail!("the benchmark is not written yet")
+//! `make bench`: a load generator for the running system on the local emulator.
+//!
+//! It starts (and stops, by pid) a bank simulator with added latency, an api, and the workers,
+//! each on a fresh table and queues, and measures: the API's accepted payments per second and
+//! latency against the floor (the same DynamoDB and SQS calls made directly), the pipeline from
+//! POST to final with 1 and 2 processes of each worker, AWS requests per payment counted by the
+//! processes themselves (`aws_requests_total` at `GET /metrics`), and each process's peak memory.
+//! Prints tables, the JSON report (also written to `<out>/report.json`), and one last line:
+//! `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N max_rss_mb=N`.
+mod args;
+mod drive;
+mod error;
+mod floor;
+mod levels;
+mod load;
+mod phases;
+mod procs;
+mod report;
+mod requests;
+mod run;
+mod scrape;
+mod stats;
+mod system;
+mod table;
+mod track;
+
+pub use args::BenchArgs;
+pub use error::BenchError;
+
+use clap::Parser;
+
+pub fn main() -> Result<(), BenchError> {
+    let args = BenchArgs::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::io("starting the async runtime", e))?;
+    let report = runtime.block_on(run::run(&args))?;
+    print!("{}", table::render(&report));
+    let json =
+        serde_json::to_string_pretty(&report).map_err(|e| BenchError::Unexpected(format!("report JSON: {e}")))?;
+    let path = args.out_dir.join("report.json");
+    std::fs::write(&path, format!("{json}\n")).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
+    println!("\n== {} ==\n{json}", path.display());
+    println!("{}", report.headline.last_line());
+    Ok(())
 }

@@ -1,0 +1,83 @@
+//! What a run measures and how big it is: every knob is a flag or a `BENCH_*` variable.
+use std::path::PathBuf;
+
+/// Load generator for the running system; started by `make bench` on a private emulator.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(name = "bench", about = "Load benchmark of api + workers + bank on the local emulator (make bench)")]
+pub struct BenchArgs {
+    /// The emulator (set by localstack/with-emulator.sh). The bench refuses to run against real AWS.
+    #[arg(long, env = "AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    pub region: String,
+    /// Concurrencies of the API and floor levels (comma-separated).
+    #[arg(long, env = "BENCH_CONCURRENCY", value_delimiter = ',', default_value = "1,16,64")]
+    pub concurrency: Vec<usize>,
+    /// Measured seconds of each API and floor level.
+    #[arg(long, env = "BENCH_DURATION_SECS", default_value_t = 10.0)]
+    pub duration_secs: f64,
+    /// The API and the floor alternate in slices of about this many seconds within a level.
+    #[arg(long, env = "BENCH_SLICE_SECS", default_value_t = 2.0)]
+    pub slice_secs: f64,
+    /// Unmeasured seconds before each level (connections, caches).
+    #[arg(long, env = "BENCH_WARMUP_SECS", default_value_t = 1.0)]
+    pub warmup_secs: f64,
+    /// Payments of each pipeline run (POST to final).
+    #[arg(long, env = "BENCH_PIPELINE_PAYMENTS", default_value_t = 3000)]
+    pub pipeline_payments: usize,
+    /// Concurrency of the pipeline and refund runs; also the headline concurrency of the API levels.
+    #[arg(long, env = "BENCH_PIPELINE_CONCURRENCY", default_value_t = 64)]
+    pub pipeline_concurrency: usize,
+    /// Processes of each worker for the pipeline runs, in order (comma-separated).
+    #[arg(long, env = "BENCH_WORKERS", value_delimiter = ',', default_value = "1,2")]
+    pub workers: Vec<usize>,
+    /// Refunds of the refund run (full refunds of payments the last pipeline run settled).
+    #[arg(long, env = "BENCH_REFUNDS", default_value_t = 1000)]
+    pub refunds: usize,
+    /// Latency the bank simulator adds to every charge and refund.
+    #[arg(long, env = "BENCH_BANK_LATENCY_MS", default_value_t = 50)]
+    pub bank_latency_ms: u64,
+    /// How long a pipeline or refund run may take to become final before it is reported as stuck.
+    #[arg(long, env = "BENCH_SETTLE_TIMEOUT_SECS", default_value_t = 180)]
+    pub settle_timeout_secs: u64,
+    /// How often the bench looks whether everything is final.
+    #[arg(long, env = "BENCH_POLL_MS", default_value_t = 200)]
+    pub poll_ms: u64,
+    /// Where the processes' logs and report.json go.
+    #[arg(long, env = "BENCH_OUT_DIR", default_value = "target/bench")]
+    pub out_dir: PathBuf,
+    /// Where the api, worker and bank binaries are; default: next to this binary.
+    #[arg(long, env = "BENCH_BIN_DIR")]
+    pub bin_dir: Option<PathBuf>,
+    /// RUST_LOG of the processes the bench starts.
+    #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+}
+
+impl BenchArgs {
+    /// The API level compared in the headline: the pipeline's concurrency if measured, else the highest.
+    pub fn headline_concurrency(&self) -> usize {
+        if self.concurrency.contains(&self.pipeline_concurrency) {
+            self.pipeline_concurrency
+        } else {
+            self.concurrency.iter().copied().max().unwrap_or(self.pipeline_concurrency)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn lists_parse_and_the_headline_falls_back_to_the_highest_level() {
+        let a = BenchArgs::try_parse_from(["bench", "--concurrency", "1,8", "--workers", "1"]).unwrap();
+        assert_eq!(a.concurrency, vec![1, 8]);
+        assert_eq!(a.workers, vec![1]);
+        assert_eq!(a.headline_concurrency(), 8);
+        let b = BenchArgs::try_parse_from(["bench", "--concurrency", "1,64"]).unwrap();
+        assert_eq!(b.headline_concurrency(), 64);
+    }
+}

@@ -1,0 +1,140 @@
+//! The floor: what one accepted payment costs in DynamoDB and SQS, made directly with the SDK.
+//! `POST /payments` with an `Idempotency-Key` makes exactly these calls, in this order
+//! (src/app/payments.rs, src/dynamo/payments.rs, src/dynamo/idempotency.rs):
+//! 1. `TransactWriteItems`: put the key's claim, already DONE with the stored 202 answer, and the
+//!    PENDING payment, each `attribute_not_exists(PK)`;
+//! 2. `SendMessage`: the charge job (ids only) to the payments queue.
+//!
+//! Items carry the same attributes and sizes as the API's, in the same table (same indexes).
+//! [`CALLS`] lists the calls; the bench checks it against the API's counted requests per payment
+//! and warns when the API's create path changed and this file did not follow.
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use super::error::BenchError;
+use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::ports::Job;
+use crate::dynamo::keys::*;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// The (service, operation) calls of one accepted payment, as made below.
+pub const CALLS: &[(&str, &str)] = &[("dynamodb", "TransactWriteItems"), ("sqs", "SendMessage")];
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: u64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+#[derive(Clone)]
+pub struct Floor {
+    dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    table: String,
+    queue_url: String,
+    merchant: MerchantId,
+    /// The size of a sealed card (`v1.<key id>.<base64 of nonce, JSON card, tag>`).
+    sealed_card: String,
+}
+
+impl Floor {
+    pub fn new(
+        dynamodb: aws_sdk_dynamodb::Client,
+        sqs: aws_sdk_sqs::Client,
+        table: String,
+        queue_url: String,
+    ) -> Result<Self, BenchError> {
+        let merchant = MerchantId::parse("test@merchant").map_err(|_| BenchError::Unexpected("merchant id".into()))?;
+        let card_json = r#"{"number":"4242424242424242","cvv":"123","expiry_month":12,"expiry_year":2039}"#;
+        let raw: Vec<u8> = (0..12 + card_json.len() + 16).map(|_| rand::random::<u8>()).collect();
+        let sealed_card = format!("v1.k0.{}", base64::engine::general_purpose::STANDARD.encode(raw));
+        Ok(Self { dynamodb, sqs, table, queue_url, merchant, sealed_card })
+    }
+
+    fn payment_item(&self, id: PaymentId, now: u64) -> Item {
+        let sid = id.to_string();
+        HashMap::from([
+            (PK.to_owned(), s(payment_pk(id))),
+            (SK.to_owned(), s(PAYMENT_SK)),
+            ("PaymentID".to_owned(), s(&sid)),
+            ("MerchantID".to_owned(), s(self.merchant.as_str())),
+            ("CustomerID".to_owned(), s("bench-1")),
+            ("CustomerName".to_owned(), s("Bench Customer")),
+            ("Price".to_owned(), n(1999)),
+            ("Currency".to_owned(), s("EUR")),
+            ("Status".to_owned(), s("PENDING")),
+            ("CardLast4".to_owned(), s("4242")),
+            ("CardSealed".to_owned(), s(&self.sealed_card)),
+            ("CreatedAt".to_owned(), n(now)),
+            ("UpdatedAt".to_owned(), n(now)),
+            ("RefundedAmount".to_owned(), n(0)),
+            ("RefundableLeft".to_owned(), n(1999)),
+            (GSI1PK.to_owned(), s(merchant_pk(&self.merchant))),
+            (GSI1SK.to_owned(), s(list_sort_key(now, id))),
+            (GSI2PK.to_owned(), s(repair_pk(RepairKind::Payment, &sid))),
+            (GSI2SK.to_owned(), s(repair_sk(now, &sid))),
+        ])
+    }
+
+    /// The claim as the API writes it: done, with the 202 answer a replay gets.
+    fn claim_item(&self, pk: &str, id: PaymentId, now: u64) -> Item {
+        let hash: String = Sha256::digest(id.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        HashMap::from([
+            (PK.to_owned(), s(pk)),
+            (SK.to_owned(), s(IDEMPOTENCY_SK)),
+            ("MerchantID".to_owned(), s(self.merchant.as_str())),
+            ("RequestHash".to_owned(), s(hash)),
+            ("ResourceID".to_owned(), s(id.to_string())),
+            ("State".to_owned(), s("DONE")),
+            ("ResponseStatus".to_owned(), n(202)),
+            ("ResponseBody".to_owned(), s(format!(r#"{{"paymentID":"{id}","Status":"PENDING"}}"#))),
+            ("ResponseLocation".to_owned(), s(format!("/payments/{id}"))),
+            ("LockedUntil".to_owned(), n(now + 10_000)),
+            (TTL_ATTRIBUTE.to_owned(), n(now / 1000 + 48 * 3600)),
+        ])
+    }
+
+    fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, String> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|_| "bad put".to_owned())?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// The calls of one accepted payment; `Err` names the failing call and its error code.
+    pub async fn one(&self) -> Result<(), String> {
+        let now = super::load::now_ms();
+        let id = PaymentId::new();
+        let key = IdempotencyKey::parse(self.merchant.clone(), &uuid::Uuid::new_v4().to_string())
+            .map_err(|_| "bad key".to_owned())?;
+        let claim_pk = idempotency_pk(&key);
+        let actions = vec![
+            self.put_if_absent(self.claim_item(&claim_pk, id, now))?,
+            self.put_if_absent(self.payment_item(id, now))?,
+        ];
+        self.dynamodb
+            .transact_write_items()
+            .set_transact_items(Some(actions))
+            .send()
+            .await
+            .map_err(|e| format!("TransactWriteItems {}", super::error::aws_code(&e)))?;
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(crate::sqs::message::encode(&Job::Charge { payment_id: id }))
+            .send()
+            .await
+            .map_err(|e| format!("SendMessage {}", super::error::aws_code(&e)))?;
+        Ok(())
+    }
+}

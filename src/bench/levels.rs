@@ -1,0 +1,99 @@
+//! The API against the floor at one concurrency. Both run in alternating slices (floor, api,
+//! api, floor, ...) rather than one after the other, so both meet the emulator's pauses (Python
+//! garbage collection, MiniStack's TTL reaper that walks every item each minute) alike.
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::drive::{Outcome, Until, drive};
+use super::floor::Floor;
+use super::load::Api;
+use super::stats::LevelStats;
+
+/// Samples of one side, gathered over its slices.
+#[derive(Default)]
+struct Gathered {
+    latencies: Vec<u64>,
+    errors: BTreeMap<String, u64>,
+    seconds: f64,
+    calls: u64,
+}
+
+impl Gathered {
+    fn add<T>(&mut self, out: Outcome<T>) {
+        self.latencies.extend(out.latencies());
+        for (k, n) in out.error_kinds() {
+            *self.errors.entry(k).or_default() += n;
+        }
+        self.seconds += out.seconds();
+        self.calls += out.successes.len() as u64;
+    }
+
+    fn stats(self, c: usize) -> LevelStats {
+        LevelStats::new(c, self.latencies, self.errors, self.seconds)
+    }
+}
+
+fn api_slice(api: &Arc<Api>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
+    let api = Arc::clone(api);
+    drive(c, Until::Elapsed(Duration::from_secs_f64(secs)), move |i| {
+        let api = Arc::clone(&api);
+        async move { api.create(i).await.map(|_| ()) }
+    })
+}
+
+fn floor_slice(floor: &Arc<Floor>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
+    let floor = Arc::clone(floor);
+    drive(c, Until::Elapsed(Duration::from_secs_f64(secs)), move |_| {
+        let floor = Arc::clone(&floor);
+        async move { floor.one().await }
+    })
+}
+
+/// How many slices of about `slice` seconds make `duration` (at least one).
+pub fn slices(duration: f64, slice: f64) -> usize {
+    if slice <= 0.0 || duration <= slice { 1 } else { (duration / slice).round().max(1.0) as usize }
+}
+
+/// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
+/// Returns the API's figures, the floor's, and every payment the API accepted (warm-up included).
+pub async fn compare(
+    api: &Arc<Api>,
+    floor: &Arc<Floor>,
+    c: usize,
+    (warmup, duration, slice): (f64, f64, f64),
+) -> (LevelStats, LevelStats, u64) {
+    let mut accepted = 0;
+    if warmup > 0.0 {
+        floor_slice(floor, c, warmup).await;
+        accepted += api_slice(api, c, warmup).await.successes.len() as u64;
+    }
+    let n = slices(duration, slice);
+    let each = duration / n as f64;
+    let (mut a, mut f) = (Gathered::default(), Gathered::default());
+    for round in 0..n {
+        if round % 2 == 0 {
+            f.add(floor_slice(floor, c, each).await);
+            a.add(api_slice(api, c, each).await);
+        } else {
+            a.add(api_slice(api, c, each).await);
+            f.add(floor_slice(floor, c, each).await);
+        }
+    }
+    accepted += a.calls;
+    (a.stats(c), f.stats(c), accepted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_cover_the_duration() {
+        assert_eq!(slices(10.0, 2.0), 5);
+        assert_eq!(slices(3.0, 2.0), 2);
+        assert_eq!(slices(1.0, 2.0), 1);
+        assert_eq!(slices(10.0, 0.0), 1);
+    }
+}

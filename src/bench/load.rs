@@ -1,0 +1,124 @@
+//! The API as a client sees it: a token, then `POST /payments` and `PATCH .../refund`, each
+//! with a fresh `Idempotency-Key`, over one shared connection pool.
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use super::error::BenchError;
+
+pub const CARD: &str = "4242424242424242";
+pub const PRICE: u64 = 1999;
+
+/// Wall-clock milliseconds (comparable with the records' `UpdatedAt`).
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// One shared HTTP client for the whole run (keep-alive, no pool limit).
+pub fn http_client() -> Result<reqwest::Client, BenchError> {
+    Ok(reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .pool_idle_timeout(Duration::from_secs(90))
+        .build()?)
+}
+
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+/// An accepted payment: its id and when its POST was sent (wall clock, ms).
+#[derive(Clone, Debug)]
+pub struct Accepted {
+    pub id: String,
+    pub sent_ms: u64,
+}
+
+/// An accepted refund: the ids and when its PATCH was sent.
+#[derive(Clone, Debug)]
+pub struct AcceptedRefund {
+    pub payment_id: String,
+    pub refund_id: String,
+    pub sent_ms: u64,
+}
+
+fn payment_body(i: usize) -> Value {
+    json!({
+        "CustomerID": format!("bench-{}", i % 1000), "CustomerName": "Bench Customer",
+        "CardNumber": CARD, "CardCVV": 123, "CardExpiryDate": "12/39", "Price": PRICE, "Currency": "EUR"
+    })
+}
+
+fn status_error(what: &str, status: reqwest::StatusCode) -> String {
+    format!("{what} HTTP {}", status.as_u16())
+}
+
+fn send_error(what: &str, e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    };
+    format!("{what} {kind}")
+}
+
+impl Api {
+    /// `GET /token` for the default merchant.
+    pub async fn connect(http: reqwest::Client, base: String) -> Result<Self, BenchError> {
+        let resp = http.get(format!("{base}/token")).send().await?.error_for_status()?;
+        let body: Value = resp.json().await?;
+        let token = body["AuthenticationToken"]
+            .as_str()
+            .ok_or_else(|| BenchError::Unexpected("GET /token answered without AuthenticationToken".into()))?
+            .to_owned();
+        Ok(Self { http, base, token })
+    }
+
+    /// `POST /payments`; `Err` carries the kind of failure (for the error counts).
+    pub async fn create(&self, i: usize) -> Result<Accepted, String> {
+        let sent_ms = now_ms();
+        let resp = self
+            .http
+            .post(format!("{}/payments", self.base))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(&payment_body(i))
+            .send()
+            .await
+            .map_err(|e| send_error("POST", &e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| send_error("POST body", &e))?;
+        if status != reqwest::StatusCode::ACCEPTED {
+            return Err(status_error("POST", status));
+        }
+        let v: Value = serde_json::from_slice(&body).map_err(|_| "POST bad body".to_owned())?;
+        let id = v["paymentID"].as_str().ok_or("POST no paymentID")?.to_owned();
+        Ok(Accepted { id, sent_ms })
+    }
+
+    /// `PATCH /payments/{id}/refund` of the whole amount.
+    pub async fn refund(&self, payment_id: &str) -> Result<AcceptedRefund, String> {
+        let sent_ms = now_ms();
+        let resp = self
+            .http
+            .patch(format!("{}/payments/{payment_id}/refund", self.base))
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(&json!({ "Amount": PRICE }))
+            .send()
+            .await
+            .map_err(|e| send_error("PATCH", &e))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| send_error("PATCH body", &e))?;
+        if status != reqwest::StatusCode::ACCEPTED {
+            return Err(status_error("PATCH", status));
+        }
+        let v: Value = serde_json::from_slice(&body).map_err(|_| "PATCH bad body".to_owned())?;
+        let refund_id = v["RefundID"].as_str().ok_or("PATCH no RefundID")?.to_owned();
+        Ok(AcceptedRefund { payment_id: payment_id.to_owned(), refund_id, sent_ms })
+    }
+}

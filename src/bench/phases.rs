@@ -1,0 +1,164 @@
+//! The pipeline runs (POST to final) and the refund run.
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::drive::{Until, drive};
+use super::load::{Accepted, Api};
+use super::stats::{LevelStats, round};
+use super::track::{Final, Tracker, payment_key, refund_key};
+use crate::dynamo::keys::RepairKind;
+
+/// A run of payments (or refunds) from request to final.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowStats {
+    pub workers: usize,
+    pub concurrency: usize,
+    pub requested: usize,
+    pub accepted: u64,
+    /// Accepted per second while the requests were being sent.
+    pub accept_per_sec: f64,
+    /// The requests themselves (POST or PATCH).
+    pub request: LevelStats,
+    pub final_count: u64,
+    pub non_final: u64,
+    pub statuses: BTreeMap<String, u64>,
+    /// Final per second: finals over first request sent to last record final.
+    pub settled_per_sec: f64,
+    /// Seconds from the first request sent to the last record final.
+    pub seconds_to_all_final: f64,
+    /// Request sent to record final (`UpdatedAt`), ms.
+    pub to_final_p50_ms: Option<f64>,
+    pub to_final_p95_ms: Option<f64>,
+    pub to_final_p99_ms: Option<f64>,
+    pub to_final_max_ms: Option<f64>,
+}
+
+/// The figures of a run: the request latencies, and for each accepted request its sent time and
+/// the record's final state (absent if not final).
+pub fn flow_stats(
+    (workers, concurrency, requested): (usize, usize, usize),
+    request: LevelStats,
+    sent_and_final: &[(u64, Option<&Final>)],
+    is_final: impl Fn(&str) -> bool,
+) -> FlowStats {
+    let mut statuses: BTreeMap<String, u64> = BTreeMap::new();
+    let mut to_final_us = Vec::new();
+    let first_sent = sent_and_final.iter().map(|(s, _)| *s).min().unwrap_or(0);
+    let mut last_final = first_sent;
+    for (sent, fin) in sent_and_final {
+        let status = fin.map_or("MISSING", |f| f.status.as_str());
+        *statuses.entry(status.to_owned()).or_default() += 1;
+        if let Some(f) = fin.filter(|f| is_final(&f.status)) {
+            to_final_us.push(f.updated_ms.saturating_sub(*sent) * 1000);
+            last_final = last_final.max(f.updated_ms);
+        }
+    }
+    let final_count = to_final_us.len() as u64;
+    let span = (last_final.saturating_sub(first_sent)) as f64 / 1000.0;
+    let lat = LevelStats::new(concurrency, to_final_us, BTreeMap::new(), span);
+    let accepted = sent_and_final.len() as u64;
+    FlowStats {
+        workers,
+        concurrency,
+        requested,
+        accepted,
+        accept_per_sec: request.per_sec,
+        request,
+        final_count,
+        non_final: accepted - final_count,
+        statuses,
+        settled_per_sec: lat.per_sec,
+        seconds_to_all_final: round(span, 3),
+        to_final_p50_ms: lat.p50_ms,
+        to_final_p95_ms: lat.p95_ms,
+        to_final_p99_ms: lat.p99_ms,
+        to_final_max_ms: lat.max_ms,
+    }
+}
+
+pub fn payment_is_final(s: &str) -> bool {
+    matches!(s, "SUCCEEDED" | "DECLINED" | "FAILED")
+}
+
+pub fn refund_is_final(s: &str) -> bool {
+    matches!(s, "SUCCEEDED" | "FAILED")
+}
+
+/// What a run needs besides the API: the tracker and its limits.
+pub struct RunCtx<'a> {
+    pub api: &'a Arc<Api>,
+    pub tracker: &'a Tracker,
+    pub concurrency: usize,
+    pub workers: usize,
+    pub timeout: Duration,
+    pub poll: Duration,
+}
+
+/// POSTs `n` payments at the run's concurrency, waits until all are final, reads their final times.
+/// Returns the figures and the accepted payments with their final state.
+pub async fn pipeline(ctx: &RunCtx<'_>, n: usize) -> (FlowStats, Vec<(Accepted, Option<Final>)>) {
+    let api = Arc::clone(ctx.api);
+    let out = drive(ctx.concurrency, Until::Calls(n), move |i| {
+        let api = Arc::clone(&api);
+        async move { api.create(i).await }
+    })
+    .await;
+    let request = LevelStats::new(ctx.concurrency, out.latencies(), out.error_kinds(), out.seconds());
+    let accepted: Vec<Accepted> = out.successes.into_iter().map(|(_, _, a)| a).collect();
+    if let Ok(false) | Err(_) = ctx.tracker.wait_all_final(RepairKind::Payment, ctx.timeout, ctx.poll).await {
+        eprintln!("bench: not every payment was final within {:?}", ctx.timeout);
+    }
+    let keys: Vec<_> = accepted.iter().map(|a| payment_key(&a.id)).collect();
+    let finals = ctx.tracker.read(&keys).await.unwrap_or_else(|e| {
+        eprintln!("bench: reading the final payments failed: {e}");
+        Default::default()
+    });
+    let joined: Vec<(Accepted, Option<Final>)> =
+        accepted.into_iter().map(|a| (a.clone(), finals.get(&payment_key(&a.id)).cloned())).collect();
+    let sent: Vec<(u64, Option<&Final>)> = joined.iter().map(|(a, f)| (a.sent_ms, f.as_ref())).collect();
+    let stats = flow_stats((ctx.workers, ctx.concurrency, n), request, &sent, payment_is_final);
+    (stats, joined)
+}
+
+/// Refunds each of `payments` in full at the run's concurrency and waits until all are final.
+pub async fn refunds(ctx: &RunCtx<'_>, payments: Vec<String>) -> FlowStats {
+    let n = payments.len();
+    let api = Arc::clone(ctx.api);
+    let payments = Arc::new(payments);
+    let out = drive(ctx.concurrency, Until::Calls(n), move |i| {
+        let (api, payments) = (Arc::clone(&api), Arc::clone(&payments));
+        async move { api.refund(&payments[i]).await }
+    })
+    .await;
+    let request = LevelStats::new(ctx.concurrency, out.latencies(), out.error_kinds(), out.seconds());
+    if let Ok(false) | Err(_) = ctx.tracker.wait_all_final(RepairKind::Refund, ctx.timeout, ctx.poll).await {
+        eprintln!("bench: not every refund was final within {:?}", ctx.timeout);
+    }
+    let keys: Vec<_> = out.successes.iter().map(|(_, _, r)| refund_key(&r.payment_id, &r.refund_id)).collect();
+    let finals = ctx.tracker.read(&keys).await.unwrap_or_default();
+    let sent: Vec<(u64, Option<&Final>)> =
+        out.successes.iter().zip(&keys).map(|((_, _, r), k)| (r.sent_ms, finals.get(k))).collect();
+    flow_stats((ctx.workers, ctx.concurrency, n), request, &sent, refund_is_final)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flow_figures_come_from_sent_and_final_times() {
+        let f = |status: &str, ms| Final { status: status.into(), updated_ms: ms };
+        let (a, b, c) = (f("SUCCEEDED", 1_100), f("DECLINED", 1_300), f("PROCESSING", 1_200));
+        let rows = [(1_000, Some(&a)), (1_000, Some(&b)), (1_100, Some(&c)), (1_200, None)];
+        let request = LevelStats::new(4, vec![1000; 4], BTreeMap::new(), 1.0);
+        let s = flow_stats((1, 4, 4), request, &rows, payment_is_final);
+        assert_eq!((s.final_count, s.non_final), (2, 2));
+        assert_eq!(s.statuses["MISSING"], 1);
+        assert_eq!(s.seconds_to_all_final, 0.3);
+        assert_eq!((s.to_final_p50_ms, s.to_final_max_ms), (Some(100.0), Some(300.0)));
+        assert!((s.settled_per_sec - 6.7).abs() < 0.01);
+    }
+}

@@ -1,0 +1,192 @@
+//! The report: everything measured, the headline figures, and the targets.
+use serde::Serialize;
+
+use super::phases::FlowStats;
+use super::procs::Role;
+use super::requests::AwsPhase;
+use super::stats::{LevelStats, round};
+use super::system::MemoryRow;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Settings {
+    pub concurrency: Vec<usize>,
+    pub duration_secs: f64,
+    pub warmup_secs: f64,
+    pub slice_secs: f64,
+    pub pipeline_payments: usize,
+    pub pipeline_concurrency: usize,
+    pub workers: Vec<usize>,
+    pub refunds: usize,
+    pub bank_latency_ms: u64,
+    /// Worker variables inherited from the bench's environment (else the workers' defaults).
+    pub worker_env: std::collections::BTreeMap<String, String>,
+}
+
+/// The API against the floor at one concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub concurrency: usize,
+    pub api_per_sec: f64,
+    pub floor_per_sec: f64,
+    pub api_vs_floor: Option<f64>,
+    pub api_p99_ms: Option<f64>,
+    pub floor_p99_ms: Option<f64>,
+    /// API p50 minus floor p50 (robust to the emulator's pauses, which decide the p99s).
+    pub added_p50_ms: Option<f64>,
+    /// API p99 minus floor p99.
+    pub added_p99_ms: Option<f64>,
+}
+
+impl Comparison {
+    pub fn new(api: &LevelStats, floor: &LevelStats) -> Self {
+        Self {
+            concurrency: api.concurrency,
+            api_per_sec: api.per_sec,
+            floor_per_sec: floor.per_sec,
+            api_vs_floor: (floor.per_sec > 0.0).then(|| round(api.per_sec / floor.per_sec, 3)),
+            api_p99_ms: api.p99_ms,
+            floor_p99_ms: floor.p99_ms,
+            added_p50_ms: api.p50_ms.zip(floor.p50_ms).map(|(a, f)| round(a - f, 3)),
+            added_p99_ms: api.p99_ms.zip(floor.p99_ms).map(|(a, f)| round(a - f, 3)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    pub name: &'static str,
+    pub value: Option<f64>,
+    pub target: &'static str,
+    /// `None`: not measured (n/a).
+    pub met: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Headline {
+    pub concurrency: usize,
+    pub api_vs_floor: Option<f64>,
+    pub api_added_p99_ms: Option<f64>,
+    pub settle_vs_accept: Option<f64>,
+    /// With how many processes of each worker the settle figure was measured.
+    pub settle_workers: Option<usize>,
+    pub aws_requests_per_payment: Option<f64>,
+    pub aws_create_per_payment: Option<f64>,
+    pub aws_charge_per_payment: Option<f64>,
+    pub aws_refund_per_refund: Option<f64>,
+    /// Max over the api and worker processes (the bank simulator is a test double, listed apart).
+    pub max_rss_mb: Option<u64>,
+    pub targets: Vec<Target>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub settings: Settings,
+    pub api: Vec<LevelStats>,
+    pub floor: Vec<LevelStats>,
+    pub comparison: Vec<Comparison>,
+    /// The floor's calls, and whether the api was counted making exactly those per payment.
+    pub floor_calls: Vec<String>,
+    pub floor_matches_api: Option<bool>,
+    pub pipelines: Vec<FlowStats>,
+    pub refunds: Option<FlowStats>,
+    pub aws_requests: Vec<AwsPhase>,
+    pub memory: Vec<MemoryRow>,
+    pub headline: Headline,
+}
+
+fn target(name: &'static str, value: Option<f64>, target: &'static str, ok: impl Fn(f64) -> bool) -> Target {
+    Target { name, value, target, met: value.map(ok) }
+}
+
+/// The headline figures and the targets from the measurements.
+pub fn headline(
+    concurrency: usize,
+    comparison: &[Comparison],
+    pipelines: &[FlowStats],
+    lifecycle: (&AwsPhase, Option<&AwsPhase>),
+    memory: &[MemoryRow],
+) -> Headline {
+    let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
+    let accept = cmp.map(|c| c.api_per_sec).filter(|a| *a > 0.0);
+    let last = pipelines.last();
+    let settle_vs_accept = last.zip(accept).map(|(p, a)| round(p.settled_per_sec / a, 3));
+    let (pipeline, refund) = lifecycle;
+    let workers = [Role::PaymentWorker, Role::RefundWorker];
+    let max_rss_mb = memory
+        .iter()
+        .filter(|m| m.role != Role::BankSimulator)
+        .filter_map(|m| m.peak_rss_mb)
+        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
+        .map(|v| v.ceil() as u64);
+    let api_vs_floor = cmp.and_then(|c| c.api_vs_floor);
+    let added = cmp.and_then(|c| c.added_p99_ms);
+    let aws = pipeline.per_unit;
+    let targets = vec![
+        target("api_vs_floor", api_vs_floor, ">= 0.85", |v| v >= 0.85),
+        target("api_added_p99_ms", added, "< 2", |v| v < 2.0),
+        target("settle_vs_accept", settle_vs_accept, ">= 0.9", |v| v >= 0.9),
+        target("aws_requests_per_payment", aws, "<= 5", |v| v <= 5.0),
+        target("max_rss_mb", max_rss_mb.map(|v| v as f64), "< 50", |v| v < 50.0),
+    ];
+    Headline {
+        concurrency,
+        api_vs_floor,
+        api_added_p99_ms: added,
+        settle_vs_accept,
+        settle_workers: last.map(|p| p.workers),
+        aws_requests_per_payment: aws,
+        aws_create_per_payment: pipeline.per_unit_of(&[Role::Api]),
+        aws_charge_per_payment: pipeline.per_unit_of(&workers),
+        aws_refund_per_refund: refund.and_then(|r| r.per_unit),
+        max_rss_mb,
+        targets,
+    }
+}
+
+fn fixed(v: Option<f64>, places: usize) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
+}
+
+impl Headline {
+    /// The run's last line: `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N max_rss_mb=N`.
+    pub fn last_line(&self) -> String {
+        format!(
+            "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={}",
+            fixed(self.api_vs_floor, 2),
+            fixed(self.settle_vs_accept, 2),
+            fixed(self.aws_requests_per_payment, 1),
+            self.max_rss_mb.map_or_else(|| "n/a".to_owned(), |v| v.to_string()),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_line_has_fixed_decimals_and_na() {
+        let h = Headline {
+            concurrency: 64,
+            api_vs_floor: Some(0.8567),
+            api_added_p99_ms: None,
+            settle_vs_accept: Some(1.0),
+            settle_workers: Some(2),
+            aws_requests_per_payment: None,
+            aws_create_per_payment: None,
+            aws_charge_per_payment: None,
+            aws_refund_per_refund: None,
+            max_rss_mb: Some(23),
+            targets: vec![],
+        };
+        assert_eq!(h.last_line(), "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23");
+    }
+
+    #[test]
+    fn comparison_divides_rates_and_subtracts_p99() {
+        let api = LevelStats::new(64, vec![4_000, 5_000], Default::default(), 1.0);
+        let floor = LevelStats::new(64, vec![1_000, 2_000, 3_000, 4_000], Default::default(), 1.0);
+        let c = Comparison::new(&api, &floor);
+        assert_eq!((c.api_vs_floor, c.added_p99_ms), (Some(0.5), Some(1.0)));
+    }
+}

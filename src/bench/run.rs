@@ -1,0 +1,195 @@
+//! One whole run: the bank, then the API levels against the floor on one stack (api only), then
+//! the pipeline runs and the refund run on a second stack (api + workers), then everything stops.
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::args::BenchArgs;
+use super::error::BenchError;
+use super::floor::{self, Floor};
+use super::levels;
+use super::load::{self, Api};
+use super::phases::{self, FlowStats, RunCtx};
+use super::procs::Role;
+use super::report::{self, Comparison, Report, Settings};
+use super::requests::{self, AwsPhase};
+use super::stats::LevelStats;
+use super::system::System;
+use super::track::Tracker;
+use crate::config::AwsArgs;
+
+/// Worker settings a caller may pass through the environment (e.g. `WORKER_CONCURRENCY=64 make bench`).
+const WORKER_VARS: &[&str] = &[
+    "WORKER_CONCURRENCY",
+    "WORKER_WAIT_SECS",
+    "VISIBILITY_EXTEND_SECS",
+    "REPAIR_INTERVAL_SECS",
+    "REPAIR_AFTER_SECS",
+    "SHUTDOWN_GRACE_SECS",
+    "BANK_TIMEOUT_MS",
+    "BANK_MAX_ATTEMPTS",
+];
+
+struct Measured {
+    api: Vec<LevelStats>,
+    floor: Vec<LevelStats>,
+    pipelines: Vec<FlowStats>,
+    refunds: Option<FlowStats>,
+    aws: Vec<AwsPhase>,
+}
+
+fn bin_dir(args: &BenchArgs) -> Result<PathBuf, BenchError> {
+    if let Some(dir) = &args.bin_dir {
+        return Ok(dir.clone());
+    }
+    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
+    exe.parent().map(PathBuf::from).ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))
+}
+
+pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
+    let endpoint = args.endpoint_url.clone().filter(|e| !e.is_empty()).ok_or(BenchError::NoEmulator)?;
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| BenchError::io(format!("creating {}", args.out_dir.display()), e))?;
+    let http = load::http_client()?;
+    let mut sys = System::new(bin_dir(args)?, args.out_dir.clone(), http, endpoint, args.region.clone())
+        .with_rust_log(&args.rust_log);
+    let measured = measure(args, &mut sys).await;
+    sys.stop_all(None).await;
+    let m = measured?;
+    let comparison: Vec<Comparison> = m.api.iter().zip(&m.floor).map(|(a, f)| Comparison::new(a, f)).collect();
+    let pipeline_phases: Vec<&AwsPhase> = m.aws.iter().filter(|p| p.phase.starts_with("pipeline")).collect();
+    let lifecycle = requests::combine("create+charge (pipelines)", &pipeline_phases);
+    let refund = m.aws.iter().find(|p| p.unit == "refund");
+    let headline =
+        report::headline(args.headline_concurrency(), &comparison, &m.pipelines, (&lifecycle, refund), &sys.memory);
+    let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
+    let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
+    if floor_matches_api == Some(false) {
+        eprintln!(
+            "bench: WARNING the api's counted requests per payment differ from the floor's calls (src/bench/floor.rs)"
+        );
+    }
+    let mut aws = m.aws;
+    aws.push(lifecycle);
+    let worker_env =
+        WORKER_VARS.iter().filter_map(|v| std::env::var(v).ok().map(|val| ((*v).to_owned(), val))).collect();
+    Ok(Report {
+        settings: Settings {
+            concurrency: args.concurrency.clone(),
+            duration_secs: args.duration_secs,
+            warmup_secs: args.warmup_secs,
+            slice_secs: args.slice_secs,
+            pipeline_payments: args.pipeline_payments,
+            pipeline_concurrency: args.pipeline_concurrency,
+            workers: args.workers.clone(),
+            refunds: args.refunds,
+            bank_latency_ms: args.bank_latency_ms,
+            worker_env,
+        },
+        api: m.api,
+        floor: m.floor,
+        comparison,
+        floor_calls: floor::CALLS.iter().map(|(s, op)| format!("{s}:{op}")).collect(),
+        floor_matches_api,
+        pipelines: m.pipelines,
+        refunds: m.refunds,
+        aws_requests: aws,
+        memory: sys.memory.clone(),
+        headline,
+    })
+}
+
+/// Starts or stops workers until `stack` has `n` processes of each.
+async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchError> {
+    for role in [Role::PaymentWorker, Role::RefundWorker] {
+        while sys.count(role, stack) < n {
+            let name = format!("{}-{}", role.binary(), sys.count(role, stack));
+            sys.start(role, &name, stack).await?;
+        }
+        while sys.count(role, stack) > n {
+            sys.stop_one(role, stack).await;
+        }
+    }
+    Ok(())
+}
+
+async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
+    let clients = crate::aws::clients(stack).await;
+    let url = crate::sqs::queue_url(&clients.sqs, &stack.payments_queue)
+        .await
+        .map_err(|e| BenchError::Unexpected(format!("resolving the payments queue: {e}")))?;
+    Floor::new(clients.dynamodb, clients.sqs, stack.table.clone(), url)
+}
+
+const CREATE_PHASE: &str = "create (api levels)";
+
+/// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
+const SETTLE_PAUSE: Duration = Duration::from_millis(500);
+
+async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchError> {
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    eprintln!("bench: run {run_id}; process logs in {}", sys.log_dir.display());
+    sys.start_bank(args.bank_latency_ms).await?;
+
+    // API levels against the floor: an api alone on its own table and queues (no workers, so
+    // nothing else competes for the 2 cores or the emulator).
+    let stack = sys.stack(&run_id, "api");
+    let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-levels", &stack).await?).await?);
+    let floor = Arc::new(floor_for(&stack).await?);
+    let (mut api_levels, mut floor_levels, mut accepted) = (Vec::new(), Vec::new(), 0);
+    let before = sys.snapshot(&stack).await;
+    for &c in &args.concurrency {
+        eprintln!("bench: api and floor at concurrency {c}");
+        let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
+        let (api_level, floor_level, n) = levels::compare(&api, &floor, c, sizes).await;
+        api_levels.push(api_level);
+        floor_levels.push(floor_level);
+        accepted += n;
+    }
+    let after = sys.snapshot(&stack).await;
+    let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
+    sys.stop_all(Some(&stack)).await;
+
+    // Pipeline runs and the refund run: api + workers on a second table and queues.
+    let stack = sys.stack(&run_id, "flow");
+    let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api", &stack).await?).await?);
+    let tracker = Tracker::new(crate::aws::clients(&stack).await.dynamodb, stack.table.clone());
+    let mut ctx = RunCtx {
+        api: &api,
+        tracker: &tracker,
+        concurrency: args.pipeline_concurrency,
+        workers: 0,
+        timeout: Duration::from_secs(args.settle_timeout_secs),
+        poll: Duration::from_millis(args.poll_ms),
+    };
+    let (mut pipelines, mut succeeded) = (Vec::new(), Vec::new());
+    for &w in &args.workers {
+        scale(sys, &stack, w).await?;
+        ctx.workers = w;
+        eprintln!("bench: pipeline, {} payments, {w} process(es) of each worker", args.pipeline_payments);
+        let before = sys.snapshot(&stack).await;
+        let (stats, joined) = phases::pipeline(&ctx, args.pipeline_payments).await;
+        tokio::time::sleep(SETTLE_PAUSE).await;
+        let after = sys.snapshot(&stack).await;
+        aws.push(requests::phase(&format!("pipeline {w}+{w} workers"), "payment", stats.accepted, &before, &after));
+        succeeded = joined
+            .into_iter()
+            .filter(|(_, f)| f.as_ref().is_some_and(|f| f.status == "SUCCEEDED"))
+            .map(|(a, _)| a.id)
+            .collect();
+        pipelines.push(stats);
+    }
+    let refunds = if args.refunds > 0 && !succeeded.is_empty() {
+        succeeded.truncate(args.refunds);
+        eprintln!("bench: refunds, {} full refunds", succeeded.len());
+        let before = sys.snapshot(&stack).await;
+        let stats = phases::refunds(&ctx, succeeded).await;
+        tokio::time::sleep(SETTLE_PAUSE).await;
+        let after = sys.snapshot(&stack).await;
+        aws.push(requests::phase("refund", "refund", stats.accepted, &before, &after));
+        Some(stats)
+    } else {
+        None
+    };
+    Ok(Measured { api: api_levels, floor: floor_levels, pipelines, refunds, aws })
+}

@@ -1,0 +1,180 @@
+//! The system under test as the bench runs it: one bank simulator, and per stack (its own table
+//! and queues, `SETUP=true`) an api and any number of workers. Keeps each process's peak memory
+//! when it stops.
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rand::RngCore;
+use serde::Serialize;
+
+use super::error::BenchError;
+use super::procs::{Proc, Role, free_port};
+use super::scrape::{self, Counts};
+use crate::config::AwsArgs;
+
+/// Variables of the bank simulator that the bench's own shell must not change.
+const BANK_FAULTS: &[&str] = &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_LATENCY_JITTER_MS"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryRow {
+    pub name: String,
+    pub role: Role,
+    pub pid: u32,
+    pub peak_rss_mb: Option<f64>,
+}
+
+/// One scrape of every AWS-using process of a stack: name, role, counts (`None`: no counter).
+pub type Snapshot = Vec<(String, Role, Option<Counts>)>;
+
+pub struct System {
+    pub bin_dir: PathBuf,
+    pub log_dir: PathBuf,
+    pub http: reqwest::Client,
+    endpoint: String,
+    region: String,
+    rust_log: String,
+    card_key: String,
+    jwt_secret: String,
+    /// Running processes, with the table each serves (`None`: the bank).
+    procs: Vec<(Proc, Option<String>)>,
+    pub memory: Vec<MemoryRow>,
+    pub bank_url: String,
+}
+
+impl System {
+    pub fn new(bin_dir: PathBuf, log_dir: PathBuf, http: reqwest::Client, endpoint: String, region: String) -> Self {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        use base64::Engine;
+        Self {
+            bin_dir,
+            log_dir,
+            http,
+            endpoint,
+            region,
+            rust_log: "info".into(),
+            card_key: base64::engine::general_purpose::STANDARD.encode(key),
+            jwt_secret: format!("bench-{}", uuid::Uuid::new_v4().simple()),
+            procs: Vec::new(),
+            memory: Vec::new(),
+            bank_url: String::new(),
+        }
+    }
+
+    pub fn with_rust_log(mut self, rust_log: &str) -> Self {
+        rust_log.clone_into(&mut self.rust_log);
+        self
+    }
+
+    /// A fresh table and queues: `bench<run>-<tag>-table`, `-payments`, `-refunds`.
+    pub fn stack(&self, run: &str, tag: &str) -> AwsArgs {
+        AwsArgs {
+            region: self.region.clone(),
+            endpoint_url: Some(self.endpoint.clone()),
+            table: format!("bench{run}-{tag}-table"),
+            payments_queue: format!("bench{run}-{tag}-payments"),
+            refunds_queue: format!("bench{run}-{tag}-refunds"),
+            setup: true,
+        }
+    }
+
+    /// Starts the bank simulator with `BANK_LATENCY_MS` and waits until it answers.
+    pub async fn start_bank(&mut self, latency_ms: u64) -> Result<(), BenchError> {
+        let port = free_port()?;
+        let env = vec![
+            ("BANK_HOST".to_owned(), "127.0.0.1".to_owned()),
+            ("BANK_LATENCY_MS".to_owned(), latency_ms.to_string()),
+            ("RUST_LOG".to_owned(), self.rust_log.clone()),
+        ];
+        let mut p = Proc::spawn(
+            &self.bin_dir,
+            &self.log_dir,
+            (Role::BankSimulator, "bank-simulator", port),
+            &env,
+            BANK_FAULTS,
+        )?;
+        p.wait_healthy(&self.http, Duration::from_secs(30)).await?;
+        self.bank_url = p.url();
+        self.procs.push((p, None));
+        Ok(())
+    }
+
+    /// Starts `role` as `name` on `stack` (with `SETUP=true`) and waits until it answers.
+    pub async fn start(&mut self, role: Role, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
+        let port = free_port()?;
+        let env: Vec<(String, String)> = [
+            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_REGION", self.region.clone()),
+            ("AWS_ACCESS_KEY_ID", "test".into()),
+            ("AWS_SECRET_ACCESS_KEY", "test".into()),
+            ("DYNAMODB_TABLE", stack.table.clone()),
+            ("PAYMENTS_QUEUE", stack.payments_queue.clone()),
+            ("REFUNDS_QUEUE", stack.refunds_queue.clone()),
+            ("SETUP", "true".into()),
+            ("CARD_ENCRYPTION_KEY", self.card_key.clone()),
+            ("JWT_SECRET_KEY", self.jwt_secret.clone()),
+            ("BANK_URL", self.bank_url.clone()),
+            ("HTTP_HOST", "127.0.0.1".into()),
+            ("BASE_URL", format!("http://127.0.0.1:{port}")),
+            ("WORKER_HTTP_HOST", "127.0.0.1".into()),
+            ("RUST_LOG", self.rust_log.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let mut p = Proc::spawn(&self.bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
+        p.wait_healthy(&self.http, Duration::from_secs(60)).await?;
+        let url = p.url();
+        self.procs.push((p, Some(stack.table.clone())));
+        Ok(url)
+    }
+
+    /// How many processes of `role` serve `stack`.
+    pub fn count(&self, role: Role, stack: &AwsArgs) -> usize {
+        self.procs.iter().filter(|(p, t)| p.role == role && t.as_deref() == Some(&stack.table)).count()
+    }
+
+    /// Scrapes `aws_requests_total` of every process serving `stack`.
+    pub async fn snapshot(&self, stack: &AwsArgs) -> Snapshot {
+        let mut snap = Vec::new();
+        for (p, table) in &self.procs {
+            if p.role.uses_aws() && table.as_deref() == Some(&stack.table) {
+                snap.push((p.name.clone(), p.role, scrape::scrape(&self.http, &p.url()).await));
+            }
+        }
+        snap
+    }
+
+    /// Stops the last process of `role` on `stack` (peak memory kept).
+    pub async fn stop_one(&mut self, role: Role, stack: &AwsArgs) {
+        let found = self.procs.iter().rposition(|(p, t)| p.role == role && t.as_deref() == Some(&stack.table));
+        if let Some(i) = found {
+            let (mut p, _) = self.procs.remove(i);
+            self.memory.push(memory_row(&p));
+            p.stop(Duration::from_secs(30)).await;
+        }
+    }
+
+    /// Stops every process of `stack` (`None`: everything), workers first, then apis, then the
+    /// bank; each one's peak memory is read just before.
+    pub async fn stop_all(&mut self, stack: Option<&AwsArgs>) {
+        let serves = |t: &Option<String>| stack.is_none_or(|s| t.as_deref() == Some(&s.table));
+        let (mut stopping, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.procs).into_iter().partition(|(_, t)| serves(t));
+        self.procs = keep;
+        stopping.sort_by_key(|(p, _)| match p.role {
+            Role::PaymentWorker | Role::RefundWorker => 0,
+            Role::Api => 1,
+            Role::BankSimulator => 2,
+        });
+        self.memory.extend(stopping.iter().map(|(p, _)| memory_row(p)));
+        for (mut p, _) in stopping {
+            p.stop(Duration::from_secs(30)).await;
+        }
+    }
+}
+
+fn memory_row(p: &Proc) -> MemoryRow {
+    let peak_rss_mb = p.peak_rss_kb().map(|kb| (kb as f64 / 1024.0 * 10.0).round() / 10.0);
+    MemoryRow { name: p.name.clone(), role: p.role, pid: p.pid(), peak_rss_mb }
+}

@@ -1,0 +1,183 @@
+//! The report as text tables, for stdout.
+use std::fmt::Write;
+
+use super::phases::FlowStats;
+use super::procs::Role;
+use super::report::Report;
+
+fn f(v: Option<f64>, places: usize) -> String {
+    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
+}
+
+fn errors(kinds: &std::collections::BTreeMap<String, u64>) -> String {
+    if kinds.is_empty() {
+        return "-".into();
+    }
+    kinds.iter().map(|(k, n)| format!("{k}:{n}")).collect::<Vec<_>>().join(",")
+}
+
+fn flow_row(out: &mut String, label: &str, p: &FlowStats, accept_ref: Option<f64>) {
+    let ratio = accept_ref.filter(|a| *a > 0.0).map(|a| p.settled_per_sec / a);
+    let statuses: Vec<String> = p.statuses.iter().map(|(s, n)| format!("{s}:{n}")).collect();
+    let _ = writeln!(
+        out,
+        "{label:<10} {:>6} {:>8}/{:<6} {:>9.1} {:>9.1} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  {} {}",
+        p.workers,
+        p.accepted,
+        p.requested,
+        p.accept_per_sec,
+        p.settled_per_sec,
+        f(ratio, 2),
+        f(p.request.p99_ms, 1),
+        f(p.to_final_p50_ms, 0),
+        f(p.to_final_p95_ms, 0),
+        f(p.to_final_p99_ms, 0),
+        p.non_final,
+        statuses.join(","),
+        errors(&p.request.error_kinds),
+    );
+}
+
+pub fn render(r: &Report) -> String {
+    let mut out = String::new();
+    let s = &r.settings;
+    let calls: Vec<&str> = r.floor_calls.iter().map(|c| c.split_once(':').map_or(c.as_str(), |(_, op)| op)).collect();
+    let _ = writeln!(out, "\n== API: POST /payments  vs  floor: {} (same emulator, same items) ==", calls.join(" + "));
+    let check = match r.floor_matches_api {
+        Some(true) => "the api was counted making exactly these calls per payment",
+        Some(false) => "WARNING: the api's counted calls per payment differ from the floor's (see AWS requests below)",
+        None => "the api's calls were not counted (no aws_requests_total)",
+    };
+    let _ = writeln!(out, "{check}");
+    let _ = writeln!(
+        out,
+        "{} s of each per level, alternating in ~{} s slices, after {} s warm-up; latency in ms",
+        s.duration_secs, s.slice_secs, s.warmup_secs
+    );
+    let _ = writeln!(
+        out,
+        "{:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9}",
+        "conc",
+        "api/s",
+        "p50",
+        "p95",
+        "p99",
+        "err",
+        "floor/s",
+        "p50",
+        "p95",
+        "p99",
+        "err",
+        "api/floor",
+        "added p50",
+        "added p99"
+    );
+    for (a, fl) in r.api.iter().zip(&r.floor) {
+        let c = r.comparison.iter().find(|c| c.concurrency == a.concurrency);
+        let _ = writeln!(
+            out,
+            "{:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9}",
+            a.concurrency,
+            a.per_sec,
+            f(a.p50_ms, 2),
+            f(a.p95_ms, 2),
+            f(a.p99_ms, 2),
+            a.errors,
+            fl.per_sec,
+            f(fl.p50_ms, 2),
+            f(fl.p95_ms, 2),
+            f(fl.p99_ms, 2),
+            fl.errors,
+            f(c.and_then(|c| c.api_vs_floor), 2),
+            f(c.and_then(|c| c.added_p50_ms), 2),
+            f(c.and_then(|c| c.added_p99_ms), 2),
+        );
+        for (label, kinds) in [("api", &a.error_kinds), ("floor", &fl.error_kinds)] {
+            if !kinds.is_empty() {
+                let _ = writeln!(out, "      {label} errors: {}", errors(kinds));
+            }
+        }
+    }
+    let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
+    let _ = writeln!(
+        out,
+        "\n== Pipeline: POST to final (record UpdatedAt), bank latency {} ms, concurrency {} ==",
+        s.bank_latency_ms, s.pipeline_concurrency
+    );
+    let _ = writeln!(
+        out,
+        "settle/accept = settled/s / API accepted/s at concurrency {} (API levels above)",
+        r.headline.concurrency
+    );
+    let _ = writeln!(
+        out,
+        "{:<10} {:>6} {:>15} {:>9} {:>9} {:>7} {:>9} {:>9} {:>9} {:>9} {:>9}  statuses errors",
+        "run",
+        "procs",
+        "accepted",
+        "accept/s",
+        "settled/s",
+        "ratio",
+        "req p99",
+        "fin p50",
+        "fin p95",
+        "fin p99",
+        "non-final"
+    );
+    for p in &r.pipelines {
+        flow_row(&mut out, "payments", p, accept_ref);
+    }
+    if let Some(rf) = &r.refunds {
+        flow_row(&mut out, "refunds", rf, None);
+    }
+    let _ = writeln!(out, "\n== AWS requests (counted: aws_requests_total of every process, diff over the phase) ==");
+    let _ = writeln!(
+        out,
+        "{:<26} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8}",
+        "phase", "unit", "units", "per unit", "api", "pay-wkr", "ref-wkr"
+    );
+    let role = |p: &super::requests::AwsPhase, r: Role| p.available.then(|| p.by_role.get(&r).copied().unwrap_or(0.0));
+    for p in &r.aws_requests {
+        let _ = writeln!(
+            out,
+            "{:<26} {:>8} {:>6} {:>8} {:>8} {:>8} {:>8}{}",
+            p.phase,
+            p.unit,
+            p.units,
+            f(p.per_unit, 2),
+            f(role(p, Role::Api), 2),
+            f(role(p, Role::PaymentWorker), 2),
+            f(role(p, Role::RefundWorker), 2),
+            if p.missing.is_empty() { String::new() } else { format!("  (no counter: {})", p.missing.join(", ")) }
+        );
+    }
+    let _ = writeln!(out, "per operation:");
+    for p in &r.aws_requests {
+        for o in &p.operations {
+            let _ = writeln!(
+                out,
+                "  {:<26} {:<15} {:<9} {:<20} {:>7} {:>7}",
+                p.phase,
+                o.role.binary(),
+                o.service,
+                o.operation,
+                o.count,
+                f(o.per_unit, 3)
+            );
+        }
+    }
+    let _ = writeln!(out, "\n== Peak memory (VmHWM from /proc/<pid>/status, read just before each process stops) ==");
+    for m in &r.memory {
+        let _ = writeln!(out, "  {:<22} pid {:>7} {:>7} MB", m.name, m.pid, f(m.peak_rss_mb, 1));
+    }
+    let _ = writeln!(out, "\n== Targets ==");
+    for t in &r.headline.targets {
+        let met = match t.met {
+            Some(true) => "met",
+            Some(false) => "MISSED",
+            None => "n/a",
+        };
+        let _ = writeln!(out, "  {:<26} {:>9} {:<8} {met}", t.name, f(t.value, 2), t.target);
+    }
+    out
+}
