@@ -28,6 +28,11 @@ pub struct WorkerConfig {
     #[arg(long, env = "WORKER_WAIT_SECS", default_value_t = 10,
           value_parser = clap::value_parser!(u64).range(0..=20))]
     pub wait_secs: u64,
+    /// When jobs are running, milliseconds a receive may wait for more of them to finish so it
+    /// asks SQS for a fuller batch (fewer calls per message). An idle worker receives at once.
+    #[arg(long, env = "WORKER_RECEIVE_LINGER_MS", default_value_t = 50,
+          value_parser = clap::value_parser!(u64).range(0..=1_000))]
+    pub receive_linger_ms: u64,
     /// Address of the health endpoint (`GET /status`).
     #[arg(long, env = "WORKER_HTTP_HOST", default_value = "127.0.0.1")]
     pub http_host: IpAddr,
@@ -81,6 +86,7 @@ impl WorkerConfig {
             visibility,
             heartbeat: visibility / 3,
             grace: Duration::from_secs(self.shutdown_grace_secs),
+            receive_linger: Duration::from_millis(self.receive_linger_ms),
             ..RuntimeSettings::default()
         }
     }
@@ -113,6 +119,7 @@ impl WorkerConfig {
             bank_max_attempts = self.bank.bank_max_attempts,
             concurrency = self.concurrency,
             wait_secs = self.wait_secs,
+            receive_linger_ms = self.receive_linger_ms,
             http = %format!("{}:{}", self.http_host, self.http_port),
             repair_interval_secs = self.repair_interval_secs,
             repair_after_secs = self.repair_after_secs,

@@ -36,6 +36,9 @@ pub struct RuntimeSettings {
     pub grace: Duration,
     /// How long a delete waits for others to share its batch call.
     pub delete_linger: Duration,
+    /// When busy, how long a receive waits for more free slots so it asks for a fuller batch
+    /// (fewer SQS calls per message). An idle worker receives at once.
+    pub receive_linger: Duration,
 }
 
 impl Default for RuntimeSettings {
@@ -47,6 +50,7 @@ impl Default for RuntimeSettings {
             heartbeat: Duration::from_secs(10),
             grace: Duration::from_secs(20),
             delete_linger: Duration::from_millis(50),
+            receive_linger: Duration::from_millis(50),
         }
     }
 }
@@ -79,7 +83,7 @@ pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
         }
         let mut permits = tokio::select! {
             () = &mut shutdown => break,
-            permits = free_slots(&slots) => permits,
+            permits = free_slots(&slots, settings.concurrency, settings.receive_linger) => permits,
         };
         // Messages already received are taken even if shutdown came at the same moment: they
         // are hidden now, and dropping them would delay them by a whole visibility timeout.
@@ -138,16 +142,29 @@ pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
     tracing::info!("consumer stopped");
 }
 
-/// Waits for at least one free slot, then takes as many more as are free, up to a receive's 10.
-async fn free_slots(slots: &Arc<Semaphore>) -> OwnedSemaphorePermit {
-    let mut permit = Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed");
-    let more = slots.available_permits().min(MAX_BATCH - 1);
-    if more > 0 {
-        if let Ok(extra) = Arc::clone(slots).try_acquire_many_owned(more as u32) {
-            permit.merge(extra);
+/// Waits for at least one free slot, then for up to a receive's 10 (or `concurrency`): all that
+/// are free at once, and more as running jobs finish, for at most `linger`. So an idle worker
+/// receives at once, and a busy one receives full batches instead of one message per call.
+async fn free_slots(slots: &Arc<Semaphore>, concurrency: usize, linger: Duration) -> OwnedSemaphorePermit {
+    let acquire = || async { Arc::clone(slots).acquire_owned().await.expect("the semaphore is never closed") };
+    let mut permit = acquire().await;
+    let want = MAX_BATCH.min(concurrency.max(1));
+    let deadline = Instant::now() + linger;
+    loop {
+        let more = slots.available_permits().min(want - permit.num_permits());
+        if more > 0 {
+            if let Ok(extra) = Arc::clone(slots).try_acquire_many_owned(more as u32) {
+                permit.merge(extra);
+            }
+        }
+        if permit.num_permits() >= want {
+            return permit;
+        }
+        match timeout_at(deadline, acquire()).await {
+            Ok(one) => permit.merge(one),
+            Err(_) => return permit,
         }
     }
-    permit
 }
 
 /// How long the oldest of `messages` waited since it was first sent (zero for none).

@@ -119,10 +119,12 @@ impl Scripted {
 #[async_trait]
 impl JobHandler for Scripted {
     async fn handle(&self, _: Job) -> Step {
-        self.calls.fetch_add(1, Ordering::SeqCst);
+        let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);
-        tokio::time::sleep(self.delay).await;
+        // Jobs of one batch end a few ms apart, as real ones do.
+        let stagger = if self.delay.is_zero() { Duration::ZERO } else { Duration::from_millis(3 * (n % 10) as u64) };
+        tokio::time::sleep(self.delay + stagger).await;
         self.running.fetch_sub(1, Ordering::SeqCst);
         self.step.clone()
     }
@@ -136,6 +138,7 @@ fn settings() -> RuntimeSettings {
         heartbeat: Duration::from_millis(100),
         grace: Duration::from_millis(500),
         delete_linger: Duration::from_millis(20),
+        receive_linger: Duration::from_millis(10),
     }
 }
 
@@ -292,4 +295,17 @@ async fn at_shutdown_running_jobs_finish_within_grace_or_are_handed_back() {
     let _ = stop.send(());
     tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
     assert_eq!(queue.deleted(), ["r0"]);
+}
+
+#[tokio::test]
+async fn a_busy_worker_waits_briefly_to_receive_fuller_batches() {
+    let queue = Arc::new(FakeQueue::with(charges(40, 1)));
+    let handler = Scripted::new(Step::Done, Duration::from_millis(30));
+    let batching = RuntimeSettings { concurrency: 10, receive_linger: Duration::from_millis(200), ..settings() };
+    run_until(Arc::clone(&handler), Arc::clone(&queue), batching, 40).await;
+    let asked = queue.asked.lock().unwrap().clone();
+    // Idle at first: a full batch at once. Then each receive waits for the running batch to
+    // finish instead of asking for the first slot that frees (which would be 1, 1, 1, ...).
+    assert!(asked.iter().take(4).all(|&n| n >= 8), "{asked:?}");
+    assert_eq!(queue.deleted().len(), 40);
 }
