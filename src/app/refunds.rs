@@ -50,20 +50,12 @@ impl Services {
         amount: Option<Amount>,
         key: Option<&KeyedRequest>,
     ) -> Result<StoredResponse, AppError> {
-        // A replay must get the first answer even when nothing is left to refund by now.
-        if let Some(key) = key {
-            match self.existing_key(key).await? {
-                Some(Existing::Replay(resp)) => return Ok(resp),
-                Some(Existing::Resume { resource_id }) => {
-                    return self.resume_refund(merchant, payment_id, &resource_id, key).await;
-                }
-                None => {}
-            }
-        }
+        // The write comes first and the key is read only when something refuses: a new key costs
+        // no read. A replay must still get the first answer even when nothing is left by now.
         let view = self.get_payment(merchant, payment_id).await?;
         let payment = view.payment;
         if let Some(err) = refusal(&payment, amount) {
-            return Err(err);
+            return self.replay(merchant, payment_id, key).await?.ok_or(err);
         }
         let amount = match amount {
             Some(a) => a,
@@ -81,16 +73,39 @@ impl Services {
         let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
         match self.store.insert_refund(&refund, claim.as_ref()).await {
             Ok(()) => {}
+            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
+                return self.replay(merchant, payment_id, key).await?.ok_or(AppError::IdempotencyInFlight);
+            }
             Err(StoreError::Conflict(ConflictKind::InsufficientRefundable)) => {
+                if let Some(resp) = self.replay(merchant, payment_id, key).await? {
+                    return Ok(resp);
+                }
                 // Lost a race with another refund (or the payment was declined meanwhile).
                 let now_view = self.get_payment(merchant, payment_id).await?;
                 return Err(refusal(&now_view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund));
             }
-            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => return Err(AppError::IdempotencyInFlight),
             Err(e) => return Err(e.into()),
         }
         // The claim was written done: nothing to finish.
         Ok(self.enqueue_refund_and_answer(&refund, None).await)
+    }
+
+    /// The answer already given for `key`, if the key was used before (finishing the work of a
+    /// first request that died mid-way, for claims written without their answer).
+    async fn replay(
+        &self,
+        merchant: &MerchantId,
+        payment_id: PaymentId,
+        key: Option<&KeyedRequest>,
+    ) -> Result<Option<StoredResponse>, AppError> {
+        let Some(key) = key else { return Ok(None) };
+        match self.existing_key(key).await? {
+            Some(Existing::Replay(resp)) => Ok(Some(resp)),
+            Some(Existing::Resume { resource_id }) => {
+                self.resume_refund(merchant, payment_id, &resource_id, key).await.map(Some)
+            }
+            None => Ok(None),
+        }
     }
 
     async fn resume_refund(

@@ -81,3 +81,21 @@ async fn refund_replays_return_the_first_answer_even_when_nothing_is_left() {
     assert_eq!(misuse.status(), 422);
     assert_eq!(app.get_json(&id).await["Refunds"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn a_partial_refund_replayed_while_money_is_left_refunds_once() {
+    let app = spawn_app().await;
+    let id = app.create_ok(&card_request("1234123412341234", 1000)).await;
+    let body = json!({"Amount": 300});
+    let first = app.refund(&id, Some(body.clone()), Some("partial-1")).await;
+    assert_eq!(first.status(), 202);
+    let first = first.text().await.unwrap();
+    for _ in 0..3 {
+        let again = app.refund(&id, Some(body.clone()), Some("partial-1")).await;
+        assert_eq!(again.status(), 202);
+        assert_eq!(again.text().await.unwrap(), first, "the first answer, byte for byte");
+    }
+    let p = app.get_json(&id).await;
+    assert_eq!(p["Refunds"].as_array().unwrap().len(), 1, "{p}");
+    assert_eq!(p["RefundableAmount"], 700, "the amount was reserved once: {p}");
+}
