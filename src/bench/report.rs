@@ -66,7 +66,12 @@ pub struct Headline {
     pub concurrency: usize,
     pub api_vs_floor: Option<f64>,
     pub api_added_p99_ms: Option<f64>,
+    /// Settled/s over accepted/s of the same pipeline run: do the workers keep up with what the
+    /// API accepts while both share the emulator?
     pub settle_vs_accept: Option<f64>,
+    /// Settled/s over the API's accept rate measured alone (no workers using the emulator).
+    /// With the emulator saturated this is bounded by create calls / lifecycle calls.
+    pub settle_vs_api_alone: Option<f64>,
     /// With how many processes of each worker the settle figure was measured.
     pub settle_workers: Option<usize>,
     pub aws_requests_per_payment: Option<f64>,
@@ -109,7 +114,9 @@ pub fn headline(
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
     let accept = cmp.map(|c| c.api_per_sec).filter(|a| *a > 0.0);
     let last = pipelines.last();
-    let settle_vs_accept = last.zip(accept).map(|(p, a)| round(p.settled_per_sec / a, 3));
+    let settle_vs_api_alone = last.zip(accept).map(|(p, a)| round(p.settled_per_sec / a, 3));
+    let settle_vs_accept =
+        last.filter(|p| p.accept_per_sec > 0.0).map(|p| round(p.settled_per_sec / p.accept_per_sec, 3));
     let (pipeline, refund) = lifecycle;
     let workers = [Role::PaymentWorker, Role::RefundWorker];
     let max_rss_mb = memory
@@ -133,6 +140,7 @@ pub fn headline(
         api_vs_floor,
         api_added_p99_ms: added,
         settle_vs_accept,
+        settle_vs_api_alone,
         settle_workers: last.map(|p| p.workers),
         aws_requests_per_payment: aws,
         aws_create_per_payment: pipeline.per_unit_of(&[Role::Api]),
@@ -171,6 +179,7 @@ mod tests {
             api_vs_floor: Some(0.8567),
             api_added_p99_ms: None,
             settle_vs_accept: Some(1.0),
+            settle_vs_api_alone: Some(0.5),
             settle_workers: Some(2),
             aws_requests_per_payment: None,
             aws_create_per_payment: None,

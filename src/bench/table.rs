@@ -179,5 +179,11 @@ pub fn render(r: &Report) -> String {
         };
         let _ = writeln!(out, "  {:<26} {:>9} {:<8} {met}", t.name, f(t.value, 2), t.target);
     }
+    let _ = writeln!(
+        out,
+        "  (settle_vs_accept compares the pipeline run's own rates; settled/s over the API's rate alone, \
+         with no workers on the emulator: {})",
+        f(r.headline.settle_vs_api_alone, 2)
+    );
     out
 }
