@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt openapi-check
+.PHONY: dev test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -11,7 +11,7 @@ help: ## List the targets
 dev: ## Install what is missing, start the emulator, SETUP, and run api + workers + bank in the foreground
 	@localstack/dev.sh
 
-test: lint tf-fmt openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
+test: lint tf-fmt tf-validate openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked
 
 unit: ## Unit tests only (no emulator)
@@ -70,6 +70,17 @@ tf-fmt: ## Check the formatting of infra/terraform (skipped with a warning when 
 		terraform fmt -check -recursive infra/terraform; \
 	else \
 		echo "warning: terraform is not installed; skipping the infra/terraform format check" >&2; \
+	fi
+
+TF_PLUGIN_DIR ?= /opt/tf-plugins
+
+tf-validate: ## terraform validate on a scratch copy, with providers from TF_PLUGIN_DIR (skipped with a warning without them)
+	@if command -v terraform >/dev/null 2>&1 && [ -d "$(TF_PLUGIN_DIR)" ]; then \
+		dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && cp infra/terraform/*.tf "$$dir"/ && \
+		terraform -chdir="$$dir" init -backend=false -input=false -plugin-dir="$(TF_PLUGIN_DIR)" >/dev/null && \
+		terraform -chdir="$$dir" validate -no-color; \
+	else \
+		echo "warning: terraform or its providers ($(TF_PLUGIN_DIR)) missing; skipping terraform validate" >&2; \
 	fi
 
 emulator-start: ## Start the emulator on 127.0.0.1:4566 in the background

@@ -19,7 +19,7 @@ locals {
     Resource = [var.kms_key_arn]
   }]
 
-  task_policies = {
+  api_policy = {
     # POST/GET/PATCH: idempotency claim + PENDING record (PutItem, or a transaction of Put and
     # Update), reads (GetItem, consistent Query of a payment's items), the merchant list on
     # GSI1, and one SendMessage per accepted payment or refund.
@@ -43,77 +43,46 @@ locals {
         Resource = [local.payments_queue_arn, local.refunds_queue_arn]
       },
     ]
-
-    # Consumes the payments queue; conditional UpdateItem for PROCESSING and the final state,
-    # a consistent Query of the payment; the repair loop queries GSI2, claims with UpdateItem and
-    # sends the charge again; poison messages are copied to the DLQ with SendMessage.
-    "payment-worker" = [
-      {
-        Sid      = "Table"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
-        Resource = [local.table_arn]
-      },
-      {
-        Sid      = "RepairIndex"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query"]
-        Resource = ["${local.table_arn}/index/GSI2"]
-      },
-      {
-        Sid      = "ResolveQueues"
-        Effect   = "Allow"
-        Action   = ["sqs:GetQueueUrl"]
-        Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq["payments"].arn]
-      },
-      {
-        Sid      = "Consume"
-        Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
-        Resource = [local.payments_queue_arn]
-      },
-      {
-        Sid      = "DeadLetter"
-        Effect   = "Allow"
-        Action   = ["sqs:SendMessage"]
-        Resource = [aws_sqs_queue.dlq["payments"].arn]
-      },
-    ]
-
-    # The same for refunds: the refund and its payment settle in one transaction of two updates.
-    "refund-worker" = [
-      {
-        Sid      = "Table"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
-        Resource = [local.table_arn]
-      },
-      {
-        Sid      = "RepairIndex"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query"]
-        Resource = ["${local.table_arn}/index/GSI2"]
-      },
-      {
-        Sid      = "ResolveQueues"
-        Effect   = "Allow"
-        Action   = ["sqs:GetQueueUrl"]
-        Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq["refunds"].arn]
-      },
-      {
-        Sid      = "Consume"
-        Effect   = "Allow"
-        Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
-        Resource = [local.refunds_queue_arn]
-      },
-      {
-        Sid      = "DeadLetter"
-        Effect   = "Allow"
-        Action   = ["sqs:SendMessage"]
-        Resource = [aws_sqs_queue.dlq["refunds"].arn]
-      },
-    ]
   }
+
+  # Each worker consumes its own queue (`local.worker_queues`, autoscaling.tf) the same way: conditional UpdateItem for PROCESSING and the final state (a refund settles with its
+  # payment in one transaction of two updates), a consistent Query of the payment; the repair loop
+  # queries GSI2, claims with UpdateItem and sends the job again; poison messages are copied to
+  # the DLQ with SendMessage.
+  worker_policies = { for worker, queue in local.worker_queues : worker => [
+    {
+      Sid      = "Table"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+      Resource = [local.table_arn]
+    },
+    {
+      Sid      = "RepairIndex"
+      Effect   = "Allow"
+      Action   = ["dynamodb:Query"]
+      Resource = ["${local.table_arn}/index/GSI2"]
+    },
+    {
+      Sid      = "ResolveQueues"
+      Effect   = "Allow"
+      Action   = ["sqs:GetQueueUrl"]
+      Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq[queue].arn]
+    },
+    {
+      Sid      = "Consume"
+      Effect   = "Allow"
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+      Resource = [aws_sqs_queue.main[queue].arn]
+    },
+    {
+      Sid      = "DeadLetter"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [aws_sqs_queue.dlq[queue].arn]
+    },
+  ] }
+
+  task_policies = merge(local.api_policy, local.worker_policies)
 }
 
 # Task roles may be assumed only by tasks of this account (confused-deputy guard).
