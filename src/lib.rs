@@ -15,6 +15,7 @@ pub mod http;
 pub mod setup;
 pub mod shutdown;
 pub mod sqs;
+pub mod startup;
 pub mod telemetry;
 pub mod vault;
 pub mod worker;

@@ -5,28 +5,13 @@ use std::time::Duration;
 use super::auth::TokenIssuer;
 use super::{AppState, Settings};
 use crate::app::{Services, SystemClock};
-use crate::config::{ApiConfig, DEV_CARD_KEY, DEV_JWT_SECRET, MissingSecret, secret_or_dev};
+use crate::config::{ApiConfig, DEV_CARD_KEY, DEV_JWT_SECRET, secret_or_dev};
 use crate::domain::ids::MerchantId;
-use crate::domain::ports::QueueError;
 use crate::dynamo::DynamoStore;
-use crate::setup::SetupError;
 use crate::sqs::SqsJobQueue;
-use crate::vault::{AeadVault, KeyError};
+pub use crate::startup::StartError;
+use crate::vault::AeadVault;
 use crate::{aws, setup};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error(transparent)]
-    Secret(#[from] MissingSecret),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error("resolving queue URLs failed ({0}); run with SETUP=true to create the queues")]
-    Queues(#[from] QueueError),
-    #[error("MERCHANT_ID is not a valid merchant id")]
-    Merchant,
-}
 
 /// Builds the clients, runs SETUP if asked, and assembles the state the router serves.
 pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {

@@ -16,36 +16,14 @@ use super::repair::{repair_loop, repair_once};
 use super::{WorkerConfig, WorkerKind};
 use crate::app::{AppError, Services, SystemClock};
 use crate::aws;
-use crate::bank_client::{self, BankClientConfig, BankClientError};
-use crate::config::{DEV_CARD_KEY, MissingSecret, secret_or_dev};
+use crate::bank_client::{self, BankClientConfig};
+use crate::config::{DEV_CARD_KEY, secret_or_dev};
 use crate::domain::bank::Bank;
-use crate::domain::ports::QueueError;
 use crate::dynamo::DynamoStore;
-use crate::setup::{self, SetupError};
+use crate::setup;
 use crate::sqs::SqsJobQueue;
-use crate::vault::{AeadVault, KeyError};
-
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    #[error(transparent)]
-    Setup(#[from] SetupError),
-    #[error(transparent)]
-    Secret(#[from] MissingSecret),
-    #[error(transparent)]
-    Key(#[from] KeyError),
-    #[error(transparent)]
-    Bank(#[from] BankClientError),
-    #[error("resolving queue URLs failed ({0}); run with SETUP=true to create the queues and their DLQs")]
-    Queues(#[from] QueueError),
-    #[error("binding the health endpoint on {addr} failed")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("the health endpoint failed")]
-    Health(#[source] std::io::Error),
-}
+pub use crate::startup::StartError;
+use crate::vault::AeadVault;
 
 /// A worker, assembled and ready to run.
 pub struct Worker {
