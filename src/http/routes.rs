@@ -87,9 +87,12 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The payment id of the path; the request's span names it from here on.
 fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
-    PaymentId::parse(raw)
-        .map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))
+    let id = PaymentId::parse(raw)
+        .map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))?;
+    tracing::Span::current().record("payment_id", tracing::field::display(id));
+    Ok(id)
 }
 
 /// The `Idempotency-Key` header, if sent, bound to the merchant and the request's hash.
