@@ -9,17 +9,13 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::{Instant, timeout, timeout_at};
-use tracing::{Instrument, Span};
 
-use super::deleter::{self, DeleteHandle};
+use super::deleter;
 use super::handler::JobHandler;
-use super::health::{InFlight, WorkerStats, bump};
-use super::policy::{self, Disposition};
+use super::health::{WorkerStats, bump};
+use super::job::JobContext;
 use super::queue::{MAX_BATCH, Received, WorkQueue};
-use crate::app::settle::Step;
-use crate::domain::ports::Job;
-use crate::sqs::message;
-use crate::telemetry::{metrics, propagation};
+use crate::telemetry::metrics;
 
 /// How the runtime behaves; see `WorkerConfig` for the variables that set it.
 #[derive(Debug, Clone)]
@@ -73,6 +69,13 @@ pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
     tokio::pin!(shutdown);
     let settings = Arc::new(settings);
     let (deletes, deleter) = deleter::spawn(Arc::clone(&queue), settings.delete_linger);
+    let jobs = Arc::new(JobContext {
+        handler,
+        queue: Arc::clone(&queue),
+        deletes,
+        settings: Arc::clone(&settings),
+        stats: Arc::clone(&stats),
+    });
     let slots = Arc::new(Semaphore::new(settings.concurrency.max(1)));
     let mut tasks = JoinSet::new();
     let mut running: HashMap<Id, Running> = HashMap::new();
@@ -119,20 +122,12 @@ pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
             // SQS never returns more than asked; if it did, the extra job runs over the cap.
             let permit = permits.split(1);
             let entry = Running { message_id: msg.message_id.clone(), receipt: msg.receipt.clone() };
-            let job = run_one(
-                Arc::clone(&handler),
-                Arc::clone(&queue),
-                deletes.clone(),
-                Arc::clone(&settings),
-                Arc::clone(&stats),
-                msg,
-                permit,
-            );
-            let id = tasks.spawn(job).id();
+            let id = tasks.spawn(Arc::clone(&jobs).run(msg, permit)).id();
             running.insert(id, entry);
         }
     }
-    drop(deletes);
+    // Running jobs hold the rest of the context (and its delete handle) until they end.
+    drop(jobs);
     drain(&mut tasks, &mut running, settings.grace).await;
     release(&queue, running, &stats).await;
     // Every handle is gone now: the deleter sends what it holds and ends.
@@ -242,125 +237,5 @@ async fn release<Q: WorkQueue>(queue: &Arc<Q>, running: HashMap<Id, Running>, st
     };
     if timeout(Duration::from_secs(5), all).await.is_err() {
         tracing::warn!("handing messages back timed out; they return when their visibility runs out");
-    }
-}
-
-async fn run_one<H: JobHandler + ?Sized, Q: WorkQueue>(
-    handler: Arc<H>,
-    queue: Arc<Q>,
-    deletes: DeleteHandle,
-    settings: Arc<RuntimeSettings>,
-    stats: Arc<WorkerStats>,
-    msg: Received,
-    _slot: Option<OwnedSemaphorePermit>,
-) {
-    let _in_flight = InFlight::enter(&stats);
-    let job = message::decode(&msg.body);
-    let span = job_span(&msg, job.as_ref());
-    run_job(handler, queue, deletes, settings, stats, msg, job).instrument(span).await;
-}
-
-/// Runs the job of one message and acts on its outcome, inside the job's span.
-async fn run_job<H: JobHandler + ?Sized, Q: WorkQueue>(
-    handler: Arc<H>,
-    queue: Arc<Q>,
-    deletes: DeleteHandle,
-    settings: Arc<RuntimeSettings>,
-    stats: Arc<WorkerStats>,
-    msg: Received,
-    job: Option<Job>,
-) {
-    let step = match job {
-        None => Step::Poison("body is not a job message".into()),
-        Some(job) => with_heartbeat(queue.as_ref(), &msg, &settings, handler.handle(job)).await,
-    };
-    let id = msg.message_id.as_str();
-    let count = msg.receive_count;
-    match &step {
-        Step::Done => {
-            bump(&stats.done);
-            tracing::info!(message_id = %id, "job done");
-        }
-        Step::Retry(why) => {
-            bump(&stats.retried);
-            tracing::warn!(message_id = %id, receive_count = count, reason = %why, "job will be retried");
-        }
-        Step::NotReady => {
-            bump(&stats.not_ready);
-            tracing::debug!(message_id = %id, receive_count = count, "job not ready yet");
-        }
-        Step::Poison(why) => {
-            bump(&stats.dead_lettered);
-            tracing::warn!(message_id = %id, reason = %why, "poison message: moving it to the dead-letter queue");
-        }
-    }
-    metrics::message_handled(match &step {
-        Step::Done => "done",
-        Step::Retry(_) => "retry",
-        Step::NotReady => "not_ready",
-        Step::Poison(_) => "dead_lettered",
-    });
-    match policy::disposition(step, count) {
-        Disposition::Delete => deletes.delete(msg.receipt),
-        Disposition::RetryAfter(delay) => {
-            if let Err(e) = queue.set_visibility(&msg.receipt, delay).await {
-                tracing::warn!(message_id = %id, error = %e, "could not set the retry delay");
-            }
-        }
-        Disposition::DeadLetter(reason) => match queue.dead_letter(&msg.body, &reason).await {
-            Ok(()) => deletes.delete(msg.receipt),
-            // Left on the queue: received again later, and parked by the redrive policy at worst.
-            Err(e) => tracing::warn!(message_id = %id, error = %e, "could not dead-letter the message"),
-        },
-    }
-}
-
-/// The span of one message's job: it continues the trace the API started (carried in the
-/// message attributes) and names the payment and refund, so every log line of the job does too.
-fn job_span(msg: &Received, job: Option<&Job>) -> Span {
-    let span = tracing::info_span!(
-        "job",
-        message_id = %msg.message_id,
-        receive_count = msg.receive_count,
-        payment_id = tracing::field::Empty,
-        refund_id = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-    );
-    match job {
-        Some(Job::Charge { payment_id }) => {
-            span.record("payment_id", tracing::field::display(payment_id));
-        }
-        Some(Job::Refund { payment_id, refund_id }) => {
-            span.record("payment_id", tracing::field::display(payment_id));
-            span.record("refund_id", tracing::field::display(refund_id));
-        }
-        None => {}
-    }
-    propagation::continue_trace(&span, &msg.trace);
-    span
-}
-
-/// Runs `work` while hiding the message again every `settings.heartbeat`, so a slow bank call
-/// is not handed to a second worker halfway through.
-async fn with_heartbeat<Q: WorkQueue>(
-    queue: &Q,
-    msg: &Received,
-    settings: &RuntimeSettings,
-    work: impl Future<Output = Step>,
-) -> Step {
-    let every = settings.heartbeat.max(Duration::from_millis(100));
-    let heartbeat = async {
-        let mut tick = tokio::time::interval_at(Instant::now() + every, every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            if let Err(e) = queue.set_visibility(&msg.receipt, settings.visibility).await {
-                tracing::warn!(message_id = %msg.message_id, error = %e, "could not extend visibility");
-            }
-        }
-    };
-    tokio::select! {
-        step = work => step,
-        () = heartbeat => unreachable!("the heartbeat loop never ends"),
     }
 }

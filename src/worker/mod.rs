@@ -21,6 +21,7 @@ mod consumer;
 mod deleter;
 mod handler;
 mod health;
+mod job;
 pub mod policy;
 mod queue;
 mod repair;
