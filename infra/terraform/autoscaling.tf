@@ -74,41 +74,29 @@ resource "aws_appautoscaling_policy" "worker_backlog" {
     scale_in_cooldown  = 300
 
     customized_metric_specification {
-      metrics {
-        id          = "visible"
-        label       = "Messages waiting in ${aws_sqs_queue.main[each.value].name}"
-        return_data = false
-
-        metric_stat {
-          stat = "Sum"
-
-          metric {
-            namespace   = "AWS/SQS"
-            metric_name = "ApproximateNumberOfMessagesVisible"
-
-            dimensions {
-              name  = "QueueName"
-              value = aws_sqs_queue.main[each.value].name
-            }
-          }
+      # Waiting and in flight (received, not yet deleted): both are work for the fleet.
+      dynamic "metrics" {
+        for_each = {
+          visible   = ["ApproximateNumberOfMessagesVisible", "Messages waiting in"]
+          in_flight = ["ApproximateNumberOfMessagesNotVisible", "Messages in flight (received, not yet deleted) in"]
         }
-      }
 
-      metrics {
-        id          = "in_flight"
-        label       = "Messages received and not yet deleted (in flight)"
-        return_data = false
+        content {
+          id          = metrics.key
+          label       = "${metrics.value[1]} ${aws_sqs_queue.main[each.value].name}"
+          return_data = false
 
-        metric_stat {
-          stat = "Sum"
+          metric_stat {
+            stat = "Sum"
 
-          metric {
-            namespace   = "AWS/SQS"
-            metric_name = "ApproximateNumberOfMessagesNotVisible"
+            metric {
+              namespace   = "AWS/SQS"
+              metric_name = metrics.value[0]
 
-            dimensions {
-              name  = "QueueName"
-              value = aws_sqs_queue.main[each.value].name
+              dimensions {
+                name  = "QueueName"
+                value = aws_sqs_queue.main[each.value].name
+              }
             }
           }
         }
