@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     let (routes, spec) = api_routes().split_for_parts();
     let spec = openapi::finish(spec, &state.settings.base_url);
     routes
+        .merge(openapi::swagger_ui())
         .fallback(|| async { ApiError::RouteNotFound })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(openapi::SpecJson::new(&spec)))

@@ -3,20 +3,19 @@
 //! its handler's `#[utoipa::path]`, so a route cannot be served without being documented. Schemas
 //! come from `ToSchema` on the types serde writes (views.rs, error.rs) or reads (payload.rs).
 //!
-//! Served at `GET /openapi.json`, browsable at `GET /docs` (Scalar); no authentication for either.
+//! Served at `GET /openapi.json`, browsable at `GET /docs` (Swagger UI, compiled in); no
+//! authentication for either.
 //! Without a server: `make openapi-check` writes it with the ignored test `write_openapi_json`.
-use std::sync::LazyLock;
-
 use axum::Extension;
 use axum::body::Bytes;
 use axum::http::header;
-use axum::response::{Html, IntoResponse};
+use axum::response::{IntoResponse, Redirect};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::tag::TagBuilder;
 use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, LicenseBuilder, OpenApi, OpenApiBuilder, RefOr, Required, Server,
 };
-use utoipa_scalar::Scalar;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::{ErrorEnvelope, doc};
 
@@ -109,7 +108,7 @@ impl SpecJson {
     }
 }
 
-/// This OpenAPI document.
+/// This process's Prometheus metrics (see `telemetry::metrics`).
 #[utoipa::path(get, path = "/metrics", tag = TAG_SERVICE,
     responses(
         (status = 200, description = "Prometheus metrics of this process (text exposition format 0.0.4): \
@@ -120,6 +119,7 @@ pub async fn metrics() -> impl IntoResponse {
     crate::telemetry::metrics::endpoint().await
 }
 
+/// This OpenAPI document.
 #[utoipa::path(get, path = "/openapi.json", tag = TAG_SERVICE,
     responses(
         (status = 200, description = "The OpenAPI document of this API.", body = Object,
@@ -131,37 +131,26 @@ pub async fn openapi_json(Extension(spec): Extension<SpecJson>) -> impl IntoResp
     ([(header::CONTENT_TYPE, "application/json")], spec.0)
 }
 
-/// The Scalar page; it loads `openapi.json` (relative, so it also works behind a path prefix).
-const DOCS_TEMPLATE: &str = r#"<!doctype html>
-<html lang="en">
-<head>
-  <title>$title</title>
-  <meta charset="utf-8"/>
-  <meta name="viewport" content="width=device-width, initial-scale=1"/>
-</head>
-<body>
-  <noscript>This page needs JavaScript. The OpenAPI document is at <a href="openapi.json">/openapi.json</a>.</noscript>
-  <script id="api-reference" data-url="openapi.json"></script>
-  <script src="https://cdn.jsdelivr.net/npm/@scalar/api-reference"></script>
-</body>
-</html>
-"#;
+/// Where the Swagger UI lives: its page and assets are compiled into the binary (the
+/// `vendored` feature), so the docs work without internet access.
+pub const DOCS_UI: &str = "/docs/ui";
 
-static DOCS_HTML: LazyLock<String> = LazyLock::new(|| {
-    // The page fetches the served document rather than embedding a copy of it.
-    Scalar::new(serde_json::Value::Null).custom_html(DOCS_TEMPLATE).title(TITLE).to_html()
-});
+/// The Swagger UI, merged into the router beside the documented routes (its files are not API
+/// routes); it renders the document served at `/openapi.json`.
+pub fn swagger_ui() -> SwaggerUi {
+    SwaggerUi::new(DOCS_UI).config(Config::from("/openapi.json"))
+}
 
-/// Browsable API documentation (Scalar), rendering `/openapi.json`.
+/// Browsable API documentation: sends the browser to the Swagger UI, which renders `/openapi.json`.
 #[utoipa::path(get, path = "/docs", tag = TAG_SERVICE,
     responses(
-        (status = 200, description = "An HTML page; its script renders `/openapi.json`.", body = String,
-            content_type = "text/html"),
+        (status = 303, description = "To the Swagger UI page (`/docs/ui/`), served by this binary, which renders `/openapi.json`.",
+            headers(("Location" = String, description = "`/docs/ui/`"))),
         (status = 503, description = doc::TIMEOUT, body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
     ))]
-pub async fn docs() -> Html<&'static str> {
-    Html(DOCS_HTML.as_str())
+pub async fn docs() -> Redirect {
+    Redirect::to(&format!("{DOCS_UI}/"))
 }
 
 #[cfg(test)]

@@ -214,8 +214,19 @@ async fn the_docs_page_loads_and_points_at_the_document() {
     let app = spawn_app().await;
     let resp = app.http.get(format!("{}/docs", app.url)).send().await.unwrap();
     assert_eq!(resp.status(), 200, "served without a token");
+    assert_eq!(resp.url().path(), "/docs/ui/", "/docs leads to the Swagger UI");
     assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     let html = resp.text().await.unwrap();
-    assert!(html.contains(r#"data-url="openapi.json""#), "the page renders /openapi.json: {html}");
-    assert!(html.contains("<title>payment-platform API</title>"));
+    // Every script and stylesheet of the page comes from this server, none from a CDN.
+    let assets: Vec<&str> = html.split(['"', '\'']).filter(|s| s.ends_with(".js") || s.ends_with(".css")).collect();
+    assert!(assets.iter().any(|a| a.contains("swagger-ui-bundle")), "{html}");
+    for asset in &assets {
+        assert!(!asset.starts_with("http"), "{asset} is fetched from elsewhere");
+        let url = format!("{}/docs/ui/{}", app.url, asset.trim_start_matches("./"));
+        let resp = app.http.get(&url).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{url}");
+        assert!(resp.bytes().await.unwrap().len() > 100, "{url} has content");
+    }
+    let init = app.http.get(format!("{}/docs/ui/swagger-initializer.js", app.url)).send().await.unwrap();
+    assert!(init.text().await.unwrap().contains("/openapi.json"), "the page renders /openapi.json");
 }
