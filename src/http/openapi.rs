@@ -45,7 +45,7 @@ const DESCRIPTION: &str = "Card payments and refunds. `POST /payments` stores th
 answers 202 at once; workers charge the bank and settle it. Poll `GET /payments/{id}` while it sends \
 `Retry-After`.\n\n\
 **Authentication**: `Authorization: Bearer <token>` (HS256 JWT) on every route but `/status`, `/token`, \
-`/openapi.json` and `/docs`; `GET /token` issues one in development.\n\n\
+`/openapi.json`, `/docs` and `/metrics`; `GET /token` issues one in development.\n\n\
 **Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header.\n\n\
 **Errors** all have one envelope, `{\"Error\": {\"Code\", \"Message\", \"Fields\"?}}`, with a stable `Code`; \
 each response below lists the codes it carries. Besides those, an unknown path answers 404 \
