@@ -85,6 +85,9 @@ pub struct ApiConfig {
     /// HS256 secret for bearer tokens. Required against real AWS.
     #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
     pub jwt_secret_key: Option<String>,
+    /// Comma-separated previous secrets, still accepted (never used to sign) during a rotation.
+    #[arg(long, env = "JWT_OLD_SECRET_KEYS", hide_env_values = true, value_delimiter = ',')]
+    pub jwt_old_secret_keys: Vec<String>,
     #[arg(long, env = "JWT_ISSUER", default_value = "payment-platform")]
     pub jwt_issuer: String,
     #[arg(long, env = "JWT_AUDIENCE", default_value = "payment-platform-api")]
@@ -116,6 +119,7 @@ impl ApiConfig {
             http = %format!("{}:{}", self.http_host, self.http_port),
             base_url = %self.base_url,
             jwt_secret_key = mask(&self.jwt_secret_key),
+            jwt_old_secret_keys = self.jwt_old_secret_keys.len(),
             jwt_issuer = %self.jwt_issuer,
             jwt_audience = %self.jwt_audience,
             token_ttl_secs = self.token_ttl_secs,

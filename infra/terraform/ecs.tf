@@ -77,6 +77,14 @@ locals {
     { name = "CARD_ENCRYPTION_OLD_KEYS", valueFrom = var.card_encryption_old_keys_secret_arn },
   ]
 
+  old_jwt_keys_secret = var.jwt_old_secret_keys_secret_arn == null ? [] : [
+    { name = "JWT_OLD_SECRET_KEYS", valueFrom = var.jwt_old_secret_keys_secret_arn },
+  ]
+
+  jwt_secrets = concat(local.old_jwt_keys_secret, [
+    { name = "JWT_SECRET_KEY", valueFrom = aws_secretsmanager_secret.jwt_secret_key.arn },
+  ])
+
   card_secrets = concat(local.old_card_keys_secret, [
     { name = "CARD_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.card_encryption_key.arn },
   ])
@@ -85,7 +93,7 @@ locals {
     "api" = {
       port            = 4444
       environment     = concat(local.common_env, local.api_env)
-      secrets         = concat(local.card_secrets, [{ name = "JWT_SECRET_KEY", valueFrom = aws_secretsmanager_secret.jwt_secret_key.arn }])
+      secrets         = concat(local.card_secrets, local.jwt_secrets)
       security_groups = [aws_security_group.api.id]
     }
     "payment-worker" = {

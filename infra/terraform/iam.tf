@@ -178,5 +178,6 @@ locals {
     aws_secretsmanager_secret.jwt_secret_key.arn,
     aws_secretsmanager_secret.card_encryption_key.arn,
     var.card_encryption_old_keys_secret_arn,
+    var.jwt_old_secret_keys_secret_arn,
   ])
 }

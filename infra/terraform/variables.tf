@@ -259,6 +259,12 @@ variable "card_encryption_old_keys_secret_arn" {
   default     = null
 }
 
+variable "jwt_old_secret_keys_secret_arn" {
+  description = "Secrets Manager secret holding JWT_OLD_SECRET_KEYS (comma-separated previous JWT secrets, still accepted) during a rotation. null: not set."
+  type        = string
+  default     = null
+}
+
 variable "rust_log" {
   description = "RUST_LOG of every task."
   type        = string

@@ -1,5 +1,7 @@
 //! Bearer tokens: HS256 JWTs naming the merchant in `sub`. Verification pins the algorithm
 //! (so `alg: none` or RS/HS confusion is refused) and requires exp, nbf, iss, aud and sub.
+//! Tokens are signed with the current secret; during a rotation, tokens signed with a previous
+//! secret (`JWT_OLD_SECRET_KEYS`) are still accepted, so no client sees a 401 for it.
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -22,7 +24,8 @@ struct Claims {
 
 pub struct TokenIssuer {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The current secret first, then the previous ones still accepted.
+    decoding: Vec<DecodingKey>,
     validation: Validation,
     issuer: String,
     audience: String,
@@ -45,12 +48,21 @@ impl TokenIssuer {
         validation.leeway = 5;
         Self {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
-            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            decoding: vec![DecodingKey::from_secret(secret.as_bytes())],
             validation,
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             ttl_secs,
         }
+    }
+
+    /// Also accepts tokens signed with any of `previous` (never signs with them). Empty entries
+    /// (`JWT_OLD_SECRET_KEYS=` set but blank) are skipped: an empty HMAC key would accept tokens
+    /// anyone can sign.
+    pub fn also_accepting(mut self, previous: &[String]) -> Self {
+        let keys = previous.iter().map(|s| s.trim()).filter(|s| !s.is_empty());
+        self.decoding.extend(keys.map(|s| DecodingKey::from_secret(s.as_bytes())));
+        self
     }
 
     pub fn issue(&self, merchant: &MerchantId, now_ms: u64) -> Issued {
@@ -68,7 +80,11 @@ impl TokenIssuer {
     }
 
     pub fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
-        let data = decode::<Claims>(token, &self.decoding, &self.validation).map_err(|_| ApiError::Unauthorized)?;
+        let data = self
+            .decoding
+            .iter()
+            .find_map(|key| decode::<Claims>(token, key, &self.validation).ok())
+            .ok_or(ApiError::Unauthorized)?;
         MerchantId::parse(&data.claims.sub).map_err(|_| ApiError::Unauthorized)
     }
 }
@@ -116,5 +132,24 @@ mod tests {
         assert!(TokenIssuer::new("secret", "payment-platform", "elsewhere", 60).verify(&t.token).is_err());
         let old = issuer().issue(&m, now_ms() - 2 * 3600 * 1000);
         assert!(issuer().verify(&old.token).is_err());
+    }
+
+    #[test]
+    fn during_a_rotation_tokens_of_the_previous_secret_still_verify() {
+        let m = MerchantId::parse("test@merchant").unwrap();
+        let before = issuer().issue(&m, now_ms());
+        let rotated = TokenIssuer::new("new-secret", "payment-platform", "payment-platform-api", 3600)
+            .also_accepting(&["secret".to_owned()]);
+        assert_eq!(rotated.verify(&before.token).unwrap(), m, "a token of the previous secret");
+        let after = rotated.issue(&m, now_ms());
+        assert_eq!(rotated.verify(&after.token).unwrap(), m);
+        assert!(issuer().verify(&after.token).is_err(), "new tokens are signed with the new secret");
+        let expired = issuer().issue(&m, now_ms() - 2 * 3600 * 1000);
+        assert!(rotated.verify(&expired.token).is_err(), "a previous secret does not lift the other checks");
+        let stranger = TokenIssuer::new("other", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
+        assert!(rotated.verify(&stranger.token).is_err());
+        let blank = issuer().also_accepting(&[String::new(), " ".to_owned()]);
+        let unsigned = TokenIssuer::new("", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
+        assert!(blank.verify(&unsigned.token).is_err(), "a blank previous secret accepts nothing");
     }
 }

@@ -31,12 +31,10 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
     };
     Ok(AppState {
         services,
-        tokens: Arc::new(TokenIssuer::new(
-            &jwt_secret,
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            config.token_ttl_secs,
-        )),
+        tokens: Arc::new(
+            TokenIssuer::new(&jwt_secret, &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs)
+                .also_accepting(&config.jwt_old_secret_keys),
+        ),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse(&config.merchant_id).map_err(|_| StartError::Merchant)?,
             token_issuance: config.token_issuance,

@@ -1,10 +1,12 @@
 //! Tokens: issuance, and every way a bearer token can be wrong.
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, encode};
 use serde_json::{Value, json};
 
-use crate::support::app::{JWT_SECRET, OTHER_MERCHANT, TestApp, card_request, spawn_app};
+use crate::support::app::{
+    JWT_SECRET, OTHER_MERCHANT, TestApp, api_config, card_request, spawn_app, spawn_app_with, unique_aws_args,
+};
 
 fn now() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
@@ -93,4 +95,25 @@ async fn token_issuance_can_be_switched_off() {
     let v: Value = resp.json().await.unwrap();
     assert_eq!(v["Error"]["Code"], "token_issuance_disabled");
     server.abort();
+}
+
+#[tokio::test]
+async fn during_a_jwt_rotation_tokens_of_the_previous_secret_are_still_accepted() {
+    let mut config = api_config(unique_aws_args());
+    config.jwt_secret_key = Some("the-new-secret".into());
+    config.jwt_old_secret_keys = vec![JWT_SECRET.into()];
+    let app = spawn_app_with(config).await;
+    let previous = signed(claims(now() + 60), JWT_SECRET);
+    assert_eq!(status_with(&app, Some(format!("Bearer {previous}"))).await.0, 202, "a token of the previous secret");
+    let issued = app.token_for(None).await;
+    assert_eq!(status_with(&app, Some(format!("Bearer {issued}"))).await.0, 202, "a token of the new secret");
+    // New tokens are signed with the new secret only.
+    let mut check = jsonwebtoken::Validation::new(Algorithm::HS256);
+    check.set_audience(&["payment-platform-api"]);
+    let with =
+        |secret: &str| jsonwebtoken::decode::<Value>(&issued, &DecodingKey::from_secret(secret.as_bytes()), &check);
+    assert!(with("the-new-secret").is_ok() && with(JWT_SECRET).is_err());
+    let stranger = signed(claims(now() + 60), "not-a-secret-of-ours");
+    let (status, body) = status_with(&app, Some(format!("Bearer {stranger}"))).await;
+    assert_eq!((status, body["Error"]["Code"].as_str()), (401, Some("unauthorized")));
 }

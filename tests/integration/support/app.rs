@@ -42,6 +42,7 @@ pub fn api_config(aws: AwsArgs) -> ApiConfig {
         http_port: 0,
         base_url: "http://127.0.0.1".into(),
         jwt_secret_key: Some(JWT_SECRET.into()),
+        jwt_old_secret_keys: Vec::new(),
         jwt_issuer: "payment-platform".into(),
         jwt_audience: "payment-platform-api".into(),
         token_ttl_secs: 3600,
