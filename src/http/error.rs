@@ -131,6 +131,25 @@ impl IntoResponse for ApiError {
 
 /// Response descriptions shared by the handlers' `#[utoipa::path]` annotations (routes.rs), kept
 /// beside `parts()` so a new code is documented where it is made. Route-specific ones are inline.
+/// The 500 and 503 that every API route may answer, listed once: a route's `responses(...)`
+/// names this type instead of repeating them.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code, reason = "documentation only: never built, its variants describe responses")]
+pub enum ServerErrors {
+    #[response(status = 500, description = doc::INTERNAL)]
+    Internal(ErrorEnvelope),
+    #[response(status = 503, description = doc::UNAVAILABLE,
+        headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")))]
+    Unavailable(ErrorEnvelope),
+}
+
+/// The 401 of every route that needs a bearer token.
+#[derive(utoipa::IntoResponses)]
+#[response(status = 401, description = doc::UNAUTHORIZED,
+    headers(("WWW-Authenticate" = String, description = "`Bearer`.")))]
+#[allow(dead_code, reason = "documentation only: never built")]
+pub struct Unauthorized(ErrorEnvelope);
+
 pub mod doc {
     pub const UNAUTHORIZED: &str = "`unauthorized`: the bearer token is missing, malformed, forged, expired, not yet \
         valid, for another issuer or audience, or not HS256. Sent with `WWW-Authenticate: Bearer`.";

@@ -11,7 +11,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, FieldError, doc};
+use super::error::{ApiError, ErrorEnvelope, FieldError, ServerErrors, Unauthorized, doc};
 use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
 use super::payload::{PaymentRequestDoc, RefundRequestDoc};
 use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
@@ -50,9 +50,7 @@ pub struct TokenQuery {
         (status = 404, description = "`token_issuance_disabled`: token issuance is switched off.", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names `merchant` with code `unknown_merchant`.",
             body = ErrorEnvelope),
-        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
-        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        ServerErrors,
     ))]
 pub async fn token(
     State(state): State<AppState>,
@@ -143,8 +141,7 @@ fn stored(resp: StoredResponse) -> Response {
             headers(("Location" = String, description = "`/payments/{id}`, the payment to poll."))),
         (status = 400, description = "`malformed_json`: the body is not a JSON object; \
             `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.", body = ErrorEnvelope),
-        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        Unauthorized,
         (status = 409, description = "`idempotency_key_in_flight`: the first request with this key is still being \
             processed (with `Retry-After`).", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
@@ -152,9 +149,7 @@ fn stored(resp: StoredResponse) -> Response {
         (status = 422, description = "`validation_failed`: `Fields` names each bad field with its code (`required`, \
             `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`); \
             `idempotency_key_reused`: this key was used for a different request.", body = ErrorEnvelope),
-        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
-        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        ServerErrors,
     ))]
 pub async fn create_payment(
     State(state): State<AppState>,
@@ -178,12 +173,9 @@ pub async fn create_payment(
             headers(("Retry-After" = u32, description = "Sent (`1`) while the payment or one of its refunds is not \
                 final: poll again after that many seconds."))),
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID.", body = ErrorEnvelope),
-        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        Unauthorized,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
-        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        ServerErrors,
     ))]
 pub async fn get_payment(
     State(state): State<AppState>,
@@ -215,13 +207,10 @@ pub struct ListQuery {
         (status = 200, description = "A page; follow `NextCursor` until it is null.", body = PaymentPage),
         (status = 400, description = "`invalid_query`: the query string cannot be read; \
             `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
-        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        Unauthorized,
         (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`.",
             body = ErrorEnvelope),
-        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
-        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        ServerErrors,
     ))]
 pub async fn list_payments(
     State(state): State<AppState>,
@@ -259,8 +248,7 @@ pub async fn list_payments(
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID; `malformed_json`: the body is \
             not a JSON object; `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.",
             body = ErrorEnvelope),
-        (status = 401, description = doc::UNAUTHORIZED, body = ErrorEnvelope,
-            headers(("WWW-Authenticate" = String, description = "`Bearer`."))),
+        Unauthorized,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`refund_exceeds_remaining`: `Amount` is more than is left to refund; \
             `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \
@@ -272,9 +260,7 @@ pub async fn list_payments(
         (status = 422, description = "`validation_failed`: `Fields` names `Amount` (`invalid_type`, \
             `out_of_range`); `idempotency_key_reused`: this key was used for a different request.",
             body = ErrorEnvelope),
-        (status = 500, description = doc::INTERNAL, body = ErrorEnvelope),
-        (status = 503, description = doc::UNAVAILABLE, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
+        ServerErrors,
     ))]
 pub async fn refund(
     State(state): State<AppState>,
