@@ -76,12 +76,17 @@ pub fn init(service: &'static str) -> Telemetry {
     Telemetry { provider }
 }
 
+/// The route pattern a request matched (`/payments/{id}`), or `unmatched`: never the raw path,
+/// so ids stay out of span fields and metric labels.
+pub fn matched_route<B>(req: &axum::http::Request<B>) -> &str {
+    req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", axum::extract::MatchedPath::as_str)
+}
+
 /// The span of one HTTP request (API and bank simulator): it continues the caller's trace when
 /// the request carries `traceparent`, and starts one otherwise. `payment_id` and `refund_id` are
 /// filled in by the handlers once known.
 pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
-    let route =
-        req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", axum::extract::MatchedPath::as_str);
+    let route = matched_route(req);
     let span = tracing::info_span!(
         "request",
         method = %req.method(),
