@@ -81,21 +81,8 @@ impl Api {
     /// `POST /payments`; `Err` carries the kind of failure (for the error counts).
     pub async fn create(&self, i: usize) -> Result<Accepted, String> {
         let sent_ms = now_ms();
-        let resp = self
-            .http
-            .post(format!("{}/payments", self.base))
-            .bearer_auth(&self.token)
-            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-            .json(&payment_body(i))
-            .send()
-            .await
-            .map_err(|e| send_error("POST", &e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| send_error("POST body", &e))?;
-        if status != reqwest::StatusCode::ACCEPTED {
-            return Err(status_error("POST", status));
-        }
-        let v: Value = serde_json::from_slice(&body).map_err(|_| "POST bad body".to_owned())?;
+        let req = self.http.post(format!("{}/payments", self.base));
+        let v = self.accepted("POST", req, &payment_body(i)).await?;
         let id = v["paymentID"].as_str().ok_or("POST no paymentID")?.to_owned();
         Ok(Accepted { id, sent_ms })
     }
@@ -103,22 +90,27 @@ impl Api {
     /// `PATCH /payments/{id}/refund` of the whole amount.
     pub async fn refund(&self, payment_id: &str) -> Result<AcceptedRefund, String> {
         let sent_ms = now_ms();
-        let resp = self
-            .http
-            .patch(format!("{}/payments/{payment_id}/refund", self.base))
-            .bearer_auth(&self.token)
-            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
-            .json(&json!({ "Amount": PRICE }))
-            .send()
-            .await
-            .map_err(|e| send_error("PATCH", &e))?;
-        let status = resp.status();
-        let body = resp.bytes().await.map_err(|e| send_error("PATCH body", &e))?;
-        if status != reqwest::StatusCode::ACCEPTED {
-            return Err(status_error("PATCH", status));
-        }
-        let v: Value = serde_json::from_slice(&body).map_err(|_| "PATCH bad body".to_owned())?;
+        let req = self.http.patch(format!("{}/payments/{payment_id}/refund", self.base));
+        let v = self.accepted("PATCH", req, &json!({ "Amount": PRICE })).await?;
         let refund_id = v["RefundID"].as_str().ok_or("PATCH no RefundID")?.to_owned();
         Ok(AcceptedRefund { payment_id: payment_id.to_owned(), refund_id, sent_ms })
+    }
+
+    /// Sends `req` with the token, a fresh `Idempotency-Key` and `body`; the 202's JSON body, or
+    /// the kind of failure, named after `what` (the method).
+    async fn accepted(&self, what: &str, req: reqwest::RequestBuilder, body: &Value) -> Result<Value, String> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| send_error(what, &e))?;
+        let status = resp.status();
+        let bytes = resp.bytes().await.map_err(|e| send_error(&format!("{what} body"), &e))?;
+        if status != reqwest::StatusCode::ACCEPTED {
+            return Err(status_error(what, status));
+        }
+        serde_json::from_slice(&bytes).map_err(|_| format!("{what} bad body"))
     }
 }
