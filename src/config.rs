@@ -69,7 +69,11 @@ pub fn mask(secret: &Option<String>) -> &'static str {
 
 /// The API's configuration.
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "api", about = "Payments HTTP API: validates, stores PENDING, enqueues, answers 202")]
+#[command(
+    name = "api",
+    about = "Payments HTTP API: validates, stores PENDING, enqueues, answers 202",
+    after_help = crate::telemetry::ENV_HELP
+)]
 pub struct ApiConfig {
     #[command(flatten)]
     pub aws: AwsArgs,

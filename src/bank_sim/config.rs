@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 
 /// Everything the simulator reads at start.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "bank-simulator", about = "An acquiring bank over HTTP, with idempotency keys and fault injection")]
+#[command(
+    name = "bank-simulator",
+    about = "An acquiring bank over HTTP, with idempotency keys and fault injection",
+    after_help = crate::telemetry::ENV_HELP
+)]
 pub struct SimConfig {
     /// Address to bind; loopback unless the bank must be reached from elsewhere.
     #[arg(long, env = "BANK_HOST", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]

@@ -19,6 +19,12 @@ use tracing::Level;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 
+/// The variables read outside the command line parser, for every binary's `--help`.
+pub const ENV_HELP: &str = "Also read by every binary:\n  \
+    RUST_LOG                     log filter [default: info]\n  \
+    LOG_FORMAT                   `json` for one JSON object per line [default: text]\n  \
+    OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP (with the other standard OTEL_* variables); unset: no export";
+
 /// Flushes the spans still buffered when dropped: keep it alive until `main` returns.
 #[must_use = "dropping the guard at once would stop trace export"]
 pub struct Telemetry {
@@ -97,4 +103,23 @@ pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     );
     propagation::continue_trace(&span, &propagation::Headers(req.headers()));
     span
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use crate::bank_sim::SimConfig;
+    use crate::config::ApiConfig;
+    use crate::worker::WorkerConfig;
+
+    #[test]
+    fn every_binary_lists_the_variables_read_outside_its_parser_in_help() {
+        for mut command in [ApiConfig::command(), WorkerConfig::command(), SimConfig::command()] {
+            let help = command.render_long_help().to_string();
+            for var in ["RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
+                assert!(help.contains(var), "{} --help does not name {var}", command.get_name());
+            }
+        }
+    }
 }

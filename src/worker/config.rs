@@ -11,7 +11,11 @@ use crate::bank_client::BankClientArgs;
 use crate::config::{AwsArgs, VaultArgs, mask};
 
 #[derive(clap::Parser, Debug, Clone)]
-#[command(name = "payment-worker", about = "Consumes the payments queue, charges the bank, settles payments")]
+#[command(
+    name = "payment-worker",
+    about = "Consumes the payments queue, charges the bank, settles payments",
+    after_help = crate::telemetry::ENV_HELP
+)]
 pub struct WorkerConfig {
     #[command(flatten)]
     pub aws: AwsArgs,
