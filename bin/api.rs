@@ -1,8 +1,14 @@
 //! The payments API binary: configuration in, `payment_platform::http::serve` out.
+use std::time::Duration;
+
 use anyhow::Context;
 use clap::Parser;
 use payment_platform::config::ApiConfig;
 use payment_platform::{http, shutdown, telemetry};
+use tokio_util::sync::CancellationToken;
+
+/// How long, after the listeners stop, writes still being carried through may take.
+const WRITES_GRACE: Duration = Duration::from_secs(30);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -10,11 +16,30 @@ async fn main() -> anyhow::Result<()> {
     let _telemetry = telemetry::init("api");
     config.log_effective();
     let state = http::start::build(&config).await?;
-    let listener = tokio::net::TcpListener::bind((config.http_host, config.http_port))
-        .await
-        .with_context(|| format!("binding {}:{}", config.http_host, config.http_port))?;
-    tracing::info!(addr = %listener.local_addr()?, base_url = %config.base_url, "api listening");
-    http::serve(listener, state, shutdown::signal()).await?;
+    let writes = state.writes.clone();
+    let bind = |host, port| async move {
+        tokio::net::TcpListener::bind((host, port)).await.with_context(|| format!("binding {host}:{port}"))
+    };
+    let listener = bind(config.http_host, config.http_port).await?;
+    let admin = bind(config.admin_host, config.admin_port).await?;
+    tracing::info!(addr = %listener.local_addr()?, admin = %admin.local_addr()?, base_url = %config.base_url,
+        "api listening");
+    let stop = CancellationToken::new();
+    let admin_task = tokio::spawn(http::serve_admin(admin, config.conn_limits(), stop.clone().cancelled_owned()));
+    let public = http::serve(listener, state, {
+        let stop = stop.clone();
+        async move {
+            shutdown::signal().await;
+            stop.cancel();
+        }
+    });
+    public.await?;
+    stop.cancel();
+    writes.close();
+    if tokio::time::timeout(WRITES_GRACE, writes.wait()).await.is_err() {
+        tracing::error!(left = writes.len(), "writes still unconfirmed at shutdown; the repair path will finish them");
+    }
+    admin_task.await.context("admin listener")??;
     tracing::info!("api stopped");
     Ok(())
 }

@@ -108,9 +108,41 @@ pub struct ApiConfig {
     pub request_timeout_ms: u64,
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
     pub max_body_bytes: usize,
+    /// Header bytes per request; more (or over 100 fields) is 431 `headers_too_large`.
+    #[arg(long, env = "MAX_HEADER_BYTES", default_value_t = 16 * 1024,
+        value_parser = clap::value_parser!(u64).range(1024..=128 * 1024))]
+    pub max_header_bytes: u64,
+    /// Seconds a client has to send a request's head, from its connection (or the first byte
+    /// of a later request); a slower client is disconnected.
+    #[arg(long, env = "HTTP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_read_timeout_secs: u64,
+    /// Seconds a keep-alive connection may stay idle between requests. Keep it above a load
+    /// balancer's own idle timeout (60 s on an ALB), so the balancer closes first.
+    #[arg(long, env = "HTTP_IDLE_TIMEOUT_SECS", default_value_t = 65,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_timeout_secs: u64,
+    /// Open connections per listener; past it new ones wait in the kernel's backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
+    /// The operators' listener (`GET /metrics`, `GET /status`), never the public port.
+    #[arg(long, env = "ADMIN_HOST", default_value = "127.0.0.1")]
+    pub admin_host: std::net::IpAddr,
+    #[arg(long, env = "ADMIN_PORT", default_value_t = 4448)]
+    pub admin_port: u16,
 }
 
 impl ApiConfig {
+    pub fn conn_limits(&self) -> crate::http::server::ConnLimits {
+        use std::time::Duration;
+        crate::http::server::ConnLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+
     /// One line with every setting, secrets masked.
     pub fn log_effective(&self) {
         tracing::info!(
@@ -133,6 +165,11 @@ impl ApiConfig {
             card_encryption_old_keys = self.vault.card_encryption_old_keys.len(),
             request_timeout_ms = self.request_timeout_ms,
             max_body_bytes = self.max_body_bytes,
+            max_header_bytes = self.max_header_bytes,
+            header_read_timeout_secs = self.header_read_timeout_secs,
+            idle_timeout_secs = self.idle_timeout_secs,
+            max_connections = self.max_connections,
+            admin = %format!("{}:{}", self.admin_host, self.admin_port),
             "effective configuration"
         );
     }

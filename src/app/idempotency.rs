@@ -34,8 +34,9 @@ impl KeyedRequest {
 
 /// What to do about a key someone already claimed.
 pub enum Existing {
-    /// The first request finished: answer exactly as it did.
-    Replay(StoredResponse),
+    /// The first request finished: answer exactly as it did. `resource_id` tells a replay from
+    /// our own write that landed on an attempt whose answer was lost.
+    Replay { resource_id: String, response: StoredResponse },
     /// The first request stopped before finishing (crash, timeout): finish its work for it.
     Resume { resource_id: String },
 }
@@ -50,7 +51,9 @@ impl Services {
             return Err(AppError::IdempotencyKeyReused);
         }
         match record.state {
-            IdempotencyState::Done(resp) => Ok(Some(Existing::Replay(resp))),
+            IdempotencyState::Done(response) => {
+                Ok(Some(Existing::Replay { resource_id: record.resource_id, response }))
+            }
             IdempotencyState::InProgress { locked_until_ms } => {
                 let now = self.clock.now_ms();
                 if locked_until_ms > now {

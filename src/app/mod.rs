@@ -1,5 +1,6 @@
 //! The use cases. Each takes validated domain input, talks to the ports, and answers with a
 //! typed result or an `AppError` that the HTTP layer maps to one response.
+mod carry;
 mod idempotency;
 pub use idempotency::KeyedRequest;
 pub mod payments;
@@ -28,6 +29,11 @@ pub enum AppError {
     RefundExceedsRemaining { left: u64 },
     #[error("the pagination cursor is not valid")]
     InvalidCursor,
+    /// A write was sent but never confirmed (timeouts, a stalled database), so whether it took
+    /// effect is unknown. Unlike `Unavailable`, this must not invite a blind retry.
+    #[error("the outcome of the write is unknown")]
+    OutcomeUnknown,
+    /// Nothing was written; trying again later is safe.
     #[error("a dependency is unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -50,6 +56,17 @@ impl From<QueueError> for AppError {
         match e {
             QueueError::Transient(m) => Self::Unavailable(m),
             QueueError::Permanent(m) => Self::Internal(m),
+        }
+    }
+}
+
+impl AppError {
+    /// For a read made after a write that may have landed: a failed read cannot tell whether
+    /// it did, so it must not be reported as "nothing happened, retry".
+    pub(crate) fn after_write(self) -> Self {
+        match self {
+            Self::Unavailable(_) => Self::OutcomeUnknown,
+            other => other,
         }
     }
 }

@@ -2,7 +2,7 @@
 use serde_json::json;
 
 use super::idempotency::{Existing, KeyedRequest};
-use super::{AppError, Services};
+use super::{AppError, Services, carry};
 use crate::domain::idempotency::StoredResponse;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::payment::{NewPayment, PaymentRequest, PaymentView};
@@ -20,7 +20,8 @@ pub fn accepted(id: PaymentId) -> StoredResponse {
 impl Services {
     /// Writes the PENDING payment (card sealed) and enqueues its charge. The bank is never
     /// called here. With a key, the payment and the key's claim are one transaction, so
-    /// concurrent requests with one key create one payment.
+    /// concurrent requests with one key create one payment. An unconfirmed write is sent again
+    /// (see `carry`) rather than reported as a failure that would invite a second payment.
     pub async fn create_payment(
         &self,
         merchant: &MerchantId,
@@ -41,13 +42,19 @@ impl Services {
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
-        match self.store.insert_payment(&new, claim.as_ref()).await {
-            // The claim was written done: nothing to finish.
+        let written = carry::store_write(|| self.store.insert_payment(&new, claim.as_ref())).await;
+        match written {
             Ok(()) => Ok(self.enqueue_and_answer(id, None).await),
+            // The id is fresh: the record can only exist because an attempt whose answer was
+            // lost (ours, or the SDK's own retry) wrote it.
+            Err(StoreError::Conflict(ConflictKind::AlreadyExists)) => Ok(self.enqueue_and_answer(id, None).await),
             Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
                 let key = key.ok_or_else(|| AppError::Internal("key conflict without a key".into()))?;
-                match self.existing_key(key).await? {
-                    Some(Existing::Replay(resp)) => Ok(resp),
+                match self.existing_key(key).await.map_err(AppError::after_write)? {
+                    Some(Existing::Replay { resource_id, .. }) if resource_id == id.to_string() => {
+                        Ok(self.enqueue_and_answer(id, None).await)
+                    }
+                    Some(Existing::Replay { response, .. }) => Ok(response),
                     Some(Existing::Resume { resource_id }) => {
                         let id =
                             PaymentId::parse(&resource_id).map_err(|_| AppError::Internal("bad resource".into()))?;
@@ -58,6 +65,9 @@ impl Services {
                     None => Err(AppError::IdempotencyInFlight),
                 }
             }
+            // Still unconfirmed after every attempt: the record may exist. If it does, the
+            // repair path enqueues it; the client must not be told to simply retry.
+            Err(StoreError::Transient(_)) => Err(AppError::OutcomeUnknown),
             Err(e) => Err(e.into()),
         }
     }
@@ -67,7 +77,8 @@ impl Services {
     async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> StoredResponse {
         // The request's span (see `telemetry::request_span`) names the payment from here on.
         tracing::Span::current().record("payment_id", tracing::field::display(id));
-        if let Err(e) = self.queue.enqueue(&Job::Charge { payment_id: id }).await {
+        let job = Job::Charge { payment_id: id };
+        if let Err(e) = carry::enqueue(|| self.queue.enqueue(&job)).await {
             tracing::error!(payment_id = %id, error = %e, "charge not enqueued; the repair path will pick it up");
         }
         tracing::info!(payment_id = %id, "payment accepted");

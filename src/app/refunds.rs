@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::idempotency::{Existing, KeyedRequest};
-use super::{AppError, Services};
+use super::{AppError, Services, carry};
 use crate::domain::idempotency::StoredResponse;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::Amount;
@@ -55,7 +55,7 @@ impl Services {
         let view = self.get_payment(merchant, payment_id).await?;
         let payment = view.payment;
         if let Some(err) = refusal(&payment, amount) {
-            return self.replay(merchant, payment_id, key).await?.ok_or(err);
+            return self.replay(merchant, payment_id, key, None).await?.ok_or(err);
         }
         let amount = match amount {
             Some(a) => a,
@@ -71,19 +71,29 @@ impl Services {
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
-        match self.store.insert_refund(&refund, claim.as_ref()).await {
+        match carry::store_write(|| self.store.insert_refund(&refund, claim.as_ref())).await {
             Ok(()) => {}
-            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
-                return self.replay(merchant, payment_id, key).await?.ok_or(AppError::IdempotencyInFlight);
-            }
-            Err(StoreError::Conflict(ConflictKind::InsufficientRefundable)) => {
-                if let Some(resp) = self.replay(merchant, payment_id, key).await? {
+            Err(StoreError::Conflict(kind)) => {
+                // An attempt whose answer was lost (ours, or the SDK's own retry) may have
+                // written this very refund: then the conflict is our own write, carried on.
+                let replayed =
+                    self.replay(merchant, payment_id, key, Some(&refund)).await.map_err(AppError::after_write)?;
+                if let Some(resp) = replayed {
                     return Ok(resp);
                 }
-                // Lost a race with another refund (or the payment was declined meanwhile).
-                let now_view = self.get_payment(merchant, payment_id).await?;
-                return Err(refusal(&now_view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund));
+                let now_view = self.get_payment(merchant, payment_id).await.map_err(AppError::after_write)?;
+                if now_view.refunds.iter().any(|r| r.id == refund.id) {
+                    return Ok(self.enqueue_refund_and_answer(&refund, None).await);
+                }
+                return Err(match kind {
+                    ConflictKind::IdempotencyKeyTaken => AppError::IdempotencyInFlight,
+                    // Lost a race with another refund (or the payment was declined meanwhile).
+                    _ => refusal(&now_view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund),
+                });
             }
+            // Unconfirmed after every attempt: the refund may exist (then the repair path
+            // enqueues it); the client must not be told to simply retry.
+            Err(StoreError::Transient(_)) => return Err(AppError::OutcomeUnknown),
             Err(e) => return Err(e.into()),
         }
         // The claim was written done: nothing to finish.
@@ -91,16 +101,21 @@ impl Services {
     }
 
     /// The answer already given for `key`, if the key was used before (finishing the work of a
-    /// first request that died mid-way, for claims written without their answer).
+    /// first request that died mid-way, for claims written without their answer). When the key
+    /// holds `own` (our write landed on an attempt whose answer was lost), its work is finished.
     async fn replay(
         &self,
         merchant: &MerchantId,
         payment_id: PaymentId,
         key: Option<&KeyedRequest>,
+        own: Option<&NewRefund>,
     ) -> Result<Option<StoredResponse>, AppError> {
         let Some(key) = key else { return Ok(None) };
         match self.existing_key(key).await? {
-            Some(Existing::Replay(resp)) => Ok(Some(resp)),
+            Some(Existing::Replay { resource_id, response }) => match own {
+                Some(r) if r.id.to_string() == resource_id => Ok(Some(self.enqueue_refund_and_answer(r, None).await)),
+                _ => Ok(Some(response)),
+            },
             Some(Existing::Resume { resource_id }) => {
                 self.resume_refund(merchant, payment_id, &resource_id, key).await.map(Some)
             }
@@ -137,7 +152,7 @@ impl Services {
         span.record("payment_id", tracing::field::display(r.payment_id));
         span.record("refund_id", tracing::field::display(r.id));
         let job = Job::Refund { payment_id: r.payment_id, refund_id: r.id };
-        if let Err(e) = self.queue.enqueue(&job).await {
+        if let Err(e) = carry::enqueue(|| self.queue.enqueue(&job)).await {
             tracing::error!(refund_id = %r.id, error = %e, "refund not enqueued; the repair path will pick it up");
         }
         tracing::info!(payment_id = %r.payment_id, refund_id = %r.id, "refund accepted");

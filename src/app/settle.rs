@@ -2,9 +2,9 @@
 //! Each returns a `Step` that tells the worker runtime what to do with the message.
 use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome as BankRefund, RefundRequest};
 use crate::domain::ids::{PaymentId, RefundId};
-use crate::domain::payment::{PaymentOutcome, Refund, RefundOutcome};
+use crate::domain::payment::{Payment, PaymentOutcome, Refund, RefundOutcome};
 use crate::domain::ports::{Job, StoreError};
-use crate::domain::status::PaymentStatus;
+use crate::domain::status::{PaymentStatus, RefundStatus};
 
 use super::{AppError, Services};
 
@@ -13,7 +13,8 @@ use super::{AppError, Services};
 pub enum Step {
     /// Final state stored (now or earlier): delete the message.
     Done,
-    /// Not possible yet (a refund whose payment is still in flight): try again later.
+    /// Not possible yet: a refund whose payment is still in flight. Its message is let go; the
+    /// payment's settlement enqueues it again, so a long wait never walks it into the DLQ.
     NotReady,
     /// A transient failure (bank outcome unknown, storage throttled): try again later, same key.
     Retry(String),
@@ -61,9 +62,34 @@ impl Services {
         match self.store.settle_payment(id, &outcome, self.clock.now_ms()).await {
             Ok(p) => {
                 tracing::info!(payment_id = %id, status = %p.status, "payment settled");
+                self.release_waiting_refunds(&p).await;
                 Step::Done
             }
             Err(e) => store_step(e),
+        }
+    }
+
+    /// Refunds asked for while the payment was in flight wait for it without holding a message
+    /// (see `Step::NotReady`): once it is final, each is enqueued from here. If this worker dies
+    /// first, the repair path finds them, since a refund of a final payment can go stale.
+    async fn release_waiting_refunds(&self, p: &Payment) {
+        // Nothing was reserved: no refund exists, and no read is spent on finding none.
+        if p.refundable_left >= p.amount.get() {
+            return;
+        }
+        let view = match self.store.get_payment(p.id).await {
+            Ok(Some(view)) => view,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::warn!(payment_id = %p.id, error = %e, "waiting refunds not read; the repair path will find them");
+                return;
+            }
+        };
+        for r in view.refunds.iter().filter(|r| r.status == RefundStatus::Pending) {
+            let job = Job::Refund { payment_id: p.id, refund_id: r.id };
+            if let Err(e) = self.queue.enqueue(&job).await {
+                tracing::warn!(refund_id = %r.id, error = %e, "waiting refund not enqueued; the repair path will");
+            }
         }
     }
 
@@ -81,6 +107,7 @@ impl Services {
         }
         let payment = view.payment;
         let charge_id = match (payment.status, payment.bank_charge_id) {
+            // The payment's settlement enqueues this refund again (`release_waiting_refunds`).
             (PaymentStatus::Pending | PaymentStatus::Processing, _) => return Step::NotReady,
             (PaymentStatus::Succeeded, Some(c)) => c,
             (status, _) => {
@@ -131,6 +158,11 @@ impl Services {
                 Job::Charge { payment_id } => (payment_id, None),
                 Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
             };
+            if refund.is_some() && self.waits_for_its_payment(payment).await? {
+                // Not stale: it is waiting, and its payment's own settlement (or repair) will
+                // release it. Enqueuing it now would only bounce it, every pass.
+                continue;
+            }
             if self.store.claim_stale(payment, refund, cutoff, now).await? {
                 tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
                 self.queue.enqueue(&job).await?;
@@ -138,5 +170,10 @@ impl Services {
             }
         }
         Ok(repaired)
+    }
+
+    async fn waits_for_its_payment(&self, payment: PaymentId) -> Result<bool, AppError> {
+        let view = self.store.get_payment(payment).await?;
+        Ok(view.is_some_and(|v| !v.payment.status.is_final()))
     }
 }

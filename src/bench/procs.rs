@@ -48,6 +48,8 @@ pub struct Proc {
     pub name: String,
     pub role: Role,
     pub port: u16,
+    /// Where `GET /metrics` answers: the API's admin port, the others' own port.
+    pub metrics_port: u16,
     pub log: PathBuf,
     child: Child,
     stopped: bool,
@@ -73,6 +75,10 @@ impl Proc {
         let err = file.try_clone().map_err(|e| BenchError::io("cloning a log handle", e))?;
         let bin = bin_dir.join(role.binary());
         let mut cmd = Command::new(&bin);
+        let metrics_port = if role == Role::Api { free_port()? } else { port };
+        if role == Role::Api {
+            cmd.env("ADMIN_PORT", metrics_port.to_string());
+        }
         for var in unset {
             cmd.env_remove(var);
         }
@@ -85,7 +91,7 @@ impl Proc {
             .stderr(err)
             .spawn()
             .map_err(|e| BenchError::io(format!("starting {}", bin.display()), e))?;
-        Ok(Self { name: name.to_owned(), role, port, log, child, stopped: false })
+        Ok(Self { name: name.to_owned(), role, port, metrics_port, log, child, stopped: false })
     }
 
     pub fn pid(&self) -> u32 {
@@ -94,6 +100,10 @@ impl Proc {
 
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn metrics_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.metrics_port)
     }
 
     /// Polls `GET /status` until it answers 200, the process exits, or `within` passes.

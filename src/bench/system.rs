@@ -139,7 +139,7 @@ impl System {
         let mut snap = Vec::new();
         for (p, table) in &self.procs {
             if p.role.uses_aws() && table.as_deref() == Some(&stack.table) {
-                snap.push((p.name.clone(), p.role, scrape::scrape(&self.http, &p.url()).await));
+                snap.push((p.name.clone(), p.role, scrape::scrape(&self.http, &p.metrics_url()).await));
             }
         }
         snap

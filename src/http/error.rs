@@ -57,6 +57,8 @@ pub enum ApiError {
     MalformedJson(String),
     #[error("the request body is too large")]
     BodyTooLarge,
+    #[error("the request's headers are too large or too many")]
+    HeadersTooLarge,
     #[error("the request has invalid fields")]
     Validation(Vec<FieldError>),
     #[error("{0}")]
@@ -82,6 +84,7 @@ impl ApiError {
         match self {
             Self::MalformedJson(detail) => (S::BAD_REQUEST, "malformed_json", format!("{msg}: {detail}")),
             Self::BodyTooLarge => (S::PAYLOAD_TOO_LARGE, "body_too_large", msg),
+            Self::HeadersTooLarge => (S::REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large", msg),
             Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed", msg),
             Self::BadRequest(code, m) => (S::BAD_REQUEST, code, m.clone()),
             Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", msg),
@@ -97,6 +100,7 @@ impl ApiError {
                 AppError::NothingLeftToRefund => (S::CONFLICT, "nothing_left_to_refund", msg),
                 AppError::RefundExceedsRemaining { .. } => (S::CONFLICT, "refund_exceeds_remaining", msg),
                 AppError::InvalidCursor => (S::BAD_REQUEST, "invalid_cursor", msg),
+                AppError::OutcomeUnknown => (S::GATEWAY_TIMEOUT, "outcome_unknown", OUTCOME_UNKNOWN.into()),
                 AppError::Unavailable(_) => {
                     (S::SERVICE_UNAVAILABLE, "service_unavailable", "a dependency is unavailable, retry".into())
                 }
@@ -105,6 +109,12 @@ impl ApiError {
         }
     }
 }
+
+/// What a client is told when a write may have taken effect: never "retry" alone, since a blind
+/// retry of a request without `Idempotency-Key` could create a second payment or refund.
+pub const OUTCOME_UNKNOWN: &str = "the request may or may not have taken effect (the database did not confirm \
+    in time); do not retry it blindly: repeat it with the same Idempotency-Key, which is safe, or look for the \
+    payment before sending it again";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -157,5 +167,11 @@ pub mod doc {
     pub const UNAVAILABLE: &str = "`service_unavailable`: a dependency (database, queue) is unavailable; \
         `timeout`: the request took longer than `REQUEST_TIMEOUT_MS`. Both with `Retry-After`: retry later.";
     pub const TIMEOUT: &str = "`timeout`: the request took longer than `REQUEST_TIMEOUT_MS` (with `Retry-After`).";
-    pub const BODY_TOO_LARGE: &str = "`body_too_large`: the body is over `MAX_BODY_BYTES` (16 KiB by default).";
+    pub const BODY_TOO_LARGE: &str = "`body_too_large`: the body (or its declared `Content-Length`) is over \
+        `MAX_BODY_BYTES` (16 KiB by default).";
+    pub const OUTCOME_UNKNOWN: &str = "`outcome_unknown`: the database did not confirm the write in time, so the \
+        request may or may not have taken effect (if it did, it is carried through: the payment or refund is \
+        processed). Never sent with `Retry-After`: do not retry blindly. Repeat the request with the same \
+        `Idempotency-Key` (a replay returns the first answer, or creates it once), or without a key look for the \
+        payment (`GET /payments`) before sending it again.";
 }

@@ -1,14 +1,17 @@
 //! The axum API. It validates, writes, enqueues and answers; it never calls the bank.
 pub mod auth;
 pub mod error;
+mod limits;
 mod observe;
 pub mod openapi;
 pub mod payload;
 mod routes;
+pub mod server;
 pub mod start;
 mod views;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -30,6 +33,9 @@ pub struct Settings {
     pub token_issuance: bool,
     pub request_timeout: Duration,
     pub max_body_bytes: usize,
+    /// Header bytes per request (`name: value` lines); more is 431 `headers_too_large`.
+    pub max_header_bytes: usize,
+    pub conn: server::ConnLimits,
     /// The public URL (`BASE_URL`): the OpenAPI document's server.
     pub base_url: String,
 }
@@ -37,14 +43,37 @@ pub struct Settings {
 #[derive(Clone)]
 pub struct AppState {
     pub services: Services,
+    /// Writes carried through in tasks of their own (see `routes::carried`); waited for at
+    /// shutdown so none is cut between its write and its enqueue.
+    pub writes: tokio_util::task::TaskTracker,
     pub tokens: Arc<TokenIssuer>,
     pub settings: Arc<Settings>,
 }
 
-/// Bounds every request; a slow dependency answers 503 with the envelope instead of hanging.
-async fn timeout(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Set by a handler just before it starts a write (see `routes::carried`): from then on a
+/// timeout must not say "retry", since the write may take effect.
+#[derive(Clone, Default)]
+pub struct WriteStarted(Arc<AtomicBool>);
+
+impl WriteStarted {
+    pub fn mark(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn is_set(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Bounds every request; a slow dependency answers with the envelope instead of hanging: 503
+/// `timeout` (retry later) while nothing was written, 504 `outcome_unknown` once a write started.
+/// The write itself is not cut short: it runs in a task of its own and is carried through.
+async fn timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let started = WriteStarted::default();
+    req.extensions_mut().insert(started.clone());
     match tokio::time::timeout(state.settings.request_timeout, next.run(req)).await {
         Ok(resp) => resp,
+        Err(_) if started.is_set() => ApiError::App(crate::app::AppError::OutcomeUnknown).into_response(),
         Err(_) => ApiError::Timeout.into_response(),
     }
 }
@@ -61,7 +90,6 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::refund))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
-        .routes(routes!(openapi::metrics))
 }
 
 pub fn router(state: AppState) -> Router {
@@ -74,9 +102,18 @@ pub fn router(state: AppState) -> Router {
         .layer(Extension(openapi::SpecJson::new(&spec)))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .layer(middleware::from_fn_with_state(state.clone(), limits::refuse_oversized))
         .layer(middleware::from_fn(observe::track))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
         .with_state(state)
+}
+
+/// The operators' surface, on its own listener (`ADMIN_PORT`), never on the public port:
+/// `GET /metrics` (Prometheus) and `GET /status`.
+pub fn admin_router() -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(telemetry::metrics::endpoint))
+        .route("/status", axum::routing::get(|| async { axum::Json(views::status()) }))
 }
 
 /// Serves until `shutdown` completes, then finishes the requests in flight.
@@ -85,5 +122,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.settings.conn;
+    server::serve(listener, router(state), limits, "public", shutdown).await
+}
+
+/// Serves the admin surface until `shutdown` completes, with the same connection bounds.
+pub async fn serve_admin(
+    listener: tokio::net::TcpListener,
+    limits: server::ConnLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    server::serve(listener, admin_router(), limits, "admin", shutdown).await
 }

@@ -36,7 +36,6 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/payments/{id}/refund"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
-    ("GET", "/metrics"),
 ];
 
 const TITLE: &str = "payment-platform API";
@@ -45,11 +44,19 @@ const DESCRIPTION: &str = "Card payments and refunds. `POST /payments` stores th
 answers 202 at once; workers charge the bank and settle it. Poll `GET /payments/{id}` while it sends \
 `Retry-After`.\n\n\
 **Authentication**: `Authorization: Bearer <token>` (HS256 JWT) on every route but `/status`, `/token`, \
-`/openapi.json`, `/docs` and `/metrics`; `GET /token` issues one in development.\n\n\
-**Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header.\n\n\
+`/openapi.json` and `/docs`; `GET /token` issues one in development. Metrics are not on this port: they are \
+served to operators on the admin port (`ADMIN_PORT`).\n\n\
+**Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header. \
+Send one with every write: it is what makes a retry safe.\n\n\
+**Ambiguous answers**: a write the database did not confirm in time answers 504 `outcome_unknown`, never \
+a bare \"retry\": the payment or refund may exist, and if it does it is carried through. Repeat the request with \
+the same `Idempotency-Key` (a replay returns the first answer, or creates it once); without a key, look for \
+the payment (`GET /payments`) before sending it again. 503 (`service_unavailable`, `timeout`, with \
+`Retry-After`) is only answered when nothing was written, so it is safe to retry.\n\n\
 **Errors** all have one envelope, `{\"Error\": {\"Code\", \"Message\", \"Fields\"?}}`, with a stable `Code`; \
 each response below lists the codes it carries. Besides those, an unknown path answers 404 \
-`route_not_found` and a method a path does not document answers 405 `method_not_allowed`.\n\n\
+`route_not_found`, a method a path does not document answers 405 `method_not_allowed`, and headers over \
+`MAX_HEADER_BYTES` (16 KiB) or 100 fields answer 431 `headers_too_large`.\n\n\
 Fields are PascalCase (`paymentID` in the create answer is kept for older clients); amounts are \
 integers in minor units; times are ms since the epoch.";
 
@@ -106,17 +113,6 @@ impl SpecJson {
     pub fn new(spec: &OpenApi) -> Self {
         Self(Bytes::from(spec.to_json().expect("the OpenAPI document serialises")))
     }
-}
-
-/// This process's Prometheus metrics (see `telemetry::metrics`).
-#[utoipa::path(get, path = "/metrics", tag = TAG_SERVICE,
-    responses(
-        (status = 200, description = "Prometheus metrics of this process (text exposition format 0.0.4): \
-            requests by method, route and status, their latency, and AWS requests by operation.",
-            body = String, content_type = "text/plain"),
-    ))]
-pub async fn metrics() -> impl IntoResponse {
-    crate::telemetry::metrics::endpoint().await
 }
 
 /// This OpenAPI document.

@@ -1,22 +1,26 @@
 //! The handlers of CONTRACT section 3. Each carries its OpenAPI description (`#[utoipa::path]`):
 //! every status it can answer, with the error codes of each (see `error::ApiError::parts`).
-use axum::Json;
+use std::future::Future;
+
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::AppState;
 use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, FieldError, ServerErrors, Unauthorized, doc};
 use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
 use super::payload::{PaymentRequestDoc, RefundRequestDoc};
 use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
+use super::{AppState, WriteStarted};
 use super::{payload, views};
-use crate::app::KeyedRequest;
+use tracing::Instrument;
+
+use crate::app::{AppError, KeyedRequest};
 use crate::domain::idempotency::{IdempotencyKey, StoredResponse};
 use crate::domain::ids::{MerchantId, PaymentId};
 
@@ -146,6 +150,7 @@ fn stored(resp: StoredResponse) -> Response {
             processed (with `Retry-After`).", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
         (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
+        (status = 504, description = doc::OUTCOME_UNKNOWN, body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names each bad field with its code (`required`, \
             `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`); \
             `idempotency_key_reused`: this key was used for a different request.", body = ErrorEnvelope),
@@ -153,6 +158,7 @@ fn stored(resp: StoredResponse) -> Response {
     ))]
 pub async fn create_payment(
     State(state): State<AppState>,
+    Extension(started): Extension<WriteStarted>,
     Merchant(merchant): Merchant,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
@@ -160,7 +166,24 @@ pub async fn create_payment(
     let map = payload::object(&body(raw)?, false)?;
     let req = payload::payment_request(&map, today())?;
     let key = keyed(&headers, &merchant, "POST", "/payments", &map)?;
-    Ok(stored(state.services.create_payment(&merchant, req, key.as_ref()).await?))
+    let services = state.services.clone();
+    carried(&state, &started, async move { services.create_payment(&merchant, req, key.as_ref()).await }).await
+}
+
+/// Runs a use case that writes in a task of its own, so that the request's timeout (or a client
+/// that hangs up) cannot cut it between its write and its enqueue: once started, it is carried
+/// through. The timeout's answer then says the outcome is unknown (see `super::timeout`).
+async fn carried(
+    state: &AppState,
+    started: &WriteStarted,
+    work: impl Future<Output = Result<StoredResponse, AppError>> + Send + 'static,
+) -> Result<Response, ApiError> {
+    started.mark();
+    let task = state.writes.spawn(work.instrument(tracing::Span::current()));
+    match task.await {
+        Ok(answer) => Ok(stored(answer?)),
+        Err(e) => Err(AppError::Internal(format!("the request's task ended: {e}")).into()),
+    }
 }
 
 /// One payment with its refunds.
@@ -257,6 +280,7 @@ pub async fn list_payments(
             `Retry-After`).", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Only with `idempotency_key_in_flight`."))),
         (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
+        (status = 504, description = doc::OUTCOME_UNKNOWN, body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names `Amount` (`invalid_type`, \
             `out_of_range`); `idempotency_key_reused`: this key was used for a different request.",
             body = ErrorEnvelope),
@@ -264,6 +288,7 @@ pub async fn list_payments(
     ))]
 pub async fn refund(
     State(state): State<AppState>,
+    Extension(started): Extension<WriteStarted>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -273,5 +298,6 @@ pub async fn refund(
     let map = payload::object(&body(raw)?, true)?;
     let amount = payload::refund_amount(&map)?;
     let key = keyed(&headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
-    Ok(stored(state.services.request_refund(&merchant, id, amount, key.as_ref()).await?))
+    let services = state.services.clone();
+    carried(&state, &started, async move { services.request_refund(&merchant, id, amount, key.as_ref()).await }).await
 }

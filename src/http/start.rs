@@ -31,6 +31,7 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
     };
     Ok(AppState {
         services,
+        writes: tokio_util::task::TaskTracker::new(),
         tokens: Arc::new(
             TokenIssuer::new(&jwt_secret, &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs)
                 .also_accepting(&config.jwt_old_secret_keys),
@@ -40,6 +41,8 @@ pub async fn build(config: &ApiConfig) -> Result<AppState, StartError> {
             token_issuance: config.token_issuance,
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             max_body_bytes: config.max_body_bytes,
+            max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),
+            conn: config.conn_limits(),
             base_url: config.base_url.clone(),
         }),
     })

@@ -22,6 +22,11 @@ pub const BANK_DURATION: &str = "bank_request_duration_seconds";
 pub const BANK_RETRIES: &str = "bank_retries_total";
 /// Non-final records older than `REPAIR_AFTER_SECS` that the repair path found and re-enqueued.
 pub const REPAIR_STALE: &str = "repair_stale_records_total";
+/// Open connections of the API's listeners, by `listener` (`public`, `admin`; bounded by
+/// `MAX_CONNECTIONS` each).
+pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
+/// Connections closed for overstaying a timeout, by `reason` (`header_read`, `idle`).
+pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
 /// Every request sent to AWS (attempts, so retries count), by `aws_service` and `operation`.
 pub const AWS_REQUESTS: &str = "aws_requests_total";
 
@@ -62,6 +67,14 @@ pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
     counter!(HTTP_REQUESTS, &labels).increment(1);
     histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+}
+
+pub fn connections_open(listener: &'static str, now: u64) {
+    gauge!(HTTP_CONNECTIONS_OPEN, "listener" => listener).set(now as f64);
+}
+
+pub fn connection_timed_out(listener: &'static str, reason: &'static str) {
+    counter!(HTTP_CONNECTIONS_TIMED_OUT, "listener" => listener, "reason" => reason).increment(1);
 }
 
 pub fn message_handled(outcome: &'static str) {

@@ -88,6 +88,23 @@ pub fn matched_route<B>(req: &axum::http::Request<B>) -> &str {
     req.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", axum::extract::MatchedPath::as_str)
 }
 
+/// The method as a metric label: one of the nine standard methods, or `OTHER`.
+pub fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PATCH => "PATCH",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 /// The span of one HTTP request (API and bank simulator): it continues the caller's trace when
 /// the request carries `traceparent`, and starts one otherwise. `payment_id` and `refund_id` are
 /// filled in by the handlers once known.
@@ -95,7 +112,7 @@ pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     let route = matched_route(req);
     let span = tracing::info_span!(
         "request",
-        method = %req.method(),
+        method = method_label(req.method()),
         route,
         payment_id = tracing::field::Empty,
         refund_id = tracing::field::Empty,

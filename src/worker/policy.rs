@@ -7,12 +7,6 @@ use crate::app::settle::Step;
 /// Longest a retried message stays hidden. Long enough to ride out a short bank outage, short
 /// enough that a recovered bank sees the backlog within a minute.
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(60);
-/// Bounds of the wait for a refund whose payment has not settled yet. Payments usually settle
-/// within a second or two, so the first waits are short; they grow so that a payment stuck for
-/// minutes (bank outage) does not use up the refund message's receives and park it in the DLQ.
-pub const NOT_READY_MIN: Duration = Duration::from_secs(2);
-pub const NOT_READY_MAX: Duration = Duration::from_secs(30);
-
 /// The action on one received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Disposition {
@@ -30,7 +24,8 @@ pub fn disposition(step: Step, receive_count: u32) -> Disposition {
     match step {
         Step::Done => Disposition::Delete,
         Step::Retry(_) => Disposition::RetryAfter(retry_delay(receive_count)),
-        Step::NotReady => Disposition::RetryAfter(not_ready_delay(receive_count)),
+        // Let go: the payment's settlement enqueues the refund again (see `Step::NotReady`).
+        Step::NotReady => Disposition::Delete,
         Step::Poison(reason) => Disposition::DeadLetter(reason),
     }
 }
@@ -41,13 +36,6 @@ pub fn disposition(step: Step, receive_count: u32) -> Disposition {
 pub fn retry_delay(receive_count: u32) -> Duration {
     let n = receive_count.clamp(1, 6);
     Duration::from_secs(1 << n).min(MAX_RETRY_DELAY)
-}
-
-/// 2 s after the first and second deliveries, then doubling, at most 30 s: ten deliveries
-/// span about three minutes before SQS would dead-letter the message.
-pub fn not_ready_delay(receive_count: u32) -> Duration {
-    let n = receive_count.clamp(1, 6) - 1;
-    Duration::from_secs(1 << n).clamp(NOT_READY_MIN, NOT_READY_MAX)
 }
 
 #[cfg(test)]
@@ -64,17 +52,12 @@ mod tests {
     }
 
     #[test]
-    fn not_ready_waits_a_few_seconds_then_longer() {
-        let secs: Vec<u64> = (0..=8).map(|n| not_ready_delay(n).as_secs()).collect();
-        assert_eq!(secs, [2, 2, 2, 4, 8, 16, 30, 30, 30]);
-        assert_eq!(not_ready_delay(u32::MAX), NOT_READY_MAX);
-    }
-
-    #[test]
-    fn only_done_deletes_and_only_poison_dead_letters() {
+    fn done_and_not_ready_delete_and_only_poison_dead_letters() {
         assert_eq!(disposition(Step::Done, 3), Disposition::Delete);
         assert_eq!(disposition(Step::Retry("timeout".into()), 3), Disposition::RetryAfter(Duration::from_secs(8)));
-        assert_eq!(disposition(Step::NotReady, 1), Disposition::RetryAfter(Duration::from_secs(2)));
+        // A refund waiting for its payment lets its message go: the payment's settlement
+        // enqueues it again, so however long the wait, it never reaches the DLQ.
+        assert_eq!(disposition(Step::NotReady, 9), Disposition::Delete);
         assert_eq!(
             disposition(Step::Poison("unknown payment".into()), 1),
             Disposition::DeadLetter("unknown payment".into())

@@ -161,7 +161,7 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
     let keyed: Value = keyed.json().await.unwrap();
     assert_eq!(sys.settled(keyed["paymentID"].as_str().unwrap(), SETTLE).await["Status"], "DECLINED");
 
-    let api = scrape(sys.api.port).await;
+    let api = scrape(sys.api.admin_port).await;
     let created = ["route=\"/payments\"", "method=\"POST\"", "status=\"202\"", "service=\"api\""];
     assert_eq!(sample(&api, "http_requests_total", &created), Some(2.0), "{api}");
     let latency = ["route=\"/payments/{id}\"", "status=\"200\""];

@@ -50,6 +50,12 @@ pub fn api_config(aws: AwsArgs) -> ApiConfig {
         token_issuance: true,
         request_timeout_ms: 10_000,
         max_body_bytes: 16 * 1024,
+        max_header_bytes: 16 * 1024,
+        header_read_timeout_secs: 10,
+        idle_timeout_secs: 65,
+        max_connections: 1024,
+        admin_host: [127, 0, 0, 1].into(),
+        admin_port: 0,
     }
 }
 

@@ -16,6 +16,8 @@ use super::bank::{BankSim, free_port, log_dir};
 pub struct Proc {
     pub name: String,
     pub port: u16,
+    /// Where `GET /metrics` answers: the API's admin port (`ADMIN_PORT`), a worker's own port.
+    pub admin_port: u16,
     child: Child,
     pub log: PathBuf,
 }
@@ -23,19 +25,21 @@ pub struct Proc {
 impl Proc {
     pub fn spawn(bin: &str, name: &str, env: &[(String, String)]) -> Self {
         let port = free_port();
+        let admin_port = if name.ends_with("api") { free_port() } else { port };
         let log = log_dir().join(format!("{name}.log"));
         let file = File::options().create(true).append(true).open(&log).expect("log file");
         let child = Command::new(bin)
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("HTTP_PORT", port.to_string())
             .env("WORKER_HTTP_PORT", port.to_string())
+            .env("ADMIN_PORT", admin_port.to_string())
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
-        Self { name: name.to_owned(), port, child, log }
+        Self { name: name.to_owned(), port, admin_port, child, log }
     }
 
     pub fn pid(&self) -> u32 {
