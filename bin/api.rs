@@ -7,8 +7,10 @@ use payment_platform::config::ApiConfig;
 use payment_platform::{http, shutdown, telemetry};
 use tokio_util::sync::CancellationToken;
 
-/// How long, after the listeners stop, writes still being carried through may take.
-const WRITES_GRACE: Duration = Duration::from_secs(30);
+/// How long, after the listeners stop, writes still being carried through may take: within
+/// the orchestrator's stop timeout (30 s on ECS, see infra/terraform). A write still unconfirmed
+/// then is found by the repair path if it landed.
+const WRITES_GRACE: Duration = Duration::from_secs(15);
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

@@ -37,6 +37,11 @@ locals {
   api_base_url     = coalesce(var.base_url, "${local.https ? "https" : "http"}://${aws_lb.api.dns_name}")
   stop_timeout     = min(120, var.shutdown_grace_secs + 10)
 
+  # The API's keep-alive idle timeout stays above the load balancer's, so the balancer always
+  # closes an idle connection first and never sends a request on one the task is closing (a 502).
+  alb_idle_timeout_secs = 60
+  api_idle_timeout_secs = local.alb_idle_timeout_secs + 5
+
   otel_env = var.otel_exporter_otlp_endpoint == "" ? [] : [
     { name = "OTEL_EXPORTER_OTLP_ENDPOINT", value = var.otel_exporter_otlp_endpoint },
   ]
@@ -53,6 +58,10 @@ locals {
   api_env = [
     { name = "HTTP_HOST", value = "0.0.0.0" },
     { name = "HTTP_PORT", value = "4444" },
+    { name = "HTTP_IDLE_TIMEOUT_SECS", value = tostring(local.api_idle_timeout_secs) },
+    # GET /metrics (and /status) for scrapers inside the VPC; never behind the load balancer.
+    { name = "ADMIN_HOST", value = "0.0.0.0" },
+    { name = "ADMIN_PORT", value = "4448" },
     { name = "BASE_URL", value = local.api_base_url },
     { name = "JWT_ISSUER", value = var.jwt_issuer },
     { name = "JWT_AUDIENCE", value = var.jwt_audience },
@@ -89,21 +98,26 @@ locals {
     { name = "CARD_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.card_encryption_key.arn },
   ])
 
+  # `port`: the one the container's health check asks `GET /status` on; `ports`: every port the
+  # container exposes (the API's ADMIN_PORT for metrics scrapers too).
   service_settings = {
     "api" = {
       port            = 4444
+      ports           = [4444, 4448]
       environment     = concat(local.common_env, local.api_env)
       secrets         = concat(local.card_secrets, local.jwt_secrets)
       security_groups = [aws_security_group.api.id]
     }
     "payment-worker" = {
       port            = 4446
+      ports           = [4446]
       environment     = concat(local.common_env, local.worker_env)
       secrets         = local.card_secrets
       security_groups = [aws_security_group.worker.id]
     }
     "refund-worker" = {
       port            = 4446
+      ports           = [4446]
       environment     = concat(local.common_env, local.worker_env)
       secrets         = local.card_secrets
       security_groups = [aws_security_group.worker.id]
@@ -134,7 +148,7 @@ resource "aws_ecs_task_definition" "service" {
     essential              = true
     readonlyRootFilesystem = true
     stopTimeout            = local.stop_timeout
-    portMappings           = [{ containerPort = each.value.port, protocol = "tcp" }]
+    portMappings           = [for p in each.value.ports : { containerPort = p, protocol = "tcp" }]
     environment            = each.value.environment
     secrets                = each.value.secrets
     healthCheck = {

@@ -55,7 +55,7 @@ resource "aws_security_group" "alb" {
 
 resource "aws_security_group" "api" {
   name        = "${var.name_prefix}-api"
-  description = "API tasks: HTTP_PORT from the load balancer (and metrics scrapers)."
+  description = "API tasks: HTTP_PORT from the load balancer, ADMIN_PORT from metrics scrapers."
   vpc_id      = local.vpc_id
 
   ingress {
@@ -69,9 +69,9 @@ resource "aws_security_group" "api" {
   dynamic "ingress" {
     for_each = length(var.metrics_ingress_cidrs) > 0 ? [1] : []
     content {
-      description = "GET /metrics scrapers"
-      from_port   = 4444
-      to_port     = 4444
+      description = "GET /metrics scrapers (ADMIN_PORT)"
+      from_port   = 4448
+      to_port     = 4448
       protocol    = "tcp"
       cidr_blocks = var.metrics_ingress_cidrs
     }
@@ -94,7 +94,7 @@ resource "aws_security_group" "worker" {
   dynamic "ingress" {
     for_each = length(var.metrics_ingress_cidrs) > 0 ? [1] : []
     content {
-      description = "GET /metrics scrapers"
+      description = "GET /metrics scrapers (WORKER_HTTP_PORT)"
       from_port   = 4446
       to_port     = 4446
       protocol    = "tcp"
@@ -124,6 +124,8 @@ resource "aws_lb" "api" {
   security_groups            = [aws_security_group.alb.id]
   subnets                    = local.alb_subnet_ids
   drop_invalid_header_fields = true
+  # Below the API's HTTP_IDLE_TIMEOUT_SECS (ecs.tf), so the balancer closes idle connections first.
+  idle_timeout = local.alb_idle_timeout_secs
 }
 
 resource "aws_lb_target_group" "api" {
@@ -180,7 +182,11 @@ resource "aws_lb_listener" "https" {
   }
 }
 
-# GET /metrics is for scrapers inside the VPC, never for the internet.
+# GET /metrics is for scrapers inside the VPC, never for the internet. The API no longer serves it
+# on HTTP_PORT (the only port this load balancer forwards to): it lives on the admin listener,
+# ADMIN_PORT 4448, which no listener or target group here points at, so the API itself answers
+# this same 404 envelope. The rule stays as defense in depth: should a change ever route /metrics
+# on the public port again, it still does not reach the internet.
 resource "aws_lb_listener_rule" "hide_metrics" {
   listener_arn = coalesce(one(aws_lb_listener.https[*].arn), aws_lb_listener.http.arn)
   priority     = 1

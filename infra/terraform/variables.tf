@@ -123,7 +123,7 @@ variable "certificate_arn" {
 }
 
 variable "metrics_ingress_cidrs" {
-  description = "Who may scrape GET /metrics on the tasks directly (api 4444, workers 4446), e.g. the VPC CIDR of a Prometheus. The load balancer never serves /metrics."
+  description = "Who may scrape GET /metrics on the tasks directly (api ADMIN_PORT 4448, workers WORKER_HTTP_PORT 4446), e.g. the VPC CIDR of a Prometheus. The API's public port 4444 and the load balancer never serve /metrics."
   type        = list(string)
   default     = []
 }

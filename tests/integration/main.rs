@@ -8,6 +8,7 @@ mod api_refunds;
 mod bank_sim;
 mod chaos;
 mod e2e;
+mod hardening;
 mod infra_names;
 mod observability;
 mod postman;

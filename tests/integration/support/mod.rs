@@ -1,3 +1,4 @@
 pub mod app;
 pub mod bank;
+pub mod emulator;
 pub mod system;

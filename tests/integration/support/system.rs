@@ -105,7 +105,7 @@ pub struct System {
     restarts: u32,
 }
 
-fn common_env(aws: &AwsArgs, bank: &BankSim) -> Vec<(String, String)> {
+fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", aws.endpoint_url.clone().unwrap()),
         ("AWS_REGION", aws.region.clone()),
@@ -116,13 +116,44 @@ fn common_env(aws: &AwsArgs, bank: &BankSim) -> Vec<(String, String)> {
         ("REFUNDS_QUEUE", aws.refunds_queue.clone()),
         ("CARD_ENCRYPTION_KEY", CARD_KEY.into()),
         ("JWT_SECRET_KEY", JWT_SECRET.into()),
-        ("BANK_URL", bank.url.clone()),
+        ("BANK_URL", bank_url.to_owned()),
         ("SETUP", "false".into()),
         ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
+}
+
+/// The API alone, as a real process on a table and queues of its own; `extra` adds or
+/// overrides settings. For tests about the API's own limits.
+pub async fn api_alone(name: &str, extra: &[(&str, &str)]) -> (Proc, AwsArgs) {
+    let aws = unique_aws_args();
+    let clients = payment_platform::aws::clients(&aws).await;
+    payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
+    // No bank: the API never calls it.
+    let mut env = common_env(&aws, "http://127.0.0.1:9");
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let mut api = Proc::spawn(env!("CARGO_BIN_EXE_api"), &format!("{name}-api"), &env);
+    api.wait_healthy().await;
+    (api, aws)
+}
+
+impl Proc {
+    /// Peak resident memory (`VmHWM`) in kB.
+    pub fn peak_rss_kb(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
+        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmHWM kB")
+    }
+
+    /// `GET /metrics` on the admin port.
+    pub async fn metrics(&self) -> String {
+        let url = format!("http://127.0.0.1:{}/metrics", self.admin_port);
+        let resp = reqwest::get(url).await.expect("GET /metrics");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("metrics text")
+    }
 }
 
 impl System {
@@ -132,7 +163,7 @@ impl System {
         let clients = payment_platform::aws::clients(&aws).await;
         payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
         let bank = BankSim::start(name, bank_env).await;
-        let mut env = common_env(&aws, &bank);
+        let mut env = common_env(&aws, &bank.url);
         env.extend(worker_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         let mut api = Proc::spawn(env!("CARGO_BIN_EXE_api"), &format!("{name}-api"), &env);
         api.wait_healthy().await;

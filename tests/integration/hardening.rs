@@ -1,0 +1,277 @@
+//! The API against hostile clients and a stalled database: real processes, raw sockets where
+//! the attack is below HTTP, and an emulator of the test's own paused with SIGSTOP.
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use super::support::app::{api_config, card_request, eventually, spawn_app_with, unique_aws_args};
+use super::support::emulator::PrivateEmulator;
+use super::support::system::{System, api_alone};
+
+/// One HTTP/1.1 answer read off a raw socket.
+struct RawAnswer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+/// Reads one answer (head, then `Content-Length` bytes of body), failing after `within`.
+async fn read_answer(s: &mut TcpStream, within: Duration) -> RawAnswer {
+    let deadline = Instant::now() + within;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_string();
+            let length = head
+                .lines()
+                .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + length {
+                let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).to_string();
+                let status = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).expect("a status line");
+                return RawAnswer { status, head, body };
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut chunk)).await {
+            Ok(Ok(0)) => panic!("closed before a full answer: {:?}", String::from_utf8_lossy(&buf)),
+            Ok(Ok(n)) => buf.extend_from_slice(&chunk[..n]),
+            Ok(Err(e)) => panic!("read failed: {e}"),
+            Err(_) => panic!("no full answer within {within:?}: {:?}", String::from_utf8_lossy(&buf)),
+        }
+    }
+}
+
+async fn send_raw(port: u16, request: &[u8], within: Duration) -> RawAnswer {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(request).await.unwrap();
+    read_answer(&mut s, within).await
+}
+
+/// True once the server has closed the connection (EOF or reset); false if it is still open
+/// after `within`. Bytes the server sends first (an answer) are read and ignored.
+async fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let mut chunk = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut chunk)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// The value of the first series of `name` carrying every one of `labels`.
+fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
+        let (series, value) = l.rsplit_once(' ')?;
+        let ours = series == name || series.starts_with(&format!("{name}{{"));
+        (ours && labels.iter().all(|want| series.contains(want))).then(|| value.parse().ok()).flatten()
+    })
+}
+
+fn series(text: &str, name: &str) -> usize {
+    text.lines().filter(|l| l.starts_with(&format!("{name}{{"))).count()
+}
+
+#[tokio::test]
+async fn invented_methods_grow_neither_the_metrics_nor_the_memory_and_metrics_are_not_public() {
+    let (api, _) = api_alone("odd-methods", &[]).await;
+    let public = reqwest::get(format!("http://127.0.0.1:{}/metrics", api.port)).await.unwrap();
+    assert_eq!(public.status(), 404, "the public port serves no metrics");
+    let body: Value = public.json().await.unwrap();
+    assert_eq!(body["Error"]["Code"], "route_not_found");
+
+    // One odd request first, so its series (method OTHER) exists before the attack.
+    let first = send_raw(api.port, b"M0FIRST /zzz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", SECS_5).await;
+    assert!(first.status >= 400, "{}", first.head);
+    let before = api.metrics().await;
+    let port = api.port;
+    let attackers: Vec<_> = (0..16)
+        .map(|t| {
+            tokio::spawn(async move {
+                for i in 0..200 {
+                    let method = format!("M{t}X{i}{}", uuid::Uuid::new_v4().simple());
+                    let req = format!("{method} /zzz{i} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                    send_raw(port, req.as_bytes(), SECS_5).await;
+                }
+            })
+        })
+        .collect();
+    for a in attackers {
+        a.await.unwrap();
+    }
+    let after = api.metrics().await;
+    assert!(!after.contains("M0X") && !after.contains("M15X"), "an invented method became a label");
+    let other = sample(&after, "http_requests_total", &["method=\"OTHER\""]).unwrap_or(0.0);
+    assert!(other >= 3201.0, "the attack was counted, under OTHER: {other}");
+    assert_eq!(series(&after, "http_requests_total"), series(&before, "http_requests_total"), "{after}");
+    assert!(after.len() < before.len() + 2048, "metrics grew from {} to {} bytes", before.len(), after.len());
+    let peak_mb = api.peak_rss_kb() / 1024;
+    assert!(peak_mb < 50, "the API peaked at {peak_mb} MB under 3,200 odd requests");
+}
+
+const SECS_5: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn slow_and_silent_clients_are_disconnected_and_cannot_starve_real_ones() {
+    let limits = [("HTTP_HEADER_READ_TIMEOUT_SECS", "1"), ("HTTP_IDLE_TIMEOUT_SECS", "2"), ("MAX_CONNECTIONS", "64")];
+    let (api, _) = api_alone("slow-clients", &limits).await;
+    let addr = format!("127.0.0.1:{}", api.port);
+    // 300 sockets: half of them send half a request line, the others nothing at all.
+    let mut slow = Vec::new();
+    for i in 0..300 {
+        let mut s = TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 0 {
+            s.write_all(b"GET /sta").await.unwrap();
+        }
+        slow.push(s);
+    }
+    // A real client behind them is served: the slow ones are shed, 64 at a time.
+    let real = reqwest::Client::new().get(format!("http://{addr}/status")).timeout(Duration::from_secs(30)).send();
+    assert_eq!(real.await.expect("a real client is served").status(), 200);
+    let open = sample(&api.metrics().await, "http_connections_open", &["listener=\"public\""]);
+    assert!(open.is_some_and(|n| n <= 64.0), "open connections stay within MAX_CONNECTIONS: {open:?}");
+    for (i, s) in slow.iter_mut().enumerate() {
+        assert!(closed_by_server(s, Duration::from_secs(30)).await, "slow socket {i} is still open");
+    }
+
+    // A keep-alive connection that goes quiet after an answer is closed too.
+    let mut idle = TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    assert_eq!(read_answer(&mut idle, SECS_5).await.status, 200);
+    assert!(closed_by_server(&mut idle, Duration::from_secs(15)).await, "an idle keep-alive connection stays open");
+
+    let text = api.metrics().await;
+    let timed_out = |reason: &str| {
+        sample(&text, "http_connections_timed_out_total", &["listener=\"public\"", &format!("reason=\"{reason}\"")])
+    };
+    assert!(timed_out("header_read").is_some_and(|n| n >= 300.0), "{text}");
+    assert!(timed_out("idle").is_some_and(|n| n >= 1.0), "{text}");
+}
+
+#[tokio::test]
+async fn oversized_bodies_and_headers_are_refused_at_once_with_the_envelope() {
+    let (api, _) = api_alone("oversized", &[]).await;
+    // A declared body over MAX_BODY_BYTES: refused before a byte of it is sent.
+    let declared =
+        b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n";
+    let answer = send_raw(api.port, declared, Duration::from_secs(3)).await;
+    assert_eq!(answer.status, 413, "{}", answer.head);
+    let body: Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(body["Error"]["Code"], "body_too_large");
+
+    let big = format!("GET /payments HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let many: String = (0..150).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let many = format!("GET /payments HTTP/1.1\r\nHost: x\r\n{many}\r\n");
+    for request in [big, many] {
+        let answer = send_raw(api.port, request.as_bytes(), SECS_5).await;
+        assert_eq!(answer.status, 431, "{}", answer.head);
+        let body: Value = serde_json::from_str(&answer.body).expect("the error envelope, not an empty body");
+        assert_eq!(body["Error"]["Code"], "headers_too_large");
+    }
+}
+
+/// Receives from `queue` until every id of `want` was seen in a message, or `within` passes.
+async fn charges_enqueued(app: &super::support::app::TestApp, want: &BTreeSet<String>, within: Duration) {
+    let url = app.queue_url(&app.aws.payments_queue).await;
+    let mut seen = BTreeSet::new();
+    let deadline = Instant::now() + within;
+    while !want.is_subset(&seen) {
+        assert!(Instant::now() < deadline, "charges enqueued for {seen:?}, expected {want:?}");
+        let out = app.clients.sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1);
+        for m in out.send().await.unwrap().messages.unwrap_or_default() {
+            let body = m.body.unwrap_or_default();
+            seen.extend(want.iter().filter(|id| body.contains(id.as_str())).cloned());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_write_the_stalled_database_did_not_confirm_is_carried_through_and_never_invites_a_blind_retry() {
+    let emulator = PrivateEmulator::start("stall");
+    let mut aws = unique_aws_args();
+    aws.endpoint_url = Some(emulator.url.clone());
+    let mut config = api_config(aws);
+    config.request_timeout_ms = 1_500;
+    let app = spawn_app_with(config).await;
+    let warm = app.create_ok(&card_request("4242424242424242", 100)).await;
+
+    // The database freezes while a write is in flight, with and without an Idempotency-Key.
+    let mut keyed_body = None;
+    for key in [None, Some("stall-key-1")] {
+        emulator.pause();
+        let resp = app.create(&card_request("4242424242424242", 200), key).await;
+        let (status, retry_after) = (resp.status(), resp.headers().get("retry-after").cloned());
+        let body: Value = resp.json().await.unwrap();
+        emulator.resume();
+        assert_eq!(status, 504, "{body}");
+        assert_eq!(body["Error"]["Code"], "outcome_unknown");
+        assert!(retry_after.is_none(), "an answer after a write must not invite a blind retry");
+        if key.is_some() {
+            keyed_body = Some(card_request("4242424242424242", 200));
+        }
+    }
+
+    // Retrying with the same key is safe: one answer, one payment.
+    let body = keyed_body.unwrap();
+    let replayed: Value = eventually(Duration::from_secs(30), "the keyed retry to be answered", || async {
+        let resp = app.create(&body, Some("stall-key-1")).await;
+        (resp.status() == 202).then_some(())?;
+        resp.json().await.ok()
+    })
+    .await;
+
+    // Each request wrote exactly one payment, and the API itself (no worker, no repair runs
+    // here) enqueued each one's charge: nothing was cut between the write and the enqueue.
+    let ids: BTreeSet<String> = eventually(Duration::from_secs(30), "three payments", || async {
+        let items = app.scan().await;
+        let ids: BTreeSet<String> = items
+            .iter()
+            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "PAYMENT"))
+            .filter_map(|i| i.get("PK")?.as_s().ok()?.strip_prefix("PAY#").map(str::to_owned))
+            .collect();
+        (ids.len() == 3).then_some(ids)
+    })
+    .await;
+    assert!(ids.contains(&warm));
+    assert!(ids.contains(replayed["paymentID"].as_str().unwrap()), "{replayed} names a stored payment");
+    charges_enqueued(&app, &ids, Duration::from_secs(30)).await;
+}
+
+#[tokio::test]
+async fn a_refund_waiting_for_its_payment_is_neither_repaired_nor_bounced_toward_the_dlq() {
+    let workers = [
+        ("WORKER_WAIT_SECS", "1"),
+        ("REPAIR_INTERVAL_SECS", "1"),
+        ("REPAIR_AFTER_SECS", "2"),
+        ("BANK_TIMEOUT_MS", "20000"),
+    ];
+    let sys = System::start("refund-waits", &[("BANK_LATENCY_MS", "6000")], &workers).await;
+    let id = sys.app.create_ok(&card_request("4242424242424242", 900)).await;
+    let refund = sys.app.refund(&id, None, None).await;
+    assert_eq!(refund.status(), 202);
+    // The payment stays in flight for the bank's 6 s, three times the repair age.
+    let processing = sys.app.get_json(&id).await;
+    assert_ne!(processing["Status"], "SUCCEEDED");
+    eventually(Duration::from_secs(30), "the payment to succeed", || async {
+        (sys.app.get_json(&id).await["Status"] == "SUCCEEDED").then_some(())
+    })
+    .await;
+    sys.bank.set_faults(serde_json::json!({ "LatencyMs": 0 })).await;
+    let settled = sys.settled(&id, Duration::from_secs(30)).await;
+    assert_eq!(settled["Refunds"][0]["Status"], "SUCCEEDED", "{settled}");
+
+    let url = format!("http://127.0.0.1:{}/status", sys.refund_worker.port);
+    let status: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    assert_eq!(status["Repaired"], 0, "a waiting refund is not stale: {status}");
+    assert!(status["Outcomes"]["NotReady"].as_u64().unwrap() <= 1, "its message did not bounce: {status}");
+    assert_eq!(sys.queue_depth(&format!("{}-dlq", sys.app.aws.refunds_queue)).await, 0);
+}
