@@ -3,13 +3,19 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: dev dev-reset test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-dev: ## Install what is missing, start the emulator, SETUP, and run api + workers + bank in the foreground
+dev: ## The whole system on the emulator, supervised (PAYMENT_WORKERS=n REFUND_WORKERS=n); data kept across restarts
 	@localstack/dev.sh
+
+dev-reset: ## Wipe the data `make dev` keeps (stop `make dev` first)
+	@if EMULATOR_PORT=$${EMULATOR_PORT:-4566} localstack/emulator.sh status >/dev/null 2>&1; then \
+		echo "dev-reset: the emulator still runs; stop make dev first" >&2; exit 1; fi
+	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state
+	@echo "dev-reset: the next make dev starts empty"
 
 test: lint tf-fmt tf-validate openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked

@@ -1,45 +1,92 @@
 #!/usr/bin/env bash
-# `make dev`: the whole system on the local emulator, in the foreground. Ctrl-C stops everything
-# this script started (by pid), the emulator included.
+# `make dev`: the whole system on the local emulator, in the foreground.
+#
+# - Each component runs under a supervisor: one that dies (a crash, `kill -9`) is shown and
+#   restarted after a second, so the system can be watched recovering.
+# - PAYMENT_WORKERS and REFUND_WORKERS (default 1 each) set how many of each worker run, each
+#   with its own health/metrics port, all listed at start.
+# - The emulator keeps its data across `make dev` restarts (saved when it stops, loaded when it
+#   starts); `make dev-reset` wipes it.
+# - Ctrl-C (SIGINT) or SIGTERM stops everything this script started, by pid, emulator included.
+#
+# For tests: DEV_BIN_DIR runs already-built binaries from that folder (no cargo build), and
+# DEV_STATE_DIR moves the pid files and logs (default .emulator/dev).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 export AWS_REGION="${AWS_REGION:-us-east-1}"
 export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-test}"
-export HTTP_PORT="${HTTP_PORT:-4444}" BANK_PORT="${BANK_PORT:-4445}"
+export HTTP_PORT="${HTTP_PORT:-4444}" BANK_PORT="${BANK_PORT:-4445}" ADMIN_PORT="${ADMIN_PORT:-4448}"
 export BANK_URL="${BANK_URL:-http://127.0.0.1:$BANK_PORT}"
 export RUST_LOG="${RUST_LOG:-info}"
-logs="$root/.emulator/dev-logs"
-mkdir -p "$logs"
+payment_workers="${PAYMENT_WORKERS:-1}" refund_workers="${REFUND_WORKERS:-1}"
+payment_port="${PAYMENT_WORKER_PORT:-4450}" refund_port="${REFUND_WORKER_PORT:-4460}"
+for n in "$payment_workers" "$refund_workers"; do
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -le 9 ] || { echo "dev: PAYMENT_WORKERS and REFUND_WORKERS must be 0 to 9" >&2; exit 2; }
+done
+state="${DEV_STATE_DIR:-$root/.emulator/dev}"
+logs="$state/logs" pids="$state/pids"
+mkdir -p "$logs" "$pids"
+rm -f "$pids"/*.pid
 
-echo "dev: building the binaries (first time: a few minutes)" >&2
-cargo build --bins --locked
+if [ -n "${DEV_BIN_DIR:-}" ]; then
+  bin="$DEV_BIN_DIR"
+else
+  echo "dev: building the binaries (first time: a few minutes)" >&2
+  cargo build --bins --locked
+  bin="$root/target/debug"
+fi
 
+managed_emulator=true
 if [ "${EMULATOR:-ministack}" = localstack ]; then
+  managed_emulator=false
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}"
   localstack/emulator.sh wait >/dev/null
 else
-  export EMULATOR_PORT="${EMULATOR_PORT:-4566}"
+  export EMULATOR_PORT="${EMULATOR_PORT:-4566}" EMULATOR_PERSIST=1
+  export EMULATOR_STATE="${EMULATOR_STATE:-$root/.emulator/$EMULATOR_PORT}"
   AWS_ENDPOINT_URL="$(localstack/emulator.sh start)"
   export AWS_ENDPOINT_URL
+  cp "$EMULATOR_STATE/emulator.pid" "$pids/emulator.pid"
 fi
 
-pids=()
+# supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on TERM or INT stops
+# it (TERM, by pid) and returns. Output goes to the terminal, prefixed, and to logs/NAME.log.
+supervise() {
+  local name="$1" child="" rc
+  shift
+  trap '[ -z "$child" ] || { kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; }; rm -f "$pids/$name.pid"; exit 0' TERM INT
+  while :; do
+    "$@" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
+    child=$!
+    echo "$child" >"$pids/$name.pid"
+    rc=0
+    wait "$child" || rc=$?
+    echo "dev: $name (pid $child) exited with status $rc; restarting it in 1 s" >&2
+    sleep 1
+  done
+}
+
+supervisors=()
 stop_all() {
   trap - INT TERM EXIT
   echo "dev: stopping" >&2
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  [ "${EMULATOR:-ministack}" = localstack ] || localstack/emulator.sh stop >/dev/null 2>&1 || true
+  for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${supervisors[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $managed_emulator; then
+    localstack/emulator.sh stop >/dev/null 2>&1 || true
+    rm -f "$pids/emulator.pid"
+  fi
+  echo "dev: stopped" >&2
 }
-trap stop_all INT TERM EXIT
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-start() { # name, then the command; output to the terminal and to .emulator/dev-logs/<name>.log
-  local name="$1"
-  shift
-  "$@" > >(tee "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
-  pids+=("$!")
+start() { # name, then the command
+  supervise "$@" &
+  supervisors+=("$!")
 }
 
 wait_http() { # url, what
@@ -50,19 +97,45 @@ wait_http() { # url, what
   done
 }
 
-start bank-simulator target/debug/bank-simulator
-SETUP=true start api target/debug/api
+listing=("emulator|$AWS_ENDPOINT_URL|")
+start bank-simulator "$bin/bank-simulator"
+listing+=("bank-simulator|http://127.0.0.1:$BANK_PORT|$pids/bank-simulator.pid")
+start api env SETUP=true "$bin/api"
+listing+=("api|http://localhost:$HTTP_PORT (admin, metrics: http://127.0.0.1:$ADMIN_PORT)|$pids/api.pid")
 wait_http "http://127.0.0.1:$HTTP_PORT/status" api
-start payment-worker target/debug/payment-worker
-start refund-worker target/debug/refund-worker
+for ((i = 0; i < payment_workers; i++)); do
+  start "payment-worker-$((i + 1))" env WORKER_HTTP_PORT=$((payment_port + i)) "$bin/payment-worker"
+  listing+=("payment-worker-$((i + 1))|http://127.0.0.1:$((payment_port + i))|$pids/payment-worker-$((i + 1)).pid")
+done
+for ((i = 0; i < refund_workers; i++)); do
+  start "refund-worker-$((i + 1))" env WORKER_HTTP_PORT=$((refund_port + i)) "$bin/refund-worker"
+  listing+=("refund-worker-$((i + 1))|http://127.0.0.1:$((refund_port + i))|$pids/refund-worker-$((i + 1)).pid")
+done
 wait_http "http://127.0.0.1:$BANK_PORT/status" bank-simulator
 
-cat >&2 <<MSG
+{
+  echo
+  echo "dev: up. Components (status and metrics at each URL; pid files for kill -9 experiments):"
+  for row in "${listing[@]}"; do
+    IFS='|' read -r name url pidfile <<<"$row"
+    printf '  %-18s %-70s %s\n' "$name" "$url" "${pidfile#"$root"/}"
+  done
+  echo "dev: try   TOKEN=\$(curl -s localhost:$HTTP_PORT/token | jq -r .AuthenticationToken)"
+  echo "dev: logs  ${logs#"$root"/}   data kept across restarts (make dev-reset wipes it)   Ctrl-C stops everything"
+  echo
+} >&2
 
-dev: up. API http://localhost:$HTTP_PORT  bank http://127.0.0.1:$BANK_PORT  emulator $AWS_ENDPOINT_URL
-dev: try   TOKEN=\$(curl -s localhost:$HTTP_PORT/token | jq -r .AuthenticationToken)
-dev: logs  $logs   (Ctrl-C stops everything)
-
-MSG
-# Any component exiting brings the rest down, so a half-running system is never left behind.
-wait -n "${pids[@]}" || true
+# Watch the emulator too: the others are restarted by their supervisors. If it dies, it is
+# started again from its last saved state, and the API restarted so SETUP runs again.
+while :; do
+  sleep 2 &
+  wait $! || true
+  # By pid, not by health: a busy emulator is slow, not dead.
+  if $managed_emulator && ! kill -0 "$(cat "$pids/emulator.pid")" 2>/dev/null; then
+    echo "dev: the emulator died; restarting it (data since its last save is lost)" >&2
+    if localstack/emulator.sh start >/dev/null; then
+      cp "$EMULATOR_STATE/emulator.pid" "$pids/emulator.pid"
+      [ ! -f "$pids/api.pid" ] || kill -TERM "$(cat "$pids/api.pid")" 2>/dev/null || true
+    fi
+  fi
+done

@@ -11,6 +11,8 @@
 #   EMULATOR_STATE      state folder: pid file, log, TMPDIR, STATE_DIR
 #                       (default <repo>/.emulator/<port>)
 #   EMULATOR_WAIT_SECS  how long `wait`/`start` wait for health (default 60)
+#   EMULATOR_PERSIST    1: keep the data in EMULATOR_STATE/state across restarts (saved on
+#                       stop, loaded on start; ministack only). Default 0: every start is empty.
 #   PYTHON              interpreter used to create the venv (default python3)
 set -euo pipefail
 
@@ -21,6 +23,7 @@ EMULATOR=${EMULATOR:-ministack}
 EMULATOR_PORT=${EMULATOR_PORT:-4566}
 EMULATOR_STATE=${EMULATOR_STATE:-$REPO_ROOT/.emulator/$EMULATOR_PORT}
 EMULATOR_WAIT_SECS=${EMULATOR_WAIT_SECS:-60}
+EMULATOR_PERSIST=${EMULATOR_PERSIST:-0}
 PYTHON=${PYTHON:-python3}
 
 HOST=127.0.0.1
@@ -169,7 +172,7 @@ cmd_start() {
     local -a cmd launcher=()
     if [[ "$EMULATOR" == ministack ]]; then
         cmd=(env BIND_HOST="$HOST" GATEWAY_PORT="$EMULATOR_PORT"
-            "SERVICES=dynamodb,sqs,dynamodbstreams" PERSIST_STATE=0
+            "SERVICES=dynamodb,sqs,dynamodbstreams" PERSIST_STATE="$EMULATOR_PERSIST"
             TMPDIR="$EMULATOR_STATE/tmp" STATE_DIR="$EMULATOR_STATE/state"
             S3_DATA_DIR="$EMULATOR_STATE/state/s3" "$PROGRAM")
     else

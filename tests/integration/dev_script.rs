@@ -1,0 +1,207 @@
+//! `make dev` as a user runs it: `localstack/dev.sh`, on ports and an emulator of its own, with
+//! the binaries this test run built. What dies is restarted, the data survives a restart of the
+//! whole thing, and SIGTERM or Ctrl-C stops every process it started.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::support::app::{card_request, eventually};
+use super::support::bank::free_port;
+
+const UP: Duration = Duration::from_secs(120);
+
+/// Two consecutive free ports, for a worker kind that runs twice.
+fn free_pair() -> u16 {
+    loop {
+        let p = free_port();
+        if TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+}
+
+struct Dev {
+    child: Child,
+    state: PathBuf,
+    http: u16,
+    log: PathBuf,
+}
+
+impl Dev {
+    /// The `run`-th start: its output goes to `dev-<run>.log`.
+    fn start(state: &Path, env: &[(&str, String)], run: u32) -> Self {
+        let bin_dir = Path::new(env!("CARGO_BIN_EXE_api")).parent().unwrap().to_owned();
+        let log_path = state.join(format!("dev-{run}.log"));
+        let log = std::fs::File::create(&log_path).unwrap();
+        // As from a terminal: its own process group (so a group signal reaches only it) and
+        // SIGINT not ignored (a background launcher would pass on an ignored SIGINT).
+        let launcher = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setsid(); \
+                        os.execvp('bash', ['bash', sys.argv[1]])";
+        let child = Command::new("python3")
+            .args(["-c", launcher, concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/dev.sh")])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("DEV_BIN_DIR", bin_dir)
+            .env("DEV_STATE_DIR", state)
+            .env("EMULATOR_STATE", state.join("emulator"))
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dev.sh");
+        let http = env.iter().find(|(k, _)| *k == "HTTP_PORT").unwrap().1.parse().unwrap();
+        Self { child, state: state.to_owned(), http, log: log_path }
+    }
+
+    fn pid_of(&self, name: &str) -> Option<u32> {
+        std::fs::read_to_string(self.state.join("pids").join(format!("{name}.pid"))).ok()?.trim().parse().ok()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.http)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Polls until the whole listing is up and answering.
+    async fn up(&self, components: &[&str]) -> Vec<u32> {
+        eventually(UP, "make dev to come up", || async {
+            let up = reqwest::get(self.url("/status")).await.is_ok_and(|r| r.status() == 200);
+            let listed = self.log().contains("dev: up");
+            let pids: Option<Vec<u32>> = components.iter().map(|c| self.pid_of(c)).collect();
+            (up && listed).then_some(pids).flatten()
+        })
+        .await
+    }
+
+    async fn exited(&mut self, within: Duration) {
+        let deadline = Instant::now() + within;
+        while self.child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "dev.sh did not stop; see {}", self.log.display());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn signal(&self, sig: &str, target: String) {
+        assert!(Command::new("kill").args([sig, "--", &target]).status().unwrap().success(), "kill {sig} {target}");
+    }
+}
+
+impl Drop for Dev {
+    fn drop(&mut self) {
+        // Whatever happened, leave nothing behind: the group, then the emulator by its pid file.
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
+        let _ = self.child.wait();
+        let _ = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/emulator.sh"))
+            .arg("stop")
+            .env("EMULATOR_STATE", self.state.join("emulator"))
+            .output();
+    }
+}
+
+/// Alive and not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+}
+
+async fn token(http: &reqwest::Client, dev: &Dev) -> String {
+    let body: Value = http.get(dev.url("/token")).send().await.unwrap().json().await.unwrap();
+    body["AuthenticationToken"].as_str().unwrap().to_owned()
+}
+
+async fn payment(http: &reqwest::Client, dev: &Dev, token: &str, id: &str) -> Option<Value> {
+    let resp = http.get(dev.url(&format!("/payments/{id}"))).bearer_auth(token).send().await.ok()?;
+    (resp.status() == 200 && !resp.headers().contains_key("retry-after")).then_some(())?;
+    resp.json().await.ok()
+}
+
+#[tokio::test]
+async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_started() {
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&state).unwrap();
+    let (payment_base, refund_base) = (free_pair(), free_port());
+    let env = [
+        ("HTTP_PORT", free_port().to_string()),
+        ("BANK_PORT", free_port().to_string()),
+        ("ADMIN_PORT", free_port().to_string()),
+        ("EMULATOR_PORT", free_port().to_string()),
+        ("PAYMENT_WORKER_PORT", payment_base.to_string()),
+        ("REFUND_WORKER_PORT", refund_base.to_string()),
+        ("PAYMENT_WORKERS", "2".into()),
+        ("REFUND_WORKERS", "1".into()),
+    ];
+    let components = ["emulator", "bank-simulator", "api", "payment-worker-1", "payment-worker-2", "refund-worker-1"];
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+
+    let mut dev = Dev::start(&state, &env, 1);
+    let pids = dev.up(&components).await;
+    let listing = dev.log();
+    for (name, port) in [("payment-worker-2", payment_base + 1), ("refund-worker-1", refund_base)] {
+        assert!(listing.contains(name) && listing.contains(&format!(":{port}")), "{name} listed: {listing}");
+        let status = http.get(format!("http://127.0.0.1:{port}/status")).send().await.unwrap();
+        assert_eq!(status.status(), 200, "{name} answers on its own port");
+    }
+    let token = token(&http, &dev).await;
+    let created: Value = http
+        .post(dev.url("/payments"))
+        .bearer_auth(&token)
+        .json(&card_request("4242424242424242", 1234))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["paymentID"].as_str().unwrap().to_owned();
+    let settled = eventually(UP, "the payment to settle", || payment(&http, &dev, &token, &id)).await;
+    assert_eq!(settled["Status"], "SUCCEEDED");
+
+    // kill -9 a worker and the API: each comes back, under a new pid, with the data intact.
+    for (name, probe) in
+        [("payment-worker-1", format!("http://127.0.0.1:{payment_base}/status")), ("api", dev.url("/status"))]
+    {
+        let old = dev.pid_of(name).unwrap();
+        dev.signal("-KILL", old.to_string());
+        eventually(UP, &format!("{name} to be restarted"), || async {
+            let fresh = dev.pid_of(name).filter(|p| *p != old)?;
+            let answers = http.get(&probe).send().await.is_ok_and(|r| r.status() == 200);
+            answers.then_some(fresh)
+        })
+        .await;
+        assert!(dev.log().contains(&format!("dev: {name} (pid {old}) exited")), "the death of {name} is shown");
+    }
+    assert_eq!(
+        payment(&http, &dev, &token, &id).await.expect("the payment, after the API's restart")["Status"],
+        "SUCCEEDED"
+    );
+
+    // SIGTERM to dev.sh alone stops every process it started, the emulator included.
+    let mut running: Vec<u32> = components.iter().filter_map(|c| dev.pid_of(c)).collect();
+    running.extend(pids);
+    dev.signal("-TERM", dev.child.id().to_string());
+    dev.exited(UP).await;
+    let left: Vec<u32> = running.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "still running after SIGTERM: {left:?}");
+    drop(dev);
+
+    // Started again, the data is still there; Ctrl-C (SIGINT to the group) stops everything.
+    let mut dev = Dev::start(&state, &env, 2);
+    let pids = dev.up(&components).await;
+    let token = self::token(&http, &dev).await;
+    let kept = payment(&http, &dev, &token, &id).await.expect("the payment survives a restart of make dev");
+    assert_eq!(kept["Status"], "SUCCEEDED");
+    dev.signal("-INT", format!("-{}", dev.child.id()));
+    dev.exited(UP).await;
+    let left: Vec<u32> = pids.into_iter().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
+}
