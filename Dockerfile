@@ -1,10 +1,12 @@
 # syntax=docker/dockerfile:1
-# One image holding every binary: api, payment-worker, refund-worker, bank-simulator.
-# The command picks which one runs (`docker run IMAGE payment-worker`; ECS `command`,
+# The services' image: api, payment-worker, refund-worker, and nothing else (the bank simulator
+# is a test tool: it has a target of its own, `bank-simulator`, for docker compose).
+# The command picks which service runs (`docker run IMAGE payment-worker`; ECS `command`,
 # compose `command:`); without one it runs the api.
 #
 #   docker build -t payment-platform .
 #   docker run --rm payment-platform api --help
+#   docker build --target bank-simulator -t payment-platform-bank .
 
 # --- build --------------------------------------------------------------------------------------
 FROM rust:1-bookworm AS build
@@ -28,8 +30,8 @@ COPY tests ./tests
 RUN find src bin tests -name '*.rs' -exec touch {} + \
     && cargo build --release --locked --bins
 
-# --- runtime ------------------------------------------------------------------------------------
-FROM debian:bookworm-slim AS runtime
+# --- runtime base -------------------------------------------------------------------------------
+FROM debian:bookworm-slim AS base
 
 # CA roots for TLS to AWS and the bank; curl for the container health checks (GET /status).
 RUN apt-get update \
@@ -38,19 +40,27 @@ RUN apt-get update \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid app --no-create-home --shell /usr/sbin/nologin app
 
-COPY --from=build /src/target/release/api /src/target/release/payment-worker \
-    /src/target/release/refund-worker /src/target/release/bank-simulator /usr/local/bin/
-
 # In a container every listener must bind all interfaces (the binaries default to loopback),
 # and logs go out as one JSON object per line.
-ENV HTTP_HOST=0.0.0.0 \
-    WORKER_HTTP_HOST=0.0.0.0 \
-    BANK_HOST=0.0.0.0 \
-    LOG_FORMAT=json \
+ENV LOG_FORMAT=json \
     RUST_LOG=info
-
 USER 10001:10001
-# api, bank-simulator, payment-worker, refund-worker (WORKER_HTTP_PORT defaults)
-EXPOSE 4444 4445 4446 4447
 STOPSIGNAL SIGTERM
+
+# --- the bank simulator (a test tool, never in the services' image) ------------------------------
+FROM base AS bank-simulator
+COPY --from=build /src/target/release/bank-simulator /usr/local/bin/
+ENV BANK_HOST=0.0.0.0
+EXPOSE 4445
+ENTRYPOINT ["bank-simulator"]
+
+# --- the services (the default target: last) ------------------------------------------------------
+FROM base AS services
+COPY --from=build /src/target/release/api /src/target/release/payment-worker \
+    /src/target/release/refund-worker /usr/local/bin/
+ENV HTTP_HOST=0.0.0.0 \
+    ADMIN_HOST=0.0.0.0 \
+    WORKER_HTTP_HOST=0.0.0.0
+# api, api admin (metrics), payment-worker, refund-worker (WORKER_HTTP_PORT defaults)
+EXPOSE 4444 4448 4446 4447
 CMD ["api"]

@@ -1,13 +1,13 @@
 //! payment-platform: card payments and refunds on DynamoDB and SQS.
 //!
 //! The layers show in the folders: `domain` (types, states, ports; no I/O), `app` (use cases),
-//! and one adapter folder each for DynamoDB, SQS, the bank client, the HTTP API, the worker
-//! runtime and the bank simulator. Binaries in `bin/` only parse configuration and call in here.
+//! and one adapter folder each for DynamoDB, SQS, the bank client, the card vault, the HTTP API
+//! and the worker runtime. It holds the services only: the bank simulator and the bench are
+//! tools with their own modules under `bin/`. Service binaries only parse configuration and call
+//! in here.
 pub mod app;
 pub mod aws;
 pub mod bank_client;
-pub mod bank_sim;
-pub mod bench;
 pub mod config;
 pub mod domain;
 pub mod dynamo;

@@ -15,10 +15,10 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use super::error::BenchError;
-use crate::domain::idempotency::IdempotencyKey;
-use crate::domain::ids::{MerchantId, PaymentId};
-use crate::domain::ports::Job;
-use crate::dynamo::keys::*;
+use payment_platform::domain::idempotency::IdempotencyKey;
+use payment_platform::domain::ids::{MerchantId, PaymentId};
+use payment_platform::domain::ports::Job;
+use payment_platform::dynamo::keys::*;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -131,7 +131,7 @@ impl Floor {
         self.sqs
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(crate::sqs::message::encode(&Job::Charge { payment_id: id }))
+            .message_body(payment_platform::sqs::message::encode(&Job::Charge { payment_id: id }))
             .send()
             .await
             .map_err(|e| format!("SendMessage {}", super::error::aws_code(&e)))?;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::error::SimError;
 use super::wire::{ChargeBody, Fingerprint, RefundBody};
-use crate::domain::money::Currency;
+use payment_platform::domain::money::Currency;
 
 /// The first answer given for a key, replayed byte for byte.
 #[derive(Debug, Clone, PartialEq, Eq)]

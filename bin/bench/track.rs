@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::error::{BenchError, aws_code};
-use crate::dynamo::keys::{GSI2, PAYMENT_SK, PK, REFUND_SK_PREFIX, REPAIR_SHARDS, RepairKind, SK, repair_shard_pk};
+use payment_platform::dynamo::keys::{
+    GSI2, PAYMENT_SK, PK, REFUND_SK_PREFIX, REPAIR_SHARDS, RepairKind, SK, repair_shard_pk,
+};
 
 /// A record's final state and when it was reached.
 #[derive(Clone, Debug)]

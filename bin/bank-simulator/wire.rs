@@ -7,8 +7,8 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use super::error::SimError;
-use crate::domain::card::{CardDetails, Expiry};
-use crate::domain::money::{Amount, Currency};
+use payment_platform::domain::card::{CardDetails, Expiry};
+use payment_platform::domain::money::{Amount, Currency};
 
 pub type Fingerprint = [u8; 32];
 

@@ -29,7 +29,7 @@ pub use error::BenchError;
 
 use clap::Parser;
 
-pub fn main() -> Result<(), BenchError> {
+fn main() -> Result<(), BenchError> {
     let args = BenchArgs::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

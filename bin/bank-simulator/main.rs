@@ -1,4 +1,4 @@
-//! The bank simulator: an acquiring bank over HTTP, with idempotency keys, a ledger tests can
+//! The bank simulator (`bank-simulator --help`): an acquiring bank over HTTP, with idempotency keys, a ledger tests can
 //! read, and fault injection (503s, hangs after applying, latency) to exercise the workers'
 //! handling of ambiguous outcomes.
 //!
@@ -11,6 +11,8 @@ mod handlers;
 mod ledger;
 mod wire;
 
+use anyhow::Context;
+use clap::Parser;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -67,8 +69,44 @@ fn router(state: handlers::Shared) -> Router {
         // Injected 503s are expected here, not errors worth paging on.
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(crate::telemetry::request_span)
+                .make_span_with(payment_platform::telemetry::request_span)
                 .on_failure(DefaultOnFailure::new().level(Level::WARN)),
         )
         .with_state(state)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let config = SimConfig::parse();
+    let _telemetry = payment_platform::telemetry::init("bank-simulator");
+    tracing::info!(
+        host = %config.host,
+        port = config.port,
+        fail_rate = config.fail_rate,
+        hang_rate = config.hang_rate,
+        hang_ms = config.hang_ms,
+        latency_ms = config.latency_ms,
+        latency_jitter_ms = config.latency_jitter_ms,
+        "bank simulator configuration"
+    );
+    let listener = TcpListener::bind((config.host, config.port))
+        .await
+        .with_context(|| format!("binding {}:{}", config.host, config.port))?;
+    serve(listener, config, payment_platform::shutdown::signal()).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::SimConfig;
+
+    #[test]
+    fn help_lists_the_variables_read_outside_the_parser() {
+        let help = SimConfig::command().render_long_help().to_string();
+        for var in ["RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
+            assert!(help.contains(var), "bank-simulator --help does not name {var}");
+        }
+    }
 }

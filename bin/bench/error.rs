@@ -18,7 +18,7 @@ pub enum BenchError {
     #[error("HTTP request failed: {0}")]
     Http(#[from] reqwest::Error),
     #[error("SETUP of the bench's table and queues failed: {0}")]
-    Setup(#[from] crate::setup::SetupError),
+    Setup(#[from] payment_platform::setup::SetupError),
     #[error("{op} failed: {code}")]
     Aws { op: &'static str, code: String },
     #[error("{0}")]

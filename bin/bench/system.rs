@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::error::BenchError;
 use super::procs::{Proc, Role, free_port};
 use super::scrape::{self, Counts};
-use crate::config::AwsArgs;
+use payment_platform::config::AwsArgs;
 
 /// Variables of the bank simulator that the bench's own shell must not change.
 const BANK_FAULTS: &[&str] = &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_LATENCY_JITTER_MS"];

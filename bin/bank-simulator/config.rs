@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 #[command(
     name = "bank-simulator",
     about = "An acquiring bank over HTTP, with idempotency keys and fault injection",
-    after_help = crate::telemetry::ENV_HELP
+    after_help = payment_platform::telemetry::ENV_HELP
 )]
 pub struct SimConfig {
     /// Address to bind; loopback unless the bank must be reached from elsewhere.

@@ -9,7 +9,7 @@ use super::drive::{Until, drive};
 use super::load::{Accepted, Api};
 use super::stats::{LevelStats, round};
 use super::track::{Final, Tracker, payment_key, refund_key};
-use crate::dynamo::keys::RepairKind;
+use payment_platform::dynamo::keys::RepairKind;
 
 /// A run of payments (or refunds) from request to final.
 #[derive(Debug, Clone, Serialize)]

@@ -16,7 +16,7 @@ use super::requests::{self, AwsPhase};
 use super::stats::LevelStats;
 use super::system::System;
 use super::track::Tracker;
-use crate::config::AwsArgs;
+use payment_platform::config::AwsArgs;
 
 /// Worker settings a caller may pass through the environment (e.g. `WORKER_CONCURRENCY=64 make bench`).
 const WORKER_VARS: &[&str] = &[
@@ -114,8 +114,8 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
 }
 
 async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
-    let clients = crate::aws::clients(stack).await;
-    let url = crate::sqs::queue_url(&clients.sqs, &stack.payments_queue)
+    let clients = payment_platform::aws::clients(stack).await;
+    let url = payment_platform::sqs::queue_url(&clients.sqs, &stack.payments_queue)
         .await
         .map_err(|e| BenchError::Unexpected(format!("resolving the payments queue: {e}")))?;
     Floor::new(clients.dynamodb, clients.sqs, stack.table.clone(), url)
@@ -153,7 +153,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     // Pipeline runs and the refund run: api + workers on a second table and queues.
     let stack = sys.stack(&run_id, "flow");
     let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api", &stack).await?).await?);
-    let tracker = Tracker::new(crate::aws::clients(&stack).await.dynamodb, stack.table.clone());
+    let tracker = Tracker::new(payment_platform::aws::clients(&stack).await.dynamodb, stack.table.clone());
     let mut ctx = RunCtx {
         api: &api,
         tracker: &tracker,
