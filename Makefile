@@ -18,14 +18,14 @@ dev-reset: ## Wipe the data `make dev` keeps (stop `make dev` first)
 	@echo "dev-reset: the next make dev starts empty"
 
 test: lint tf-fmt tf-validate openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
-	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked
+	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked --features testing
 
 unit: ## Unit tests only (no emulator)
-	cargo test --lib --bins --locked
+	cargo test --lib --bins --locked --features testing
 
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
-	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy --all-targets --locked --features testing -- -D warnings
 
 fmt: ## Format the code
 	cargo fmt --all
@@ -35,7 +35,7 @@ build: ## Build every binary
 
 chaos: ## The full chaos run (200+ payments, faults, SIGKILLed workers)
 	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} \
-		localstack/with-emulator.sh 4598 cargo test --test integration --locked chaos -- --nocapture
+		localstack/with-emulator.sh 4598 cargo test --test integration --locked --features testing chaos -- --nocapture
 
 NEWMAN := postman/node_modules/.bin/newman
 POSTMAN_BASE_URL ?= http://localhost:4444

@@ -17,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     let config = ApiConfig::parse();
     let _telemetry = telemetry::init("api");
     config.log_effective();
-    let state = http::start::build(&config).await?;
+    let state = payment_platform::wiring::api(&config).await?;
     let writes = state.writes.clone();
     let bind = |host, port| async move {
         tokio::net::TcpListener::bind((host, port)).await.with_context(|| format!("binding {host}:{port}"))

@@ -15,7 +15,9 @@ pub mod http;
 pub mod setup;
 pub mod shutdown;
 pub mod sqs;
-pub mod startup;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod vault;
+pub mod wiring;
 pub mod worker;

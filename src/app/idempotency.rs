@@ -44,7 +44,7 @@ pub enum Existing {
 impl Services {
     /// Looks at a claimed key. `Ok(None)` means it vanished (expired): try afresh.
     pub(super) async fn existing_key(&self, req: &KeyedRequest) -> Result<Option<Existing>, AppError> {
-        let Some(record) = self.store.get_idempotency(&req.key).await? else {
+        let Some(record) = self.store.keys.get_idempotency(&req.key).await? else {
             return Ok(None);
         };
         if record.request_hash != req.request_hash {
@@ -60,7 +60,7 @@ impl Services {
                     return Err(AppError::IdempotencyInFlight);
                 }
                 // Only one replay wins the takeover; the others see the new lock.
-                match self.store.renew_idempotency(&req.key, locked_until_ms, now + LOCK_MS).await {
+                match self.store.keys.renew_idempotency(&req.key, locked_until_ms, now + LOCK_MS).await {
                     Ok(()) => Ok(Some(Existing::Resume { resource_id: record.resource_id })),
                     Err(crate::domain::ports::StoreError::Conflict(_)) => Err(AppError::IdempotencyInFlight),
                     Err(e) => Err(e.into()),
@@ -73,7 +73,7 @@ impl Services {
     /// and the key will be resumed (and the answer rebuilt) by the next replay.
     pub(super) async fn finish_key(&self, req: Option<&KeyedRequest>, resp: &StoredResponse) {
         if let Some(req) = req {
-            if let Err(e) = self.store.complete_idempotency(&req.key, resp).await {
+            if let Err(e) = self.store.keys.complete_idempotency(&req.key, resp).await {
                 tracing::warn!(error = %e, "could not store the idempotent answer");
             }
         }

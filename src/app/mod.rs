@@ -10,7 +10,7 @@ pub mod settle;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::domain::ports::{CardVault, Clock, JobQueue, PaymentStore, QueueError, StoreError};
+use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, StoreError, Stores};
 use crate::domain::status::PaymentStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -82,7 +82,7 @@ impl Clock for SystemClock {
 /// What every use case needs: the ports, shared.
 #[derive(Clone)]
 pub struct Services {
-    pub store: Arc<dyn PaymentStore>,
+    pub store: Stores,
     pub queue: Arc<dyn JobQueue>,
     pub vault: Arc<dyn CardVault>,
     pub clock: Arc<dyn Clock>,

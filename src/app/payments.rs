@@ -42,7 +42,7 @@ impl Services {
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
-        let written = carry::store_write(|| self.store.insert_payment(&new, claim.as_ref())).await;
+        let written = carry::store_write(|| self.store.payments.insert_payment(&new, claim.as_ref())).await;
         match written {
             Ok(()) => Ok(self.enqueue_and_answer(id, None).await),
             // The id is fresh: the record can only exist because an attempt whose answer was
@@ -90,7 +90,7 @@ impl Services {
     /// The payment with its refunds, if it belongs to `merchant`; another merchant's is
     /// reported exactly like a missing one.
     pub async fn get_payment(&self, merchant: &MerchantId, id: PaymentId) -> Result<PaymentView, AppError> {
-        match self.store.get_payment(id).await? {
+        match self.store.payments.get_payment(id).await? {
             Some(view) if &view.payment.merchant_id == merchant => Ok(view),
             _ => Err(AppError::NotFound),
         }
@@ -102,6 +102,6 @@ impl Services {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, AppError> {
-        Ok(self.store.list_payments(merchant, limit, cursor).await?)
+        Ok(self.store.payments.list_payments(merchant, limit, cursor).await?)
     }
 }

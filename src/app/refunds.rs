@@ -71,7 +71,7 @@ impl Services {
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
-        match carry::store_write(|| self.store.insert_refund(&refund, claim.as_ref())).await {
+        match carry::store_write(|| self.store.refunds.insert_refund(&refund, claim.as_ref())).await {
             Ok(()) => {}
             Err(StoreError::Conflict(kind)) => {
                 // An attempt whose answer was lost (ours, or the SDK's own retry) may have

@@ -31,11 +31,11 @@ fn store_step(e: StoreError) -> Step {
 
 impl Services {
     pub async fn process_charge(&self, bank: &dyn Bank, id: PaymentId) -> Step {
-        let payment = match self.store.start_payment(id, self.clock.now_ms()).await {
+        let payment = match self.store.payments.start_payment(id, self.clock.now_ms()).await {
             Ok(p) => p,
             Err(StoreError::Conflict(_)) => {
                 // Final already (a duplicate message), or unknown.
-                return match self.store.get_payment(id).await {
+                return match self.store.payments.get_payment(id).await {
                     Ok(Some(_)) => Step::Done,
                     Ok(None) => Step::Poison("unknown payment".into()),
                     Err(e) => Step::Retry(e.to_string()),
@@ -59,7 +59,7 @@ impl Services {
             // A card that cannot be opened will never open: a definitive failure.
             Some(Err(_)) | None => PaymentOutcome::Failed { reason: "card_data_unavailable".into() },
         };
-        match self.store.settle_payment(id, &outcome, self.clock.now_ms()).await {
+        match self.store.payments.settle_payment(id, &outcome, self.clock.now_ms()).await {
             Ok(p) => {
                 tracing::info!(payment_id = %id, status = %p.status, "payment settled");
                 self.release_waiting_refunds(&p).await;
@@ -77,7 +77,7 @@ impl Services {
         if p.refundable_left >= p.amount.get() {
             return;
         }
-        let view = match self.store.get_payment(p.id).await {
+        let view = match self.store.payments.get_payment(p.id).await {
             Ok(Some(view)) => view,
             Ok(None) => return,
             Err(e) => {
@@ -94,7 +94,7 @@ impl Services {
     }
 
     pub async fn process_refund(&self, bank: &dyn Bank, payment_id: PaymentId, refund_id: RefundId) -> Step {
-        let view = match self.store.get_payment(payment_id).await {
+        let view = match self.store.payments.get_payment(payment_id).await {
             Ok(Some(v)) => v,
             Ok(None) => return Step::Poison("unknown payment".into()),
             Err(e) => return Step::Retry(e.to_string()),
@@ -115,7 +115,7 @@ impl Services {
                 return self.finish_refund(&refund, RefundOutcome::Failed { reason }).await;
             }
         };
-        let refund = match self.store.start_refund(payment_id, refund_id, self.clock.now_ms()).await {
+        let refund = match self.store.refunds.start_refund(payment_id, refund_id, self.clock.now_ms()).await {
             Ok(r) => r,
             Err(e) => return store_step(e),
         };
@@ -131,7 +131,7 @@ impl Services {
     }
 
     async fn finish_refund(&self, refund: &Refund, outcome: RefundOutcome) -> Step {
-        match self.store.settle_refund(refund, &outcome, self.clock.now_ms()).await {
+        match self.store.refunds.settle_refund(refund, &outcome, self.clock.now_ms()).await {
             Ok(()) => {
                 tracing::info!(refund_id = %refund.id, ?outcome, "refund settled");
                 Step::Done
@@ -146,10 +146,10 @@ impl Services {
         let now = self.clock.now_ms();
         let cutoff = now.saturating_sub(age_ms);
         let jobs: Vec<Job> = if refunds {
-            let stale = self.store.stale_refunds(cutoff, limit).await?;
+            let stale = self.store.repair.stale_refunds(cutoff, limit).await?;
             stale.into_iter().map(|(payment_id, refund_id)| Job::Refund { payment_id, refund_id }).collect()
         } else {
-            let stale = self.store.stale_payments(cutoff, limit).await?;
+            let stale = self.store.repair.stale_payments(cutoff, limit).await?;
             stale.into_iter().map(|payment_id| Job::Charge { payment_id }).collect()
         };
         let mut repaired = 0;
@@ -163,7 +163,7 @@ impl Services {
                 // release it. Enqueuing it now would only bounce it, every pass.
                 continue;
             }
-            if self.store.claim_stale(payment, refund, cutoff, now).await? {
+            if self.store.repair.claim_stale(payment, refund, cutoff, now).await? {
                 tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
                 self.queue.enqueue(&job).await?;
                 repaired += 1;
@@ -173,7 +173,7 @@ impl Services {
     }
 
     async fn waits_for_its_payment(&self, payment: PaymentId) -> Result<bool, AppError> {
-        let view = self.store.get_payment(payment).await?;
+        let view = self.store.payments.get_payment(payment).await?;
         Ok(view.is_some_and(|v| !v.payment.status.is_final()))
     }
 }

@@ -1,5 +1,8 @@
-//! The ports: what the use cases need from storage, the queue and the card vault.
+//! The ports: what the use cases need from storage (one trait per role), the queue and the
+//! card vault.
 //! Adapters classify their failures so callers can tell "retry" from "give up".
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use super::card::{CardDetails, SealedCard};
@@ -43,19 +46,18 @@ pub struct PaymentPage {
     pub next_cursor: Option<String>,
 }
 
+/// Payments: the records the API creates and the payment worker moves to a final state.
 #[async_trait]
-pub trait PaymentStore: Send + Sync {
+pub trait Payments: Send + Sync {
     /// Writes a PENDING payment, and the key's claim in the same transaction when given.
+    /// `Conflict(IdempotencyKeyTaken)` when the key is claimed, `Conflict(AlreadyExists)` when
+    /// the payment exists (the claim is checked first).
     async fn insert_payment(&self, p: &NewPayment, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
 
-    /// Writes a PENDING refund and reserves its amount on the payment, atomically; fails with
-    /// `InsufficientRefundable` when the payment has less left than asked, or `WrongState`
-    /// when the payment ended without succeeding.
-    async fn insert_refund(&self, r: &NewRefund, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
-
-    /// A payment and its refunds, read consistently.
+    /// A payment and its refunds (oldest first), read consistently.
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
 
+    /// The merchant's payments, newest first; `InvalidCursor` for a cursor this store did not give.
     async fn list_payments(
         &self,
         merchant: &MerchantId,
@@ -63,11 +65,40 @@ pub trait PaymentStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError>;
 
-    async fn merchant_exists(&self, merchant: &MerchantId) -> Result<bool, StoreError>;
+    /// PENDING or PROCESSING -> PROCESSING (touching its repair timestamp); returns the payment.
+    /// `Conflict(WrongState)` when final or unknown.
+    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError>;
 
+    /// PENDING or PROCESSING -> the outcome's state, erasing the sealed card and leaving the
+    /// repair index. `Conflict(WrongState)` when already final or unknown.
+    async fn settle_payment(&self, id: PaymentId, outcome: &PaymentOutcome, now_ms: u64)
+    -> Result<Payment, StoreError>;
+}
+
+/// Refunds, always under their payment.
+#[async_trait]
+pub trait Refunds: Send + Sync {
+    /// Writes a PENDING refund and reserves its amount on the payment, atomically; fails with
+    /// `InsufficientRefundable` when the payment has less left than asked, is another merchant's,
+    /// unknown, or ended without succeeding. With a claim, the key is checked first
+    /// (`IdempotencyKeyTaken`); an existing refund id is `AlreadyExists`.
+    async fn insert_refund(&self, r: &NewRefund, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
+
+    /// PENDING or PROCESSING -> PROCESSING. `Conflict(WrongState)` when final or unknown.
+    async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError>;
+
+    /// Final state for a refund; a success adds to the payment's refunded sum, a failure gives
+    /// the reserved amount back, in the same transaction. `Conflict(WrongState)` when final.
+    async fn settle_refund(&self, refund: &Refund, outcome: &RefundOutcome, now_ms: u64) -> Result<(), StoreError>;
+}
+
+/// Idempotency keys: claims written with the record they create (see `Payments`, `Refunds`).
+#[async_trait]
+pub trait IdempotencyKeys: Send + Sync {
     async fn get_idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError>;
 
-    /// Takes over a claim whose holder stopped before finishing (`locked_until_ms` passed).
+    /// Takes over a claim whose holder stopped before finishing (`locked_until_ms` passed); only
+    /// the first of racing takers succeeds, the others get `Conflict`.
     async fn renew_idempotency(
         &self,
         key: &IdempotencyKey,
@@ -76,22 +107,12 @@ pub trait PaymentStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn complete_idempotency(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError>;
+}
 
-    /// PENDING or PROCESSING -> PROCESSING; returns the payment. `Conflict(WrongState)` when final.
-    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError>;
-
-    /// PENDING or PROCESSING -> the outcome's state, erasing the sealed card.
-    async fn settle_payment(&self, id: PaymentId, outcome: &PaymentOutcome, now_ms: u64)
-    -> Result<Payment, StoreError>;
-
-    /// PENDING or PROCESSING -> PROCESSING.
-    async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError>;
-
-    /// Final state for a refund; a success adds to the payment's refunded sum, a failure gives
-    /// the reserved amount back, in the same transaction.
-    async fn settle_refund(&self, refund: &Refund, outcome: &RefundOutcome, now_ms: u64) -> Result<(), StoreError>;
-
-    /// Non-final records not touched since `older_than_ms`, from the sparse repair index.
+/// The repair index: non-final records by last touch.
+#[async_trait]
+pub trait RepairIndex: Send + Sync {
+    /// Non-final records not touched since `older_than_ms`.
     async fn stale_payments(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError>;
     async fn stale_refunds(&self, older_than_ms: u64, limit: u32) -> Result<Vec<(PaymentId, RefundId)>, StoreError>;
 
@@ -104,6 +125,38 @@ pub trait PaymentStore: Send + Sync {
         older_than_ms: u64,
         now_ms: u64,
     ) -> Result<bool, StoreError>;
+}
+
+/// The merchants known to the platform.
+#[async_trait]
+pub trait Merchants: Send + Sync {
+    async fn merchant_exists(&self, merchant: &MerchantId) -> Result<bool, StoreError>;
+}
+
+/// Every storage port, one adapter behind each (DynamoDB in production, memory in tests).
+#[derive(Clone)]
+pub struct Stores {
+    pub payments: Arc<dyn Payments>,
+    pub refunds: Arc<dyn Refunds>,
+    pub keys: Arc<dyn IdempotencyKeys>,
+    pub repair: Arc<dyn RepairIndex>,
+    pub merchants: Arc<dyn Merchants>,
+}
+
+impl Stores {
+    /// All ports served by one adapter.
+    pub fn all<S>(store: Arc<S>) -> Self
+    where
+        S: Payments + Refunds + IdempotencyKeys + RepairIndex + Merchants + 'static,
+    {
+        Self {
+            payments: store.clone(),
+            refunds: store.clone(),
+            keys: store.clone(),
+            repair: store.clone(),
+            merchants: store,
+        }
+    }
 }
 
 /// A unit of work for a worker.

@@ -6,7 +6,82 @@ use super::keys::*;
 use crate::domain::idempotency::{
     IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse,
 };
+use crate::domain::ports::IdempotencyKeys;
 use crate::domain::ports::StoreError;
+use async_trait::async_trait;
+
+#[async_trait]
+impl IdempotencyKeys for DynamoStore {
+    async fn get_idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(idempotency_pk(key)))
+            .key(SK, s(IDEMPOTENCY_SK))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let state = match get_s(&item, "State")? {
+            DONE => IdempotencyState::Done(StoredResponse {
+                status: get_n(&item, "ResponseStatus")? as u16,
+                location: opt_s(&item, "ResponseLocation").map(str::to_owned),
+                body: get_s(&item, "ResponseBody")?.to_owned(),
+            }),
+            _ => IdempotencyState::InProgress { locked_until_ms: get_n(&item, "LockedUntil")? },
+        };
+        Ok(Some(IdempotencyRecord {
+            request_hash: get_s(&item, "RequestHash")?.to_owned(),
+            resource_id: get_s(&item, "ResourceID")?.to_owned(),
+            state,
+        }))
+    }
+
+    async fn renew_idempotency(
+        &self,
+        key: &IdempotencyKey,
+        seen_locked_until_ms: u64,
+        locked_until_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(idempotency_pk(key)))
+            .key(SK, s(IDEMPOTENCY_SK))
+            .update_expression("SET LockedUntil = :new")
+            .condition_expression("#st = :ip AND LockedUntil = :seen")
+            .expression_attribute_names("#st", "State")
+            .expression_attribute_values(":ip", s(IN_PROGRESS))
+            .expression_attribute_values(":seen", n(seen_locked_until_ms))
+            .expression_attribute_values(":new", n(locked_until_ms))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(classify)
+    }
+
+    async fn complete_idempotency(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError> {
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(idempotency_pk(key)))
+            .key(SK, s(IDEMPOTENCY_SK))
+            .condition_expression("attribute_exists(PK)")
+            .expression_attribute_names("#st", "State")
+            .expression_attribute_values(":done", s(DONE))
+            .expression_attribute_values(":code", n(u64::from(response.status)))
+            .expression_attribute_values(":body", s(&response.body));
+        let mut expr = String::from("SET #st = :done, ResponseStatus = :code, ResponseBody = :body");
+        if let Some(loc) = &response.location {
+            expr.push_str(", ResponseLocation = :loc");
+            req = req.expression_attribute_values(":loc", s(loc));
+        }
+        req.update_expression(expr).send().await.map(|_| ()).map_err(classify)
+    }
+}
 
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const DONE: &str = "DONE";
@@ -34,82 +109,5 @@ impl DynamoStore {
                 }
             }
         }
-    }
-
-    pub(super) async fn get_idempotency_impl(
-        &self,
-        key: &IdempotencyKey,
-    ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(idempotency_pk(key)))
-            .key(SK, s(IDEMPOTENCY_SK))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(classify)?;
-        let Some(item) = out.item else { return Ok(None) };
-        let state = match get_s(&item, "State")? {
-            DONE => IdempotencyState::Done(StoredResponse {
-                status: get_n(&item, "ResponseStatus")? as u16,
-                location: opt_s(&item, "ResponseLocation").map(str::to_owned),
-                body: get_s(&item, "ResponseBody")?.to_owned(),
-            }),
-            _ => IdempotencyState::InProgress { locked_until_ms: get_n(&item, "LockedUntil")? },
-        };
-        Ok(Some(IdempotencyRecord {
-            request_hash: get_s(&item, "RequestHash")?.to_owned(),
-            resource_id: get_s(&item, "ResourceID")?.to_owned(),
-            state,
-        }))
-    }
-
-    pub(super) async fn renew_idempotency_impl(
-        &self,
-        key: &IdempotencyKey,
-        seen_locked_until_ms: u64,
-        locked_until_ms: u64,
-    ) -> Result<(), StoreError> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(idempotency_pk(key)))
-            .key(SK, s(IDEMPOTENCY_SK))
-            .update_expression("SET LockedUntil = :new")
-            .condition_expression("#st = :ip AND LockedUntil = :seen")
-            .expression_attribute_names("#st", "State")
-            .expression_attribute_values(":ip", s(IN_PROGRESS))
-            .expression_attribute_values(":seen", n(seen_locked_until_ms))
-            .expression_attribute_values(":new", n(locked_until_ms))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(classify)
-    }
-
-    pub(super) async fn complete_idempotency_impl(
-        &self,
-        key: &IdempotencyKey,
-        response: &StoredResponse,
-    ) -> Result<(), StoreError> {
-        let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(idempotency_pk(key)))
-            .key(SK, s(IDEMPOTENCY_SK))
-            .condition_expression("attribute_exists(PK)")
-            .expression_attribute_names("#st", "State")
-            .expression_attribute_values(":done", s(DONE))
-            .expression_attribute_values(":code", n(u64::from(response.status)))
-            .expression_attribute_values(":body", s(&response.body));
-        let mut expr = String::from("SET #st = :done, ResponseStatus = :code, ResponseBody = :body");
-        if let Some(loc) = &response.location {
-            expr.push_str(", ResponseLocation = :loc");
-            req = req.expression_attribute_values(":loc", s(loc));
-        }
-        req.update_expression(expr).send().await.map(|_| ()).map_err(classify)
     }
 }

@@ -1,4 +1,5 @@
 //! Payments: insert (with an idempotency claim), read, list, and the worker's transitions.
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -11,25 +12,13 @@ use super::keys::*;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::payment::{NewPayment, Payment, PaymentOutcome, PaymentView};
+use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
 use crate::domain::status::PaymentStatus;
 
-impl DynamoStore {
-    pub(super) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|_| StoreError::Permanent("bad put".into()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
-    }
-
-    pub(super) async fn insert_payment_impl(
-        &self,
-        p: &NewPayment,
-        claim: Option<&IdempotencyClaim>,
-    ) -> Result<(), StoreError> {
+#[async_trait]
+impl Payments for DynamoStore {
+    async fn insert_payment(&self, p: &NewPayment, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
         let item = new_payment_item(p);
         let Some(claim) = claim else {
             return self
@@ -50,22 +39,7 @@ impl DynamoStore {
         self.transact(actions, &[ConflictKind::IdempotencyKeyTaken, ConflictKind::AlreadyExists]).await
     }
 
-    /// Runs a transaction; a failed condition on action `i` becomes `Conflict(kinds[i])`.
-    pub(super) async fn transact(
-        &self,
-        actions: Vec<TransactWriteItem>,
-        kinds: &[ConflictKind],
-    ) -> Result<(), StoreError> {
-        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
-            Ok(_) => Ok(()),
-            Err(e) => match classify_transaction(e)? {
-                Some(i) => Err(StoreError::Conflict(kinds.get(i).copied().unwrap_or(ConflictKind::WrongState))),
-                None => Err(StoreError::Conflict(ConflictKind::WrongState)),
-            },
-        }
-    }
-
-    pub(super) async fn get_payment_impl(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError> {
+    async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError> {
         let mut payment = None;
         let mut refunds = Vec::new();
         let mut start: Option<Item> = None;
@@ -97,7 +71,7 @@ impl DynamoStore {
         Ok(payment.map(|payment| PaymentView { payment, refunds }))
     }
 
-    pub(super) async fn list_payments_impl(
+    async fn list_payments(
         &self,
         merchant: &MerchantId,
         limit: u32,
@@ -128,13 +102,71 @@ impl DynamoStore {
         Ok(PaymentPage { payments, next_cursor })
     }
 
-    pub(super) async fn start_payment_impl(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError> {
+    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError> {
         let to = PaymentStatus::Processing;
         let from = to.allowed_from().iter().map(|s| s.as_str());
         let item = self
             .mark_processing(payment_pk(id), PAYMENT_SK.to_owned(), &id.to_string(), to.as_str(), from, now_ms)
             .await?;
         payment_from_item(&item)
+    }
+
+    async fn settle_payment(
+        &self,
+        id: PaymentId,
+        outcome: &PaymentOutcome,
+        now_ms: u64,
+    ) -> Result<Payment, StoreError> {
+        let to = outcome.status();
+        let (extra_set, extra) = match outcome {
+            PaymentOutcome::Succeeded { bank_charge_id } => (", BankChargeID = :x", s(bank_charge_id)),
+            PaymentOutcome::Declined { reason } | PaymentOutcome::Failed { reason } => (", Reason = :x", s(reason)),
+        };
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(id)))
+            .key(SK, s(PAYMENT_SK))
+            .update_expression(format!("SET #s = :to, UpdatedAt = :now{extra_set} REMOVE {CARD}, {GSI2PK}, {GSI2SK}"))
+            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(to.allowed_from().len()))))
+            .expression_attribute_names("#s", STATUS)
+            .set_expression_attribute_values(Some(status_values(
+                to.allowed_from().iter().map(|s| s.as_str()),
+                [(":to", s(to.as_str())), (":now", n(now_ms)), (":x", extra)],
+            )))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await
+            .map_err(classify)?;
+        payment_from_item(out.attributes().ok_or(StoreError::NotFound)?)
+    }
+}
+
+impl DynamoStore {
+    pub(super) fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(PK)")
+            .build()
+            .map_err(|_| StoreError::Permanent("bad put".into()))?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Runs a transaction; a failed condition on action `i` becomes `Conflict(kinds[i])`.
+    pub(super) async fn transact(
+        &self,
+        actions: Vec<TransactWriteItem>,
+        kinds: &[ConflictKind],
+    ) -> Result<(), StoreError> {
+        match self.client.transact_write_items().set_transact_items(Some(actions)).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => match classify_transaction(e)? {
+                Some(i) => Err(StoreError::Conflict(kinds.get(i).copied().unwrap_or(ConflictKind::WrongState))),
+                None => Err(StoreError::Conflict(ConflictKind::WrongState)),
+            },
+        }
     }
 
     /// Moves a payment or refund item to `to` (PROCESSING) from one of `from`, bumping its repair-index
@@ -166,37 +198,6 @@ impl DynamoStore {
             .await
             .map_err(classify)?;
         out.attributes.ok_or(StoreError::NotFound)
-    }
-
-    pub(super) async fn settle_payment_impl(
-        &self,
-        id: PaymentId,
-        outcome: &PaymentOutcome,
-        now_ms: u64,
-    ) -> Result<Payment, StoreError> {
-        let to = outcome.status();
-        let (extra_set, extra) = match outcome {
-            PaymentOutcome::Succeeded { bank_charge_id } => (", BankChargeID = :x", s(bank_charge_id)),
-            PaymentOutcome::Declined { reason } | PaymentOutcome::Failed { reason } => (", Reason = :x", s(reason)),
-        };
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(payment_pk(id)))
-            .key(SK, s(PAYMENT_SK))
-            .update_expression(format!("SET #s = :to, UpdatedAt = :now{extra_set} REMOVE {CARD}, {GSI2PK}, {GSI2SK}"))
-            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(to.allowed_from().len()))))
-            .expression_attribute_names("#s", STATUS)
-            .set_expression_attribute_values(Some(status_values(
-                to.allowed_from().iter().map(|s| s.as_str()),
-                [(":to", s(to.as_str())), (":now", n(now_ms)), (":x", extra)],
-            )))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        payment_from_item(out.attributes().ok_or(StoreError::NotFound)?)
     }
 }
 

@@ -1,4 +1,5 @@
 //! Refunds: the reservation that caps them at the price, and their transitions.
+use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
 
 use super::DynamoStore;
@@ -9,23 +10,16 @@ use super::payments::{status_in, status_values};
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::payment::{NewRefund, Refund, RefundOutcome};
+use crate::domain::ports::Refunds;
 use crate::domain::ports::{ConflictKind, StoreError};
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
-fn update(b: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<TransactWriteItem, StoreError> {
-    let u: Update = b.build().map_err(|_| StoreError::Permanent("bad update".into()))?;
-    Ok(TransactWriteItem::builder().update(u).build())
-}
-
-impl DynamoStore {
+#[async_trait]
+impl Refunds for DynamoStore {
     /// The payment keeps `RefundableLeft` (price minus every refund that has not failed).
     /// DynamoDB conditions cannot add, so the cap is `RefundableLeft >= :amt` and the write
     /// subtracts: two concurrent refunds cannot both take the last of it.
-    pub(super) async fn insert_refund_impl(
-        &self,
-        r: &NewRefund,
-        claim: Option<&IdempotencyClaim>,
-    ) -> Result<(), StoreError> {
+    async fn insert_refund(&self, r: &NewRefund, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
         let reserve = update(
             Update::builder()
                 .table_name(&self.table)
@@ -54,12 +48,7 @@ impl DynamoStore {
         self.transact(actions, &kinds).await
     }
 
-    pub(super) async fn start_refund_impl(
-        &self,
-        payment: PaymentId,
-        id: RefundId,
-        now_ms: u64,
-    ) -> Result<Refund, StoreError> {
+    async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError> {
         let to = RefundStatus::Processing;
         let from = to.allowed_from().iter().map(|s| s.as_str());
         let item = self
@@ -70,12 +59,7 @@ impl DynamoStore {
 
     /// The refund's final state and its effect on the payment commit together or not at all,
     /// and the refund's state condition makes a duplicate settle a conflict, not a second effect.
-    pub(super) async fn settle_refund_impl(
-        &self,
-        refund: &Refund,
-        outcome: &RefundOutcome,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
+    async fn settle_refund(&self, refund: &Refund, outcome: &RefundOutcome, now_ms: u64) -> Result<(), StoreError> {
         let (to, extra_set, extra) = match outcome {
             RefundOutcome::Succeeded { bank_refund_id } => {
                 (RefundStatus::Succeeded, ", BankRefundID = :x", s(bank_refund_id))
@@ -108,4 +92,9 @@ impl DynamoStore {
         };
         self.transact(vec![settle, update(payment)?], &[ConflictKind::WrongState, ConflictKind::WrongState]).await
     }
+}
+
+fn update(b: aws_sdk_dynamodb::types::builders::UpdateBuilder) -> Result<TransactWriteItem, StoreError> {
+    let u: Update = b.build().map_err(|_| StoreError::Permanent("bad update".into()))?;
+    Ok(TransactWriteItem::builder().update(u).build())
 }

@@ -4,49 +4,18 @@ use super::attrs::{Item, get_parsed, s};
 use super::error::classify;
 use super::keys::*;
 use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ports::RepairIndex;
 use crate::domain::ports::StoreError;
+use async_trait::async_trait;
 
-impl DynamoStore {
-    /// Every item of `kind` last touched before `older_than_ms`, up to `limit` per shard.
-    pub(super) async fn stale(
-        &self,
-        kind: RepairKind,
-        older_than_ms: u64,
-        limit: u32,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut found = Vec::new();
-        for shard in 0..REPAIR_SHARDS {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI2)
-                .key_condition_expression("GSI2PK = :p AND GSI2SK < :cut")
-                .expression_attribute_values(":p", s(repair_shard_pk(kind, shard)))
-                .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
-                .limit(limit as i32)
-                .send()
-                .await
-                .map_err(classify)?;
-            found.extend(out.items.unwrap_or_default());
-        }
-        Ok(found)
-    }
-
-    pub(super) async fn stale_payments_impl(
-        &self,
-        older_than_ms: u64,
-        limit: u32,
-    ) -> Result<Vec<PaymentId>, StoreError> {
+#[async_trait]
+impl RepairIndex for DynamoStore {
+    async fn stale_payments(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError> {
         let items = self.stale(RepairKind::Payment, older_than_ms, limit).await?;
         items.iter().map(|i| get_parsed(i, PK, |pk| PaymentId::parse(pk.trim_start_matches("PAY#")))).collect()
     }
 
-    pub(super) async fn stale_refunds_impl(
-        &self,
-        older_than_ms: u64,
-        limit: u32,
-    ) -> Result<Vec<(PaymentId, RefundId)>, StoreError> {
+    async fn stale_refunds(&self, older_than_ms: u64, limit: u32) -> Result<Vec<(PaymentId, RefundId)>, StoreError> {
         let items = self.stale(RepairKind::Refund, older_than_ms, limit).await?;
         items
             .iter()
@@ -58,7 +27,7 @@ impl DynamoStore {
             .collect()
     }
 
-    pub(super) async fn claim_stale_impl(
+    async fn claim_stale(
         &self,
         payment: PaymentId,
         refund: Option<RefundId>,
@@ -87,18 +56,32 @@ impl DynamoStore {
             Err(e) => Err(e),
         }
     }
+}
 
-    pub(super) async fn merchant_exists_impl(&self, m: &crate::domain::ids::MerchantId) -> Result<bool, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(merchant_pk(m)))
-            .key(SK, s(MERCHANT_SK))
-            .projection_expression("PK")
-            .send()
-            .await
-            .map_err(classify)?;
-        Ok(out.item.is_some())
+impl DynamoStore {
+    /// Every item of `kind` last touched before `older_than_ms`, up to `limit` per shard.
+    pub(super) async fn stale(
+        &self,
+        kind: RepairKind,
+        older_than_ms: u64,
+        limit: u32,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut found = Vec::new();
+        for shard in 0..REPAIR_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI2)
+                .key_condition_expression("GSI2PK = :p AND GSI2SK < :cut")
+                .expression_attribute_values(":p", s(repair_shard_pk(kind, shard)))
+                .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
+                .limit(limit as i32)
+                .send()
+                .await
+                .map_err(classify)?;
+            found.extend(out.items.unwrap_or_default());
+        }
+        Ok(found)
     }
 }

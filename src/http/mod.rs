@@ -7,7 +7,6 @@ pub mod openapi;
 pub mod payload;
 mod routes;
 pub mod server;
-pub mod start;
 mod views;
 
 use std::sync::Arc;

@@ -58,12 +58,8 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::app::SystemClock;
     use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
     use crate::domain::ids::{PaymentId, RefundId};
-    use crate::dynamo::DynamoStore;
-    use crate::sqs::SqsJobQueue;
-    use crate::vault::AeadVault;
 
     /// Must never be reached: a job on the wrong queue is refused before any I/O.
     struct NoBank;
@@ -78,24 +74,9 @@ mod tests {
         }
     }
 
-    /// Clients that point nowhere: building them does no I/O, and these tests make none.
+    /// The use cases on memory: nothing here does I/O.
     fn services() -> Services {
-        let region = aws_config::Region::new("us-east-1");
-        let dynamo = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(region.clone())
-            .build();
-        let sqs = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(region)
-            .build();
-        let sqs = aws_sdk_sqs::Client::from_conf(sqs);
-        Services {
-            store: Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::from_conf(dynamo), "unused")),
-            queue: Arc::new(SqsJobQueue::new(sqs, "unused".into(), "unused".into())),
-            vault: Arc::new(AeadVault::new(crate::config::DEV_CARD_KEY, &[]).unwrap()),
-            clock: Arc::new(SystemClock),
-        }
+        crate::testing::World::new().services
     }
 
     #[tokio::test]

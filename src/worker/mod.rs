@@ -35,7 +35,7 @@ pub use handler::{ChargeHandler, JobHandler, RefundHandler};
 pub use health::{Outcomes, StatusBody, WorkerStats, router as health_router};
 pub use queue::{MAX_BATCH, Received, SqsWorkQueue, WorkQueue};
 pub use repair::{REPAIR_BATCH, repair_loop, repair_once};
-pub use start::{StartError, Worker, build, serve};
+pub use start::{StartError, Worker, serve};
 
 use crate::config::AwsArgs;
 

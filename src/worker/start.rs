@@ -1,5 +1,5 @@
-//! Wiring a worker from its configuration: shared by both binaries and usable by test harnesses
-//! (build, then `Worker::run` on a listener of their own).
+//! Running a worker (built by `crate::wiring::worker`): its health endpoint, the consumer and the
+//! repair loop, until shutdown. Test harnesses build, then `Worker::run` on a listener of their own.
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,21 +9,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
 use super::consumer::{RuntimeSettings, consume};
-use super::handler::{ChargeHandler, JobHandler, RefundHandler};
+use super::handler::JobHandler;
 use super::health::{self, WorkerStats};
 use super::queue::SqsWorkQueue;
 use super::repair::{repair_loop, repair_once};
 use super::{WorkerConfig, WorkerKind};
-use crate::app::{AppError, Services, SystemClock};
-use crate::aws;
-use crate::bank_client::{self, BankClientConfig};
-use crate::config::{DEV_CARD_KEY, secret_or_dev};
-use crate::domain::bank::Bank;
-use crate::dynamo::DynamoStore;
-use crate::setup;
-use crate::sqs::SqsJobQueue;
-pub use crate::startup::StartError;
-use crate::vault::AeadVault;
+use crate::app::{AppError, Services};
+pub use crate::wiring::StartError;
 
 /// A worker, assembled and ready to run.
 pub struct Worker {
@@ -37,38 +29,6 @@ pub struct Worker {
     pub stats: Arc<WorkerStats>,
 }
 
-/// Builds the clients, runs SETUP if asked, and assembles the worker of `kind`.
-pub async fn build(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, StartError> {
-    let clients = aws::clients(&config.aws).await;
-    if config.aws.setup {
-        setup::run(&clients, &config.aws).await?;
-    }
-    let card_key = secret_or_dev(&config.vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, &config.aws)?;
-    let jobs = SqsJobQueue::resolve(clients.sqs.clone(), &config.aws.payments_queue, &config.aws.refunds_queue).await?;
-    let services = Services {
-        store: Arc::new(DynamoStore::new(clients.dynamodb.clone(), config.aws.table.clone())),
-        queue: Arc::new(jobs),
-        vault: Arc::new(AeadVault::new(&card_key, &config.vault.card_encryption_old_keys)?),
-        clock: Arc::new(SystemClock),
-    };
-    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&BankClientConfig::from(config.bank.clone()))?);
-    let handler: Arc<dyn JobHandler> = match kind {
-        WorkerKind::Payment => Arc::new(ChargeHandler { services: services.clone(), bank }),
-        WorkerKind::Refund => Arc::new(RefundHandler { services: services.clone(), bank }),
-    };
-    let queue = SqsWorkQueue::resolve(clients.sqs, kind.queue(&config.aws)).await?;
-    Ok(Worker {
-        kind,
-        services,
-        handler,
-        queue: Arc::new(queue),
-        runtime: config.runtime(),
-        repair_every: config.repair_interval(),
-        repair_after: config.repair_after(),
-        stats: Arc::new(WorkerStats::default()),
-    })
-}
-
 /// What a worker binary does: bind the health endpoint, build, run until `shutdown`.
 pub async fn serve(
     kind: WorkerKind,
@@ -77,7 +37,7 @@ pub async fn serve(
 ) -> Result<(), StartError> {
     let addr = SocketAddr::new(config.http_host, config.http_port);
     let listener = TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
-    build(kind, config).await?.run(listener, shutdown).await
+    crate::wiring::worker(kind, config).await?.run(listener, shutdown).await
 }
 
 impl Worker {

@@ -1,7 +1,7 @@
 //! Idempotency-Key: replay, misuse, in-flight, takeover, and 50 concurrent requests.
 use payment_platform::domain::idempotency::{IdempotencyClaim, IdempotencyKey};
 use payment_platform::domain::ids::{MerchantId, PaymentId};
-use payment_platform::domain::ports::PaymentStore;
+use payment_platform::domain::ports::Payments;
 use payment_platform::dynamo::DynamoStore;
 use payment_platform::http::payload::request_hash;
 use serde_json::Value;

@@ -6,7 +6,7 @@ use payment_platform::domain::card::{CardDetails, Expiry};
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::money::{Amount, Currency};
 use payment_platform::domain::payment::NewPayment;
-use payment_platform::domain::ports::{CardVault, PaymentStore};
+use payment_platform::domain::ports::{CardVault, Payments};
 use payment_platform::dynamo::DynamoStore;
 use payment_platform::vault::AeadVault;
 use serde_json::{Value, json};

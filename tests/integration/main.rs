@@ -14,4 +14,5 @@ mod infra_names;
 mod observability;
 mod postman;
 mod setup_and_data;
+mod store_suite;
 mod support;

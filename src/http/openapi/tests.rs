@@ -12,16 +12,12 @@ use serde_json::Value;
 use tower::ServiceExt;
 
 use super::*;
-use crate::app::{AppError, Services, SystemClock};
-use crate::config::DEV_CARD_KEY;
+use crate::app::AppError;
 use crate::domain::ids::MerchantId;
 use crate::domain::status::PaymentStatus;
-use crate::dynamo::DynamoStore;
 use crate::http::auth::TokenIssuer;
 use crate::http::error::{ApiError, FieldError};
 use crate::http::{AppState, Settings, router};
-use crate::sqs::SqsJobQueue;
-use crate::vault::AeadVault;
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -41,31 +37,11 @@ fn operations(spec: &Value) -> BTreeSet<(String, String)> {
     ops
 }
 
-/// SDK clients that would fail if used: nothing here may reach AWS.
+/// The API on memory: nothing here may reach AWS.
 fn offline_state() -> AppState {
-    let dynamo = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::Config::builder()
-            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
-            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
-            .endpoint_url("http://127.0.0.1:9")
-            .build(),
-    );
-    let offline = "http://127.0.0.1:9/q".to_owned();
     AppState {
         writes: tokio_util::task::TaskTracker::new(),
-        services: Services {
-            store: Arc::new(DynamoStore::new(dynamo, "offline")),
-            queue: Arc::new(SqsJobQueue::new(sqs, offline.clone(), offline)),
-            vault: Arc::new(AeadVault::new(DEV_CARD_KEY, &[]).unwrap()),
-            clock: Arc::new(SystemClock),
-        },
+        services: crate::testing::World::new().services,
         tokens: Arc::new(TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 60)),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse("test@merchant").unwrap(),

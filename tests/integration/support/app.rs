@@ -81,7 +81,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
-    let state = http::start::build(&config).await.expect("api state");
+    let state = payment_platform::wiring::api(&config).await.expect("api state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();

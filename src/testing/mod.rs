@@ -1,0 +1,23 @@
+//! Test doubles held to the real adapters (only with `cfg(test)` or the `testing` feature):
+//! `MemoryStore` implements every storage port with the DynamoDB adapter's conditional
+//! semantics, `store_suite` runs the same checks on both, and `fakes` has a clock, a queue and
+//! a bank to drive the use cases without I/O (`World`).
+pub mod fakes;
+pub mod memory;
+pub mod store_suite;
+
+pub use fakes::{FakeBank, FixedClock, RecordingQueue, World};
+pub use memory::MemoryStore;
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::{MemoryStore, store_suite};
+    use crate::domain::ports::Stores;
+
+    #[tokio::test]
+    async fn the_memory_store_passes_the_shared_store_suite() {
+        store_suite::run(&Stores::all(Arc::new(MemoryStore::new()))).await;
+    }
+}

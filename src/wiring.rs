@@ -1,0 +1,109 @@
+//! Starting a service, in one place for every binary (api, payment-worker, refund-worker): build
+//! the AWS clients, run SETUP if asked, open the secrets, and assemble the use cases' ports.
+//! Tests build through here too, so what they run is wired as the binaries are.
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::app::{Services, SystemClock};
+use crate::aws::{self, Clients};
+use crate::bank_client::{self, BankClientConfig, BankClientError};
+use crate::config::{ApiConfig, AwsArgs, DEV_CARD_KEY, DEV_JWT_SECRET, MissingSecret, VaultArgs, secret_or_dev};
+use crate::domain::bank::Bank;
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::{QueueError, Stores};
+use crate::dynamo::DynamoStore;
+use crate::http::auth::TokenIssuer;
+use crate::http::{AppState, Settings};
+use crate::setup::{self, SetupError};
+use crate::sqs::SqsJobQueue;
+use crate::vault::{AeadVault, KeyError};
+use crate::worker::{ChargeHandler, JobHandler, RefundHandler, SqsWorkQueue, WorkerStats};
+use crate::worker::{Worker, WorkerConfig, WorkerKind};
+
+/// Why a binary could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Secret(#[from] MissingSecret),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Bank(#[from] BankClientError),
+    #[error("resolving queue URLs failed ({0}); run with SETUP=true to create the queues and their DLQs")]
+    Queues(#[from] QueueError),
+    #[error("MERCHANT_ID is not a valid merchant id")]
+    Merchant,
+    #[error("binding {addr} failed")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the health endpoint failed")]
+    Health(#[source] std::io::Error),
+}
+
+/// The clients and the ports every service shares: DynamoDB behind every storage port, SQS
+/// for jobs, the card vault, the system clock.
+pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Clients), StartError> {
+    let clients = aws::clients(aws).await;
+    if aws.setup {
+        setup::run(&clients, aws).await?;
+    }
+    let card_key = secret_or_dev(&vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, aws)?;
+    let queue = SqsJobQueue::resolve(clients.sqs.clone(), &aws.payments_queue, &aws.refunds_queue).await?;
+    let services = Services {
+        store: Stores::all(Arc::new(DynamoStore::new(clients.dynamodb.clone(), aws.table.clone()))),
+        queue: Arc::new(queue),
+        vault: Arc::new(AeadVault::new(&card_key, &vault.card_encryption_old_keys)?),
+        clock: Arc::new(SystemClock),
+    };
+    Ok((services, clients))
+}
+
+/// The API's state, ready to serve.
+pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
+    let jwt_secret = secret_or_dev(&config.jwt_secret_key, "JWT_SECRET_KEY", DEV_JWT_SECRET, &config.aws)?;
+    let (services, _) = services(&config.aws, &config.vault).await?;
+    Ok(AppState {
+        services,
+        writes: tokio_util::task::TaskTracker::new(),
+        tokens: Arc::new(
+            TokenIssuer::new(&jwt_secret, &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs)
+                .also_accepting(&config.jwt_old_secret_keys),
+        ),
+        settings: Arc::new(Settings {
+            default_merchant: MerchantId::parse(&config.merchant_id).map_err(|_| StartError::Merchant)?,
+            token_issuance: config.token_issuance,
+            request_timeout: Duration::from_millis(config.request_timeout_ms),
+            max_body_bytes: config.max_body_bytes,
+            max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),
+            conn: config.conn_limits(),
+            base_url: config.base_url.clone(),
+        }),
+    })
+}
+
+/// The worker of `kind`, ready to run.
+pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, StartError> {
+    let (services, clients) = services(&config.aws, &config.vault).await?;
+    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&BankClientConfig::from(config.bank.clone()))?);
+    let handler: Arc<dyn JobHandler> = match kind {
+        WorkerKind::Payment => Arc::new(ChargeHandler { services: services.clone(), bank }),
+        WorkerKind::Refund => Arc::new(RefundHandler { services: services.clone(), bank }),
+    };
+    let queue = SqsWorkQueue::resolve(clients.sqs, kind.queue(&config.aws)).await?;
+    Ok(Worker {
+        kind,
+        services,
+        handler,
+        queue: Arc::new(queue),
+        runtime: config.runtime(),
+        repair_every: config.repair_interval(),
+        repair_after: config.repair_after(),
+        stats: Arc::new(WorkerStats::default()),
+    })
+}
