@@ -6,6 +6,8 @@ pub use idempotency::KeyedRequest;
 pub mod payments;
 pub mod refunds;
 pub mod settle;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};

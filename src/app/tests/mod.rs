@@ -1,0 +1,64 @@
+//! The use cases on the in-memory ports (`crate::testing`): every branch of creating,
+//! refunding, charging, settling and repairing, without an emulator. The memory store is held
+//! to the DynamoDB adapter by `testing::store_suite`, so what passes here holds there.
+mod charge;
+mod create;
+mod flaky;
+mod refund;
+mod repair;
+
+use crate::app::KeyedRequest;
+use crate::domain::card::{CardDetails, Expiry};
+use crate::domain::idempotency::IdempotencyKey;
+use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::money::{Amount, Currency};
+use crate::domain::payment::{PaymentRequest, PaymentView};
+use crate::testing::World;
+
+fn merchant() -> MerchantId {
+    MerchantId::parse("test@merchant").unwrap()
+}
+
+fn other_merchant() -> MerchantId {
+    MerchantId::parse("other@merchant").unwrap()
+}
+
+fn request(card: &str, price: u64) -> PaymentRequest {
+    PaymentRequest {
+        customer_id: "cust-1".into(),
+        customer_name: None,
+        amount: Amount::parse(i128::from(price)).unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+        card: CardDetails::new(card.into(), "123".into(), Expiry { year: 2039, month: 12 }),
+    }
+}
+
+fn keyed(key: &str, hash: &str) -> KeyedRequest {
+    KeyedRequest { key: IdempotencyKey::parse(merchant(), key).unwrap(), request_hash: hash.into() }
+}
+
+fn amount(n: u64) -> Amount {
+    Amount::parse(i128::from(n)).unwrap()
+}
+
+/// The id in a 202 answer's `Location` (`/payments/{id}`).
+fn id_of(resp: &crate::domain::idempotency::StoredResponse) -> PaymentId {
+    let loc = resp.location.as_deref().expect("a Location");
+    PaymentId::parse(loc.trim_start_matches("/payments/")).unwrap()
+}
+
+impl World {
+    /// A PENDING payment of `price`, created through the use case.
+    async fn payment(&self, price: u64) -> PaymentId {
+        let resp = self.services.create_payment(&merchant(), request("4242424242424242", price), None).await.unwrap();
+        id_of(&resp)
+    }
+
+    async fn view(&self, id: PaymentId) -> PaymentView {
+        self.services.get_payment(&merchant(), id).await.unwrap()
+    }
+
+    async fn charge(&self, id: PaymentId) -> crate::app::settle::Step {
+        self.services.process_charge(self.bank.as_ref(), id).await
+    }
+}
