@@ -54,7 +54,7 @@ pub fn idempotency_pk(key: &IdempotencyKey) -> String {
 pub const IDEMPOTENCY_SK: &str = "IDEM";
 
 pub fn list_sort_key(created_ms: u64, id: PaymentId) -> String {
-    format!("{created_ms:013}#{id}")
+    crate::domain::payment::ListPosition { created_ms, id }.key()
 }
 
 fn shard(id: &str) -> u32 {

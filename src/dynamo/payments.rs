@@ -11,7 +11,7 @@ use super::items::*;
 use super::keys::*;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId};
-use crate::domain::payment::{NewPayment, Payment, PaymentOutcome, PaymentView};
+use crate::domain::payment::{ListPosition, NewPayment, Payment, PaymentOutcome, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
 use crate::domain::status::PaymentStatus;
@@ -226,13 +226,9 @@ fn encode_cursor(last: &Payment) -> String {
 fn decode_cursor(cursor: &str, gsi_pk: &str) -> Result<Item, StoreError> {
     let raw = B64.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
     let sort_key = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
-    let (created, id) = sort_key.split_once('#').ok_or(StoreError::InvalidCursor)?;
-    let id = PaymentId::parse(id).map_err(|_| StoreError::InvalidCursor)?;
-    if created.len() != 13 || !created.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(StoreError::InvalidCursor);
-    }
+    let at = ListPosition::parse(&sort_key).ok_or(StoreError::InvalidCursor)?;
     Ok(Item::from([
-        (PK.to_owned(), s(payment_pk(id))),
+        (PK.to_owned(), s(payment_pk(at.id))),
         (SK.to_owned(), s(PAYMENT_SK)),
         (GSI1PK.to_owned(), s(gsi_pk)),
         (GSI1SK.to_owned(), s(sort_key)),

@@ -11,7 +11,9 @@ use crate::domain::idempotency::{
     IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse,
 };
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
-use crate::domain::payment::{NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome};
+use crate::domain::payment::{
+    ListPosition, NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome,
+};
 use crate::domain::ports::{
     ConflictKind, IdempotencyKeys, Merchants, PaymentPage, Payments, Refunds, RepairIndex, StoreError,
 };
@@ -44,6 +46,15 @@ impl Default for MemoryStore {
 
 fn wrong_state() -> StoreError {
     StoreError::Conflict(ConflictKind::WrongState)
+}
+
+/// A conditional state move: `to` only from the states it may come from.
+fn advance<S: Copy + PartialEq + 'static>(status: &mut S, to: S, allowed_from: &[S]) -> Result<(), StoreError> {
+    if !allowed_from.contains(status) {
+        return Err(wrong_state());
+    }
+    *status = to;
+    Ok(())
 }
 
 fn key_of(k: &IdempotencyKey) -> (MerchantId, String) {
@@ -98,7 +109,7 @@ fn check_claim(state: &State, claim: Option<&IdempotencyClaim>) -> Result<(), St
 }
 
 fn list_key(p: &Payment) -> String {
-    format!("{:013}#{}", p.created_at_ms, p.id)
+    ListPosition::of(p).key()
 }
 
 #[async_trait]
@@ -151,14 +162,7 @@ impl Payments for MemoryStore {
     ) -> Result<PaymentPage, StoreError> {
         let after = match cursor {
             None => None,
-            Some(c) => {
-                let (created, id) = c.split_once('#').ok_or(StoreError::InvalidCursor)?;
-                let valid = created.len() == 13 && created.bytes().all(|b| b.is_ascii_digit());
-                if !valid || PaymentId::parse(id).is_err() {
-                    return Err(StoreError::InvalidCursor);
-                }
-                Some(c.to_owned())
-            }
+            Some(c) => Some(ListPosition::parse(c).ok_or(StoreError::InvalidCursor)?.key()),
         };
         let state = self.lock();
         let mut mine: Vec<&Payment> =
@@ -181,10 +185,7 @@ impl Payments for MemoryStore {
         let mut state = self.lock();
         let row = state.payments.get_mut(&id).ok_or_else(wrong_state)?;
         let to = PaymentStatus::Processing;
-        if !to.allowed_from().contains(&row.record.status) {
-            return Err(wrong_state());
-        }
-        row.record.status = to;
+        advance(&mut row.record.status, to, to.allowed_from())?;
         row.record.updated_at_ms = now_ms;
         row.touched = Some(now_ms);
         Ok(row.record.clone())
@@ -199,11 +200,8 @@ impl Payments for MemoryStore {
         let mut state = self.lock();
         let row = state.payments.get_mut(&id).ok_or_else(wrong_state)?;
         let to = outcome.status();
-        if !to.allowed_from().contains(&row.record.status) {
-            return Err(wrong_state());
-        }
+        advance(&mut row.record.status, to, to.allowed_from())?;
         let p = &mut row.record;
-        p.status = to;
         p.updated_at_ms = now_ms;
         p.sealed_card = None;
         match outcome {
@@ -258,10 +256,7 @@ impl Refunds for MemoryStore {
         let mut state = self.lock();
         let row = state.refunds.get_mut(&id).filter(|r| r.record.payment_id == payment).ok_or_else(wrong_state)?;
         let to = RefundStatus::Processing;
-        if !to.allowed_from().contains(&row.record.status) {
-            return Err(wrong_state());
-        }
-        row.record.status = to;
+        advance(&mut row.record.status, to, to.allowed_from())?;
         row.record.updated_at_ms = now_ms;
         row.touched = Some(now_ms);
         Ok(row.record.clone())
@@ -274,11 +269,8 @@ impl Refunds for MemoryStore {
             RefundOutcome::Failed { .. } => RefundStatus::Failed,
         };
         let row = state.refunds.get_mut(&refund.id).ok_or_else(wrong_state)?;
-        if !to.allowed_from().contains(&row.record.status) {
-            return Err(wrong_state());
-        }
+        advance(&mut row.record.status, to, to.allowed_from())?;
         let r = &mut row.record;
-        r.status = to;
         r.updated_at_ms = now_ms;
         match outcome {
             RefundOutcome::Succeeded { bank_refund_id } => r.bank_refund_id = Some(bank_refund_id.clone()),

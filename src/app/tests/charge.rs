@@ -71,21 +71,9 @@ async fn a_message_for_an_unknown_payment_is_poison() {
 
 #[tokio::test]
 async fn a_card_that_cannot_be_opened_fails_the_payment_without_calling_the_bank() {
-    use crate::domain::card::SealedCard;
-    use crate::domain::payment::NewPayment;
     let w = World::new();
     let id = PaymentId::new();
-    let new = NewPayment {
-        id,
-        merchant_id: merchant(),
-        customer_id: "c".into(),
-        customer_name: None,
-        amount: amount(100),
-        currency: Currency::parse("EUR").unwrap(),
-        card_last4: "4242".into(),
-        sealed_card: SealedCard("sealed under another key".into()),
-        created_at_ms: 1,
-    };
+    let new = new_payment(id, "sealed under another key", 1);
     w.services.store.payments.insert_payment(&new, None).await.unwrap();
     assert_eq!(w.charge(id).await, Step::Done);
     let p = w.view(id).await.payment;

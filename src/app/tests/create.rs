@@ -44,21 +44,9 @@ async fn the_same_key_with_another_body_is_refused() {
 
 /// A claim left by a first request that stopped before its answer was stored.
 async fn unfinished_claim(w: &World, key: &KeyedRequest, locked_until_ms: u64) -> PaymentId {
-    use crate::domain::card::SealedCard;
-    use crate::domain::payment::NewPayment;
     let id = PaymentId::new();
     let now = w.services.clock.now_ms();
-    let new = NewPayment {
-        id,
-        merchant_id: merchant(),
-        customer_id: "c".into(),
-        customer_name: None,
-        amount: amount(100),
-        currency: Currency::parse("EUR").unwrap(),
-        card_last4: "4242".into(),
-        sealed_card: SealedCard("x".into()),
-        created_at_ms: now,
-    };
+    let new = new_payment(id, "x", now);
     let claim = IdempotencyClaim {
         key: key.key.clone(),
         request_hash: key.request_hash.clone(),

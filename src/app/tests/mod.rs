@@ -41,6 +41,21 @@ fn amount(n: u64) -> Amount {
     Amount::parse(i128::from(n)).unwrap()
 }
 
+/// A payment as the API would write it, with `sealed` as its sealed card.
+fn new_payment(id: PaymentId, sealed: &str, created_at_ms: u64) -> crate::domain::payment::NewPayment {
+    crate::domain::payment::NewPayment {
+        id,
+        merchant_id: merchant(),
+        customer_id: "c".into(),
+        customer_name: None,
+        amount: amount(100),
+        currency: Currency::parse("EUR").unwrap(),
+        card_last4: "4242".into(),
+        sealed_card: crate::domain::card::SealedCard(sealed.into()),
+        created_at_ms,
+    }
+}
+
 /// The id in a 202 answer's `Location` (`/payments/{id}`).
 fn id_of(resp: &crate::domain::idempotency::StoredResponse) -> PaymentId {
     let loc = resp.location.as_deref().expect("a Location");
