@@ -26,6 +26,8 @@ pub struct WorkerStats {
     pub receive_errors: AtomicU64,
     /// Stale records the repair loop re-enqueued.
     pub repaired: AtomicU64,
+    /// Repair passes completed (successful or not): shows the loop is alive.
+    pub repair_passes: AtomicU64,
 }
 
 fn load(c: &AtomicU64) -> u64 {
@@ -57,6 +59,7 @@ impl WorkerStats {
             },
             receive_errors: load(&self.receive_errors),
             repaired: load(&self.repaired),
+            repair_passes: load(&self.repair_passes),
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct StatusBody {
     pub outcomes: Outcomes,
     pub receive_errors: u64,
     pub repaired: u64,
+    pub repair_passes: u64,
 }
 
 #[derive(Debug, Serialize)]

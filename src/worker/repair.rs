@@ -48,6 +48,7 @@ pub async fn repair_loop(
             }
             Err(e) => tracing::warn!(worker = kind.name(), error = %e, "repair pass failed"),
         }
+        stats.repair_passes.fetch_add(1, Ordering::Relaxed);
     }
     tracing::info!(worker = kind.name(), "repair loop stopped");
 }

@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use super::support::app::{api_config, card_request, eventually, spawn_app_with, unique_aws_args};
 use super::support::emulator::PrivateEmulator;
-use super::support::system::{System, api_alone};
+use super::support::system::{System, Worker, api_alone};
 
 /// One HTTP/1.1 answer read off a raw socket.
 struct RawAnswer {
@@ -246,32 +246,37 @@ async fn a_write_the_stalled_database_did_not_confirm_is_carried_through_and_nev
     charges_enqueued(&app, &ids, Duration::from_secs(30)).await;
 }
 
+/// The refund worker's `GET /status`.
+async fn refund_worker_status(sys: &System) -> Value {
+    let url = format!("http://127.0.0.1:{}/status", sys.refund_worker.port);
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn a_refund_waiting_for_its_payment_is_neither_repaired_nor_bounced_toward_the_dlq() {
-    let workers = [
-        ("WORKER_WAIT_SECS", "1"),
-        ("REPAIR_INTERVAL_SECS", "1"),
-        ("REPAIR_AFTER_SECS", "2"),
-        ("BANK_TIMEOUT_MS", "20000"),
-    ];
-    let sys = System::start("refund-waits", &[("BANK_LATENCY_MS", "6000")], &workers).await;
+    let workers = [("WORKER_WAIT_SECS", "1"), ("REPAIR_INTERVAL_SECS", "1"), ("REPAIR_AFTER_SECS", "1")];
+    let mut sys = System::start("refund-waits", &[], &workers).await;
+    // No payment worker for now: the payment stays PENDING as long as the test wants.
+    sys.worker(Worker::Payment).signal("KILL");
+    sys.worker(Worker::Payment).exited(SECS_5).await;
     let id = sys.app.create_ok(&card_request("4242424242424242", 900)).await;
-    let refund = sys.app.refund(&id, None, None).await;
-    assert_eq!(refund.status(), 202);
-    // The payment stays in flight for the bank's 6 s, three times the repair age.
-    let processing = sys.app.get_json(&id).await;
-    assert_ne!(processing["Status"], "SUCCEEDED");
-    eventually(Duration::from_secs(30), "the payment to succeed", || async {
-        (sys.app.get_json(&id).await["Status"] == "SUCCEEDED").then_some(())
+    assert_eq!(sys.app.refund(&id, None, None).await.status(), 202);
+
+    // Several repair passes see the refund older than REPAIR_AFTER_SECS while its payment waits.
+    let before = refund_worker_status(&sys).await["RepairPasses"].as_u64().unwrap();
+    let status = eventually(Duration::from_secs(60), "four repair passes over the waiting refund", || async {
+        let status = refund_worker_status(&sys).await;
+        (status["RepairPasses"].as_u64().unwrap() >= before + 4).then_some(status)
     })
     .await;
-    sys.bank.set_faults(serde_json::json!({ "LatencyMs": 0 })).await;
-    let settled = sys.settled(&id, Duration::from_secs(30)).await;
-    assert_eq!(settled["Refunds"][0]["Status"], "SUCCEEDED", "{settled}");
-
-    let url = format!("http://127.0.0.1:{}/status", sys.refund_worker.port);
-    let status: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
     assert_eq!(status["Repaired"], 0, "a waiting refund is not stale: {status}");
-    assert!(status["Outcomes"]["NotReady"].as_u64().unwrap() <= 1, "its message did not bounce: {status}");
+    assert_eq!(status["Outcomes"]["NotReady"], 1, "its message was let go once, not bounced: {status}");
+    assert_eq!(sys.queue_depth(&sys.app.aws.refunds_queue).await, 0, "nothing circulates while it waits");
+
+    // The payment worker comes back: the payment settles and releases its refund.
+    sys.restart(Worker::Payment).await;
+    let settled = sys.settled(&id, Duration::from_secs(60)).await;
+    assert_eq!(settled["Status"], "SUCCEEDED");
+    assert_eq!(settled["Refunds"][0]["Status"], "SUCCEEDED", "{settled}");
     assert_eq!(sys.queue_depth(&format!("{}-dlq", sys.app.aws.refunds_queue)).await, 0);
 }
