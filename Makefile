@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev dev-reset test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: dev dev-reset audit test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,6 +26,18 @@ unit: ## Unit tests only (no emulator)
 lint: ## rustfmt and clippy, warnings are errors
 	cargo fmt --all -- --check
 	cargo clippy --all-targets --locked --features testing -- -D warnings
+
+ADVISORY_DB ?= ../shared/advisory-db
+
+audit: lint ## fmt, clippy -D warnings, and cargo audit against the offline RustSec database (ADVISORY_DB)
+	@command -v cargo-audit >/dev/null 2>&1 || { \
+		echo "audit: installing cargo-audit once on this machine (a few minutes)" >&2; \
+		cargo install cargo-audit --locked --quiet || echo "warning: cargo-audit could not be installed" >&2; }
+	@if command -v cargo-audit >/dev/null 2>&1 && [ -d "$(ADVISORY_DB)" ]; then \
+		cargo audit --db "$(ADVISORY_DB)" --no-fetch --stale --deny warnings; \
+	else \
+		echo "warning: cargo-audit or the advisory database ($(ADVISORY_DB)) is missing; skipping the advisory check" >&2; \
+	fi
 
 fmt: ## Format the code
 	cargo fmt --all

@@ -81,6 +81,13 @@ impl Clock for SystemClock {
     }
 }
 
+impl Services {
+    /// Whether `merchant` is registered (token issuance names only known merchants).
+    pub async fn is_merchant(&self, merchant: &crate::domain::ids::MerchantId) -> Result<bool, AppError> {
+        Ok(self.store.merchants.merchant_exists(merchant).await?)
+    }
+}
+
 /// What every use case needs: the ports, shared.
 #[derive(Clone)]
 pub struct Services {

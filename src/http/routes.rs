@@ -68,7 +68,7 @@ pub async fn token(
         None => state.settings.default_merchant.clone(),
         Some(m) => {
             let m = MerchantId::parse(&m).map_err(|_| unknown_merchant())?;
-            if !state.services.store.merchants.merchant_exists(&m).await.map_err(crate::app::AppError::from)? {
+            if !state.services.is_merchant(&m).await? {
                 return Err(unknown_merchant());
             }
             m
