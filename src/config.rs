@@ -1,4 +1,4 @@
-//! Configuration, from flags or the environment (CONTRACT section 2). Every binary prints its
+//! Configuration, from flags or the environment (README, "Configuration"). Every binary prints its
 //! effective configuration at start, secrets masked, and `--help` lists every variable.
 use clap::Args;
 

@@ -18,6 +18,7 @@ pub mod sqs;
 pub mod telemetry;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod util;
 pub mod vault;
 pub mod wiring;
 pub mod worker;

@@ -12,7 +12,6 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use base64::Engine;
-use sha2::{Digest, Sha256};
 
 use super::error::BenchError;
 use payment_platform::domain::idempotency::IdempotencyKey;
@@ -85,7 +84,7 @@ impl Floor {
 
     /// The claim as the API writes it: done, with the 202 answer a replay gets.
     fn claim_item(&self, pk: &str, id: PaymentId, now: u64) -> Item {
-        let hash: String = Sha256::digest(id.to_string().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let hash = payment_platform::util::sha256_hex(&[id.to_string().as_bytes()]);
         HashMap::from([
             (PK.to_owned(), s(pk)),
             (SK.to_owned(), s(IDEMPOTENCY_SK)),

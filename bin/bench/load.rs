@@ -1,6 +1,6 @@
 //! The API as a client sees it: a token, then `POST /payments` and `PATCH .../refund`, each
 //! with a fresh `Idempotency-Key`, over one shared connection pool.
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -11,7 +11,7 @@ pub const PRICE: u64 = 1999;
 
 /// Wall-clock milliseconds (comparable with the records' `UpdatedAt`).
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    payment_platform::util::now_ms()
 }
 
 /// One shared HTTP client for the whole run (keep-alive, no pool limit).

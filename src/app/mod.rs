@@ -10,7 +10,6 @@ pub mod settle;
 mod tests;
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, StoreError, Stores};
 use crate::domain::status::PaymentStatus;
@@ -77,7 +76,7 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> u64 {
-        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+        crate::util::now_ms()
     }
 }
 

@@ -1,6 +1,8 @@
 //! The workers' use cases: charge a payment, carry out a refund, repair what got stuck.
 //! Each returns a `Step` that tells the worker runtime what to do with the message.
-use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome as BankRefund, RefundRequest};
+use crate::domain::bank::{
+    Bank, BankError, BankRefundOutcome as BankRefund, ChargeOutcome, ChargeRequest, RefundRequest,
+};
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::payment::{Payment, PaymentOutcome, Refund, RefundOutcome};
 use crate::domain::ports::{Job, StoreError};
@@ -20,6 +22,13 @@ pub enum Step {
     Retry(String),
     /// The message names nothing we know: park it in the dead-letter queue.
     Poison(String),
+}
+
+/// Which records a repair pass looks at: each worker repairs its own kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    Payments,
+    Refunds,
 }
 
 fn store_step(e: StoreError) -> Step {
@@ -142,15 +151,18 @@ impl Services {
 
     /// Re-enqueues records that stayed non-final longer than `age_ms` (a lost send, a parked
     /// message, a crashed worker). Each is claimed first, so racing repairers enqueue it once.
-    pub async fn repair(&self, refunds: bool, age_ms: u64, limit: u32) -> Result<usize, AppError> {
+    pub async fn repair(&self, kind: Stale, age_ms: u64, limit: u32) -> Result<usize, AppError> {
         let now = self.clock.now_ms();
         let cutoff = now.saturating_sub(age_ms);
-        let jobs: Vec<Job> = if refunds {
-            let stale = self.store.repair.stale_refunds(cutoff, limit).await?;
-            stale.into_iter().map(|(payment_id, refund_id)| Job::Refund { payment_id, refund_id }).collect()
-        } else {
-            let stale = self.store.repair.stale_payments(cutoff, limit).await?;
-            stale.into_iter().map(|payment_id| Job::Charge { payment_id }).collect()
+        let jobs: Vec<Job> = match kind {
+            Stale::Refunds => {
+                let stale = self.store.repair.stale_refunds(cutoff, limit).await?;
+                stale.into_iter().map(|(payment_id, refund_id)| Job::Refund { payment_id, refund_id }).collect()
+            }
+            Stale::Payments => {
+                let stale = self.store.repair.stale_payments(cutoff, limit).await?;
+                stale.into_iter().map(|payment_id| Job::Charge { payment_id }).collect()
+            }
         };
         let mut repaired = 0;
         for job in jobs {

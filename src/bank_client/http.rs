@@ -8,7 +8,7 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug};
 
 use super::{BankClientConfig, BankClientError};
-use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
 use crate::telemetry::{metrics, propagation};
 
 /// The bank over HTTP. Cheap to clone (the connection pool is shared).
@@ -110,7 +110,7 @@ impl Bank for HttpBank {
         }
     }
 
-    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, BankError> {
+    async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
         let body = RefundBody {
             reference: req.refund_id.to_string(),
             charge_id: &req.bank_charge_id,
@@ -119,10 +119,10 @@ impl Bank for HttpBank {
         };
         let reply: RefundReply = self.post("refund", &self.refunds, &req.idempotency_key(), &body).await?;
         match (reply.status.as_str(), reply.refund_id) {
-            ("succeeded", Some(id)) if !id.is_empty() => Ok(RefundOutcome::Succeeded { bank_refund_id: id }),
+            ("succeeded", Some(id)) if !id.is_empty() => Ok(BankRefundOutcome::Succeeded { bank_refund_id: id }),
             ("rejected", _) => {
                 let reason = reply.reason.as_deref().and_then(short_code);
-                Ok(RefundOutcome::Rejected { reason: reason.unwrap_or("rejected").to_owned() })
+                Ok(BankRefundOutcome::Rejected { reason: reason.unwrap_or("rejected").to_owned() })
             }
             _ => Err(BankError::Transient("unexpected_answer".into())),
         }

@@ -10,7 +10,7 @@ use backon::{ExponentialBuilder, Retryable};
 use tracing::warn;
 
 use super::BankClientConfig;
-use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
 
 /// Wraps any [`Bank`]: `Transient` errors are retried within a budget of attempts, `Permanent`
 /// errors and outcomes are returned at once. When the budget is spent the last `Transient`
@@ -68,7 +68,7 @@ impl<B: Bank> Bank for RetryingBank<B> {
         self.retry("charge", &id, || self.inner.charge(req)).await
     }
 
-    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, BankError> {
+    async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
         let id = req.refund_id.to_string();
         self.retry("refund", &id, || self.inner.refund(req)).await
     }
@@ -110,8 +110,8 @@ mod tests {
         async fn charge(&self, _: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
             self.next().map(|()| ChargeOutcome::Approved { bank_charge_id: "c1".into() })
         }
-        async fn refund(&self, _: &RefundRequest) -> Result<RefundOutcome, BankError> {
-            self.next().map(|()| RefundOutcome::Succeeded { bank_refund_id: "r1".into() })
+        async fn refund(&self, _: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
+            self.next().map(|()| BankRefundOutcome::Succeeded { bank_refund_id: "r1".into() })
         }
     }
 
@@ -172,7 +172,7 @@ mod tests {
             currency: Currency::parse("EUR").unwrap(),
         };
         let outcome = bank.refund(&req).await;
-        assert_eq!(outcome, Ok(RefundOutcome::Succeeded { bank_refund_id: "r1".into() }));
+        assert_eq!(outcome, Ok(BankRefundOutcome::Succeeded { bank_refund_id: "r1".into() }));
         assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 2);
     }
 }

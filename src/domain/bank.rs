@@ -48,7 +48,7 @@ impl RefundRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RefundOutcome {
+pub enum BankRefundOutcome {
     Succeeded {
         bank_refund_id: String,
     },
@@ -72,5 +72,5 @@ pub enum BankError {
 #[async_trait]
 pub trait Bank: Send + Sync {
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, BankError>;
-    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, BankError>;
+    async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError>;
 }

@@ -1,4 +1,4 @@
-//! Idempotency keys (CONTRACT section 3): a replay returns the first answer, the same key with
+//! Idempotency keys (README, "Idempotency-Key"): a replay returns the first answer, the same key with
 //! another body is refused, the same key while the first request is in flight is a conflict.
 use super::ids::MerchantId;
 

@@ -40,7 +40,7 @@ pub struct Payment {
     /// Why it was declined or failed.
     pub reason: Option<String>,
     pub card_last4: String,
-    /// Present only until the payment is final (CONTRACT section 6).
+    /// Present only until the payment is final: the write that makes it final erases it.
     pub sealed_card: Option<SealedCard>,
     pub bank_charge_id: Option<String>,
     pub created_at_ms: u64,

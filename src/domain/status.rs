@@ -1,4 +1,4 @@
-//! States and the moves allowed between them (CONTRACT section 4). A final state is never left:
+//! States and the moves allowed between them. A final state is never left:
 //! every store write names the states it may move from, and this table is their only source.
 use std::fmt;
 use std::str::FromStr;

@@ -10,7 +10,6 @@
 //!
 //! GSI2 holds only records that are not final, so the repair path reads a handful of items,
 //! never the table. It is sharded so no single partition takes every write at high volume.
-use sha2::{Digest, Sha256};
 
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
@@ -46,9 +45,7 @@ pub fn merchant_pk(m: &MerchantId) -> String {
 pub const MERCHANT_SK: &str = "PROFILE";
 
 pub fn idempotency_pk(key: &IdempotencyKey) -> String {
-    let digest = Sha256::digest(key.key.as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("IDEM#{}#{hex}", key.merchant_id)
+    format!("IDEM#{}#{}", key.merchant_id, crate::util::sha256_hex(&[key.key.as_bytes()]))
 }
 
 pub const IDEMPOTENCY_SK: &str = "IDEM";

@@ -108,13 +108,10 @@ impl FromRequestParts<AppState> for Merchant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::util::now_ms;
 
     fn issuer() -> TokenIssuer {
         TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 3600)
-    }
-
-    fn now_ms() -> u64 {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub const TAG_PAYMENTS: &str = "payments";
 /// The security scheme's name; `security(("bearer" = []))` in routes.rs must match it.
 pub const BEARER: &str = "bearer";
 
-/// Every route of the contract (CONTRACT section 3) plus the documentation's own, as
+/// Every route of the API (README, "API") plus the documentation's own, as
 /// (method, path). The tests hold the spec and the router to exactly this list.
 pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/status"),

@@ -2,7 +2,6 @@
 //! 422 naming the field (not a generic deserialisation error), and every bad field is reported.
 use axum::body::Bytes;
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -81,13 +80,8 @@ pub fn object(body: &Bytes, empty_ok: bool) -> Result<Map<String, Value>, ApiErr
 /// A hash of the request as the idempotency check sees it: method, path and canonical body
 /// (serde_json's map is ordered, so key order and whitespace do not matter).
 pub fn request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
-    let mut h = Sha256::new();
-    h.update(method.as_bytes());
-    h.update(b" ");
-    h.update(path.as_bytes());
-    h.update(b"\n");
-    h.update(serde_json::to_vec(body).expect("a JSON map serialises"));
-    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    let body = serde_json::to_vec(body).expect("a JSON map serialises");
+    crate::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body])
 }
 
 struct Fields<'a> {

@@ -1,4 +1,4 @@
-//! The handlers of CONTRACT section 3. Each carries its OpenAPI description (`#[utoipa::path]`):
+//! The handlers of the API's routes (README, "API"). Each carries its OpenAPI description (`#[utoipa::path]`):
 //! every status it can answer, with the error codes of each (see `error::ApiError::parts`).
 use std::future::Future;
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use super::memory::MemoryStore;
 use crate::app::Services;
-use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
 use crate::domain::ports::{Clock, Job, JobQueue, QueueError, Stores};
 use crate::vault::AeadVault;
 
@@ -60,7 +60,7 @@ impl JobQueue for RecordingQueue {
 #[derive(Default)]
 pub struct FakeBank {
     pub charge_script: Mutex<VecDeque<Result<ChargeOutcome, BankError>>>,
-    pub refund_script: Mutex<VecDeque<Result<RefundOutcome, BankError>>>,
+    pub refund_script: Mutex<VecDeque<Result<BankRefundOutcome, BankError>>>,
     pub charges: Mutex<Vec<String>>,
     pub refunds: Mutex<Vec<String>>,
 }
@@ -71,7 +71,7 @@ impl FakeBank {
         self
     }
 
-    pub fn then_refund(&self, answer: Result<RefundOutcome, BankError>) -> &Self {
+    pub fn then_refund(&self, answer: Result<BankRefundOutcome, BankError>) -> &Self {
         self.refund_script.lock().unwrap().push_back(answer);
         self
     }
@@ -85,10 +85,10 @@ impl Bank for FakeBank {
         scripted.unwrap_or_else(|| Ok(ChargeOutcome::Approved { bank_charge_id: format!("ch_{}", req.payment_id) }))
     }
 
-    async fn refund(&self, req: &RefundRequest) -> Result<RefundOutcome, BankError> {
+    async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
         self.refunds.lock().unwrap().push(req.idempotency_key());
         let scripted = self.refund_script.lock().unwrap().pop_front();
-        scripted.unwrap_or_else(|| Ok(RefundOutcome::Succeeded { bank_refund_id: format!("re_{}", req.refund_id) }))
+        scripted.unwrap_or_else(|| Ok(BankRefundOutcome::Succeeded { bank_refund_id: format!("re_{}", req.refund_id) }))
     }
 }
 

@@ -6,7 +6,6 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use sha2::{Digest, Sha256};
 
 use crate::domain::card::{CardDetails, SealedCard};
 use crate::domain::ids::PaymentId;
@@ -29,14 +28,10 @@ impl Key {
         if bytes.len() != 32 {
             return Err(KeyError::Invalid);
         }
-        let id = hex8(&Sha256::digest(&bytes));
+        let id = crate::util::sha256_hex(&[&bytes])[..8].to_owned();
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::Invalid)?;
         Ok(Self { id, aead: LessSafeKey::new(unbound) })
     }
-}
-
-fn hex8(digest: &[u8]) -> String {
-    digest[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Seals with the current key; opens with the current or any previous key.

@@ -6,7 +6,6 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches};
 
 use super::WorkerKind;
-use super::consumer::RuntimeSettings;
 use crate::bank_client::BankClientArgs;
 use crate::config::{AwsArgs, VaultArgs, mask};
 
@@ -183,6 +182,40 @@ mod tests {
             "VISIBILITY_EXTEND_SECS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
+}
+
+/// How the runtime behaves; see `WorkerConfig` for the variables that set it.
+#[derive(Debug, Clone)]
+pub struct RuntimeSettings {
+    /// Jobs running at once, at most.
+    pub concurrency: usize,
+    /// Long-poll wait of one receive (0..=20 s).
+    pub wait: Duration,
+    /// How long a received message stays hidden; each heartbeat hides it this long again.
+    pub visibility: Duration,
+    /// How often a running job's message is hidden again (well below `visibility`).
+    pub heartbeat: Duration,
+    /// At shutdown, how long running jobs may take before their messages are handed back.
+    pub grace: Duration,
+    /// How long a delete waits for others to share its batch call.
+    pub delete_linger: Duration,
+    /// When busy, how long a receive waits for more free slots so it asks for a fuller batch
+    /// (fewer SQS calls per message). An idle worker receives at once.
+    pub receive_linger: Duration,
+}
+
+impl Default for RuntimeSettings {
+    fn default() -> Self {
+        Self {
+            concurrency: 32,
+            wait: Duration::from_secs(10),
+            visibility: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(10),
+            grace: Duration::from_secs(20),
+            delete_linger: Duration::from_millis(50),
+            receive_linger: Duration::from_millis(50),
         }
     }
 }

@@ -10,46 +10,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::{Instant, timeout, timeout_at};
 
+use super::config::RuntimeSettings;
 use super::deleter;
 use super::handler::JobHandler;
 use super::health::{WorkerStats, bump};
 use super::job::JobContext;
 use super::queue::{MAX_BATCH, Received, WorkQueue};
 use crate::telemetry::metrics;
-
-/// How the runtime behaves; see `WorkerConfig` for the variables that set it.
-#[derive(Debug, Clone)]
-pub struct RuntimeSettings {
-    /// Jobs running at once, at most.
-    pub concurrency: usize,
-    /// Long-poll wait of one receive (0..=20 s).
-    pub wait: Duration,
-    /// How long a received message stays hidden; each heartbeat hides it this long again.
-    pub visibility: Duration,
-    /// How often a running job's message is hidden again (well below `visibility`).
-    pub heartbeat: Duration,
-    /// At shutdown, how long running jobs may take before their messages are handed back.
-    pub grace: Duration,
-    /// How long a delete waits for others to share its batch call.
-    pub delete_linger: Duration,
-    /// When busy, how long a receive waits for more free slots so it asks for a fuller batch
-    /// (fewer SQS calls per message). An idle worker receives at once.
-    pub receive_linger: Duration,
-}
-
-impl Default for RuntimeSettings {
-    fn default() -> Self {
-        Self {
-            concurrency: 32,
-            wait: Duration::from_secs(10),
-            visibility: Duration::from_secs(30),
-            heartbeat: Duration::from_secs(10),
-            grace: Duration::from_secs(20),
-            delete_linger: Duration::from_millis(50),
-            receive_linger: Duration::from_millis(50),
-        }
-    }
-}
 
 /// A running job's message, kept so it can be handed back if the job is cut short.
 struct Running {
@@ -164,7 +131,7 @@ async fn free_slots(slots: &Arc<Semaphore>, concurrency: usize, linger: Duration
 
 /// How long the oldest of `messages` waited since it was first sent (zero for none).
 fn oldest_age(messages: &[Received]) -> Duration {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = Duration::from_millis(crate::util::now_ms());
     let oldest = messages.iter().filter_map(|m| m.sent_at_ms).min();
     oldest.map_or(Duration::ZERO, |sent| now.saturating_sub(Duration::from_millis(sent)))
 }

@@ -58,7 +58,7 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::domain::bank::{Bank, BankError, ChargeOutcome, ChargeRequest, RefundOutcome, RefundRequest};
+    use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
     use crate::domain::ids::{PaymentId, RefundId};
 
     /// Must never be reached: a job on the wrong queue is refused before any I/O.
@@ -69,7 +69,7 @@ mod tests {
         async fn charge(&self, _: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
             unreachable!("the bank was called")
         }
-        async fn refund(&self, _: &RefundRequest) -> Result<RefundOutcome, BankError> {
+        async fn refund(&self, _: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
             unreachable!("the bank was called")
         }
     }

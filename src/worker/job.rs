@@ -9,7 +9,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
-use super::consumer::RuntimeSettings;
+use super::config::RuntimeSettings;
 use super::deleter::DeleteHandle;
 use super::handler::JobHandler;
 use super::health::{InFlight, WorkerStats, bump};

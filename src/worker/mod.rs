@@ -29,8 +29,8 @@ mod start;
 #[cfg(test)]
 mod tests;
 
-pub use config::WorkerConfig;
-pub use consumer::{RuntimeSettings, consume, receive_backoff};
+pub use config::{RuntimeSettings, WorkerConfig};
+pub use consumer::{consume, receive_backoff};
 pub use handler::{ChargeHandler, JobHandler, RefundHandler};
 pub use health::{Outcomes, StatusBody, WorkerStats, router as health_router};
 pub use queue::{MAX_BATCH, Received, SqsWorkQueue, WorkQueue};

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use super::WorkerKind;
 use super::health::WorkerStats;
+use crate::app::settle::Stale;
 use crate::app::{AppError, Services};
 
 /// Records claimed per pass; the rest wait for the next pass.
@@ -17,7 +18,11 @@ pub const REPAIR_BATCH: u32 = 100;
 /// One pass: re-enqueues this kind's records untouched for longer than `after`. Answers how many.
 pub async fn repair_once(services: &Services, kind: WorkerKind, after: Duration) -> Result<usize, AppError> {
     let age_ms = u64::try_from(after.as_millis()).unwrap_or(u64::MAX);
-    services.repair(kind == WorkerKind::Refund, age_ms, REPAIR_BATCH).await
+    let stale = match kind {
+        WorkerKind::Payment => Stale::Payments,
+        WorkerKind::Refund => Stale::Refunds,
+    };
+    services.repair(stale, age_ms, REPAIR_BATCH).await
 }
 
 /// Runs a pass every `every` until `shutdown` completes. A failed pass is logged and the next

@@ -8,7 +8,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
-use super::consumer::{RuntimeSettings, consume};
+use super::config::RuntimeSettings;
+use super::consumer::consume;
 use super::handler::JobHandler;
 use super::health::{self, WorkerStats};
 use super::queue::SqsWorkQueue;

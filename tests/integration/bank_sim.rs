@@ -1,4 +1,4 @@
-//! The bank simulator's contract (CONTRACT.md section 5), and the HTTP bank client against it.
+//! The bank simulator's behaviour (`bin/bank-simulator`), and the HTTP bank client against it.
 use std::time::Duration;
 
 use payment_platform::bank_client::{BankClientConfig, HttpBank, RetryingBank};

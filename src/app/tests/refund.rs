@@ -3,7 +3,7 @@ use super::flaky::{Fault, Flaky};
 use super::*;
 use crate::app::AppError;
 use crate::app::settle::Step;
-use crate::domain::bank::{BankError, RefundOutcome};
+use crate::domain::bank::{BankError, BankRefundOutcome};
 use crate::domain::ports::Job;
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
@@ -121,7 +121,7 @@ async fn bank_answers_map_to_steps() {
     let ids: Vec<_> = w.view(id).await.refunds.iter().map(|r| r.id).collect();
     w.bank.then_refund(Err(BankError::Transient("reset".into())));
     assert!(matches!(w.services.process_refund(w.bank.as_ref(), id, ids[0]).await, Step::Retry(_)));
-    w.bank.then_refund(Ok(RefundOutcome::Rejected { reason: "charge_refunded".into() }));
+    w.bank.then_refund(Ok(BankRefundOutcome::Rejected { reason: "charge_refunded".into() }));
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, ids[1]).await, Step::Done);
     w.bank.then_refund(Err(BankError::Permanent("bad".into())));
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, ids[2]).await, Step::Done);

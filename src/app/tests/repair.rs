@@ -1,5 +1,6 @@
 //! `repair`: stale records are re-enqueued once; a refund waiting for its payment is not stale.
 use super::*;
+use crate::app::settle::Stale;
 use crate::domain::ports::Job;
 
 const AGE: u64 = 60_000;
@@ -9,12 +10,12 @@ async fn a_stale_payment_is_re_enqueued_once_however_many_repairers_run() {
     let w = World::new();
     let id = w.payment(100).await;
     w.queue.sent.lock().unwrap().clear();
-    assert_eq!(w.services.repair(false, AGE, 100).await.unwrap(), 0, "not stale yet");
+    assert_eq!(w.services.repair(Stale::Payments, AGE, 100).await.unwrap(), 0, "not stale yet");
     w.clock.advance(AGE + 1);
-    let passes = futures::future::join_all((0..3).map(|_| w.services.repair(false, AGE, 100))).await;
+    let passes = futures::future::join_all((0..3).map(|_| w.services.repair(Stale::Payments, AGE, 100))).await;
     assert_eq!(passes.into_iter().map(Result::unwrap).sum::<usize>(), 1);
     assert_eq!(w.queue.jobs(), [Job::Charge { payment_id: id }]);
-    assert_eq!(w.services.repair(false, AGE, 100).await.unwrap(), 0, "the claim made it fresh again");
+    assert_eq!(w.services.repair(Stale::Payments, AGE, 100).await.unwrap(), 0, "the claim made it fresh again");
 }
 
 #[tokio::test]
@@ -24,7 +25,7 @@ async fn a_final_payment_is_never_repaired() {
     w.charge(id).await;
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
-    assert_eq!(w.services.repair(false, AGE, 100).await.unwrap(), 0);
+    assert_eq!(w.services.repair(Stale::Payments, AGE, 100).await.unwrap(), 0);
     assert!(w.queue.jobs().is_empty());
 }
 
@@ -36,10 +37,10 @@ async fn a_refund_waiting_for_its_payment_is_left_alone_then_repaired_once_the_p
     let refund = w.view(id).await.refunds[0].id;
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
-    assert_eq!(w.services.repair(true, AGE, 100).await.unwrap(), 0, "waiting is not stale");
+    assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 0, "waiting is not stale");
     // The payment settles, but its worker dies before releasing the refund.
     let outcome = crate::domain::payment::PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
     w.services.store.payments.settle_payment(id, &outcome, w.services.clock.now_ms()).await.unwrap();
-    assert_eq!(w.services.repair(true, AGE, 100).await.unwrap(), 1);
+    assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 1);
     assert_eq!(w.queue.jobs(), [Job::Refund { payment_id: id, refund_id: refund }]);
 }
