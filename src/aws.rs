@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
 use crate::config::AwsArgs;
 use crate::telemetry::aws::CountRequests;
@@ -40,4 +41,45 @@ pub async fn clients(args: &AwsArgs) -> Clients {
     let dynamodb = aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(CountRequests).build();
     let sqs = aws_sdk_sqs::config::Builder::from(&conf).interceptor(CountRequests).build();
     Clients { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+}
+
+/// What an AWS SDK error says, kept to what is safe to log or classify: the service's error
+/// code, or which transport step failed. Never its message, which can name tables, queues,
+/// ARNs or account ids. Each adapter maps this to its own port's error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AwsFailure {
+    /// The service answered with an error (its code, if it gave one).
+    Service(Option<String>),
+    /// No answer in time: the request may or may not have been applied.
+    Timeout,
+    /// The request could not be sent, or its connection failed.
+    Dispatch,
+    /// An answer came but could not be read.
+    Unreadable,
+    /// The request was never built (a bug on our side, not worth retrying).
+    Build,
+}
+
+impl AwsFailure {
+    pub fn of<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Self {
+        match err {
+            SdkError::ServiceError(se) => Self::Service(se.err().code().map(str::to_owned)),
+            SdkError::TimeoutError(_) => Self::Timeout,
+            SdkError::DispatchFailure(_) => Self::Dispatch,
+            SdkError::ResponseError(_) => Self::Unreadable,
+            _ => Self::Build,
+        }
+    }
+
+    /// A short reason for logs and errors: the code, or the transport step.
+    pub fn reason(&self) -> String {
+        match self {
+            Self::Service(Some(code)) => code.clone(),
+            Self::Service(None) => "unknown service error".into(),
+            Self::Timeout => "timeout".into(),
+            Self::Dispatch => "dispatch failure".into(),
+            Self::Unreadable => "unreadable response".into(),
+            Self::Build => "request could not be built".into(),
+        }
+    }
 }

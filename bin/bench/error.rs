@@ -36,12 +36,5 @@ pub fn aws_code<E, R>(err: &aws_sdk_dynamodb::error::SdkError<E, R>) -> String
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata,
 {
-    use aws_sdk_dynamodb::error::SdkError;
-    match err {
-        SdkError::ServiceError(se) => se.err().code().unwrap_or("unknown service error").to_owned(),
-        SdkError::TimeoutError(_) => "timeout".into(),
-        SdkError::DispatchFailure(_) => "dispatch failure".into(),
-        SdkError::ResponseError(_) => "unreadable response".into(),
-        _ => "request not built".into(),
-    }
+    payment_platform::aws::AwsFailure::of(err).reason()
 }

@@ -3,6 +3,7 @@
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::CancellationReason;
 
+use crate::aws::AwsFailure;
 use crate::domain::ports::{ConflictKind, StoreError};
 
 const TRANSIENT_CODES: &[&str] = &[
@@ -17,12 +18,10 @@ const TRANSIENT_CODES: &[&str] = &[
 ];
 
 pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> StoreError {
-    match &err {
-        SdkError::ServiceError(se) => from_code(se.err().code()),
-        SdkError::TimeoutError(_) => StoreError::Transient("timeout".into()),
-        SdkError::DispatchFailure(_) => StoreError::Transient("dispatch failure".into()),
-        SdkError::ResponseError(_) => StoreError::Transient("unreadable response".into()),
-        _ => StoreError::Permanent("request could not be built".into()),
+    match AwsFailure::of(&err) {
+        AwsFailure::Service(code) => from_code(code.as_deref()),
+        f @ AwsFailure::Build => StoreError::Permanent(f.reason()),
+        f => StoreError::Transient(f.reason()),
     }
 }
 

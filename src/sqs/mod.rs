@@ -8,6 +8,7 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::MessageAttributeValue;
 
+use crate::aws::AwsFailure;
 use crate::domain::ports::{Job, JobQueue, QueueError};
 use crate::telemetry::propagation;
 
@@ -22,22 +23,17 @@ pub fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError
 
 /// Keeps only the error code: messages can carry queue URLs and account ids.
 pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
-    match &err {
-        SdkError::ServiceError(se) => match se.err().code() {
-            Some(
-                c @ ("AWS.SimpleQueueService.NonExistentQueue"
-                | "QueueDoesNotExist"
-                | "AccessDenied"
-                | "InvalidParameterValue"
-                | "InvalidMessageContents"),
-            ) => QueueError::Permanent(c.to_owned()),
-            Some(c) => QueueError::Transient(c.to_owned()),
-            None => QueueError::Transient("unknown service error".into()),
-        },
-        SdkError::TimeoutError(_) => QueueError::Transient("timeout".into()),
-        SdkError::DispatchFailure(_) => QueueError::Transient("dispatch failure".into()),
-        SdkError::ResponseError(_) => QueueError::Transient("unreadable response".into()),
-        _ => QueueError::Permanent("request could not be built".into()),
+    const PERMANENT: &[&str] = &[
+        "AWS.SimpleQueueService.NonExistentQueue",
+        "QueueDoesNotExist",
+        "AccessDenied",
+        "InvalidParameterValue",
+        "InvalidMessageContents",
+    ];
+    match AwsFailure::of(&err) {
+        AwsFailure::Service(Some(c)) if PERMANENT.contains(&c.as_str()) => QueueError::Permanent(c),
+        f @ AwsFailure::Build => QueueError::Permanent(f.reason()),
+        f => QueueError::Transient(f.reason()),
     }
 }
 
