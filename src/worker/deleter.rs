@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tokio::time::{Instant, timeout_at};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::queue::{MAX_BATCH, WorkQueue};
 use crate::domain::ports::QueueError;
@@ -30,19 +31,12 @@ pub fn spawn<Q: WorkQueue>(queue: Arc<Q>, linger: Duration) -> (DeleteHandle, Jo
     (DeleteHandle(tx), tokio::spawn(run(queue, rx, linger)))
 }
 
-async fn run<Q: WorkQueue>(queue: Arc<Q>, mut rx: mpsc::UnboundedReceiver<String>, linger: Duration) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
-        batch.push(first);
-        let deadline = Instant::now() + linger;
-        while batch.len() < MAX_BATCH {
-            match timeout_at(deadline, rx.recv()).await {
-                Ok(Some(receipt)) => batch.push(receipt),
-                Ok(None) | Err(_) => break,
-            }
-        }
+async fn run<Q: WorkQueue>(queue: Arc<Q>, rx: mpsc::UnboundedReceiver<String>, linger: Duration) {
+    // A batch goes when it is full, `linger` after its first receipt, or when the handles are gone.
+    let batches = UnboundedReceiverStream::new(rx).chunks_timeout(MAX_BATCH, linger);
+    tokio::pin!(batches);
+    while let Some(batch) = batches.next().await {
         flush(queue.as_ref(), &batch).await;
-        batch.clear();
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::config::RuntimeSettings;
 use super::consumer::consume;
@@ -51,21 +51,23 @@ impl Worker {
     /// `shutdown` completes; returns once running jobs are finished or handed back.
     pub async fn run(self, listener: TcpListener, shutdown: impl Future<Output = ()>) -> Result<(), StartError> {
         let addr = listener.local_addr().map_err(StartError::Health)?;
-        let (stop_health, health_stopped) = oneshot::channel::<()>();
+        // Two stages: `stop` ends the consumer and the repair loop; the health endpoint keeps
+        // answering while they drain, and stops only after them (`health_stop`).
+        let (stop, health_stop) = (CancellationToken::new(), CancellationToken::new());
         let app = health::router(self.kind.name(), Arc::clone(&self.stats));
         let health = tokio::spawn(
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = health_stopped.await;
-                })
-                .into_future(),
+            axum::serve(listener, app).with_graceful_shutdown(health_stop.clone().cancelled_owned()).into_future(),
         );
         tracing::info!(worker = self.kind.name(), health = %addr, "worker started");
 
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let signal = async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
+        let signal = {
+            let stop = stop.clone();
+            async move {
+                tokio::select! {
+                    () = shutdown => stop.cancel(),
+                    () = stop.cancelled() => {}
+                }
+            }
         };
         let repair = repair_loop(
             self.services.clone(),
@@ -73,13 +75,12 @@ impl Worker {
             self.repair_every,
             self.repair_after,
             Arc::clone(&self.stats),
-            stopped(stop_rx.clone()),
+            stop.clone().cancelled_owned(),
         );
-        let work = consume(self.handler, self.queue, self.runtime, Arc::clone(&self.stats), stopped(stop_rx));
+        let work = consume(self.handler, self.queue, self.runtime, Arc::clone(&self.stats), stop.cancelled_owned());
         tokio::join!(signal, repair, work);
 
-        // The endpoint answered while the worker drained; now it goes too.
-        let _ = stop_health.send(());
+        health_stop.cancel();
         match health.await {
             Ok(Ok(())) | Err(_) => {}
             Ok(Err(e)) => return Err(StartError::Health(e)),
@@ -87,9 +88,4 @@ impl Worker {
         tracing::info!(worker = self.kind.name(), "worker stopped");
         Ok(())
     }
-}
-
-/// Completes once the shutdown signal was sent (or its sender is gone).
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
