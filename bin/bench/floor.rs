@@ -92,9 +92,7 @@ impl Floor {
             ("RequestHash".to_owned(), s(hash)),
             ("ResourceID".to_owned(), s(id.to_string())),
             ("State".to_owned(), s("DONE")),
-            ("ResponseStatus".to_owned(), n(202)),
-            ("ResponseBody".to_owned(), s(format!(r#"{{"paymentID":"{id}","Status":"PENDING"}}"#))),
-            ("ResponseLocation".to_owned(), s(format!("/payments/{id}"))),
+            ("Answer".to_owned(), s(format!(r#"{{"Kind":"Payment","PaymentID":"{id}"}}"#))),
             ("LockedUntil".to_owned(), n(now + 10_000)),
             (TTL_ATTRIBUTE.to_owned(), n(now / 1000 + 48 * 3600)),
         ])

@@ -1,6 +1,6 @@
 //! The shared half of an idempotent request: claiming a key, and answering a second request
 //! that finds the key already claimed.
-use crate::domain::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyState, StoredResponse};
+use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyState};
 
 use super::{AppError, Services};
 
@@ -20,7 +20,7 @@ impl KeyedRequest {
     /// A claim written already done with `response`: the record, the claim and the answer
     /// land in one write, so a replay finds the answer as soon as the record exists. If the SQS
     /// send then fails, the repair path enqueues the PENDING record.
-    pub fn claim(&self, resource_id: String, now_ms: u64, response: StoredResponse) -> IdempotencyClaim {
+    pub fn claim(&self, resource_id: String, now_ms: u64, response: Accepted) -> IdempotencyClaim {
         IdempotencyClaim {
             key: self.key.clone(),
             request_hash: self.request_hash.clone(),
@@ -36,7 +36,7 @@ impl KeyedRequest {
 pub enum Existing {
     /// The first request finished: answer exactly as it did. `resource_id` tells a replay from
     /// our own write that landed on an attempt whose answer was lost.
-    Replay { resource_id: String, response: StoredResponse },
+    Replay { resource_id: String, response: Accepted },
     /// The first request stopped before finishing (crash, timeout): finish its work for it.
     Resume { resource_id: String },
 }
@@ -71,7 +71,7 @@ impl Services {
 
     /// Stores the answer for replays. A failure here is logged, not returned: the work is done
     /// and the key will be resumed (and the answer rebuilt) by the next replay.
-    pub(super) async fn finish_key(&self, req: Option<&KeyedRequest>, resp: &StoredResponse) {
+    pub(super) async fn finish_key(&self, req: Option<&KeyedRequest>, resp: &Accepted) {
         if let Some(req) = req {
             if let Err(e) = self.store.keys.complete_idempotency(&req.key, resp).await {
                 tracing::warn!(error = %e, "could not store the idempotent answer");

@@ -1,20 +1,13 @@
 //! Create, read and list payments.
-use serde_json::json;
-
 use super::idempotency::{Existing, KeyedRequest};
 use super::{AppError, Services, carry};
-use crate::domain::idempotency::StoredResponse;
+use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::payment::{NewPayment, PaymentRequest, PaymentView};
 use crate::domain::ports::{ConflictKind, Job, PaymentPage, StoreError};
 
-/// The 202 answer, kept verbatim for idempotent replays.
-pub fn accepted(id: PaymentId) -> StoredResponse {
-    StoredResponse {
-        status: 202,
-        location: Some(format!("/payments/{id}")),
-        body: json!({ "paymentID": id.to_string(), "Status": "PENDING" }).to_string(),
-    }
+fn accepted(payment_id: PaymentId) -> Accepted {
+    Accepted::Payment { payment_id }
 }
 
 impl Services {
@@ -27,7 +20,7 @@ impl Services {
         merchant: &MerchantId,
         req: PaymentRequest,
         key: Option<&KeyedRequest>,
-    ) -> Result<StoredResponse, AppError> {
+    ) -> Result<Accepted, AppError> {
         let now = self.clock.now_ms();
         let id = PaymentId::new();
         let new = NewPayment {
@@ -74,7 +67,7 @@ impl Services {
 
     /// The record is durable before this runs. If the send fails, the answer is still 202:
     /// the repair path finds the PENDING payment and enqueues it (see README, "Repair path").
-    async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> StoredResponse {
+    async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> Accepted {
         // The request's span (see `telemetry::request_span`) names the payment from here on.
         tracing::Span::current().record("payment_id", tracing::field::display(id));
         let job = Job::Charge { payment_id: id };

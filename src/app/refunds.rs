@@ -1,29 +1,16 @@
 //! Requesting a refund. The amount is reserved on the payment in the same transaction that
 //! writes the refund, so concurrent refunds can never add up to more than the price.
-use serde_json::json;
-
 use super::idempotency::{Existing, KeyedRequest};
 use super::{AppError, Services, carry};
-use crate::domain::idempotency::StoredResponse;
+use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::Amount;
 use crate::domain::payment::{NewRefund, Payment};
 use crate::domain::ports::{ConflictKind, Job, StoreError};
 use crate::domain::status::PaymentStatus;
 
-fn accepted(r: &NewRefund) -> StoredResponse {
-    StoredResponse {
-        status: 202,
-        location: Some(format!("/payments/{}", r.payment_id)),
-        body: json!({
-            "RefundID": r.id.to_string(),
-            "PaymentID": r.payment_id.to_string(),
-            "Amount": r.amount.get(),
-            "Currency": r.currency.as_str(),
-            "Status": "PENDING",
-        })
-        .to_string(),
-    }
+fn accepted(r: &NewRefund) -> Accepted {
+    Accepted::Refund { refund_id: r.id, payment_id: r.payment_id, amount: r.amount, currency: r.currency }
 }
 
 /// Why `amount` (or, with `None`, "all that is left") cannot be refunded now, if it cannot.
@@ -49,7 +36,7 @@ impl Services {
         payment_id: PaymentId,
         amount: Option<Amount>,
         key: Option<&KeyedRequest>,
-    ) -> Result<StoredResponse, AppError> {
+    ) -> Result<Accepted, AppError> {
         // The write comes first and the key is read only when something refuses: a new key costs
         // no read. A replay must still get the first answer even when nothing is left by now.
         let view = self.get_payment(merchant, payment_id).await?;
@@ -109,7 +96,7 @@ impl Services {
         payment_id: PaymentId,
         key: Option<&KeyedRequest>,
         own: Option<&NewRefund>,
-    ) -> Result<Option<StoredResponse>, AppError> {
+    ) -> Result<Option<Accepted>, AppError> {
         let Some(key) = key else { return Ok(None) };
         match self.existing_key(key).await? {
             Some(Existing::Replay { resource_id, response }) => match own {
@@ -129,7 +116,7 @@ impl Services {
         payment_id: PaymentId,
         resource_id: &str,
         key: &KeyedRequest,
-    ) -> Result<StoredResponse, AppError> {
+    ) -> Result<Accepted, AppError> {
         let view = self.get_payment(merchant, payment_id).await?;
         let r = view
             .refunds
@@ -147,7 +134,7 @@ impl Services {
         Ok(self.enqueue_refund_and_answer(&refund, Some(key)).await)
     }
 
-    async fn enqueue_refund_and_answer(&self, r: &NewRefund, key: Option<&KeyedRequest>) -> StoredResponse {
+    async fn enqueue_refund_and_answer(&self, r: &NewRefund, key: Option<&KeyedRequest>) -> Accepted {
         let span = tracing::Span::current();
         span.record("payment_id", tracing::field::display(r.payment_id));
         span.record("refund_id", tracing::field::display(r.id));

@@ -1,6 +1,9 @@
 //! Idempotency keys (README, "Idempotency-Key"): a replay returns the first answer, the same key with
 //! another body is refused, the same key while the first request is in flight is a conflict.
-use super::ids::MerchantId;
+use serde::{Deserialize, Serialize};
+
+use super::ids::{MerchantId, PaymentId, RefundId};
+use super::money::{Amount, Currency};
 
 /// A client's `Idempotency-Key`, scoped to its merchant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,12 +23,36 @@ impl IdempotencyKey {
     }
 }
 
-/// The answer kept for replays.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    pub status: u16,
-    pub location: Option<String>,
-    pub body: String,
+/// What a write was answered, kept for replays. It says what was accepted, not how: the HTTP
+/// layer renders it, the same bytes every time, so a replay gets the first answer byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "Kind")]
+pub enum Accepted {
+    /// A payment, stored PENDING.
+    Payment {
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+    },
+    /// A refund of `amount`, stored PENDING.
+    Refund {
+        #[serde(rename = "RefundID")]
+        refund_id: RefundId,
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+        #[serde(rename = "Amount")]
+        amount: Amount,
+        #[serde(rename = "Currency")]
+        currency: Currency,
+    },
+}
+
+impl Accepted {
+    /// The payment the answer is about (the refunded one, for a refund).
+    pub fn payment_id(&self) -> PaymentId {
+        match self {
+            Self::Payment { payment_id } | Self::Refund { payment_id, .. } => *payment_id,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,7 +61,7 @@ pub enum IdempotencyState {
     InProgress {
         locked_until_ms: u64,
     },
-    Done(StoredResponse),
+    Done(Accepted),
 }
 
 /// What the store keeps for one key.
@@ -57,5 +84,5 @@ pub struct IdempotencyClaim {
     pub expires_at_secs: u64,
     /// The answer, when it is known before the write (it is for every request we have): the
     /// claim is then written done, and no second write is needed to complete it.
-    pub response: Option<StoredResponse>,
+    pub response: Option<Accepted>,
 }

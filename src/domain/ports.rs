@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::card::{CardDetails, SealedCard};
-use super::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyRecord, StoredResponse};
+use super::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
 use super::ids::{MerchantId, PaymentId, RefundId};
 use super::payment::{NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome};
 
@@ -106,7 +106,7 @@ pub trait IdempotencyKeys: Send + Sync {
         locked_until_ms: u64,
     ) -> Result<(), StoreError>;
 
-    async fn complete_idempotency(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError>;
+    async fn complete_idempotency(&self, key: &IdempotencyKey, response: &Accepted) -> Result<(), StoreError>;
 }
 
 /// The repair index: non-final records by last touch.

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
+use serde_json::json;
 use utoipa::IntoParams;
 
 use super::auth::Merchant;
@@ -21,7 +22,7 @@ use super::{payload, views};
 use tracing::Instrument;
 
 use crate::app::{AppError, KeyedRequest};
-use crate::domain::idempotency::{IdempotencyKey, StoredResponse};
+use crate::domain::idempotency::{Accepted, IdempotencyKey};
 use crate::domain::ids::{MerchantId, PaymentId};
 
 /// Liveness: the API process answers (it checks no dependency).
@@ -121,13 +122,27 @@ fn today() -> (u16, u8) {
     (now.year() as u16, u8::from(now.month()))
 }
 
-fn stored(resp: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(resp.status).unwrap_or(StatusCode::OK);
-    let mut r = (status, [(header::CONTENT_TYPE, "application/json")], resp.body).into_response();
-    if let Some(loc) = resp.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
-        r.headers_mut().insert(header::LOCATION, loc);
-    }
-    r
+/// The 202 of a write. Rendered from what was accepted, so a replay of a stored answer gets
+/// the same bytes as the first request did.
+fn accepted(answer: &Accepted) -> Response {
+    let (location, body) = match answer {
+        Accepted::Payment { payment_id } => {
+            (payment_id, json!({ "paymentID": payment_id.to_string(), "Status": "PENDING" }))
+        }
+        Accepted::Refund { refund_id, payment_id, amount, currency } => (
+            payment_id,
+            json!({
+                "RefundID": refund_id.to_string(),
+                "PaymentID": payment_id.to_string(),
+                "Amount": amount.get(),
+                "Currency": currency.as_str(),
+                "Status": "PENDING",
+            }),
+        ),
+    };
+    let headers =
+        [(header::CONTENT_TYPE, "application/json".to_owned()), (header::LOCATION, format!("/payments/{location}"))];
+    (StatusCode::ACCEPTED, headers, body.to_string()).into_response()
 }
 
 /// Create a payment: stored PENDING, charged asynchronously.
@@ -176,12 +191,12 @@ pub async fn create_payment(
 async fn carried(
     state: &AppState,
     started: &WriteStarted,
-    work: impl Future<Output = Result<StoredResponse, AppError>> + Send + 'static,
+    work: impl Future<Output = Result<Accepted, AppError>> + Send + 'static,
 ) -> Result<Response, ApiError> {
     started.mark();
     let task = state.writes.spawn(work.instrument(tracing::Span::current()));
     match task.await {
-        Ok(answer) => Ok(stored(answer?)),
+        Ok(answer) => Ok(accepted(&answer?)),
         Err(e) => Err(AppError::Internal(format!("the request's task ended: {e}")).into()),
     }
 }

@@ -7,9 +7,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::domain::idempotency::{
-    IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState, StoredResponse,
-};
+use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::payment::{
     ListPosition, NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome,
@@ -310,7 +308,7 @@ impl IdempotencyKeys for MemoryStore {
         }
     }
 
-    async fn complete_idempotency(&self, key: &IdempotencyKey, response: &StoredResponse) -> Result<(), StoreError> {
+    async fn complete_idempotency(&self, key: &IdempotencyKey, response: &Accepted) -> Result<(), StoreError> {
         let mut state = self.lock();
         let record = state.keys.get_mut(&key_of(key)).ok_or_else(wrong_state)?;
         record.state = IdempotencyState::Done(response.clone());

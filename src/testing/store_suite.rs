@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::domain::card::SealedCard;
-use crate::domain::idempotency::{IdempotencyClaim, IdempotencyKey, IdempotencyState, StoredResponse};
+use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::{NewPayment, NewRefund, PaymentOutcome, RefundOutcome};
@@ -47,7 +47,7 @@ fn new_refund(p: &NewPayment, amount: u64, at: u64) -> NewRefund {
     }
 }
 
-fn claim(m: &MerchantId, resource: String, response: Option<StoredResponse>) -> IdempotencyClaim {
+fn claim(m: &MerchantId, resource: String, response: Option<Accepted>) -> IdempotencyClaim {
     IdempotencyClaim {
         key: IdempotencyKey::parse(m.clone(), &format!("suite-{}", uuid::Uuid::new_v4())).unwrap(),
         request_hash: "hash-1".into(),
@@ -58,8 +58,13 @@ fn claim(m: &MerchantId, resource: String, response: Option<StoredResponse>) -> 
     }
 }
 
-fn answer() -> StoredResponse {
-    StoredResponse { status: 202, location: Some("/payments/x".into()), body: "{}".into() }
+fn answer() -> Accepted {
+    Accepted::Refund {
+        refund_id: RefundId::parse("7a0b3c1e-2b7d-4c1e-9a55-0d2f3b4c5d6e").unwrap(),
+        payment_id: PaymentId::parse("6f1c8a7e-2b7d-4c1e-9a55-0d2f3b4c5d6e").unwrap(),
+        amount: Amount::parse(250).unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+    }
 }
 
 fn conflict(kind: ConflictKind) -> Result<(), StoreError> {

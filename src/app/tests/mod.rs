@@ -56,10 +56,9 @@ fn new_payment(id: PaymentId, sealed: &str, created_at_ms: u64) -> crate::domain
     }
 }
 
-/// The id in a 202 answer's `Location` (`/payments/{id}`).
-fn id_of(resp: &crate::domain::idempotency::StoredResponse) -> PaymentId {
-    let loc = resp.location.as_deref().expect("a Location");
-    PaymentId::parse(loc.trim_start_matches("/payments/")).unwrap()
+/// The payment an answer is about.
+fn id_of(resp: &crate::domain::idempotency::Accepted) -> PaymentId {
+    resp.payment_id()
 }
 
 impl World {
