@@ -57,13 +57,6 @@ impl ItemBuilder {
         self
     }
 
-    pub fn opt(self, name: &str, v: Option<AttributeValue>) -> Self {
-        match v {
-            Some(v) => self.set(name, v),
-            None => self,
-        }
-    }
-
     pub fn build(self) -> Item {
         self.0
     }

@@ -1,5 +1,9 @@
-//! Mapping between domain records and DynamoDB items.
-use super::attrs::{Item, ItemBuilder, get_n, get_parsed, get_s, n, opt_n, opt_s, s};
+//! Mapping between domain records and DynamoDB items, by serde (`serde_dynamo`): each item is a
+//! struct whose field names are the attribute names. Keys and index attributes are added on
+//! write and ignored on read.
+use serde::{Deserialize, Serialize};
+
+use super::attrs::{Item, s};
 use super::keys::*;
 use crate::domain::card::SealedCard;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
@@ -10,90 +14,185 @@ use crate::domain::status::{PaymentStatus, RefundStatus};
 
 pub const STATUS: &str = "Status";
 pub const CARD: &str = "CardSealed";
-pub const UPDATED_AT: &str = "UpdatedAt";
 pub const REFUNDABLE_LEFT: &str = "RefundableLeft";
 pub const REFUNDED_AMOUNT: &str = "RefundedAmount";
 
+/// A payment item's own attributes (`STATUS`, `CARD`, ... name the ones written by updates).
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PaymentItem {
+    #[serde(rename = "PaymentID")]
+    payment_id: PaymentId,
+    #[serde(rename = "MerchantID")]
+    merchant_id: MerchantId,
+    #[serde(rename = "CustomerID")]
+    customer_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customer_name: Option<String>,
+    price: Amount,
+    currency: Currency,
+    status: PaymentStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    card_last4: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    card_sealed: Option<String>,
+    #[serde(rename = "BankChargeID", default, skip_serializing_if = "Option::is_none")]
+    bank_charge_id: Option<String>,
+    created_at: u64,
+    updated_at: u64,
+    refunded_amount: u64,
+    refundable_left: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refund_timestamp: Option<u64>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RefundItem {
+    #[serde(rename = "RefundID")]
+    refund_id: RefundId,
+    #[serde(rename = "PaymentID")]
+    payment_id: PaymentId,
+    #[serde(rename = "MerchantID")]
+    merchant_id: MerchantId,
+    amount: Amount,
+    currency: Currency,
+    status: RefundStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    #[serde(rename = "BankRefundID", default, skip_serializing_if = "Option::is_none")]
+    bank_refund_id: Option<String>,
+    created_at: u64,
+    updated_at: u64,
+}
+
+fn to_item<T: Serialize>(record: &T) -> Item {
+    serde_dynamo::to_item(record).expect("records serialise to items")
+}
+
+fn from_item<'a, T: Deserialize<'a>>(item: &Item, what: &str) -> Result<T, StoreError> {
+    serde_dynamo::from_item(item.clone())
+        .map_err(|e| StoreError::Permanent(format!("stored {what} item is not readable: {e}")))
+}
+
 pub fn new_payment_item(p: &NewPayment) -> Item {
     let id = p.id.to_string();
-    ItemBuilder::new()
-        .set(PK, s(payment_pk(p.id)))
-        .set(SK, s(PAYMENT_SK))
-        .set("PaymentID", s(&id))
-        .set("MerchantID", s(p.merchant_id.as_str()))
-        .set("CustomerID", s(&p.customer_id))
-        .opt("CustomerName", p.customer_name.as_deref().map(s))
-        .set("Price", n(p.amount.get()))
-        .set("Currency", s(p.currency.as_str()))
-        .set(STATUS, s(PaymentStatus::Pending.as_str()))
-        .set("CardLast4", s(&p.card_last4))
-        .set(CARD, s(&p.sealed_card.0))
-        .set("CreatedAt", n(p.created_at_ms))
-        .set(UPDATED_AT, n(p.created_at_ms))
-        .set(REFUNDED_AMOUNT, n(0))
-        .set(REFUNDABLE_LEFT, n(p.amount.get()))
-        .set(GSI1PK, s(merchant_pk(&p.merchant_id)))
-        .set(GSI1SK, s(list_sort_key(p.created_at_ms, p.id)))
-        .set(GSI2PK, s(repair_pk(RepairKind::Payment, &id)))
-        .set(GSI2SK, s(repair_sk(p.created_at_ms, &id)))
-        .build()
+    let mut item = to_item(&PaymentItem {
+        payment_id: p.id,
+        merchant_id: p.merchant_id.clone(),
+        customer_id: p.customer_id.clone(),
+        customer_name: p.customer_name.clone(),
+        price: p.amount,
+        currency: p.currency,
+        status: PaymentStatus::Pending,
+        reason: None,
+        card_last4: p.card_last4.clone(),
+        card_sealed: Some(p.sealed_card.0.clone()),
+        bank_charge_id: None,
+        created_at: p.created_at_ms,
+        updated_at: p.created_at_ms,
+        refunded_amount: 0,
+        refundable_left: p.amount.get(),
+        refund_timestamp: None,
+    });
+    item.extend([
+        (PK.to_owned(), s(payment_pk(p.id))),
+        (SK.to_owned(), s(PAYMENT_SK)),
+        (GSI1PK.to_owned(), s(merchant_pk(&p.merchant_id))),
+        (GSI1SK.to_owned(), s(list_sort_key(p.created_at_ms, p.id))),
+        (GSI2PK.to_owned(), s(repair_pk(RepairKind::Payment, &id))),
+        (GSI2SK.to_owned(), s(repair_sk(p.created_at_ms, &id))),
+    ]);
+    item
 }
 
 pub fn new_refund_item(r: &NewRefund) -> Item {
     let id = r.id.to_string();
-    ItemBuilder::new()
-        .set(PK, s(payment_pk(r.payment_id)))
-        .set(SK, s(refund_sk(r.id)))
-        .set("RefundID", s(&id))
-        .set("PaymentID", s(r.payment_id.to_string()))
-        .set("MerchantID", s(r.merchant_id.as_str()))
-        .set("Amount", n(r.amount.get()))
-        .set("Currency", s(r.currency.as_str()))
-        .set(STATUS, s(RefundStatus::Pending.as_str()))
-        .set("CreatedAt", n(r.created_at_ms))
-        .set(UPDATED_AT, n(r.created_at_ms))
-        .set(GSI2PK, s(repair_pk(RepairKind::Refund, &id)))
-        .set(GSI2SK, s(repair_sk(r.created_at_ms, &id)))
-        .build()
-}
-
-fn amount(item: &Item, name: &str) -> Result<Amount, StoreError> {
-    Amount::parse(i128::from(get_n(item, name)?))
-        .map_err(|_| StoreError::Permanent(format!("stored item has a bad {name}")))
+    let mut item = to_item(&RefundItem {
+        refund_id: r.id,
+        payment_id: r.payment_id,
+        merchant_id: r.merchant_id.clone(),
+        amount: r.amount,
+        currency: r.currency,
+        status: RefundStatus::Pending,
+        reason: None,
+        bank_refund_id: None,
+        created_at: r.created_at_ms,
+        updated_at: r.created_at_ms,
+    });
+    item.extend([
+        (PK.to_owned(), s(payment_pk(r.payment_id))),
+        (SK.to_owned(), s(refund_sk(r.id))),
+        (GSI2PK.to_owned(), s(repair_pk(RepairKind::Refund, &id))),
+        (GSI2SK.to_owned(), s(repair_sk(r.created_at_ms, &id))),
+    ]);
+    item
 }
 
 pub fn payment_from_item(item: &Item) -> Result<Payment, StoreError> {
+    let p: PaymentItem = from_item(item, "payment")?;
     Ok(Payment {
-        id: get_parsed(item, "PaymentID", PaymentId::parse)?,
-        merchant_id: get_parsed(item, "MerchantID", MerchantId::parse)?,
-        customer_id: get_s(item, "CustomerID")?.to_owned(),
-        customer_name: opt_s(item, "CustomerName").map(str::to_owned),
-        amount: amount(item, "Price")?,
-        currency: get_parsed(item, "Currency", Currency::parse)?,
-        status: get_parsed(item, STATUS, str::parse::<PaymentStatus>)?,
-        reason: opt_s(item, "Reason").map(str::to_owned),
-        card_last4: get_s(item, "CardLast4")?.to_owned(),
-        sealed_card: opt_s(item, CARD).map(|c| SealedCard(c.to_owned())),
-        bank_charge_id: opt_s(item, "BankChargeID").map(str::to_owned),
-        created_at_ms: get_n(item, "CreatedAt")?,
-        updated_at_ms: get_n(item, UPDATED_AT)?,
-        refunded_amount: get_n(item, REFUNDED_AMOUNT)?,
-        refundable_left: get_n(item, REFUNDABLE_LEFT)?,
-        refund_timestamp_ms: opt_n(item, "RefundTimestamp")?,
+        id: p.payment_id,
+        merchant_id: p.merchant_id,
+        customer_id: p.customer_id,
+        customer_name: p.customer_name,
+        amount: p.price,
+        currency: p.currency,
+        status: p.status,
+        reason: p.reason,
+        card_last4: p.card_last4,
+        sealed_card: p.card_sealed.map(SealedCard),
+        bank_charge_id: p.bank_charge_id,
+        created_at_ms: p.created_at,
+        updated_at_ms: p.updated_at,
+        refunded_amount: p.refunded_amount,
+        refundable_left: p.refundable_left,
+        refund_timestamp_ms: p.refund_timestamp,
     })
 }
 
 pub fn refund_from_item(item: &Item) -> Result<Refund, StoreError> {
+    let r: RefundItem = from_item(item, "refund")?;
     Ok(Refund {
-        id: get_parsed(item, "RefundID", RefundId::parse)?,
-        payment_id: get_parsed(item, "PaymentID", PaymentId::parse)?,
-        merchant_id: get_parsed(item, "MerchantID", MerchantId::parse)?,
-        amount: amount(item, "Amount")?,
-        currency: get_parsed(item, "Currency", Currency::parse)?,
-        status: get_parsed(item, STATUS, str::parse::<RefundStatus>)?,
-        reason: opt_s(item, "Reason").map(str::to_owned),
-        bank_refund_id: opt_s(item, "BankRefundID").map(str::to_owned),
-        created_at_ms: get_n(item, "CreatedAt")?,
-        updated_at_ms: get_n(item, UPDATED_AT)?,
+        id: r.refund_id,
+        payment_id: r.payment_id,
+        merchant_id: r.merchant_id,
+        amount: r.amount,
+        currency: r.currency,
+        status: r.status,
+        reason: r.reason,
+        bank_refund_id: r.bank_refund_id,
+        created_at_ms: r.created_at,
+        updated_at_ms: r.updated_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_new_payment_item_reads_back_as_the_same_payment_with_its_keys_written() {
+        let new = NewPayment {
+            id: PaymentId::new(),
+            merchant_id: MerchantId::parse("test@merchant").unwrap(),
+            customer_id: "c".into(),
+            customer_name: None,
+            amount: Amount::parse(1999).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            card_last4: "4242".into(),
+            sealed_card: SealedCard("v1.k.x".into()),
+            created_at_ms: 1_700_000_000_000,
+        };
+        let item = new_payment_item(&new);
+        for (attr, want) in [(STATUS, "PENDING"), (CARD, "v1.k.x"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {
+            assert_eq!(item[attr].as_s().unwrap(), want, "{attr}");
+        }
+        assert_eq!(item["Price"].as_n().unwrap(), "1999");
+        assert!(!item.contains_key("CustomerName") && !item.contains_key("Reason"), "absent, not null");
+        let p = payment_from_item(&item).unwrap();
+        assert_eq!((p.id, p.amount, p.refundable_left, p.status), (new.id, new.amount, 1999, PaymentStatus::Pending));
+        assert_eq!(p.sealed_card, Some(new.sealed_card));
+    }
 }
