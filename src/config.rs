@@ -1,6 +1,7 @@
 //! Configuration, from flags or the environment (README, "Configuration"). Every binary prints its
 //! effective configuration at start, secrets masked, and `--help` lists every variable.
 use clap::Args;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The settings every component that touches AWS shares.
 #[derive(Args, Debug, Clone)]
@@ -31,11 +32,11 @@ impl AwsArgs {
 #[derive(Args, Debug, Clone)]
 pub struct VaultArgs {
     /// Base64 of 32 random bytes (`openssl rand -base64 32`). Required against real AWS.
-    #[arg(long, env = "CARD_ENCRYPTION_KEY", hide_env_values = true)]
-    pub card_encryption_key: Option<String>,
+    #[arg(long, env = "CARD_ENCRYPTION_KEY", hide_env_values = true, value_parser = secret)]
+    pub card_encryption_key: Option<SecretString>,
     /// Comma-separated previous keys, still accepted for opening during a rotation.
-    #[arg(long, env = "CARD_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',')]
-    pub card_encryption_old_keys: Vec<String>,
+    #[arg(long, env = "CARD_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
+    pub card_encryption_old_keys: Vec<SecretString>,
 }
 
 /// A fixed key for the local emulator only, so `make dev` needs no set-up.
@@ -48,23 +49,29 @@ pub struct MissingSecret(pub &'static str);
 
 /// The secret if given; a development default only on the emulator; an error otherwise.
 pub fn secret_or_dev(
-    value: &Option<String>,
+    value: &Option<SecretString>,
     name: &'static str,
     dev: &str,
     aws: &AwsArgs,
-) -> Result<String, MissingSecret> {
+) -> Result<SecretString, MissingSecret> {
     match value {
-        Some(v) if !v.is_empty() => Ok(v.clone()),
+        Some(v) if !v.expose_secret().is_empty() => Ok(v.clone()),
         _ if aws.is_emulator() => {
             tracing::warn!("{name} not set: using the development default (emulator only)");
-            Ok(dev.to_owned())
+            Ok(SecretString::from(dev))
         }
         _ => Err(MissingSecret(name)),
     }
 }
 
-pub fn mask(secret: &Option<String>) -> &'static str {
-    if secret.as_deref().is_some_and(|s| !s.is_empty()) { "***" } else { "(unset)" }
+/// A secret setting: kept in a `SecretString`, so `Debug` and logs never show it.
+fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(value))
+}
+
+/// What the effective configuration line shows of a secret: whether it is set.
+pub fn mask(secret: &Option<SecretString>) -> &'static str {
+    if secret.as_ref().is_some_and(|s| !s.expose_secret().is_empty()) { "***" } else { "(unset)" }
 }
 
 /// The API's configuration.
@@ -87,11 +94,11 @@ pub struct ApiConfig {
     #[arg(long, env = "BASE_URL", default_value = "http://localhost:4444")]
     pub base_url: String,
     /// HS256 secret for bearer tokens. Required against real AWS.
-    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true)]
-    pub jwt_secret_key: Option<String>,
+    #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub jwt_secret_key: Option<SecretString>,
     /// Comma-separated previous secrets, still accepted (never used to sign) during a rotation.
-    #[arg(long, env = "JWT_OLD_SECRET_KEYS", hide_env_values = true, value_delimiter = ',')]
-    pub jwt_old_secret_keys: Vec<String>,
+    #[arg(long, env = "JWT_OLD_SECRET_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
+    pub jwt_old_secret_keys: Vec<SecretString>,
     #[arg(long, env = "JWT_ISSUER", default_value = "payment-platform")]
     pub jwt_issuer: String,
     #[arg(long, env = "JWT_AUDIENCE", default_value = "payment-platform-api")]

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use secrecy::ExposeSecret;
+
 use crate::app::{Services, SystemClock};
 use crate::aws::{self, Clients};
 use crate::bank_client::{self, BankClientConfig, BankClientError};
@@ -58,7 +60,7 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
     let services = Services {
         store: Stores::all(Arc::new(DynamoStore::new(clients.dynamodb.clone(), aws.table.clone()))),
         queue: Arc::new(queue),
-        vault: Arc::new(AeadVault::new(&card_key, &vault.card_encryption_old_keys)?),
+        vault: Arc::new(AeadVault::new(card_key.expose_secret(), &vault.card_encryption_old_keys)?),
         clock: Arc::new(SystemClock),
     };
     Ok((services, clients))
@@ -72,8 +74,13 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
         services,
         writes: tokio_util::task::TaskTracker::new(),
         tokens: Arc::new(
-            TokenIssuer::new(&jwt_secret, &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs)
-                .also_accepting(&config.jwt_old_secret_keys),
+            TokenIssuer::new(
+                jwt_secret.expose_secret(),
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                config.token_ttl_secs,
+            )
+            .also_accepting(&config.jwt_old_secret_keys),
         ),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse(&config.merchant_id).map_err(|_| StartError::Merchant)?,

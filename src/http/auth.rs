@@ -6,6 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -59,8 +60,8 @@ impl TokenIssuer {
     /// Also accepts tokens signed with any of `previous` (never signs with them). Empty entries
     /// (`JWT_OLD_SECRET_KEYS=` set but blank) are skipped: an empty HMAC key would accept tokens
     /// anyone can sign.
-    pub fn also_accepting(mut self, previous: &[String]) -> Self {
-        let keys = previous.iter().map(|s| s.trim()).filter(|s| !s.is_empty());
+    pub fn also_accepting(mut self, previous: &[SecretString]) -> Self {
+        let keys = previous.iter().map(|s| s.expose_secret().trim()).filter(|s| !s.is_empty());
         self.decoding.extend(keys.map(|s| DecodingKey::from_secret(s.as_bytes())));
         self
     }
@@ -136,7 +137,7 @@ mod tests {
         let m = MerchantId::parse("test@merchant").unwrap();
         let before = issuer().issue(&m, now_ms());
         let rotated = TokenIssuer::new("new-secret", "payment-platform", "payment-platform-api", 3600)
-            .also_accepting(&["secret".to_owned()]);
+            .also_accepting(&["secret".into()]);
         assert_eq!(rotated.verify(&before.token).unwrap(), m, "a token of the previous secret");
         let after = rotated.issue(&m, now_ms());
         assert_eq!(rotated.verify(&after.token).unwrap(), m);
@@ -145,7 +146,7 @@ mod tests {
         assert!(rotated.verify(&expired.token).is_err(), "a previous secret does not lift the other checks");
         let stranger = TokenIssuer::new("other", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
         assert!(rotated.verify(&stranger.token).is_err());
-        let blank = issuer().also_accepting(&[String::new(), " ".to_owned()]);
+        let blank = issuer().also_accepting(&["".into(), " ".into()]);
         let unsigned = TokenIssuer::new("", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
         assert!(blank.verify(&unsigned.token).is_err(), "a blank previous secret accepts nothing");
     }

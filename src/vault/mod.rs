@@ -6,6 +6,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::card::{CardDetails, SealedCard};
 use crate::domain::ids::PaymentId;
@@ -43,10 +44,10 @@ pub struct AeadVault {
 
 impl AeadVault {
     /// `current` and each of `previous` are base64 of 32 random bytes.
-    pub fn new(current: &str, previous: &[String]) -> Result<Self, KeyError> {
+    pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
         Ok(Self {
             current: Key::from_base64(current)?,
-            previous: previous.iter().map(|k| Key::from_base64(k)).collect::<Result<_, _>>()?,
+            previous: previous.iter().map(|k| Key::from_base64(k.expose_secret())).collect::<Result<_, _>>()?,
             rng: SystemRandom::new(),
         })
     }
@@ -127,7 +128,7 @@ mod tests {
     fn rotated_keys_still_open_what_they_sealed() {
         let id = PaymentId::new();
         let old = AeadVault::new(K1, &[]).unwrap().seal(&card(), id);
-        let rotated = AeadVault::new(K2, &[K1.to_owned()]).unwrap();
+        let rotated = AeadVault::new(K2, &[K1.into()]).unwrap();
         assert_eq!(rotated.open(&old, id), Ok(card()));
         assert!(AeadVault::new(K2, &[]).unwrap().open(&old, id).is_err());
     }
