@@ -28,6 +28,30 @@ pub struct NewPayment {
     pub created_at_ms: u64,
 }
 
+impl NewPayment {
+    /// The payment as it is first stored: PENDING, nothing refunded, its card sealed.
+    pub fn pending(&self) -> Payment {
+        Payment {
+            id: self.id,
+            merchant_id: self.merchant_id.clone(),
+            customer_id: self.customer_id.clone(),
+            customer_name: self.customer_name.clone(),
+            amount: self.amount,
+            currency: self.currency,
+            status: PaymentStatus::Pending,
+            reason: None,
+            card_last4: self.card_last4.clone(),
+            sealed_card: Some(self.sealed_card.clone()),
+            bank_charge_id: None,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.created_at_ms,
+            refunded_amount: 0,
+            refundable_left: self.amount.get(),
+            refund_timestamp_ms: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Payment {
     pub id: PaymentId,
@@ -158,4 +182,22 @@ pub struct NewRefund {
     pub amount: Amount,
     pub currency: Currency,
     pub created_at_ms: u64,
+}
+
+impl NewRefund {
+    /// The refund as it is first stored: PENDING.
+    pub fn pending(&self) -> Refund {
+        Refund {
+            id: self.id,
+            payment_id: self.payment_id,
+            merchant_id: self.merchant_id.clone(),
+            amount: self.amount,
+            currency: self.currency,
+            status: RefundStatus::Pending,
+            reason: None,
+            bank_refund_id: None,
+            created_at_ms: self.created_at_ms,
+            updated_at_ms: self.created_at_ms,
+        }
+    }
 }

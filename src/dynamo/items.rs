@@ -76,26 +76,49 @@ fn from_item<'a, T: Deserialize<'a>>(item: &Item, what: &str) -> Result<T, Store
         .map_err(|e| StoreError::Permanent(format!("stored {what} item is not readable: {e}")))
 }
 
+impl From<&Payment> for PaymentItem {
+    fn from(p: &Payment) -> Self {
+        Self {
+            payment_id: p.id,
+            merchant_id: p.merchant_id.clone(),
+            customer_id: p.customer_id.clone(),
+            customer_name: p.customer_name.clone(),
+            price: p.amount,
+            currency: p.currency,
+            status: p.status,
+            reason: p.reason.clone(),
+            card_last4: p.card_last4.clone(),
+            card_sealed: p.sealed_card.as_ref().map(|c| c.0.clone()),
+            bank_charge_id: p.bank_charge_id.clone(),
+            created_at: p.created_at_ms,
+            updated_at: p.updated_at_ms,
+            refunded_amount: p.refunded_amount,
+            refundable_left: p.refundable_left,
+            refund_timestamp: p.refund_timestamp_ms,
+        }
+    }
+}
+
+impl From<&Refund> for RefundItem {
+    fn from(r: &Refund) -> Self {
+        Self {
+            refund_id: r.id,
+            payment_id: r.payment_id,
+            merchant_id: r.merchant_id.clone(),
+            amount: r.amount,
+            currency: r.currency,
+            status: r.status,
+            reason: r.reason.clone(),
+            bank_refund_id: r.bank_refund_id.clone(),
+            created_at: r.created_at_ms,
+            updated_at: r.updated_at_ms,
+        }
+    }
+}
+
 pub fn new_payment_item(p: &NewPayment) -> Item {
     let id = p.id.to_string();
-    let mut item = to_item(&PaymentItem {
-        payment_id: p.id,
-        merchant_id: p.merchant_id.clone(),
-        customer_id: p.customer_id.clone(),
-        customer_name: p.customer_name.clone(),
-        price: p.amount,
-        currency: p.currency,
-        status: PaymentStatus::Pending,
-        reason: None,
-        card_last4: p.card_last4.clone(),
-        card_sealed: Some(p.sealed_card.0.clone()),
-        bank_charge_id: None,
-        created_at: p.created_at_ms,
-        updated_at: p.created_at_ms,
-        refunded_amount: 0,
-        refundable_left: p.amount.get(),
-        refund_timestamp: None,
-    });
+    let mut item = to_item(&PaymentItem::from(&p.pending()));
     item.extend([
         (PK.to_owned(), s(payment_pk(p.id))),
         (SK.to_owned(), s(PAYMENT_SK)),
@@ -109,18 +132,7 @@ pub fn new_payment_item(p: &NewPayment) -> Item {
 
 pub fn new_refund_item(r: &NewRefund) -> Item {
     let id = r.id.to_string();
-    let mut item = to_item(&RefundItem {
-        refund_id: r.id,
-        payment_id: r.payment_id,
-        merchant_id: r.merchant_id.clone(),
-        amount: r.amount,
-        currency: r.currency,
-        status: RefundStatus::Pending,
-        reason: None,
-        bank_refund_id: None,
-        created_at: r.created_at_ms,
-        updated_at: r.created_at_ms,
-    });
+    let mut item = to_item(&RefundItem::from(&r.pending()));
     item.extend([
         (PK.to_owned(), s(payment_pk(r.payment_id))),
         (SK.to_owned(), s(refund_sk(r.id))),

@@ -121,25 +121,7 @@ impl Payments for MemoryStore {
         if let Some(c) = claim {
             state.keys.insert(key_of(&c.key), claim_record(c));
         }
-        let record = Payment {
-            id: p.id,
-            merchant_id: p.merchant_id.clone(),
-            customer_id: p.customer_id.clone(),
-            customer_name: p.customer_name.clone(),
-            amount: p.amount,
-            currency: p.currency,
-            status: PaymentStatus::Pending,
-            reason: None,
-            card_last4: p.card_last4.clone(),
-            sealed_card: Some(p.sealed_card.clone()),
-            bank_charge_id: None,
-            created_at_ms: p.created_at_ms,
-            updated_at_ms: p.created_at_ms,
-            refunded_amount: 0,
-            refundable_left: p.amount.get(),
-            refund_timestamp_ms: None,
-        };
-        state.payments.insert(p.id, Row { record, touched: Some(p.created_at_ms) });
+        state.payments.insert(p.id, Row { record: p.pending(), touched: Some(p.created_at_ms) });
         Ok(())
     }
 
@@ -234,19 +216,7 @@ impl Refunds for MemoryStore {
         if let Some(row) = state.payments.get_mut(&r.payment_id) {
             row.record.refundable_left -= r.amount.get();
         }
-        let record = Refund {
-            id: r.id,
-            payment_id: r.payment_id,
-            merchant_id: r.merchant_id.clone(),
-            amount: r.amount,
-            currency: r.currency,
-            status: RefundStatus::Pending,
-            reason: None,
-            bank_refund_id: None,
-            created_at_ms: r.created_at_ms,
-            updated_at_ms: r.created_at_ms,
-        };
-        state.refunds.insert(r.id, Row { record, touched: Some(r.created_at_ms) });
+        state.refunds.insert(r.id, Row { record: r.pending(), touched: Some(r.created_at_ms) });
         Ok(())
     }
 
