@@ -30,6 +30,7 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
     loader.load().await
 }
 
+#[derive(Clone)]
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,

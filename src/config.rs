@@ -108,9 +108,26 @@ pub struct ApiConfig {
     /// The merchant `GET /token` issues for by default.
     #[arg(long, env = "MERCHANT_ID", default_value = "test@merchant")]
     pub merchant_id: String,
-    /// Serve `GET /token` (development token issuance); switch off in production.
-    #[arg(long, env = "TOKEN_ISSUANCE", default_value_t = true, action = clap::ArgAction::Set)]
-    pub token_issuance: bool,
+    /// Serve `GET /token` (development token issuance). Unset: only on the emulator
+    /// (`AWS_ENDPOINT_URL` set) and only for HS256 tokens (no `JWT_JWKS_URL`).
+    #[arg(long, env = "TOKEN_ISSUANCE", action = clap::ArgAction::Set)]
+    pub token_issuance: Option<bool>,
+    /// An identity provider's JWKS (e.g. Cognito's `https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json`):
+    /// tokens are then RS256/ES256 from that provider, and HS256 tokens are refused.
+    #[arg(long, env = "JWT_JWKS_URL")]
+    pub jwt_jwks_url: Option<String>,
+    /// The claim naming the merchant (`client_id` for Cognito's client-credentials tokens).
+    #[arg(long, env = "JWT_MERCHANT_CLAIM", default_value = "sub")]
+    pub jwt_merchant_claim: String,
+    /// Reads (GET) per second per merchant and API replica, burst of one second's worth; 0 = no limit.
+    #[arg(long, env = "RATE_LIMIT_READS_PER_SEC", default_value_t = 300)]
+    pub rate_limit_reads_per_sec: u32,
+    /// Writes per second per merchant and API replica, burst of one second's worth; 0 = no limit.
+    #[arg(long, env = "RATE_LIMIT_WRITES_PER_SEC", default_value_t = 100)]
+    pub rate_limit_writes_per_sec: u32,
+    /// How long a merchant's registration (or its absence) is remembered before it is read again.
+    #[arg(long, env = "MERCHANT_CACHE_SECS", default_value_t = 60)]
+    pub merchant_cache_secs: u64,
     #[arg(long, env = "REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
     pub request_timeout_ms: u64,
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 16 * 1024)]
@@ -141,6 +158,12 @@ pub struct ApiConfig {
 }
 
 impl ApiConfig {
+    /// Whether `GET /token` is served: as `TOKEN_ISSUANCE` says, else only on the emulator; never
+    /// with an identity provider (its tokens are not ours to issue).
+    pub fn token_issuance_on(&self) -> bool {
+        self.jwt_jwks_url.is_none() && self.token_issuance.unwrap_or_else(|| self.aws.is_emulator())
+    }
+
     pub fn conn_limits(&self) -> crate::http::server::ConnLimits {
         use std::time::Duration;
         crate::http::server::ConnLimits {
@@ -167,7 +190,12 @@ impl ApiConfig {
             jwt_audience = %self.jwt_audience,
             token_ttl_secs = self.token_ttl_secs,
             merchant_id = %self.merchant_id,
-            token_issuance = self.token_issuance,
+            token_issuance = self.token_issuance_on(),
+            jwt_jwks_url = self.jwt_jwks_url.as_deref().unwrap_or("(unset: HS256)"),
+            jwt_merchant_claim = %self.jwt_merchant_claim,
+            rate_limit_reads_per_sec = self.rate_limit_reads_per_sec,
+            rate_limit_writes_per_sec = self.rate_limit_writes_per_sec,
+            merchant_cache_secs = self.merchant_cache_secs,
             card_encryption_key = mask(&self.vault.card_encryption_key),
             card_encryption_old_keys = self.vault.card_encryption_old_keys.len(),
             request_timeout_ms = self.request_timeout_ms,
@@ -179,5 +207,30 @@ impl ApiConfig {
             admin = %format!("{}:{}", self.admin_host, self.admin_port),
             "effective configuration"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ApiConfig;
+
+    #[test]
+    fn token_issuance_is_on_by_default_only_on_the_emulator_and_never_beside_an_identity_provider() {
+        // Set field by field, so the environment of whoever runs the tests cannot change them.
+        let with = |endpoint: Option<&str>, issuance: Option<bool>, jwks: Option<&str>| {
+            let mut c = ApiConfig::try_parse_from(["api"]).unwrap();
+            c.aws.endpoint_url = endpoint.map(str::to_owned);
+            c.token_issuance = issuance;
+            c.jwt_jwks_url = jwks.map(str::to_owned);
+            c.token_issuance_on()
+        };
+        let emulator = Some("http://127.0.0.1:4566");
+        assert!(!with(None, None, None), "real AWS, nothing said: off");
+        assert!(with(None, Some(true), None), "real AWS, asked for explicitly: on (with a warning)");
+        assert!(with(emulator, None, None), "the emulator: on");
+        assert!(!with(emulator, Some(false), None));
+        assert!(!with(emulator, Some(true), Some("https://idp/jwks.json")), "never beside an identity provider");
     }
 }

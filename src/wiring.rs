@@ -15,7 +15,9 @@ use crate::domain::bank::Bank;
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{QueueError, Stores};
 use crate::dynamo::DynamoStore;
-use crate::http::auth::TokenIssuer;
+use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
+use crate::http::jwks::{JwksSettings, JwksVerifier};
+use crate::http::rate::RateLimits;
 use crate::http::{AppState, Settings};
 use crate::setup::{self, SetupError};
 use crate::sqs::SqsJobQueue;
@@ -66,25 +68,44 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
     Ok((services, clients))
 }
 
+/// How the API verifies tokens: an identity provider's JWKS when `JWT_JWKS_URL` is set, else
+/// HS256 with `JWT_SECRET_KEY` (required then, but on the emulator).
+async fn verifier(config: &ApiConfig) -> Result<Verifier, StartError> {
+    if let Some(url) = &config.jwt_jwks_url {
+        let jwks = JwksVerifier::new(JwksSettings {
+            url: url.clone(),
+            issuer: config.jwt_issuer.clone(),
+            audience: config.jwt_audience.clone(),
+            merchant_claim: config.jwt_merchant_claim.clone(),
+        });
+        jwks.prefetch().await;
+        return Ok(Verifier::Jwks(jwks));
+    }
+    let secret = secret_or_dev(&config.jwt_secret_key, "JWT_SECRET_KEY", DEV_JWT_SECRET, &config.aws)?;
+    let issuer =
+        TokenIssuer::new(secret.expose_secret(), &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs);
+    Ok(Verifier::Hs256(issuer.also_accepting(&config.jwt_old_secret_keys)))
+}
+
 /// The API's state, ready to serve.
 pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
-    let jwt_secret = secret_or_dev(&config.jwt_secret_key, "JWT_SECRET_KEY", DEV_JWT_SECRET, &config.aws)?;
+    let verifier = verifier(config).await?;
     let (services, _) = services(&config.aws, &config.vault).await?;
+    let token_issuance = config.token_issuance_on();
+    if token_issuance && !config.aws.is_emulator() {
+        tracing::warn!("TOKEN_ISSUANCE=true against real AWS: GET /token hands out tokens for any registered merchant");
+    }
     Ok(AppState {
         services,
         writes: tokio_util::task::TaskTracker::new(),
-        tokens: Arc::new(
-            TokenIssuer::new(
-                jwt_secret.expose_secret(),
-                &config.jwt_issuer,
-                &config.jwt_audience,
-                config.token_ttl_secs,
-            )
-            .also_accepting(&config.jwt_old_secret_keys),
-        ),
+        auth: Arc::new(Auth {
+            verifier,
+            merchants: KnownMerchants::new(Duration::from_secs(config.merchant_cache_secs)),
+            limits: RateLimits::new(config.rate_limit_reads_per_sec, config.rate_limit_writes_per_sec),
+        }),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse(&config.merchant_id).map_err(|_| StartError::Merchant)?,
-            token_issuance: config.token_issuance,
+            token_issuance,
             request_timeout: Duration::from_millis(config.request_timeout_ms),
             max_body_bytes: config.max_body_bytes,
             max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),

@@ -130,6 +130,7 @@ pub trait RepairIndex: Send + Sync {
 /// The merchants known to the platform.
 #[async_trait]
 pub trait Merchants: Send + Sync {
+    /// Whether `merchant` is registered and not disabled.
     async fn merchant_exists(&self, merchant: &MerchantId) -> Result<bool, StoreError>;
 }
 

@@ -1,4 +1,5 @@
-//! The merchants known to the platform: one profile item each, seeded by SETUP.
+//! The merchants known to the platform: one profile item each, seeded by SETUP; a profile with
+//! `Disabled = true` is known but refused.
 use async_trait::async_trait;
 
 use super::DynamoStore;
@@ -17,10 +18,12 @@ impl Merchants for DynamoStore {
             .table_name(&self.table)
             .key(PK, s(merchant_pk(m)))
             .key(SK, s(MERCHANT_SK))
-            .projection_expression("PK")
+            .projection_expression("PK, Disabled")
             .send()
             .await
             .map_err(classify)?;
-        Ok(out.item.is_some())
+        // A merchant is switched off by `Disabled = true` on its profile item (docs/OPERATIONS.md).
+        let disabled = |item: &super::attrs::Item| item.get("Disabled").and_then(|v| v.as_bool().ok()).copied();
+        Ok(out.item.as_ref().is_some_and(|item| disabled(item) != Some(true)))
     }
 }

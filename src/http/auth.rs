@@ -1,7 +1,17 @@
-//! Bearer tokens: HS256 JWTs naming the merchant in `sub`. Verification pins the algorithm
-//! (so `alg: none` or RS/HS confusion is refused) and requires exp, nbf, iss, aud and sub.
-//! Tokens are signed with the current secret; during a rotation, tokens signed with a previous
-//! secret (`JWT_OLD_SECRET_KEYS`) are still accepted, so no client sees a 401 for it.
+//! Bearer tokens, then who may use them.
+//!
+//! Verification is one of two: with `JWT_JWKS_URL`, tokens of an identity provider checked
+//! against its keys (`super::jwks`); otherwise, for local development, HS256 JWTs naming the
+//! merchant in `sub`, signed with `JWT_SECRET_KEY` (the algorithm pinned, so `alg: none` or RS/HS
+//! confusion is refused; exp, nbf, iss, aud and sub required; during a rotation tokens of a
+//! previous secret, `JWT_OLD_SECRET_KEYS`, are still accepted).
+//!
+//! A valid token must then name a registered, enabled merchant (a cached lookup, see
+//! `KnownMerchants`), and the merchant must be within its rate limit (`super::rate`).
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
@@ -9,8 +19,13 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, deco
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 
+use tokio::time::Instant;
+
 use super::AppState;
 use super::error::ApiError;
+use super::jwks::JwksVerifier;
+use super::rate::RateLimits;
+use crate::app::Services;
 use crate::domain::ids::MerchantId;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -90,7 +105,68 @@ impl TokenIssuer {
     }
 }
 
-/// The authenticated merchant of a request.
+/// How tokens are verified: one way per deployment, never both.
+pub enum Verifier {
+    /// Local development: HS256 with a shared secret; `GET /token` can issue them.
+    Hs256(TokenIssuer),
+    /// Production: an identity provider's RS256/ES256 tokens (`JWT_JWKS_URL`).
+    Jwks(JwksVerifier),
+}
+
+impl Verifier {
+    pub async fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
+        match self {
+            Self::Hs256(issuer) => issuer.verify(token),
+            Self::Jwks(jwks) => jwks.verify(token).await,
+        }
+    }
+}
+
+/// Whether a merchant is registered and enabled, remembered for `ttl` (both answers), so a
+/// token costs no database read per request; a merchant disabled in the table is refused
+/// within `ttl` on every replica.
+pub struct KnownMerchants {
+    ttl: Duration,
+    seen: Mutex<HashMap<MerchantId, (bool, Instant)>>,
+}
+
+/// Past this many cached merchants, expired entries are dropped before adding one.
+const KNOWN_MERCHANTS_CAP: usize = 10_000;
+
+impl KnownMerchants {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, seen: Mutex::new(HashMap::new()) }
+    }
+
+    pub async fn is_active(&self, services: &Services, merchant: &MerchantId) -> Result<bool, ApiError> {
+        let cached = self.lock().get(merchant).filter(|(_, at)| at.elapsed() < self.ttl).map(|(ok, _)| *ok);
+        if let Some(ok) = cached {
+            return Ok(ok);
+        }
+        let ok = services.is_merchant(merchant).await?;
+        let mut seen = self.lock();
+        if seen.len() >= KNOWN_MERCHANTS_CAP {
+            let ttl = self.ttl;
+            seen.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        seen.insert(merchant.clone(), (ok, Instant::now()));
+        Ok(ok)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MerchantId, (bool, Instant)>> {
+        self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Everything a request's identity goes through.
+pub struct Auth {
+    pub verifier: Verifier,
+    pub merchants: KnownMerchants,
+    pub limits: RateLimits,
+}
+
+/// The authenticated merchant of a request: a valid token, a registered merchant, within its
+/// rate limit (reads for GET and HEAD, writes otherwise).
 pub struct Merchant(pub MerchantId);
 
 impl FromRequestParts<AppState> for Merchant {
@@ -102,7 +178,14 @@ impl FromRequestParts<AppState> for Merchant {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(ApiError::Unauthorized);
         }
-        state.tokens.verify(token.trim()).map(Merchant)
+        let auth = &state.auth;
+        let merchant = auth.verifier.verify(token.trim()).await?;
+        if !auth.merchants.is_active(&state.services, &merchant).await? {
+            return Err(ApiError::Unauthorized);
+        }
+        let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
+        auth.limits.check(&merchant, write)?;
+        Ok(Merchant(merchant))
     }
 }
 

@@ -73,6 +73,8 @@ pub enum ApiError {
     Timeout,
     #[error("token issuance is switched off")]
     TokenIssuanceDisabled,
+    #[error("too many requests for this merchant; retry after the time given")]
+    RateLimited(super::rate::Limited),
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -92,6 +94,7 @@ impl ApiError {
             Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed", msg),
             Self::Timeout => (S::SERVICE_UNAVAILABLE, "timeout", msg),
             Self::TokenIssuanceDisabled => (S::NOT_FOUND, "token_issuance_disabled", msg),
+            Self::RateLimited(_) => (S::TOO_MANY_REQUESTS, "rate_limited", msg),
             Self::App(e) => match e {
                 AppError::NotFound => (S::NOT_FOUND, "payment_not_found", "payment not found".into()),
                 AppError::IdempotencyKeyReused => (S::UNPROCESSABLE_ENTITY, "idempotency_key_reused", msg),
@@ -133,6 +136,17 @@ impl IntoResponse for ApiError {
             Self::App(AppError::IdempotencyInFlight | AppError::Unavailable(_)) | Self::Timeout => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
+            Self::RateLimited(limited) => {
+                let headers = resp.headers_mut();
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(limited.retry_after_secs));
+                for (name, value) in
+                    [("ratelimit-policy", limited.policy_header()), ("ratelimit", limited.state_header())]
+                {
+                    if let Ok(value) = HeaderValue::from_str(&value) {
+                        headers.insert(name, value);
+                    }
+                }
+            }
             _ => {}
         }
         resp
@@ -160,9 +174,23 @@ pub enum ServerErrors {
 #[allow(dead_code, reason = "documentation only: never built")]
 pub struct Unauthorized(ErrorEnvelope);
 
+/// The 429 of every route that needs a bearer token (the merchant's rate limit).
+#[derive(utoipa::IntoResponses)]
+#[response(status = 429, description = doc::RATE_LIMITED,
+    headers(
+        ("Retry-After" = u32, description = "Seconds until the merchant's bucket has a token again."),
+        ("RateLimit-Policy" = String, description = "IETF draft: `\"reads\"|\"writes\";q=<per second>;w=1`."),
+        ("RateLimit" = String, description = "IETF draft: `\"<policy>\";r=0;t=<seconds>`."),
+    ))]
+#[allow(dead_code, reason = "documentation only: never built")]
+pub struct RateLimitedDoc(ErrorEnvelope);
+
 pub mod doc {
     pub const UNAUTHORIZED: &str = "`unauthorized`: the bearer token is missing, malformed, forged, expired, not yet \
-        valid, for another issuer or audience, or not HS256. Sent with `WWW-Authenticate: Bearer`.";
+        valid, for another issuer or audience, signed with an algorithm other than the key's, or names a merchant \
+        that is not registered (or is disabled). Sent with `WWW-Authenticate: Bearer`.";
+    pub const RATE_LIMITED: &str = "`rate_limited`: the merchant's rate limit (per API replica) for reads or writes is \
+        used up; retry after `Retry-After` seconds.";
     pub const INTERNAL: &str = "`internal_error`: an unexpected failure. The cause is logged, never sent.";
     pub const UNAVAILABLE: &str = "`service_unavailable`: a dependency (database, queue) is unavailable; \
         `timeout`: the request took longer than `REQUEST_TIMEOUT_MS`. Both with `Retry-After`: retry later.";

@@ -1,10 +1,12 @@
 //! The axum API. It validates, writes, enqueues and answers; it never calls the bank.
 pub mod auth;
 pub mod error;
+pub mod jwks;
 mod limits;
 mod observe;
 pub mod openapi;
 pub mod payload;
+pub mod rate;
 mod routes;
 pub mod server;
 mod views;
@@ -24,7 +26,7 @@ use utoipa_axum::routes;
 use crate::app::Services;
 use crate::domain::ids::MerchantId;
 use crate::telemetry;
-use auth::TokenIssuer;
+use auth::Auth;
 use error::ApiError;
 
 pub struct Settings {
@@ -45,7 +47,7 @@ pub struct AppState {
     /// Writes carried through in tasks of their own (see `routes::carried`); waited for at
     /// shutdown so none is cut between its write and its enqueue.
     pub writes: tokio_util::task::TaskTracker,
-    pub tokens: Arc<TokenIssuer>,
+    pub auth: Arc<Auth>,
     pub settings: Arc<Settings>,
 }
 

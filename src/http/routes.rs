@@ -13,7 +13,7 @@ use serde_json::json;
 use utoipa::IntoParams;
 
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, FieldError, ServerErrors, Unauthorized, doc};
+use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized, doc};
 use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
 use super::payload::{PaymentRequestDoc, RefundRequestDoc};
 use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
@@ -61,6 +61,9 @@ pub async fn token(
     State(state): State<AppState>,
     query: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Json<TokenBody>, ApiError> {
+    let super::auth::Verifier::Hs256(issuer) = &state.auth.verifier else {
+        return Err(ApiError::TokenIssuanceDisabled);
+    };
     if !state.settings.token_issuance {
         return Err(ApiError::TokenIssuanceDisabled);
     }
@@ -75,7 +78,7 @@ pub async fn token(
             m
         }
     };
-    let issued = state.tokens.issue(&merchant, state.services.clock.now_ms());
+    let issued = issuer.issue(&merchant, state.services.clock.now_ms());
     Ok(Json(views::token(issued.token, issued.expires_at_ms, merchant.to_string())))
 }
 
@@ -161,6 +164,7 @@ fn accepted(answer: &Accepted) -> Response {
         (status = 400, description = "`malformed_json`: the body is not a JSON object; \
             `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.", body = ErrorEnvelope),
         Unauthorized,
+        RateLimitedDoc,
         (status = 409, description = "`idempotency_key_in_flight`: the first request with this key is still being \
             processed (with `Retry-After`).", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
@@ -212,6 +216,7 @@ async fn carried(
                 final: poll again after that many seconds."))),
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID.", body = ErrorEnvelope),
         Unauthorized,
+        RateLimitedDoc,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         ServerErrors,
     ))]
@@ -246,6 +251,7 @@ pub struct ListQuery {
         (status = 400, description = "`invalid_query`: the query string cannot be read; \
             `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
         Unauthorized,
+        RateLimitedDoc,
         (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`.",
             body = ErrorEnvelope),
         ServerErrors,
@@ -287,6 +293,7 @@ pub async fn list_payments(
             not a JSON object; `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.",
             body = ErrorEnvelope),
         Unauthorized,
+        RateLimitedDoc,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`refund_exceeds_remaining`: `Amount` is more than is left to refund; \
             `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \

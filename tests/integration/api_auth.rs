@@ -85,7 +85,7 @@ async fn missing_forged_expired_and_unsigned_tokens_are_401() {
 #[tokio::test]
 async fn token_issuance_can_be_switched_off() {
     let mut config = crate::support::app::api_config(crate::support::app::unique_aws_args());
-    config.token_issuance = false;
+    config.token_issuance = Some(false);
     let state = payment_platform::wiring::api(&config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());

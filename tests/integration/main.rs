@@ -10,6 +10,7 @@ mod chaos;
 mod dev_script;
 mod e2e;
 mod hardening;
+mod identity;
 mod infra_names;
 mod observability;
 mod postman;

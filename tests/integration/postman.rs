@@ -54,7 +54,9 @@ async fn the_postman_collection_passes_against_the_running_system() {
     let postman = Path::new(env!("CARGO_MANIFEST_DIR")).join("postman");
     // A slow bank (1 s a call), so each poll request finds the payment or refund in flight first
     // and has to wait for Retry-After and run again.
-    let sys = System::start("postman", &[("BANK_LATENCY_MS", "1000")], &[("WORKER_WAIT_SECS", "1")]).await;
+    // A write limit the collection's last folder spends on purpose (and the rest stays under).
+    let env = [("WORKER_WAIT_SECS", "1"), ("RATE_LIMIT_WRITES_PER_SEC", "30")];
+    let sys = System::start("postman", &[("BANK_LATENCY_MS", "1000")], &env).await;
     let report = log_dir().join("postman-report.json");
     let _ = std::fs::remove_file(&report);
 

@@ -15,8 +15,9 @@ use super::*;
 use crate::app::AppError;
 use crate::domain::ids::MerchantId;
 use crate::domain::status::PaymentStatus;
-use crate::http::auth::TokenIssuer;
+use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
 use crate::http::error::{ApiError, FieldError};
+use crate::http::rate::{Limited, RateLimits};
 use crate::http::{AppState, Settings, router};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -42,7 +43,11 @@ fn offline_state() -> AppState {
     AppState {
         writes: tokio_util::task::TaskTracker::new(),
         services: crate::testing::World::new().services,
-        tokens: Arc::new(TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 60)),
+        auth: Arc::new(Auth {
+            verifier: Verifier::Hs256(TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 60)),
+            merchants: KnownMerchants::new(Duration::from_secs(60)),
+            limits: RateLimits::new(0, 0),
+        }),
         settings: Arc::new(Settings {
             default_merchant: MerchantId::parse("test@merchant").unwrap(),
             token_issuance: true,
@@ -163,6 +168,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::MethodNotAllowed,
         ApiError::Timeout,
         ApiError::TokenIssuanceDisabled,
+        ApiError::RateLimited(Limited { policy: "writes", quota: 1, retry_after_secs: 1 }),
     ];
     all.extend(bad.map(|c| ApiError::BadRequest(c, String::new())));
     all.extend(app.into_iter().map(ApiError::App));
@@ -178,6 +184,7 @@ fn every_error() -> Vec<ApiError> {
             | ApiError::MethodNotAllowed
             | ApiError::Timeout
             | ApiError::TokenIssuanceDisabled
+            | ApiError::RateLimited(_)
             | ApiError::App(_) => {}
         }
     }

@@ -47,7 +47,13 @@ pub fn api_config(aws: AwsArgs) -> ApiConfig {
         jwt_audience: "payment-platform-api".into(),
         token_ttl_secs: 3600,
         merchant_id: MERCHANT.into(),
-        token_issuance: true,
+        token_issuance: None,
+        jwt_jwks_url: None,
+        jwt_merchant_claim: "sub".into(),
+        // No limits but where a test sets them: tests burst on purpose.
+        rate_limit_reads_per_sec: 0,
+        rate_limit_writes_per_sec: 0,
+        merchant_cache_secs: 60,
         request_timeout_ms: 10_000,
         max_body_bytes: 16 * 1024,
         max_header_bytes: 16 * 1024,
@@ -90,8 +96,11 @@ pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     }));
     let clients = aws::clients(&config.aws).await;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let issues_tokens = config.token_issuance_on();
     let mut app = TestApp { url, aws: config.aws, clients, http, token: String::new(), stop: Some(stop) };
-    app.token = app.token_for(None).await;
+    if issues_tokens {
+        app.token = app.token_for(None).await;
+    }
     app
 }
 
@@ -103,6 +112,18 @@ pub fn card_request(card: &str, price: u64) -> Value {
 }
 
 impl TestApp {
+    /// Another client of the same API (its token to be replaced); dropping it stops nothing.
+    pub fn clone_client(&self) -> TestApp {
+        TestApp {
+            url: self.url.clone(),
+            aws: self.aws.clone(),
+            clients: self.clients.clone(),
+            http: self.http.clone(),
+            token: self.token.clone(),
+            stop: None,
+        }
+    }
+
     /// A client for an API that runs elsewhere (a real `api` process).
     pub async fn external(url: String, aws: AwsArgs) -> Self {
         let clients = aws::clients(&aws).await;

@@ -118,6 +118,9 @@ fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
         ("JWT_SECRET_KEY", JWT_SECRET.into()),
         ("BANK_URL", bank_url.to_owned()),
         ("SETUP", "false".into()),
+        // No rate limits but where a test sets them: the chaos run bursts on purpose.
+        ("RATE_LIMIT_READS_PER_SEC", "0".into()),
+        ("RATE_LIMIT_WRITES_PER_SEC", "0".into()),
         ("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into())),
     ]
     .into_iter()

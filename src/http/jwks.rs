@@ -1,0 +1,148 @@
+//! Tokens from an identity provider (Cognito, Auth0, Keycloak...): RS256 or ES256 JWTs checked
+//! against the provider's JWKS by `kid`.
+//!
+//! - The key set is cached. A token naming a `kid` the cache lacks triggers one refresh, at most
+//!   once a minute (so a flood of forged `kid`s cannot hammer the provider); a failed refresh keeps
+//!   the cached keys, so a provider outage fails no request whose key is known.
+//! - The algorithm comes from the key, never from the token: an RSA key verifies RS256 only, a
+//!   P-256 key ES256 only. A token whose header says otherwise (`none`, HS256 signed with the
+//!   public key as its secret, ...) is refused before any signature check.
+//! - `iss` and `exp` are required, `aud` too when `JWT_AUDIENCE` is set, `nbf` is checked when
+//!   present; the merchant is the claim `JWT_MERCHANT_CLAIM` names.
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::Duration;
+
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use super::error::ApiError;
+use crate::domain::ids::MerchantId;
+
+/// The shortest time between two fetches of the key set.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+
+pub struct JwksSettings {
+    pub url: String,
+    pub issuer: String,
+    /// Empty: `aud` is not checked (Cognito's access tokens carry none; see docs/OPERATIONS.md).
+    pub audience: String,
+    pub merchant_claim: String,
+}
+
+pub struct JwksVerifier {
+    settings: JwksSettings,
+    http: reqwest::Client,
+    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    /// When the last refresh for an unknown `kid` was attempted; held while fetching, so
+    /// refreshes never overlap.
+    last_fetch: Mutex<Option<Instant>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JwksError {
+    #[error("the JWKS could not be fetched: {0}")]
+    Fetch(String),
+    #[error("the JWKS is not a valid key set")]
+    Invalid,
+}
+
+impl JwksVerifier {
+    pub fn new(settings: JwksSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("a plain HTTP client builds");
+        Self { settings, http, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None) }
+    }
+
+    /// Fetches the key set now (at start: a failure is logged, and the first token retries).
+    /// It does not count against the once-a-minute budget of refreshes for unknown `kid`s.
+    pub async fn prefetch(&self) {
+        if let Err(e) = self.fetch().await {
+            tracing::warn!(error = %e, "JWKS not fetched at start; tokens will retry");
+        }
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
+        let header = decode_header(token).map_err(|_| ApiError::Unauthorized)?;
+        let kid = header.kid.ok_or(ApiError::Unauthorized)?;
+        let (key, alg) = match self.key(&kid) {
+            Some(found) => found,
+            None => {
+                self.refresh_if_due().await;
+                self.key(&kid).ok_or(ApiError::Unauthorized)?
+            }
+        };
+        if header.alg != alg {
+            return Err(ApiError::Unauthorized);
+        }
+        let mut validation = Validation::new(alg);
+        validation.set_issuer(&[&self.settings.issuer]);
+        let mut required = vec!["exp", "iss"];
+        if self.settings.audience.is_empty() {
+            validation.validate_aud = false;
+        } else {
+            validation.set_audience(&[&self.settings.audience]);
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
+            .map_err(|_| ApiError::Unauthorized)?;
+        let merchant = data.claims.get(&self.settings.merchant_claim).and_then(|v| v.as_str());
+        merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)
+    }
+
+    fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
+    }
+
+    async fn refresh_if_due(&self) {
+        let mut last = self.last_fetch.lock().await;
+        if last.is_some_and(|at| at.elapsed() < REFRESH_EVERY) {
+            return;
+        }
+        *last = Some(Instant::now());
+        if let Err(e) = self.fetch().await {
+            tracing::warn!(error = %e, "JWKS refresh failed; keeping the cached keys");
+        }
+    }
+
+    async fn fetch(&self) -> Result<(), JwksError> {
+        let resp = self.http.get(&self.settings.url).send().await.map_err(|e| JwksError::Fetch(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(JwksError::Fetch(format!("status {}", resp.status().as_u16())));
+        }
+        let set: JwkSet = resp.json().await.map_err(|_| JwksError::Invalid)?;
+        let keys = usable_keys(&set);
+        tracing::info!(keys = keys.len(), "JWKS fetched");
+        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        Ok(())
+    }
+}
+
+/// The keys of `set` this API verifies with, by `kid`: RSA (RS256) and P-256 (ES256). Keys
+/// without a `kid`, of other types, or whose declared `alg` disagrees are left out.
+fn usable_keys(set: &JwkSet) -> HashMap<String, (DecodingKey, Algorithm)> {
+    set.keys
+        .iter()
+        .filter_map(|jwk| {
+            let kid = jwk.common.key_id.clone()?;
+            let alg = match &jwk.algorithm {
+                AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,
+                _ => return None,
+            };
+            let declared = jwk.common.key_algorithm.map(|a| format!("{a:?}"));
+            if declared.is_some_and(|d| d != format!("{alg:?}")) {
+                return None;
+            }
+            Some((kid, (DecodingKey::from_jwk(jwk).ok()?, alg)))
+        })
+        .collect()
+}
