@@ -43,9 +43,11 @@ const TITLE: &str = "payment-platform API";
 const DESCRIPTION: &str = "Card payments and refunds. `POST /payments` stores the payment PENDING and \
 answers 202 at once; workers charge the bank and settle it. Poll `GET /payments/{id}` while it sends \
 `Retry-After`.\n\n\
-**Authentication**: `Authorization: Bearer <token>` (HS256 JWT) on every route but `/status`, `/token`, \
+**Authentication**: `Authorization: Bearer <token>` (a JWT naming a registered merchant) on every route but `/status`, `/token`, \
 `/openapi.json` and `/docs`; `GET /token` issues one in development. Metrics are not on this port: they are \
 served to operators on the admin port (`ADMIN_PORT`).\n\n\
+**Rate limits**: per merchant and API replica, for reads and for writes; over them, 429 `rate_limited` \
+with `Retry-After` and the `RateLimit-Policy` / `RateLimit` headers.\n\n\
 **Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header. \
 Send one with every write: it is what makes a retry safe.\n\n\
 **Ambiguous answers**: a write the database did not confirm in time answers 504 `outcome_unknown`, never \
@@ -65,7 +67,10 @@ pub fn base() -> OpenApi {
     let bearer = HttpBuilder::new()
         .scheme(HttpAuthScheme::Bearer)
         .bearer_format("JWT")
-        .description(Some("An HS256 JWT naming the merchant, from `GET /token` in development."))
+        .description(Some(
+            "A JWT naming a registered merchant: in production an RS256/ES256 token of the identity provider \
+             (`JWT_JWKS_URL`), in development an HS256 token from `GET /token`.",
+        ))
         .build();
     let tag = |name: &str, description: &str| TagBuilder::new().name(name).description(Some(description)).build();
     OpenApiBuilder::new()
