@@ -72,10 +72,10 @@ impl Services {
     /// Stores the answer for replays. A failure here is logged, not returned: the work is done
     /// and the key will be resumed (and the answer rebuilt) by the next replay.
     pub(super) async fn finish_key(&self, req: Option<&KeyedRequest>, resp: &Accepted) {
-        if let Some(req) = req {
-            if let Err(e) = self.store.keys.complete_idempotency(&req.key, resp).await {
-                tracing::warn!(error = %e, "could not store the idempotent answer");
-            }
+        if let Some(req) = req
+            && let Err(e) = self.store.keys.complete_idempotency(&req.key, resp).await
+        {
+            tracing::warn!(error = %e, "could not store the idempotent answer");
         }
     }
 }

@@ -41,18 +41,18 @@ pub fn classify_transaction<R>(
     err: SdkError<aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError, R>,
 ) -> Result<Option<usize>, StoreError> {
     use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError as E;
-    if let SdkError::ServiceError(se) = &err {
-        if let E::TransactionCanceledException(tc) = se.err() {
-            let reasons: &[CancellationReason] = tc.cancellation_reasons();
-            if let Some(i) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
-                return Ok(Some(i));
-            }
-            if reasons.is_empty() {
-                // Some emulators omit the reasons; the caller re-reads to find out.
-                return Ok(None);
-            }
-            return Err(StoreError::Transient("transaction cancelled".into()));
+    if let SdkError::ServiceError(se) = &err
+        && let E::TransactionCanceledException(tc) = se.err()
+    {
+        let reasons: &[CancellationReason] = tc.cancellation_reasons();
+        if let Some(i) = reasons.iter().position(|r| r.code() == Some("ConditionalCheckFailed")) {
+            return Ok(Some(i));
         }
+        if reasons.is_empty() {
+            // Some emulators omit the reasons; the caller re-reads to find out.
+            return Ok(None);
+        }
+        return Err(StoreError::Transient("transaction cancelled".into()));
     }
     Err(classify(err))
 }

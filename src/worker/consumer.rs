@@ -114,10 +114,10 @@ async fn free_slots(slots: &Arc<Semaphore>, concurrency: usize, linger: Duration
     let deadline = Instant::now() + linger;
     loop {
         let more = slots.available_permits().min(want - permit.num_permits());
-        if more > 0 {
-            if let Ok(extra) = Arc::clone(slots).try_acquire_many_owned(more as u32) {
-                permit.merge(extra);
-            }
+        if more > 0
+            && let Ok(extra) = Arc::clone(slots).try_acquire_many_owned(more as u32)
+        {
+            permit.merge(extra);
         }
         if permit.num_permits() >= want {
             return permit;

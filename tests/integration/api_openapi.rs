@@ -118,15 +118,15 @@ fn check(spec: &Value, schema: &Value, v: &Value, at: &str, errors: &mut Vec<Str
     if schema["enum"].as_array().is_some_and(|e| !e.contains(v)) {
         errors.push(format!("{at}: {v} is not one of {}", schema["enum"]));
     }
-    if let (Some(n), Some(min)) = (v.as_f64(), schema["minimum"].as_f64()) {
-        if n < min {
-            errors.push(format!("{at}: {n} < minimum {min}"));
-        }
+    if let (Some(n), Some(min)) = (v.as_f64(), schema["minimum"].as_f64())
+        && n < min
+    {
+        errors.push(format!("{at}: {n} < minimum {min}"));
     }
-    if let (Some(n), Some(max)) = (v.as_f64(), schema["maximum"].as_f64()) {
-        if n > max {
-            errors.push(format!("{at}: {n} > maximum {max}"));
-        }
+    if let (Some(n), Some(max)) = (v.as_f64(), schema["maximum"].as_f64())
+        && n > max
+    {
+        errors.push(format!("{at}: {n} > maximum {max}"));
     }
     if let (Value::Object(map), Some(props)) = (v, schema["properties"].as_object()) {
         for req in schema["required"].as_array().into_iter().flatten().filter_map(Value::as_str) {
