@@ -63,7 +63,7 @@ postman: postman-install ## Run the Postman collection with newman against a run
 		--env-var baseURL=$(POSTMAN_BASE_URL) --reporters cli --timeout-request 20000
 
 bench: ## Load benchmark in release mode on a private emulator (port 4595); BENCH_* variables size it, report in target/bench/
-	cargo build --release --bins --locked
+	cargo build --release --bins --locked --features testing
 	@mkdir -p target/bench
 	@localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
 

@@ -1,11 +1,9 @@
 //! The processes the bench starts: each on a free port, its output in `<out>/<name>.log`,
 //! stopped by its pid (TERM, then KILL), and killed on drop if an error cut the run short.
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use payment_platform::testing::process::{self, Child, Unhealthy};
 use serde::Serialize;
 
 use super::error::BenchError;
@@ -44,21 +42,18 @@ impl Role {
     }
 }
 
+/// A process of the bench's system: a `testing::process::Child` with its role and ports.
 pub struct Proc {
     pub name: String,
     pub role: Role,
     pub port: u16,
     /// Where `GET /metrics` answers: the API's admin port, the others' own port.
     pub metrics_port: u16,
-    pub log: PathBuf,
     child: Child,
-    stopped: bool,
 }
 
-/// A port that was free a moment ago: bind to port 0, read the port, let it go.
 pub fn free_port() -> Result<u16, BenchError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| BenchError::io("binding a free port", e))?;
-    Ok(listener.local_addr().map_err(|e| BenchError::io("reading a free port", e))?.port())
+    process::free_port().map_err(|e| BenchError::io("binding a free port", e))
 }
 
 impl Proc {
@@ -71,31 +66,21 @@ impl Proc {
         unset: &[&str],
     ) -> Result<Self, BenchError> {
         let log = log_dir.join(format!("{name}.log"));
-        let file = File::create(&log).map_err(|e| BenchError::io(format!("creating {}", log.display()), e))?;
-        let err = file.try_clone().map_err(|e| BenchError::io("cloning a log handle", e))?;
-        let bin = bin_dir.join(role.binary());
-        let mut cmd = Command::new(&bin);
+        let _ = std::fs::remove_file(&log);
         let metrics_port = if role == Role::Api { free_port()? } else { port };
+        let mut env = env.to_vec();
+        env.push((role.port_var().to_owned(), port.to_string()));
         if role == Role::Api {
-            cmd.env("ADMIN_PORT", metrics_port.to_string());
+            env.push(("ADMIN_PORT".to_owned(), metrics_port.to_string()));
         }
-        for var in unset {
-            cmd.env_remove(var);
-        }
-        let child = cmd
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env(role.port_var(), port.to_string())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(file)
-            .stderr(err)
-            .spawn()
+        let bin = bin_dir.join(role.binary());
+        let child = Child::spawn(&bin, &[], name, &log, &env, unset)
             .map_err(|e| BenchError::io(format!("starting {}", bin.display()), e))?;
-        Ok(Self { name: name.to_owned(), role, port, metrics_port, log, child, stopped: false })
+        Ok(Self { name: name.to_owned(), role, port, metrics_port, child })
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.child.pid()
     }
 
     pub fn url(&self) -> String {
@@ -107,93 +92,23 @@ impl Proc {
     }
 
     /// Polls `GET /status` until it answers 200, the process exits, or `within` passes.
-    pub async fn wait_healthy(&mut self, http: &reqwest::Client, within: Duration) -> Result<(), BenchError> {
+    pub async fn wait_healthy(&mut self, within: Duration) -> Result<(), BenchError> {
         let url = format!("{}/status", self.url());
-        let deadline = Instant::now() + within;
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                self.stopped = true;
-                let (name, log) = (self.name.clone(), self.log.clone());
-                return Err(BenchError::Exited { name, status: status.to_string(), log });
-            }
-            let probe = http.get(&url).timeout(Duration::from_millis(500)).send().await;
-            if probe.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let (name, log) = (self.name.clone(), self.log.clone());
-                return Err(BenchError::NotHealthy { name, secs: within.as_secs(), log });
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        self.child.wait_healthy(&url, within).await.map_err(|e| match e {
+            Unhealthy::Exited { name, status, log } => BenchError::Exited { name, status: status.to_string(), log },
+            Unhealthy::Timeout { name, secs, log } => BenchError::NotHealthy { name, secs, log },
+        })
     }
 
     /// Peak resident set (`VmHWM`) in kB, while the process runs.
     pub fn peak_rss_kb(&self) -> Option<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
-        vm_hwm_kb(&status)
+        self.child.peak_rss_kb()
     }
 
-    /// SIGTERM by pid, up to `grace` to exit, then SIGKILL. Reaps the child either way.
+    /// SIGTERM by pid, up to `grace` to exit, then SIGKILL.
     pub async fn stop(&mut self, grace: Duration) {
-        if self.stopped {
-            return;
+        if !self.child.stop(grace).await {
+            eprintln!("bench: {} did not stop within {grace:?}; killed pid {}", self.name, self.pid());
         }
-        self.stopped = true;
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let deadline = Instant::now() + grace;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        eprintln!("bench: {} did not stop within {grace:?}; killing pid {}", self.name, self.pid());
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if !self.stopped {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `VmHWM` of a `/proc/<pid>/status` text, in kB.
-pub fn vm_hwm_kb(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let mut parts = line["VmHWM:".len()..].split_whitespace();
-    let value: u64 = parts.next()?.parse().ok()?;
-    match parts.next() {
-        Some("kB") | None => Some(value),
-        Some("mB" | "MB") => Some(value * 1024),
-        Some(_) => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_vm_hwm_from_proc_status() {
-        let status = "Name:\tapi\nVmPeak:\t  812345 kB\nVmHWM:\t   23456 kB\nVmRSS:\t   21000 kB\n";
-        assert_eq!(vm_hwm_kb(status), Some(23456));
-        assert_eq!(vm_hwm_kb("Name:\tx\nVmRSS:\t 1 kB\n"), None);
-        assert_eq!(vm_hwm_kb("VmHWM:\tlots kB\n"), None);
-    }
-
-    #[test]
-    fn this_process_has_a_peak() {
-        let own = std::fs::read_to_string("/proc/self/status").unwrap();
-        assert!(vm_hwm_kb(&own).is_some_and(|kb| kb > 0));
     }
 }

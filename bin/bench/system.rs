@@ -93,7 +93,7 @@ impl System {
             &env,
             BANK_FAULTS,
         )?;
-        p.wait_healthy(&self.http, Duration::from_secs(30)).await?;
+        p.wait_healthy(Duration::from_secs(30)).await?;
         self.bank_url = p.url();
         self.procs.push((p, None));
         Ok(())
@@ -126,7 +126,7 @@ impl System {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut p = Proc::spawn(&self.bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
-        p.wait_healthy(&self.http, Duration::from_secs(60)).await?;
+        p.wait_healthy(Duration::from_secs(60)).await?;
         let url = p.url();
         self.procs.push((p, Some(stack.table.clone())));
         Ok(url)

@@ -1,9 +1,11 @@
 //! Test doubles held to the real adapters (only with `cfg(test)` or the `testing` feature):
 //! `MemoryStore` implements every storage port with the DynamoDB adapter's conditional
 //! semantics, `store_suite` runs the same checks on both, and `fakes` has a clock, a queue and
-//! a bank to drive the use cases without I/O (`World`).
+//! a bank to drive the use cases without I/O (`World`); `process` runs this package's binaries
+//! as child processes for the integration tests and the bench.
 pub mod fakes;
 pub mod memory;
+pub mod process;
 pub mod store_suite;
 
 pub use fakes::{FakeBank, FixedClock, RecordingQueue, World};

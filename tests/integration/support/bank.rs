@@ -2,11 +2,11 @@
 //!
 //! Its output goes to `target/test-logs/bank-sim-<name>.log`, so a failing test can be read
 //! afterwards and a test can check that no card data was logged.
-use std::fs::{self, File};
-use std::net::TcpListener;
+use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use payment_platform::testing::process::Child;
 
 use serde_json::Value;
 
@@ -26,7 +26,8 @@ pub struct BankSim {
     pub url: String,
     pub log_path: PathBuf,
     client: reqwest::Client,
-    child: Child,
+    /// Kept so the process lives as long as the simulator handle (killed on drop).
+    _child: Child,
 }
 
 impl BankSim {
@@ -35,47 +36,24 @@ impl BankSim {
     pub async fn start(name: &str, env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let log_path = log_dir().join(format!("bank-sim-{name}.log"));
-        let log = File::create(&log_path).expect("create the simulator's log file");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_bank-simulator"));
-        for var in SIM_VARS {
-            command.env_remove(var);
+        let _ = fs::remove_file(&log_path);
+        let rust_log = std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into());
+        let base = [("BANK_HOST", "127.0.0.1".to_owned()), ("BANK_PORT", port.to_string()), ("RUST_LOG", rust_log)];
+        let vars: Vec<(String, String)> = base
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .chain(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())))
+            .collect();
+        let bin = std::path::Path::new(env!("CARGO_BIN_EXE_bank-simulator"));
+        let mut child =
+            Child::spawn(bin, &[], "bank-simulator", &log_path, &vars, SIM_VARS).expect("spawn bank-simulator");
+        let url = format!("http://127.0.0.1:{port}");
+        if let Err(e) = child.wait_healthy(&format!("{url}/status"), Duration::from_secs(20)).await {
+            panic!("{e}");
         }
-        command
-            .env("BANK_HOST", "127.0.0.1")
-            .env("BANK_PORT", port.to_string())
-            .env("RUST_LOG", std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()))
-            .env("NO_COLOR", "1")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone the log file handle"))
-            .stderr(log);
-        let child = command.spawn().expect("spawn bank-simulator");
         let client =
             reqwest::Client::builder().timeout(Duration::from_secs(10)).build().expect("build the test HTTP client");
-        let mut sim = Self { url: format!("http://127.0.0.1:{port}"), log_path, client, child };
-        sim.wait_ready(Duration::from_secs(20)).await;
-        sim
-    }
-
-    /// Polls `GET /status` until it answers 200, the child dies, or the deadline passes.
-    async fn wait_ready(&mut self, within: Duration) {
-        let deadline = Instant::now() + within;
-        let status = format!("{}/status", self.url);
-        loop {
-            if let Ok(Some(exit)) = self.child.try_wait() {
-                panic!("bank-simulator exited with {exit}; see {}", self.log_path.display());
-            }
-            let probe = self.client.get(&status).timeout(Duration::from_millis(500)).send();
-            if probe.await.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "bank-simulator not ready after {within:?}; see {}",
-                self.log_path.display()
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        Self { url, log_path, client, _child: child }
     }
 
     /// `GET /ledger`.
@@ -96,18 +74,9 @@ impl BankSim {
     }
 }
 
-impl Drop for BankSim {
-    fn drop(&mut self) {
-        // Kills this child only, by its pid, and reaps it so no zombie outlives the test.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// A port that was free a moment ago: bind to port 0, read the port, let it go.
+/// A port that was free a moment ago.
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local address").port()
+    payment_platform::testing::process::free_port().expect("a free port")
 }
 
 /// `<target>/test-logs`, next to the directory cargo gives integration tests for scratch files.

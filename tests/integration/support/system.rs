@@ -1,25 +1,25 @@
 //! The whole system as real processes: `api`, `payment-worker`, `refund-worker` and
 //! `bank-simulator`, on free ports, sharing a table and queues no other test uses.
 //! Every process is stopped by its pid when the test ends.
-use std::fs::File;
-use std::path::PathBuf;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use payment_platform::config::AwsArgs;
+use payment_platform::testing::process::Child;
 use serde_json::Value;
 
 use super::app::{CARD_KEY, JWT_SECRET, TestApp, eventually, unique_aws_args};
 use super::bank::{BankSim, free_port, log_dir};
 
-/// A child process of the test, killed and reaped on drop.
+/// A service of the test as a child process (`testing::process::Child`), killed on drop.
 pub struct Proc {
     pub name: String,
     pub port: u16,
     /// Where `GET /metrics` answers: the API's admin port (`ADMIN_PORT`), a worker's own port.
     pub admin_port: u16,
-    child: Child,
     pub log: PathBuf,
+    child: Child,
 }
 
 impl Proc {
@@ -27,35 +27,25 @@ impl Proc {
         let port = free_port();
         let admin_port = if name.ends_with("api") { free_port() } else { port };
         let log = log_dir().join(format!("{name}.log"));
-        let file = File::options().create(true).append(true).open(&log).expect("log file");
-        let child = Command::new(bin)
-            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .env("HTTP_PORT", port.to_string())
-            .env("WORKER_HTTP_PORT", port.to_string())
-            .env("ADMIN_PORT", admin_port.to_string())
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
-        Self { name: name.to_owned(), port, admin_port, child, log }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
+        let mut env = env.to_vec();
+        for var in ["HTTP_PORT", "WORKER_HTTP_PORT"] {
+            env.push((var.to_owned(), port.to_string()));
+        }
+        env.push(("ADMIN_PORT".to_owned(), admin_port.to_string()));
+        let child =
+            Child::spawn(Path::new(bin), &[], name, &log, &env, &[]).unwrap_or_else(|e| panic!("spawn {bin}: {e}"));
+        Self { name: name.to_owned(), port, admin_port, log, child }
     }
 
     pub fn signal(&self, sig: &str) {
-        let ok = Command::new("kill").args([&format!("-{sig}"), &self.pid().to_string()]).status().unwrap();
-        assert!(ok.success(), "kill -{sig} {}", self.name);
+        assert!(self.child.signal(sig), "kill -{sig} {}", self.name);
     }
 
     /// Waits for the process to exit, polling with a deadline.
     pub async fn exited(&mut self, within: Duration) -> ExitStatus {
         let deadline = Instant::now() + within;
         loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
+            if let Some(status) = self.child.exited() {
                 return status;
             }
             assert!(Instant::now() < deadline, "{} did not exit within {within:?}", self.name);
@@ -65,25 +55,9 @@ impl Proc {
 
     pub async fn wait_healthy(&mut self) {
         let url = format!("http://127.0.0.1:{}/status", self.port);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                panic!("{} exited ({s}) before answering; see {}", self.name, self.log.display());
-            }
-            let probe = reqwest::Client::new().get(&url).timeout(Duration::from_millis(500)).send().await;
-            if probe.is_ok_and(|r| r.status().is_success()) {
-                return;
-            }
-            assert!(Instant::now() < deadline, "{} not healthy; see {}", self.name, self.log.display());
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Err(e) = self.child.wait_healthy(&url, Duration::from_secs(30)).await {
+            panic!("{e}");
         }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -145,9 +119,7 @@ pub async fn api_alone(name: &str, extra: &[(&str, &str)]) -> (Proc, AwsArgs) {
 impl Proc {
     /// Peak resident memory (`VmHWM`) in kB.
     pub fn peak_rss_kb(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc status");
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).expect("VmHWM");
-        line.split_whitespace().nth(1).and_then(|v| v.parse().ok()).expect("VmHWM kB")
+        self.child.peak_rss_kb().expect("VmHWM of a running process")
     }
 
     /// `GET /metrics` on the admin port.
