@@ -63,12 +63,34 @@ locals {
     { name = "ADMIN_HOST", value = "0.0.0.0" },
     { name = "ADMIN_PORT", value = "4448" },
     { name = "BASE_URL", value = local.api_base_url },
+    { name = "MERCHANT_CACHE_SECS", value = tostring(var.merchant_cache_secs) },
+    { name = "RATE_LIMIT_READS_PER_SEC", value = tostring(var.rate_limit_reads_per_sec) },
+    { name = "RATE_LIMIT_WRITES_PER_SEC", value = tostring(var.rate_limit_writes_per_sec) },
+  ]
+
+  # Who issues the bearer tokens. Cognito (identity.tf): RS256 tokens checked against the pool's
+  # JWKS, the merchant in `client_id`, and no GET /token. Otherwise HS256 with JWT_SECRET_KEY.
+  cognito_auth_env = [
+    { name = "JWT_JWKS_URL", value = local.cognito_jwks_url },
+    { name = "JWT_ISSUER", value = local.cognito_issuer },
+    { name = "JWT_MERCHANT_CLAIM", value = "client_id" },
+    { name = "TOKEN_ISSUANCE", value = "false" },
+  ]
+
+  hs256_auth_env = [
     { name = "JWT_ISSUER", value = var.jwt_issuer },
     { name = "JWT_AUDIENCE", value = var.jwt_audience },
     { name = "TOKEN_TTL_SECS", value = tostring(var.token_ttl_secs) },
     { name = "TOKEN_ISSUANCE", value = tostring(var.token_issuance) },
     { name = "MERCHANT_ID", value = var.merchant_id },
   ]
+
+  auth_env = var.cognito_enabled ? local.cognito_auth_env : local.hs256_auth_env
+
+  # Cognito access tokens carry no `aud`, so JWT_AUDIENCE must be empty (no audience check). ECS
+  # drops an environment entry whose value is "" (the API would then check its default audience
+  # and refuse every token), so the empty value goes on the command line instead.
+  api_command = var.cognito_enabled ? ["api", "--jwt-audience="] : ["api"]
 
   worker_env = [
     { name = "BANK_URL", value = var.bank_url },
@@ -90,7 +112,9 @@ locals {
     { name = "JWT_OLD_SECRET_KEYS", valueFrom = var.jwt_old_secret_keys_secret_arn },
   ]
 
-  jwt_secrets = concat(local.old_jwt_keys_secret, [
+  # Only the HS256 mode needs the JWT secret: with Cognito it is not injected (its Secrets Manager
+  # secret stays, empty and unused; an empty secret injected would stop the task from starting).
+  jwt_secrets = var.cognito_enabled ? [] : concat(local.old_jwt_keys_secret, [
     { name = "JWT_SECRET_KEY", valueFrom = aws_secretsmanager_secret.jwt_secret_key.arn },
   ])
 
@@ -98,17 +122,20 @@ locals {
     { name = "CARD_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.card_encryption_key.arn },
   ])
 
-  # `port`: the one the container's health check asks `GET /status` on; `ports`: every port the
-  # container exposes (the API's ADMIN_PORT for metrics scrapers too).
+  # `command`: the binary (and, for the api, its flags); `port`: the one the container's health
+  # check asks `GET /status` on; `ports`: every port the container exposes (the API's ADMIN_PORT
+  # for metrics scrapers too).
   service_settings = {
     "api" = {
+      command         = local.api_command
       port            = 4444
       ports           = [4444, 4448]
-      environment     = concat(local.common_env, local.api_env)
+      environment     = concat(local.common_env, local.api_env, local.auth_env)
       secrets         = concat(local.card_secrets, local.jwt_secrets)
       security_groups = [aws_security_group.api.id]
     }
     "payment-worker" = {
+      command         = ["payment-worker"]
       port            = 4446
       ports           = [4446]
       environment     = concat(local.common_env, local.worker_env)
@@ -116,6 +143,7 @@ locals {
       security_groups = [aws_security_group.worker.id]
     }
     "refund-worker" = {
+      command         = ["refund-worker"]
       port            = 4446
       ports           = [4446]
       environment     = concat(local.common_env, local.worker_env)
@@ -144,7 +172,7 @@ resource "aws_ecs_task_definition" "service" {
   container_definitions = jsonencode([{
     name                   = each.key
     image                  = "${local.image_repository}:${lookup(var.image_tags, each.key, var.image_tag)}"
-    command                = [each.key]
+    command                = each.value.command
     essential              = true
     readonlyRootFilesystem = true
     stopTimeout            = local.stop_timeout

@@ -42,7 +42,7 @@ output "image_repository" {
 }
 
 output "jwt_secret_arn" {
-  description = "Put JWT_SECRET_KEY here before the API starts."
+  description = "cognito_enabled = false only: put JWT_SECRET_KEY here before the API starts (with Cognito it is not used)."
   value       = aws_secretsmanager_secret.jwt_secret_key.arn
 }
 
@@ -53,4 +53,36 @@ output "card_encryption_key_secret_arn" {
 
 output "alarm_topic_arn" {
   value = local.alarm_topic_arn
+}
+
+# --- Identity (cognito_enabled; null or empty without it) ---------------------------------------
+
+output "cognito_user_pool_id" {
+  value = local.cognito_pool_id
+}
+
+output "token_endpoint" {
+  description = "Where a merchant gets its token: POST grant_type=client_credentials with HTTP Basic client id:secret."
+  value       = var.cognito_enabled ? local.cognito_token_url : null
+}
+
+output "token_scopes" {
+  description = "The scope parameter a merchant asks for (space-separated)."
+  value       = join(" ", local.merchant_scopes)
+}
+
+output "jwt_issuer" {
+  description = "JWT_ISSUER the API checks (the user pool's issuer URL; JWT_JWKS_URL is it + /.well-known/jwks.json)."
+  value       = var.cognito_enabled ? local.cognito_issuer : var.jwt_issuer
+}
+
+output "merchant_ids" {
+  description = "Merchant id by merchants key: the merchant's Cognito app client id, its PROFILE item's key and what its payments are filed under. Hand it over with the secret."
+  value       = { for k, c in aws_cognito_user_pool_client.merchant : k => c.id }
+}
+
+output "merchant_client_secrets" {
+  description = "Client secret by merchants key, as generated at creation (`terraform output -json merchant_client_secrets`). After a rotation (docs/OPERATIONS.md) it may no longer be the merchant's current secret."
+  value       = { for k, c in aws_cognito_user_pool_client.merchant : k => c.client_secret }
+  sensitive   = true
 }

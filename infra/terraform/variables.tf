@@ -93,7 +93,7 @@ variable "public_subnet_ids" {
 }
 
 variable "private_subnet_ids" {
-  description = "Subnets of the tasks (they need a route to ECR, CloudWatch, DynamoDB, SQS, Secrets Manager and the bank). null: every subnet of the VPC."
+  description = "Subnets of the tasks (they need a route to ECR, CloudWatch, DynamoDB, SQS, Secrets Manager, the bank and, for the API, Cognito's JWKS on cognito-idp.<region>.amazonaws.com). null: every subnet of the VPC."
   type        = list(string)
   default     = null
 }
@@ -224,33 +224,66 @@ variable "base_url" {
 }
 
 variable "jwt_issuer" {
-  description = "JWT_ISSUER."
+  description = "JWT_ISSUER of the HS256 tokens (cognito_enabled = false only; with Cognito it is the user pool's issuer URL)."
   type        = string
   default     = "payment-platform"
 }
 
 variable "jwt_audience" {
-  description = "JWT_AUDIENCE."
+  description = "JWT_AUDIENCE of the HS256 tokens (cognito_enabled = false only; Cognito access tokens carry no aud, none is checked)."
   type        = string
   default     = "payment-platform-api"
 }
 
 variable "token_ttl_secs" {
-  description = "TOKEN_TTL_SECS: bearer token lifetime."
+  description = "TOKEN_TTL_SECS: lifetime of the tokens GET /token issues (cognito_enabled = false only)."
   type        = number
   default     = 3600
 }
 
 variable "token_issuance" {
-  description = "TOKEN_ISSUANCE: serve the development GET /token. Off in production."
+  description = "TOKEN_ISSUANCE: serve the development GET /token (cognito_enabled = false only; with Cognito it is always false). Off in production."
   type        = bool
   default     = false
 }
 
 variable "merchant_id" {
-  description = "MERCHANT_ID: the merchant GET /token issues for."
+  description = "MERCHANT_ID: the merchant GET /token issues for (cognito_enabled = false only)."
   type        = string
   default     = "test@merchant"
+}
+
+variable "merchant_cache_secs" {
+  description = "MERCHANT_CACHE_SECS: how long each API task remembers a merchant's registration (or its absence, or Disabled); onboarding and disabling take effect within it."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.merchant_cache_secs >= 0 && floor(var.merchant_cache_secs) == var.merchant_cache_secs
+    error_message = "merchant_cache_secs must be a whole number of seconds, 0 or more."
+  }
+}
+
+variable "rate_limit_reads_per_sec" {
+  description = "RATE_LIMIT_READS_PER_SEC: GET requests per second per merchant AND PER API TASK (burst of one second's worth); 0 = no limit. With N tasks a merchant gets up to N times this: set it to the merchant allowance / the task count (docs/OPERATIONS.md, Rate limits)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.rate_limit_reads_per_sec >= 0 && floor(var.rate_limit_reads_per_sec) == var.rate_limit_reads_per_sec
+    error_message = "rate_limit_reads_per_sec must be a whole number, 0 (no limit) or more."
+  }
+}
+
+variable "rate_limit_writes_per_sec" {
+  description = "RATE_LIMIT_WRITES_PER_SEC: writes (POST, PATCH...) per second per merchant AND PER API TASK (burst of one second's worth); 0 = no limit. Sized like rate_limit_reads_per_sec."
+  type        = number
+  default     = 100
+
+  validation {
+    condition     = var.rate_limit_writes_per_sec >= 0 && floor(var.rate_limit_writes_per_sec) == var.rate_limit_writes_per_sec
+    error_message = "rate_limit_writes_per_sec must be a whole number, 0 (no limit) or more."
+  }
 }
 
 variable "card_encryption_old_keys_secret_arn" {
@@ -260,7 +293,7 @@ variable "card_encryption_old_keys_secret_arn" {
 }
 
 variable "jwt_old_secret_keys_secret_arn" {
-  description = "Secrets Manager secret holding JWT_OLD_SECRET_KEYS (comma-separated previous JWT secrets, still accepted) during a rotation. null: not set."
+  description = "Secrets Manager secret holding JWT_OLD_SECRET_KEYS (comma-separated previous JWT secrets, still accepted) during a rotation (cognito_enabled = false only). null: not set."
   type        = string
   default     = null
 }
@@ -281,6 +314,61 @@ variable "log_retention_days" {
   description = "CloudWatch Logs retention."
   type        = number
   default     = 30
+}
+
+# --- Identity (identity.tf) ---------------------------------------------------------------------
+
+variable "cognito_enabled" {
+  description = "true: a Cognito user pool issues the API's tokens (client credentials, one app client per merchant; the merchant id is the client id). false: HS256 tokens signed with the JWT_SECRET_KEY secret, as before."
+  type        = bool
+  default     = true
+}
+
+variable "merchants" {
+  description = "Merchants, by a stable key (the app client is named <name_prefix>-<key>): display_name goes in the merchant's PROFILE item; disabled = true refuses it (PROFILE Disabled = true, and its client gets no new tokens). Never remove or rename a key: that deletes the client, and a new one is a new merchant id. Example: { acme = { display_name = \"Acme Ltd\" } }."
+  type = map(object({
+    display_name = string
+    disabled     = optional(bool, false)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.merchants) : can(regex("^[A-Za-z0-9][A-Za-z0-9_.@+=,-]{0,63}$", k))])
+    error_message = "merchants keys: 1 to 64 of letters, digits and _.@+=,- (they become app client names)."
+  }
+
+  validation {
+    condition     = alltrue([for m in values(var.merchants) : trimspace(m.display_name) != ""])
+    error_message = "Each merchant needs a display_name."
+  }
+}
+
+variable "merchant_token_validity_minutes" {
+  description = "Lifetime of a merchant's access token (minutes, 5 to 1440). It bounds how long a token obtained with a leaked secret keeps working after the secret is deleted."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.merchant_token_validity_minutes >= 5 && var.merchant_token_validity_minutes <= 1440
+    error_message = "merchant_token_validity_minutes must be between 5 and 1440."
+  }
+}
+
+variable "cognito_domain_prefix" {
+  description = "Prefix of the hosted domain serving the token endpoint (<prefix>.auth.<region>.amazoncognito.com); unique within the region across all AWS accounts; lowercase letters, digits, hyphens, and not containing aws, amazon or cognito. null: <name_prefix>-<account id>."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.cognito_domain_prefix == null || can(regex("^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$", var.cognito_domain_prefix))
+    error_message = "cognito_domain_prefix: lowercase letters, digits and hyphens, at most 63, not starting or ending with a hyphen."
+  }
+}
+
+variable "cognito_deletion_protection" {
+  description = "Refuse to delete the user pool (every merchant's client id, so every merchant id, lives in it; turn off only to tear an environment down)."
+  type        = bool
+  default     = true
 }
 
 # --- Alarms -------------------------------------------------------------------------------------
