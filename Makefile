@@ -3,13 +3,20 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev dev-reset audit test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 dev: ## The whole system on the emulator, supervised (PAYMENT_WORKERS=n REFUND_WORKERS=n); data kept across restarts
 	@localstack/dev.sh
+
+infra-local: ## Apply infra/terraform to the local emulator (EMULATOR_PORT, default 4566; started with every service if none runs)
+	@localstack/infra-local.sh apply >/dev/null
+	@echo "infra-local: applied; outputs: localstack/infra-local.sh output; INFRA=terraform make dev runs on them"
+
+infra-local-destroy: ## Destroy what make infra-local applied
+	@localstack/infra-local.sh destroy
 
 dev-reset: ## Wipe the data `make dev` keeps (stop `make dev` first)
 	@if EMULATOR_PORT=$${EMULATOR_PORT:-4566} localstack/emulator.sh status >/dev/null 2>&1; then \

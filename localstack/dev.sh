@@ -9,6 +9,9 @@
 #   starts); `make dev-reset` wipes it.
 # - Ctrl-C (SIGINT) or SIGTERM stops everything this script started, by pid, emulator included.
 #
+# - INFRA=terraform: the table and queues come from infra/terraform applied to the emulator
+#   (`make infra-local`), as production's definitions are; SETUP then only seeds the merchants.
+#
 # For tests: DEV_BIN_DIR runs already-built binaries from that folder (no cargo build), and
 # DEV_STATE_DIR moves the pid files and logs (default .emulator/dev).
 set -euo pipefail
@@ -46,9 +49,21 @@ if [ "${EMULATOR:-ministack}" = localstack ]; then
 else
   export EMULATOR_PORT="${EMULATOR_PORT:-4566}" EMULATOR_PERSIST=1
   export EMULATOR_STATE="${EMULATOR_STATE:-$root/.emulator/$EMULATOR_PORT}"
+  [ "${INFRA:-setup}" != terraform ] || export EMULATOR_SERVICES=all
   AWS_ENDPOINT_URL="$(localstack/emulator.sh start)"
   export AWS_ENDPOINT_URL
   cp "$EMULATOR_STATE/emulator.pid" "$pids/emulator.pid"
+fi
+
+if [ "${INFRA:-setup}" = terraform ]; then
+  echo "dev: applying infra/terraform to the emulator (first time: a couple of minutes)" >&2
+  outputs="$(localstack/infra-local.sh apply)"
+  name() { python3 -c 'import json,sys; o=json.load(sys.stdin)["'"$1"'"]["value"]; print(o if isinstance(o,str) else o["'"${2:-}"'"].rsplit("/",1)[-1])'; }
+  DYNAMODB_TABLE="$(name table_name <<<"$outputs")"
+  PAYMENTS_QUEUE="$(name queue_urls payments <<<"$outputs")"
+  REFUNDS_QUEUE="$(name queue_urls refunds <<<"$outputs")"
+  export DYNAMODB_TABLE PAYMENTS_QUEUE REFUNDS_QUEUE
+  echo "dev: on Terraform's table $DYNAMODB_TABLE and queues $PAYMENTS_QUEUE, $REFUNDS_QUEUE" >&2
 fi
 
 # supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on TERM or INT stops

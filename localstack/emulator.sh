@@ -11,6 +11,8 @@
 #   EMULATOR_STATE      state folder: pid file, log, TMPDIR, STATE_DIR
 #                       (default <repo>/.emulator/<port>)
 #   EMULATOR_WAIT_SECS  how long `wait`/`start` wait for health (default 60)
+#   EMULATOR_SERVICES   the AWS services to emulate (default dynamodb,sqs,dynamodbstreams;
+#                       `all` for every one MiniStack has, as `make infra-local` needs)
 #   EMULATOR_PERSIST    1: keep the data in EMULATOR_STATE/state across restarts (saved on
 #                       stop, loaded on start; ministack only). Default 0: every start is empty.
 #   PYTHON              interpreter used to create the venv (default python3)
@@ -24,6 +26,7 @@ EMULATOR_PORT=${EMULATOR_PORT:-4566}
 EMULATOR_STATE=${EMULATOR_STATE:-$REPO_ROOT/.emulator/$EMULATOR_PORT}
 EMULATOR_WAIT_SECS=${EMULATOR_WAIT_SECS:-60}
 EMULATOR_PERSIST=${EMULATOR_PERSIST:-0}
+EMULATOR_SERVICES=${EMULATOR_SERVICES:-dynamodb,sqs,dynamodbstreams}
 PYTHON=${PYTHON:-python3}
 
 HOST=127.0.0.1
@@ -127,10 +130,12 @@ cmd_wait() {
     log "waiting up to ${EMULATOR_WAIT_SECS}s for $HEALTH_URL"
     while ! healthy; do
         if [[ "$EMULATOR" != localstack && -f "$PID_FILE" ]]; then
-            pid=$(running_pid)
-            if [[ -z "$pid" ]]; then
+            # Only whether it lives: while it starts, its command line can read empty for a
+            # moment (it renames its process title), which `running_pid` would take for gone.
+            pid=$(<"$PID_FILE")
+            if ! alive "$pid"; then
                 log_tail
-                die "emulator process $(<"$PID_FILE") died before becoming healthy"
+                die "emulator process $pid died before becoming healthy"
             fi
         fi
         if ((SECONDS >= deadline)); then
@@ -171,8 +176,10 @@ cmd_start() {
 
     local -a cmd launcher=()
     if [[ "$EMULATOR" == ministack ]]; then
-        cmd=(env BIND_HOST="$HOST" GATEWAY_PORT="$EMULATOR_PORT"
-            "SERVICES=dynamodb,sqs,dynamodbstreams" PERSIST_STATE="$EMULATOR_PERSIST"
+        local services=("SERVICES=$EMULATOR_SERVICES")
+        [[ "$EMULATOR_SERVICES" != all ]] || services=(-u SERVICES)
+        cmd=(env "${services[@]}" BIND_HOST="$HOST" GATEWAY_PORT="$EMULATOR_PORT"
+            PERSIST_STATE="$EMULATOR_PERSIST"
             TMPDIR="$EMULATOR_STATE/tmp" STATE_DIR="$EMULATOR_STATE/state"
             S3_DATA_DIR="$EMULATOR_STATE/state/s3" "$PROGRAM")
     else

@@ -4,8 +4,12 @@
 #            (ApproximateNumberOfMessagesNotVisible) counts because a worker holds each message
 #            for the whole slow bank call: a queue with nothing visible can still be saturated.
 
+# autoscaling_enabled = false (the local emulator, which has no Application Auto Scaling API)
+# creates none of these: each service then runs its desired count (the services variable's
+# min_tasks) and does not scale.
+
 resource "aws_appautoscaling_target" "service" {
-  for_each = local.service_names
+  for_each = var.autoscaling_enabled ? local.service_names : toset([])
 
   service_namespace  = "ecs"
   scalable_dimension = "ecs:service:DesiredCount"
@@ -15,6 +19,8 @@ resource "aws_appautoscaling_target" "service" {
 }
 
 resource "aws_appautoscaling_policy" "api_requests" {
+  count = var.autoscaling_enabled ? 1 : 0
+
   name               = "${var.name_prefix}-api-requests-per-task"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
@@ -34,6 +40,8 @@ resource "aws_appautoscaling_policy" "api_requests" {
 }
 
 resource "aws_appautoscaling_policy" "api_cpu" {
+  count = var.autoscaling_enabled ? 1 : 0
+
   name               = "${var.name_prefix}-api-cpu"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
@@ -60,7 +68,7 @@ locals {
 }
 
 resource "aws_appautoscaling_policy" "worker_backlog" {
-  for_each = local.worker_queues
+  for_each = var.autoscaling_enabled ? local.worker_queues : {}
 
   name               = "${var.name_prefix}-${each.key}-backlog-per-task"
   policy_type        = "TargetTrackingScaling"

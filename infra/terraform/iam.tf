@@ -45,10 +45,12 @@ locals {
     ]
   }
 
-  # Each worker consumes its own queue (`local.worker_queues`, autoscaling.tf) the same way: conditional UpdateItem for PROCESSING and the final state (a refund settles with its
-  # payment in one transaction of two updates), a consistent Query of the payment; the repair loop
+  # Each worker consumes its own queue (`local.worker_queues`, autoscaling.tf) the same way:
+  # conditional UpdateItem for PROCESSING and the final state (a refund settles with its payment
+  # in one transaction of two updates), a consistent Query of the payment; the repair loop
   # queries GSI2, claims with UpdateItem and sends the job again; poison messages are copied to
-  # the DLQ with SendMessage.
+  # the DLQ with SendMessage. tests/integration/infra_apply.rs holds this to the calls the
+  # processes make.
   worker_policies = { for worker, queue in local.worker_queues : worker => [
     {
       Sid      = "Table"
@@ -71,8 +73,16 @@ locals {
     {
       Sid      = "Consume"
       Effect   = "Allow"
-      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:SendMessage"]
+      Action   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
       Resource = [aws_sqs_queue.main[queue].arn]
+    },
+    {
+      # The repair loop re-enqueues its own kind; the payment worker also enqueues the refunds
+      # that waited for a payment it settled.
+      Sid      = "Enqueue"
+      Effect   = "Allow"
+      Action   = ["sqs:SendMessage"]
+      Resource = [for q in local.worker_sends[worker] : aws_sqs_queue.main[q].arn]
     },
     {
       Sid      = "DeadLetter"
@@ -81,6 +91,12 @@ locals {
       Resource = [aws_sqs_queue.dlq[queue].arn]
     },
   ] }
+
+  # The queues each worker sends jobs to.
+  worker_sends = {
+    "payment-worker" = ["payments", "refunds"]
+    "refund-worker"  = ["refunds"]
+  }
 
   task_policies = merge(local.api_policy, local.worker_policies)
 }

@@ -1,6 +1,7 @@
 # The work queues and their dead-letter queues, exactly as SETUP creates them
 # (src/sqs/setup.rs): <name>-dlq keeps messages 14 days; the work queue hides a received
-# message 30 s, long-polls 20 s, keeps messages the SQS default 4 days, and parks a message in
+# message 30 s, long-polls 20 s, keeps messages the SQS default 4 days, takes messages of at most
+# 256 KiB (set on both sides: the defaults differ), and parks a message in
 # its DLQ on the 11th receive (maxReceiveCount 10). Production adds encryption at rest and a
 # redrive allow policy.
 locals {
@@ -17,6 +18,7 @@ resource "aws_sqs_queue" "dlq" {
 
   name                      = "${each.value}-dlq"
   message_retention_seconds = 1209600
+  max_message_size          = 262144
   sqs_managed_sse_enabled   = local.sqs_managed_sse
   kms_master_key_id         = var.kms_key_arn
 }
@@ -28,6 +30,7 @@ resource "aws_sqs_queue" "main" {
   visibility_timeout_seconds = 30
   receive_wait_time_seconds  = 20
   message_retention_seconds  = 345600
+  max_message_size           = 262144
   sqs_managed_sse_enabled    = local.sqs_managed_sse
   kms_master_key_id          = var.kms_key_arn
 

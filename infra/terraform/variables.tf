@@ -155,6 +155,12 @@ variable "services" {
   }
 }
 
+variable "autoscaling_enabled" {
+  description = "Create the Application Auto Scaling targets and policies. false only where that API does not exist (the local emulator, make infra-local): the services then keep their desired count."
+  type        = bool
+  default     = true
+}
+
 variable "api_requests_per_target" {
   description = "API target tracking: ALB requests per task per minute."
   type        = number

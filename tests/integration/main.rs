@@ -11,6 +11,7 @@ mod dev_script;
 mod e2e;
 mod hardening;
 mod identity;
+mod infra_apply;
 mod infra_names;
 mod observability;
 mod postman;

@@ -7,7 +7,7 @@ use super::bank::free_port;
 
 pub struct PrivateEmulator {
     pub url: String,
-    port: u16,
+    pub port: u16,
     state: PathBuf,
     pgid: i32,
 }
@@ -18,6 +18,11 @@ fn script() -> PathBuf {
 
 impl PrivateEmulator {
     pub fn start(name: &str) -> Self {
+        Self::start_with(name, "dynamodb,sqs,dynamodbstreams")
+    }
+
+    /// With `services` emulated (`all` for every one, as Terraform needs).
+    pub fn start_with(name: &str, services: &str) -> Self {
         let port = free_port();
         let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("emulator-{name}-{port}"));
         let out = Command::new("bash")
@@ -25,6 +30,7 @@ impl PrivateEmulator {
             .arg("start")
             .env("EMULATOR_PORT", port.to_string())
             .env("EMULATOR_STATE", &state)
+            .env("EMULATOR_SERVICES", services)
             .output()
             .expect("run emulator.sh start");
         assert!(out.status.success(), "emulator.sh start: {}", String::from_utf8_lossy(&out.stderr));

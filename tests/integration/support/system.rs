@@ -134,7 +134,12 @@ impl Proc {
 impl System {
     /// Starts everything. `bank_env` configures the simulator's faults, `worker_env` the workers.
     pub async fn start(name: &str, bank_env: &[(&str, &str)], worker_env: &[(&str, &str)]) -> Self {
-        let aws = unique_aws_args();
+        Self::start_on(name, unique_aws_args(), bank_env, worker_env).await
+    }
+
+    /// The same on the table and queues `aws` names (SETUP creates what is missing and seeds the
+    /// merchants; it changes nothing that exists).
+    pub async fn start_on(name: &str, aws: AwsArgs, bank_env: &[(&str, &str)], worker_env: &[(&str, &str)]) -> Self {
         let clients = payment_platform::aws::clients(&aws).await;
         payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
         let bank = BankSim::start(name, bank_env).await;

@@ -1,0 +1,241 @@
+//! `infra/terraform` applied to an emulator of the test's own (`localstack/infra-local.sh`, the
+//! same path as `make infra-local`): what it creates is compared field by field with what SETUP
+//! creates, the services settle a payment and a refund on the Terraform-made table and queues,
+//! each component's IAM policy is held to the AWS calls its process made, and everything is
+//! destroyed at the end. Skipped with a warning where terraform or its provider is missing.
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::TableDescription;
+use aws_sdk_sqs::types::QueueAttributeName;
+use payment_platform::aws::Clients;
+use payment_platform::config::AwsArgs;
+use serde_json::Value;
+
+use super::support::app::card_request;
+use super::support::emulator::PrivateEmulator;
+use super::support::system::System;
+
+fn plugins() -> PathBuf {
+    PathBuf::from(std::env::var("TF_PLUGIN_DIR").unwrap_or_else(|_| "/opt/tf-plugins".into()))
+}
+
+fn terraform_available() -> bool {
+    let tf = Command::new("terraform").arg("version").output().is_ok_and(|o| o.status.success());
+    tf && plugins().is_dir()
+}
+
+/// Runs `infra-local.sh <verb>` against `emulator`, with its state in `state`.
+fn infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Value {
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/infra-local.sh"))
+        .arg(verb)
+        .env("EMULATOR_PORT", emulator.port.to_string())
+        .env("INFRA_STATE", state)
+        .env("TF_PLUGIN_DIR", plugins())
+        .output()
+        .expect("run infra-local.sh");
+    let log = state.with_extension(format!("{verb}.log"));
+    std::fs::write(&log, &out.stderr).unwrap();
+    assert!(out.status.success(), "infra-local.sh {verb} failed; see {}", log.display());
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+/// What SETUP and Terraform must agree on for a table (names aside).
+async fn table_shape(clients: &Clients, table: &str) -> BTreeMap<&'static str, String> {
+    let out = clients.dynamodb.describe_table().table_name(table).send().await.unwrap();
+    let t: TableDescription = out.table.unwrap();
+    let mut attrs: Vec<String> =
+        t.attribute_definitions().iter().map(|a| format!("{}:{}", a.attribute_name(), a.attribute_type())).collect();
+    attrs.sort();
+    let keys = |k: &[aws_sdk_dynamodb::types::KeySchemaElement]| {
+        k.iter().map(|e| format!("{}:{}", e.attribute_name(), e.key_type())).collect::<Vec<_>>().join(",")
+    };
+    let mut gsis: Vec<String> = t
+        .global_secondary_indexes()
+        .iter()
+        .map(|g| {
+            let p = g.projection();
+            let mut non_key: Vec<String> = p.map(|p| p.non_key_attributes().to_vec()).unwrap_or_default();
+            non_key.sort();
+            format!(
+                "{} [{}] {:?} {:?}",
+                g.index_name().unwrap_or_default(),
+                keys(g.key_schema()),
+                p.and_then(|p| p.projection_type().cloned()),
+                non_key
+            )
+        })
+        .collect();
+    gsis.sort();
+    let ttl = clients.dynamodb.describe_time_to_live().table_name(table).send().await.unwrap();
+    let ttl = ttl
+        .time_to_live_description()
+        .map(|d| (d.attribute_name().map(str::to_owned), d.time_to_live_status().cloned()));
+    let stream = t.stream_specification().map(|s| (s.stream_enabled(), s.stream_view_type().cloned()));
+    BTreeMap::from([
+        ("keys", keys(t.key_schema())),
+        ("attributes", attrs.join(",")),
+        ("global secondary indexes", gsis.join(" | ")),
+        ("billing", format!("{:?}", t.billing_mode_summary().and_then(|b| b.billing_mode().cloned()))),
+        ("ttl", format!("{ttl:?}")),
+        ("stream", format!("{stream:?}")),
+    ])
+}
+
+/// What SETUP and Terraform must agree on for a queue and its DLQ.
+async fn queue_shape(clients: &Clients, name: &str) -> BTreeMap<String, String> {
+    let mut shape = BTreeMap::new();
+    for (which, queue) in [("queue", name.to_owned()), ("dlq", format!("{name}-dlq"))] {
+        let url = payment_platform::sqs::queue_url(&clients.sqs, &queue).await.unwrap();
+        let out = clients.sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::All);
+        let attrs = out.send().await.unwrap().attributes.unwrap_or_default();
+        for name in [
+            QueueAttributeName::VisibilityTimeout,
+            QueueAttributeName::MessageRetentionPeriod,
+            QueueAttributeName::ReceiveMessageWaitTimeSeconds,
+            QueueAttributeName::DelaySeconds,
+            QueueAttributeName::MaximumMessageSize,
+        ] {
+            shape.insert(format!("{which} {name}"), attrs.get(&name).cloned().unwrap_or_default());
+        }
+        let redrive: Option<Value> =
+            attrs.get(&QueueAttributeName::RedrivePolicy).and_then(|r| serde_json::from_str(r).ok());
+        let max_receives = redrive.map(|r| r["maxReceiveCount"].to_string());
+        shape.insert(format!("{which} maxReceiveCount"), format!("{max_receives:?}"));
+    }
+    shape
+}
+
+/// `aws_requests_total` of one process, as IAM actions: `service:Operation`, batch calls as the
+/// action that authorises them, and a transaction as the item writes it holds (`Put`, `Update`).
+async fn actions_called(metrics_port: u16, transaction_writes: &[&str]) -> BTreeSet<String> {
+    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
+    let label = |line: &str, name: &str| {
+        let start = line.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(line[start..start + line[start..].find('"')?].to_owned())
+    };
+    let mut actions = BTreeSet::new();
+    for line in text.lines().filter(|l| l.starts_with("aws_requests_total{")) {
+        let (Some(service), Some(op)) = (label(line, "aws_service"), label(line, "operation")) else { continue };
+        let ops: Vec<String> = match op.as_str() {
+            "TransactWriteItems" => transaction_writes.iter().map(|w| (*w).to_owned()).collect(),
+            batch if batch.ends_with("Batch") => vec![batch.trim_end_matches("Batch").to_owned()],
+            other => vec![other.to_owned()],
+        };
+        actions.extend(ops.into_iter().map(|o| format!("{service}:{o}")));
+    }
+    actions
+}
+
+/// Every action each component's policy grants, from the applied Terraform state.
+fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let out = Command::new("terraform").arg(format!("-chdir={}", state.display())).args(["show", "-json"]).output();
+    let shown: Value = serde_json::from_slice(&out.expect("terraform show").stdout).expect("state JSON");
+    let resources = shown["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
+    let mut by_component = BTreeMap::new();
+    for r in resources.iter().filter(|r| r["type"] == "aws_iam_role_policy" && r["name"] == "task") {
+        let component = r["index"].as_str().unwrap().to_owned();
+        let policy: Value = serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap();
+        let mut actions = BTreeSet::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            match &statement["Action"] {
+                Value::String(a) => drop(actions.insert(a.clone())),
+                Value::Array(list) => actions.extend(list.iter().filter_map(|a| a.as_str().map(str::to_owned))),
+                _ => {}
+            }
+        }
+        by_component.insert(component, actions.into_iter().filter(|a| !a.starts_with("kms:")).collect());
+    }
+    by_component
+}
+
+/// The AWS actions each component's code may call (src/dynamo, src/sqs, src/worker), as IAM
+/// names. The policies must grant exactly these; the processes must call nothing else.
+fn declared() -> BTreeMap<String, BTreeSet<String>> {
+    let api = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+    let worker = [
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+    ];
+    let common = ["sqs:GetQueueUrl", "sqs:SendMessage"];
+    let set = |own: &[&str]| own.iter().chain(&common).map(|a| (*a).to_owned()).collect::<BTreeSet<_>>();
+    BTreeMap::from([
+        ("api".to_owned(), set(&api)),
+        ("payment-worker".to_owned(), set(&worker)),
+        ("refund-worker".to_owned(), set(&worker)),
+    ])
+}
+
+#[tokio::test]
+async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services() {
+    if !terraform_available() {
+        eprintln!(
+            "warning: terraform or its providers ({}) missing; skipping the Terraform apply test",
+            plugins().display()
+        );
+        return;
+    }
+    let emulator = PrivateEmulator::start_with("terraform", "all");
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("terraform-{}", emulator.port));
+    let outputs = infra("apply", &emulator, &state);
+    let table = outputs["table_name"]["value"].as_str().expect("table_name output").to_owned();
+    let queue_urls = &outputs["queue_urls"]["value"];
+    let name_of = |url: &Value| url.as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let (payments, refunds) = (name_of(&queue_urls["payments"]), name_of(&queue_urls["refunds"]));
+
+    // SETUP's own resources, on the same emulator, to compare with.
+    let setup = AwsArgs {
+        region: "us-east-1".into(),
+        endpoint_url: Some(emulator.url.clone()),
+        table: "setup-table".into(),
+        payments_queue: "setup-payments".into(),
+        refunds_queue: "setup-refunds".into(),
+        setup: true,
+    };
+    let clients = payment_platform::aws::clients(&setup).await;
+    payment_platform::setup::run(&clients, &setup).await.expect("SETUP");
+    assert_eq!(table_shape(&clients, &table).await, table_shape(&clients, &setup.table).await, "table");
+    for (tf, ours) in [(&payments, &setup.payments_queue), (&refunds, &setup.refunds_queue)] {
+        assert_eq!(queue_shape(&clients, tf).await, queue_shape(&clients, ours).await, "queue {tf} vs {ours}");
+    }
+
+    // The services on Terraform's table and queues (SETUP only seeds the merchants there).
+    let on_terraform = AwsArgs { table, payments_queue: payments, refunds_queue: refunds, ..setup };
+    let sys = System::start_on("terraform", on_terraform, &[], &[("WORKER_WAIT_SECS", "1")]).await;
+    let id = sys.app.create_ok(&card_request("4242424242424242", 2500)).await;
+    assert_eq!(sys.settled(&id, Duration::from_secs(60)).await["Status"], "SUCCEEDED");
+    assert_eq!(sys.app.refund(&id, Some(serde_json::json!({ "Amount": 1000 })), None).await.status(), 202);
+    let refunded = sys.settled(&id, Duration::from_secs(60)).await;
+    assert_eq!(
+        (refunded["Refunds"][0]["Status"].as_str(), refunded["RefundedAmount"].as_u64()),
+        (Some("SUCCEEDED"), Some(1000))
+    );
+
+    // IAM: each role grants exactly what its component's code calls, and the processes called
+    // nothing their role does not grant.
+    let granted = granted(&state);
+    assert_eq!(granted, declared(), "the task policies in infra/terraform/iam.tf against the code's calls");
+    let called = [
+        ("api", actions_called(sys.api.admin_port, &["PutItem", "UpdateItem"]).await),
+        ("payment-worker", actions_called(sys.payment_worker.port, &["UpdateItem"]).await),
+        ("refund-worker", actions_called(sys.refund_worker.port, &["UpdateItem"]).await),
+    ];
+    for (component, actions) in called {
+        let signature = if component == "api" { "sqs:SendMessage" } else { "sqs:ReceiveMessage" };
+        assert!(actions.contains(signature), "{component}'s calls were measured: {actions:?}");
+        let denied: Vec<_> = actions.difference(&granted[component]).collect();
+        assert!(denied.is_empty(), "{component} called what its role does not grant: {denied:?}");
+    }
+    drop(sys);
+
+    infra("destroy", &emulator, &state);
+    let gone =
+        clients.dynamodb.describe_table().table_name(outputs["table_name"]["value"].as_str().unwrap()).send().await;
+    assert!(gone.is_err(), "destroy removes the table");
+}
