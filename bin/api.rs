@@ -7,9 +7,10 @@ use payment_platform::config::ApiConfig;
 use payment_platform::{http, shutdown, telemetry};
 use tokio_util::sync::CancellationToken;
 
-/// How long, after the listeners stop, writes still being carried through may take: within
-/// the orchestrator's stop timeout (30 s on ECS, see infra/terraform). A write still unconfirmed
-/// then is found by the repair path if it landed.
+/// How long, after the listeners stop, writes still being carried through may take. With the
+/// listeners' own drain (`http::server::DRAIN_GRACE`, 10 s) it stays within the orchestrator's
+/// stop timeout (30 s on ECS, see infra/terraform). A write still unconfirmed then is found by the
+/// repair path if it landed.
 const WRITES_GRACE: Duration = Duration::from_secs(15);
 
 #[tokio::main]
@@ -27,6 +28,19 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(addr = %listener.local_addr()?, admin = %admin.local_addr()?, base_url = %config.base_url,
         "api listening");
     let stop = CancellationToken::new();
+    // Rate-limit buckets of merchants gone quiet are dropped now and then: memory stays bounded
+    // by the merchants active in the last minute.
+    let limits = std::sync::Arc::clone(&state.auth);
+    let shrink = stop.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = shrink.cancelled() => break,
+                _ = every.tick() => limits.limits.shrink(),
+            }
+        }
+    });
     let admin_task = tokio::spawn(http::serve_admin(admin, config.conn_limits(), stop.clone().cancelled_owned()));
     let public = http::serve(listener, state, {
         let stop = stop.clone();

@@ -42,6 +42,23 @@ else
 fi
 
 managed_emulator=true
+# Installed before anything starts, so a Ctrl-C at any point (even mid-apply) stops what began.
+supervisors=()
+stop_all() {
+  trap - INT TERM EXIT
+  echo "dev: stopping" >&2
+  for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${supervisors[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if $managed_emulator; then
+    localstack/emulator.sh stop >/dev/null 2>&1 || true
+    rm -f "$pids/emulator.pid"
+  fi
+  echo "dev: stopped" >&2
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
 if [ "${EMULATOR:-ministack}" = localstack ]; then
   managed_emulator=false
   export AWS_ENDPOINT_URL="${AWS_ENDPOINT_URL:-http://127.0.0.1:4566}"
@@ -83,21 +100,6 @@ supervise() {
   done
 }
 
-supervisors=()
-stop_all() {
-  trap - INT TERM EXIT
-  echo "dev: stopping" >&2
-  for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${supervisors[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if $managed_emulator; then
-    localstack/emulator.sh stop >/dev/null 2>&1 || true
-    rm -f "$pids/emulator.pid"
-  fi
-  echo "dev: stopped" >&2
-}
-trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 start() { # name, then the command
   supervise "$@" &

@@ -41,7 +41,11 @@ impl Services {
             // The id is fresh: the record can only exist because an attempt whose answer was
             // lost (ours, or the SDK's own retry) wrote it.
             Err(StoreError::Conflict(ConflictKind::AlreadyExists)) => Ok(self.enqueue_and_answer(id, None).await),
-            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken)) => {
+            // A key conflict, or a transaction cancelled without saying which condition failed
+            // (some emulators omit the reasons): the key tells.
+            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken | ConflictKind::WrongState))
+                if key.is_some() =>
+            {
                 let key = key.ok_or_else(|| AppError::Internal("key conflict without a key".into()))?;
                 match self.existing_key(key).await.map_err(AppError::after_write)? {
                     Some(Existing::Replay { resource_id, .. }) if resource_id == id.to_string() => {

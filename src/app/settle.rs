@@ -166,22 +166,32 @@ impl Services {
         };
         let mut repaired = 0;
         for job in jobs {
-            let (payment, refund) = match job {
-                Job::Charge { payment_id } => (payment_id, None),
-                Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
-            };
-            if refund.is_some() && self.waits_for_its_payment(payment).await? {
-                // Not stale: it is waiting, and its payment's own settlement (or repair) will
-                // release it. Enqueuing it now would only bounce it, every pass.
-                continue;
-            }
-            if self.store.repair.claim_stale(payment, refund, cutoff, now).await? {
-                tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
-                self.queue.enqueue(&job).await?;
-                repaired += 1;
+            // One record that cannot be handled now (unreadable, a failed send) must not stop
+            // the pass for the others: it is logged, and met again on a later pass.
+            match self.repair_one(job, cutoff, now).await {
+                Ok(true) => repaired += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, ?job, "repair: record skipped this pass"),
             }
         }
         Ok(repaired)
+    }
+
+    /// Re-enqueues one stale record if this repairer wins its claim. A refund still waiting for
+    /// its payment is not stale: its claim only moves it to the back of the index (so waiting
+    /// refunds cannot crowd stale ones out of a pass), and its payment's settlement releases it.
+    async fn repair_one(&self, job: Job, cutoff: u64, now: u64) -> Result<bool, AppError> {
+        let (payment, refund) = match job {
+            Job::Charge { payment_id } => (payment_id, None),
+            Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
+        };
+        let waiting = refund.is_some() && self.waits_for_its_payment(payment).await?;
+        if !self.store.repair.claim_stale(payment, refund, cutoff, now).await? || waiting {
+            return Ok(false);
+        }
+        tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
+        self.queue.enqueue(&job).await?;
+        Ok(true)
     }
 
     async fn waits_for_its_payment(&self, payment: PaymentId) -> Result<bool, AppError> {

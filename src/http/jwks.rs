@@ -2,8 +2,10 @@
 //! against the provider's JWKS by `kid`.
 //!
 //! - The key set is cached. A token naming a `kid` the cache lacks triggers one refresh, at most
-//!   once a minute (so a flood of forged `kid`s cannot hammer the provider); a failed refresh keeps
-//!   the cached keys, so a provider outage fails no request whose key is known.
+//!   once a minute (so a flood of forged `kid`s cannot hammer the provider), and so does a cache
+//!   older than ten minutes (so a withdrawn key stops being trusted); a failed refresh, or one
+//!   that brings no usable key, keeps the cached keys, so a provider outage fails no request
+//!   whose key is known.
 //! - The algorithm comes from the key, never from the token: an RSA key verifies RS256 only, a
 //!   P-256 key ES256 only. A token whose header says otherwise (`none`, HS256 signed with the
 //!   public key as its secret, ...) is refused before any signature check.
@@ -13,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::Duration;
 
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet};
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, JwkSet, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -23,6 +25,9 @@ use crate::domain::ids::MerchantId;
 
 /// The shortest time between two fetches of the key set.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
+/// Past this age the key set is fetched again on the next token, so a key the provider
+/// withdrew (a compromise) stops being trusted within minutes, without a restart.
+pub const MAX_AGE: Duration = Duration::from_secs(600);
 
 pub struct JwksSettings {
     pub url: String,
@@ -36,6 +41,8 @@ pub struct JwksVerifier {
     settings: JwksSettings,
     http: reqwest::Client,
     keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    /// When the cached keys were fetched.
+    fetched_at: RwLock<Option<Instant>>,
     /// When the last refresh for an unknown `kid` was attempted; held while fetching, so
     /// refreshes never overlap.
     last_fetch: Mutex<Option<Instant>>,
@@ -56,7 +63,13 @@ impl JwksVerifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a plain HTTP client builds");
-        Self { settings, http, keys: RwLock::new(HashMap::new()), last_fetch: Mutex::new(None) }
+        Self {
+            settings,
+            http,
+            keys: RwLock::new(HashMap::new()),
+            fetched_at: RwLock::new(None),
+            last_fetch: Mutex::new(None),
+        }
     }
 
     /// Fetches the key set now (at start: a failure is logged, and the first token retries).
@@ -70,6 +83,9 @@ impl JwksVerifier {
     pub async fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
         let header = decode_header(token).map_err(|_| ApiError::Unauthorized)?;
         let kid = header.kid.ok_or(ApiError::Unauthorized)?;
+        if self.stale() {
+            self.refresh_if_due().await;
+        }
         let (key, alg) = match self.key(&kid) {
             Some(found) => found,
             None => {
@@ -98,6 +114,11 @@ impl JwksVerifier {
         merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)
     }
 
+    fn stale(&self) -> bool {
+        let at = *self.fetched_at.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        at.is_some_and(|at| at.elapsed() > MAX_AGE)
+    }
+
     fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
         self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
     }
@@ -120,19 +141,28 @@ impl JwksVerifier {
         }
         let set: JwkSet = resp.json().await.map_err(|_| JwksError::Invalid)?;
         let keys = usable_keys(&set);
+        if keys.is_empty() {
+            // A provider always publishes its signing keys: an empty set is a fault, not a
+            // revocation of every key, and is not taken.
+            return Err(JwksError::Invalid);
+        }
         tracing::info!(keys = keys.len(), "JWKS fetched");
         *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
+        *self.fetched_at.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
         Ok(())
     }
 }
 
 /// The keys of `set` this API verifies with, by `kid`: RSA (RS256) and P-256 (ES256). Keys
-/// without a `kid`, of other types, or whose declared `alg` disagrees are left out.
+/// without a `kid`, of other types, for encryption, or whose declared `alg` disagrees are left out.
 fn usable_keys(set: &JwkSet) -> HashMap<String, (DecodingKey, Algorithm)> {
     set.keys
         .iter()
         .filter_map(|jwk| {
             let kid = jwk.common.key_id.clone()?;
+            if matches!(jwk.common.public_key_use, Some(PublicKeyUse::Encryption)) {
+                return None;
+            }
             let alg = match &jwk.algorithm {
                 AlgorithmParameters::RSA(_) => Algorithm::RS256,
                 AlgorithmParameters::EllipticCurve(ec) if ec.curve == EllipticCurve::P256 => Algorithm::ES256,

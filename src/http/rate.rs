@@ -80,7 +80,7 @@ impl RateLimits {
         }
     }
 
-    /// Forgets merchants whose buckets are full again (called now and then, bounds memory).
+    /// Forgets merchants whose buckets are full again (the API calls it every minute).
     pub fn shrink(&self) {
         for class in [&self.reads, &self.writes].into_iter().flatten() {
             class.limiter.retain_recent();

@@ -201,7 +201,11 @@ async fn carried(
     let task = state.writes.spawn(work.instrument(tracing::Span::current()));
     match task.await {
         Ok(answer) => Ok(accepted(&answer?)),
-        Err(e) => Err(AppError::Internal(format!("the request's task ended: {e}")).into()),
+        // The task died mid-way (a panic): its write may have landed, so the outcome is unknown.
+        Err(e) => {
+            tracing::error!(error = %e, "the request's task ended before answering");
+            Err(AppError::OutcomeUnknown.into())
+        }
     }
 }
 

@@ -35,6 +35,9 @@ pub const HARD_MAX_HEADER_BYTES: usize = 256 * 1024;
 /// Likewise for the number of header fields (the API's own limit is `limits::MAX_HEADERS`).
 pub const HARD_MAX_HEADERS: usize = 256;
 
+/// How long, at shutdown, open connections may take to finish their requests.
+pub const DRAIN_GRACE: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Clone, Copy)]
 pub struct ConnLimits {
     pub header_read_timeout: Duration,
@@ -113,7 +116,11 @@ pub async fn serve(
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Open connections finish their requests, within a bound: a client that stopped reading
+    // must not hold the shutdown past the orchestrator's stop timeout.
+    if tokio::time::timeout(DRAIN_GRACE, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open after the drain grace; closing them");
+    }
     Ok(())
 }
 
@@ -171,10 +178,13 @@ impl ConnClock {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let first_byte = self.first_byte.load(Ordering::Acquire);
         let idle_since = self.idle_since.load(Ordering::Acquire);
-        if first_byte > 0 {
-            Some(((first_byte - 1).saturating_add(ms(limits.header_read_timeout)), "header_read"))
-        } else if self.served.load(Ordering::Acquire) == 0 {
-            Some((idle_since.saturating_add(ms(limits.header_read_timeout)), "header_read"))
+        let header = ms(limits.header_read_timeout);
+        let first = self.served.load(Ordering::Acquire) == 0;
+        if first {
+            // The first request's head is due `header` after the accept, however it trickles in.
+            Some((idle_since.saturating_add(header), "header_read"))
+        } else if first_byte > 0 {
+            Some(((first_byte - 1).saturating_add(header), "header_read"))
         } else {
             Some((idle_since.saturating_add(ms(limits.idle_timeout)), "idle"))
         }
@@ -187,12 +197,10 @@ async fn watchdog(clock: &ConnClock, limits: ConnLimits) -> &'static str {
     let recheck = (limits.header_read_timeout.min(limits.idle_timeout) / 4)
         .clamp(Duration::from_millis(50), Duration::from_secs(1));
     loop {
+        let now = clock.now();
         match clock.deadline(limits) {
-            Some((at, reason)) if at <= clock.now() => return reason,
-            Some((at, _)) => {
-                let wait = Duration::from_millis(at - clock.now()).min(recheck);
-                tokio::time::sleep(wait).await;
-            }
+            Some((at, reason)) if at <= now => return reason,
+            Some((at, _)) => tokio::time::sleep(Duration::from_millis(at.saturating_sub(now)).min(recheck)).await,
             None => tokio::time::sleep(recheck).await,
         }
     }
@@ -266,6 +274,13 @@ mod tests {
         let (at, reason) = c.deadline(LIMITS).unwrap();
         assert_eq!(reason, "idle");
         assert!(at >= 10_000);
+    }
+
+    #[test]
+    fn the_first_head_is_due_after_the_accept_however_late_its_first_byte() {
+        let c = ConnClock::new();
+        c.first_byte.store(1_900 + 1, Ordering::Release);
+        assert_eq!(c.deadline(LIMITS), Some((2000, "header_read")));
     }
 
     #[test]

@@ -286,18 +286,30 @@ impl IdempotencyKeys for MemoryStore {
     }
 }
 
+/// Records untouched since `older_than_ms`, oldest first, at most `limit`: the order the repair
+/// index answers in.
+fn oldest_first<'a, T>(rows: impl Iterator<Item = &'a Row<T>>, older_than_ms: u64, limit: u32) -> Vec<&'a Row<T>>
+where
+    T: 'a,
+{
+    let mut stale: Vec<&Row<T>> = rows.filter(|r| r.touched.is_some_and(|t| t < older_than_ms)).collect();
+    stale.sort_by_key(|r| r.touched);
+    stale.truncate(limit as usize);
+    stale
+}
+
 #[async_trait]
 impl RepairIndex for MemoryStore {
     async fn stale_payments(&self, older_than_ms: u64, limit: u32) -> Result<Vec<PaymentId>, StoreError> {
         let state = self.lock();
-        let stale = state.payments.values().filter(|r| r.touched.is_some_and(|t| t < older_than_ms));
-        Ok(stale.take(limit as usize).map(|r| r.record.id).collect())
+        let stale = oldest_first(state.payments.values(), older_than_ms, limit);
+        Ok(stale.into_iter().map(|r| r.record.id).collect())
     }
 
     async fn stale_refunds(&self, older_than_ms: u64, limit: u32) -> Result<Vec<(PaymentId, RefundId)>, StoreError> {
         let state = self.lock();
-        let stale = state.refunds.values().filter(|r| r.touched.is_some_and(|t| t < older_than_ms));
-        Ok(stale.take(limit as usize).map(|r| (r.record.payment_id, r.record.id)).collect())
+        let stale = oldest_first(state.refunds.values(), older_than_ms, limit);
+        Ok(stale.into_iter().map(|r| (r.record.payment_id, r.record.id)).collect())
     }
 
     async fn claim_stale(

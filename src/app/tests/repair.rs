@@ -19,6 +19,30 @@ async fn a_stale_payment_is_re_enqueued_once_however_many_repairers_run() {
 }
 
 #[tokio::test]
+async fn waiting_refunds_do_not_crowd_a_stale_one_out_of_a_pass() {
+    let w = World::new();
+    // Three refunds wait for a payment in flight; a fourth belongs to a settled payment.
+    let waiting = w.payment(1000).await;
+    for _ in 0..3 {
+        w.services.request_refund(&merchant(), waiting, Some(amount(100)), None).await.unwrap();
+    }
+    w.clock.advance(1);
+    let settled = w.payment(1000).await;
+    w.services.request_refund(&merchant(), settled, None, None).await.unwrap();
+    let outcome = crate::domain::payment::PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
+    w.services.store.payments.settle_payment(settled, &outcome, w.services.clock.now_ms()).await.unwrap();
+    w.queue.sent.lock().unwrap().clear();
+    w.clock.advance(AGE + 1);
+    // A pass that reads only three records at a time still gets to the stale one.
+    let mut repaired = 0;
+    for _ in 0..3 {
+        repaired += w.services.repair(Stale::Refunds, AGE, 3).await.unwrap();
+    }
+    assert_eq!(repaired, 1);
+    assert!(matches!(w.queue.jobs()[..], [Job::Refund { payment_id, .. }] if payment_id == settled));
+}
+
+#[tokio::test]
 async fn a_final_payment_is_never_repaired() {
     let w = World::new();
     let id = w.payment(100).await;
@@ -38,9 +62,12 @@ async fn a_refund_waiting_for_its_payment_is_left_alone_then_repaired_once_the_p
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
     assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 0, "waiting is not stale");
-    // The payment settles, but its worker dies before releasing the refund.
+    // The payment settles, but its worker dies before releasing the refund: once the refund is
+    // older than the repair age again, it is re-enqueued.
     let outcome = crate::domain::payment::PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
     w.services.store.payments.settle_payment(id, &outcome, w.services.clock.now_ms()).await.unwrap();
+    assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 0, "the waiting pass moved it back");
+    w.clock.advance(AGE + 1);
     assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 1);
     assert_eq!(w.queue.jobs(), [Job::Refund { payment_id: id, refund_id: refund }]);
 }
