@@ -64,7 +64,7 @@ case "${1:-}" in
     fi
     prepare
     log "autoscaling_enabled=false: the emulator has no Application Auto Scaling API, so the services keep their desired count"
-    terraform -chdir="$work" apply -auto-approve -input=false -parallelism=4 "${vars[@]}" >&2
+    terraform -chdir="$work" apply -auto-approve -input=false -parallelism=2 "${vars[@]}" >&2
     terraform -chdir="$work" output -json
     ;;
   destroy)
