@@ -154,7 +154,7 @@ fn accepted(answer: &Accepted) -> Response {
 /// a replay returns the first answer byte for byte.
 #[utoipa::path(post, path = "/payments", tag = TAG_PAYMENTS, security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
-        description = "Makes a retry safe: scoped to the merchant, kept 48 hours. A replay returns the \
+        description = "Makes a retry safe: scoped to the merchant, kept at least 48 hours. A replay returns the \
             first answer; the same key with another body is 422 `idempotency_key_reused`; while the first is in \
             flight, 409 `idempotency_key_in_flight`.")),
     request_body(content = PaymentRequestDoc, description = "The payment; every bad field is reported at once."),
