@@ -86,17 +86,21 @@ fi
 # supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on TERM or INT stops
 # it (TERM, by pid) and returns. Output goes to the terminal, prefixed, and to logs/NAME.log.
 supervise() {
-  local name="$1" child="" rc
+  local name="$1" child="" rc started delay=1
   shift
   trap '[ -z "$child" ] || { kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; }; rm -f "$pids/$name.pid"; exit 0' TERM INT
   while :; do
+    started=$SECONDS
     "$@" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     child=$!
     echo "$child" >"$pids/$name.pid"
     rc=0
     wait "$child" || rc=$?
-    echo "dev: $name (pid $child) exited with status $rc; restarting it in 1 s" >&2
-    sleep 1
+    # A component that keeps dying at once (a port taken, a bad setting) is retried ever more
+    # slowly, up to every 30 s; one that ran a while comes back after a second.
+    if ((SECONDS - started < 10)); then delay=$((delay * 2 > 30 ? 30 : delay * 2)); else delay=1; fi
+    echo "dev: $name (pid $child) exited with status $rc; restarting it in $delay s (log: ${logs#"$root"/}/$name.log)" >&2
+    sleep "$delay"
   done
 }
 

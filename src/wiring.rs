@@ -40,6 +40,8 @@ pub enum StartError {
     Queues(#[from] QueueError),
     #[error("MERCHANT_ID is not a valid merchant id")]
     Merchant,
+    #[error("JWT_JWKS_URL must be an https URL (http only on 127.0.0.1 or localhost), not {0:?}")]
+    JwksUrl(String),
     #[error("binding {addr} failed")]
     Bind {
         addr: SocketAddr,
@@ -72,6 +74,9 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
 /// HS256 with `JWT_SECRET_KEY` (required then, but on the emulator).
 async fn verifier(config: &ApiConfig) -> Result<Verifier, StartError> {
     if let Some(url) = &config.jwt_jwks_url {
+        if !jwks_url_is_safe(url) {
+            return Err(StartError::JwksUrl(url.clone()));
+        }
         let jwks = JwksVerifier::new(JwksSettings {
             url: url.clone(),
             issuer: config.jwt_issuer.clone(),
@@ -85,6 +90,17 @@ async fn verifier(config: &ApiConfig) -> Result<Verifier, StartError> {
     let issuer =
         TokenIssuer::new(secret.expose_secret(), &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs);
     Ok(Verifier::Hs256(issuer.also_accepting(&config.jwt_old_secret_keys)))
+}
+
+/// Keys that decide who may pay are fetched over TLS; plain http only from this machine (tests,
+/// a local identity provider).
+fn jwks_url_is_safe(url: &str) -> bool {
+    let Ok(parsed) = reqwest::Url::parse(url) else { return false };
+    match parsed.scheme() {
+        "https" => true,
+        "http" => matches!(parsed.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+        _ => false,
+    }
 }
 
 /// The API's state, ready to serve.
@@ -134,4 +150,18 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
         repair_after: config.repair_after(),
         stats: Arc::new(WorkerStats::default()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::jwks_url_is_safe;
+
+    #[test]
+    fn the_jwks_is_fetched_over_tls_but_from_this_machine() {
+        assert!(jwks_url_is_safe("https://cognito-idp.eu-west-1.amazonaws.com/pool/.well-known/jwks.json"));
+        assert!(jwks_url_is_safe("http://127.0.0.1:4000/.well-known/jwks.json"));
+        assert!(!jwks_url_is_safe("http://idp.example.com/.well-known/jwks.json"));
+        assert!(!jwks_url_is_safe("file:///etc/jwks.json"));
+        assert!(!jwks_url_is_safe("not a url"));
+    }
 }
