@@ -9,6 +9,7 @@ use tokio::net::TcpStream;
 
 use super::support::app::{api_config, card_request, eventually, spawn_app_with, unique_aws_args};
 use super::support::emulator::PrivateEmulator;
+use super::support::metrics::sample;
 use super::support::system::{System, Worker, api_alone};
 
 /// One HTTP/1.1 answer read off a raw socket.
@@ -66,15 +67,6 @@ async fn closed_by_server(s: &mut TcpStream, within: Duration) -> bool {
             Err(_) => return false,
         }
     }
-}
-
-/// The value of the first series of `name` carrying every one of `labels`.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let ours = series == name || series.starts_with(&format!("{name}{{"));
-        (ours && labels.iter().all(|want| series.contains(want))).then(|| value.parse().ok()).flatten()
-    })
 }
 
 fn series(text: &str, name: &str) -> usize {

@@ -137,7 +137,7 @@ async fn queue_shape(clients: &Clients, name: &str) -> BTreeMap<String, String> 
 /// `aws_requests_total` of one process, as IAM actions: `service:Operation`, batch calls as the
 /// action that authorises them, and a transaction as the item writes it holds (`Put`, `Update`).
 async fn actions_called(metrics_port: u16, transaction_writes: &[&str]) -> BTreeSet<String> {
-    let text = reqwest::get(format!("http://127.0.0.1:{metrics_port}/metrics")).await.unwrap().text().await.unwrap();
+    let text = super::support::metrics::scrape(metrics_port).await;
     let label = |line: &str, name: &str| {
         let start = line.find(&format!("{name}=\""))? + name.len() + 2;
         Some(line[start..start + line[start..].find('"')?].to_owned())

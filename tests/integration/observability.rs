@@ -12,6 +12,7 @@ use axum::routing::post;
 use serde_json::Value;
 
 use crate::support::app::{card_request, eventually};
+use crate::support::metrics::{sample, scrape};
 use crate::support::system::System;
 
 const SETTLE: Duration = Duration::from_secs(60);
@@ -127,24 +128,6 @@ async fn one_trace_id_covers_the_api_the_worker_and_the_bank() {
             exported(&exports, service, trace).await;
         }
     }
-}
-
-/// The value of the first series of `name` whose labels include every one of `labels`.
-fn sample(text: &str, name: &str, labels: &[&str]) -> Option<f64> {
-    text.lines().filter(|l| !l.starts_with('#')).find_map(|l| {
-        let (series, value) = l.rsplit_once(' ')?;
-        let matches = (series == name || series.starts_with(&format!("{name}{{")))
-            && labels.iter().all(|want| series.contains(want));
-        matches.then(|| value.parse().ok()).flatten()
-    })
-}
-
-async fn scrape(port: u16) -> String {
-    let resp = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.unwrap();
-    assert_eq!(resp.status(), 200);
-    let kind = resp.headers()["content-type"].to_str().unwrap().to_owned();
-    assert!(kind.starts_with("text/plain"), "{kind}");
-    resp.text().await.unwrap()
 }
 
 #[tokio::test]

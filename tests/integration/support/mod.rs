@@ -1,4 +1,5 @@
 pub mod app;
 pub mod bank;
 pub mod emulator;
+pub mod metrics;
 pub mod system;

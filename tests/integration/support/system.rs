@@ -124,10 +124,7 @@ impl Proc {
 
     /// `GET /metrics` on the admin port.
     pub async fn metrics(&self) -> String {
-        let url = format!("http://127.0.0.1:{}/metrics", self.admin_port);
-        let resp = reqwest::get(url).await.expect("GET /metrics");
-        assert_eq!(resp.status(), 200);
-        resp.text().await.expect("metrics text")
+        super::metrics::scrape(self.admin_port).await
     }
 }
 
