@@ -36,17 +36,14 @@ impl Services {
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
         let written = carry::store_write(|| self.store.payments.insert_payment(&new, claim.as_ref())).await;
-        match written {
-            Ok(()) => Ok(self.enqueue_and_answer(id, None).await),
+        match (written, key) {
+            (Ok(()), _) => Ok(self.enqueue_and_answer(id, None).await),
             // The id is fresh: the record can only exist because an attempt whose answer was
             // lost (ours, or the SDK's own retry) wrote it.
-            Err(StoreError::Conflict(ConflictKind::AlreadyExists)) => Ok(self.enqueue_and_answer(id, None).await),
+            (Err(StoreError::Conflict(ConflictKind::AlreadyExists)), _) => Ok(self.enqueue_and_answer(id, None).await),
             // A key conflict, or a transaction cancelled without saying which condition failed
             // (some emulators omit the reasons): the key tells.
-            Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken | ConflictKind::WrongState))
-                if key.is_some() =>
-            {
-                let key = key.ok_or_else(|| AppError::Internal("key conflict without a key".into()))?;
+            (Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken | ConflictKind::WrongState)), Some(key)) => {
                 match self.existing_key(key).await.map_err(AppError::after_write)? {
                     Some(Existing::Replay { resource_id, .. }) if resource_id == id.to_string() => {
                         Ok(self.enqueue_and_answer(id, None).await)
@@ -64,8 +61,8 @@ impl Services {
             }
             // Still unconfirmed after every attempt: the record may exist. If it does, the
             // repair path enqueues it; the client must not be told to simply retry.
-            Err(StoreError::Transient(_)) => Err(AppError::OutcomeUnknown),
-            Err(e) => Err(e.into()),
+            (Err(StoreError::Transient(_)), _) => Err(AppError::OutcomeUnknown),
+            (Err(e), _) => Err(e.into()),
         }
     }
 

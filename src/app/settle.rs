@@ -185,8 +185,11 @@ impl Services {
             Job::Charge { payment_id } => (payment_id, None),
             Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
         };
-        let waiting = refund.is_some() && self.waits_for_its_payment(payment).await?;
-        if !self.store.repair.claim_stale(payment, refund, cutoff, now).await? || waiting {
+        // The claim comes first: a repairer that loses it spends no read on the payment.
+        if !self.store.repair.claim_stale(payment, refund, cutoff, now).await? {
+            return Ok(false);
+        }
+        if refund.is_some() && self.waits_for_its_payment(payment).await? {
             return Ok(false);
         }
         tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");

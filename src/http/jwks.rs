@@ -37,12 +37,17 @@ pub struct JwksSettings {
     pub merchant_claim: String,
 }
 
+/// The keys last fetched, by `kid`, and when.
+#[derive(Default)]
+struct Cached {
+    keys: HashMap<String, (DecodingKey, Algorithm)>,
+    fetched_at: Option<Instant>,
+}
+
 pub struct JwksVerifier {
     settings: JwksSettings,
     http: reqwest::Client,
-    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
-    /// When the cached keys were fetched.
-    fetched_at: RwLock<Option<Instant>>,
+    cache: RwLock<Cached>,
     /// When the last refresh for an unknown `kid` was attempted; held while fetching, so
     /// refreshes never overlap.
     last_fetch: Mutex<Option<Instant>>,
@@ -63,13 +68,7 @@ impl JwksVerifier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a plain HTTP client builds");
-        Self {
-            settings,
-            http,
-            keys: RwLock::new(HashMap::new()),
-            fetched_at: RwLock::new(None),
-            last_fetch: Mutex::new(None),
-        }
+        Self { settings, http, cache: RwLock::new(Cached::default()), last_fetch: Mutex::new(None) }
     }
 
     /// Fetches the key set now (at start: a failure is logged, and the first token retries).
@@ -115,12 +114,15 @@ impl JwksVerifier {
     }
 
     fn stale(&self) -> bool {
-        let at = *self.fetched_at.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-        at.is_some_and(|at| at.elapsed() > MAX_AGE)
+        self.cached().fetched_at.is_some_and(|at| at.elapsed() > MAX_AGE)
     }
 
     fn key(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
-        self.keys.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(kid).cloned()
+        self.cached().keys.get(kid).cloned()
+    }
+
+    fn cached(&self) -> std::sync::RwLockReadGuard<'_, Cached> {
+        self.cache.read().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     async fn refresh_if_due(&self) {
@@ -147,8 +149,8 @@ impl JwksVerifier {
             return Err(JwksError::Invalid);
         }
         tracing::info!(keys = keys.len(), "JWKS fetched");
-        *self.keys.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keys;
-        *self.fetched_at.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        *self.cache.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Cached { keys, fetched_at: Some(Instant::now()) };
         Ok(())
     }
 }

@@ -13,7 +13,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -134,7 +134,7 @@ struct ConnClock {
     first_byte: AtomicU64,
     /// Whether a request was served yet: before the first, a silent client is timed as a
     /// header read (it connected to send one), not as an idle keep-alive.
-    served: AtomicU32,
+    served: AtomicBool,
 }
 
 impl ConnClock {
@@ -144,7 +144,7 @@ impl ConnClock {
             in_flight: AtomicU32::new(0),
             idle_since: AtomicU64::new(0),
             first_byte: AtomicU64::new(0),
-            served: AtomicU32::new(0),
+            served: AtomicBool::new(false),
         }
     }
 
@@ -159,7 +159,7 @@ impl ConnClock {
     fn end(&self) {
         self.first_byte.store(0, Ordering::Release);
         self.idle_since.store(self.now(), Ordering::Release);
-        self.served.store(1, Ordering::Release);
+        self.served.store(true, Ordering::Release);
         self.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 
@@ -179,7 +179,7 @@ impl ConnClock {
         let first_byte = self.first_byte.load(Ordering::Acquire);
         let idle_since = self.idle_since.load(Ordering::Acquire);
         let header = ms(limits.header_read_timeout);
-        let first = self.served.load(Ordering::Acquire) == 0;
+        let first = !self.served.load(Ordering::Acquire);
         if first {
             // The first request's head is due `header` after the accept, however it trickles in.
             Some((idle_since.saturating_add(header), "header_read"))
