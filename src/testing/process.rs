@@ -79,6 +79,12 @@ impl Child {
         status
     }
 
+    /// Blocks until it exits (after a signal was sent), reaping it.
+    pub fn wait(&mut self) {
+        let _ = self.child.wait();
+        self.stopped = true;
+    }
+
     /// Polls `url` until it answers 2xx, the process exits, or `within` passes.
     pub async fn wait_healthy(&mut self, url: &str, within: Duration) -> Result<(), Unhealthy> {
         let http = reqwest::Client::new();

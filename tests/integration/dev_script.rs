@@ -3,9 +3,10 @@
 //! whole thing, and SIGTERM or Ctrl-C stops every process it started.
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use payment_platform::testing::process::Child;
 use serde_json::Value;
 
 use super::support::app::{card_request, eventually};
@@ -35,24 +36,20 @@ impl Dev {
     fn start(state: &Path, env: &[(&str, String)], run: u32) -> Self {
         let bin_dir = Path::new(env!("CARGO_BIN_EXE_api")).parent().unwrap().to_owned();
         let log_path = state.join(format!("dev-{run}.log"));
-        let log = std::fs::File::create(&log_path).unwrap();
         // As from a terminal: its own process group (so a group signal reaches only it) and
         // SIGINT not ignored (a background launcher would pass on an ignored SIGINT).
         let launcher = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.setsid(); \
                         os.execvp('bash', ['bash', sys.argv[1]])";
-        let child = Command::new("python3")
-            .args(["-c", launcher, concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/dev.sh")])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env("DEV_BIN_DIR", bin_dir)
-            .env("DEV_STATE_DIR", state)
-            .env("EMULATOR_STATE", state.join("emulator"))
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "warn")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
+        let dirs =
+            [("DEV_BIN_DIR", bin_dir), ("DEV_STATE_DIR", state.to_owned()), ("EMULATOR_STATE", state.join("emulator"))];
+        let vars: Vec<(String, String)> = dirs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.display().to_string()))
+            .chain([("RUST_LOG".to_owned(), "warn".to_owned())])
+            .chain(env.iter().map(|(k, v)| ((*k).to_owned(), v.clone())))
+            .collect();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/dev.sh");
+        let child = Child::spawn(Path::new("python3"), &["-c", launcher, script], "dev.sh", &log_path, &vars, &[])
             .expect("start dev.sh");
         let http = env.iter().find(|(k, _)| *k == "HTTP_PORT").unwrap().1.parse().unwrap();
         Self { child, state: state.to_owned(), http, log: log_path }
@@ -83,7 +80,7 @@ impl Dev {
 
     async fn exited(&mut self, within: Duration) {
         let deadline = Instant::now() + within;
-        while self.child.try_wait().unwrap().is_none() {
+        while self.child.exited().is_none() {
             assert!(Instant::now() < deadline, "dev.sh did not stop; see {}", self.log.display());
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -97,9 +94,9 @@ impl Dev {
 impl Drop for Dev {
     fn drop(&mut self) {
         // Whatever happened, leave nothing behind: the group, then the emulator by its pid file.
-        let group = format!("-{}", self.child.id());
+        let group = format!("-{}", self.child.pid());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).stderr(Stdio::null()).status();
-        let _ = self.child.wait();
+        self.child.wait();
         let _ = Command::new("bash")
             .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/emulator.sh"))
             .arg("stop")
@@ -188,7 +185,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     // SIGTERM to dev.sh alone stops every process it started, the emulator included.
     let mut running: Vec<u32> = components.iter().filter_map(|c| dev.pid_of(c)).collect();
     running.extend(pids);
-    dev.signal("-TERM", dev.child.id().to_string());
+    dev.signal("-TERM", dev.child.pid().to_string());
     dev.exited(UP).await;
     let left: Vec<u32> = running.iter().copied().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "still running after SIGTERM: {left:?}");
@@ -200,7 +197,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     let token = self::token(&http, &dev).await;
     let kept = payment(&http, &dev, &token, &id).await.expect("the payment survives a restart of make dev");
     assert_eq!(kept["Status"], "SUCCEEDED");
-    dev.signal("-INT", format!("-{}", dev.child.id()));
+    dev.signal("-INT", format!("-{}", dev.child.pid()));
     dev.exited(UP).await;
     let left: Vec<u32> = pids.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
