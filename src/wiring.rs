@@ -66,6 +66,7 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
         queue: Arc::new(queue),
         vault: Arc::new(AeadVault::new(card_key.expose_secret(), &vault.card_encryption_old_keys)?),
         clock: Arc::new(SystemClock),
+        traces: Arc::new(crate::telemetry::propagation::SpanTraces),
     };
     Ok((services, clients))
 }

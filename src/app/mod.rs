@@ -1,6 +1,8 @@
 //! The use cases. Each takes validated domain input, talks to the ports, and answers with a
 //! typed result or an `AppError` that the HTTP layer maps to one response.
 mod carry;
+mod changes;
+pub mod events;
 mod idempotency;
 pub use idempotency::KeyedRequest;
 pub mod payments;
@@ -11,7 +13,8 @@ mod tests;
 
 use std::sync::Arc;
 
-use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, StoreError, Stores};
+use crate::domain::events::{Actor, Cause};
+use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, StoreError, Stores, Traces};
 use crate::domain::status::PaymentStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +33,11 @@ pub enum AppError {
     RefundExceedsRemaining { left: u64 },
     #[error("the pagination cursor is not valid")]
     InvalidCursor,
+    #[error("event not found")]
+    EventNotFound,
+    /// Other changes of the payment kept landing first; nothing of this request was written.
+    #[error("the payment is being changed by other requests")]
+    Contended,
     /// A write was sent but never confirmed (timeouts, a stalled database), so whether it took
     /// effect is unknown. Unlike `Unavailable`, this must not invite a blind retry.
     #[error("the outcome of the write is unknown")]
@@ -80,7 +88,21 @@ impl Clock for SystemClock {
     }
 }
 
+/// No trace: for tools and tests that record none.
+pub struct NoTraces;
+
+impl Traces for NoTraces {
+    fn current_trace_id(&self) -> Option<String> {
+        None
+    }
+}
+
 impl Services {
+    /// The cause of the changes the work in hand makes: `actor`, in the current trace.
+    pub(crate) fn cause(&self, actor: Actor) -> Cause {
+        Cause::new(actor, self.traces.current_trace_id())
+    }
+
     /// Whether `merchant` is registered (token issuance names only known merchants).
     pub async fn is_merchant(&self, merchant: &crate::domain::ids::MerchantId) -> Result<bool, AppError> {
         Ok(self.store.merchants.merchant_exists(merchant).await?)
@@ -94,4 +116,5 @@ pub struct Services {
     pub queue: Arc<dyn JobQueue>,
     pub vault: Arc<dyn CardVault>,
     pub clock: Arc<dyn Clock>,
+    pub traces: Arc<dyn Traces>,
 }

@@ -1,6 +1,8 @@
 //! Create, read and list payments.
 use super::idempotency::{Existing, KeyedRequest};
 use super::{AppError, Services, carry};
+use crate::domain::change::Change;
+use crate::domain::events::Actor;
 use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::payment::{NewPayment, PaymentRequest, PaymentView};
@@ -11,8 +13,9 @@ fn accepted(payment_id: PaymentId) -> Accepted {
 }
 
 impl Services {
-    /// Writes the PENDING payment (card sealed) and enqueues its charge. The bank is never
-    /// called here. With a key, the payment and the key's claim are one transaction, so
+    /// Writes the PENDING payment (card sealed) with its `payment.created` event and enqueues
+    /// its charge. The bank is never called here. With a key, the key's claim rides in the same
+    /// transaction, so
     /// concurrent requests with one key create one payment. An unconfirmed write is sent again
     /// (see `carry`) rather than reported as a failure that would invite a second payment.
     pub async fn create_payment(
@@ -35,12 +38,17 @@ impl Services {
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
-        let written = carry::store_write(|| self.store.payments.insert_payment(&new, claim.as_ref())).await;
+        let mut cause = self.cause(Actor::Merchant(merchant.clone()));
+        cause.idempotency_key = key.is_some();
+        let change = Change::payment_created(&new, cause);
+        let written = carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await;
         match (written, key) {
             (Ok(()), _) => Ok(self.enqueue_and_answer(id, None).await),
-            // The id is fresh: the record can only exist because an attempt whose answer was
-            // lost (ours, or the SDK's own retry) wrote it.
-            (Err(StoreError::Conflict(ConflictKind::AlreadyExists)), _) => Ok(self.enqueue_and_answer(id, None).await),
+            // The id is fresh: the record (or its event) can only exist because an attempt whose
+            // answer was lost (ours, or the SDK's own retry) wrote it. Without a key, nothing
+            // else can fail a condition.
+            (Err(StoreError::Conflict(ConflictKind::AlreadyExists | ConflictKind::Changed)), _)
+            | (Err(StoreError::Conflict(_)), None) => Ok(self.enqueue_and_answer(id, None).await),
             // A key conflict, or a transaction cancelled without saying which condition failed
             // (some emulators omit the reasons): the key tells.
             (Err(StoreError::Conflict(ConflictKind::IdempotencyKeyTaken | ConflictKind::WrongState)), Some(key)) => {

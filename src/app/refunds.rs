@@ -1,7 +1,9 @@
-//! Requesting a refund. The amount is reserved on the payment in the same transaction that
-//! writes the refund, so concurrent refunds can never add up to more than the price.
+//! Requesting a refund. The amount is reserved on the payment in the same write that stores
+//! the refund and its event.
 use super::idempotency::{Existing, KeyedRequest};
-use super::{AppError, Services, carry};
+use super::{AppError, Services, carry, changes};
+use crate::domain::change::Transition;
+use crate::domain::events::Actor;
 use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::Amount;
@@ -29,7 +31,10 @@ fn refusal(p: &Payment, amount: Option<Amount>) -> Option<AppError> {
 
 impl Services {
     /// Accepts a refund of `amount` (default: all that is left). A payment still PENDING or
-    /// PROCESSING may be refunded: the refund worker waits for it to settle.
+    /// PROCESSING may be refunded: the refund worker waits for it to settle. The refund, its
+    /// reservation on the payment and its `refund.created` event are one write on the payment's
+    /// version: when another change lands first, the payment is read again and the refund
+    /// decided anew, so concurrent refunds can never add up to more than the price.
     pub async fn request_refund(
         &self,
         merchant: &MerchantId,
@@ -39,52 +44,61 @@ impl Services {
     ) -> Result<Accepted, AppError> {
         // The write comes first and the key is read only when something refuses: a new key costs
         // no read. A replay must still get the first answer even when nothing is left by now.
-        let view = self.get_payment(merchant, payment_id).await?;
-        let payment = view.payment;
-        if let Some(err) = refusal(&payment, amount) {
-            return self.replay(merchant, payment_id, key, None).await?.ok_or(err);
-        }
-        let amount = match amount {
-            Some(a) => a,
-            None => Amount::parse(i128::from(payment.refundable_left)).map_err(|_| AppError::NothingLeftToRefund)?,
-        };
-        let now = self.clock.now_ms();
-        let refund = NewRefund {
-            id: RefundId::new(),
-            payment_id,
-            merchant_id: merchant.clone(),
-            amount,
-            currency: payment.currency,
-            created_at_ms: now,
-        };
-        let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
-        match carry::store_write(|| self.store.refunds.insert_refund(&refund, claim.as_ref())).await {
-            Ok(()) => {}
-            Err(StoreError::Conflict(kind)) => {
-                // An attempt whose answer was lost (ours, or the SDK's own retry) may have
-                // written this very refund: then the conflict is our own write, carried on.
-                let replayed =
-                    self.replay(merchant, payment_id, key, Some(&refund)).await.map_err(AppError::after_write)?;
-                if let Some(resp) = replayed {
-                    return Ok(resp);
-                }
-                let now_view = self.get_payment(merchant, payment_id).await.map_err(AppError::after_write)?;
-                if now_view.refunds.iter().any(|r| r.id == refund.id) {
-                    return Ok(self.enqueue_refund_and_answer(&refund, None).await);
-                }
-                return Err(match kind {
-                    ConflictKind::IdempotencyKeyTaken => AppError::IdempotencyInFlight,
-                    // Lost a race with another refund (or the payment was declined meanwhile).
-                    _ => refusal(&now_view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund),
-                });
+        let mut view = self.get_payment(merchant, payment_id).await?;
+        let id = RefundId::new();
+        let mut cause = self.cause(Actor::Merchant(merchant.clone()));
+        cause.idempotency_key = key.is_some();
+        let mut delays = changes::contention();
+        loop {
+            if let Some(err) = refusal(&view.payment, amount) {
+                return self.replay(merchant, payment_id, key, None).await?.ok_or(err);
             }
-            // Unconfirmed after every attempt: the refund may exist (then the repair path
-            // enqueues it); the client must not be told to simply retry.
-            Err(StoreError::Transient(_)) => return Err(AppError::OutcomeUnknown),
-            Err(e) => return Err(e.into()),
+            let left = view.payment.refundable_left;
+            let amount = amount.map_or_else(|| Amount::parse(i128::from(left)), Ok);
+            let amount = amount.map_err(|_| AppError::NothingLeftToRefund)?;
+            let now = self.clock.now_ms();
+            let refund = NewRefund {
+                id,
+                payment_id,
+                merchant_id: merchant.clone(),
+                amount,
+                currency: view.payment.currency,
+                created_at_ms: now,
+            };
+            let change = view
+                .apply(Transition::RefundCreated(refund.clone()), now, cause.clone())
+                .map_err(|_| refusal(&view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund))?;
+            let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
+            match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {
+                // The claim was written done: nothing to finish.
+                Ok(()) => return Ok(self.enqueue_refund_and_answer(&refund, None).await),
+                Err(StoreError::Conflict(kind)) => {
+                    // An attempt whose answer was lost (ours, or the SDK's own retry) may have
+                    // written this very refund: then the conflict is our own write, carried on.
+                    let replayed =
+                        self.replay(merchant, payment_id, key, Some(&refund)).await.map_err(AppError::after_write)?;
+                    if let Some(resp) = replayed {
+                        return Ok(resp);
+                    }
+                    view = self.get_payment(merchant, payment_id).await.map_err(AppError::after_write)?;
+                    if view.refunds.iter().any(|r| r.id == refund.id) {
+                        return Ok(self.enqueue_refund_and_answer(&refund, None).await);
+                    }
+                    if kind == ConflictKind::IdempotencyKeyTaken {
+                        return Err(AppError::IdempotencyInFlight);
+                    }
+                    // Another change of the payment landed first: decide again on what it is now.
+                }
+                // Unconfirmed after every attempt: the refund may exist (then the repair path
+                // enqueues it); the client must not be told to simply retry.
+                Err(StoreError::Transient(_)) => return Err(AppError::OutcomeUnknown),
+                Err(e) => return Err(e.into()),
+            }
+            match delays.next() {
+                Some(delay) => tokio::time::sleep(delay).await,
+                None => return Err(AppError::Contended),
+            }
         }
-        // The claim was written done: nothing to finish.
-        Ok(self.enqueue_refund_and_answer(&refund, None).await)
     }
 
     /// The answer already given for `key`, if the key was used before (finishing the work of a

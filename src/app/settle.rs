@@ -3,12 +3,19 @@
 use crate::domain::bank::{
     Bank, BankError, BankRefundOutcome as BankRefund, ChargeOutcome, ChargeRequest, RefundRequest,
 };
+use crate::domain::change::Transition;
+use crate::domain::events::{Actor, Cause};
 use crate::domain::ids::{PaymentId, RefundId};
-use crate::domain::payment::{Payment, PaymentOutcome, Refund, RefundOutcome};
-use crate::domain::ports::{Job, StoreError};
+use crate::domain::payment::{PaymentOutcome, PaymentView, RefundOutcome};
+use crate::domain::ports::Job;
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
+use super::changes::Landed;
 use super::{AppError, Services};
+
+fn refund_in(view: &PaymentView, id: RefundId) -> Option<RefundStatus> {
+    view.refunds.iter().find(|r| r.id == id).map(|r| r.status)
+}
 
 /// What became of one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,27 +38,33 @@ pub enum Stale {
     Refunds,
 }
 
-fn store_step(e: StoreError) -> Step {
-    match e {
-        StoreError::Conflict(_) => Step::Done,
-        other => Step::Retry(other.to_string()),
-    }
-}
-
 impl Services {
+    /// Charges a payment: PENDING -> PROCESSING (or picks up one a crashed worker left
+    /// PROCESSING), the bank with the payment's id as idempotency key, then the final state.
+    /// A duplicate message, or a result that lost to another worker's, changes nothing.
     pub async fn process_charge(&self, bank: &dyn Bank, id: PaymentId) -> Step {
-        let payment = match self.store.payments.start_payment(id, self.clock.now_ms()).await {
-            Ok(p) => p,
-            Err(StoreError::Conflict(_)) => {
-                // Final already (a duplicate message), or unknown.
-                return match self.store.payments.get_payment(id).await {
-                    Ok(Some(_)) => Step::Done,
-                    Ok(None) => Step::Poison("unknown payment".into()),
-                    Err(e) => Step::Retry(e.to_string()),
-                };
-            }
+        let cause = self.cause(Actor::PaymentWorker);
+        let view = match self.store.payments.get_payment(id).await {
+            Ok(Some(view)) => view,
+            Ok(None) => return Step::Poison("unknown payment".into()),
             Err(e) => return Step::Retry(e.to_string()),
         };
+        let view = match view.payment.status {
+            PaymentStatus::Pending => match self.change(view, Transition::PaymentProcessing, &cause).await {
+                Ok(Landed::Yes(view)) => view,
+                // A twin message's worker started it meanwhile: the bank's key makes a second
+                // call safe, and the first settlement to land wins.
+                Ok(Landed::Refused(view)) if view.payment.status == PaymentStatus::Processing => view,
+                Ok(Landed::Refused(_)) => return Step::Done,
+                Err(e) => return Step::Retry(e.to_string()),
+            },
+            PaymentStatus::Processing => {
+                self.hold(id, None).await;
+                view
+            }
+            _ => return Step::Done,
+        };
+        let payment = &view.payment;
         let card = payment.sealed_card.as_ref().map(|s| self.vault.open(s, id));
         let outcome = match card {
             Some(Ok(card)) => {
@@ -68,41 +81,42 @@ impl Services {
             // A card that cannot be opened will never open: a definitive failure.
             Some(Err(_)) | None => PaymentOutcome::Failed { reason: "card_data_unavailable".into() },
         };
-        match self.store.payments.settle_payment(id, &outcome, self.clock.now_ms()).await {
-            Ok(p) => {
-                tracing::info!(payment_id = %id, status = %p.status, "payment settled");
-                self.release_waiting_refunds(&p).await;
+        match self.change(view, Transition::PaymentSettled(outcome), &cause).await {
+            Ok(Landed::Yes(view)) => {
+                tracing::info!(payment_id = %id, status = %view.payment.status, "payment settled");
+                self.release_waiting_refunds(&view).await;
                 Step::Done
             }
-            Err(e) => store_step(e),
+            // Final already: another worker's settlement landed first.
+            Ok(Landed::Refused(_)) => Step::Done,
+            Err(e) => Step::Retry(e.to_string()),
+        }
+    }
+
+    /// Moves a record this worker picked up PROCESSING to the back of the repair index. Only an
+    /// optimisation (the repair path then leaves it alone a while longer), so failures are logged.
+    async fn hold(&self, payment: PaymentId, refund: Option<RefundId>) {
+        if let Err(e) = self.store.repair.hold(payment, refund, self.clock.now_ms()).await {
+            tracing::warn!(payment_id = %payment, error = %e, "could not hold the record in the repair index");
         }
     }
 
     /// Refunds asked for while the payment was in flight wait for it without holding a message
     /// (see `Step::NotReady`): once it is final, each is enqueued from here. If this worker dies
     /// first, the repair path finds them, since a refund of a final payment can go stale.
-    async fn release_waiting_refunds(&self, p: &Payment) {
-        // Nothing was reserved: no refund exists, and no read is spent on finding none.
-        if p.refundable_left >= p.amount.get() {
-            return;
-        }
-        let view = match self.store.payments.get_payment(p.id).await {
-            Ok(Some(view)) => view,
-            Ok(None) => return,
-            Err(e) => {
-                tracing::warn!(payment_id = %p.id, error = %e, "waiting refunds not read; the repair path will find them");
-                return;
-            }
-        };
+    async fn release_waiting_refunds(&self, view: &PaymentView) {
         for r in view.refunds.iter().filter(|r| r.status == RefundStatus::Pending) {
-            let job = Job::Refund { payment_id: p.id, refund_id: r.id };
+            let job = Job::Refund { payment_id: view.payment.id, refund_id: r.id };
             if let Err(e) = self.queue.enqueue(&job).await {
                 tracing::warn!(refund_id = %r.id, error = %e, "waiting refund not enqueued; the repair path will");
             }
         }
     }
 
+    /// Carries out a refund once its payment succeeded (fails it, with a reason, if the payment
+    /// did not): PENDING -> PROCESSING, the bank with the refund's id as key, the final state.
     pub async fn process_refund(&self, bank: &dyn Bank, payment_id: PaymentId, refund_id: RefundId) -> Step {
+        let cause = self.cause(Actor::RefundWorker);
         let view = match self.store.payments.get_payment(payment_id).await {
             Ok(Some(v)) => v,
             Ok(None) => return Step::Poison("unknown payment".into()),
@@ -114,19 +128,26 @@ impl Services {
         if refund.status.is_final() {
             return Step::Done;
         }
-        let payment = view.payment;
-        let charge_id = match (payment.status, payment.bank_charge_id) {
+        let charge_id = match (view.payment.status, view.payment.bank_charge_id.clone()) {
             // The payment's settlement enqueues this refund again (`release_waiting_refunds`).
             (PaymentStatus::Pending | PaymentStatus::Processing, _) => return Step::NotReady,
             (PaymentStatus::Succeeded, Some(c)) => c,
             (status, _) => {
                 let reason = format!("payment_{}", status.as_str().to_ascii_lowercase());
-                return self.finish_refund(&refund, RefundOutcome::Failed { reason }).await;
+                return self.finish_refund(view, refund_id, RefundOutcome::Failed { reason }, &cause).await;
             }
         };
-        let refund = match self.store.refunds.start_refund(payment_id, refund_id, self.clock.now_ms()).await {
-            Ok(r) => r,
-            Err(e) => return store_step(e),
+        let view = match refund.status {
+            RefundStatus::Pending => match self.change(view, Transition::RefundProcessing(refund_id), &cause).await {
+                Ok(Landed::Yes(view)) => view,
+                Ok(Landed::Refused(view)) if refund_in(&view, refund_id) == Some(RefundStatus::Processing) => view,
+                Ok(Landed::Refused(_)) => return Step::Done,
+                Err(e) => return Step::Retry(e.to_string()),
+            },
+            _ => {
+                self.hold(payment_id, Some(refund_id)).await;
+                view
+            }
         };
         let req =
             RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
@@ -136,16 +157,18 @@ impl Services {
             Err(BankError::Permanent(code)) => RefundOutcome::Failed { reason: format!("bank_rejected:{code}") },
             Err(BankError::Transient(why)) => return Step::Retry(why),
         };
-        self.finish_refund(&refund, outcome).await
+        self.finish_refund(view, refund_id, outcome, &cause).await
     }
 
-    async fn finish_refund(&self, refund: &Refund, outcome: RefundOutcome) -> Step {
-        match self.store.refunds.settle_refund(refund, &outcome, self.clock.now_ms()).await {
-            Ok(()) => {
-                tracing::info!(refund_id = %refund.id, ?outcome, "refund settled");
+    async fn finish_refund(&self, view: PaymentView, id: RefundId, outcome: RefundOutcome, cause: &Cause) -> Step {
+        match self.change(view, Transition::RefundSettled(id, outcome), cause).await {
+            Ok(Landed::Yes(view)) => {
+                tracing::info!(refund_id = %id, status = ?refund_in(&view, id), "refund settled");
                 Step::Done
             }
-            Err(e) => store_step(e),
+            // Final already: a duplicate, or another worker's result landed first.
+            Ok(Landed::Refused(_)) => Step::Done,
+            Err(e) => Step::Retry(e.to_string()),
         }
     }
 

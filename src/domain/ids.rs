@@ -21,6 +21,11 @@ macro_rules! uuid_id {
             pub fn parse(s: &str) -> Result<Self, InvalidId> {
                 Uuid::parse_str(s).map(Self).map_err(|_| InvalidId)
             }
+
+            /// The 32 hex digits without dashes.
+            pub fn simple(&self) -> String {
+                self.0.simple().to_string()
+            }
         }
 
         impl Default for $name {

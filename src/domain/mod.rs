@@ -2,6 +2,8 @@
 //! ports (traits) that storage, queue, bank and vault offer. No AWS, axum or tokio in here.
 pub mod bank;
 pub mod card;
+pub mod change;
+pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod money;

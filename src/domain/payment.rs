@@ -48,6 +48,7 @@ impl NewPayment {
             refunded_amount: 0,
             refundable_left: self.amount.get(),
             refund_timestamp_ms: None,
+            version: 1,
         }
     }
 }
@@ -74,6 +75,8 @@ pub struct Payment {
     /// Price minus every refund not FAILED: what a new refund may still take.
     pub refundable_left: u64,
     pub refund_timestamp_ms: Option<u64>,
+    /// How many events the payment has (its refunds' included): each change adds one.
+    pub version: u64,
 }
 
 impl Payment {
@@ -174,7 +177,7 @@ pub enum RefundOutcome {
 }
 
 /// A refund as it is written the first time, with the amount it reserves on its payment.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewRefund {
     pub id: RefundId,
     pub payment_id: PaymentId,

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::card::{CardDetails, SealedCard};
+use super::change::Change;
+use super::events::{Event, EventId, EventPage, EventType};
 use super::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
 use super::ids::{MerchantId, PaymentId, RefundId};
-use super::payment::{NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome};
+use super::payment::{Payment, PaymentView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -32,10 +34,12 @@ pub enum ConflictKind {
     IdempotencyKeyTaken,
     #[error("record already exists")]
     AlreadyExists,
+    /// The payment moved on since it was read (another change landed first): read it again.
+    #[error("the record changed since it was read")]
+    Changed,
+    /// A condition failed, and the store did not say which (some emulators omit the reasons).
     #[error("record is not in a state that allows this")]
     WrongState,
-    #[error("not enough left to refund")]
-    InsufficientRefundable,
 }
 
 /// One page of a merchant's payments, newest first.
@@ -46,13 +50,15 @@ pub struct PaymentPage {
     pub next_cursor: Option<String>,
 }
 
-/// Payments: the records the API creates and the payment worker moves to a final state.
+/// Payments and their refunds: one item collection per payment, changed only by `commit`.
 #[async_trait]
 pub trait Payments: Send + Sync {
-    /// Writes a PENDING payment, and the key's claim in the same transaction when given.
-    /// `Conflict(IdempotencyKeyTaken)` when the key is claimed, `Conflict(AlreadyExists)` when
-    /// the payment exists (the claim is checked first).
-    async fn insert_payment(&self, p: &NewPayment, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
+    /// Writes `change` in one write: the payment, the refund it names and its event, and with a
+    /// claim the key's claim too; all of it or nothing. It lands only while the payment is at
+    /// `change.read_version()` (absent, for a creation). Conflicts, in the order they are
+    /// checked: `IdempotencyKeyTaken`, then `AlreadyExists` (a new payment or refund whose id is
+    /// taken), then `Changed` (the payment moved on: read it again and decide anew).
+    async fn commit(&self, change: &Change, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
 
     /// A payment and its refunds (oldest first), read consistently.
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
@@ -64,35 +70,27 @@ pub trait Payments: Send + Sync {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError>;
-
-    /// PENDING or PROCESSING -> PROCESSING (touching its repair timestamp); returns the payment.
-    /// `Conflict(WrongState)` when final or unknown.
-    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError>;
-
-    /// PENDING or PROCESSING -> the outcome's state, erasing the sealed card and leaving the
-    /// repair index. `Conflict(WrongState)` when already final or unknown.
-    async fn settle_payment(&self, id: PaymentId, outcome: &PaymentOutcome, now_ms: u64)
-    -> Result<Payment, StoreError>;
 }
 
-/// Refunds, always under their payment.
+/// The event log, written by `Payments::commit`.
 #[async_trait]
-pub trait Refunds: Send + Sync {
-    /// Writes a PENDING refund and reserves its amount on the payment, atomically; fails with
-    /// `InsufficientRefundable` when the payment has less left than asked, is another merchant's,
-    /// unknown, or ended without succeeding. With a claim, the key is checked first
-    /// (`IdempotencyKeyTaken`); an existing refund id is `AlreadyExists`.
-    async fn insert_refund(&self, r: &NewRefund, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError>;
+pub trait Events: Send + Sync {
+    /// A payment's events, oldest first (its audit trail).
+    async fn payment_events(&self, id: PaymentId, limit: u32, cursor: Option<&str>) -> Result<EventPage, StoreError>;
 
-    /// PENDING or PROCESSING -> PROCESSING. `Conflict(WrongState)` when final or unknown.
-    async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError>;
+    /// A merchant's events, newest first, of one type when `kind` is given.
+    async fn merchant_events(
+        &self,
+        merchant: &MerchantId,
+        kind: Option<EventType>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError>;
 
-    /// Final state for a refund; a success adds to the payment's refunded sum, a failure gives
-    /// the reserved amount back, in the same transaction. `Conflict(WrongState)` when final.
-    async fn settle_refund(&self, refund: &Refund, outcome: &RefundOutcome, now_ms: u64) -> Result<(), StoreError>;
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError>;
 }
 
-/// Idempotency keys: claims written with the record they create (see `Payments`, `Refunds`).
+/// Idempotency keys: claims written with the record they create (see `Payments::commit`).
 #[async_trait]
 pub trait IdempotencyKeys: Send + Sync {
     async fn get_idempotency(&self, key: &IdempotencyKey) -> Result<Option<IdempotencyRecord>, StoreError>;
@@ -125,6 +123,10 @@ pub trait RepairIndex: Send + Sync {
         older_than_ms: u64,
         now_ms: u64,
     ) -> Result<bool, StoreError>;
+
+    /// Moves a non-final record to the back of the index: a worker that picks up a record
+    /// already PROCESSING holds it so, without changing it. No effect on a final record.
+    async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError>;
 }
 
 /// The merchants known to the platform.
@@ -138,7 +140,7 @@ pub trait Merchants: Send + Sync {
 #[derive(Clone)]
 pub struct Stores {
     pub payments: Arc<dyn Payments>,
-    pub refunds: Arc<dyn Refunds>,
+    pub events: Arc<dyn Events>,
     pub keys: Arc<dyn IdempotencyKeys>,
     pub repair: Arc<dyn RepairIndex>,
     pub merchants: Arc<dyn Merchants>,
@@ -148,11 +150,11 @@ impl Stores {
     /// All ports served by one adapter.
     pub fn all<S>(store: Arc<S>) -> Self
     where
-        S: Payments + Refunds + IdempotencyKeys + RepairIndex + Merchants + 'static,
+        S: Payments + Events + IdempotencyKeys + RepairIndex + Merchants + 'static,
     {
         Self {
             payments: store.clone(),
-            refunds: store.clone(),
+            events: store.clone(),
             keys: store.clone(),
             repair: store.clone(),
             merchants: store,
@@ -193,4 +195,9 @@ pub trait CardVault: Send + Sync {
 /// Wall-clock time, as a port so tests can pin it.
 pub trait Clock: Send + Sync {
     fn now_ms(&self) -> u64;
+}
+
+/// The trace the work in hand belongs to, recorded on the events it causes.
+pub trait Traces: Send + Sync {
+    fn current_trace_id(&self) -> Option<String>;
 }

@@ -77,13 +77,13 @@ impl PaymentStatus {
     }
 
     /// The states a payment may be in for a move to `self` to be allowed.
-    /// `PROCESSING -> PROCESSING` is allowed: a worker that crashed mid-charge is replaced by one
-    /// that picks the same payment up again, and the bank's idempotency key makes that safe.
+    /// A worker that crashed mid-charge is replaced by one that picks the PROCESSING payment up
+    /// again (the bank's idempotency key makes that safe); that is no move, so it is not here.
     pub fn allowed_from(self) -> &'static [PaymentStatus] {
         use PaymentStatus::*;
         match self {
             Pending => &[],
-            Processing => &[Pending, Processing],
+            Processing => &[Pending],
             Succeeded | Declined | Failed => &[Pending, Processing],
         }
     }
@@ -99,7 +99,7 @@ impl RefundStatus {
         use RefundStatus::*;
         match self {
             Pending => &[],
-            Processing => &[Pending, Processing],
+            Processing => &[Pending],
             Succeeded => &[Processing],
             Failed => &[Pending, Processing],
         }

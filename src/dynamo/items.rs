@@ -8,19 +8,17 @@ use super::keys::*;
 use crate::domain::card::SealedCard;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::{Amount, Currency};
-use crate::domain::payment::{NewPayment, NewRefund, Payment, Refund};
+use crate::domain::payment::{Payment, Refund};
 use crate::domain::ports::StoreError;
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
-pub const STATUS: &str = "Status";
 pub const CARD: &str = "CardSealed";
-pub const REFUNDABLE_LEFT: &str = "RefundableLeft";
-pub const REFUNDED_AMOUNT: &str = "RefundedAmount";
+pub const VERSION: &str = "Version";
 
-/// A payment item's own attributes (`STATUS`, `CARD`, ... name the ones written by updates).
+/// A payment item's own attributes.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct PaymentItem {
+pub(super) struct PaymentItem {
     #[serde(rename = "PaymentID")]
     payment_id: PaymentId,
     #[serde(rename = "MerchantID")]
@@ -45,11 +43,19 @@ struct PaymentItem {
     refundable_left: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     refund_timestamp: Option<u64>,
+    /// Absent on payments written before the event log: version 0.
+    #[serde(default)]
+    version: u64,
 }
+
+/// The attributes of `PaymentItem` that may be absent; a change that clears one removes it.
+pub const PAYMENT_OPTIONAL: &[&str] = &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp"];
+/// The same for `RefundItem`.
+pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID"];
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
-struct RefundItem {
+pub(super) struct RefundItem {
     #[serde(rename = "RefundID")]
     refund_id: RefundId,
     #[serde(rename = "PaymentID")]
@@ -67,11 +73,11 @@ struct RefundItem {
     updated_at: u64,
 }
 
-fn to_item<T: Serialize>(record: &T) -> Item {
+pub(super) fn to_item<T: Serialize>(record: &T) -> Item {
     serde_dynamo::to_item(record).expect("records serialise to items")
 }
 
-fn from_item<'a, T: Deserialize<'a>>(item: &Item, what: &str) -> Result<T, StoreError> {
+pub(super) fn from_item<'a, T: Deserialize<'a>>(item: &Item, what: &str) -> Result<T, StoreError> {
     serde_dynamo::from_item(item.clone())
         .map_err(|e| StoreError::Permanent(format!("stored {what} item is not readable: {e}")))
 }
@@ -95,6 +101,7 @@ impl From<&Payment> for PaymentItem {
             refunded_amount: p.refunded_amount,
             refundable_left: p.refundable_left,
             refund_timestamp: p.refund_timestamp_ms,
+            version: p.version,
         }
     }
 }
@@ -116,9 +123,11 @@ impl From<&Refund> for RefundItem {
     }
 }
 
-pub fn new_payment_item(p: &NewPayment) -> Item {
+/// A new payment's item: its attributes, its keys, its place in its merchant's list and in the
+/// repair index.
+pub fn new_payment_item(p: &Payment) -> Item {
     let id = p.id.to_string();
-    let mut item = to_item(&PaymentItem::from(&p.pending()));
+    let mut item = payment_attributes(p);
     item.extend([
         (PK.to_owned(), s(payment_pk(p.id))),
         (SK.to_owned(), s(PAYMENT_SK)),
@@ -130,9 +139,18 @@ pub fn new_payment_item(p: &NewPayment) -> Item {
     item
 }
 
-pub fn new_refund_item(r: &NewRefund) -> Item {
+/// A payment's own attributes, without keys (what a change sets on an existing item).
+pub fn payment_attributes(p: &Payment) -> Item {
+    to_item(&PaymentItem::from(p))
+}
+
+pub fn refund_attributes(r: &Refund) -> Item {
+    to_item(&RefundItem::from(r))
+}
+
+pub fn new_refund_item(r: &Refund) -> Item {
     let id = r.id.to_string();
-    let mut item = to_item(&RefundItem::from(&r.pending()));
+    let mut item = refund_attributes(r);
     item.extend([
         (PK.to_owned(), s(payment_pk(r.payment_id))),
         (SK.to_owned(), s(refund_sk(r.id))),
@@ -143,46 +161,58 @@ pub fn new_refund_item(r: &NewRefund) -> Item {
 }
 
 pub fn payment_from_item(item: &Item) -> Result<Payment, StoreError> {
-    let p: PaymentItem = from_item(item, "payment")?;
-    Ok(Payment {
-        id: p.payment_id,
-        merchant_id: p.merchant_id,
-        customer_id: p.customer_id,
-        customer_name: p.customer_name,
-        amount: p.price,
-        currency: p.currency,
-        status: p.status,
-        reason: p.reason,
-        card_last4: p.card_last4,
-        sealed_card: p.card_sealed.map(SealedCard),
-        bank_charge_id: p.bank_charge_id,
-        created_at_ms: p.created_at,
-        updated_at_ms: p.updated_at,
-        refunded_amount: p.refunded_amount,
-        refundable_left: p.refundable_left,
-        refund_timestamp_ms: p.refund_timestamp,
-    })
+    from_item::<PaymentItem>(item, "payment").map(Payment::from)
+}
+
+impl From<PaymentItem> for Payment {
+    fn from(p: PaymentItem) -> Self {
+        Payment {
+            id: p.payment_id,
+            merchant_id: p.merchant_id,
+            customer_id: p.customer_id,
+            customer_name: p.customer_name,
+            amount: p.price,
+            currency: p.currency,
+            status: p.status,
+            reason: p.reason,
+            card_last4: p.card_last4,
+            sealed_card: p.card_sealed.map(SealedCard),
+            bank_charge_id: p.bank_charge_id,
+            created_at_ms: p.created_at,
+            updated_at_ms: p.updated_at,
+            refunded_amount: p.refunded_amount,
+            refundable_left: p.refundable_left,
+            refund_timestamp_ms: p.refund_timestamp,
+            version: p.version,
+        }
+    }
 }
 
 pub fn refund_from_item(item: &Item) -> Result<Refund, StoreError> {
-    let r: RefundItem = from_item(item, "refund")?;
-    Ok(Refund {
-        id: r.refund_id,
-        payment_id: r.payment_id,
-        merchant_id: r.merchant_id,
-        amount: r.amount,
-        currency: r.currency,
-        status: r.status,
-        reason: r.reason,
-        bank_refund_id: r.bank_refund_id,
-        created_at_ms: r.created_at,
-        updated_at_ms: r.updated_at,
-    })
+    from_item::<RefundItem>(item, "refund").map(Refund::from)
+}
+
+impl From<RefundItem> for Refund {
+    fn from(r: RefundItem) -> Self {
+        Refund {
+            id: r.refund_id,
+            payment_id: r.payment_id,
+            merchant_id: r.merchant_id,
+            amount: r.amount,
+            currency: r.currency,
+            status: r.status,
+            reason: r.reason,
+            bank_refund_id: r.bank_refund_id,
+            created_at_ms: r.created_at,
+            updated_at_ms: r.updated_at,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::payment::NewPayment;
 
     #[test]
     fn a_new_payment_item_reads_back_as_the_same_payment_with_its_keys_written() {
@@ -197,14 +227,15 @@ mod tests {
             sealed_card: SealedCard("v1.k.x".into()),
             created_at_ms: 1_700_000_000_000,
         };
-        let item = new_payment_item(&new);
-        for (attr, want) in [(STATUS, "PENDING"), (CARD, "v1.k.x"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {
+        let item = new_payment_item(&new.pending());
+        for (attr, want) in [("Status", "PENDING"), (CARD, "v1.k.x"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {
             assert_eq!(item[attr].as_s().unwrap(), want, "{attr}");
         }
         assert_eq!(item["Price"].as_n().unwrap(), "1999");
         assert!(!item.contains_key("CustomerName") && !item.contains_key("Reason"), "absent, not null");
         let p = payment_from_item(&item).unwrap();
         assert_eq!((p.id, p.amount, p.refundable_left, p.status), (new.id, new.amount, 1999, PaymentStatus::Pending));
+        assert_eq!(p.version, 1);
         assert_eq!(p.sealed_card, Some(new.sealed_card));
     }
 }

@@ -5,12 +5,16 @@
 //! |-------------|-------------------------|--------------------|-----------------------------------|--------------------------------------|
 //! | payment     | `PAY#<payment id>`      | `PAYMENT`          | `MERCHANT#<m>` / `<created ms>#<id>` | `NONFINAL#PAYMENT#<shard>` / `<updated ms>#<id>` while not final |
 //! | refund      | `PAY#<payment id>`      | `REFUND#<refund id>` | -                               | `NONFINAL#REFUND#<shard>` / ... while not final |
+//! | event       | `PAY#<payment id>`      | `EVENT#<version>`  | `EVENTS#<m>` / `<ms>#<event id>`  | -; GSI3: `EVENTS#<m>#<type>` / `<ms>#<event id>` |
 //! | idempotency | `IDEM#<m>#<sha256(key)>`| `IDEM`             | -                                 | -                                    |
 //! | merchant    | `MERCHANT#<m>`          | `PROFILE`          | -                                 | -                                    |
 //!
+//! A payment's events sort before its own items (`EVENT#` < `PAYMENT` < `REFUND#`), so a read of
+//! the payment skips them and a read of its audit trail reads only them.
 //! GSI2 holds only records that are not final, so the repair path reads a handful of items,
 //! never the table. It is sharded so no single partition takes every write at high volume.
 
+use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 
@@ -22,11 +26,15 @@ pub const GSI1SK: &str = "GSI1SK";
 pub const GSI2: &str = "GSI2";
 pub const GSI2PK: &str = "GSI2PK";
 pub const GSI2SK: &str = "GSI2SK";
-/// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records).
+pub const GSI3: &str = "GSI3";
+pub const GSI3PK: &str = "GSI3PK";
+pub const GSI3SK: &str = "GSI3SK";
+/// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records, events).
 pub const TTL_ATTRIBUTE: &str = "ExpiresAt";
 
 pub const PAYMENT_SK: &str = "PAYMENT";
 pub const REFUND_SK_PREFIX: &str = "REFUND#";
+pub const EVENT_SK_PREFIX: &str = "EVENT#";
 /// Shards of the repair index; the repair path queries each.
 pub const REPAIR_SHARDS: u32 = 4;
 
@@ -36,6 +44,18 @@ pub fn payment_pk(id: PaymentId) -> String {
 
 pub fn refund_sk(id: RefundId) -> String {
     format!("{REFUND_SK_PREFIX}{id}")
+}
+
+pub fn event_sk(version: u64) -> String {
+    format!("{EVENT_SK_PREFIX}{version:010}")
+}
+
+pub fn merchant_events_pk(m: &MerchantId) -> String {
+    format!("EVENTS#{m}")
+}
+
+pub fn merchant_events_of_type_pk(m: &MerchantId, kind: EventType) -> String {
+    format!("EVENTS#{m}#{kind}")
 }
 
 pub fn merchant_pk(m: &MerchantId) -> String {

@@ -1,15 +1,16 @@
-//! The DynamoDB adapter: one table holds payments, refunds, idempotency keys and merchants
-//! (layout in `keys`). Every state change is a conditional write, so states only move forward.
-//! `DynamoStore` implements each storage port of `domain::ports` in the file of its role:
-//! `payments`, `refunds`, `idempotency`, `repair`, `merchants`.
+//! The DynamoDB adapter: one table holds payments, refunds, their events, idempotency keys and
+//! merchants (layout in `keys`). Every change is one transaction with its event, conditioned on
+//! the payment's version. `DynamoStore` implements each storage port of `domain::ports` in the
+//! file of its role: `payments`, `events`, `idempotency`, `repair`, `merchants`.
 mod attrs;
 mod error;
+mod event_items;
+mod events;
 mod idempotency;
 mod items;
 pub mod keys;
 mod merchants;
 mod payments;
-mod refunds;
 mod repair;
 pub mod setup;
 

@@ -1,42 +1,68 @@
-//! Payments: insert (with an idempotency claim), read, list, and the worker's transitions.
+//! Payments and refunds: every change written with its event in one transaction, reads, lists.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use super::DynamoStore;
 use super::attrs::{Item, n, s};
 use super::error::{classify, classify_transaction};
+use super::event_items::event_item;
 use super::items::*;
 use super::keys::*;
+use crate::domain::change::Change;
+use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId};
-use crate::domain::payment::{ListPosition, NewPayment, Payment, PaymentOutcome, PaymentView};
+use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
-use crate::domain::status::PaymentStatus;
 
 #[async_trait]
 impl Payments for DynamoStore {
-    async fn insert_payment(&self, p: &NewPayment, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
-        let item = new_payment_item(p);
-        let Some(claim) = claim else {
-            return self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(PK)")
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| match classify(e) {
-                    StoreError::Conflict(_) => StoreError::Conflict(ConflictKind::AlreadyExists),
-                    other => other,
-                });
-        };
-        let actions = vec![self.put_if_absent(self.claim_item(claim))?, self.put_if_absent(item)?];
-        self.transact(actions, &[ConflictKind::IdempotencyKeyTaken, ConflictKind::AlreadyExists]).await
+    /// One transaction: the claim, a new refund's item, the payment (new, or updated on the
+    /// version it was read at), and the event, in the order `Payments::commit` names their conflicts.
+    async fn commit(&self, c: &Change, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
+        let mut actions = Vec::with_capacity(4);
+        let mut kinds = Vec::with_capacity(4);
+        if let Some(claim) = claim {
+            actions.push(self.put_if_absent(self.claim_item(claim))?);
+            kinds.push(ConflictKind::IdempotencyKeyTaken);
+        }
+        let refund = c.written_refund();
+        if let Some(r) = refund.filter(|_| c.creates_refund()) {
+            actions.push(self.put_if_absent(new_refund_item(r))?);
+            kinds.push(ConflictKind::AlreadyExists);
+        }
+        let p = &c.view.payment;
+        if c.creates_payment() {
+            actions.push(self.put_if_absent(new_payment_item(p))?);
+            kinds.push(ConflictKind::AlreadyExists);
+        } else {
+            let index = match c.event.kind {
+                EventType::PaymentProcessing => Repair::Touch(repair_sk(c.event.at_ms, &p.id.to_string())),
+                k if k.settles_payment() => Repair::Leave,
+                _ => Repair::Keep,
+            };
+            let sets = payment_attributes(p);
+            let at = (payment_pk(p.id), PAYMENT_SK.to_owned());
+            actions.push(self.update_on_version(at, sets, PAYMENT_OPTIONAL, index, c.read_version())?);
+            kinds.push(ConflictKind::Changed);
+        }
+        if let Some(r) = refund.filter(|_| !c.creates_refund()) {
+            let index = match c.event.kind {
+                EventType::RefundProcessing => Repair::Touch(repair_sk(c.event.at_ms, &r.id.to_string())),
+                _ if r.status.is_final() => Repair::Leave,
+                _ => Repair::Keep,
+            };
+            // No condition of its own: the payment's version, in the same transaction, guards it.
+            let at = (payment_pk(p.id), refund_sk(r.id));
+            actions.push(self.update_item(at, refund_attributes(r), REFUND_OPTIONAL, index, None)?);
+            kinds.push(ConflictKind::Changed);
+        }
+        actions.push(self.put_if_absent(event_item(&c.event))?);
+        kinds.push(ConflictKind::Changed);
+        self.transact(actions, &kinds).await
     }
 
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError> {
@@ -48,8 +74,10 @@ impl Payments for DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("PK = :pk")
+                // Events sort before the payment's own items: skip them.
+                .key_condition_expression("PK = :pk AND SK >= :own")
                 .expression_attribute_values(":pk", s(payment_pk(id)))
+                .expression_attribute_values(":own", s(PAYMENT_SK))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()
@@ -101,46 +129,6 @@ impl Payments for DynamoStore {
         let next_cursor = if more { payments.last().map(encode_cursor) } else { None };
         Ok(PaymentPage { payments, next_cursor })
     }
-
-    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError> {
-        let to = PaymentStatus::Processing;
-        let from = to.allowed_from().iter().map(|s| s.as_str());
-        let item = self
-            .mark_processing(payment_pk(id), PAYMENT_SK.to_owned(), &id.to_string(), to.as_str(), from, now_ms)
-            .await?;
-        payment_from_item(&item)
-    }
-
-    async fn settle_payment(
-        &self,
-        id: PaymentId,
-        outcome: &PaymentOutcome,
-        now_ms: u64,
-    ) -> Result<Payment, StoreError> {
-        let to = outcome.status();
-        let (extra_set, extra) = match outcome {
-            PaymentOutcome::Succeeded { bank_charge_id } => (", BankChargeID = :x", s(bank_charge_id)),
-            PaymentOutcome::Declined { reason } | PaymentOutcome::Failed { reason } => (", Reason = :x", s(reason)),
-        };
-        let out = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(payment_pk(id)))
-            .key(SK, s(PAYMENT_SK))
-            .update_expression(format!("SET #s = :to, UpdatedAt = :now{extra_set} REMOVE {CARD}, {GSI2PK}, {GSI2SK}"))
-            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(to.allowed_from().len()))))
-            .expression_attribute_names("#s", STATUS)
-            .set_expression_attribute_values(Some(status_values(
-                to.allowed_from().iter().map(|s| s.as_str()),
-                [(":to", s(to.as_str())), (":now", n(now_ms)), (":x", extra)],
-            )))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        payment_from_item(out.attributes().ok_or(StoreError::NotFound)?)
-    }
 }
 
 impl DynamoStore {
@@ -169,52 +157,87 @@ impl DynamoStore {
         }
     }
 
-    /// Moves a payment or refund item to `to` (PROCESSING) from one of `from`, bumping its repair-index
-    /// timestamp so the repair path leaves it alone while a worker holds it; returns the new item.
-    pub(super) async fn mark_processing<'a>(
+    /// An update of an existing item that sets `sets` and removes whichever of `optional` it
+    /// lacks, moves the item in the repair index as `index` says, and holds only while the
+    /// item's `Version` is `version` (when given; 0 stands for an item from before versions).
+    fn update_on_version(
         &self,
-        pk: String,
-        sk: String,
-        id: &str,
-        to: &str,
-        from: impl ExactSizeIterator<Item = &'a str>,
-        now_ms: u64,
-    ) -> Result<Item, StoreError> {
-        let out = self
-            .client
-            .update_item()
+        at: (String, String),
+        sets: Item,
+        optional: &[&str],
+        index: Repair,
+        version: u64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        self.update_item(at, sets, optional, index, Some(version))
+    }
+
+    fn update_item(
+        &self,
+        (pk, sk): (String, String),
+        sets: Item,
+        optional: &[&str],
+        index: Repair,
+        version: Option<u64>,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let mut names = std::collections::HashMap::new();
+        let mut values = std::collections::HashMap::new();
+        let mut set = Vec::new();
+        let mut remove: Vec<String> = Vec::new();
+        for (i, (name, value)) in sets.into_iter().enumerate() {
+            set.push(format!("#a{i} = :a{i}"));
+            names.insert(format!("#a{i}"), name);
+            values.insert(format!(":a{i}"), value);
+        }
+        let absent: Vec<&str> = optional.iter().copied().filter(|o| !names.values().any(|n| n == o)).collect();
+        for (i, name) in absent.into_iter().enumerate() {
+            remove.push(format!("#r{i}"));
+            names.insert(format!("#r{i}"), (*name).to_owned());
+        }
+        match index {
+            Repair::Touch(sk) => {
+                set.push(format!("{GSI2SK} = :rsk"));
+                values.insert(":rsk".into(), s(sk));
+            }
+            Repair::Leave => remove.extend([GSI2PK.to_owned(), GSI2SK.to_owned()]),
+            Repair::Keep => {}
+        }
+        let mut expr = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let condition = match version {
+            None => "attribute_exists(PK)".to_owned(),
+            Some(0) => "attribute_exists(PK) AND attribute_not_exists(#ver)".to_owned(),
+            Some(v) => {
+                values.insert(":ver".into(), n(v));
+                "#ver = :ver".to_owned()
+            }
+        };
+        if version.is_some() {
+            names.insert("#ver".into(), VERSION.to_owned());
+        }
+        let update = Update::builder()
             .table_name(&self.table)
             .key(PK, s(pk))
             .key(SK, s(sk))
-            .update_expression("SET #s = :to, UpdatedAt = :now, GSI2SK = :rsk")
-            .set_condition_expression(Some(format!("attribute_exists(PK) AND {}", status_in(from.len()))))
-            .expression_attribute_names("#s", STATUS)
-            .set_expression_attribute_values(Some(status_values(
-                from,
-                [(":to", s(to)), (":now", n(now_ms)), (":rsk", s(repair_sk(now_ms, id)))],
-            )))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
-            .send()
-            .await
-            .map_err(classify)?;
-        out.attributes.ok_or(StoreError::NotFound)
+            .update_expression(expr)
+            .condition_expression(condition)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .map_err(|_| StoreError::Permanent("bad update".into()))?;
+        Ok(TransactWriteItem::builder().update(update).build())
     }
 }
 
-/// `#s IN (:f0, :f1, ...)` for `count` allowed source states.
-pub(super) fn status_in(count: usize) -> String {
-    let names: Vec<String> = (0..count).map(|i| format!(":f{i}")).collect();
-    format!("#s IN ({})", names.join(", "))
-}
-
-pub(super) fn status_values<'a, const K: usize>(
-    from: impl Iterator<Item = &'a str>,
-    extra: [(&str, AttributeValue); K],
-) -> std::collections::HashMap<String, AttributeValue> {
-    let mut values: std::collections::HashMap<String, AttributeValue> =
-        from.enumerate().map(|(i, f)| (format!(":f{i}"), s(f))).collect();
-    values.extend(extra.into_iter().map(|(k, v)| (k.to_owned(), v)));
-    values
+/// What a change does to an item's place in the repair index (GSI2).
+enum Repair {
+    /// It moved to a non-final state: it goes to the back, at this sort key.
+    Touch(String),
+    /// It became final: it leaves the index.
+    Leave,
+    /// Its state did not move (a refund's change on the payment item): its place is kept.
+    Keep,
 }
 
 /// The cursor names the last payment of the page; the merchant comes from the caller's token,

@@ -56,6 +56,29 @@ impl RepairIndex for DynamoStore {
             Err(e) => Err(e),
         }
     }
+
+    async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError> {
+        let (sk, id) = match refund {
+            Some(r) => (refund_sk(r), r.to_string()),
+            None => (PAYMENT_SK.to_owned(), payment.to_string()),
+        };
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(payment)))
+            .key(SK, s(sk))
+            .update_expression("SET GSI2SK = :now")
+            .condition_expression("attribute_exists(GSI2PK)")
+            .expression_attribute_values(":now", s(repair_sk(now_ms, &id)))
+            .send()
+            .await;
+        match res.map_err(classify) {
+            // Final meanwhile: out of the index, nothing to hold.
+            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl DynamoStore {

@@ -44,11 +44,13 @@ pub struct IndexSpec {
     pub projection: ProjectionType,
 }
 
-/// GSI1 lists a merchant's payments newest first; GSI2 is the sparse repair index, keys only
-/// (the repair path reads nothing but PK and SK from it).
-pub const INDEXES: [IndexSpec; 2] = [
+/// GSI1 lists a merchant's payments and, under another key, its events, newest first; GSI2 is
+/// the sparse repair index, keys only (the repair path reads nothing but PK and SK from it);
+/// GSI3 lists a merchant's events of one type.
+pub const INDEXES: [IndexSpec; 3] = [
     IndexSpec { name: GSI1, hash_key: GSI1PK, range_key: GSI1SK, projection: ProjectionType::All },
     IndexSpec { name: GSI2, hash_key: GSI2PK, range_key: GSI2SK, projection: ProjectionType::KeysOnly },
+    IndexSpec { name: GSI3, hash_key: GSI3PK, range_key: GSI3SK, projection: ProjectionType::All },
 ];
 
 fn gsi(spec: &IndexSpec) -> GlobalSecondaryIndex {
@@ -61,10 +63,20 @@ fn gsi(spec: &IndexSpec) -> GlobalSecondaryIndex {
         .expect("index")
 }
 
-/// Creates the table (with both indexes and TTL) if it does not exist. Returns true if created.
+/// Creates the table (with its indexes and TTL) if it does not exist, or adds the indexes an
+/// older table lacks. Returns true if it created the table.
 pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreError> {
     match client.describe_table().table_name(table).send().await {
-        Ok(_) => return Ok(false),
+        Ok(out) => {
+            let have: Vec<&str> = out
+                .table()
+                .map(|t| t.global_secondary_indexes().iter().filter_map(|i| i.index_name()).collect())
+                .unwrap_or_default();
+            for spec in INDEXES.iter().filter(|spec| !have.contains(&spec.name)) {
+                add_index(client, table, spec).await?;
+            }
+            return Ok(false);
+        }
         Err(e) if e.code() == Some("ResourceNotFoundException") => {}
         Err(e) => return Err(classify(e)),
     }
@@ -74,7 +86,7 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .billing_mode(BILLING_MODE)
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .set_attribute_definitions(Some([PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK].map(attr).to_vec()))
+        .set_attribute_definitions(Some([PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK].map(attr).to_vec()))
         .set_global_secondary_indexes(Some(INDEXES.iter().map(gsi).collect()))
         .send()
         .await;
@@ -100,6 +112,48 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .await
         .map_err(classify)?;
     Ok(true)
+}
+
+/// Adds `spec` to an existing table (one made before the index existed) and waits until it is
+/// active, so the queries that use it work once SETUP is done.
+async fn add_index(client: &Client, table: &str, spec: &IndexSpec) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::{CreateGlobalSecondaryIndexAction, GlobalSecondaryIndexUpdate, IndexStatus};
+    tracing::warn!(index = spec.name, "the table lacks an index; adding it");
+    let create = CreateGlobalSecondaryIndexAction::builder()
+        .index_name(spec.name)
+        .key_schema(key(spec.hash_key, KeyType::Hash))
+        .key_schema(key(spec.range_key, KeyType::Range))
+        .projection(Projection::builder().projection_type(spec.projection.clone()).build())
+        .build()
+        .expect("index");
+    let res = client
+        .update_table()
+        .table_name(table)
+        .set_attribute_definitions(Some(vec![attr(spec.hash_key), attr(spec.range_key)]))
+        .global_secondary_index_updates(GlobalSecondaryIndexUpdate::builder().create(create).build())
+        .send()
+        .await;
+    match res {
+        Ok(_) => {}
+        // Another process is adding it (or just did): wait for it below.
+        Err(e) if matches!(e.code(), Some("ResourceInUseException" | "ValidationException")) => {}
+        Err(e) => return Err(classify(e)),
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let out = client.describe_table().table_name(table).send().await.map_err(classify)?;
+        let status = out
+            .table()
+            .and_then(|t| t.global_secondary_indexes().iter().find(|i| i.index_name() == Some(spec.name)))
+            .and_then(|i| i.index_status().cloned());
+        if status == Some(IndexStatus::Active) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            return Err(StoreError::Transient(format!("index {} did not become active", spec.name)));
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// Writes each seeded merchant unless it exists.

@@ -103,6 +103,9 @@ impl ApiError {
                 AppError::NothingLeftToRefund => (S::CONFLICT, "nothing_left_to_refund", msg),
                 AppError::RefundExceedsRemaining { .. } => (S::CONFLICT, "refund_exceeds_remaining", msg),
                 AppError::InvalidCursor => (S::BAD_REQUEST, "invalid_cursor", msg),
+                AppError::EventNotFound => (S::NOT_FOUND, "event_not_found", "event not found".into()),
+                // Nothing of the request was written, so trying again is safe.
+                AppError::Contended => (S::CONFLICT, "payment_busy", msg),
                 AppError::OutcomeUnknown => (S::GATEWAY_TIMEOUT, "outcome_unknown", OUTCOME_UNKNOWN.into()),
                 AppError::Unavailable(_) => {
                     (S::SERVICE_UNAVAILABLE, "service_unavailable", "a dependency is unavailable, retry".into())

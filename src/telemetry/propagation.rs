@@ -37,6 +37,17 @@ pub fn continue_trace(span: &Span, carrier: &dyn Extractor) {
     }
 }
 
+/// The trace of the current span, for the events a request or a job records.
+pub struct SpanTraces;
+
+impl crate::domain::ports::Traces for SpanTraces {
+    fn current_trace_id(&self) -> Option<String> {
+        let cx = Span::current().context();
+        let ids = cx.span().span_context().clone();
+        ids.is_valid().then(|| ids.trace_id().to_string())
+    }
+}
+
 /// Reads trace context from HTTP headers (axum's and reqwest's `HeaderMap` are the same type).
 pub struct Headers<'a>(pub &'a HeaderMap);
 

@@ -114,6 +114,7 @@ impl World {
             queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
             vault: Arc::new(AeadVault::new(KEY, &[]).expect("the development key is valid")),
             clock: Arc::clone(&clock) as Arc<dyn Clock>,
+            traces: Arc::new(FixedTrace),
         };
         Self { services, store, queue, clock, bank: Arc::new(FakeBank::default()) }
     }
@@ -122,5 +123,18 @@ impl World {
 impl Default for World {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// Every change recorded under one trace id, `FixedTrace::ID`.
+pub struct FixedTrace;
+
+impl FixedTrace {
+    pub const ID: &'static str = "4bf92f3577b34da6a3ce929d0e0e4736";
+}
+
+impl crate::domain::ports::Traces for FixedTrace {
+    fn current_trace_id(&self) -> Option<String> {
+        Some(Self::ID.to_owned())
     }
 }

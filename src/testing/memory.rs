@@ -1,21 +1,20 @@
 //! Every storage port in memory, with the conditional semantics of the DynamoDB adapter: a
-//! final state is never left, refunds never exceed what is left, a claimed key is taken once,
-//! a repair claim is won once. One lock makes each call atomic, as a conditional write or a
+//! change lands only on the version it was read at, a claimed key is taken once, a repair
+//! claim is won once. One lock makes each call atomic, as a conditional write or a
 //! transaction is. `store_suite` holds both adapters to the same behaviour.
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+use crate::domain::change::Change;
+use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
-use crate::domain::payment::{
-    ListPosition, NewPayment, NewRefund, Payment, PaymentOutcome, PaymentView, Refund, RefundOutcome,
-};
+use crate::domain::payment::{ListPosition, Payment, PaymentView, Refund};
 use crate::domain::ports::{
-    ConflictKind, IdempotencyKeys, Merchants, PaymentPage, Payments, Refunds, RepairIndex, StoreError,
+    ConflictKind, Events, IdempotencyKeys, Merchants, PaymentPage, Payments, RepairIndex, StoreError,
 };
-use crate::domain::status::{PaymentStatus, RefundStatus};
 
 /// A record and, while it is not final, when it was last touched (its place in the repair index).
 #[derive(Clone)]
@@ -30,6 +29,7 @@ struct State {
     refunds: HashMap<RefundId, Row<Refund>>,
     keys: HashMap<(MerchantId, String), IdempotencyRecord>,
     merchants: HashSet<MerchantId>,
+    events: Vec<Event>,
 }
 
 pub struct MemoryStore {
@@ -44,15 +44,6 @@ impl Default for MemoryStore {
 
 fn wrong_state() -> StoreError {
     StoreError::Conflict(ConflictKind::WrongState)
-}
-
-/// A conditional state move: `to` only from the states it may come from.
-fn advance<S: Copy + PartialEq + 'static>(status: &mut S, to: S, allowed_from: &[S]) -> Result<(), StoreError> {
-    if !allowed_from.contains(status) {
-        return Err(wrong_state());
-    }
-    *status = to;
-    Ok(())
 }
 
 fn key_of(k: &IdempotencyKey) -> (MerchantId, String) {
@@ -110,18 +101,51 @@ fn list_key(p: &Payment) -> String {
     ListPosition::of(p).key()
 }
 
+/// Where a record written by `c` stands in the repair index: a creation or a move into a
+/// non-final state puts it at `at_ms`, a final state takes it out, anything else leaves it.
+fn touched_after(before: Option<u64>, moved: bool, is_final: bool, at_ms: u64) -> Option<u64> {
+    match (is_final, moved) {
+        (true, _) => None,
+        (false, true) => Some(at_ms),
+        (false, false) => before,
+    }
+}
+
 #[async_trait]
 impl Payments for MemoryStore {
-    async fn insert_payment(&self, p: &NewPayment, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
+    async fn commit(&self, c: &Change, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
         let mut state = self.lock();
         check_claim(&state, claim)?;
-        if state.payments.contains_key(&p.id) {
+        let p = &c.view.payment;
+        let before = state.payments.get(&p.id);
+        match before {
+            Some(_) if c.creates_payment() => return Err(StoreError::Conflict(ConflictKind::AlreadyExists)),
+            None if !c.creates_payment() => return Err(StoreError::Conflict(ConflictKind::Changed)),
+            Some(row) if row.record.version != c.read_version() => {
+                return Err(StoreError::Conflict(ConflictKind::Changed));
+            }
+            _ => {}
+        }
+        let refund = c.written_refund();
+        if let Some(r) = refund.filter(|_| c.creates_refund())
+            && state.refunds.contains_key(&r.id)
+        {
             return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
         }
-        if let Some(c) = claim {
-            state.keys.insert(key_of(&c.key), claim_record(c));
+        let at = c.event.at_ms;
+        let payment_moved = before.is_none_or(|row| row.record.status != p.status);
+        let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), at);
+        if let Some(claim) = claim {
+            state.keys.insert(key_of(&claim.key), claim_record(claim));
         }
-        state.payments.insert(p.id, Row { record: p.pending(), touched: Some(p.created_at_ms) });
+        state.payments.insert(p.id, Row { record: p.clone(), touched });
+        if let Some(r) = refund {
+            let before = state.refunds.get(&r.id);
+            let moved = before.is_none_or(|row| row.record.status != r.status);
+            let touched = touched_after(before.and_then(|row| row.touched), moved, r.status.is_final(), at);
+            state.refunds.insert(r.id, Row { record: r.clone(), touched });
+        }
+        state.events.push(c.event.clone());
         Ok(())
     }
 
@@ -148,114 +172,60 @@ impl Payments for MemoryStore {
         let mut mine: Vec<&Payment> =
             state.payments.values().map(|r| &r.record).filter(|p| &p.merchant_id == merchant).collect();
         mine.sort_by_key(|p| std::cmp::Reverse(list_key(p)));
-        let page: Vec<Payment> = mine
-            .into_iter()
-            .filter(|p| after.as_ref().is_none_or(|a| list_key(p) < *a))
-            .take(limit as usize + 1)
-            .cloned()
-            .collect();
-        let more = page.len() > limit as usize;
-        let mut payments = page;
-        payments.truncate(limit as usize);
-        let next_cursor = if more { payments.last().map(list_key) } else { None };
-        Ok(PaymentPage { payments, next_cursor })
-    }
-
-    async fn start_payment(&self, id: PaymentId, now_ms: u64) -> Result<Payment, StoreError> {
-        let mut state = self.lock();
-        let row = state.payments.get_mut(&id).ok_or_else(wrong_state)?;
-        let to = PaymentStatus::Processing;
-        advance(&mut row.record.status, to, to.allowed_from())?;
-        row.record.updated_at_ms = now_ms;
-        row.touched = Some(now_ms);
-        Ok(row.record.clone())
-    }
-
-    async fn settle_payment(
-        &self,
-        id: PaymentId,
-        outcome: &PaymentOutcome,
-        now_ms: u64,
-    ) -> Result<Payment, StoreError> {
-        let mut state = self.lock();
-        let row = state.payments.get_mut(&id).ok_or_else(wrong_state)?;
-        let to = outcome.status();
-        advance(&mut row.record.status, to, to.allowed_from())?;
-        let p = &mut row.record;
-        p.updated_at_ms = now_ms;
-        p.sealed_card = None;
-        match outcome {
-            PaymentOutcome::Succeeded { bank_charge_id } => p.bank_charge_id = Some(bank_charge_id.clone()),
-            PaymentOutcome::Declined { reason } | PaymentOutcome::Failed { reason } => p.reason = Some(reason.clone()),
-        }
-        row.touched = None;
-        Ok(row.record.clone())
+        let (payments, next) =
+            page(mine.into_iter().filter(|p| after.as_ref().is_none_or(|a| list_key(p) < *a)), limit);
+        Ok(PaymentPage { payments, next_cursor: next.as_ref().map(list_key) })
     }
 }
 
+/// The first `limit` of `items` and, when more follow, the last of them (the next page's start).
+fn page<'a, T: Clone + 'a>(items: impl Iterator<Item = &'a T>, limit: u32) -> (Vec<T>, Option<T>) {
+    let mut taken: Vec<T> = items.take(limit as usize + 1).cloned().collect();
+    let more = taken.len() > limit as usize;
+    taken.truncate(limit as usize);
+    let next = if more { taken.last().cloned() } else { None };
+    (taken, next)
+}
+
+fn feed_key(e: &Event) -> String {
+    FeedPosition::of(e).key()
+}
+
 #[async_trait]
-impl Refunds for MemoryStore {
-    async fn insert_refund(&self, r: &NewRefund, claim: Option<&IdempotencyClaim>) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        check_claim(&state, claim)?;
-        let reservable = state.payments.get(&r.payment_id).is_some_and(|row| {
-            let p = &row.record;
-            p.merchant_id == r.merchant_id
-                && p.refundable_left >= r.amount.get()
-                && !matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed)
-        });
-        if !reservable {
-            return Err(StoreError::Conflict(ConflictKind::InsufficientRefundable));
-        }
-        if state.refunds.contains_key(&r.id) {
-            return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
-        }
-        if let Some(c) = claim {
-            state.keys.insert(key_of(&c.key), claim_record(c));
-        }
-        if let Some(row) = state.payments.get_mut(&r.payment_id) {
-            row.record.refundable_left -= r.amount.get();
-        }
-        state.refunds.insert(r.id, Row { record: r.pending(), touched: Some(r.created_at_ms) });
-        Ok(())
-    }
-
-    async fn start_refund(&self, payment: PaymentId, id: RefundId, now_ms: u64) -> Result<Refund, StoreError> {
-        let mut state = self.lock();
-        let row = state.refunds.get_mut(&id).filter(|r| r.record.payment_id == payment).ok_or_else(wrong_state)?;
-        let to = RefundStatus::Processing;
-        advance(&mut row.record.status, to, to.allowed_from())?;
-        row.record.updated_at_ms = now_ms;
-        row.touched = Some(now_ms);
-        Ok(row.record.clone())
-    }
-
-    async fn settle_refund(&self, refund: &Refund, outcome: &RefundOutcome, now_ms: u64) -> Result<(), StoreError> {
-        let mut state = self.lock();
-        let to = match outcome {
-            RefundOutcome::Succeeded { .. } => RefundStatus::Succeeded,
-            RefundOutcome::Failed { .. } => RefundStatus::Failed,
+impl Events for MemoryStore {
+    async fn payment_events(&self, id: PaymentId, limit: u32, cursor: Option<&str>) -> Result<EventPage, StoreError> {
+        let after = match cursor {
+            None => 0,
+            Some(c) => c.parse::<u64>().map_err(|_| StoreError::InvalidCursor)?,
         };
-        let row = state.refunds.get_mut(&refund.id).ok_or_else(wrong_state)?;
-        advance(&mut row.record.status, to, to.allowed_from())?;
-        let r = &mut row.record;
-        r.updated_at_ms = now_ms;
-        match outcome {
-            RefundOutcome::Succeeded { bank_refund_id } => r.bank_refund_id = Some(bank_refund_id.clone()),
-            RefundOutcome::Failed { reason } => r.reason = Some(reason.clone()),
-        }
-        row.touched = None;
-        let amount = row.record.amount.get();
-        if let Some(p) = state.payments.get_mut(&refund.payment_id) {
-            match outcome {
-                RefundOutcome::Succeeded { .. } => {
-                    p.record.refunded_amount += amount;
-                    p.record.refund_timestamp_ms = Some(now_ms);
-                }
-                RefundOutcome::Failed { .. } => p.record.refundable_left += amount,
-            }
-        }
-        Ok(())
+        let state = self.lock();
+        let mut mine: Vec<&Event> = state.events.iter().filter(|e| e.data.payment.id == id).collect();
+        mine.sort_by_key(|e| e.version);
+        let (events, next) = page(mine.into_iter().filter(|e| e.version > after), limit);
+        Ok(EventPage { events, next_cursor: next.map(|e| e.version.to_string()) })
+    }
+
+    async fn merchant_events(
+        &self,
+        merchant: &MerchantId,
+        kind: Option<EventType>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        let before = match cursor {
+            None => None,
+            Some(c) => Some(FeedPosition::parse(c).ok_or(StoreError::InvalidCursor)?.key()),
+        };
+        let state = self.lock();
+        let mut mine: Vec<&Event> =
+            state.events.iter().filter(|e| e.merchant_id() == merchant && kind.is_none_or(|k| e.kind == k)).collect();
+        mine.sort_by_key(|e| std::cmp::Reverse(feed_key(e)));
+        let (events, next) = page(mine.into_iter().filter(|e| before.as_ref().is_none_or(|b| feed_key(e) < *b)), limit);
+        Ok(EventPage { events, next_cursor: next.as_ref().map(feed_key) })
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        Ok(self.lock().events.iter().find(|e| e.id() == id).cloned())
     }
 }
 
@@ -331,6 +301,11 @@ impl RepairIndex for MemoryStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError> {
+        self.touch(payment, refund, now_ms);
+        Ok(())
     }
 }
 

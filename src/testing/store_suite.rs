@@ -5,10 +5,12 @@
 use std::time::{Duration, Instant};
 
 use crate::domain::card::SealedCard;
+use crate::domain::change::{Change, Transition};
+use crate::domain::events::{Actor, Cause, EventId, EventType};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::{Amount, Currency};
-use crate::domain::payment::{NewPayment, NewRefund, PaymentOutcome, RefundOutcome};
+use crate::domain::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView, RefundOutcome};
 use crate::domain::ports::{ConflictKind, StoreError, Stores};
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
@@ -83,14 +85,38 @@ async fn until<T>(what: &str, mut read: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
+fn worker() -> Cause {
+    Cause::new(Actor::PaymentWorker, Some("4bf92f3577b34da6a3ce929d0e0e4736".into()))
+}
+
+/// Writes `p` (version 1) and returns it as stored.
+async fn create(s: &Stores, p: &NewPayment) -> PaymentView {
+    let c = Change::payment_created(p, Cause::new(Actor::Merchant(p.merchant_id.clone()), None));
+    s.payments.commit(&c, None).await.unwrap();
+    c.view
+}
+
+/// Applies `t` to `view` at `at` and writes it.
+async fn step(s: &Stores, view: &PaymentView, t: Transition, at: u64) -> PaymentView {
+    let c = view.apply(t, at, worker()).expect("the transition applies");
+    s.payments.commit(&c, None).await.unwrap();
+    c.view
+}
+
+fn settle_ok() -> Transition {
+    Transition::PaymentSettled(PaymentOutcome::Succeeded { bank_charge_id: "ch_1".into() })
+}
+
 /// Runs every check on `stores`.
 pub async fn run(stores: &Stores) {
     payments_are_written_once_and_read_back(stores).await;
     a_claimed_key_is_taken_once_and_writes_nothing_else(stores).await;
     claims_are_taken_over_once_and_completed(stores).await;
-    a_final_payment_state_is_never_left(stores).await;
-    refunds_never_exceed_what_is_left(stores).await;
+    a_change_lands_only_on_the_version_it_was_read_at(stores).await;
+    racing_refunds_cannot_both_take_what_is_left(stores).await;
     a_settled_refund_moves_its_amount_once(stores).await;
+    every_change_is_one_event_in_the_audit_trail(stores).await;
+    the_feed_pages_newest_first_by_type_and_merchant(stores).await;
     listing_pages_newest_first_without_gaps_or_repeats(stores).await;
     stale_records_are_found_and_claimed_once(stores).await;
     seeded_merchants_exist_and_others_do_not(stores).await;
@@ -98,37 +124,42 @@ pub async fn run(stores: &Stores) {
 
 async fn payments_are_written_once_and_read_back(s: &Stores) {
     let p = new_payment(&merchant(), 1500, T0);
-    s.payments.insert_payment(&p, None).await.unwrap();
+    let c = Change::payment_created(&p, worker());
+    s.payments.commit(&c, None).await.unwrap();
     let view = s.payments.get_payment(p.id).await.unwrap().expect("the payment");
+    assert_eq!(view, c.view, "read back as written, and no event among its refunds");
     let got = &view.payment;
     assert_eq!((got.id, got.status, got.amount, got.refundable_left), (p.id, PaymentStatus::Pending, p.amount, 1500));
-    assert_eq!((got.created_at_ms, got.updated_at_ms, got.card_last4.as_str()), (T0, T0, "4242"));
+    assert_eq!((got.created_at_ms, got.updated_at_ms, got.card_last4.as_str(), got.version), (T0, T0, "4242", 1));
     assert_eq!(got.sealed_card, Some(SealedCard("sealed".into())));
-    assert!(view.refunds.is_empty());
-    assert_eq!(s.payments.insert_payment(&p, None).await, conflict(ConflictKind::AlreadyExists));
+    assert_eq!(s.payments.commit(&c, None).await, conflict(ConflictKind::AlreadyExists));
     assert!(s.payments.get_payment(PaymentId::new()).await.unwrap().is_none());
 }
 
 async fn a_claimed_key_is_taken_once_and_writes_nothing_else(s: &Stores) {
     let first = new_payment(&merchant(), 100, T0);
     let c = claim(&merchant(), first.id.to_string(), Some(answer()));
-    s.payments.insert_payment(&first, Some(&c)).await.unwrap();
-    let second = new_payment(&merchant(), 100, T0);
-    assert_eq!(s.payments.insert_payment(&second, Some(&c)).await, conflict(ConflictKind::IdempotencyKeyTaken));
-    assert!(s.payments.get_payment(second.id).await.unwrap().is_none(), "the losing payment is not written");
+    let created = Change::payment_created(&first, worker());
+    s.payments.commit(&created, Some(&c)).await.unwrap();
+    let second = Change::payment_created(&new_payment(&merchant(), 100, T0), worker());
+    assert_eq!(s.payments.commit(&second, Some(&c)).await, conflict(ConflictKind::IdempotencyKeyTaken));
+    let second_id = second.view.payment.id;
+    assert!(s.payments.get_payment(second_id).await.unwrap().is_none(), "the losing payment is not written");
+    let events = s.events.payment_events(second_id, 10, None).await.unwrap().events;
+    assert!(events.is_empty(), "nor its event");
     let record = s.keys.get_idempotency(&c.key).await.unwrap().expect("the claim");
     assert_eq!((record.request_hash.as_str(), record.resource_id.clone()), ("hash-1", first.id.to_string()));
     assert_eq!(record.state, IdempotencyState::Done(answer()));
     // A refund's claim is checked first too: nothing is reserved when the key is taken.
-    let r = new_refund(&first, 10, T0);
-    assert_eq!(s.refunds.insert_refund(&r, Some(&c)).await, conflict(ConflictKind::IdempotencyKeyTaken));
-    assert_eq!(s.payments.get_payment(first.id).await.unwrap().unwrap().payment.refundable_left, 100);
+    let r = created.view.apply(Transition::RefundCreated(new_refund(&first, 10, T0)), T0, worker()).unwrap();
+    assert_eq!(s.payments.commit(&r, Some(&c)).await, conflict(ConflictKind::IdempotencyKeyTaken));
+    assert_eq!(s.payments.get_payment(first.id).await.unwrap().unwrap(), created.view);
 }
 
 async fn claims_are_taken_over_once_and_completed(s: &Stores) {
     let p = new_payment(&merchant(), 100, T0);
     let c = claim(&merchant(), p.id.to_string(), None);
-    s.payments.insert_payment(&p, Some(&c)).await.unwrap();
+    s.payments.commit(&Change::payment_created(&p, worker()), Some(&c)).await.unwrap();
     let record = s.keys.get_idempotency(&c.key).await.unwrap().unwrap();
     assert_eq!(record.state, IdempotencyState::InProgress { locked_until_ms: T0 + 10_000 });
     assert!(matches!(s.keys.renew_idempotency(&c.key, T0, T0 + 20_000).await, Err(StoreError::Conflict(_))));
@@ -142,74 +173,146 @@ async fn claims_are_taken_over_once_and_completed(s: &Stores) {
     assert!(s.keys.get_idempotency(&unknown).await.unwrap().is_none());
 }
 
-async fn a_final_payment_state_is_never_left(s: &Stores) {
+async fn a_change_lands_only_on_the_version_it_was_read_at(s: &Stores) {
     let p = new_payment(&merchant(), 100, T0);
-    s.payments.insert_payment(&p, None).await.unwrap();
-    let started = s.payments.start_payment(p.id, T0 + 1).await.unwrap();
-    assert_eq!((started.status, started.updated_at_ms), (PaymentStatus::Processing, T0 + 1));
-    s.payments.start_payment(p.id, T0 + 2).await.expect("a redelivered message may start it again");
-    let won = PaymentOutcome::Succeeded { bank_charge_id: "ch_1".into() };
-    let settled = s.payments.settle_payment(p.id, &won, T0 + 3).await.unwrap();
-    assert_eq!((settled.status, settled.bank_charge_id.as_deref()), (PaymentStatus::Succeeded, Some("ch_1")));
-    assert_eq!(settled.sealed_card, None, "the card is erased with the final state");
-    let late = PaymentOutcome::Failed { reason: "late".into() };
-    assert_eq!(s.payments.settle_payment(p.id, &late, T0 + 4).await.map(|_| ()), conflict(ConflictKind::WrongState));
-    assert_eq!(s.payments.start_payment(p.id, T0 + 5).await.map(|_| ()), conflict(ConflictKind::WrongState));
-    let unknown = s.payments.start_payment(PaymentId::new(), T0).await.map(|_| ());
-    assert_eq!(unknown, conflict(ConflictKind::WrongState));
-    let view = s.payments.get_payment(p.id).await.unwrap().unwrap();
-    assert_eq!((view.payment.status, view.payment.reason), (PaymentStatus::Succeeded, None));
+    let pending = create(s, &p).await;
+    let processing = pending.apply(Transition::PaymentProcessing, T0 + 1, worker()).unwrap();
+    s.payments.commit(&processing, None).await.unwrap();
+    // The same change sent again (an answer lost), and a settlement computed from the old read,
+    // both lose: the payment moved on.
+    assert_eq!(s.payments.commit(&processing, None).await, conflict(ConflictKind::Changed));
+    let stale = pending.apply(settle_ok(), T0 + 2, worker()).unwrap();
+    assert_eq!(s.payments.commit(&stale, None).await, conflict(ConflictKind::Changed));
+    let settled = step(s, &processing.view, settle_ok(), T0 + 3).await;
+    let read = s.payments.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(read, settled);
+    let got = &read.payment;
+    assert_eq!((got.status, got.bank_charge_id.as_deref(), got.version), (PaymentStatus::Succeeded, Some("ch_1"), 3));
+    assert_eq!(got.sealed_card, None, "the card is erased with the final state");
+    let other = Change::payment_created(&new_payment(&merchant(), 1, T0), worker());
+    let unknown = other.view.apply(Transition::PaymentProcessing, T0, worker()).unwrap();
+    assert_eq!(s.payments.commit(&unknown, None).await, conflict(ConflictKind::Changed));
 }
 
-async fn refunds_never_exceed_what_is_left(s: &Stores) {
+async fn racing_refunds_cannot_both_take_what_is_left(s: &Stores) {
     let p = new_payment(&merchant(), 1000, T0);
-    s.payments.insert_payment(&p, None).await.unwrap();
-    s.refunds.insert_refund(&new_refund(&p, 600, T0 + 1), None).await.unwrap();
-    let over = new_refund(&p, 500, T0 + 2);
-    assert_eq!(s.refunds.insert_refund(&over, None).await, conflict(ConflictKind::InsufficientRefundable));
-    let exact = new_refund(&p, 400, T0 + 3);
-    s.refunds.insert_refund(&exact, Some(&claim(&merchant(), exact.id.to_string(), None))).await.unwrap();
-    assert_eq!(s.refunds.insert_refund(&exact, None).await, conflict(ConflictKind::InsufficientRefundable));
-    let view = s.payments.get_payment(p.id).await.unwrap().unwrap();
-    assert_eq!(view.payment.refundable_left, 0);
-    let amounts: Vec<u64> = view.refunds.iter().map(|r| r.amount.get()).collect();
-    assert_eq!(amounts, [600, 400], "refunds oldest first; the refused one is not written");
-    assert!(view.refunds.iter().all(|r| r.status == RefundStatus::Pending));
-
-    // Another merchant's payment, and a payment that ended without succeeding, reserve nothing.
-    let other = new_payment(&merchant(), 1000, T0);
-    s.payments.insert_payment(&other, None).await.unwrap();
-    let mut foreign = new_refund(&other, 10, T0);
-    foreign.merchant_id = MerchantId::parse("other@merchant").unwrap();
-    assert_eq!(s.refunds.insert_refund(&foreign, None).await, conflict(ConflictKind::InsufficientRefundable));
-    let declined = PaymentOutcome::Declined { reason: "card_declined".into() };
-    s.payments.settle_payment(other.id, &declined, T0 + 1).await.unwrap();
-    let after = new_refund(&other, 10, T0 + 2);
-    assert_eq!(s.refunds.insert_refund(&after, None).await, conflict(ConflictKind::InsufficientRefundable));
-    let missing = new_refund(&new_payment(&merchant(), 10, T0), 10, T0);
-    assert_eq!(s.refunds.insert_refund(&missing, None).await, conflict(ConflictKind::InsufficientRefundable));
+    let view = create(s, &p).await;
+    let (a, b) = (new_refund(&p, 600, T0 + 1), new_refund(&p, 600, T0 + 1));
+    let first = view.apply(Transition::RefundCreated(a.clone()), T0 + 1, worker()).unwrap();
+    let second = view.apply(Transition::RefundCreated(b), T0 + 1, worker()).unwrap();
+    s.payments.commit(&first, None).await.unwrap();
+    assert_eq!(s.payments.commit(&second, None).await, conflict(ConflictKind::Changed));
+    // A refund whose id is taken is refused as such, even when computed on the latest version.
+    let mut twin = first.view.clone();
+    twin.refunds.clear();
+    let same_id = NewRefund { amount: Amount::parse(100).unwrap(), ..a };
+    let reused = twin.apply(Transition::RefundCreated(same_id), T0 + 2, worker()).unwrap();
+    assert_eq!(s.payments.commit(&reused, None).await, conflict(ConflictKind::AlreadyExists));
+    let read = s.payments.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(read, first.view);
+    assert_eq!((read.payment.refundable_left, read.refunds.len()), (400, 1));
+    assert!(read.refunds.iter().all(|r| r.status == RefundStatus::Pending));
 }
 
 async fn a_settled_refund_moves_its_amount_once(s: &Stores) {
     let p = new_payment(&merchant(), 1000, T0);
-    s.payments.insert_payment(&p, None).await.unwrap();
-    s.payments.settle_payment(p.id, &PaymentOutcome::Succeeded { bank_charge_id: "ch".into() }, T0).await.unwrap();
+    let view = step(s, &create(s, &p).await, settle_ok(), T0).await;
     let (good, bad) = (new_refund(&p, 300, T0 + 1), new_refund(&p, 200, T0 + 2));
-    s.refunds.insert_refund(&good, None).await.unwrap();
-    s.refunds.insert_refund(&bad, None).await.unwrap();
-    let started = s.refunds.start_refund(p.id, good.id, T0 + 3).await.unwrap();
-    assert_eq!(started.status, RefundStatus::Processing);
+    let view = step(s, &view, Transition::RefundCreated(good.clone()), T0 + 1).await;
+    let view = step(s, &view, Transition::RefundCreated(bad.clone()), T0 + 2).await;
+    let view = step(s, &view, Transition::RefundProcessing(good.id), T0 + 3).await;
     let ok = RefundOutcome::Succeeded { bank_refund_id: "re".into() };
-    s.refunds.settle_refund(&started, &ok, T0 + 4).await.unwrap();
-    assert_eq!(s.refunds.settle_refund(&started, &ok, T0 + 5).await, conflict(ConflictKind::WrongState));
-    let failing = s.refunds.start_refund(p.id, bad.id, T0 + 6).await.unwrap();
-    s.refunds.settle_refund(&failing, &RefundOutcome::Failed { reason: "no".into() }, T0 + 7).await.unwrap();
-    assert_eq!(s.refunds.start_refund(p.id, bad.id, T0 + 8).await.map(|_| ()), conflict(ConflictKind::WrongState));
+    let done = step(s, &view, Transition::RefundSettled(good.id, ok.clone()), T0 + 4).await;
+    let twice = view.apply(Transition::RefundSettled(good.id, ok), T0 + 5, worker()).unwrap();
+    assert_eq!(s.payments.commit(&twice, None).await, conflict(ConflictKind::Changed));
+    let failed = RefundOutcome::Failed { reason: "no".into() };
+    let done = step(s, &done, Transition::RefundSettled(bad.id, failed), T0 + 7).await;
     let view = s.payments.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(view, done);
     let pay = &view.payment;
     assert_eq!((pay.refunded_amount, pay.refundable_left, pay.refund_timestamp_ms), (300, 700, Some(T0 + 4)));
+    assert_eq!(pay.version, 7);
     let states: Vec<_> = view.refunds.iter().map(|r| (r.status, r.reason.clone())).collect();
     assert_eq!(states, [(RefundStatus::Succeeded, None), (RefundStatus::Failed, Some("no".into()))]);
+}
+
+async fn every_change_is_one_event_in_the_audit_trail(s: &Stores) {
+    let p = new_payment(&merchant(), 1000, T0);
+    let mut views = vec![create(s, &p).await];
+    let r = new_refund(&p, 100, T0 + 2);
+    for (i, t) in
+        [Transition::PaymentProcessing, settle_ok(), Transition::RefundCreated(r.clone())].into_iter().enumerate()
+    {
+        let next = step(s, views.last().unwrap(), t, T0 + 10 * (i as u64 + 1)).await;
+        views.push(next);
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = s.events.payment_events(p.id, 3, cursor.as_deref()).await.unwrap();
+        assert!(page.events.len() <= 3);
+        seen.extend(page.events);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let kinds: Vec<_> = seen.iter().map(|e| (e.version, e.kind)).collect();
+    use EventType::*;
+    assert_eq!(kinds, [(1, PaymentCreated), (2, PaymentProcessing), (3, PaymentSucceeded), (4, RefundCreated)]);
+    for (event, view) in seen.iter().zip(&views) {
+        let mut data = view.clone();
+        data.payment.sealed_card = None;
+        assert_eq!(event.data, data, "each event holds the payment as that change left it, card aside");
+        assert_eq!(event.at_ms, view.payment.updated_at_ms.max(event.at_ms));
+    }
+    assert_eq!(seen[3].refund_id, Some(r.id));
+    assert_eq!(seen[1].cause, worker());
+    let one = s.events.get_event(seen[2].id()).await.unwrap().expect("an event by its id");
+    assert_eq!(one, seen[2]);
+    let missing = EventId { payment_id: p.id, version: 99 };
+    assert!(s.events.get_event(missing).await.unwrap().is_none());
+    let bad = s.events.payment_events(p.id, 3, Some("not-a-cursor")).await.map(|_| ());
+    assert_eq!(bad.unwrap_err(), StoreError::InvalidCursor);
+}
+
+async fn the_feed_pages_newest_first_by_type_and_merchant(s: &Stores) {
+    let (m, other) = (fresh_merchant(), fresh_merchant());
+    let mut made = Vec::new();
+    for i in 0..3 {
+        let view = create(s, &new_payment(&m, 100, T0 + i * 1000)).await;
+        made.push(view.payment.id);
+        step(s, &view, Transition::PaymentProcessing, T0 + i * 1000 + 500).await;
+    }
+    create(s, &new_payment(&other, 100, T0)).await;
+    let seen = until("six events in the feed", async || {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let page = s.events.merchant_events(&m, None, 4, cursor.as_deref()).await.ok()?;
+            assert!(page.events.len() <= 4);
+            seen.extend(page.events);
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        (seen.len() == 6).then_some(seen)
+    })
+    .await;
+    let at: Vec<u64> = seen.iter().map(|e| e.at_ms).collect();
+    assert!(at.windows(2).all(|w| w[0] > w[1]), "newest first: {at:?}");
+    assert!(seen.iter().all(|e| e.merchant_id() == &m), "only this merchant's");
+    let processing = until("the processing events", async || {
+        let page = s.events.merchant_events(&m, Some(EventType::PaymentProcessing), 10, None).await.ok()?;
+        (page.events.len() == 3).then_some(page.events)
+    })
+    .await;
+    let ids: Vec<PaymentId> = processing.iter().map(|e| e.data.payment.id).rev().collect();
+    assert_eq!(ids, made);
+    assert!(processing.iter().all(|e| e.kind == EventType::PaymentProcessing));
+    let bad = s.events.merchant_events(&m, None, 4, Some("bm90LWEtY3Vyc29y")).await.map(|_| ());
+    assert_eq!(bad.unwrap_err(), StoreError::InvalidCursor);
 }
 
 async fn listing_pages_newest_first_without_gaps_or_repeats(s: &Stores) {
@@ -217,10 +320,10 @@ async fn listing_pages_newest_first_without_gaps_or_repeats(s: &Stores) {
     let mut made = Vec::new();
     for i in 0..5 {
         let p = new_payment(&m, 100, T0 + i * 1000);
-        s.payments.insert_payment(&p, None).await.unwrap();
+        create(s, &p).await;
         made.push(p.id);
     }
-    s.payments.insert_payment(&new_payment(&other, 100, T0), None).await.unwrap();
+    create(s, &new_payment(&other, 100, T0)).await;
     made.reverse();
     let seen = until("five payments listed", async || {
         let mut seen = Vec::new();
@@ -246,11 +349,11 @@ async fn stale_records_are_found_and_claimed_once(s: &Stores) {
     // Written "long ago" (the clock is the caller's: a record's age is what it was given).
     let old = new_payment(&merchant(), 100, 1_000);
     let done = new_payment(&merchant(), 100, 1_000);
-    s.payments.insert_payment(&old, None).await.unwrap();
-    s.payments.insert_payment(&done, None).await.unwrap();
-    s.payments.settle_payment(done.id, &PaymentOutcome::Failed { reason: "x".into() }, 1_001).await.unwrap();
+    let old_view = create(s, &old).await;
+    let failed = Transition::PaymentSettled(PaymentOutcome::Failed { reason: "x".into() });
+    step(s, &create(s, &done).await, failed, 1_001).await;
     let refund = new_refund(&old, 10, 1_000);
-    s.refunds.insert_refund(&refund, None).await.unwrap();
+    step(s, &old_view, Transition::RefundCreated(refund.clone()), 1_000).await;
     let cutoff = 2_000;
     let payments = until("the stale payment", async || {
         let found = s.repair.stale_payments(cutoff, 100).await.ok()?;
@@ -273,6 +376,13 @@ async fn stale_records_are_found_and_claimed_once(s: &Stores) {
     })
     .await;
     assert!(!fresh.contains(&old.id));
+    // A worker holding a record moves it to the back of the index the same way.
+    until("the refund to leave the stale set once held", async || {
+        s.repair.hold(old.id, Some(refund.id), T0).await.ok()?;
+        (!s.repair.stale_refunds(T0 - 1, 100).await.ok()?.contains(&(old.id, refund.id))).then_some(())
+    })
+    .await;
+    s.repair.hold(done.id, None, T0).await.expect("holding a final record does nothing");
 }
 
 async fn seeded_merchants_exist_and_others_do_not(s: &Stores) {

@@ -79,7 +79,14 @@ async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -
         sealed_card: payment_platform::domain::card::SealedCard("v1.x.y".into()),
         created_at_ms: now as u64,
     };
-    store.insert_payment(&new, Some(&claim)).await.unwrap();
+    let created = payment_platform::domain::change::Change::payment_created(
+        &new,
+        payment_platform::domain::events::Cause::new(
+            payment_platform::domain::events::Actor::Merchant(new.merchant_id.clone()),
+            None,
+        ),
+    );
+    store.commit(&created, Some(&claim)).await.unwrap();
     id
 }
 

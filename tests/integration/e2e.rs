@@ -3,6 +3,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use payment_platform::domain::card::{CardDetails, Expiry};
+use payment_platform::domain::change::Change;
+use payment_platform::domain::events::{Actor, Cause};
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::money::{Amount, Currency};
 use payment_platform::domain::payment::NewPayment;
@@ -112,7 +114,8 @@ async fn the_repair_path_completes_a_payment_whose_message_was_never_sent() {
         sealed_card: vault.seal(&card, id),
         created_at_ms: now,
     };
-    store.insert_payment(&new, None).await.unwrap();
+    let cause = Cause::new(Actor::Merchant(new.merchant_id.clone()), None);
+    store.commit(&Change::payment_created(&new, cause), None).await.unwrap();
     let p = sys.settled(&id.to_string(), SETTLE).await;
     assert_eq!(p["Status"], "SUCCEEDED");
     assert_eq!(charges(&sys).await.get(&id.to_string()), Some(&1));

@@ -74,7 +74,7 @@ async fn a_card_that_cannot_be_opened_fails_the_payment_without_calling_the_bank
     let w = World::new();
     let id = PaymentId::new();
     let new = new_payment(id, "sealed under another key", 1);
-    w.services.store.payments.insert_payment(&new, None).await.unwrap();
+    w.write(&new, None).await;
     assert_eq!(w.charge(id).await, Step::Done);
     let p = w.view(id).await.payment;
     assert_eq!((p.status, p.reason.as_deref()), (PaymentStatus::Failed, Some("card_data_unavailable")));

@@ -53,7 +53,7 @@ async fn unfinished_claim(w: &World, key: &KeyedRequest, locked_until_ms: u64) -
         expires_at_secs: now / 1000 + 3600,
         response: None,
     };
-    w.services.store.payments.insert_payment(&new, Some(&claim)).await.unwrap();
+    w.write(&new, Some(&claim)).await;
     id
 }
 

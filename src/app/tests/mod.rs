@@ -9,10 +9,12 @@ mod repair;
 
 use crate::app::KeyedRequest;
 use crate::domain::card::{CardDetails, Expiry};
+use crate::domain::change::{Change, Transition};
+use crate::domain::events::{Actor, Cause};
 use crate::domain::idempotency::IdempotencyKey;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::money::{Amount, Currency};
-use crate::domain::payment::{PaymentRequest, PaymentView};
+use crate::domain::payment::{PaymentOutcome, PaymentRequest, PaymentView};
 use crate::testing::World;
 
 fn merchant() -> MerchantId {
@@ -74,5 +76,24 @@ impl World {
 
     async fn charge(&self, id: PaymentId) -> crate::app::settle::Step {
         self.services.process_charge(self.bank.as_ref(), id).await
+    }
+
+    /// Writes `new` straight to the store (with `claim`), as a request that stopped after its write.
+    async fn write(
+        &self,
+        new: &crate::domain::payment::NewPayment,
+        claim: Option<&crate::domain::idempotency::IdempotencyClaim>,
+    ) {
+        let change = Change::payment_created(new, Cause::new(Actor::Merchant(merchant()), None));
+        self.services.store.payments.commit(&change, claim).await.unwrap();
+    }
+
+    /// Settles `id` as succeeded straight in the store, as a worker that then died would have.
+    async fn settle(&self, id: PaymentId) {
+        let ok = PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
+        let now = self.services.clock.now_ms();
+        let change =
+            self.view(id).await.apply(Transition::PaymentSettled(ok), now, Cause::new(Actor::PaymentWorker, None));
+        self.services.store.payments.commit(&change.unwrap(), None).await.unwrap();
     }
 }

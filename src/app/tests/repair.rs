@@ -29,8 +29,7 @@ async fn waiting_refunds_do_not_crowd_a_stale_one_out_of_a_pass() {
     w.clock.advance(1);
     let settled = w.payment(1000).await;
     w.services.request_refund(&merchant(), settled, None, None).await.unwrap();
-    let outcome = crate::domain::payment::PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
-    w.services.store.payments.settle_payment(settled, &outcome, w.services.clock.now_ms()).await.unwrap();
+    w.settle(settled).await;
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
     // A pass that reads only three records at a time still gets to the stale one.
@@ -64,8 +63,7 @@ async fn a_refund_waiting_for_its_payment_is_left_alone_then_repaired_once_the_p
     assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 0, "waiting is not stale");
     // The payment settles, but its worker dies before releasing the refund: once the refund is
     // older than the repair age again, it is re-enqueued.
-    let outcome = crate::domain::payment::PaymentOutcome::Succeeded { bank_charge_id: "ch".into() };
-    w.services.store.payments.settle_payment(id, &outcome, w.services.clock.now_ms()).await.unwrap();
+    w.settle(id).await;
     assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 0, "the waiting pass moved it back");
     w.clock.advance(AGE + 1);
     assert_eq!(w.services.repair(Stale::Refunds, AGE, 100).await.unwrap(), 1);

@@ -138,6 +138,8 @@ fn every_error() -> Vec<ApiError> {
         AppError::NothingLeftToRefund,
         AppError::RefundExceedsRemaining { left: 1 },
         AppError::InvalidCursor,
+        AppError::EventNotFound,
+        AppError::Contended,
         AppError::OutcomeUnknown,
         AppError::Unavailable(String::new()),
         AppError::Internal(String::new()),
@@ -151,13 +153,15 @@ fn every_error() -> Vec<ApiError> {
             | AppError::NothingLeftToRefund
             | AppError::RefundExceedsRemaining { .. }
             | AppError::InvalidCursor
+            | AppError::EventNotFound
+            | AppError::Contended
             | AppError::OutcomeUnknown
             | AppError::Unavailable(_)
             | AppError::Internal(_) => {}
         }
     }
     // The `BadRequest` codes the handlers use (routes.rs).
-    let bad = ["invalid_query", "invalid_payment_id", "invalid_idempotency_key"];
+    let bad = ["invalid_query", "invalid_payment_id", "invalid_idempotency_key", "invalid_event_id"];
     let mut all = vec![
         ApiError::MalformedJson(String::new()),
         ApiError::BodyTooLarge,

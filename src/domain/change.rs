@@ -1,0 +1,177 @@
+//! Changes. Each typed transition, applied to a payment as it was read, gives the payment as it
+//! must now be written and the event that records it: one `Change`, which a store writes in one
+//! write, conditioned on the payment still being at the version it was read at. So the event
+//! and the change land together or not at all, and of two racing writers only one lands: the
+//! other reads again and decides anew. The state rules live here and only here (the stores
+//! only check versions); a move that changes nothing is refused, so it records nothing.
+use super::events::{Cause, Event, EventType};
+use super::ids::RefundId;
+use super::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView, Refund, RefundOutcome};
+use super::status::{PaymentStatus, RefundStatus};
+
+/// One move of a payment or of one of its refunds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transition {
+    PaymentProcessing,
+    PaymentSettled(PaymentOutcome),
+    RefundCreated(NewRefund),
+    RefundProcessing(RefundId),
+    RefundSettled(RefundId, RefundOutcome),
+}
+
+/// Why a transition does not apply to the payment as read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// Already there or past it (a duplicate or late result), or not yet possible.
+    #[error("the record is not in a state that allows this")]
+    WrongState,
+    #[error("not enough left to refund")]
+    InsufficientRefundable,
+    #[error("the payment has no such refund")]
+    UnknownRefund,
+}
+
+/// A change ready to be written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    /// The payment and its refunds after the change, as stored (the sealed card stays until
+    /// the payment is final); `view.payment.version` is the event's version.
+    pub view: PaymentView,
+    /// The refund this change writes, if it writes one.
+    pub refund: Option<RefundId>,
+    pub event: Event,
+}
+
+impl Change {
+    /// The version the payment must still have for this change to land.
+    pub fn read_version(&self) -> u64 {
+        self.view.payment.version - 1
+    }
+
+    /// Whether the payment item is new (the first change of a payment).
+    pub fn creates_payment(&self) -> bool {
+        self.event.kind == EventType::PaymentCreated
+    }
+
+    /// Whether the refund item is new.
+    pub fn creates_refund(&self) -> bool {
+        self.event.kind == EventType::RefundCreated
+    }
+
+    /// The refund this change writes, as it is to be stored.
+    pub fn written_refund(&self) -> Option<&Refund> {
+        let id = self.refund?;
+        self.view.refunds.iter().find(|r| r.id == id)
+    }
+
+    /// A payment's first change: its creation, at version 1.
+    pub fn payment_created(new: &NewPayment, cause: Cause) -> Self {
+        let view = PaymentView { payment: new.pending(), refunds: Vec::new() };
+        Self::record(view, None, EventType::PaymentCreated, new.created_at_ms, cause)
+    }
+
+    fn record(view: PaymentView, refund: Option<RefundId>, kind: EventType, at_ms: u64, cause: Cause) -> Self {
+        let mut data = view.clone();
+        data.payment.sealed_card = None;
+        let event = Event { kind, version: view.payment.version, at_ms, cause, refund_id: refund, data };
+        Self { view, refund, event }
+    }
+}
+
+impl PaymentView {
+    /// `t` applied at `now_ms` on behalf of `cause`, or why it does not apply to this payment.
+    pub fn apply(&self, t: Transition, now_ms: u64, cause: Cause) -> Result<Change, Refused> {
+        let mut view = self.clone();
+        let (kind, refund) = match t {
+            Transition::PaymentProcessing => {
+                move_payment(&mut view, PaymentStatus::Processing, now_ms)?;
+                (EventType::PaymentProcessing, None)
+            }
+            Transition::PaymentSettled(outcome) => {
+                move_payment(&mut view, outcome.status(), now_ms)?;
+                let p = &mut view.payment;
+                p.sealed_card = None;
+                let kind = match outcome {
+                    PaymentOutcome::Succeeded { bank_charge_id } => {
+                        p.bank_charge_id = Some(bank_charge_id);
+                        EventType::PaymentSucceeded
+                    }
+                    PaymentOutcome::Declined { reason } => {
+                        p.reason = Some(reason);
+                        EventType::PaymentDeclined
+                    }
+                    PaymentOutcome::Failed { reason } => {
+                        p.reason = Some(reason);
+                        EventType::PaymentFailed
+                    }
+                };
+                (kind, None)
+            }
+            Transition::RefundCreated(new) => {
+                let p = &mut view.payment;
+                if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed)
+                    || p.merchant_id != new.merchant_id
+                {
+                    return Err(Refused::InsufficientRefundable);
+                }
+                if view.refunds.iter().any(|r| r.id == new.id) {
+                    return Err(Refused::WrongState);
+                }
+                p.refundable_left =
+                    p.refundable_left.checked_sub(new.amount.get()).ok_or(Refused::InsufficientRefundable)?;
+                view.refunds.push(new.pending());
+                (EventType::RefundCreated, Some(new.id))
+            }
+            Transition::RefundProcessing(id) => {
+                move_refund(&mut view, id, RefundStatus::Processing, now_ms)?;
+                (EventType::RefundProcessing, Some(id))
+            }
+            Transition::RefundSettled(id, outcome) => {
+                let (to, kind) = match &outcome {
+                    RefundOutcome::Succeeded { .. } => (RefundStatus::Succeeded, EventType::RefundSucceeded),
+                    RefundOutcome::Failed { .. } => (RefundStatus::Failed, EventType::RefundFailed),
+                };
+                let r = move_refund(&mut view, id, to, now_ms)?;
+                let amount = r.amount.get();
+                match outcome {
+                    RefundOutcome::Succeeded { bank_refund_id } => {
+                        r.bank_refund_id = Some(bank_refund_id);
+                        view.payment.refunded_amount += amount;
+                        view.payment.refund_timestamp_ms = Some(now_ms);
+                    }
+                    RefundOutcome::Failed { reason } => {
+                        r.reason = Some(reason);
+                        view.payment.refundable_left += amount;
+                    }
+                }
+                (kind, Some(id))
+            }
+        };
+        view.payment.version += 1;
+        Ok(Change::record(view, refund, kind, now_ms, cause))
+    }
+}
+
+fn move_payment(view: &mut PaymentView, to: PaymentStatus, now_ms: u64) -> Result<(), Refused> {
+    let p = &mut view.payment;
+    if !to.allowed_from().contains(&p.status) || p.status == to {
+        return Err(Refused::WrongState);
+    }
+    p.status = to;
+    p.updated_at_ms = now_ms;
+    Ok(())
+}
+
+fn move_refund(view: &mut PaymentView, id: RefundId, to: RefundStatus, now_ms: u64) -> Result<&mut Refund, Refused> {
+    let r = view.refunds.iter_mut().find(|r| r.id == id).ok_or(Refused::UnknownRefund)?;
+    if !to.allowed_from().contains(&r.status) || r.status == to {
+        return Err(Refused::WrongState);
+    }
+    r.status = to;
+    r.updated_at_ms = now_ms;
+    Ok(r)
+}
+
+#[cfg(test)]
+#[path = "change_tests.rs"]
+mod tests;

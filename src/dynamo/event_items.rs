@@ -1,0 +1,135 @@
+//! Event items. Each sits in its payment's item collection (`EVENT#<version>`, before the
+//! payment's own items, so reading a payment skips them) and in two indexes of its merchant's
+//! feed: every event (GSI1, beside the merchant's payments under another partition key) and
+//! one type (GSI3). DynamoDB's TTL removes it `EVENT_RETENTION_DAYS` after it happened.
+use serde::{Deserialize, Serialize};
+
+use super::attrs::{Item, n, s};
+use super::items::{PaymentItem, RefundItem, from_item, to_item};
+use super::keys::*;
+use crate::domain::events::{Actor, Cause, Event, EventType, FeedPosition};
+use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::payment::PaymentView;
+use crate::domain::ports::StoreError;
+
+/// How long an event is kept at least: DynamoDB deletes expired items some time after expiry.
+pub const EVENT_RETENTION_DAYS: u64 = 30;
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EventItem {
+    #[serde(rename = "EventID")]
+    event_id: String,
+    r#type: String,
+    timestamp: u64,
+    version: u64,
+    actor: String,
+    #[serde(rename = "TraceID", default, skip_serializing_if = "Option::is_none")]
+    trace_id: Option<String>,
+    idempotency_key: bool,
+    #[serde(rename = "PaymentID")]
+    payment_id: PaymentId,
+    #[serde(rename = "MerchantID")]
+    merchant_id: MerchantId,
+    #[serde(rename = "RefundID", default, skip_serializing_if = "Option::is_none")]
+    refund_id: Option<RefundId>,
+    data: DataItem,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DataItem {
+    payment: PaymentItem,
+    #[serde(default)]
+    refunds: Vec<RefundItem>,
+}
+
+pub fn event_item(e: &Event) -> Item {
+    let p = &e.data.payment;
+    let record = EventItem {
+        event_id: e.id().to_string(),
+        r#type: e.kind.as_str().to_owned(),
+        timestamp: e.at_ms,
+        version: e.version,
+        actor: e.cause.actor.to_string(),
+        trace_id: e.cause.trace_id.clone(),
+        idempotency_key: e.cause.idempotency_key,
+        payment_id: p.id,
+        merchant_id: p.merchant_id.clone(),
+        refund_id: e.refund_id,
+        data: DataItem {
+            // `Change` leaves the card out of an event's data; this keeps it out whatever built it.
+            payment: PaymentItem::from(&crate::domain::payment::Payment { sealed_card: None, ..p.clone() }),
+            refunds: e.data.refunds.iter().map(RefundItem::from).collect(),
+        },
+    };
+    let feed = FeedPosition::of(e).key();
+    let mut item = to_item(&record);
+    item.extend([
+        (PK.to_owned(), s(payment_pk(p.id))),
+        (SK.to_owned(), s(event_sk(e.version))),
+        (GSI1PK.to_owned(), s(merchant_events_pk(&p.merchant_id))),
+        (GSI1SK.to_owned(), s(&feed)),
+        (GSI3PK.to_owned(), s(merchant_events_of_type_pk(&p.merchant_id, e.kind))),
+        (GSI3SK.to_owned(), s(feed)),
+        (TTL_ATTRIBUTE.to_owned(), n(e.at_ms / 1000 + EVENT_RETENTION_DAYS * 86_400)),
+    ]);
+    item
+}
+
+pub fn event_from_item(item: &Item) -> Result<Event, StoreError> {
+    let e: EventItem = from_item(item, "event")?;
+    let unreadable = || StoreError::Permanent("stored event item is not readable".into());
+    Ok(Event {
+        kind: e.r#type.parse::<EventType>().map_err(|_| unreadable())?,
+        version: e.version,
+        at_ms: e.timestamp,
+        cause: Cause {
+            actor: e.actor.parse::<Actor>().map_err(|_| unreadable())?,
+            trace_id: e.trace_id,
+            idempotency_key: e.idempotency_key,
+        },
+        refund_id: e.refund_id,
+        data: PaymentView {
+            payment: e.data.payment.into(),
+            refunds: e.data.refunds.into_iter().map(Into::into).collect(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::card::SealedCard;
+    use crate::domain::change::Change;
+    use crate::domain::money::{Amount, Currency};
+    use crate::domain::payment::NewPayment;
+
+    #[test]
+    fn an_event_item_reads_back_as_the_same_event_without_card_data_and_with_its_keys() {
+        let m = MerchantId::parse("test@merchant").unwrap();
+        let new = NewPayment {
+            id: PaymentId::new(),
+            merchant_id: m.clone(),
+            customer_id: "c".into(),
+            customer_name: Some("Ann".into()),
+            amount: Amount::parse(500).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            card_last4: "4242".into(),
+            sealed_card: SealedCard("v1.secret".into()),
+            created_at_ms: 1_700_000_000_123,
+        };
+        let mut cause = Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into()));
+        cause.idempotency_key = true;
+        let mut event = Change::payment_created(&new, cause).event;
+        event.data.payment.sealed_card = Some(SealedCard("v1.secret".into()));
+        let item = event_item(&event);
+        assert!(!format!("{item:?}").contains("v1.secret"), "no sealed card in an event item");
+        assert_eq!(item[SK].as_s().unwrap(), "EVENT#0000000001");
+        assert_eq!(item[GSI3PK].as_s().unwrap(), "EVENTS#test@merchant#payment.created");
+        assert_eq!(item[GSI1SK].as_s().unwrap(), &format!("1700000000123#{}", event.id()));
+        assert_eq!(item[TTL_ATTRIBUTE].as_n().unwrap(), &(1_700_000_000 + 30 * 86_400).to_string());
+        event.data.payment.sealed_card = None;
+        assert_eq!(event_from_item(&item).unwrap(), event);
+    }
+}

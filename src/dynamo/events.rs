@@ -1,0 +1,120 @@
+//! The event log: a payment's audit trail (its item collection), a merchant's feed (GSI1, or
+//! GSI3 for one type) and one event by id. Cursors name the last event of a page; the merchant
+//! comes from the caller, never from a cursor.
+use async_trait::async_trait;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+use super::DynamoStore;
+use super::attrs::{Item, s};
+use super::error::classify;
+use super::event_items::event_from_item;
+use super::keys::*;
+use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
+use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::ports::{Events, StoreError};
+
+#[async_trait]
+impl Events for DynamoStore {
+    async fn payment_events(&self, id: PaymentId, limit: u32, cursor: Option<&str>) -> Result<EventPage, StoreError> {
+        let pk = payment_pk(id);
+        let start = match cursor {
+            None => None,
+            Some(c) => {
+                let version = decode(c)?.parse::<u64>().map_err(|_| StoreError::InvalidCursor)?;
+                Some(Item::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(event_sk(version)))]))
+            }
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":e", s(EVENT_SK_PREFIX))
+            .consistent_read(true)
+            .limit(one_more(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
+        Ok(EventPage { events, next_cursor: next.map(|e| B64.encode(e.version.to_string())) })
+    }
+
+    async fn merchant_events(
+        &self,
+        merchant: &MerchantId,
+        kind: Option<EventType>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<EventPage, StoreError> {
+        let (index, pk_name, sk_name, pk) = match kind {
+            None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
+            Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
+        };
+        let start = match cursor {
+            None => None,
+            Some(c) => {
+                let key = decode(c)?;
+                let at = FeedPosition::parse(&key).ok_or(StoreError::InvalidCursor)?;
+                Some(Item::from([
+                    (PK.to_owned(), s(payment_pk(at.id.payment_id))),
+                    (SK.to_owned(), s(event_sk(at.id.version))),
+                    (pk_name.to_owned(), s(&pk)),
+                    (sk_name.to_owned(), s(key)),
+                ]))
+            }
+        };
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(index)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(&pk))
+            .scan_index_forward(false)
+            .limit(one_more(limit))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
+        Ok(EventPage { events, next_cursor: next.map(|e| B64.encode(FeedPosition::of(&e).key())) })
+    }
+
+    async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(id.payment_id)))
+            .key(SK, s(event_sk(id.version)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(classify)?;
+        out.item().map(event_from_item).transpose()
+    }
+}
+
+/// One more than asked: whether a next page exists is known without a second query.
+fn one_more(limit: u32) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX - 1).saturating_add(1)
+}
+
+/// The first `limit` events and, when more exist (the extra one came, or DynamoDB stopped at
+/// 1 MB), the last of them: where the next page starts.
+fn page(items: &[Item], stopped_early: bool, limit: u32) -> Result<(Vec<Event>, Option<Event>), StoreError> {
+    let mut events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
+    let more = events.len() > limit as usize || stopped_early;
+    events.truncate(limit as usize);
+    let next = if more { events.last().cloned() } else { None };
+    Ok((events, next))
+}
+
+fn decode(cursor: &str) -> Result<String, StoreError> {
+    let raw = B64.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)
+}
