@@ -1,6 +1,8 @@
 //! The axum API. It validates, writes, enqueues and answers; it never calls the bank.
 pub mod auth;
 pub mod error;
+mod event_routes;
+mod event_views;
 pub mod jwks;
 mod limits;
 mod observe;
@@ -89,6 +91,9 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::create_payment, routes::list_payments))
         .routes(routes!(routes::get_payment))
         .routes(routes!(routes::refund))
+        .routes(routes!(event_routes::payment_events))
+        .routes(routes!(event_routes::list_events))
+        .routes(routes!(event_routes::get_event))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
 }

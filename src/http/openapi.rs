@@ -22,6 +22,7 @@ use super::error::{ErrorEnvelope, doc};
 pub const TAG_SERVICE: &str = "service";
 pub const TAG_AUTH: &str = "auth";
 pub const TAG_PAYMENTS: &str = "payments";
+pub const TAG_EVENTS: &str = "events";
 /// The security scheme's name; `security(("bearer" = []))` in routes.rs must match it.
 pub const BEARER: &str = "bearer";
 
@@ -34,6 +35,9 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/payments"),
     ("GET", "/payments/{id}"),
     ("PATCH", "/payments/{id}/refund"),
+    ("GET", "/payments/{id}/events"),
+    ("GET", "/events"),
+    ("GET", "/events/{id}"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 ];
@@ -84,6 +88,7 @@ pub fn base() -> OpenApi {
         )
         .tags(Some([
             tag(TAG_PAYMENTS, "Payments and refunds of the authenticated merchant."),
+            tag(TAG_EVENTS, "The event log: every change of a payment or refund, kept at least 30 days."),
             tag(TAG_AUTH, "Development token issuance."),
             tag(TAG_SERVICE, "Liveness and this documentation."),
         ]))

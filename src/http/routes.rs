@@ -94,7 +94,7 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
 }
 
 /// The payment id of the path; the request's span names it from here on.
-fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
+pub(super) fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
     let id = PaymentId::parse(raw)
         .map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))?;
     tracing::Span::current().record("payment_id", tracing::field::display(id));
@@ -266,15 +266,18 @@ pub async fn list_payments(
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<PaymentPage>, ApiError> {
     let Query(q) = query.map_err(|_| ApiError::BadRequest("invalid_query", "the query string is not valid".into()))?;
-    let limit = match q.limit.as_deref().map(str::parse::<u32>) {
-        None => 20,
-        Some(Ok(n)) if (1..=100).contains(&n) => n,
-        Some(_) => {
-            return Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")]));
-        }
-    };
+    let limit = page_limit(q.limit.as_deref())?;
     let page = state.services.list_payments(&merchant, limit, q.cursor.as_deref()).await?;
     Ok(Json(views::page(&page.payments, page.next_cursor)))
+}
+
+/// A list's `limit`: 1 to 100, 20 when absent.
+pub(super) fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
+    match raw.map(str::parse::<u32>) {
+        None => Ok(20),
+        Some(Ok(n)) if (1..=100).contains(&n) => Ok(n),
+        Some(_) => Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")])),
+    }
 }
 
 /// Refund a payment, in full or in part.
@@ -303,7 +306,8 @@ pub async fn list_payments(
             `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \
             `payment_not_refundable`: the payment ended DECLINED or FAILED; \
             `idempotency_key_in_flight`: the first request with this key is still being processed (with \
-            `Retry-After`).", body = ErrorEnvelope,
+            `Retry-After`); `payment_busy`: other changes of the payment kept landing first and nothing was \
+            written, so sending the request again is safe.", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Only with `idempotency_key_in_flight`."))),
         (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
         (status = 504, description = doc::OUTCOME_UNKNOWN, body = ErrorEnvelope),

@@ -77,6 +77,10 @@ pub struct PaymentBody {
     currency: &'static str,
     #[schema(value_type = PaymentStatusDoc)]
     status: &'static str,
+    /// How many events the payment has had (its refunds' included): it rises by one with each
+    /// change, so of two copies the one with the higher `Version` is the later.
+    #[schema(example = 3)]
+    version: u64,
     /// Why it was declined or failed (e.g. `card_declined`), when it was.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -213,6 +217,7 @@ pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
         price: p.amount.get(),
         currency: p.currency.as_str(),
         status: p.status.as_str(),
+        version: p.version,
         reason: p.reason.clone(),
         card_last4: p.card_last4.clone(),
         timestamp: p.created_at_ms,

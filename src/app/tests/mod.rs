@@ -3,6 +3,7 @@
 //! to the DynamoDB adapter by `testing::store_suite`, so what passes here holds there.
 mod charge;
 mod create;
+mod events;
 mod flaky;
 mod refund;
 mod repair;
