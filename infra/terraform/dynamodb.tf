@@ -1,6 +1,7 @@
 # The single table, exactly as SETUP creates it (src/dynamo/setup.rs, keys in src/dynamo/keys.rs):
-# PK/SK strings, on demand, GSI1 (merchant list, ALL) and GSI2 (sparse repair index, KEYS_ONLY),
-# TTL on ExpiresAt. Production adds point-in-time recovery and KMS encryption.
+# PK/SK strings, on demand, GSI1 (a merchant's payments and, under another key, its events; ALL),
+# GSI2 (sparse repair index, KEYS_ONLY), GSI3 (a merchant's events of one type, ALL), TTL on
+# ExpiresAt (idempotency keys; events, kept 30 days). Production adds point-in-time recovery and KMS encryption.
 resource "aws_dynamodb_table" "main" {
   name                        = var.table_name
   billing_mode                = "PAY_PER_REQUEST"
@@ -38,6 +39,16 @@ resource "aws_dynamodb_table" "main" {
     type = "S"
   }
 
+  attribute {
+    name = "GSI3PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI3SK"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "GSI1"
     hash_key        = "GSI1PK"
@@ -50,6 +61,13 @@ resource "aws_dynamodb_table" "main" {
     hash_key        = "GSI2PK"
     range_key       = "GSI2SK"
     projection_type = "KEYS_ONLY"
+  }
+
+  global_secondary_index {
+    name            = "GSI3"
+    hash_key        = "GSI3PK"
+    range_key       = "GSI3SK"
+    projection_type = "ALL"
   }
 
   ttl {

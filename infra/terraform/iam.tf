@@ -31,10 +31,11 @@ locals {
         Resource = [local.table_arn]
       },
       {
-        Sid      = "MerchantListIndex"
+        # GSI1: the merchant's payments and events; GSI3: its events by type.
+        Sid      = "MerchantIndexes"
         Effect   = "Allow"
         Action   = ["dynamodb:Query"]
-        Resource = ["${local.table_arn}/index/GSI1"]
+        Resource = ["${local.table_arn}/index/GSI1", "${local.table_arn}/index/GSI3"]
       },
       {
         Sid      = "Enqueue"
@@ -53,9 +54,10 @@ locals {
   # processes make.
   worker_policies = { for worker, queue in local.worker_queues : worker => [
     {
+      # Every change is a transaction: the record's update and its event's put.
       Sid      = "Table"
       Effect   = "Allow"
-      Action   = ["dynamodb:Query", "dynamodb:UpdateItem"]
+      Action   = ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
       Resource = [local.table_arn]
     },
     {

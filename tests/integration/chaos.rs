@@ -1,5 +1,6 @@
 //! Chaos: payments and refunds while the bank fails 20% and hangs on 10% of requests, and
-//! workers are SIGKILLed mid-flight and restarted. `make chaos` runs 200 payments and 50
+//! workers are SIGKILLed mid-flight and restarted. Every payment ends final, charged once, with
+//! an audit trail that matches it. `make chaos` runs 200 payments and 50
 //! refunds (CHAOS_PAYMENTS, CHAOS_REFUNDS); `make test` runs a smaller count.
 use std::collections::HashMap;
 use std::time::Duration;
@@ -83,6 +84,8 @@ async fn chaos_every_payment_final_none_charged_twice() {
     let mut refund_count = 0;
     for p in &finals {
         let id = p["PaymentID"].as_str().unwrap();
+        // Its events match its final state and its refunds, whatever was killed mid-write.
+        sys.app.checked_trail(p).await;
         let n = charged.get(id).copied().unwrap_or(0);
         match p["Status"].as_str().unwrap() {
             "SUCCEEDED" => assert_eq!(n, 1, "SUCCEEDED {id} charged exactly once"),

@@ -9,6 +9,7 @@ mod bank_sim;
 mod chaos;
 mod dev_script;
 mod e2e;
+mod events;
 mod hardening;
 mod identity;
 mod infra_apply;

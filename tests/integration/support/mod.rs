@@ -1,5 +1,6 @@
 pub mod app;
 pub mod bank;
 pub mod emulator;
+pub mod events;
 pub mod metrics;
 pub mod system;
