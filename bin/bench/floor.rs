@@ -1,8 +1,8 @@
 //! The floor: what one accepted payment costs in DynamoDB and SQS, made directly with the SDK.
 //! `POST /payments` with an `Idempotency-Key` makes exactly these calls, in this order
 //! (src/app/payments.rs, src/dynamo/payments.rs, src/dynamo/idempotency.rs):
-//! 1. `TransactWriteItems`: put the key's claim, already DONE with the stored 202 answer, and the
-//!    PENDING payment, each `attribute_not_exists(PK)`;
+//! 1. `TransactWriteItems`: put the key's claim, already DONE with the stored 202 answer, the
+//!    PENDING payment and its `payment.created` event, each `attribute_not_exists(PK)`;
 //! 2. `SendMessage`: the charge job (ids only) to the payments queue.
 //!
 //! Items carry the same attributes and sizes as the API's, in the same table (same indexes).
@@ -75,10 +75,40 @@ impl Floor {
             ("UpdatedAt".to_owned(), n(now)),
             ("RefundedAmount".to_owned(), n(0)),
             ("RefundableLeft".to_owned(), n(1999)),
+            ("Version".to_owned(), n(1)),
             (GSI1PK.to_owned(), s(merchant_pk(&self.merchant))),
             (GSI1SK.to_owned(), s(list_sort_key(now, id))),
             (GSI2PK.to_owned(), s(repair_pk(RepairKind::Payment, &sid))),
             (GSI2SK.to_owned(), s(repair_sk(now, &sid))),
+        ])
+    }
+
+    /// The payment's first event as the API writes it: the payment without its card as `Data`,
+    /// in the merchant's feed (GSI1) and its type's (GSI3).
+    fn event_item(&self, payment: &Item, id: PaymentId, now: u64) -> Item {
+        let event_id = format!("evt_{}_1", id.simple());
+        let keys = [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, "CardSealed"];
+        let data: Item =
+            payment.iter().filter(|(k, _)| !keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let feed = format!("{now:013}#{event_id}");
+        HashMap::from([
+            (PK.to_owned(), s(payment_pk(id))),
+            (SK.to_owned(), s(event_sk(1))),
+            ("EventID".to_owned(), s(&event_id)),
+            ("Type".to_owned(), s("payment.created")),
+            ("Timestamp".to_owned(), n(now)),
+            ("Version".to_owned(), n(1)),
+            ("Actor".to_owned(), s(format!("merchant:{}", self.merchant))),
+            ("TraceID".to_owned(), s("4bf92f3577b34da6a3ce929d0e0e4736")),
+            ("IdempotencyKey".to_owned(), AttributeValue::Bool(true)),
+            ("PaymentID".to_owned(), s(id.to_string())),
+            ("MerchantID".to_owned(), s(self.merchant.as_str())),
+            ("Data".to_owned(), AttributeValue::M(HashMap::from([("Payment".to_owned(), AttributeValue::M(data))]))),
+            (GSI1PK.to_owned(), s(merchant_events_pk(&self.merchant))),
+            (GSI1SK.to_owned(), s(&feed)),
+            (GSI3PK.to_owned(), s(format!("EVENTS#{}#payment.created", self.merchant))),
+            (GSI3SK.to_owned(), s(feed)),
+            (TTL_ATTRIBUTE.to_owned(), n(now / 1000 + 30 * 86_400)),
         ])
     }
 
@@ -115,9 +145,11 @@ impl Floor {
         let key = IdempotencyKey::parse(self.merchant.clone(), &uuid::Uuid::new_v4().to_string())
             .map_err(|_| "bad key".to_owned())?;
         let claim_pk = idempotency_pk(&key);
+        let payment = self.payment_item(id, now);
         let actions = vec![
             self.put_if_absent(self.claim_item(&claim_pk, id, now))?,
-            self.put_if_absent(self.payment_item(id, now))?,
+            self.put_if_absent(self.event_item(&payment, id, now))?,
+            self.put_if_absent(payment)?,
         ];
         self.dynamodb
             .transact_write_items()
