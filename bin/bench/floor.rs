@@ -41,6 +41,9 @@ pub struct Floor {
     merchant: MerchantId,
     /// The size of a sealed card (`v1.<key id>.<base64 of nonce, JSON card, tag>`).
     sealed_card: String,
+    /// Whether the transaction carries the payment's event, as the API's does; without it, the
+    /// calls are what they were before the event log, which prices the event in the same run.
+    with_event: bool,
 }
 
 impl Floor {
@@ -54,7 +57,12 @@ impl Floor {
         let card_json = r#"{"number":"4242424242424242","cvv":"123","expiry_month":12,"expiry_year":2039}"#;
         let raw: Vec<u8> = (0..12 + card_json.len() + 16).map(|_| rand::random::<u8>()).collect();
         let sealed_card = format!("v1.k0.{}", base64::engine::general_purpose::STANDARD.encode(raw));
-        Ok(Self { dynamodb, sqs, table, queue_url, merchant, sealed_card })
+        Ok(Self { dynamodb, sqs, table, queue_url, merchant, sealed_card, with_event: true })
+    }
+
+    /// The same calls without the event item.
+    pub fn without_event(&self) -> Self {
+        Self { with_event: false, ..self.clone() }
     }
 
     fn payment_item(&self, id: PaymentId, now: u64) -> Item {
@@ -146,11 +154,11 @@ impl Floor {
             .map_err(|_| "bad key".to_owned())?;
         let claim_pk = idempotency_pk(&key);
         let payment = self.payment_item(id, now);
-        let actions = vec![
-            self.put_if_absent(self.claim_item(&claim_pk, id, now))?,
-            self.put_if_absent(self.event_item(&payment, id, now))?,
-            self.put_if_absent(payment)?,
-        ];
+        let mut actions = vec![self.put_if_absent(self.claim_item(&claim_pk, id, now))?];
+        if self.with_event {
+            actions.push(self.put_if_absent(self.event_item(&payment, id, now))?);
+        }
+        actions.push(self.put_if_absent(payment)?);
         self.dynamodb
             .transact_write_items()
             .set_transact_items(Some(actions))

@@ -43,7 +43,7 @@ fn api_slice(api: &Arc<Api>, c: usize, secs: f64) -> impl Future<Output = Outcom
     })
 }
 
-fn floor_slice(floor: &Arc<Floor>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
+pub(super) fn floor_slice(floor: &Arc<Floor>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
     let floor = Arc::clone(floor);
     drive(c, Until::Elapsed(Duration::from_secs_f64(secs)), move |_| {
         let floor = Arc::clone(&floor);
@@ -62,27 +62,50 @@ pub async fn compare(
     api: &Arc<Api>,
     floor: &Arc<Floor>,
     c: usize,
-    (warmup, duration, slice): (f64, f64, f64),
+    sizes: (f64, f64, f64),
 ) -> (LevelStats, LevelStats, u64) {
-    let mut accepted = 0;
+    let (a, f, warm) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
+    let accepted = warm + a.calls;
+    (a.stats(c), f.stats(c), accepted)
+}
+
+/// Two kinds of calls at concurrency `c` in alternating slices, as `compare` runs the API and
+/// the floor: (first, second).
+pub async fn pair(
+    first: impl AsyncFn(f64) -> Outcome<()>,
+    second: impl AsyncFn(f64) -> Outcome<()>,
+    c: usize,
+    sizes: (f64, f64, f64),
+) -> (LevelStats, LevelStats) {
+    let (a, b, _) = alternate(first, second, sizes).await;
+    (a.stats(c), b.stats(c))
+}
+
+/// Runs `a` and `b` in alternating slices after a warm-up of each; returns what each did
+/// (measured slices only) and how many calls `a` made while warming up.
+async fn alternate(
+    a: impl AsyncFn(f64) -> Outcome<()>,
+    b: impl AsyncFn(f64) -> Outcome<()>,
+    (warmup, duration, slice): (f64, f64, f64),
+) -> (Gathered, Gathered, u64) {
+    let mut warm = 0;
     if warmup > 0.0 {
-        floor_slice(floor, c, warmup).await;
-        accepted += api_slice(api, c, warmup).await.successes.len() as u64;
+        b(warmup).await;
+        warm += a(warmup).await.successes.len() as u64;
     }
     let n = slices(duration, slice);
     let each = duration / n as f64;
-    let (mut a, mut f) = (Gathered::default(), Gathered::default());
+    let (mut ga, mut gb) = (Gathered::default(), Gathered::default());
     for round in 0..n {
         if round % 2 == 0 {
-            f.add(floor_slice(floor, c, each).await);
-            a.add(api_slice(api, c, each).await);
+            gb.add(b(each).await);
+            ga.add(a(each).await);
         } else {
-            a.add(api_slice(api, c, each).await);
-            f.add(floor_slice(floor, c, each).await);
+            ga.add(a(each).await);
+            gb.add(b(each).await);
         }
     }
-    accepted += a.calls;
-    (a.stats(c), f.stats(c), accepted)
+    (ga, gb, warm)
 }
 
 #[cfg(test)]

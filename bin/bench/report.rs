@@ -88,6 +88,8 @@ pub struct Report {
     pub settings: Settings,
     pub api: Vec<LevelStats>,
     pub floor: Vec<LevelStats>,
+    /// The floor with its event item and without, per concurrency: what the event log costs.
+    pub event_cost: Vec<(LevelStats, LevelStats)>,
     pub comparison: Vec<Comparison>,
     /// The floor's calls, and whether the api was counted making exactly those per payment.
     pub floor_calls: Vec<String>,

@@ -33,6 +33,7 @@ const WORKER_VARS: &[&str] = &[
 struct Measured {
     api: Vec<LevelStats>,
     floor: Vec<LevelStats>,
+    event_cost: Vec<(LevelStats, LevelStats)>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
     aws: Vec<AwsPhase>,
@@ -88,6 +89,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         },
         api: m.api,
         floor: m.floor,
+        event_cost: m.event_cost,
         comparison,
         floor_calls: floor::CALLS.iter().map(|(s, op)| format!("{s}:{op}")).collect(),
         floor_matches_api,
@@ -148,6 +150,16 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     }
     let after = sys.snapshot(&stack).await;
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
+    // What the event costs: the floor's calls with and without the event item, alternating.
+    let bare = Arc::new(floor.without_event());
+    let mut event_cost = Vec::new();
+    for &c in &args.concurrency {
+        eprintln!("bench: the floor with and without the event at concurrency {c}");
+        let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
+        let with = async |secs| levels::floor_slice(&floor, c, secs).await;
+        let without = async |secs| levels::floor_slice(&bare, c, secs).await;
+        event_cost.push(levels::pair(with, without, c, sizes).await);
+    }
     sys.stop_all(Some(&stack)).await;
 
     // Pipeline runs and the refund run: api + workers on a second table and queues.
@@ -191,5 +203,5 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     } else {
         None
     };
-    Ok(Measured { api: api_levels, floor: floor_levels, pipelines, refunds, aws })
+    Ok(Measured { api: api_levels, floor: floor_levels, event_cost, pipelines, refunds, aws })
 }

@@ -98,6 +98,7 @@ pub fn render(r: &Report) -> String {
             }
         }
     }
+    event_cost(&mut out, r);
     let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
     let _ = writeln!(
         out,
@@ -186,4 +187,34 @@ pub fn render(r: &Report) -> String {
         f(r.headline.settle_vs_api_alone, 2)
     );
     out
+}
+
+/// The floor's calls with the payment's event item and without it, alternating in one run.
+fn event_cost(out: &mut String, r: &Report) {
+    if r.event_cost.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n== What the event costs: the floor's transaction with and without the event item ==");
+    let _ = writeln!(
+        out,
+        "{:>5} | {:>8} {:>7} {:>7} | {:>8} {:>7} {:>7} | {:>9} {:>9}",
+        "conc", "with/s", "p50", "p99", "without/s", "p50", "p99", "rate", "added p50"
+    );
+    for (with, without) in &r.event_cost {
+        let ratio = (without.per_sec > 0.0).then(|| with.per_sec / without.per_sec);
+        let added = with.p50_ms.zip(without.p50_ms).map(|(a, b)| a - b);
+        let _ = writeln!(
+            out,
+            "{:>5} | {:>8.1} {:>7} {:>7} | {:>8.1} {:>7} {:>7} | {:>9} {:>9}",
+            with.concurrency,
+            with.per_sec,
+            f(with.p50_ms, 2),
+            f(with.p99_ms, 2),
+            without.per_sec,
+            f(without.p50_ms, 2),
+            f(without.p99_ms, 2),
+            f(ratio, 2),
+            f(added, 2),
+        );
+    }
 }

@@ -29,6 +29,8 @@ pub enum AppError {
     NotRefundable(PaymentStatus),
     #[error("nothing is left to refund on this payment")]
     NothingLeftToRefund,
+    #[error("the payment has {0} refunds, as many as a payment may have")]
+    TooManyRefunds(usize),
     #[error("the refund exceeds what is left to refund ({left})")]
     RefundExceedsRemaining { left: u64 },
     #[error("the pagination cursor is not valid")]

@@ -2,12 +2,12 @@
 //! the refund and its event.
 use super::idempotency::{Existing, KeyedRequest};
 use super::{AppError, Services, carry, changes};
-use crate::domain::change::Transition;
+use crate::domain::change::{MAX_REFUNDS, Transition};
 use crate::domain::events::Actor;
 use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::Amount;
-use crate::domain::payment::{NewRefund, Payment};
+use crate::domain::payment::{NewRefund, PaymentView};
 use crate::domain::ports::{ConflictKind, Job, StoreError};
 use crate::domain::status::PaymentStatus;
 
@@ -16,7 +16,11 @@ fn accepted(r: &NewRefund) -> Accepted {
 }
 
 /// Why `amount` (or, with `None`, "all that is left") cannot be refunded now, if it cannot.
-fn refusal(p: &Payment, amount: Option<Amount>) -> Option<AppError> {
+fn refusal(view: &PaymentView, amount: Option<Amount>) -> Option<AppError> {
+    if view.refunds.len() >= MAX_REFUNDS {
+        return Some(AppError::TooManyRefunds(MAX_REFUNDS));
+    }
+    let p = &view.payment;
     if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed) {
         return Some(AppError::NotRefundable(p.status));
     }
@@ -50,7 +54,7 @@ impl Services {
         cause.idempotency_key = key.is_some();
         let mut delays = changes::contention();
         loop {
-            if let Some(err) = refusal(&view.payment, amount) {
+            if let Some(err) = refusal(&view, amount) {
                 return self.replay(merchant, payment_id, key, None).await?.ok_or(err);
             }
             let left = view.payment.refundable_left;
@@ -67,7 +71,7 @@ impl Services {
             };
             let change = view
                 .apply(Transition::RefundCreated(refund.clone()), now, cause.clone())
-                .map_err(|_| refusal(&view.payment, Some(amount)).unwrap_or(AppError::NothingLeftToRefund))?;
+                .map_err(|_| refusal(&view, Some(amount)).unwrap_or(AppError::NothingLeftToRefund))?;
             let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
             match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {
                 // The claim was written done: nothing to finish.

@@ -29,7 +29,13 @@ pub enum Refused {
     InsufficientRefundable,
     #[error("the payment has no such refund")]
     UnknownRefund,
+    #[error("the payment has as many refunds as it may have")]
+    TooManyRefunds,
 }
+
+/// Refunds one payment may have. Each event carries its payment with every refund, and an
+/// item holds at most 400 KB: the cap keeps the last event of a payment far below that.
+pub const MAX_REFUNDS: usize = 100;
 
 /// A change ready to be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +122,9 @@ impl PaymentView {
                 }
                 if view.refunds.iter().any(|r| r.id == new.id) {
                     return Err(Refused::WrongState);
+                }
+                if view.refunds.len() >= MAX_REFUNDS {
+                    return Err(Refused::TooManyRefunds);
                 }
                 p.refundable_left =
                     p.refundable_left.checked_sub(new.amount.get()).ok_or(Refused::InsufficientRefundable)?;

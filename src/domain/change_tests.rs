@@ -121,3 +121,13 @@ fn refunds_never_exceed_the_price_nor_touch_an_unknown_or_final_refund() {
     let with = v.apply(Transition::RefundCreated(r.clone()), 2_000, cause()).unwrap().view;
     assert_eq!(with.apply(Transition::RefundCreated(r), 2_000, cause()), Err(Refused::WrongState));
 }
+
+#[test]
+fn a_payment_takes_at_most_max_refunds() {
+    let mut v = succeeded();
+    for _ in 0..MAX_REFUNDS {
+        v = v.apply(Transition::RefundCreated(refund(&v, 1)), 2_000, cause()).unwrap().view;
+    }
+    let one_more = refund(&v, 1);
+    assert_eq!(v.apply(Transition::RefundCreated(one_more), 2_000, cause()), Err(Refused::TooManyRefunds));
+}

@@ -101,6 +101,7 @@ impl ApiError {
                 AppError::IdempotencyInFlight => (S::CONFLICT, "idempotency_key_in_flight", msg),
                 AppError::NotRefundable(_) => (S::CONFLICT, "payment_not_refundable", msg),
                 AppError::NothingLeftToRefund => (S::CONFLICT, "nothing_left_to_refund", msg),
+                AppError::TooManyRefunds(_) => (S::CONFLICT, "too_many_refunds", msg),
                 AppError::RefundExceedsRemaining { .. } => (S::CONFLICT, "refund_exceeds_remaining", msg),
                 AppError::InvalidCursor => (S::BAD_REQUEST, "invalid_cursor", msg),
                 AppError::EventNotFound => (S::NOT_FOUND, "event_not_found", "event not found".into()),

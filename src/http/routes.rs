@@ -306,7 +306,7 @@ pub(super) fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
             `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \
             `payment_not_refundable`: the payment ended DECLINED or FAILED; \
             `idempotency_key_in_flight`: the first request with this key is still being processed (with \
-            `Retry-After`); `payment_busy`: other changes of the payment kept landing first and nothing was \
+            `Retry-After`); `too_many_refunds`: the payment has 100 refunds already; `payment_busy`: other changes of the payment kept landing first and nothing was \
             written, so sending the request again is safe.", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Only with `idempotency_key_in_flight`."))),
         (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),

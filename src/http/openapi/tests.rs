@@ -136,6 +136,7 @@ fn every_error() -> Vec<ApiError> {
         AppError::IdempotencyInFlight,
         AppError::NotRefundable(PaymentStatus::Declined),
         AppError::NothingLeftToRefund,
+        AppError::TooManyRefunds(100),
         AppError::RefundExceedsRemaining { left: 1 },
         AppError::InvalidCursor,
         AppError::EventNotFound,
@@ -151,6 +152,7 @@ fn every_error() -> Vec<ApiError> {
             | AppError::IdempotencyInFlight
             | AppError::NotRefundable(_)
             | AppError::NothingLeftToRefund
+            | AppError::TooManyRefunds(_)
             | AppError::RefundExceedsRemaining { .. }
             | AppError::InvalidCursor
             | AppError::EventNotFound
