@@ -67,6 +67,7 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
         vault: Arc::new(AeadVault::new(card_key.expose_secret(), &vault.card_encryption_old_keys)?),
         clock: Arc::new(SystemClock),
         traces: Arc::new(crate::telemetry::propagation::SpanTraces),
+        bank_policy: crate::app::BankPolicy::default(),
     };
     Ok((services, clients))
 }
@@ -134,8 +135,15 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
 
 /// The worker of `kind`, ready to run.
 pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, StartError> {
-    let (services, clients) = services(&config.aws, &config.vault).await?;
-    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&BankClientConfig::from(config.bank.clone()))?);
+    let (mut services, clients) = services(&config.aws, &config.vault).await?;
+    let bank_config = BankClientConfig::from(config.bank.clone());
+    services.bank_policy = crate::app::BankPolicy {
+        window: config.bank.window(),
+        rounds: bank_config.max_attempts,
+        min_delay: bank_config.retry_min_delay,
+        max_delay: bank_config.retry_max_delay,
+    };
+    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
     let handler: Arc<dyn JobHandler> = match kind {
         WorkerKind::Payment => Arc::new(ChargeHandler { services: services.clone(), bank }),
         WorkerKind::Refund => Arc::new(RefundHandler { services: services.clone(), bank }),

@@ -24,10 +24,11 @@ pub struct SimConfig {
     /// Share of charge and refund requests answered 503 before anything is applied (0.0-1.0).
     #[arg(long, env = "BANK_FAIL_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     pub fail_rate: f64,
-    /// Share of charge and refund requests that are applied and then hang before answering.
+    /// Share of charge and refund requests that hang: each is applied late, at a random moment
+    /// within `BANK_HANG_MS` of its receipt, and answered only `BANK_HANG_MS` after it.
     #[arg(long, env = "BANK_HANG_RATE", default_value_t = 0.0, value_parser = parse_rate)]
     pub hang_rate: f64,
-    /// How long a hanging request hangs, in milliseconds.
+    /// How long a hanging request hangs, in milliseconds: also the bound on late application.
     #[arg(long, env = "BANK_HANG_MS", default_value_t = 30_000)]
     pub hang_ms: u64,
     /// Latency added to every charge and refund request, in milliseconds.
@@ -36,6 +37,10 @@ pub struct SimConfig {
     /// Extra latency drawn uniformly from 0..=this many milliseconds.
     #[arg(long, env = "BANK_LATENCY_JITTER_MS", default_value_t = 0)]
     pub latency_jitter_ms: u64,
+    /// How long an idempotency key is remembered after it was first seen; after that the same
+    /// key makes a new charge. The books (and status inquiries) keep everything.
+    #[arg(long, env = "BANK_KEY_TTL_SECS", default_value_t = 86_400)]
+    pub key_ttl_secs: u64,
 }
 
 impl Default for SimConfig {
@@ -49,6 +54,7 @@ impl Default for SimConfig {
             hang_ms: 30_000,
             latency_ms: 0,
             latency_jitter_ms: 0,
+            key_ttl_secs: 86_400,
         }
     }
 }
@@ -95,6 +101,11 @@ impl Faults {
     /// Whether this request hangs after it was applied (decided per request).
     pub(crate) fn roll_hang(&self) -> bool {
         roll(self.hang_rate)
+    }
+
+    /// When a hanging request is applied: a random moment within `hang_ms` of its receipt.
+    pub(crate) fn late(&self) -> Duration {
+        Duration::from_millis(rand::random_range(0..=self.hang_ms))
     }
 
     pub(crate) fn hang(&self) -> Duration {

@@ -1,12 +1,15 @@
 //! HTTP handlers. Charges and refunds share one path through faults and idempotency:
 //! key check, body check, maybe 503, claim the key, latency, apply once, maybe hang, answer.
+//! A request that hangs is applied late: at a random moment within `hang_ms` of its receipt
+//! (never later), while its client may long have given up. Status inquiries by reference
+//! (`GET /charges?reference=`, `GET /refunds?reference=`) read the books, which never forget.
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -15,7 +18,7 @@ use tracing::{Instrument, debug, info, warn};
 
 use super::config::{Faults, FaultsPatch};
 use super::error::SimError;
-use super::ledger::{Answer, Claim, Ledger};
+use super::ledger::{Answer, Claim, Entry, Kind, Ledger};
 use super::wire::{ChargeBody, Fingerprint, RefundBody};
 
 pub struct AppState {
@@ -30,8 +33,9 @@ pub struct AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(faults: Faults, shutdown: watch::Receiver<bool>) -> Self {
-        Self { ledger: Mutex::default(), faults: Mutex::new(faults), salt: rand::random(), shutdown }
+    pub fn new(faults: Faults, key_ttl: Duration, shutdown: watch::Receiver<bool>) -> Self {
+        let ledger = Mutex::new(Ledger::new(key_ttl));
+        Self { ledger, faults: Mutex::new(faults), salt: rand::random(), shutdown }
     }
 
     fn ledger(&self) -> MutexGuard<'_, Ledger> {
@@ -96,6 +100,8 @@ where
         info!(%key, "fault: answering 503 without applying");
         return Err(SimError::Unavailable);
     }
+    let received = tokio::time::Instant::now();
+    let hang = faults.roll_hang();
     let claim = app.ledger().claim(&key, fingerprint);
     let answer = match claim {
         Err(e) => {
@@ -112,9 +118,13 @@ where
         Ok(Claim::New) => {
             let task = Arc::clone(&app);
             let key = key.clone();
+            let apply_after = if hang { faults.late() } else { faults.latency() };
+            if hang {
+                warn!(%key, apply_after_ms = apply_after.as_millis() as u64, "fault: hanging, applied late");
+            }
             tokio::spawn(
                 async move {
-                    if let Err(e) = task.delay(faults.latency()).await {
+                    if let Err(e) = task.delay(apply_after).await {
                         task.ledger().abandon(&key);
                         return Err(e);
                     }
@@ -128,11 +138,73 @@ where
             .map_err(|_| SimError::Internal)??
         }
     };
-    if faults.roll_hang() {
-        warn!(%key, hang_ms = faults.hang_ms, "fault: hanging after applying");
-        app.delay(faults.hang()).await?;
+    if hang {
+        // The answer comes `hang_ms` after the request, whenever it was applied.
+        app.delay(faults.hang().saturating_sub(received.elapsed())).await?;
     }
     Ok((answer.status, Json(answer.body)).into_response())
+}
+
+#[derive(serde::Deserialize)]
+pub struct ByReference {
+    reference: Option<String>,
+}
+
+/// `GET /charges?reference=`: every charge applied under the reference (a payment id), oldest
+/// first, whatever its key and whether the key is still remembered. Faults apply, as to any call.
+pub async fn get_charges(
+    State(app): State<Shared>,
+    query: Result<Query<ByReference>, QueryRejection>,
+) -> Result<Response, SimError> {
+    inquiry(app, query, Kind::Charge, "Charges").await
+}
+
+/// `GET /refunds?reference=`: the same for refunds (the reference is a refund id).
+pub async fn get_refunds(
+    State(app): State<Shared>,
+    query: Result<Query<ByReference>, QueryRejection>,
+) -> Result<Response, SimError> {
+    inquiry(app, query, Kind::Refund, "Refunds").await
+}
+
+async fn inquiry(
+    app: Shared,
+    query: Result<Query<ByReference>, QueryRejection>,
+    kind: Kind,
+    field: &str,
+) -> Result<Response, SimError> {
+    let reference = query
+        .ok()
+        .and_then(|Query(q)| q.reference)
+        .filter(|r| !r.is_empty() && r.len() <= 255)
+        .ok_or_else(|| SimError::InvalidRequest("the query needs `reference`".to_owned()))?;
+    let faults = *app.faults();
+    if faults.roll_fail() {
+        return Err(SimError::Unavailable);
+    }
+    if faults.roll_hang() {
+        app.delay(faults.hang()).await?;
+    } else {
+        app.delay(faults.latency()).await?;
+    }
+    let entries = app.ledger().by_reference(kind, &reference);
+    let lines: Vec<serde_json::Value> = entries.iter().map(inquiry_line).collect();
+    Ok(Json(json!({ "Reference": reference, field: lines })).into_response())
+}
+
+/// What an inquiry shows of one applied request: its outcome as the original answer gave it.
+fn inquiry_line(e: &Entry) -> serde_json::Value {
+    let status = e.outcome;
+    match e.kind {
+        Kind::Charge => json!({
+            "ChargeID": e.charge_id, "Status": status, "DeclineCode": e.reason,
+            "Amount": e.amount, "Currency": e.currency, "IdempotencyKey": e.idempotency_key,
+        }),
+        Kind::Refund => json!({
+            "RefundID": e.refund_id, "ChargeID": e.charge_id, "Status": status, "Reason": e.reason,
+            "Amount": e.amount, "Currency": e.currency, "IdempotencyKey": e.idempotency_key,
+        }),
+    }
 }
 
 pub async fn get_ledger(State(app): State<Shared>) -> Response {

@@ -1,8 +1,12 @@
 //! The bank's books: idempotency records, the charges they made, and the refunds against them.
 //!
 //! One `Ledger` sits behind one mutex, so claiming a key, applying a request and recording its
-//! answer are each atomic; money moves only inside `apply_*`, which runs once per key.
+//! answer are each atomic; money moves only inside `apply_*`, which runs once per live key.
+//! Like a real acquirer's, idempotency records are forgotten `key_ttl` after a key was first
+//! seen (the same key then makes a new charge), while the books (`Entry`s) are kept for good
+//! and answer status inquiries by the merchant's reference.
 use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use serde::Serialize;
@@ -77,13 +81,15 @@ pub struct Snapshot {
 
 enum State {
     InFlight,
-    Done(Answer, Box<Entry>),
+    /// Answered: the answer, and the line of the books the request wrote.
+    Done(Answer, usize),
 }
 
 struct Record {
     fingerprint: Fingerprint,
     requests: u64,
     state: State,
+    first_seen: Instant,
 }
 
 struct Charge {
@@ -93,21 +99,44 @@ struct Charge {
     refunded: u64,
 }
 
-#[derive(Default)]
 pub struct Ledger {
+    /// Live idempotency records by key.
     records: HashMap<String, Record>,
-    /// Keys in the order they were first seen, so the ledger reads chronologically.
-    order: Vec<String>,
+    /// Every request applied, in the order it was applied; never forgotten.
+    books: Vec<Entry>,
     charges: HashMap<String, Charge>,
+    key_ttl: Duration,
+}
+
+impl Default for Ledger {
+    /// Keys kept 24 hours, the default of `BANK_KEY_TTL_SECS`.
+    fn default() -> Self {
+        Self::new(Duration::from_secs(86_400))
+    }
 }
 
 impl Ledger {
+    pub fn new(key_ttl: Duration) -> Self {
+        Self { records: HashMap::new(), books: Vec::new(), charges: HashMap::new(), key_ttl }
+    }
+
     /// Counts the request against its key and says whether to apply it, replay, or refuse it.
     pub fn claim(&mut self, key: &str, fingerprint: Fingerprint) -> Result<Claim, SimError> {
+        self.claim_at(key, fingerprint, Instant::now())
+    }
+
+    /// `claim` at `now`: a key first seen `key_ttl` ago or longer is forgotten first.
+    pub fn claim_at(&mut self, key: &str, fingerprint: Fingerprint, now: Instant) -> Result<Claim, SimError> {
+        let expired = self
+            .records
+            .get(key)
+            .is_some_and(|r| matches!(r.state, State::Done(..)) && now.duration_since(r.first_seen) >= self.key_ttl);
+        if expired {
+            self.records.remove(key);
+        }
         let Some(record) = self.records.get_mut(key) else {
-            let record = Record { fingerprint, requests: 1, state: State::InFlight };
+            let record = Record { fingerprint, requests: 1, state: State::InFlight, first_seen: now };
             self.records.insert(key.to_owned(), record);
-            self.order.push(key.to_owned());
             return Ok(Claim::New);
         };
         record.requests += 1;
@@ -124,7 +153,6 @@ impl Ledger {
     pub fn abandon(&mut self, key: &str) {
         if matches!(self.records.get(key), Some(Record { state: State::InFlight, .. })) {
             self.records.remove(key);
-            self.order.retain(|k| k != key);
         }
     }
 
@@ -196,22 +224,29 @@ impl Ledger {
         self.record(key, answer_body, entry)
     }
 
-    fn record(&mut self, key: &str, body: serde_json::Value, entry: Entry) -> Answer {
+    fn record(&mut self, key: &str, body: serde_json::Value, mut entry: Entry) -> Answer {
         let answer = Answer { status: StatusCode::OK, body };
         if let Some(record) = self.records.get_mut(key) {
-            record.state = State::Done(answer.clone(), Box::new(entry));
+            entry.requests = record.requests;
+            record.state = State::Done(answer.clone(), self.books.len());
         }
+        self.books.push(entry);
         answer
     }
 
-    /// One answered key's entry; `None` while it is unknown or still in flight.
+    /// The entry of a live, answered key; `None` while it is unknown, forgotten or in flight.
     pub fn entry(&self, key: &str) -> Option<Entry> {
         match self.records.get(key)? {
-            Record { state: State::Done(_, entry), requests, .. } => {
-                Some(Entry { requests: *requests, ..Entry::clone(entry) })
+            Record { state: State::Done(_, line), requests, .. } => {
+                Some(Entry { requests: *requests, ..self.books[*line].clone() })
             }
             Record { state: State::InFlight, .. } => None,
         }
+    }
+
+    /// Everything applied under `reference` of `kind`, oldest first: the status inquiry.
+    pub fn by_reference(&self, kind: Kind, reference: &str) -> Vec<Entry> {
+        self.books.iter().filter(|e| e.kind == kind && e.reference == reference).cloned().collect()
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -223,7 +258,17 @@ impl Ledger {
             charges_by_reference: BTreeMap::new(),
             refunds_by_reference: BTreeMap::new(),
         };
-        for entry in self.order.iter().filter_map(|key| self.entry(key)) {
+        // A line's request count goes on growing while its key is remembered (replays, refusals).
+        let live: HashMap<usize, u64> = self
+            .records
+            .values()
+            .filter_map(|r| match r.state {
+                State::Done(_, line) => Some((line, r.requests)),
+                State::InFlight => None,
+            })
+            .collect();
+        for (line, entry) in self.books.iter().enumerate() {
+            let entry = Entry { requests: live.get(&line).copied().unwrap_or(entry.requests), ..entry.clone() };
             match (entry.kind, entry.outcome) {
                 (Kind::Charge, "approved") => {
                     snap.charged += 1;

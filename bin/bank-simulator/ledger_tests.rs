@@ -103,3 +103,25 @@ fn refunds_never_exceed_the_charge_and_need_an_approved_charge() {
     assert_eq!(snap.refunded_amount, 1000);
     assert_eq!(snap.refunds_by_reference.len(), 2);
 }
+
+#[test]
+fn a_key_is_forgotten_after_its_ttl_but_the_books_keep_both_charges() {
+    let mut ledger = Ledger::new(std::time::Duration::from_secs(60));
+    let body = charge("pay-1", "1234123412341234", 500);
+    let fp = body.fingerprint(b"salt");
+    let t0 = std::time::Instant::now();
+    assert_eq!(ledger.claim_at("k", fp, t0), Ok(Claim::New));
+    let first = ledger.apply_charge("k", &body);
+    let within = t0 + std::time::Duration::from_secs(59);
+    assert_eq!(ledger.claim_at("k", fp, within), Ok(Claim::Replay(first.clone())), "remembered within the TTL");
+    let after = t0 + std::time::Duration::from_secs(60);
+    assert_eq!(ledger.claim_at("k", fp, after), Ok(Claim::New), "forgotten: the same key charges again");
+    let second = ledger.apply_charge("k", &body);
+    assert_ne!(first.body["ChargeID"], second.body["ChargeID"]);
+    let snap = ledger.snapshot();
+    assert_eq!((snap.charged, snap.charges_by_reference["pay-1"]), (2, 2), "the books show the double charge");
+    let found = ledger.by_reference(Kind::Charge, "pay-1");
+    assert_eq!(found.len(), 2);
+    assert!(ledger.by_reference(Kind::Charge, "pay-2").is_empty());
+    assert!(ledger.by_reference(Kind::Refund, "pay-1").is_empty());
+}

@@ -1,10 +1,11 @@
 //! The bank simulator (`bank-simulator --help`): an acquiring bank over HTTP, with idempotency keys, a ledger tests can
-//! read, and fault injection (503s, hangs after applying, latency) to exercise the workers'
-//! handling of ambiguous outcomes.
+//! read, and fault injection (503s, hangs with late application, latency) to exercise the
+//! workers' handling of ambiguous outcomes. Keys are forgotten after `BANK_KEY_TTL_SECS`, as a
+//! real acquirer forgets them; the books are not.
 //!
-//! Routes: `POST /charges`, `POST /refunds` (both need `Idempotency-Key`), `GET /ledger`,
-//! `GET /ledger/{key}`, `GET|PUT /faults`, `GET /status`. State lives in memory: a restart
-//! forgets every charge.
+//! Routes: `POST /charges`, `POST /refunds` (both need `Idempotency-Key`), `GET /charges?reference=`,
+//! `GET /refunds?reference=` (status inquiry), `GET /ledger`, `GET /ledger/{key}`, `GET|PUT /faults`,
+//! `GET /status`. State lives in memory: a restart forgets every charge.
 mod config;
 mod error;
 mod handlers;
@@ -43,7 +44,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let state = Arc::new(handlers::AppState::new(config.faults(), stop_rx));
+    let key_ttl = std::time::Duration::from_secs(config.key_ttl_secs);
+    let state = Arc::new(handlers::AppState::new(config.faults(), key_ttl, stop_rx));
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "bank simulator listening");
     axum::serve(listener, app)
@@ -58,8 +60,8 @@ pub async fn serve(
 fn router(state: handlers::Shared) -> Router {
     Router::new()
         .route("/status", get(handlers::status))
-        .route("/charges", post(handlers::post_charge))
-        .route("/refunds", post(handlers::post_refund))
+        .route("/charges", post(handlers::post_charge).get(handlers::get_charges))
+        .route("/refunds", post(handlers::post_refund).get(handlers::get_refunds))
         .route("/ledger", get(handlers::get_ledger))
         .route("/ledger/{key}", get(handlers::get_ledger_entry))
         .route("/faults", get(handlers::get_faults).put(handlers::put_faults))

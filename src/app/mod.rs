@@ -1,5 +1,7 @@
 //! The use cases. Each takes validated domain input, talks to the ports, and answers with a
 //! typed result or an `AppError` that the HTTP layer maps to one response.
+mod bank_calls;
+pub use bank_calls::BankPolicy;
 mod carry;
 mod changes;
 pub mod events;
@@ -119,4 +121,6 @@ pub struct Services {
     pub vault: Arc<dyn CardVault>,
     pub clock: Arc<dyn Clock>,
     pub traces: Arc<dyn Traces>,
+    /// How the workers deal with the bank (unused by the API).
+    pub bank_policy: BankPolicy,
 }

@@ -1,8 +1,6 @@
 //! The workers' use cases: charge a payment, carry out a refund, repair what got stuck.
 //! Each returns a `Step` that tells the worker runtime what to do with the message.
-use crate::domain::bank::{
-    Bank, BankError, BankRefundOutcome as BankRefund, ChargeOutcome, ChargeRequest, RefundRequest,
-};
+use crate::domain::bank::{Bank, BankRefundOutcome as BankRefund, ChargeOutcome, ChargeRequest, RefundRequest};
 use crate::domain::change::Transition;
 use crate::domain::events::{Actor, Cause};
 use crate::domain::ids::{PaymentId, RefundId};
@@ -10,7 +8,14 @@ use crate::domain::payment::{PaymentOutcome, PaymentView, RefundOutcome};
 use crate::domain::ports::Job;
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
+use super::bank_calls::{Resolved, Subject};
 use super::changes::Landed;
+use crate::domain::inquiry::Attempts;
+
+/// The reason of a payment that failed because the bank, past its key window, had applied
+/// nothing (a definitive "no money moved"), and of a refund in the same case.
+pub const NOTHING_CHARGED: &str = "bank_unavailable";
+pub const NOTHING_REFUNDED: &str = "bank_unavailable";
 use super::{AppError, Services};
 
 fn refund_in(view: &PaymentView, id: RefundId) -> Option<RefundStatus> {
@@ -49,39 +54,51 @@ impl Services {
             Ok(None) => return Step::Poison("unknown payment".into()),
             Err(e) => return Step::Retry(e.to_string()),
         };
-        let view = match view.payment.status {
+        let (view, fresh) = match view.payment.status {
             PaymentStatus::Pending => match self.change(view, Transition::PaymentProcessing, &cause).await {
-                Ok(Landed::Yes(view)) => view,
-                // A twin message's worker started it meanwhile: the bank's key makes a second
-                // call safe, and the first settlement to land wins.
-                Ok(Landed::Refused(view)) if view.payment.status == PaymentStatus::Processing => view,
+                Ok(Landed::Yes(view)) => (view, true),
+                // A twin message's worker started it meanwhile: its attempt's outcome is unknown
+                // here, so this one asks the bank before sending anything.
+                Ok(Landed::Refused(view)) if view.payment.status == PaymentStatus::Processing => (view, false),
                 Ok(Landed::Refused(_)) => return Step::Done,
                 Err(e) => return Step::Retry(e.to_string()),
             },
             PaymentStatus::Processing => {
                 self.hold(id, None).await;
-                view
+                (view, false)
             }
             _ => return Step::Done,
         };
         let payment = &view.payment;
-        let card = payment.sealed_card.as_ref().map(|s| self.vault.open(s, id));
-        let outcome = match card {
-            Some(Ok(card)) => {
-                let req = ChargeRequest { payment_id: id, amount: payment.amount, currency: payment.currency, card };
-                match bank.charge(&req).await {
-                    Ok(ChargeOutcome::Approved { bank_charge_id }) => PaymentOutcome::Succeeded { bank_charge_id },
-                    Ok(ChargeOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
-                    Err(BankError::Permanent(code)) => {
-                        PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") }
-                    }
-                    Err(BankError::Transient(why)) => return Step::Retry(why),
-                }
-            }
+        // Left PROCESSING before attempts were noted: its last possible attempt is its last change.
+        let attempts = payment.bank_attempts.unwrap_or(Attempts::at(payment.updated_at_ms));
+        let card = match payment.sealed_card.as_ref().map(|s| self.vault.open(s, id)) {
+            Some(Ok(card)) => card,
             // A card that cannot be opened will never open: a definitive failure.
-            Some(Err(_)) | None => PaymentOutcome::Failed { reason: "card_data_unavailable".into() },
+            Some(Err(_)) | None => {
+                let failed = PaymentOutcome::Failed { reason: "card_data_unavailable".into() };
+                return self.settle_charge(view, failed, &cause).await;
+            }
         };
-        match self.change(view, Transition::PaymentSettled(outcome), &cause).await {
+        let req = ChargeRequest { payment_id: id, amount: payment.amount, currency: payment.currency, card };
+        let subject = Subject { payment: id, refund: None, operation: "charge" };
+        let resolved = self.resolve(subject, attempts, fresh, || bank.charge(&req), || bank.charges_for(id)).await;
+        let outcome = match resolved {
+            Resolved::Outcome(ChargeOutcome::Approved { bank_charge_id }) => {
+                PaymentOutcome::Succeeded { bank_charge_id }
+            }
+            Resolved::Outcome(ChargeOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
+            Resolved::Refused(code) => PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") },
+            Resolved::GaveUp => PaymentOutcome::Failed { reason: NOTHING_CHARGED.into() },
+            Resolved::Final => return Step::Done,
+            Resolved::Later(why) => return Step::Retry(why),
+        };
+        self.settle_charge(view, outcome, &cause).await
+    }
+
+    async fn settle_charge(&self, view: PaymentView, outcome: PaymentOutcome, cause: &Cause) -> Step {
+        let id = view.payment.id;
+        match self.change(view, Transition::PaymentSettled(outcome), cause).await {
             Ok(Landed::Yes(view)) => {
                 tracing::info!(payment_id = %id, status = %view.payment.status, "payment settled");
                 self.release_waiting_refunds(&view).await;
@@ -137,25 +154,34 @@ impl Services {
                 return self.finish_refund(view, refund_id, RefundOutcome::Failed { reason }, &cause).await;
             }
         };
-        let view = match refund.status {
+        let (view, fresh) = match refund.status {
             RefundStatus::Pending => match self.change(view, Transition::RefundProcessing(refund_id), &cause).await {
-                Ok(Landed::Yes(view)) => view,
-                Ok(Landed::Refused(view)) if refund_in(&view, refund_id) == Some(RefundStatus::Processing) => view,
+                Ok(Landed::Yes(view)) => (view, true),
+                Ok(Landed::Refused(view)) if refund_in(&view, refund_id) == Some(RefundStatus::Processing) => {
+                    (view, false)
+                }
                 Ok(Landed::Refused(_)) => return Step::Done,
                 Err(e) => return Step::Retry(e.to_string()),
             },
             _ => {
                 self.hold(payment_id, Some(refund_id)).await;
-                view
+                (view, false)
             }
         };
+        let started = view.refunds.iter().find(|r| r.id == refund_id).and_then(|r| r.bank_attempts);
+        let attempts = started.unwrap_or(Attempts::at(refund.updated_at_ms));
         let req =
             RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
-        let outcome = match bank.refund(&req).await {
-            Ok(BankRefund::Succeeded { bank_refund_id }) => RefundOutcome::Succeeded { bank_refund_id },
-            Ok(BankRefund::Rejected { reason }) => RefundOutcome::Failed { reason },
-            Err(BankError::Permanent(code)) => RefundOutcome::Failed { reason: format!("bank_rejected:{code}") },
-            Err(BankError::Transient(why)) => return Step::Retry(why),
+        let subject = Subject { payment: payment_id, refund: Some(refund_id), operation: "refund" };
+        let resolved =
+            self.resolve(subject, attempts, fresh, || bank.refund(&req), || bank.refunds_for(refund_id)).await;
+        let outcome = match resolved {
+            Resolved::Outcome(BankRefund::Succeeded { bank_refund_id }) => RefundOutcome::Succeeded { bank_refund_id },
+            Resolved::Outcome(BankRefund::Rejected { reason }) => RefundOutcome::Failed { reason },
+            Resolved::Refused(code) => RefundOutcome::Failed { reason: format!("bank_rejected:{code}") },
+            Resolved::GaveUp => RefundOutcome::Failed { reason: NOTHING_REFUNDED.into() },
+            Resolved::Final => return Step::Done,
+            Resolved::Later(why) => return Step::Retry(why),
         };
         self.finish_refund(view, refund_id, outcome, &cause).await
     }

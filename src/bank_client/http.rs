@@ -9,6 +9,7 @@ use tracing::{Instrument, debug};
 
 use super::{BankClientConfig, BankClientError};
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::domain::ids::{PaymentId, RefundId};
 use crate::telemetry::{metrics, propagation};
 
 /// The bank over HTTP. Cheap to clone (the connection pool is shared).
@@ -17,6 +18,25 @@ pub struct HttpBank {
     client: reqwest::Client,
     charges: Url,
     refunds: Url,
+}
+
+/// One line of a status inquiry (`GET /charges?reference=`, `GET /refunds?reference=`).
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct Applied {
+    #[serde(rename = "ChargeID")]
+    charge_id: Option<String>,
+    #[serde(rename = "RefundID")]
+    refund_id: Option<String>,
+    status: String,
+    decline_code: Option<String>,
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Inquiry {
+    #[serde(rename = "Charges", alias = "Refunds", default)]
+    lines: Vec<Applied>,
 }
 
 impl HttpBank {
@@ -50,12 +70,31 @@ impl HttpBank {
         let span = tracing::info_span!("bank_call", operation, idempotency_key = %key);
         let started = Instant::now();
         let result = self.attempt(url, key, body, &span).instrument(span.clone()).await;
-        let outcome = match &result {
-            Ok(_) => "answered",
-            Err(BankError::Transient(_)) => "transient",
-            Err(BankError::Permanent(_)) => "permanent",
-        };
-        metrics::bank_call(operation, outcome, started.elapsed());
+        metrics::bank_call(operation, outcome_label(&result), started.elapsed());
+        result
+    }
+
+    /// A status inquiry: every line the bank applied under `reference`, timed like a call.
+    async fn inquire(&self, operation: &'static str, url: &Url, reference: &str) -> Result<Vec<Applied>, BankError> {
+        let span = tracing::info_span!("bank_inquiry", operation, reference);
+        let started = Instant::now();
+        let result = async {
+            let mut request = self.client.get(url.clone()).query(&[("reference", reference)]);
+            for (name, value) in propagation::inject(&span) {
+                request = request.header(name, value);
+            }
+            let response = request.send().await.map_err(transport_error)?;
+            let status = response.status();
+            if status != StatusCode::OK {
+                return Err(classify_status(status, "inquiry"));
+            }
+            let inquiry =
+                response.json::<Inquiry>().await.map_err(|_| BankError::Transient("unreadable_answer".into()))?;
+            Ok(inquiry.lines)
+        }
+        .instrument(span.clone())
+        .await;
+        metrics::bank_call(operation, outcome_label(&result), started.elapsed());
         result
     }
 
@@ -100,14 +139,8 @@ impl Bank for HttpBank {
             card_expiry_date: req.card.expiry().to_string(),
         };
         let reply: ChargeReply = self.post("charge", &self.charges, &req.idempotency_key(), &body).await?;
-        match (reply.status.as_str(), reply.charge_id) {
-            ("approved", Some(id)) if !id.is_empty() => Ok(ChargeOutcome::Approved { bank_charge_id: id }),
-            ("declined", _) => {
-                let reason = reply.decline_code.as_deref().and_then(short_code);
-                Ok(ChargeOutcome::Declined { reason: reason.unwrap_or("declined").to_owned() })
-            }
-            _ => Err(BankError::Transient("unexpected_answer".into())),
-        }
+        charge_outcome(&reply.status, reply.charge_id, reply.decline_code.as_deref())
+            .ok_or_else(|| BankError::Transient("unexpected_answer".into()))
     }
 
     async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
@@ -118,30 +151,64 @@ impl Bank for HttpBank {
             currency: req.currency.as_str(),
         };
         let reply: RefundReply = self.post("refund", &self.refunds, &req.idempotency_key(), &body).await?;
-        match (reply.status.as_str(), reply.refund_id) {
-            ("succeeded", Some(id)) if !id.is_empty() => Ok(BankRefundOutcome::Succeeded { bank_refund_id: id }),
-            ("rejected", _) => {
-                let reason = reply.reason.as_deref().and_then(short_code);
-                Ok(BankRefundOutcome::Rejected { reason: reason.unwrap_or("rejected").to_owned() })
-            }
-            _ => Err(BankError::Transient("unexpected_answer".into())),
-        }
+        refund_outcome(&reply.status, reply.refund_id, reply.reason.as_deref())
+            .ok_or_else(|| BankError::Transient("unexpected_answer".into()))
+    }
+
+    async fn charges_for(&self, payment: PaymentId) -> Result<Vec<ChargeOutcome>, BankError> {
+        let lines = self.inquire("charge_inquiry", &self.charges, &payment.to_string()).await?;
+        let outcomes = lines.into_iter().map(|l| charge_outcome(&l.status, l.charge_id, l.decline_code.as_deref()));
+        outcomes.collect::<Option<Vec<_>>>().ok_or_else(|| BankError::Transient("unexpected_answer".into()))
+    }
+
+    async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
+        let lines = self.inquire("refund_inquiry", &self.refunds, &refund.to_string()).await?;
+        let outcomes = lines.into_iter().map(|l| refund_outcome(&l.status, l.refund_id, l.reason.as_deref()));
+        outcomes.collect::<Option<Vec<_>>>().ok_or_else(|| BankError::Transient("unexpected_answer".into()))
     }
 }
 
-/// Nothing definite came back: the request may or may not have reached the bank.
+fn outcome_label<T>(result: &Result<T, BankError>) -> &'static str {
+    match result {
+        Ok(_) => "answered",
+        Err(BankError::Unsent(_)) => "unsent",
+        Err(BankError::Transient(_)) => "transient",
+        Err(BankError::Permanent(_)) => "permanent",
+    }
+}
+
+/// A refused connection sent nothing; anything else after connecting may have reached the
+/// bank, so its outcome is unknown.
 fn transport_error(e: reqwest::Error) -> BankError {
     if e.is_builder() {
         return BankError::Permanent("invalid_request".into());
     }
-    let what = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connect"
-    } else {
-        "transport"
-    };
-    BankError::Transient(what.into())
+    if e.is_connect() && !e.is_timeout() {
+        return BankError::Unsent("connect".into());
+    }
+    BankError::Transient(if e.is_timeout() { "timeout" } else { "transport" }.into())
+}
+
+fn charge_outcome(status: &str, charge_id: Option<String>, decline_code: Option<&str>) -> Option<ChargeOutcome> {
+    match (status, charge_id) {
+        ("approved", Some(id)) if !id.is_empty() => Some(ChargeOutcome::Approved { bank_charge_id: id }),
+        ("declined", _) => {
+            let reason = decline_code.and_then(short_code).unwrap_or("declined").to_owned();
+            Some(ChargeOutcome::Declined { reason })
+        }
+        _ => None,
+    }
+}
+
+fn refund_outcome(status: &str, refund_id: Option<String>, reason: Option<&str>) -> Option<BankRefundOutcome> {
+    match (status, refund_id) {
+        ("succeeded", Some(id)) if !id.is_empty() => Some(BankRefundOutcome::Succeeded { bank_refund_id: id }),
+        ("rejected", _) => {
+            let reason = reason.and_then(short_code).unwrap_or("rejected").to_owned();
+            Some(BankRefundOutcome::Rejected { reason })
+        }
+        _ => None,
+    }
 }
 
 /// Server trouble, an unfinished twin request or throttling may pass; a refusal will not.

@@ -1,10 +1,10 @@
-//! The bank, reached over HTTP: [`HttpBank`] makes one bounded attempt and classifies what
-//! happened; [`RetryingBank`] retries what may be retried, with the same idempotency key.
+//! The bank, reached over HTTP: [`HttpBank`] makes one bounded attempt (or status inquiry) and
+//! classifies what happened; [`RetryingBank`] retries what never reached the bank.
 //!
 //! The split matters for payments: a timeout or a reset means the charge may or may not have
-//! happened, so it is `Transient` and is retried with the same key until the bank answers (its
-//! idempotency makes that safe). When the retry budget runs out the caller gets `Transient`
-//! back and leaves the message for redelivery; it never turns an unknown outcome into FAILED.
+//! happened, so it is `Transient`, and the worker asks the bank what it applied before it sends
+//! the charge again (`domain::inquiry`): the bank forgets keys, so a blind re-send could charge
+//! twice. An unknown outcome never becomes FAILED without the bank saying nothing was applied.
 mod http;
 mod retry;
 
@@ -59,6 +59,28 @@ pub struct BankClientArgs {
     #[arg(long, env = "BANK_MAX_ATTEMPTS", default_value_t = 8,
           value_parser = clap::value_parser!(u64).range(1..=100))]
     pub bank_max_attempts: u64,
+    /// How long the bank remembers an idempotency key after its first use (the acquirer's
+    /// documented retention); a request is never sent again past it.
+    #[arg(long, env = "BANK_KEY_TTL_SECS", default_value_t = 86_400)]
+    pub bank_key_ttl_secs: u64,
+    /// How far inside the bank's key window a request may still be sent again, in seconds.
+    #[arg(long, env = "BANK_RESEND_MARGIN_SECS", default_value_t = 3_600)]
+    pub bank_resend_margin_secs: u64,
+    /// The longest the bank may take to apply a request it received, in milliseconds: once this
+    /// has passed since the last attempt, "nothing applied" is final.
+    #[arg(long, env = "BANK_LATE_APPLY_MS", default_value_t = 60_000)]
+    pub bank_late_apply_ms: u64,
+}
+
+impl BankClientArgs {
+    /// What the workers rely on the bank for (`domain::inquiry`).
+    pub fn window(&self) -> crate::domain::inquiry::BankWindow {
+        crate::domain::inquiry::BankWindow {
+            key_ttl_ms: self.bank_key_ttl_secs.saturating_mul(1000),
+            margin_ms: self.bank_resend_margin_secs.saturating_mul(1000),
+            late_apply_ms: self.bank_late_apply_ms,
+        }
+    }
 }
 
 impl From<BankClientArgs> for BankClientConfig {

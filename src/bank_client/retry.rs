@@ -1,8 +1,10 @@
-//! Retries of transient bank errors, with exponential backoff and jitter.
+//! Retries of requests that never reached the bank, with exponential backoff and jitter.
 //!
-//! Every attempt sends the same request with the same idempotency key, so a charge that did go
-//! through on an attempt whose answer was lost is answered, not repeated, on the next one.
-//! Jitter keeps many workers that lost the bank at the same moment from retrying in lockstep.
+//! Only a refused connection is retried here: nothing was sent, so nothing can be applied
+//! twice. A request whose outcome is unknown (a timeout, a reset, a 5xx) is not sent again
+//! blindly: the caller asks the bank what it applied first (`app::settle`, `domain::inquiry`),
+//! because the bank forgets idempotency keys after a while. Jitter keeps many workers that lost
+//! the bank at the same moment from retrying in lockstep.
 use std::future::Future;
 
 use async_trait::async_trait;
@@ -11,10 +13,11 @@ use tracing::warn;
 
 use super::BankClientConfig;
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::domain::ids::{PaymentId, RefundId};
 
-/// Wraps any [`Bank`]: `Transient` errors are retried within a budget of attempts, `Permanent`
-/// errors and outcomes are returned at once. When the budget is spent the last `Transient`
-/// error is returned, so the caller can leave the work for later rather than guess.
+/// Wraps any [`Bank`]: `Unsent` errors are retried within a budget of attempts; outcomes and
+/// every other error are returned at once. When the budget is spent the last `Unsent` error is
+/// returned, so the caller can leave the work for later rather than guess.
 #[derive(Debug, Clone)]
 pub struct RetryingBank<B> {
     inner: B,
@@ -46,16 +49,16 @@ impl<B: Bank> RetryingBank<B> {
         let mut attempt = 1_u32;
         let result = call
             .retry(self.backoff)
-            .when(|e| matches!(e, BankError::Transient(_)))
+            .when(|e| matches!(e, BankError::Unsent(_)))
             .notify(|e, delay| {
                 crate::telemetry::metrics::bank_retry(what);
                 warn!(%what, %id, attempt, error = %e, retry_in_ms = delay.as_millis() as u64,
-                      "bank call failed, retrying with the same idempotency key");
+                      "bank unreachable, nothing sent; retrying");
                 attempt += 1;
             })
             .await;
-        if let Err(e @ BankError::Transient(_)) = &result {
-            warn!(%what, %id, attempt, error = %e, "bank call gave up; the outcome is still unknown");
+        if let Err(e @ BankError::Unsent(_)) = &result {
+            warn!(%what, %id, attempt, error = %e, "bank unreachable; gave up for now");
         }
         result
     }
@@ -72,6 +75,14 @@ impl<B: Bank> Bank for RetryingBank<B> {
         let id = req.refund_id.to_string();
         self.retry("refund", &id, || self.inner.refund(req)).await
     }
+
+    async fn charges_for(&self, payment: PaymentId) -> Result<Vec<ChargeOutcome>, BankError> {
+        self.retry("charge_inquiry", &payment.to_string(), || self.inner.charges_for(payment)).await
+    }
+
+    async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
+        self.retry("refund_inquiry", &refund.to_string(), || self.inner.refunds_for(refund)).await
+    }
 }
 
 #[cfg(test)]
@@ -86,7 +97,7 @@ mod tests {
     use crate::domain::ids::{PaymentId, RefundId};
     use crate::domain::money::{Amount, Currency};
 
-    /// Answers from a script, then keeps answering `Transient`; counts every attempt.
+    /// Answers from a script, then keeps answering `Unsent`; counts every attempt.
     #[derive(Default)]
     struct FakeBank {
         script: Mutex<VecDeque<Result<(), BankError>>>,
@@ -101,7 +112,7 @@ mod tests {
         fn next(&self) -> Result<(), BankError> {
             self.attempts.fetch_add(1, Ordering::SeqCst);
             let next = self.script.lock().unwrap().pop_front();
-            next.unwrap_or_else(|| Err(transient()))
+            next.unwrap_or_else(|| Err(unsent()))
         }
     }
 
@@ -113,10 +124,20 @@ mod tests {
         async fn refund(&self, _: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
             self.next().map(|()| BankRefundOutcome::Succeeded { bank_refund_id: "r1".into() })
         }
+        async fn charges_for(&self, _: PaymentId) -> Result<Vec<ChargeOutcome>, BankError> {
+            self.next().map(|()| Vec::new())
+        }
+        async fn refunds_for(&self, _: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
+            self.next().map(|()| Vec::new())
+        }
     }
 
     fn transient() -> BankError {
         BankError::Transient("timeout".into())
+    }
+
+    fn unsent() -> BankError {
+        BankError::Unsent("connect".into())
     }
 
     fn retrying(fake: FakeBank, max_attempts: usize) -> RetryingBank<FakeBank> {
@@ -140,11 +161,18 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn transient_errors_are_retried_until_an_outcome() {
-        let bank = retrying(FakeBank::scripted(vec![Err(transient()), Err(transient()), Ok(())]), 8);
+    async fn a_request_that_was_never_sent_is_retried_until_an_outcome() {
+        let bank = retrying(FakeBank::scripted(vec![Err(unsent()), Err(unsent()), Ok(())]), 8);
         let outcome = bank.charge(&charge()).await;
         assert_eq!(outcome, Ok(ChargeOutcome::Approved { bank_charge_id: "c1".into() }));
         assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn an_unknown_outcome_is_not_sent_again_blindly() {
+        let bank = retrying(FakeBank::scripted(vec![Err(transient()), Ok(())]), 8);
+        assert_eq!(bank.charge(&charge()).await, Err(transient()));
+        assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 1, "the caller asks the bank first");
     }
 
     #[tokio::test]
@@ -156,15 +184,15 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_spent_budget_returns_the_last_transient_error() {
+    async fn a_spent_budget_returns_the_last_unsent_error() {
         let bank = retrying(FakeBank::default(), 4);
-        assert_eq!(bank.charge(&charge()).await, Err(transient()));
+        assert_eq!(bank.charge(&charge()).await, Err(unsent()));
         assert_eq!(bank.inner().attempts.load(Ordering::SeqCst), 4);
     }
 
     #[tokio::test]
     async fn refunds_are_retried_the_same_way() {
-        let bank = retrying(FakeBank::scripted(vec![Err(transient()), Ok(())]), 2);
+        let bank = retrying(FakeBank::scripted(vec![Err(unsent()), Ok(())]), 2);
         let req = RefundRequest {
             refund_id: RefundId::new(),
             bank_charge_id: "c1".into(),

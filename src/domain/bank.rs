@@ -60,8 +60,12 @@ pub enum BankRefundOutcome {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BankError {
-    /// The outcome is unknown or the bank is unwell (timeout, reset, 5xx, key in flight):
-    /// the same request, with the same key, must be tried again.
+    /// The request never reached the bank (the connection was refused): sending it again
+    /// cannot apply it twice.
+    #[error("bank unreachable, nothing sent: {0}")]
+    Unsent(String),
+    /// The outcome is unknown or the bank is unwell (timeout, reset, 5xx, key in flight): the
+    /// request may have been applied, now or later. Ask the bank before sending it again.
     #[error("bank unavailable or outcome unknown: {0}")]
     Transient(String),
     /// The bank refused the request itself (not the card): retrying cannot help.
@@ -73,4 +77,11 @@ pub enum BankError {
 pub trait Bank: Send + Sync {
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, BankError>;
     async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError>;
+
+    /// Status inquiry: every charge the bank applied with the payment as its reference, oldest
+    /// first, whatever key it came with. The bank's books never forget, unlike its keys.
+    async fn charges_for(&self, payment: PaymentId) -> Result<Vec<ChargeOutcome>, BankError>;
+
+    /// The same for a refund.
+    async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError>;
 }

@@ -6,6 +6,7 @@
 //! only check versions); a move that changes nothing is refused, so it records nothing.
 use super::events::{Cause, Event, EventType};
 use super::ids::RefundId;
+use super::inquiry::Attempts;
 use super::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView, Refund, RefundOutcome};
 use super::status::{PaymentStatus, RefundStatus};
 
@@ -91,6 +92,8 @@ impl PaymentView {
         let (kind, refund) = match t {
             Transition::PaymentProcessing => {
                 move_payment(&mut view, PaymentStatus::Processing, now_ms)?;
+                // The worker sends the charge right after this write: the key's first use.
+                view.payment.bank_attempts = Some(Attempts::at(now_ms));
                 (EventType::PaymentProcessing, None)
             }
             Transition::PaymentSettled(outcome) => {
@@ -132,7 +135,8 @@ impl PaymentView {
                 (EventType::RefundCreated, Some(new.id))
             }
             Transition::RefundProcessing(id) => {
-                move_refund(&mut view, id, RefundStatus::Processing, now_ms)?;
+                move_refund(&mut view, id, RefundStatus::Processing, now_ms)?.bank_attempts =
+                    Some(Attempts::at(now_ms));
                 (EventType::RefundProcessing, Some(id))
             }
             Transition::RefundSettled(id, outcome) => {

@@ -6,6 +6,7 @@ pub mod change;
 pub mod events;
 pub mod idempotency;
 pub mod ids;
+pub mod inquiry;
 pub mod money;
 pub mod payment;
 pub mod ports;

@@ -1,6 +1,7 @@
 //! A payment and its refunds, as stored and as shown.
 use super::card::{CardDetails, SealedCard};
 use super::ids::{MerchantId, PaymentId, RefundId};
+use super::inquiry::Attempts;
 use super::money::{Amount, Currency};
 use super::status::{PaymentStatus, RefundStatus};
 
@@ -49,6 +50,7 @@ impl NewPayment {
             refundable_left: self.amount.get(),
             refund_timestamp_ms: None,
             version: 1,
+            bank_attempts: None,
         }
     }
 }
@@ -77,6 +79,8 @@ pub struct Payment {
     pub refund_timestamp_ms: Option<u64>,
     /// How many events the payment has (its refunds' included): each change adds one.
     pub version: u64,
+    /// When the charge was sent to the bank (first and latest), once it was.
+    pub bank_attempts: Option<Attempts>,
 }
 
 impl Payment {
@@ -108,6 +112,8 @@ pub struct Refund {
     pub bank_refund_id: Option<String>,
     pub created_at_ms: u64,
     pub updated_at_ms: u64,
+    /// When the refund was sent to the bank (first and latest), once it was.
+    pub bank_attempts: Option<Attempts>,
 }
 
 /// Where a payment stands in its merchant's list (newest first): its creation time, then its id.
@@ -201,6 +207,7 @@ impl NewRefund {
             bank_refund_id: None,
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.created_at_ms,
+            bank_attempts: None,
         }
     }
 }

@@ -63,6 +63,12 @@ pub trait Payments: Send + Sync {
     /// A payment and its refunds (oldest first), read consistently.
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
 
+    /// Notes that the charge (or the refund `refund`) is about to be sent to the bank again at
+    /// `at_ms`, before it is sent, and holds the record in the repair index. Not a change of
+    /// the payment: no event, no new version, and no later `commit` moves it back.
+    /// `Conflict(WrongState)` when the record is final or unknown.
+    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError>;
+
     /// The merchant's payments, newest first; `InvalidCursor` for a cursor this store did not give.
     async fn list_payments(
         &self,

@@ -7,6 +7,7 @@ use super::attrs::{Item, s};
 use super::keys::*;
 use crate::domain::card::SealedCard;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::inquiry::Attempts;
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::{Payment, Refund};
 use crate::domain::ports::StoreError;
@@ -46,7 +47,17 @@ pub(super) struct PaymentItem {
     /// Absent on payments written before the event log: version 0.
     #[serde(default)]
     version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bank_first_attempt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bank_last_attempt: Option<u64>,
 }
+
+/// Written by the first change that sets them and by `record_attempt` only: a change computed
+/// from an older read must not move them back.
+pub const ATTEMPTS: &[&str] = &[BANK_FIRST_ATTEMPT, BANK_LAST_ATTEMPT];
+pub const BANK_FIRST_ATTEMPT: &str = "BankFirstAttempt";
+pub const BANK_LAST_ATTEMPT: &str = "BankLastAttempt";
 
 /// The attributes of `PaymentItem` that may be absent; a change that clears one removes it.
 pub const PAYMENT_OPTIONAL: &[&str] = &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp"];
@@ -71,6 +82,14 @@ pub(super) struct RefundItem {
     bank_refund_id: Option<String>,
     created_at: u64,
     updated_at: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bank_first_attempt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bank_last_attempt: Option<u64>,
+}
+
+fn attempts(first: Option<u64>, last: Option<u64>) -> Option<Attempts> {
+    first.map(|first_ms| Attempts { first_ms, last_ms: last.unwrap_or(first_ms) })
 }
 
 pub(super) fn to_item<T: Serialize>(record: &T) -> Item {
@@ -102,6 +121,8 @@ impl From<&Payment> for PaymentItem {
             refundable_left: p.refundable_left,
             refund_timestamp: p.refund_timestamp_ms,
             version: p.version,
+            bank_first_attempt: p.bank_attempts.map(|a| a.first_ms),
+            bank_last_attempt: p.bank_attempts.map(|a| a.last_ms),
         }
     }
 }
@@ -119,6 +140,8 @@ impl From<&Refund> for RefundItem {
             bank_refund_id: r.bank_refund_id.clone(),
             created_at: r.created_at_ms,
             updated_at: r.updated_at_ms,
+            bank_first_attempt: r.bank_attempts.map(|a| a.first_ms),
+            bank_last_attempt: r.bank_attempts.map(|a| a.last_ms),
         }
     }
 }
@@ -184,6 +207,7 @@ impl From<PaymentItem> for Payment {
             refundable_left: p.refundable_left,
             refund_timestamp_ms: p.refund_timestamp,
             version: p.version,
+            bank_attempts: attempts(p.bank_first_attempt, p.bank_last_attempt),
         }
     }
 }
@@ -205,6 +229,7 @@ impl From<RefundItem> for Refund {
             bank_refund_id: r.bank_refund_id,
             created_at_ms: r.created_at,
             updated_at_ms: r.updated_at,
+            bank_attempts: attempts(r.bank_first_attempt, r.bank_last_attempt),
         }
     }
 }

@@ -13,7 +13,7 @@ use super::keys::*;
 use crate::domain::change::Change;
 use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
-use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
@@ -97,6 +97,10 @@ impl Payments for DynamoStore {
         }
         refunds.sort_by_key(|r| (r.created_at_ms, r.id.to_string()));
         Ok(payment.map(|payment| PaymentView { payment, refunds }))
+    }
+
+    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError> {
+        self.touch(payment, refund, at_ms, true).await
     }
 
     async fn list_payments(
@@ -184,7 +188,11 @@ impl DynamoStore {
         let mut set = Vec::new();
         let mut remove: Vec<String> = Vec::new();
         for (i, (name, value)) in sets.into_iter().enumerate() {
-            set.push(format!("#a{i} = :a{i}"));
+            if ATTEMPTS.contains(&name.as_str()) {
+                set.push(format!("#a{i} = if_not_exists(#a{i}, :a{i})"));
+            } else {
+                set.push(format!("#a{i} = :a{i}"));
+            }
             names.insert(format!("#a{i}"), name);
             values.insert(format!(":a{i}"), value);
         }

@@ -2,6 +2,7 @@
 use super::DynamoStore;
 use super::attrs::{Item, get_parsed, s};
 use super::error::classify;
+use super::items::BANK_LAST_ATTEMPT;
 use super::keys::*;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::ports::RepairIndex;
@@ -58,11 +59,29 @@ impl RepairIndex for DynamoStore {
     }
 
     async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError> {
+        match self.touch(payment, refund, now_ms, false).await {
+            // Final meanwhile: out of the index, nothing to hold.
+            Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Moves a non-final record to the back of the repair index at `at_ms`, and with `attempt`
+    /// notes a bank attempt at that time too. `Conflict` when the record is final or unknown.
+    pub(super) async fn touch(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        at_ms: u64,
+        attempt: bool,
+    ) -> Result<(), StoreError> {
         let (sk, id) = match refund {
             Some(r) => (refund_sk(r), r.to_string()),
             None => (PAYMENT_SK.to_owned(), payment.to_string()),
         };
-        let res = self
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
@@ -70,14 +89,13 @@ impl RepairIndex for DynamoStore {
             .key(SK, s(sk))
             .update_expression("SET GSI2SK = :now")
             .condition_expression("attribute_exists(GSI2PK)")
-            .expression_attribute_values(":now", s(repair_sk(now_ms, &id)))
-            .send()
-            .await;
-        match res.map_err(classify) {
-            // Final meanwhile: out of the index, nothing to hold.
-            Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e),
+            .expression_attribute_values(":now", s(repair_sk(at_ms, &id)));
+        if attempt {
+            update = update
+                .update_expression(format!("SET GSI2SK = :now, {BANK_LAST_ATTEMPT} = :at"))
+                .expression_attribute_values(":at", super::attrs::n(at_ms));
         }
+        update.send().await.map(|_| ()).map_err(classify)
     }
 }
 

@@ -20,6 +20,10 @@ pub const OLDEST_AGE: &str = "worker_oldest_message_age_seconds";
 /// Bank calls by `operation` (`charge`, `refund`) and `outcome`.
 pub const BANK_DURATION: &str = "bank_request_duration_seconds";
 pub const BANK_RETRIES: &str = "bank_retries_total";
+/// Status inquiries after an unknown outcome, by what they found.
+pub const BANK_INQUIRIES: &str = "bank_inquiries_total";
+/// Requests left unresolved because the bank could not be asked past the key's window.
+pub const BANK_UNRESOLVED: &str = "bank_unresolved_total";
 /// Non-final records older than `REPAIR_AFTER_SECS` that the repair path found and re-enqueued.
 pub const REPAIR_STALE: &str = "repair_stale_records_total";
 /// Open connections of the API's listeners, by `listener` (`public`, `admin`; bounded by
@@ -95,6 +99,14 @@ pub fn bank_call(operation: &'static str, outcome: &'static str, elapsed: Durati
 
 pub fn bank_retry(operation: &'static str) {
     counter!(BANK_RETRIES, "operation" => operation).increment(1);
+}
+
+pub fn bank_inquiry(operation: &'static str, found: &'static str) {
+    counter!(BANK_INQUIRIES, "operation" => operation, "found" => found).increment(1);
+}
+
+pub fn bank_unresolved(operation: &'static str) {
+    counter!(BANK_UNRESOLVED, "operation" => operation).increment(1);
 }
 
 pub fn repair_stale(kind: &'static str, found: usize) {

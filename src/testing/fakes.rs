@@ -1,6 +1,6 @@
 //! Fakes of the other ports: a clock the test moves, a queue that records what was sent, and
 //! a bank that answers from a script (approving by default) and records every request.
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use super::memory::MemoryStore;
 use crate::app::Services;
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
+use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::ports::{Clock, Job, JobQueue, QueueError, Stores};
 use crate::vault::AeadVault;
 
@@ -55,40 +56,118 @@ impl JobQueue for RecordingQueue {
     }
 }
 
-/// A bank that answers from a script (then approves everything) and records each request's
-/// idempotency key.
+/// What the fake bank does with one request of its script.
+#[derive(Debug, Clone)]
+pub enum Scripted<T> {
+    /// Answers this (an outcome is applied; an error applies nothing).
+    Answer(Result<T, BankError>),
+    /// Applies the outcome, but the answer is lost: the caller sees a timeout.
+    Lost(T),
+}
+
+/// A bank that answers from a script (then approves everything), remembers keys like a real
+/// one (a key applied before is answered, not applied again, until `forget_keys`), answers
+/// status inquiries from its books, and records each request's idempotency key.
 #[derive(Default)]
 pub struct FakeBank {
-    pub charge_script: Mutex<VecDeque<Result<ChargeOutcome, BankError>>>,
-    pub refund_script: Mutex<VecDeque<Result<BankRefundOutcome, BankError>>>,
+    pub charge_script: Mutex<VecDeque<Scripted<ChargeOutcome>>>,
+    pub refund_script: Mutex<VecDeque<Scripted<BankRefundOutcome>>>,
+    /// Inquiries fail with these first, in order.
+    pub inquiry_failures: Mutex<VecDeque<BankError>>,
     pub charges: Mutex<Vec<String>>,
     pub refunds: Mutex<Vec<String>>,
+    pub inquiries: Mutex<Vec<String>>,
+    /// The books: what was applied, per reference, oldest first.
+    pub charged: Mutex<HashMap<PaymentId, Vec<ChargeOutcome>>>,
+    pub refunded: Mutex<HashMap<RefundId, Vec<BankRefundOutcome>>>,
+    /// Keys the bank still remembers.
+    keys: Mutex<HashSet<String>>,
 }
 
 impl FakeBank {
     pub fn then_charge(&self, answer: Result<ChargeOutcome, BankError>) -> &Self {
-        self.charge_script.lock().unwrap().push_back(answer);
+        self.charge_script.lock().unwrap().push_back(Scripted::Answer(answer));
+        self
+    }
+
+    pub fn then_charge_lost(&self, applied: ChargeOutcome) -> &Self {
+        self.charge_script.lock().unwrap().push_back(Scripted::Lost(applied));
         self
     }
 
     pub fn then_refund(&self, answer: Result<BankRefundOutcome, BankError>) -> &Self {
-        self.refund_script.lock().unwrap().push_back(answer);
+        self.refund_script.lock().unwrap().push_back(Scripted::Answer(answer));
         self
     }
+
+    pub fn then_inquiry_fails(&self, e: BankError) -> &Self {
+        self.inquiry_failures.lock().unwrap().push_back(e);
+        self
+    }
+
+    /// The bank's key TTL passes: every key is forgotten (its books are not).
+    pub fn forget_keys(&self) {
+        self.keys.lock().unwrap().clear();
+    }
+
+    fn inquiry(&self, what: String) -> Result<(), BankError> {
+        self.inquiries.lock().unwrap().push(what);
+        self.inquiry_failures.lock().unwrap().pop_front().map_or(Ok(()), Err)
+    }
+}
+
+/// One request through the fake: a remembered key replays the first outcome; otherwise the
+/// script (or `default`) decides, and what it applies goes in the books.
+fn run<K: std::hash::Hash + Eq + Copy, T: Clone>(
+    key: String,
+    reference: K,
+    keys: &Mutex<HashSet<String>>,
+    books: &Mutex<HashMap<K, Vec<T>>>,
+    script: &Mutex<VecDeque<Scripted<T>>>,
+    default: T,
+) -> Result<T, BankError> {
+    if keys.lock().unwrap().contains(&key)
+        && let Some(first) = books.lock().unwrap().get(&reference).and_then(|b| b.first().cloned())
+    {
+        return Ok(first);
+    }
+    let scripted = script.lock().unwrap().pop_front().unwrap_or(Scripted::Answer(Ok(default)));
+    let (applied, answer) = match scripted {
+        Scripted::Answer(Ok(o)) => (Some(o.clone()), Ok(o)),
+        Scripted::Answer(Err(e)) => (None, Err(e)),
+        Scripted::Lost(o) => (Some(o), Err(BankError::Transient("timeout".into()))),
+    };
+    if let Some(o) = applied {
+        keys.lock().unwrap().insert(key);
+        books.lock().unwrap().entry(reference).or_default().push(o);
+    }
+    answer
 }
 
 #[async_trait]
 impl Bank for FakeBank {
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
-        self.charges.lock().unwrap().push(req.idempotency_key());
-        let scripted = self.charge_script.lock().unwrap().pop_front();
-        scripted.unwrap_or_else(|| Ok(ChargeOutcome::Approved { bank_charge_id: format!("ch_{}", req.payment_id) }))
+        let key = req.idempotency_key();
+        self.charges.lock().unwrap().push(key.clone());
+        let approved = ChargeOutcome::Approved { bank_charge_id: format!("ch_{}", req.payment_id) };
+        run(key, req.payment_id, &self.keys, &self.charged, &self.charge_script, approved)
     }
 
     async fn refund(&self, req: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
-        self.refunds.lock().unwrap().push(req.idempotency_key());
-        let scripted = self.refund_script.lock().unwrap().pop_front();
-        scripted.unwrap_or_else(|| Ok(BankRefundOutcome::Succeeded { bank_refund_id: format!("re_{}", req.refund_id) }))
+        let key = req.idempotency_key();
+        self.refunds.lock().unwrap().push(key.clone());
+        let ok = BankRefundOutcome::Succeeded { bank_refund_id: format!("re_{}", req.refund_id) };
+        run(key, req.refund_id, &self.keys, &self.refunded, &self.refund_script, ok)
+    }
+
+    async fn charges_for(&self, payment: PaymentId) -> Result<Vec<ChargeOutcome>, BankError> {
+        self.inquiry(format!("charges?reference={payment}"))?;
+        Ok(self.charged.lock().unwrap().get(&payment).cloned().unwrap_or_default())
+    }
+
+    async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
+        self.inquiry(format!("refunds?reference={refund}"))?;
+        Ok(self.refunded.lock().unwrap().get(&refund).cloned().unwrap_or_default())
     }
 }
 
@@ -115,6 +194,12 @@ impl World {
             vault: Arc::new(AeadVault::new(KEY, &[]).expect("the development key is valid")),
             clock: Arc::clone(&clock) as Arc<dyn Clock>,
             traces: Arc::new(FixedTrace),
+            bank_policy: crate::app::BankPolicy {
+                rounds: 3,
+                min_delay: std::time::Duration::from_millis(1),
+                max_delay: std::time::Duration::from_millis(2),
+                ..crate::app::BankPolicy::default()
+            },
         };
         Self { services, store, queue, clock, bank: Arc::new(FakeBank::default()) }
     }

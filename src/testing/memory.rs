@@ -11,6 +11,7 @@ use crate::domain::change::Change;
 use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView, Refund};
 use crate::domain::ports::{
     ConflictKind, Events, IdempotencyKeys, Merchants, PaymentPage, Payments, RepairIndex, StoreError,
@@ -135,15 +136,20 @@ impl Payments for MemoryStore {
         let at = c.event.at_ms;
         let payment_moved = before.is_none_or(|row| row.record.status != p.status);
         let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), at);
+        // Bank attempts are moved by `record_attempt` only, never back by a change.
+        let mut payment = p.clone();
+        payment.bank_attempts = before.and_then(|row| row.record.bank_attempts).or(p.bank_attempts);
         if let Some(claim) = claim {
             state.keys.insert(key_of(&claim.key), claim_record(claim));
         }
-        state.payments.insert(p.id, Row { record: p.clone(), touched });
+        state.payments.insert(p.id, Row { record: payment, touched });
         if let Some(r) = refund {
             let before = state.refunds.get(&r.id);
             let moved = before.is_none_or(|row| row.record.status != r.status);
             let touched = touched_after(before.and_then(|row| row.touched), moved, r.status.is_final(), at);
-            state.refunds.insert(r.id, Row { record: r.clone(), touched });
+            let mut refund = r.clone();
+            refund.bank_attempts = before.and_then(|row| row.record.bank_attempts).or(r.bank_attempts);
+            state.refunds.insert(r.id, Row { record: refund, touched });
         }
         state.events.push(c.event.clone());
         Ok(())
@@ -156,6 +162,19 @@ impl Payments for MemoryStore {
             state.refunds.values().filter(|r| r.record.payment_id == id).map(|r| r.record.clone()).collect();
         refunds.sort_by_key(|r| (r.created_at_ms, r.id.to_string()));
         Ok(Some(PaymentView { payment: row.record.clone(), refunds }))
+    }
+
+    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let (attempts, touched) = match refund {
+            Some(r) => state.refunds.get_mut(&r).map(|row| (&mut row.record.bank_attempts, &mut row.touched)),
+            None => state.payments.get_mut(&payment).map(|row| (&mut row.record.bank_attempts, &mut row.touched)),
+        }
+        .filter(|(_, touched)| touched.is_some())
+        .ok_or_else(wrong_state)?;
+        *attempts = Some(Attempts { first_ms: attempts.map_or(at_ms, |a| a.first_ms), last_ms: at_ms });
+        *touched = Some(at_ms);
+        Ok(())
     }
 
     async fn list_payments(

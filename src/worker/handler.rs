@@ -72,6 +72,12 @@ mod tests {
         async fn refund(&self, _: &RefundRequest) -> Result<BankRefundOutcome, BankError> {
             unreachable!("the bank was called")
         }
+        async fn charges_for(&self, _: PaymentId) -> Result<Vec<ChargeOutcome>, BankError> {
+            unreachable!("the bank was asked")
+        }
+        async fn refunds_for(&self, _: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
+            unreachable!("the bank was asked")
+        }
     }
 
     /// The use cases on memory: nothing here does I/O.

@@ -29,16 +29,30 @@ async fn a_decline_is_final_with_its_reason() {
 }
 
 #[tokio::test]
-async fn an_unknown_outcome_is_retried_with_the_same_key_until_the_bank_answers() {
+async fn an_unknown_outcome_is_asked_about_then_sent_again_with_the_same_key() {
     let w = World::new();
     let id = w.payment(500).await;
     w.bank.then_charge(Err(BankError::Transient("timeout".into())));
-    assert!(matches!(w.charge(id).await, Step::Retry(_)));
-    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Processing, "never FAILED on an unknown outcome");
     assert_eq!(w.charge(id).await, Step::Done);
     assert_eq!(w.view(id).await.payment.status, PaymentStatus::Succeeded);
     let keys = w.bank.charges.lock().unwrap().clone();
     assert_eq!(keys, [format!("charge-{id}"), format!("charge-{id}")]);
+    assert_eq!(w.bank.inquiries.lock().unwrap().len(), 1, "the bank was asked before the second send");
+}
+
+#[tokio::test]
+async fn while_the_bank_cannot_be_asked_the_payment_stays_in_flight() {
+    let w = World::new();
+    let id = w.payment(500).await;
+    w.bank.then_charge(Err(BankError::Transient("timeout".into())));
+    for _ in 0..3 {
+        w.bank.then_inquiry_fails(BankError::Transient("http 503".into()));
+    }
+    assert!(matches!(w.charge(id).await, Step::Retry(_)));
+    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Processing, "never FAILED on an unknown outcome");
+    assert_eq!(w.bank.charges.lock().unwrap().len(), 1, "nothing sent again without asking");
+    assert_eq!(w.charge(id).await, Step::Done);
+    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Succeeded);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod charge;
 mod create;
 mod events;
 mod flaky;
+mod inquiry;
 mod refund;
 mod repair;
 

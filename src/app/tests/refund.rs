@@ -119,6 +119,9 @@ async fn bank_answers_map_to_steps() {
     }
     let ids: Vec<_> = w.view(id).await.refunds.iter().map(|r| r.id).collect();
     w.bank.then_refund(Err(BankError::Transient("reset".into())));
+    for _ in 0..3 {
+        w.bank.then_inquiry_fails(BankError::Transient("http 503".into()));
+    }
     assert!(matches!(w.services.process_refund(w.bank.as_ref(), id, ids[0]).await, Step::Retry(_)));
     w.bank.then_refund(Ok(BankRefundOutcome::Rejected { reason: "charge_refunded".into() }));
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, ids[1]).await, Step::Done);
