@@ -62,6 +62,8 @@ pub struct Entry {
     pub card_last4: Option<String>,
     /// How many requests carried this key, the first and every replay or refused duplicate.
     pub requests: u64,
+    /// When it was applied, ms since the epoch: what a settlement file dates a line by.
+    pub applied_at: u64,
 }
 
 /// `GET /ledger`.
@@ -185,6 +187,7 @@ impl Ledger {
             refund_id: None,
             card_last4: Some(body.card_last4().to_owned()),
             requests: 0,
+            applied_at: payment_platform::util::now_ms(),
         };
         self.record(key, answer_body, entry)
     }
@@ -220,6 +223,7 @@ impl Ledger {
             refund_id: Some(refund_id),
             card_last4: None,
             requests: 0,
+            applied_at: payment_platform::util::now_ms(),
         };
         self.record(key, answer_body, entry)
     }

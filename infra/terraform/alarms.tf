@@ -106,3 +106,50 @@ resource "aws_cloudwatch_metric_alarm" "stuck_records" {
 
   depends_on = [aws_cloudwatch_log_metric_filter.repaired]
 }
+
+# Unknown bank outcomes past the key window that the bank cannot be asked about: the worker logs
+#   {"message":"bank unreachable past the key window; nothing re-sent","operation":"charge",...}
+# and sends nothing (a re-send could charge twice). See docs/OPERATIONS.md, Unresolved bank outcomes.
+resource "aws_cloudwatch_log_metric_filter" "bank_unresolved" {
+  for_each = local.worker_queues
+
+  name           = "${var.name_prefix}-${each.key}-bank-unresolved"
+  log_group_name = aws_cloudwatch_log_group.service[each.key].name
+  pattern        = "{ $.message = \"bank unreachable past the key window; nothing re-sent\" }"
+
+  metric_transformation {
+    name       = "BankUnresolved"
+    namespace  = var.metrics_namespace
+    value      = "1"
+    unit       = "Count"
+    dimensions = { Operation = "$.operation" }
+  }
+}
+
+locals {
+  # The `operation` field of the line (src/app/bank_calls.rs): what each worker sends the bank.
+  worker_bank_operations = {
+    "payment-worker" = "charge"
+    "refund-worker"  = "refund"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "bank_unresolved" {
+  for_each = local.worker_queues
+
+  alarm_name          = "${var.name_prefix}-${each.key}-bank-unresolved"
+  alarm_description   = "The ${each.key} cannot ask the bank about a request past its key window. See docs/OPERATIONS.md, Unresolved bank outcomes."
+  namespace           = var.metrics_namespace
+  metric_name         = "BankUnresolved"
+  dimensions          = { Operation = local.worker_bank_operations[each.key] }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  depends_on = [aws_cloudwatch_log_metric_filter.bank_unresolved]
+}

@@ -9,6 +9,7 @@ mod events;
 mod idempotency;
 mod items;
 pub mod keys;
+mod ledger;
 mod merchants;
 mod payments;
 mod repair;

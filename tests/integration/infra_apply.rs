@@ -181,9 +181,11 @@ fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
 /// names. The policies must grant exactly these; the processes must call nothing else.
 fn declared() -> BTreeMap<String, BTreeSet<String>> {
     let api = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+    // Every change is a transaction: the record's update and its event's put.
     let worker = [
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
@@ -246,8 +248,8 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     assert_eq!(granted, declared(), "the task policies in infra/terraform/iam.tf against the code's calls");
     let called = [
         ("api", actions_called(sys.api.admin_port, &["PutItem", "UpdateItem"]).await),
-        ("payment-worker", actions_called(sys.payment_worker.port, &["UpdateItem"]).await),
-        ("refund-worker", actions_called(sys.refund_worker.port, &["UpdateItem"]).await),
+        ("payment-worker", actions_called(sys.payment_worker.port, &["PutItem", "UpdateItem"]).await),
+        ("refund-worker", actions_called(sys.refund_worker.port, &["PutItem", "UpdateItem"]).await),
     ];
     for (component, actions) in called {
         let signature = if component == "api" { "sqs:SendMessage" } else { "sqs:ReceiveMessage" };

@@ -7,6 +7,7 @@ mod api_payments;
 mod api_refunds;
 mod bank_sim;
 mod chaos;
+mod chaos_bank;
 mod dev_script;
 mod e2e;
 mod events;

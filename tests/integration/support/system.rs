@@ -185,6 +185,20 @@ impl System {
         .await
     }
 
+    /// Runs `reconcile` over the last hour against this system's table and bank: whether it
+    /// found no mismatch, and what it printed.
+    pub async fn reconcile(&self) -> (bool, String) {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reconcile"))
+            .args(["--hours", "1"])
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .kill_on_drop(true)
+            .output()
+            .await
+            .expect("reconcile runs");
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        (out.status.success(), printed)
+    }
+
     /// Messages visible or in flight on a queue (approximate, as SQS reports them).
     pub async fn queue_depth(&self, queue: &str) -> u64 {
         use aws_sdk_sqs::types::QueueAttributeName as A;

@@ -1,0 +1,108 @@
+use super::*;
+use payment_platform::domain::card::SealedCard;
+use payment_platform::domain::ids::{MerchantId, PaymentId, RefundId};
+use payment_platform::domain::money::{Amount, Currency};
+use payment_platform::domain::payment::{NewPayment, NewRefund};
+
+fn payment(status: PaymentStatus, price: u64) -> PaymentView {
+    let new = NewPayment {
+        id: PaymentId::new(),
+        merchant_id: MerchantId::parse("test@merchant").unwrap(),
+        customer_id: "c".into(),
+        customer_name: None,
+        amount: Amount::parse(i128::from(price)).unwrap(),
+        currency: Currency::parse("EUR").unwrap(),
+        card_last4: "4242".into(),
+        sealed_card: SealedCard("x".into()),
+        created_at_ms: 1_000,
+    };
+    let mut p = new.pending();
+    p.status = status;
+    PaymentView { payment: p, refunds: Vec::new() }
+}
+
+fn with_refund(mut v: PaymentView, status: RefundStatus, amount: u64) -> PaymentView {
+    let mut r = NewRefund {
+        id: RefundId::new(),
+        payment_id: v.payment.id,
+        merchant_id: v.payment.merchant_id.clone(),
+        amount: Amount::parse(i128::from(amount)).unwrap(),
+        currency: v.payment.currency,
+        created_at_ms: 2_000,
+    }
+    .pending();
+    r.status = status;
+    v.refunds.push(r);
+    v
+}
+
+fn line(kind: &str, reference: impl ToString, amount: u64, outcome: &str) -> BankLine {
+    BankLine { kind: kind.into(), reference: reference.to_string(), amount, outcome: outcome.into(), applied_at: 1_500 }
+}
+
+const RANGE: (u64, u64) = (0, 10_000);
+
+#[test]
+fn books_that_agree_have_no_mismatch() {
+    let ok = with_refund(payment(PaymentStatus::Succeeded, 1000), RefundStatus::Succeeded, 300);
+    let declined = payment(PaymentStatus::Declined, 500);
+    let lines = [
+        line("charge", ok.payment.id, 1000, "approved"),
+        line("refund", ok.refunds[0].id, 300, "succeeded"),
+        line("charge", declined.payment.id, 500, "declined"),
+    ];
+    let (summary, found) = reconcile(&[ok, declined], &lines, RANGE);
+    assert_eq!(found, []);
+    assert_eq!(summary, Summary { payments: 2, refunds: 1, bank_charges: 1, bank_refunds: 1, in_flight: 0 });
+}
+
+#[test]
+fn every_kind_of_disagreement_is_named() {
+    let twice = payment(PaymentStatus::Succeeded, 100);
+    let failed_but_charged = payment(PaymentStatus::Failed, 100);
+    let never_charged = payment(PaymentStatus::Succeeded, 100);
+    let wrong_amount = payment(PaymentStatus::Succeeded, 100);
+    let refunds = with_refund(
+        with_refund(payment(PaymentStatus::Succeeded, 100), RefundStatus::Failed, 60),
+        RefundStatus::Succeeded,
+        60,
+    );
+    let lines = vec![
+        line("charge", twice.payment.id, 100, "approved"),
+        line("charge", twice.payment.id, 100, "approved"),
+        line("charge", failed_but_charged.payment.id, 100, "approved"),
+        line("charge", wrong_amount.payment.id, 90, "approved"),
+        line("charge", refunds.payment.id, 100, "approved"),
+        line("refund", refunds.refunds[0].id, 60, "succeeded"),
+        line("refund", refunds.refunds[1].id, 60, "succeeded"),
+        line("charge", "not-ours", 5, "approved"),
+    ];
+    let platform =
+        [twice.clone(), failed_but_charged.clone(), never_charged.clone(), wrong_amount.clone(), refunds.clone()];
+    let (_, found) = reconcile(&platform, &lines, RANGE);
+    let texts: Vec<String> = found.iter().map(ToString::to_string).collect();
+    let kinds: Vec<&str> = texts.iter().map(|t| t.split(' ').next().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "charged_twice",
+            "charged_but_not_succeeded",
+            "succeeded_but_not_charged",
+            "charge_amount_differs",
+            "refunded_but_not_succeeded",
+            "refunds_above_charge",
+            "unknown_reference",
+        ],
+        "{texts:#?}"
+    );
+}
+
+#[test]
+fn records_in_flight_are_counted_not_judged_and_old_unknown_lines_are_out_of_range() {
+    let pending = with_refund(payment(PaymentStatus::Processing, 100), RefundStatus::Pending, 10);
+    let mut old = line("charge", "from-last-year", 5, "approved");
+    old.applied_at = 99_999;
+    let lines = [line("charge", pending.payment.id, 100, "approved"), old];
+    let (summary, found) = reconcile(&[pending], &lines, RANGE);
+    assert_eq!((summary.in_flight, found.len()), (2, 0));
+}
