@@ -8,6 +8,7 @@ use payment_platform::domain::ids::PaymentId;
 use payment_platform::domain::money::{Amount, Currency};
 use serde_json::{Value, json};
 
+use crate::support::app::eventually;
 use crate::support::bank::BankSim;
 
 const APPROVED_CARD: &str = "1234123412341234";
@@ -154,27 +155,34 @@ async fn refunds_never_exceed_the_charged_amount() {
 }
 
 #[tokio::test]
-async fn a_hang_is_transient_and_retries_get_the_one_recorded_charge() {
-    let env = [("BANK_HANG_RATE", "1.0"), ("BANK_HANG_MS", "10000")];
+async fn a_hung_request_is_applied_late_found_by_inquiry_and_its_key_forgotten_after_the_ttl() {
+    let env = [("BANK_HANG_RATE", "1.0"), ("BANK_HANG_MS", "1500"), ("BANK_KEY_TTL_SECS", "1")];
     let sim = BankSim::start("hang", &env).await;
     let req = charge_request(APPROVED_CARD);
-    let key = req.idempotency_key();
-
-    let once = HttpBank::new(&client_config(&sim, 300, 1)).unwrap();
-    assert_eq!(once.charge(&req).await, Err(BankError::Transient("timeout".into())));
-    // The ambiguous case: the client saw nothing, the bank charged.
+    let bank = HttpBank::new(&client_config(&sim, 200, 1)).unwrap();
+    assert_eq!(bank.charge(&req).await, Err(BankError::Transient("timeout".into())));
+    // The ambiguous case: the client saw nothing; the bank applies it late, and says so when asked
+    // (inquiries hang like any request, so the hangs stop first; the hung charge goes on).
+    sim.set_faults(json!({ "HangRate": 0.0 })).await;
+    let found = eventually(Duration::from_secs(10), "the late charge", || async {
+        bank.charges_for(req.payment_id).await.ok().filter(|f| !f.is_empty())
+    })
+    .await;
     let ledger = sim.ledger().await;
-    assert_eq!(entry(&ledger, &key)["Outcome"], "approved");
+    let charge_id = ledger["Entries"][0]["ChargeID"].as_str().unwrap().to_owned();
+    assert_eq!(found, [ChargeOutcome::Approved { bank_charge_id: charge_id }]);
+    let other = charge_request(APPROVED_CARD);
+    assert_eq!(bank.charges_for(other.payment_id).await, Ok(vec![]), "nothing under another reference");
 
-    sim.set_faults(json!({ "HangRate": 0.5 })).await;
-    let retrying = RetryingBank::new(once.clone(), &client_config(&sim, 300, 40));
-    let outcome = retrying.charge(&req).await.expect("an answer within the retry budget");
-    let ledger = sim.ledger().await;
-    let recorded = entry(&ledger, &key);
-    assert_eq!(outcome, ChargeOutcome::Approved { bank_charge_id: recorded["ChargeID"].as_str().unwrap().into() });
-    assert!(recorded["Requests"].as_u64().unwrap() >= 2);
-    assert_eq!(ledger["Charged"], 1);
-    assert_eq!(ledger["ChargesByReference"][req.payment_id.to_string()], 1);
+    // Once the key's TTL has passed, the same request is a new charge: the books keep both, and
+    // the inquiry shows both. This is what a blind re-send after an outage does.
+    let reference = req.payment_id.to_string();
+    eventually(Duration::from_secs(10), "the key to be forgotten", || async {
+        bank.charge(&req).await.ok()?;
+        (sim.ledger().await["ChargesByReference"][&reference] == 2).then_some(())
+    })
+    .await;
+    assert_eq!(bank.charges_for(req.payment_id).await.unwrap().len(), 2);
 }
 
 #[tokio::test]
