@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -52,7 +52,11 @@ fmt: ## Format the code
 build: ## Build every binary
 	cargo build --bins --locked
 
-chaos: ## The full chaos run (200+ payments, faults, SIGKILLed workers)
+reconcile: ## Compare the records of the last 24 h with the bank's books (make dev's emulator and bank); RECONCILE_ARGS for more
+	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} \
+		AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} cargo run -q --locked --bin reconcile -- $(RECONCILE_ARGS)
+
+chaos: ## The full chaos runs (200+ payments, faults, SIGKILLed workers, a bank that forgets keys), each judged by reconcile
 	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} \
 		localstack/with-emulator.sh 4598 cargo test --test integration --locked --features testing chaos -- --nocapture
 

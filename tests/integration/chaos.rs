@@ -110,11 +110,14 @@ async fn chaos_every_payment_final_none_charged_twice() {
     }
     let dlq = sys.queue_depth(&format!("{}-dlq", sys.app.aws.payments_queue)).await
         + sys.queue_depth(&format!("{}-dlq", sys.app.aws.refunds_queue)).await;
+    let (reconciled, printed) = sys.reconcile().await;
     println!(
-        "payments={} refunds={} double_charges={double_charges} non_final={non_final} dlq={dlq}",
+        "payments={} refunds={} double_charges={double_charges} non_final={non_final} dlq={dlq}\n{}",
         finals.len(),
-        refund_count
+        refund_count,
+        printed.lines().last().unwrap_or_default()
     );
+    assert!(reconciled, "reconciliation found mismatches:\n{printed}");
     assert_eq!((double_charges, non_final, dlq), (0, 0, 0));
     assert!(refund_count >= refunds, "asked for {refunds} refunds, {refund_count} accepted");
 }

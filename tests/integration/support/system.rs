@@ -79,6 +79,16 @@ pub struct System {
     restarts: u32,
 }
 
+/// A service binary: this build's, or with `SERVICES_BIN_DIR` set another build's, to run a
+/// scenario against an earlier version of the services (the bank simulator and `reconcile`
+/// stay this build's).
+fn service_bin(built: &str, name: &str) -> String {
+    match std::env::var("SERVICES_BIN_DIR") {
+        Ok(dir) if !dir.is_empty() => format!("{dir}/{name}"),
+        _ => built.to_owned(),
+    }
+}
+
 fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
     [
         ("AWS_ENDPOINT_URL", aws.endpoint_url.clone().unwrap()),
@@ -111,7 +121,7 @@ pub async fn api_alone(name: &str, extra: &[(&str, &str)]) -> (Proc, AwsArgs) {
     // No bank: the API never calls it.
     let mut env = common_env(&aws, "http://127.0.0.1:9");
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    let mut api = Proc::spawn(env!("CARGO_BIN_EXE_api"), &format!("{name}-api"), &env);
+    let mut api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &format!("{name}-api"), &env);
     api.wait_healthy().await;
     (api, aws)
 }
@@ -142,7 +152,7 @@ impl System {
         let bank = BankSim::start(name, bank_env).await;
         let mut env = common_env(&aws, &bank.url);
         env.extend(worker_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut api = Proc::spawn(env!("CARGO_BIN_EXE_api"), &format!("{name}-api"), &env);
+        let mut api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &format!("{name}-api"), &env);
         api.wait_healthy().await;
         let payment_worker = Self::spawn_worker(Worker::Payment, name, 0, &env).await;
         let refund_worker = Self::spawn_worker(Worker::Refund, name, 0, &env).await;
@@ -155,7 +165,7 @@ impl System {
             Worker::Payment => (env!("CARGO_BIN_EXE_payment-worker"), "payment-worker"),
             Worker::Refund => (env!("CARGO_BIN_EXE_refund-worker"), "refund-worker"),
         };
-        let mut p = Proc::spawn(bin, &format!("{name}-{tag}-{n}"), env);
+        let mut p = Proc::spawn(&service_bin(bin, tag), &format!("{name}-{tag}-{n}"), env);
         p.wait_healthy().await;
         p
     }
