@@ -142,6 +142,11 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
         rounds: bank_config.max_attempts,
         min_delay: bank_config.retry_min_delay,
         max_delay: bank_config.retry_max_delay,
+        // A noted attempt's request may go out after refused connections are retried (each
+        // attempt bounded by its timeout, then a delay), plus a second of clock skew.
+        send_slack: (bank_config.attempt_timeout + bank_config.retry_max_delay)
+            * u32::try_from(bank_config.max_attempts).unwrap_or(u32::MAX)
+            + std::time::Duration::from_secs(1),
     };
     let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
     let handler: Arc<dyn JobHandler> = match kind {

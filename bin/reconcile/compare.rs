@@ -84,8 +84,13 @@ pub struct Summary {
 
 /// Compares `platform` (payments created in the range, with their refunds) with the bank's
 /// `lines`; a money-moving line applied in `range` under a reference the platform does not know
-/// is a mismatch too.
-pub fn reconcile(platform: &[PaymentView], lines: &[BankLine], range: (u64, u64)) -> (Summary, Vec<Mismatch>) {
+/// (neither in `platform` nor in `elsewhere`, its records outside the range) is a mismatch too.
+pub fn reconcile(
+    platform: &[PaymentView],
+    elsewhere: &HashSet<(String, String)>,
+    lines: &[BankLine],
+    range: (u64, u64),
+) -> (Summary, Vec<Mismatch>) {
     let mut by_ref: HashMap<(&str, &str), Vec<&BankLine>> = HashMap::new();
     for line in lines.iter().filter(|l| l.moved_money()) {
         by_ref.entry((line.kind.as_str(), line.reference.as_str())).or_default().push(line);
@@ -150,7 +155,8 @@ pub fn reconcile(platform: &[PaymentView], lines: &[BankLine], range: (u64, u64)
         known.insert(("charge".to_owned(), id));
     }
     for line in lines.iter().filter(|l| l.moved_money() && (range.0..=range.1).contains(&l.applied_at)) {
-        if !known.contains(&(line.kind.clone(), line.reference.clone())) {
+        let key = (line.kind.clone(), line.reference.clone());
+        if !known.contains(&key) && !elsewhere.contains(&key) {
             found.push(Mismatch::UnknownReference { kind: line.kind.clone(), reference: line.reference.clone() });
         }
     }

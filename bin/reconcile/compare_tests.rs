@@ -51,7 +51,7 @@ fn books_that_agree_have_no_mismatch() {
         line("refund", ok.refunds[0].id, 300, "succeeded"),
         line("charge", declined.payment.id, 500, "declined"),
     ];
-    let (summary, found) = reconcile(&[ok, declined], &lines, RANGE);
+    let (summary, found) = reconcile(&[ok, declined], &HashSet::new(), &lines, RANGE);
     assert_eq!(found, []);
     assert_eq!(summary, Summary { payments: 2, refunds: 1, bank_charges: 1, bank_refunds: 1, in_flight: 0 });
 }
@@ -79,7 +79,7 @@ fn every_kind_of_disagreement_is_named() {
     ];
     let platform =
         [twice.clone(), failed_but_charged.clone(), never_charged.clone(), wrong_amount.clone(), refunds.clone()];
-    let (_, found) = reconcile(&platform, &lines, RANGE);
+    let (_, found) = reconcile(&platform, &HashSet::new(), &lines, RANGE);
     let texts: Vec<String> = found.iter().map(ToString::to_string).collect();
     let kinds: Vec<&str> = texts.iter().map(|t| t.split(' ').next().unwrap()).collect();
     assert_eq!(
@@ -103,6 +103,16 @@ fn records_in_flight_are_counted_not_judged_and_old_unknown_lines_are_out_of_ran
     let mut old = line("charge", "from-last-year", 5, "approved");
     old.applied_at = 99_999;
     let lines = [line("charge", pending.payment.id, 100, "approved"), old];
-    let (summary, found) = reconcile(&[pending], &lines, RANGE);
+    let (summary, found) = reconcile(&[pending], &HashSet::new(), &lines, RANGE);
     assert_eq!((summary.in_flight, found.len()), (2, 0));
+}
+
+#[test]
+fn money_moved_in_the_range_for_an_older_payment_is_known() {
+    let refund_of_last_week = line("refund", "an-older-refund", 10, "succeeded");
+    let elsewhere = HashSet::from([("refund".to_owned(), "an-older-refund".to_owned())]);
+    let (_, found) = reconcile(&[], &elsewhere, std::slice::from_ref(&refund_of_last_week), RANGE);
+    assert_eq!(found, []);
+    let (_, found) = reconcile(&[], &HashSet::new(), &[refund_of_last_week], RANGE);
+    assert_eq!(found.len(), 1);
 }

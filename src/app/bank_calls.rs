@@ -24,6 +24,10 @@ pub struct BankPolicy {
     pub rounds: usize,
     pub min_delay: Duration,
     pub max_delay: Duration,
+    /// How long after an attempt is noted its request may still reach the bank: the client's
+    /// own retries of refused connections, its timeouts, and clock skew between workers. Added
+    /// to the bank's late-application bound before "nothing applied" counts as final.
+    pub send_slack: Duration,
 }
 
 impl Default for BankPolicy {
@@ -33,7 +37,17 @@ impl Default for BankPolicy {
             rounds: 8,
             min_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(2),
+            send_slack: Duration::from_secs(33),
         }
+    }
+}
+
+impl BankPolicy {
+    /// The bank's window as the decisions use it: its late-application bound widened by
+    /// `send_slack`.
+    fn window(&self) -> BankWindow {
+        let slack = u64::try_from(self.send_slack.as_millis()).unwrap_or(u64::MAX);
+        BankWindow { late_apply_ms: self.window.late_apply_ms.saturating_add(slack), ..self.window }
     }
 }
 
@@ -44,8 +58,8 @@ pub(super) enum Resolved<T> {
     Outcome(T),
     /// The bank refused the request itself (`Permanent`).
     Refused(String),
-    /// Nothing was applied, for good, and the key is past the bank's window.
-    GaveUp,
+    /// Nothing was applied, for good (as of these attempts): end it without the bank.
+    GaveUp(Attempts),
     /// The record became final meanwhile (another worker settled it).
     Final,
     /// Try again later (the message comes back): the outcome is still unknown.
@@ -63,13 +77,14 @@ pub(super) struct Subject {
 impl Services {
     /// Carries `send` to an outcome. `attempts` is when it was sent before; `fresh` says the
     /// first of them is being made now (the PROCESSING write just noted it), so there is
-    /// nothing to ask the bank about yet.
+    /// nothing to ask the bank about yet. Without `send` (the request can no longer be made),
+    /// the bank is only asked.
     pub(super) async fn resolve<T, S, SF, I, IF>(
         &self,
         subject: Subject,
         mut attempts: Attempts,
         fresh: bool,
-        send: S,
+        send: Option<S>,
         inquire: I,
     ) -> Resolved<T>
     where
@@ -79,6 +94,7 @@ impl Services {
         IF: Future<Output = Result<Vec<T>, BankError>>,
     {
         let policy = self.bank_policy;
+        let window = policy.window();
         let mut delays = ExponentialBuilder::default()
             .with_min_delay(policy.min_delay)
             .with_max_delay(policy.max_delay)
@@ -95,16 +111,21 @@ impl Services {
                     Err(_) => Inquired::Unreachable,
                 };
                 metrics::bank_inquiry(subject.operation, found_label(&inquired));
-                policy.window.decide(attempts, inquired, now)
+                match send {
+                    Some(_) => window.decide(attempts, inquired, now),
+                    None => window.decide_unsendable(attempts, inquired, now),
+                }
             } else {
                 Decision::Send
             };
-            match decision {
-                Decision::Send => {
+            match (decision, &send) {
+                (Decision::Send, None) => last_error = "nothing to send".into(),
+                (Decision::Send, Some(send)) => {
                     if ask {
                         // Noted before it is sent: a late application is bounded from here.
-                        match self.store.payments.record_attempt(subject.payment, subject.refund, now).await {
-                            Ok(()) => attempts.last_ms = now,
+                        let noted = Attempts { first_ms: attempts.first_ms, last_ms: now };
+                        match self.store.payments.record_attempt(subject.payment, subject.refund, noted).await {
+                            Ok(()) => attempts = noted,
                             Err(StoreError::Conflict(_)) => return Resolved::Final,
                             Err(e) => return Resolved::Later(e.to_string()),
                         }
@@ -115,11 +136,11 @@ impl Services {
                         Err(e @ (BankError::Transient(_) | BankError::Unsent(_))) => last_error = e.to_string(),
                     }
                 }
-                Decision::Settle(outcome) => return Resolved::Outcome(outcome),
-                Decision::GiveUp => return Resolved::GaveUp,
+                (Decision::Settle(outcome), _) => return Resolved::Outcome(outcome),
+                (Decision::GiveUp, _) => return Resolved::GaveUp(attempts),
                 // Asked again after the next delay, or by a later job once this one's rounds are spent.
-                Decision::Wait => last_error = "waiting for the bank".into(),
-                Decision::Unresolved => {
+                (Decision::Wait, _) => last_error = "waiting for the bank".into(),
+                (Decision::Unresolved, _) => {
                     metrics::bank_unresolved(subject.operation);
                     tracing::error!(
                         operation = subject.operation,

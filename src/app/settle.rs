@@ -16,7 +16,9 @@ use crate::domain::inquiry::Attempts;
 /// nothing (a definitive "no money moved"), and of a refund in the same case.
 pub const NOTHING_CHARGED: &str = "bank_unavailable";
 pub const NOTHING_REFUNDED: &str = "bank_unavailable";
-use super::{AppError, Services};
+/// The reason of a payment whose sealed card cannot be opened (and the bank applied nothing).
+pub const CARD_UNAVAILABLE: &str = "card_data_unavailable";
+use super::{AppError, Services, carry};
 
 fn refund_in(view: &PaymentView, id: RefundId) -> Option<RefundStatus> {
     view.refunds.iter().find(|r| r.id == id).map(|r| r.status)
@@ -72,28 +74,69 @@ impl Services {
         let payment = &view.payment;
         // Left PROCESSING before attempts were noted: its last possible attempt is its last change.
         let attempts = payment.bank_attempts.unwrap_or(Attempts::at(payment.updated_at_ms));
-        let card = match payment.sealed_card.as_ref().map(|s| self.vault.open(s, id)) {
-            Some(Ok(card)) => card,
-            // A card that cannot be opened will never open: a definitive failure.
-            Some(Err(_)) | None => {
-                let failed = PaymentOutcome::Failed { reason: "card_data_unavailable".into() };
+        // A card that cannot be opened will never open. Nothing sent yet: a definitive failure.
+        // Sent before: only the bank can say whether that attempt was applied.
+        let (req, reason) = match payment.sealed_card.as_ref().map(|s| self.vault.open(s, id)) {
+            Some(Ok(card)) => {
+                let (amount, currency) = (payment.amount, payment.currency);
+                (Some(ChargeRequest { payment_id: id, amount, currency, card }), NOTHING_CHARGED)
+            }
+            Some(Err(_)) | None if fresh => {
+                let failed = PaymentOutcome::Failed { reason: CARD_UNAVAILABLE.into() };
                 return self.settle_charge(view, failed, &cause).await;
             }
+            Some(Err(_)) | None => (None, CARD_UNAVAILABLE),
         };
-        let req = ChargeRequest { payment_id: id, amount: payment.amount, currency: payment.currency, card };
         let subject = Subject { payment: id, refund: None, operation: "charge" };
-        let resolved = self.resolve(subject, attempts, fresh, || bank.charge(&req), || bank.charges_for(id)).await;
+        let send = req.as_ref().map(|req| || bank.charge(req));
+        let resolved = self.resolve(subject, attempts, fresh, send, || bank.charges_for(id)).await;
         let outcome = match resolved {
             Resolved::Outcome(ChargeOutcome::Approved { bank_charge_id }) => {
                 PaymentOutcome::Succeeded { bank_charge_id }
             }
             Resolved::Outcome(ChargeOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
             Resolved::Refused(code) => PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") },
-            Resolved::GaveUp => PaymentOutcome::Failed { reason: NOTHING_CHARGED.into() },
+            Resolved::GaveUp(used) => {
+                let failed = Transition::PaymentSettled(PaymentOutcome::Failed { reason: reason.into() });
+                return self.give_up(subject, used, failed, &cause).await;
+            }
             Resolved::Final => return Step::Done,
             Resolved::Later(why) => return Step::Retry(why),
         };
         self.settle_charge(view, outcome, &cause).await
+    }
+
+    /// Ends a request the bank never applied, on the payment as it is now, and only if no
+    /// re-send was noted since `used` (another worker may have sent it again meanwhile: then
+    /// the next job decides anew). The write is guarded by the attempts it saw, so a re-send
+    /// noted between this read and this write stops it too.
+    async fn give_up(&self, subject: Subject, used: Attempts, t: Transition, cause: &Cause) -> Step {
+        let view = match self.store.payments.get_payment(subject.payment).await {
+            Ok(Some(view)) => view,
+            Ok(None) => return Step::Poison("unknown payment".into()),
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let stored = match subject.refund {
+            None => view.payment.bank_attempts,
+            Some(r) => view.refunds.iter().find(|x| x.id == r).and_then(|x| x.bank_attempts),
+        };
+        if stored.is_some_and(|a| a.last_ms != used.last_ms) {
+            return Step::Retry("a re-send was noted meanwhile; deciding again".into());
+        }
+        let mut change = match view.apply(t, self.clock.now_ms(), cause.clone()) {
+            Ok(change) => change,
+            Err(_) => return Step::Done,
+        };
+        change.attempts_guard = Some(stored.map(|a| a.last_ms));
+        match carry::store_write(|| self.store.payments.commit(&change, None)).await {
+            Ok(()) => {
+                tracing::warn!(payment_id = %subject.payment, refund_id = ?subject.refund,
+                    "the bank applied nothing, for good: ended without it");
+                self.release_waiting_refunds(&change.view).await;
+                Step::Done
+            }
+            Err(e) => Step::Retry(e.to_string()),
+        }
     }
 
     async fn settle_charge(&self, view: PaymentView, outcome: PaymentOutcome, cause: &Cause) -> Step {
@@ -173,13 +216,16 @@ impl Services {
         let req =
             RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
         let subject = Subject { payment: payment_id, refund: Some(refund_id), operation: "refund" };
-        let resolved =
-            self.resolve(subject, attempts, fresh, || bank.refund(&req), || bank.refunds_for(refund_id)).await;
+        let send = Some(|| bank.refund(&req));
+        let resolved = self.resolve(subject, attempts, fresh, send, || bank.refunds_for(refund_id)).await;
         let outcome = match resolved {
             Resolved::Outcome(BankRefund::Succeeded { bank_refund_id }) => RefundOutcome::Succeeded { bank_refund_id },
             Resolved::Outcome(BankRefund::Rejected { reason }) => RefundOutcome::Failed { reason },
             Resolved::Refused(code) => RefundOutcome::Failed { reason: format!("bank_rejected:{code}") },
-            Resolved::GaveUp => RefundOutcome::Failed { reason: NOTHING_REFUNDED.into() },
+            Resolved::GaveUp(used) => {
+                let failed = RefundOutcome::Failed { reason: NOTHING_REFUNDED.into() };
+                return self.give_up(subject, used, Transition::RefundSettled(refund_id, failed), &cause).await;
+            }
             Resolved::Final => return Step::Done,
             Resolved::Later(why) => return Step::Retry(why),
         };

@@ -47,6 +47,10 @@ pub struct Change {
     /// The refund this change writes, if it writes one.
     pub refund: Option<RefundId>,
     pub event: Event,
+    /// When set, the change lands only while the bank attempts of its charge (or of its refund)
+    /// are still these: the last attempt noted, `None` for none. A worker that ends a request
+    /// the bank never applied sets it, so a re-send noted meanwhile stops it.
+    pub attempts_guard: Option<Option<u64>>,
 }
 
 impl Change {
@@ -81,7 +85,7 @@ impl Change {
         let mut data = view.clone();
         data.payment.sealed_card = None;
         let event = Event { kind, version: view.payment.version, at_ms, cause, refund_id: refund, data };
-        Self { view, refund, event }
+        Self { view, refund, event, attempts_guard: None }
     }
 }
 

@@ -86,6 +86,17 @@ impl BankWindow {
             Inquired::Unreachable => Decision::Unresolved,
         }
     }
+
+    /// The same for a request that cannot be sent again (its card can no longer be opened):
+    /// "nothing applied" is final as soon as no late application is possible, window or not.
+    pub fn decide_unsendable<T>(&self, attempts: Attempts, inquired: Inquired<T>, now_ms: u64) -> Decision<T> {
+        let settled_late = now_ms.saturating_sub(attempts.last_ms) >= self.late_apply_ms;
+        match (self.decide(attempts, inquired, now_ms), settled_late) {
+            (Decision::Send, true) => Decision::GiveUp,
+            (Decision::Send, false) => Decision::Wait,
+            (other, _) => other,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -120,6 +131,14 @@ mod tests {
         assert_eq!(W.decide::<()>(tried(0, 0), Inquired::Unreachable, 10_000), Decision::Wait);
         assert_eq!(W.decide::<()>(tried(0, 0), Inquired::Unreachable, 80_000), Decision::Unresolved);
         assert_eq!(W.decide::<()>(tried(0, 0), Inquired::Unreachable, 9_000_000), Decision::Unresolved);
+    }
+
+    #[test]
+    fn a_request_that_cannot_be_sent_again_ends_once_no_late_application_is_possible() {
+        assert_eq!(W.decide_unsendable::<()>(tried(0, 0), Inquired::Nothing, 4_999), Decision::Wait);
+        assert_eq!(W.decide_unsendable::<()>(tried(0, 0), Inquired::Nothing, 5_000), Decision::GiveUp);
+        assert_eq!(W.decide_unsendable(tried(0, 0), Inquired::Applied(1), 5_000), Decision::Settle(1));
+        assert_eq!(W.decide_unsendable::<()>(tried(0, 0), Inquired::Unreachable, 5_000), Decision::Wait);
     }
 
     #[test]

@@ -10,6 +10,7 @@ use super::change::Change;
 use super::events::{Event, EventId, EventPage, EventType};
 use super::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
 use super::ids::{MerchantId, PaymentId, RefundId};
+use super::inquiry::Attempts;
 use super::payment::{Payment, PaymentView};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,10 +65,17 @@ pub trait Payments: Send + Sync {
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError>;
 
     /// Notes that the charge (or the refund `refund`) is about to be sent to the bank again at
-    /// `at_ms`, before it is sent, and holds the record in the repair index. Not a change of
-    /// the payment: no event, no new version, and no later `commit` moves it back.
-    /// `Conflict(WrongState)` when the record is final or unknown.
-    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError>;
+    /// `attempts.last_ms`, before it is sent, and holds the record in the repair index; the
+    /// first attempt's time is kept, or set to `attempts.first_ms` on a record that has none
+    /// (written before attempts were noted). Not a change of the payment: no event, no new
+    /// version, and no later `commit` moves it back. `Conflict(WrongState)` when the record is
+    /// final or unknown.
+    async fn record_attempt(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        attempts: Attempts,
+    ) -> Result<(), StoreError>;
 
     /// The merchant's payments, newest first; `InvalidCursor` for a cursor this store did not give.
     async fn list_payments(

@@ -1,20 +1,25 @@
 //! The platform's side of a reconciliation: every payment created in a time range, with its
 //! refunds. An operator's batch read (`reconcile`), so a Scan of the table (filtered, paged), not
 //! a request path: no route of the API ever scans.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::DynamoStore;
 use super::attrs::{Item, n, s};
 use super::error::classify;
 use super::items::{payment_from_item, refund_from_item};
 use super::keys::*;
-use crate::domain::ids::PaymentId;
+use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::payment::{PaymentView, Refund};
 use crate::domain::ports::StoreError;
 
 impl DynamoStore {
-    /// The payments created in `from_ms..=to_ms`, each with its refunds (oldest first).
-    pub async fn payments_created_between(&self, from_ms: u64, to_ms: u64) -> Result<Vec<PaymentView>, StoreError> {
+    /// The payments created in `from_ms..=to_ms`, each with its refunds (oldest first), and the
+    /// id of every refund in the table (a refund in the range may belong to an older payment).
+    pub async fn payments_created_between(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+    ) -> Result<(Vec<PaymentView>, HashSet<RefundId>), StoreError> {
         let mut payments = Vec::new();
         let mut refunds: HashMap<PaymentId, Vec<Refund>> = HashMap::new();
         let mut start: Option<Item> = None;
@@ -49,13 +54,15 @@ impl DynamoStore {
             }
         }
         payments.sort_by_key(|p| (p.created_at_ms, p.id.to_string()));
-        Ok(payments
+        let every_refund = refunds.values().flatten().map(|r| r.id).collect();
+        let views = payments
             .into_iter()
             .map(|payment| {
                 let mut refunds = refunds.remove(&payment.id).unwrap_or_default();
                 refunds.sort_by_key(|r| (r.created_at_ms, r.id.to_string()));
                 PaymentView { payment, refunds }
             })
-            .collect())
+            .collect();
+        Ok((views, every_refund))
     }
 }

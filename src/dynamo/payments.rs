@@ -14,6 +14,7 @@ use crate::domain::change::Change;
 use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
@@ -46,7 +47,8 @@ impl Payments for DynamoStore {
             };
             let sets = payment_attributes(p);
             let at = (payment_pk(p.id), PAYMENT_SK.to_owned());
-            actions.push(self.update_on_version(at, sets, PAYMENT_OPTIONAL, index, c.read_version())?);
+            let guard = c.attempts_guard.filter(|_| c.refund.is_none());
+            actions.push(self.update_item(at, sets, PAYMENT_OPTIONAL, index, Some(c.read_version()), guard)?);
             kinds.push(ConflictKind::Changed);
         }
         if let Some(r) = refund.filter(|_| !c.creates_refund()) {
@@ -57,7 +59,8 @@ impl Payments for DynamoStore {
             };
             // No condition of its own: the payment's version, in the same transaction, guards it.
             let at = (payment_pk(p.id), refund_sk(r.id));
-            actions.push(self.update_item(at, refund_attributes(r), REFUND_OPTIONAL, index, None)?);
+            let guard = c.attempts_guard;
+            actions.push(self.update_item(at, refund_attributes(r), REFUND_OPTIONAL, index, None, guard)?);
             kinds.push(ConflictKind::Changed);
         }
         actions.push(self.put_if_absent(event_item(&c.event))?);
@@ -99,8 +102,13 @@ impl Payments for DynamoStore {
         Ok(payment.map(|payment| PaymentView { payment, refunds }))
     }
 
-    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError> {
-        self.touch(payment, refund, at_ms, true).await
+    async fn record_attempt(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        attempts: Attempts,
+    ) -> Result<(), StoreError> {
+        self.touch(payment, refund, attempts.last_ms, Some(attempts.first_ms)).await
     }
 
     async fn list_payments(
@@ -163,18 +171,8 @@ impl DynamoStore {
 
     /// An update of an existing item that sets `sets` and removes whichever of `optional` it
     /// lacks, moves the item in the repair index as `index` says, and holds only while the
-    /// item's `Version` is `version` (when given; 0 stands for an item from before versions).
-    fn update_on_version(
-        &self,
-        at: (String, String),
-        sets: Item,
-        optional: &[&str],
-        index: Repair,
-        version: u64,
-    ) -> Result<TransactWriteItem, StoreError> {
-        self.update_item(at, sets, optional, index, Some(version))
-    }
-
+    /// item's `Version` is `version` (when given; 0 stands for an item from before versions) and
+    /// its last bank attempt is `guard`'s (when given; `None` for none noted).
     fn update_item(
         &self,
         (pk, sk): (String, String),
@@ -182,6 +180,7 @@ impl DynamoStore {
         optional: &[&str],
         index: Repair,
         version: Option<u64>,
+        guard: Option<Option<u64>>,
     ) -> Result<TransactWriteItem, StoreError> {
         let mut names = std::collections::HashMap::new();
         let mut values = std::collections::HashMap::new();
@@ -213,7 +212,7 @@ impl DynamoStore {
         if !remove.is_empty() {
             expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        let condition = match version {
+        let mut condition = match version {
             None => "attribute_exists(PK)".to_owned(),
             Some(0) => "attribute_exists(PK) AND attribute_not_exists(#ver)".to_owned(),
             Some(v) => {
@@ -223,6 +222,16 @@ impl DynamoStore {
         };
         if version.is_some() {
             names.insert("#ver".into(), VERSION.to_owned());
+        }
+        if let Some(last) = guard {
+            names.insert("#last".into(), BANK_LAST_ATTEMPT.to_owned());
+            match last {
+                Some(at) => {
+                    values.insert(":last".into(), n(at));
+                    condition.push_str(" AND #last = :last");
+                }
+                None => condition.push_str(" AND attribute_not_exists(#last)"),
+            }
         }
         let update = Update::builder()
             .table_name(&self.table)

@@ -2,7 +2,7 @@
 use super::DynamoStore;
 use super::attrs::{Item, get_parsed, s};
 use super::error::classify;
-use super::items::BANK_LAST_ATTEMPT;
+use super::items::{BANK_FIRST_ATTEMPT, BANK_LAST_ATTEMPT};
 use super::keys::*;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::ports::RepairIndex;
@@ -59,7 +59,7 @@ impl RepairIndex for DynamoStore {
     }
 
     async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError> {
-        match self.touch(payment, refund, now_ms, false).await {
+        match self.touch(payment, refund, now_ms, None).await {
             // Final meanwhile: out of the index, nothing to hold.
             Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
             Err(e) => Err(e),
@@ -68,14 +68,15 @@ impl RepairIndex for DynamoStore {
 }
 
 impl DynamoStore {
-    /// Moves a non-final record to the back of the repair index at `at_ms`, and with `attempt`
-    /// notes a bank attempt at that time too. `Conflict` when the record is final or unknown.
+    /// Moves a non-final record to the back of the repair index at `at_ms`; with `first_attempt`
+    /// it notes a bank attempt at `at_ms` too (and `first_attempt` as the first, if none is noted).
+    /// `Conflict` when the record is final or unknown.
     pub(super) async fn touch(
         &self,
         payment: PaymentId,
         refund: Option<RefundId>,
         at_ms: u64,
-        attempt: bool,
+        first_attempt: Option<u64>,
     ) -> Result<(), StoreError> {
         let (sk, id) = match refund {
             Some(r) => (refund_sk(r), r.to_string()),
@@ -90,10 +91,14 @@ impl DynamoStore {
             .update_expression("SET GSI2SK = :now")
             .condition_expression("attribute_exists(GSI2PK)")
             .expression_attribute_values(":now", s(repair_sk(at_ms, &id)));
-        if attempt {
+        if let Some(first) = first_attempt {
             update = update
-                .update_expression(format!("SET GSI2SK = :now, {BANK_LAST_ATTEMPT} = :at"))
-                .expression_attribute_values(":at", super::attrs::n(at_ms));
+                .update_expression(format!(
+                    "SET GSI2SK = :now, {BANK_LAST_ATTEMPT} = :at, \
+                     {BANK_FIRST_ATTEMPT} = if_not_exists({BANK_FIRST_ATTEMPT}, :first)"
+                ))
+                .expression_attribute_values(":at", super::attrs::n(at_ms))
+                .expression_attribute_values(":first", super::attrs::n(first));
         }
         update.send().await.map(|_| ()).map_err(classify)
     }

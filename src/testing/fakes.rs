@@ -198,6 +198,7 @@ impl World {
                 rounds: 3,
                 min_delay: std::time::Duration::from_millis(1),
                 max_delay: std::time::Duration::from_millis(2),
+                send_slack: std::time::Duration::ZERO,
                 ..crate::app::BankPolicy::default()
             },
         };

@@ -133,6 +133,15 @@ impl Payments for MemoryStore {
         {
             return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
         }
+        if let Some(guard) = c.attempts_guard {
+            let noted = match c.refund {
+                None => before.and_then(|row| row.record.bank_attempts),
+                Some(r) => state.refunds.get(&r).and_then(|row| row.record.bank_attempts),
+            };
+            if noted.map(|a| a.last_ms) != guard {
+                return Err(StoreError::Conflict(ConflictKind::Changed));
+            }
+        }
         let at = c.event.at_ms;
         let payment_moved = before.is_none_or(|row| row.record.status != p.status);
         let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), at);
@@ -164,7 +173,12 @@ impl Payments for MemoryStore {
         Ok(Some(PaymentView { payment: row.record.clone(), refunds }))
     }
 
-    async fn record_attempt(&self, payment: PaymentId, refund: Option<RefundId>, at_ms: u64) -> Result<(), StoreError> {
+    async fn record_attempt(
+        &self,
+        payment: PaymentId,
+        refund: Option<RefundId>,
+        noted: Attempts,
+    ) -> Result<(), StoreError> {
         let mut state = self.lock();
         let (attempts, touched) = match refund {
             Some(r) => state.refunds.get_mut(&r).map(|row| (&mut row.record.bank_attempts, &mut row.touched)),
@@ -172,8 +186,9 @@ impl Payments for MemoryStore {
         }
         .filter(|(_, touched)| touched.is_some())
         .ok_or_else(wrong_state)?;
-        *attempts = Some(Attempts { first_ms: attempts.map_or(at_ms, |a| a.first_ms), last_ms: at_ms });
-        *touched = Some(at_ms);
+        *attempts =
+            Some(Attempts { first_ms: attempts.map_or(noted.first_ms, |a| a.first_ms), last_ms: noted.last_ms });
+        *touched = Some(noted.last_ms);
         Ok(())
     }
 

@@ -9,6 +9,7 @@ use crate::domain::change::{Change, Transition};
 use crate::domain::events::{Actor, Cause, EventId, EventType};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::inquiry::Attempts;
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView, RefundOutcome};
 use crate::domain::ports::{ConflictKind, StoreError, Stores};
@@ -119,6 +120,7 @@ pub async fn run(stores: &Stores) {
     the_feed_pages_newest_first_by_type_and_merchant(stores).await;
     listing_pages_newest_first_without_gaps_or_repeats(stores).await;
     stale_records_are_found_and_claimed_once(stores).await;
+    bank_attempts_are_noted_and_never_moved_back(stores).await;
     seeded_merchants_exist_and_others_do_not(stores).await;
 }
 
@@ -383,6 +385,36 @@ async fn stale_records_are_found_and_claimed_once(s: &Stores) {
     })
     .await;
     s.repair.hold(done.id, None, T0).await.expect("holding a final record does nothing");
+}
+
+async fn bank_attempts_are_noted_and_never_moved_back(s: &Stores) {
+    let p = new_payment(&merchant(), 100, T0);
+    let pending = create(s, &p).await;
+    let processing = step(s, &pending, Transition::PaymentProcessing, T0 + 1).await;
+    assert_eq!(processing.payment.bank_attempts, Some(Attempts::at(T0 + 1)));
+    // A re-send noted later; a change computed from the older read does not move it back.
+    s.payments.record_attempt(p.id, None, Attempts { first_ms: 1, last_ms: T0 + 50 }).await.unwrap();
+    let r = new_refund(&p, 10, T0 + 60);
+    step(s, &processing, Transition::RefundCreated(r), T0 + 60).await;
+    let read = s.payments.get_payment(p.id).await.unwrap().unwrap();
+    assert_eq!(read.payment.bank_attempts, Some(Attempts { first_ms: T0 + 1, last_ms: T0 + 50 }), "first kept");
+    // A change guarded by an older attempt does not land; one guarded by the latest does.
+    let failed = Transition::PaymentSettled(PaymentOutcome::Failed { reason: "bank_unavailable".into() });
+    let mut stale = read.apply(failed.clone(), T0 + 70, worker()).unwrap();
+    stale.attempts_guard = Some(Some(T0 + 1));
+    assert_eq!(s.payments.commit(&stale, None).await, conflict(ConflictKind::Changed));
+    let mut current = read.apply(failed, T0 + 70, worker()).unwrap();
+    current.attempts_guard = Some(Some(T0 + 50));
+    s.payments.commit(&current, None).await.unwrap();
+    let noted = Attempts { first_ms: T0, last_ms: T0 + 80 };
+    let late = s.payments.record_attempt(p.id, None, noted).await;
+    assert!(matches!(late, Err(StoreError::Conflict(_))), "nothing is noted, so nothing sent, once final");
+    // A record from before attempts were noted gets its first attempt from the caller.
+    let legacy = new_payment(&merchant(), 100, T0);
+    create(s, &legacy).await;
+    s.payments.record_attempt(legacy.id, None, Attempts { first_ms: T0 + 5, last_ms: T0 + 9 }).await.unwrap();
+    let read = s.payments.get_payment(legacy.id).await.unwrap().unwrap();
+    assert_eq!(read.payment.bank_attempts, Some(Attempts { first_ms: T0 + 5, last_ms: T0 + 9 }));
 }
 
 async fn seeded_merchants_exist_and_others_do_not(s: &Stores) {

@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use crate::domain::change::Change;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::inquiry::Attempts;
 use crate::domain::payment::PaymentView;
 use crate::domain::ports::{PaymentPage, Payments, StoreError, Stores};
 use crate::testing::{MemoryStore, World};
@@ -56,8 +57,8 @@ impl Payments for Flaky {
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError> {
         self.inner.get_payment(id).await
     }
-    async fn record_attempt(&self, p: PaymentId, r: Option<RefundId>, at_ms: u64) -> Result<(), StoreError> {
-        self.inner.record_attempt(p, r, at_ms).await
+    async fn record_attempt(&self, p: PaymentId, r: Option<RefundId>, a: Attempts) -> Result<(), StoreError> {
+        self.inner.record_attempt(p, r, a).await
     }
     async fn list_payments(&self, m: &MerchantId, limit: u32, cursor: Option<&str>) -> Result<PaymentPage, StoreError> {
         self.inner.list_payments(m, limit, cursor).await

@@ -65,7 +65,9 @@ async fn past_the_key_window_nothing_is_sent_and_nothing_applied_ends_it_once_th
     let window = BankWindow::default();
     // Past the window, with the last attempt still recent: nothing sent, wait.
     w.clock.advance(window.key_ttl_ms - window.margin_ms);
-    w.services.store.payments.record_attempt(id, None, w.services.clock.now_ms()).await.unwrap();
+    let first = w.view(id).await.payment.bank_attempts.unwrap().first_ms;
+    let noted = crate::domain::inquiry::Attempts { first_ms: first, last_ms: w.services.clock.now_ms() };
+    w.services.store.payments.record_attempt(id, None, noted).await.unwrap();
     assert!(matches!(w.charge(id).await, Step::Retry(_)));
     assert_eq!(w.bank.charges.lock().unwrap().len(), sent, "nothing sent past the window");
     // Past the window and the late-application bound: nothing was applied, for good.
@@ -131,4 +133,26 @@ async fn refunds_follow_the_same_table() {
     assert_eq!(states, [(RefundStatus::Succeeded, None), (RefundStatus::Failed, Some(NOTHING_REFUNDED.into()))]);
     assert_eq!((view.payment.refunded_amount, view.payment.refundable_left), (300, 700));
     assert_eq!(w.bank.refunds.lock().unwrap().len(), 1 + 3);
+}
+
+#[tokio::test]
+async fn a_card_that_no_longer_opens_fails_a_started_charge_only_once_the_bank_applied_nothing() {
+    let w = World::new();
+    // Started by a worker that died after sending (its attempt noted), with a card this vault
+    // cannot open (a key rotation gone wrong).
+    let id = PaymentId::new();
+    w.write(&new_payment(id, "sealed under another key", w.services.clock.now_ms()), None).await;
+    let started = w.view(id).await.apply(
+        crate::domain::change::Transition::PaymentProcessing,
+        w.services.clock.now_ms(),
+        crate::domain::events::Cause::new(crate::domain::events::Actor::PaymentWorker, None),
+    );
+    w.services.store.payments.commit(&started.unwrap(), None).await.unwrap();
+    assert!(matches!(w.charge(id).await, Step::Retry(_)), "a late application is still possible");
+    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Processing);
+    w.clock.advance(BankWindow::default().late_apply_ms);
+    assert_eq!(w.charge(id).await, Step::Done);
+    let p = w.view(id).await.payment;
+    assert_eq!((p.status, p.reason.as_deref()), (PaymentStatus::Failed, Some("card_data_unavailable")));
+    assert!(w.bank.charges.lock().unwrap().is_empty(), "nothing was ever sent with an unopened card");
 }
