@@ -133,6 +133,13 @@ for ((i = 0; i < refund_workers; i++)); do
   listing+=("refund-worker-$((i + 1))|http://127.0.0.1:$((refund_port + i))|$pids/refund-worker-$((i + 1)).pid")
 done
 wait_http "http://127.0.0.1:$BANK_PORT/status" bank-simulator
+# "up" means every component answers, workers included.
+for ((i = 0; i < payment_workers; i++)); do
+  wait_http "http://127.0.0.1:$((payment_port + i))/status" "payment-worker-$((i + 1))"
+done
+for ((i = 0; i < refund_workers; i++)); do
+  wait_http "http://127.0.0.1:$((refund_port + i))/status" "refund-worker-$((i + 1))"
+done
 
 {
   echo
