@@ -18,9 +18,17 @@ struct Gathered {
     errors: BTreeMap<String, u64>,
     seconds: f64,
     calls: u64,
+    /// The bench process's own CPU over these slices, µs.
+    own_cpu_us: u64,
 }
 
 impl Gathered {
+    fn add_cpu(&mut self, before: Option<u64>) {
+        if let (Some(b), Some(a)) = (before, super::cpu::own_cpu_us()) {
+            self.own_cpu_us += a.saturating_sub(b);
+        }
+    }
+
     fn add<T>(&mut self, out: Outcome<T>) {
         self.latencies.extend(out.latencies());
         for (k, n) in out.error_kinds() {
@@ -56,17 +64,21 @@ pub fn slices(duration: f64, slice: f64) -> usize {
     if slice <= 0.0 || duration <= slice { 1 } else { (duration / slice).round().max(1.0) as usize }
 }
 
+/// What one level measured: the API's figures, the floor's, every payment the API accepted
+/// (warm-up included), and the bench's own CPU over the floor's slices (the floor's client cost).
+pub struct Level {
+    pub api: LevelStats,
+    pub floor: LevelStats,
+    pub accepted: u64,
+    pub floor_calls: u64,
+    pub floor_client_cpu_us: u64,
+}
+
 /// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
-/// Returns the API's figures, the floor's, and every payment the API accepted (warm-up included).
-pub async fn compare(
-    api: &Arc<Api>,
-    floor: &Arc<Floor>,
-    c: usize,
-    sizes: (f64, f64, f64),
-) -> (LevelStats, LevelStats, u64) {
+pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, f64, f64)) -> Level {
     let (a, f, warm) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
-    let accepted = warm + a.calls;
-    (a.stats(c), f.stats(c), accepted)
+    let (floor_calls, floor_client_cpu_us) = (f.calls, f.own_cpu_us);
+    Level { accepted: warm + a.calls, api: a.stats(c), floor: f.stats(c), floor_calls, floor_client_cpu_us }
 }
 
 /// Two kinds of calls at concurrency `c` in alternating slices, as `compare` runs the API and
@@ -97,12 +109,17 @@ async fn alternate(
     let each = duration / n as f64;
     let (mut ga, mut gb) = (Gathered::default(), Gathered::default());
     for round in 0..n {
-        if round % 2 == 0 {
+        let run_b = async |gb: &mut Gathered| {
+            let cpu = super::cpu::own_cpu_us();
             gb.add(b(each).await);
+            gb.add_cpu(cpu);
+        };
+        if round % 2 == 0 {
+            run_b(&mut gb).await;
             ga.add(a(each).await);
         } else {
             ga.add(a(each).await);
-            gb.add(b(each).await);
+            run_b(&mut gb).await;
         }
     }
     (ga, gb, warm)

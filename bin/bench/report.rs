@@ -1,6 +1,7 @@
 //! The report: everything measured, the headline figures, and the issue's targets.
 use serde::Serialize;
 
+use super::cpu::CpuPhase;
 use super::phases::FlowStats;
 use super::procs::Role;
 use super::requests::AwsPhase;
@@ -80,7 +81,19 @@ pub struct Headline {
     pub aws_refund_per_refund: Option<f64>,
     /// Max over the api and worker processes (the bank simulator is a test double, listed apart).
     pub max_rss_mb: Option<u64>,
+    /// The API's CPU per accepted payment (its levels against the floor), µs.
+    pub api_cpu_us_per_payment: Option<f64>,
+    /// The bench's own CPU per floor payment: the same SDK calls made by a plain client, µs.
+    pub floor_cpu_us_per_payment: Option<f64>,
+    /// The payment workers' CPU per settled payment (the last pipeline run), µs.
+    pub worker_cpu_us_per_payment: Option<f64>,
     pub targets: Vec<Target>,
+}
+
+/// The CPU figures of a run: per phase and role, and the floor client's.
+pub struct CpuFigures<'a> {
+    pub phases: &'a [CpuPhase],
+    pub floor_us_per_payment: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +110,8 @@ pub struct Report {
     pub pipelines: Vec<FlowStats>,
     pub refunds: Option<FlowStats>,
     pub aws_requests: Vec<AwsPhase>,
+    /// CPU per unit, per phase and role.
+    pub cpu: Vec<CpuPhase>,
     pub memory: Vec<MemoryRow>,
     pub headline: Headline,
 }
@@ -112,7 +127,13 @@ pub fn headline(
     pipelines: &[FlowStats],
     lifecycle: (&AwsPhase, Option<&AwsPhase>),
     memory: &[MemoryRow],
+    cpu: CpuFigures,
 ) -> Headline {
+    let of = |phase: Option<&CpuPhase>, role| phase.and_then(|p: &CpuPhase| p.us_per_unit.get(&role).copied());
+    let api_cpu = of(cpu.phases.first(), Role::Api);
+    let worker_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("pipeline")), Role::PaymentWorker);
+    let floor_cpu = cpu.floor_us_per_payment;
+    let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
     let accept = cmp.map(|c| c.api_per_sec).filter(|a| *a > 0.0);
     let last = pipelines.last();
@@ -136,6 +157,8 @@ pub fn headline(
         target("settle_vs_accept", settle_vs_accept, ">= 0.9", |v| v >= 0.9),
         target("aws_requests_per_payment", aws, "<= 5", |v| v <= 5.0),
         target("max_rss_mb", max_rss_mb.map(|v| v as f64), "< 50", |v| v < 50.0),
+        target("api_cpu_us_over_floor", api_over_floor, "<= 100", |v| v <= 100.0),
+        target("worker_cpu_us_per_payment", worker_cpu, "<= 300", |v| v <= 300.0),
     ];
     Headline {
         concurrency,
@@ -149,6 +172,9 @@ pub fn headline(
         aws_charge_per_payment: pipeline.per_unit_of(&workers),
         aws_refund_per_refund: refund.and_then(|r| r.per_unit),
         max_rss_mb,
+        api_cpu_us_per_payment: api_cpu,
+        floor_cpu_us_per_payment: floor_cpu,
+        worker_cpu_us_per_payment: worker_cpu,
         targets,
     }
 }
@@ -158,14 +184,21 @@ fn fixed(v: Option<f64>, places: usize) -> String {
 }
 
 impl Headline {
-    /// The run's last line: `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N max_rss_mb=N`.
+    /// The run's last line: `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N
+    /// max_rss_mb=N api_cpu_us_per_payment=N floor_cpu_us_per_payment=N worker_cpu_us_per_payment=N
+    /// open_loop_settle_ratio=n/a` (no open-loop run yet).
     pub fn last_line(&self) -> String {
         format!(
-            "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={}",
+            "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={} \
+             api_cpu_us_per_payment={} floor_cpu_us_per_payment={} worker_cpu_us_per_payment={} \
+             open_loop_settle_ratio=n/a",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
             self.max_rss_mb.map_or_else(|| "n/a".to_owned(), |v| v.to_string()),
+            fixed(self.api_cpu_us_per_payment, 0),
+            fixed(self.floor_cpu_us_per_payment, 0),
+            fixed(self.worker_cpu_us_per_payment, 0),
         )
     }
 }
@@ -188,9 +221,17 @@ mod tests {
             aws_charge_per_payment: None,
             aws_refund_per_refund: None,
             max_rss_mb: Some(23),
+            api_cpu_us_per_payment: Some(812.4),
+            floor_cpu_us_per_payment: Some(640.0),
+            worker_cpu_us_per_payment: None,
             targets: vec![],
         };
-        assert_eq!(h.last_line(), "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23");
+        assert_eq!(
+            h.last_line(),
+            "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23 \
+             api_cpu_us_per_payment=812 floor_cpu_us_per_payment=640 worker_cpu_us_per_payment=n/a \
+             open_loop_settle_ratio=n/a"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::BenchArgs;
+use super::cpu::{self, CpuPhase};
 use super::error::BenchError;
 use super::floor::{self, Floor};
 use super::levels;
@@ -14,6 +15,7 @@ use super::procs::Role;
 use super::report::{self, Comparison, Report, Settings};
 use super::requests::{self, AwsPhase};
 use super::stats::LevelStats;
+use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
 use payment_platform::config::AwsArgs;
@@ -34,6 +36,8 @@ struct Measured {
     api: Vec<LevelStats>,
     floor: Vec<LevelStats>,
     event_cost: Vec<(LevelStats, LevelStats)>,
+    cpu: Vec<CpuPhase>,
+    floor_cpu_us_per_payment: Option<f64>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
     aws: Vec<AwsPhase>,
@@ -62,7 +66,9 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let lifecycle = requests::combine("create+charge (pipelines)", &pipeline_phases);
     let refund = m.aws.iter().find(|p| p.unit == "refund");
     let headline =
-        report::headline(args.headline_concurrency(), &comparison, &m.pipelines, (&lifecycle, refund), &sys.memory);
+        report::headline(args.headline_concurrency(), &comparison, &m.pipelines, (&lifecycle, refund), &sys.memory, {
+            report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment }
+        });
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
     if floor_matches_api == Some(false) {
@@ -96,6 +102,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         pipelines: m.pipelines,
         refunds: m.refunds,
         aws_requests: aws,
+        cpu: m.cpu,
         memory: sys.memory.clone(),
         headline,
     })
@@ -139,16 +146,21 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-levels", &stack).await?).await?);
     let floor = Arc::new(floor_for(&stack).await?);
     let (mut api_levels, mut floor_levels, mut accepted) = (Vec::new(), Vec::new(), 0);
+    let (mut floor_calls, mut floor_cpu) = (0, 0);
     let before = sys.snapshot(&stack).await;
+    let cpu_before = sys.cpu(&stack);
     for &c in &args.concurrency {
         eprintln!("bench: api and floor at concurrency {c}");
         let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
-        let (api_level, floor_level, n) = levels::compare(&api, &floor, c, sizes).await;
-        api_levels.push(api_level);
-        floor_levels.push(floor_level);
-        accepted += n;
+        let level = levels::compare(&api, &floor, c, sizes).await;
+        api_levels.push(level.api);
+        floor_levels.push(level.floor);
+        accepted += level.accepted;
+        (floor_calls, floor_cpu) = (floor_calls + level.floor_calls, floor_cpu + level.floor_client_cpu_us);
     }
     let after = sys.snapshot(&stack).await;
+    let mut cpu = vec![cpu::phase(CREATE_PHASE, "payment", accepted, &cpu_before, &sys.cpu(&stack))];
+    let floor_cpu_us_per_payment = (floor_calls > 0).then(|| round(floor_cpu as f64 / floor_calls as f64, 1));
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
     // What the event costs: the floor's calls with and without the event item, alternating.
     let bare = Arc::new(floor.without_event());
@@ -180,10 +192,13 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         ctx.workers = w;
         eprintln!("bench: pipeline, {} payments, {w} process(es) of each worker", args.pipeline_payments);
         let before = sys.snapshot(&stack).await;
+        let cpu_before = sys.cpu(&stack);
         let (stats, joined) = phases::pipeline(&ctx, args.pipeline_payments).await;
         tokio::time::sleep(SETTLE_PAUSE).await;
         let after = sys.snapshot(&stack).await;
-        aws.push(requests::phase(&format!("pipeline {w}+{w} workers"), "payment", stats.accepted, &before, &after));
+        let name = format!("pipeline {w}+{w} workers");
+        cpu.push(cpu::phase(&name, "payment", stats.accepted, &cpu_before, &sys.cpu(&stack)));
+        aws.push(requests::phase(&name, "payment", stats.accepted, &before, &after));
         succeeded = joined
             .into_iter()
             .filter(|(_, f)| f.as_ref().is_some_and(|f| f.status == "SUCCEEDED"))
@@ -195,13 +210,24 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         succeeded.truncate(args.refunds);
         eprintln!("bench: refunds, {} full refunds", succeeded.len());
         let before = sys.snapshot(&stack).await;
+        let cpu_before = sys.cpu(&stack);
         let stats = phases::refunds(&ctx, succeeded).await;
         tokio::time::sleep(SETTLE_PAUSE).await;
         let after = sys.snapshot(&stack).await;
+        cpu.push(cpu::phase("refund", "refund", stats.accepted, &cpu_before, &sys.cpu(&stack)));
         aws.push(requests::phase("refund", "refund", stats.accepted, &before, &after));
         Some(stats)
     } else {
         None
     };
-    Ok(Measured { api: api_levels, floor: floor_levels, event_cost, pipelines, refunds, aws })
+    Ok(Measured {
+        api: api_levels,
+        floor: floor_levels,
+        event_cost,
+        pipelines,
+        refunds,
+        aws,
+        cpu,
+        floor_cpu_us_per_payment,
+    })
 }

@@ -148,6 +148,16 @@ impl System {
         snap
     }
 
+    /// Every process's CPU so far (those serving `stack`).
+    pub fn cpu(&self, stack: &AwsArgs) -> super::cpu::CpuSnapshot {
+        let serves = |t: &Option<String>| t.as_deref() == Some(&stack.table);
+        self.procs
+            .iter()
+            .filter(|(_, t)| serves(t))
+            .map(|(p, _)| (p.name.clone(), p.role, super::cpu::cpu_us(p.pid())))
+            .collect()
+    }
+
     /// Stops the last process of `role` on `stack` (peak memory kept).
     pub async fn stop_one(&mut self, role: Role, stack: &AwsArgs) {
         let found = self.procs.iter().rposition(|(p, t)| p.role == role && t.as_deref() == Some(&stack.table));

@@ -99,6 +99,7 @@ pub fn render(r: &Report) -> String {
         }
     }
     event_cost(&mut out, r);
+    cpu(&mut out, r);
     let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
     let _ = writeln!(
         out,
@@ -217,4 +218,30 @@ fn event_cost(out: &mut String, r: &Report) {
             f(added, 2),
         );
     }
+}
+
+/// CPU per unit, per phase and role, from /proc (user + system), beside the floor's client.
+fn cpu(out: &mut String, r: &Report) {
+    if r.cpu.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\n== CPU per unit (µs of user + system time, /proc/<pid>/stat, over each phase) ==");
+    let _ = writeln!(out, "{:<28} {:>8} {:>8} {:>10} {:>10}", "phase", "unit", "api", "pay-wkr", "ref-wkr");
+    for p in &r.cpu {
+        let of = |role| f(p.us_per_unit.get(&role).copied(), 0);
+        let _ = writeln!(
+            out,
+            "{:<28} {:>8} {:>8} {:>10} {:>10}",
+            p.phase,
+            p.unit,
+            of(super::procs::Role::Api),
+            of(super::procs::Role::PaymentWorker),
+            of(super::procs::Role::RefundWorker)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "floor client (the bench's own CPU over the floor's slices): {} µs per payment",
+        f(r.headline.floor_cpu_us_per_payment, 0)
+    );
 }

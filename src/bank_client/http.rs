@@ -189,9 +189,16 @@ fn transport_error(e: reqwest::Error) -> BankError {
     BankError::Transient(if e.is_timeout() { "timeout" } else { "transport" }.into())
 }
 
+/// A bank's id is stored on the record and in every event: it passes only if it looks like one
+/// (1-128 of `A-Z a-z 0-9 - _ . :`), so nothing the bank sends can grow or taint them.
+fn bank_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
 fn charge_outcome(status: &str, charge_id: Option<String>, decline_code: Option<&str>) -> Option<ChargeOutcome> {
     match (status, charge_id) {
-        ("approved", Some(id)) if !id.is_empty() => Some(ChargeOutcome::Approved { bank_charge_id: id }),
+        ("approved", Some(id)) if bank_id(&id) => Some(ChargeOutcome::Approved { bank_charge_id: id }),
         ("declined", _) => {
             let reason = decline_code.and_then(short_code).unwrap_or("declined").to_owned();
             Some(ChargeOutcome::Declined { reason })
@@ -202,7 +209,7 @@ fn charge_outcome(status: &str, charge_id: Option<String>, decline_code: Option<
 
 fn refund_outcome(status: &str, refund_id: Option<String>, reason: Option<&str>) -> Option<BankRefundOutcome> {
     match (status, refund_id) {
-        ("succeeded", Some(id)) if !id.is_empty() => Some(BankRefundOutcome::Succeeded { bank_refund_id: id }),
+        ("succeeded", Some(id)) if bank_id(&id) => Some(BankRefundOutcome::Succeeded { bank_refund_id: id }),
         ("rejected", _) => {
             let reason = reason.and_then(short_code).unwrap_or("rejected").to_owned();
             Some(BankRefundOutcome::Rejected { reason })
@@ -297,6 +304,15 @@ mod tests {
         }
         let reused = classify_status(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused");
         assert_eq!(reused, BankError::Permanent("http 422 idempotency_key_reused".into()));
+    }
+
+    #[test]
+    fn only_id_like_bank_ids_are_taken() {
+        let approved = |id: &str| charge_outcome("approved", Some(id.to_owned()), None);
+        assert!(approved("0b6f8c1e-2b7d-4c1e-9a55-0d2f3b4c5d6e").is_some());
+        for bad in ["", &"a".repeat(129), "id with spaces", "<script>"] {
+            assert_eq!(approved(bad), None, "{bad}");
+        }
     }
 
     #[test]

@@ -105,7 +105,8 @@ pub async fn list_events(
         (status = 400, description = "`invalid_event_id`: not an id this API gives.", body = ErrorEnvelope),
         Unauthorized,
         RateLimitedDoc,
-        (status = 404, description = "`event_not_found`: unknown, expired, or another merchant's.",
+        (status = 404, description = "`event_not_found`: unknown, or another merchant's (an event past its \
+            30 days may still be served until DynamoDB's TTL removes it).",
             body = ErrorEnvelope),
         ServerErrors,
     ))]
