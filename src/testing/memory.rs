@@ -119,6 +119,14 @@ impl Payments for MemoryStore {
         check_claim(&state, claim)?;
         let p = &c.view.payment;
         let before = state.payments.get(&p.id);
+        // In the order the DynamoDB transaction lists its actions: the claim, a new refund, the
+        // payment, the event.
+        let refund = c.written_refund();
+        if let Some(r) = refund.filter(|_| c.creates_refund())
+            && state.refunds.contains_key(&r.id)
+        {
+            return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
+        }
         match before {
             Some(_) if c.creates_payment() => return Err(StoreError::Conflict(ConflictKind::AlreadyExists)),
             None if !c.creates_payment() => return Err(StoreError::Conflict(ConflictKind::Changed)),
@@ -126,12 +134,6 @@ impl Payments for MemoryStore {
                 return Err(StoreError::Conflict(ConflictKind::Changed));
             }
             _ => {}
-        }
-        let refund = c.written_refund();
-        if let Some(r) = refund.filter(|_| c.creates_refund())
-            && state.refunds.contains_key(&r.id)
-        {
-            return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
         }
         if let Some(guard) = c.attempts_guard {
             let noted = match c.refund {
@@ -200,7 +202,7 @@ impl Payments for MemoryStore {
     ) -> Result<PaymentPage, StoreError> {
         let after = match cursor {
             None => None,
-            Some(c) => Some(ListPosition::parse(c).ok_or(StoreError::InvalidCursor)?.key()),
+            Some(c) => Some(ListPosition::parse(&decode(c)?).ok_or(StoreError::InvalidCursor)?.key()),
         };
         let state = self.lock();
         let mut mine: Vec<&Payment> =
@@ -208,7 +210,7 @@ impl Payments for MemoryStore {
         mine.sort_by_key(|p| std::cmp::Reverse(list_key(p)));
         let (payments, next) =
             page(mine.into_iter().filter(|p| after.as_ref().is_none_or(|a| list_key(p) < *a)), limit);
-        Ok(PaymentPage { payments, next_cursor: next.as_ref().map(list_key) })
+        Ok(PaymentPage { payments, next_cursor: next.as_ref().map(|p| encode(&list_key(p))) })
     }
 }
 
@@ -221,6 +223,18 @@ fn page<'a, T: Clone + 'a>(items: impl Iterator<Item = &'a T>, limit: u32) -> (V
     (taken, next)
 }
 
+/// Cursors are opaque, as the DynamoDB adapter's are: base64 (URL-safe) of the position.
+fn encode(position: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+fn decode(cursor: &str) -> Result<String, StoreError> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+    String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)
+}
+
 fn feed_key(e: &Event) -> String {
     FeedPosition::of(e).key()
 }
@@ -230,13 +244,13 @@ impl Events for MemoryStore {
     async fn payment_events(&self, id: PaymentId, limit: u32, cursor: Option<&str>) -> Result<EventPage, StoreError> {
         let after = match cursor {
             None => 0,
-            Some(c) => c.parse::<u64>().map_err(|_| StoreError::InvalidCursor)?,
+            Some(c) => decode(c)?.parse::<u64>().map_err(|_| StoreError::InvalidCursor)?,
         };
         let state = self.lock();
         let mut mine: Vec<&Event> = state.events.iter().filter(|e| e.data.payment.id == id).collect();
         mine.sort_by_key(|e| e.version);
         let (events, next) = page(mine.into_iter().filter(|e| e.version > after), limit);
-        Ok(EventPage { events, next_cursor: next.map(|e| e.version.to_string()) })
+        Ok(EventPage { events, next_cursor: next.map(|e| encode(&e.version.to_string())) })
     }
 
     async fn merchant_events(
@@ -248,14 +262,14 @@ impl Events for MemoryStore {
     ) -> Result<EventPage, StoreError> {
         let before = match cursor {
             None => None,
-            Some(c) => Some(FeedPosition::parse(c).ok_or(StoreError::InvalidCursor)?.key()),
+            Some(c) => Some(FeedPosition::parse(&decode(c)?).ok_or(StoreError::InvalidCursor)?.key()),
         };
         let state = self.lock();
         let mut mine: Vec<&Event> =
             state.events.iter().filter(|e| e.merchant_id() == merchant && kind.is_none_or(|k| e.kind == k)).collect();
         mine.sort_by_key(|e| std::cmp::Reverse(feed_key(e)));
         let (events, next) = page(mine.into_iter().filter(|e| before.as_ref().is_none_or(|b| feed_key(e) < *b)), limit);
-        Ok(EventPage { events, next_cursor: next.as_ref().map(feed_key) })
+        Ok(EventPage { events, next_cursor: next.as_ref().map(|e| encode(&feed_key(e))) })
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {

@@ -208,8 +208,11 @@ async fn racing_refunds_cannot_both_take_what_is_left(s: &Stores) {
     let mut twin = first.view.clone();
     twin.refunds.clear();
     let same_id = NewRefund { amount: Amount::parse(100).unwrap(), ..a };
-    let reused = twin.apply(Transition::RefundCreated(same_id), T0 + 2, worker()).unwrap();
+    let reused = twin.apply(Transition::RefundCreated(same_id.clone()), T0 + 2, worker()).unwrap();
     assert_eq!(s.payments.commit(&reused, None).await, conflict(ConflictKind::AlreadyExists));
+    // ... and as such before a version that moved too: the taken id is what decides.
+    let from_old = view.apply(Transition::RefundCreated(same_id), T0 + 2, worker()).unwrap();
+    assert_eq!(s.payments.commit(&from_old, None).await, conflict(ConflictKind::AlreadyExists));
     let read = s.payments.get_payment(p.id).await.unwrap().unwrap();
     assert_eq!(read, first.view);
     assert_eq!((read.payment.refundable_left, read.refunds.len()), (400, 1));
