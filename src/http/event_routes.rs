@@ -10,25 +10,15 @@ use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized};
 use super::event_views::{self, EventBody, EventPage};
 use super::openapi::TAG_EVENTS;
-use super::routes::{page_limit, payment_id};
+use super::routes::{ListQuery, invalid_query, page_limit, payment_id};
 use crate::domain::events::{EventId, EventType};
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TrailQuery {
-    /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
-    limit: Option<String>,
-    /// The `NextCursor` of the previous page; omit for the first page.
-    cursor: Option<String>,
-}
 
 /// A payment's audit trail: every change of it and of its refunds, oldest first.
 ///
 /// Each event holds the payment as that change left it; `Version` runs 1, 2, 3, ... Another
 /// merchant's payment is answered exactly like an unknown one. Reads are not recorded.
 #[utoipa::path(get, path = "/payments/{id}/events", tag = TAG_EVENTS, security(("bearer" = [])),
-    params(("id" = String, Path, format = "uuid", description = "The `paymentID`."), TrailQuery),
+    params(("id" = String, Path, format = "uuid", description = "The `paymentID`."), ListQuery),
     responses(
         (status = 200, description = "A page, oldest first; follow `NextCursor` until it is null.", body = EventPage),
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID; `invalid_query`: the query \
@@ -44,7 +34,7 @@ pub async fn payment_events(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
-    query: Result<Query<TrailQuery>, QueryRejection>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<EventPage>, ApiError> {
     let id = payment_id(&id)?;
     let Query(q) = query.map_err(|_| invalid_query())?;
@@ -120,8 +110,4 @@ pub async fn get_event(
     tracing::Span::current().record("payment_id", tracing::field::display(id.payment_id));
     let event = state.services.get_event(&merchant, id).await?;
     Ok(Json(event_views::event(&event)))
-}
-
-fn invalid_query() -> ApiError {
-    ApiError::BadRequest("invalid_query", "the query string is not valid".into())
 }

@@ -67,7 +67,7 @@ pub async fn token(
     if !state.settings.token_issuance {
         return Err(ApiError::TokenIssuanceDisabled);
     }
-    let Query(q) = query.map_err(|_| ApiError::BadRequest("invalid_query", "the query string is not valid".into()))?;
+    let Query(q) = query.map_err(|_| invalid_query())?;
     let merchant = match q.merchant {
         None => state.settings.default_merchant.clone(),
         Some(m) => {
@@ -243,9 +243,9 @@ pub async fn get_payment(
 pub struct ListQuery {
     /// Page size, 1 to 100 (default 20).
     #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
-    limit: Option<String>,
+    pub(super) limit: Option<String>,
     /// The `NextCursor` of the previous page; omit for the first page.
-    cursor: Option<String>,
+    pub(super) cursor: Option<String>,
 }
 
 /// The merchant's payments, newest first, a page at a time.
@@ -265,10 +265,15 @@ pub async fn list_payments(
     Merchant(merchant): Merchant,
     query: Result<Query<ListQuery>, QueryRejection>,
 ) -> Result<Json<PaymentPage>, ApiError> {
-    let Query(q) = query.map_err(|_| ApiError::BadRequest("invalid_query", "the query string is not valid".into()))?;
+    let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
     let page = state.services.list_payments(&merchant, limit, q.cursor.as_deref()).await?;
     Ok(Json(views::page(&page.payments, page.next_cursor)))
+}
+
+/// A query string that does not parse into the route's parameters.
+pub(super) fn invalid_query() -> ApiError {
+    ApiError::BadRequest("invalid_query", "the query string is not valid".into())
 }
 
 /// A list's `limit`: 1 to 100, 20 when absent.
