@@ -26,6 +26,28 @@ pub fn sha256_hex(parts: &[&[u8]]) -> String {
     hex(&h.finalize())
 }
 
+/// A page cursor as clients see it: opaque, the URL-safe base64 of a position the store reads.
+pub fn cursor(position: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+}
+
+/// The position a `cursor` carries; `None` for anything `cursor` did not write.
+pub fn position(cursor: &str) -> Option<String> {
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).ok()?;
+    String::from_utf8(raw).ok()
+}
+
+/// Of `items` (read up to `limit` + 1), the first `limit` and, when more exist (the extra one
+/// came, or the read `stopped_early`), the last one kept: where the next page starts.
+pub fn split_page<T: Clone>(mut items: Vec<T>, limit: u32, stopped_early: bool) -> (Vec<T>, Option<T>) {
+    let more = items.len() > limit as usize || stopped_early;
+    items.truncate(limit as usize);
+    let next = if more { items.last().cloned() } else { None };
+    (items, next)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -35,5 +57,14 @@ mod tests {
         let want = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert_eq!(sha256_hex(&[b"a", b"bc"]), want);
         assert_eq!(hex(&[0, 15, 255]), "000fff");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_pages_split_after_their_limit() {
+        assert_eq!(position(&cursor("0001#x")).as_deref(), Some("0001#x"));
+        assert_eq!(position("not base64!"), None);
+        assert_eq!(split_page(vec![1, 2, 3], 2, false), (vec![1, 2], Some(2)));
+        assert_eq!(split_page(vec![1, 2], 2, false), (vec![1, 2], None), "exactly full: no empty next page");
+        assert_eq!(split_page(vec![1, 2], 2, true), (vec![1, 2], Some(2)), "stopped early: more may exist");
     }
 }

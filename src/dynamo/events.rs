@@ -2,8 +2,6 @@
 //! GSI3 for one type) and one event by id. Cursors name the last event of a page; the merchant
 //! comes from the caller, never from a cursor.
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use super::DynamoStore;
 use super::attrs::{Item, s};
@@ -13,6 +11,7 @@ use super::keys::*;
 use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
+use crate::util;
 
 #[async_trait]
 impl Events for DynamoStore {
@@ -39,7 +38,7 @@ impl Events for DynamoStore {
             .await
             .map_err(classify)?;
         let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
-        Ok(EventPage { events, next_cursor: next.map(|e| B64.encode(e.version.to_string())) })
+        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&e.version.to_string())) })
     }
 
     async fn merchant_events(
@@ -81,7 +80,7 @@ impl Events for DynamoStore {
             .await
             .map_err(classify)?;
         let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
-        Ok(EventPage { events, next_cursor: next.map(|e| B64.encode(FeedPosition::of(&e).key())) })
+        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&FeedPosition::of(&e).key())) })
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
@@ -99,22 +98,18 @@ impl Events for DynamoStore {
     }
 }
 
-/// One more than asked: whether a next page exists is known without a second query.
-fn one_more(limit: u32) -> i32 {
+/// One more than asked: whether a next page exists is known without a second query, so a page
+/// that is exactly full does not hand out a cursor to an empty page.
+pub(super) fn one_more(limit: u32) -> i32 {
     i32::try_from(limit).unwrap_or(i32::MAX - 1).saturating_add(1)
 }
 
-/// The first `limit` events and, when more exist (the extra one came, or DynamoDB stopped at
-/// 1 MB), the last of them: where the next page starts.
+/// A page of events read (DynamoDB stops early at 1 MB), split where the next page starts.
 fn page(items: &[Item], stopped_early: bool, limit: u32) -> Result<(Vec<Event>, Option<Event>), StoreError> {
-    let mut events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
-    let more = events.len() > limit as usize || stopped_early;
-    events.truncate(limit as usize);
-    let next = if more { events.last().cloned() } else { None };
-    Ok((events, next))
+    let events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
+    Ok(util::split_page(events, limit, stopped_early))
 }
 
 fn decode(cursor: &str) -> Result<String, StoreError> {
-    let raw = B64.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)
+    util::position(cursor).ok_or(StoreError::InvalidCursor)
 }

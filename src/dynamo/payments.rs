@@ -1,13 +1,12 @@
 //! Payments and refunds: every change written with its event in one transaction, reads, lists.
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 use super::DynamoStore;
 use super::attrs::{Item, n, s};
 use super::error::{classify, classify_transaction};
 use super::event_items::event_item;
+use super::events::one_more;
 use super::items::*;
 use super::keys::*;
 use crate::domain::change::Change;
@@ -18,6 +17,7 @@ use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
+use crate::util;
 
 #[async_trait]
 impl Payments for DynamoStore {
@@ -127,19 +127,15 @@ impl Payments for DynamoStore {
             .key_condition_expression("GSI1PK = :m")
             .expression_attribute_values(":m", s(&gsi_pk))
             .scan_index_forward(false)
-            // One more than asked: whether a next page exists is known without a second query,
-            // so a page that is exactly full does not hand out a cursor to an empty page.
-            .limit(i32::try_from(limit).unwrap_or(i32::MAX - 1).saturating_add(1))
+            .limit(one_more(limit))
             .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(classify)?;
-        let mut payments = out.items().iter().map(payment_from_item).collect::<Result<Vec<_>, _>>()?;
-        // More exists if the extra item came, or if DynamoDB stopped early (1 MB per query).
-        let more = payments.len() > limit as usize || out.last_evaluated_key.is_some();
-        payments.truncate(limit as usize);
-        let next_cursor = if more { payments.last().map(encode_cursor) } else { None };
-        Ok(PaymentPage { payments, next_cursor })
+        let payments = out.items().iter().map(payment_from_item).collect::<Result<Vec<_>, _>>()?;
+        // DynamoDB stops early at 1 MB per query: more may exist then too.
+        let (payments, next) = util::split_page(payments, limit, out.last_evaluated_key.is_some());
+        Ok(PaymentPage { payments, next_cursor: next.as_ref().map(encode_cursor) })
     }
 }
 
@@ -260,12 +256,11 @@ enum Repair {
 /// The cursor names the last payment of the page; the merchant comes from the caller's token,
 /// never from the cursor, so a cursor cannot page through another merchant's payments.
 fn encode_cursor(last: &Payment) -> String {
-    B64.encode(list_sort_key(last.created_at_ms, last.id))
+    util::cursor(&list_sort_key(last.created_at_ms, last.id))
 }
 
 fn decode_cursor(cursor: &str, gsi_pk: &str) -> Result<Item, StoreError> {
-    let raw = B64.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    let sort_key = String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)?;
+    let sort_key = util::position(cursor).ok_or(StoreError::InvalidCursor)?;
     let at = ListPosition::parse(&sort_key).ok_or(StoreError::InvalidCursor)?;
     Ok(Item::from([
         (PK.to_owned(), s(payment_pk(at.id))),

@@ -216,23 +216,16 @@ impl Payments for MemoryStore {
 
 /// The first `limit` of `items` and, when more follow, the last of them (the next page's start).
 fn page<'a, T: Clone + 'a>(items: impl Iterator<Item = &'a T>, limit: u32) -> (Vec<T>, Option<T>) {
-    let mut taken: Vec<T> = items.take(limit as usize + 1).cloned().collect();
-    let more = taken.len() > limit as usize;
-    taken.truncate(limit as usize);
-    let next = if more { taken.last().cloned() } else { None };
-    (taken, next)
+    crate::util::split_page(items.take(limit as usize + 1).cloned().collect(), limit, false)
 }
 
-/// Cursors are opaque, as the DynamoDB adapter's are: base64 (URL-safe) of the position.
+/// Cursors are opaque, as the DynamoDB adapter's are (`util::cursor`).
 fn encode(position: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(position)
+    crate::util::cursor(position)
 }
 
 fn decode(cursor: &str) -> Result<String, StoreError> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-    String::from_utf8(raw).map_err(|_| StoreError::InvalidCursor)
+    crate::util::position(cursor).ok_or(StoreError::InvalidCursor)
 }
 
 fn feed_key(e: &Event) -> String {
