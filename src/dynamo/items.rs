@@ -183,6 +183,21 @@ pub fn new_refund_item(r: &Refund) -> Item {
     item
 }
 
+/// An item of a payment's collection that is the payment or one of its refunds.
+pub enum Record {
+    Payment(Payment),
+    Refund(Refund),
+}
+
+/// The payment or refund `item` holds, by its sort key; `None` for any other item (an event).
+pub fn record_from_item(item: &Item) -> Result<Option<Record>, StoreError> {
+    match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
+        Some(PAYMENT_SK) => payment_from_item(item).map(|p| Some(Record::Payment(p))),
+        Some(sk) if sk.starts_with(REFUND_SK_PREFIX) => refund_from_item(item).map(|r| Some(Record::Refund(r))),
+        _ => Ok(None),
+    }
+}
+
 pub fn payment_from_item(item: &Item) -> Result<Payment, StoreError> {
     from_item::<PaymentItem>(item, "payment").map(Payment::from)
 }

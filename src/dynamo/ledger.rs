@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use super::DynamoStore;
 use super::attrs::{Item, n, s};
 use super::error::classify;
-use super::items::{payment_from_item, refund_from_item};
+use super::items::{Record, record_from_item};
 use super::keys::*;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::payment::{PaymentView, Refund};
@@ -39,12 +39,9 @@ impl DynamoStore {
                 .await
                 .map_err(classify)?;
             for item in out.items() {
-                match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-                    Some(PAYMENT_SK) => payments.push(payment_from_item(item)?),
-                    Some(_) => {
-                        let r = refund_from_item(item)?;
-                        refunds.entry(r.payment_id).or_default().push(r);
-                    }
+                match record_from_item(item)? {
+                    Some(Record::Payment(p)) => payments.push(p),
+                    Some(Record::Refund(r)) => refunds.entry(r.payment_id).or_default().push(r),
                     None => {}
                 }
             }

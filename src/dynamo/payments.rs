@@ -87,10 +87,10 @@ impl Payments for DynamoStore {
                 .await
                 .map_err(classify)?;
             for item in out.items() {
-                match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-                    Some(PAYMENT_SK) => payment = Some(payment_from_item(item)?),
-                    Some(sk) if sk.starts_with(REFUND_SK_PREFIX) => refunds.push(refund_from_item(item)?),
-                    _ => {}
+                match record_from_item(item)? {
+                    Some(Record::Payment(p)) => payment = Some(p),
+                    Some(Record::Refund(r)) => refunds.push(r),
+                    None => {}
                 }
             }
             start = out.last_evaluated_key;

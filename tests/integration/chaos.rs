@@ -5,14 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::app::{card_request, eventually};
-use crate::support::system::{System, Worker};
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use crate::support::app::card_request;
+use crate::support::system::{System, Worker, count};
 
 const CARDS: [&str; 4] = ["1234123412341234", "4242424242424242", "5555555555554444", "4000000000000002"];
 
@@ -63,18 +59,7 @@ async fn chaos_every_payment_final_none_charged_twice() {
 
     // Wait until everything is final, then heal the bank so the last retries go through.
     let deadline = Duration::from_secs(240);
-    let finals: Vec<Value> = eventually(deadline, "every payment and refund final", || async {
-        let mut all = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let resp = sys.app.get(id).await;
-            if resp.status() != 200 || resp.headers().contains_key("retry-after") {
-                return None;
-            }
-            all.push(resp.json::<Value>().await.ok()?);
-        }
-        Some(all)
-    })
-    .await;
+    let finals = sys.all_settled(&ids, deadline).await;
 
     let ledger = sys.bank.ledger().await;
     let charged: HashMap<String, u64> = serde_json::from_value(ledger["ChargesByReference"].clone()).unwrap();

@@ -6,14 +6,10 @@
 //! 200 payments and 50 refunds; `make test` fewer.
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::app::{card_request, eventually};
-use crate::support::system::{System, Worker};
-
-fn count(var: &str, default: usize) -> usize {
-    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
-}
+use crate::support::app::card_request;
+use crate::support::system::{System, Worker, count};
 
 /// How long each phase of the outage lasts: twice the key TTL, so keys are forgotten mid-way.
 const OUTAGE_PHASE: Duration = Duration::from_secs(4);
@@ -74,18 +70,7 @@ async fn chaos_the_bank_forgets_keys_during_a_long_outage_and_nothing_is_charged
     let rest = payments - ids.len();
     create(&sys, rest, &mut ids).await;
 
-    let finals: Vec<Value> = eventually(Duration::from_secs(240), "every payment and refund final", || async {
-        let mut all = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let resp = sys.app.get(id).await;
-            if resp.status() != 200 || resp.headers().contains_key("retry-after") {
-                return None;
-            }
-            all.push(resp.json::<Value>().await.ok()?);
-        }
-        Some(all)
-    })
-    .await;
+    let finals = sys.all_settled(&ids, Duration::from_secs(240)).await;
     let ledger = sys.bank.ledger().await;
     let twice = ledger["ChargesByReference"].as_object().unwrap().values().filter(|n| n.as_u64() > Some(1)).count();
     let statuses = |s: &str| finals.iter().filter(|p| p["Status"] == s).count();

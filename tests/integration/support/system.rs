@@ -79,6 +79,11 @@ pub struct System {
     restarts: u32,
 }
 
+/// A size a run takes from the environment (`CHAOS_PAYMENTS=200 make chaos`), or `default`.
+pub fn count(var: &str, default: usize) -> usize {
+    std::env::var(var).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// A service binary: this build's, or with `SERVICES_BIN_DIR` set another build's, to run a
 /// scenario against an earlier version of the services (the bank simulator and `reconcile`
 /// stay this build's).
@@ -207,6 +212,22 @@ impl System {
             .expect("reconcile runs");
         let printed = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
         (out.status.success(), printed)
+    }
+
+    /// Polls every payment of `ids` until all of them and their refunds are final; their bodies.
+    pub async fn all_settled(&self, ids: &[String], within: Duration) -> Vec<Value> {
+        eventually(within, "every payment and refund final", || async {
+            let mut all = Vec::with_capacity(ids.len());
+            for id in ids {
+                let resp = self.app.get(id).await;
+                if resp.status() != 200 || resp.headers().contains_key("retry-after") {
+                    return None;
+                }
+                all.push(resp.json::<Value>().await.ok()?);
+            }
+            Some(all)
+        })
+        .await
     }
 
     /// Messages visible or in flight on a queue (approximate, as SQS reports them).
