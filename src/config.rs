@@ -17,6 +17,9 @@ pub struct AwsArgs {
     pub payments_queue: String,
     #[arg(long, env = "REFUNDS_QUEUE", default_value = "payment-platform-refunds")]
     pub refunds_queue: String,
+    /// The webhook-worker's queue: every change of a payment is announced on it.
+    #[arg(long, env = "WEBHOOKS_QUEUE", default_value = "payment-platform-webhooks")]
+    pub webhooks_queue: String,
     /// Create the table and queues if missing and seed test merchants; never deletes anything.
     #[arg(long, env = "SETUP", default_value_t = false)]
     pub setup: bool,
@@ -37,6 +40,61 @@ pub struct VaultArgs {
     /// Comma-separated previous keys, still accepted for opening during a rotation.
     #[arg(long, env = "CARD_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
     pub card_encryption_old_keys: Vec<SecretString>,
+}
+
+/// Whether webhook endpoints may be plain http or private addresses (API and webhook worker).
+#[derive(Args, Debug, Clone)]
+pub struct WebhookUrlArgs {
+    /// Accept and deliver to http URLs and loopback or private addresses. Default: true on the
+    /// emulator (`make dev`), false against real AWS, where only https to public addresses goes.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_URLS", action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private_urls: Option<bool>,
+}
+
+impl WebhookUrlArgs {
+    pub fn allow_private(&self, aws: &AwsArgs) -> bool {
+        self.webhook_allow_private_urls.unwrap_or_else(|| aws.is_emulator())
+    }
+}
+
+/// How the webhook worker delivers.
+#[derive(Args, Debug, Clone)]
+pub struct WebhookArgs {
+    #[command(flatten)]
+    pub urls: WebhookUrlArgs,
+    /// One delivery attempt's limit, in milliseconds.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_MS", default_value_t = 15_000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub webhook_timeout_ms: u64,
+    /// Delays between attempts (`ms`, `s`, `m`, `h`); the delivery fails after the last.
+    #[arg(long, env = "WEBHOOK_RETRY_SCHEDULE", default_value = "5s,5m,30m,2h,5h,10h,10h",
+          value_parser = crate::domain::webhooks::RetrySchedule::parse)]
+    pub webhook_retry_schedule: crate::domain::webhooks::RetrySchedule,
+    /// Delivery attempts in flight at once, in all.
+    #[arg(long, env = "WEBHOOK_CONCURRENCY", default_value_t = 64,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub webhook_concurrency: u16,
+    /// Delivery attempts in flight at once to one endpoint: a slow receiver holds no more.
+    #[arg(long, env = "WEBHOOK_ENDPOINT_CONCURRENCY", default_value_t = 4,
+          value_parser = clap::value_parser!(u16).range(1..=100))]
+    pub webhook_endpoint_concurrency: u16,
+    /// An endpoint failing without a success for this many seconds is disabled (5 days).
+    #[arg(long, env = "WEBHOOK_DISABLE_AFTER_SECS", default_value_t = 432_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub webhook_disable_after_secs: u64,
+}
+
+impl WebhookArgs {
+    pub fn settings(&self) -> crate::app::deliver::DeliverySettings {
+        crate::app::deliver::DeliverySettings {
+            schedule: self.webhook_retry_schedule.clone(),
+            timeout: std::time::Duration::from_millis(self.webhook_timeout_ms),
+            disable_after_ms: self.webhook_disable_after_secs.saturating_mul(1000),
+            concurrency: usize::from(self.webhook_concurrency),
+            endpoint_concurrency: usize::from(self.webhook_endpoint_concurrency),
+        }
+    }
 }
 
 /// A fixed key for the local emulator only, so `make dev` needs no set-up.
@@ -86,6 +144,8 @@ pub struct ApiConfig {
     pub aws: AwsArgs,
     #[command(flatten)]
     pub vault: VaultArgs,
+    #[command(flatten)]
+    pub webhook_urls: WebhookUrlArgs,
     #[arg(long, env = "HTTP_HOST", default_value = "127.0.0.1")]
     pub http_host: std::net::IpAddr,
     #[arg(long, env = "HTTP_PORT", default_value_t = 4444)]

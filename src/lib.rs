@@ -20,5 +20,6 @@ pub mod telemetry;
 pub mod testing;
 pub mod util;
 pub mod vault;
+pub mod webhooks;
 pub mod wiring;
 pub mod worker;

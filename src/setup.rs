@@ -17,7 +17,7 @@ pub async fn run(clients: &Clients, aws: &AwsArgs) -> Result<(), SetupError> {
     let created = dynamo::setup::ensure_table(&clients.dynamodb, &aws.table).await?;
     tracing::info!(table = %aws.table, created, "table ready");
     dynamo::setup::seed_merchants(&clients.dynamodb, &aws.table).await?;
-    for queue in [&aws.payments_queue, &aws.refunds_queue] {
+    for queue in [&aws.payments_queue, &aws.refunds_queue, &aws.webhooks_queue] {
         let created = sqs::setup::ensure_queue(&clients.sqs, queue).await?;
         tracing::info!(%queue, created, "queue ready");
     }

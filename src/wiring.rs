@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use secrecy::ExposeSecret;
 
+use crate::app::deliver::Webhooks;
 use crate::app::{Services, SystemClock};
 use crate::aws::{self, Clients};
 use crate::bank_client::{self, BankClientConfig, BankClientError};
@@ -22,7 +23,9 @@ use crate::http::{AppState, Settings};
 use crate::setup::{self, SetupError};
 use crate::sqs::SqsJobQueue;
 use crate::vault::{AeadVault, KeyError};
-use crate::worker::{ChargeHandler, JobHandler, RefundHandler, SqsWorkQueue, WorkerStats};
+use crate::webhooks::HttpWebhookSender;
+use crate::worker::{ChargeHandler, DeliverHandler, JobHandler, RefundHandler, SqsWorkQueue, WorkerStats};
+use crate::worker::{RepairPass, StaleRecords, WebhookSweep};
 use crate::worker::{Worker, WorkerConfig, WorkerKind};
 
 /// Why a binary could not start. Each message says what to fix.
@@ -48,6 +51,8 @@ pub enum StartError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the webhook HTTP client could not be built")]
+    WebhookClient,
     #[error("the health endpoint failed")]
     Health(#[source] std::io::Error),
 }
@@ -60,7 +65,7 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
         setup::run(&clients, aws).await?;
     }
     let card_key = secret_or_dev(&vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, aws)?;
-    let queue = SqsJobQueue::resolve(clients.sqs.clone(), &aws.payments_queue, &aws.refunds_queue).await?;
+    let queue = SqsJobQueue::resolve(clients.sqs.clone(), aws).await?;
     let services = Services {
         store: Stores::all(Arc::new(DynamoStore::new(clients.dynamodb.clone(), aws.table.clone()))),
         queue: Arc::new(queue),
@@ -129,6 +134,7 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
             max_header_bytes: usize::try_from(config.max_header_bytes).unwrap_or(usize::MAX),
             conn: config.conn_limits(),
             base_url: config.base_url.clone(),
+            webhook_allow_private: config.webhook_urls.allow_private(&config.aws),
         }),
     })
 }
@@ -148,10 +154,26 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
             * u32::try_from(bank_config.max_attempts).unwrap_or(u32::MAX)
             + std::time::Duration::from_secs(1),
     };
-    let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
-    let handler: Arc<dyn JobHandler> = match kind {
-        WorkerKind::Payment => Arc::new(ChargeHandler { services: services.clone(), bank }),
-        WorkerKind::Refund => Arc::new(RefundHandler { services: services.clone(), bank }),
+    let stale = || -> Arc<dyn RepairPass> {
+        Arc::new(StaleRecords { services: services.clone(), kind, after: config.repair_after() })
+    };
+    let (handler, repair): (Arc<dyn JobHandler>, Arc<dyn RepairPass>) = match kind {
+        WorkerKind::Payment => {
+            let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
+            (Arc::new(ChargeHandler { services: services.clone(), bank }), stale())
+        }
+        WorkerKind::Refund => {
+            let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
+            (Arc::new(RefundHandler { services: services.clone(), bank }), stale())
+        }
+        WorkerKind::Webhook => {
+            let settings = config.webhooks.settings();
+            let sender = HttpWebhookSender::new(settings.timeout, config.webhooks.urls.allow_private(&config.aws))
+                .map_err(|_| StartError::WebhookClient)?;
+            let webhooks = Arc::new(Webhooks::new(services.clone(), Arc::new(sender), settings));
+            let sweep = WebhookSweep { webhooks: Arc::clone(&webhooks), grace: config.repair_after() };
+            (Arc::new(DeliverHandler { webhooks }), Arc::new(sweep))
+        }
     };
     let queue = SqsWorkQueue::resolve(clients.sqs, kind.queue(&config.aws)).await?;
     Ok(Worker {
@@ -160,8 +182,8 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
         handler,
         queue: Arc::new(queue),
         runtime: config.runtime(),
+        repair,
         repair_every: config.repair_interval(),
-        repair_after: config.repair_after(),
         stats: Arc::new(WorkerStats::default()),
     })
 }

@@ -74,6 +74,7 @@ impl System {
             table: format!("bench{run}-{tag}-table"),
             payments_queue: format!("bench{run}-{tag}-payments"),
             refunds_queue: format!("bench{run}-{tag}-refunds"),
+            webhooks_queue: format!("bench{run}-{tag}-webhooks"),
             setup: true,
         }
     }
@@ -110,6 +111,7 @@ impl System {
             ("DYNAMODB_TABLE", stack.table.clone()),
             ("PAYMENTS_QUEUE", stack.payments_queue.clone()),
             ("REFUNDS_QUEUE", stack.refunds_queue.clone()),
+            ("WEBHOOKS_QUEUE", stack.webhooks_queue.clone()),
             ("SETUP", "true".into()),
             ("CARD_ENCRYPTION_KEY", self.card_key.clone()),
             ("JWT_SECRET_KEY", self.jwt_secret.clone()),

@@ -50,7 +50,10 @@ impl Services {
                 Err(_) => return Ok(Landed::Refused(view)),
             };
             match carry::store_write(|| self.store.payments.commit(&change, None)).await {
-                Ok(()) => return Ok(Landed::Yes(change.view)),
+                Ok(()) => {
+                    self.announce(change.event.id()).await;
+                    return Ok(Landed::Yes(change.view));
+                }
                 // Another change landed first, or ours did on an attempt whose answer was lost
                 // (then the transition no longer applies, and says so).
                 Err(StoreError::Conflict(_)) => {

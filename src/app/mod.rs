@@ -4,6 +4,7 @@ mod bank_calls;
 pub use bank_calls::BankPolicy;
 mod carry;
 mod changes;
+pub mod deliver;
 pub mod events;
 mod idempotency;
 pub use idempotency::KeyedRequest;
@@ -12,6 +13,7 @@ pub mod refunds;
 pub mod settle;
 #[cfg(test)]
 mod tests;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -39,6 +41,13 @@ pub enum AppError {
     InvalidCursor,
     #[error("event not found")]
     EventNotFound,
+    #[error("a merchant may have at most {0} webhook endpoints")]
+    TooManyEndpoints(usize),
+    #[error("webhook endpoint not found")]
+    EndpointNotFound,
+    /// Another delivery round of the event is under way; nothing was changed.
+    #[error("a delivery of this event is under way; try again in a few seconds")]
+    DeliveryBusy,
     /// Other changes of the payment kept landing first; nothing of this request was written.
     #[error("the payment is being changed by other requests")]
     Contended,
@@ -105,6 +114,14 @@ impl Services {
     /// The cause of the changes the work in hand makes: `actor`, in the current trace.
     pub(crate) fn cause(&self, actor: Actor) -> Cause {
         Cause::new(actor, self.traces.current_trace_id())
+    }
+
+    /// Tells the webhook worker that `event` was recorded. Best effort: the event is in the
+    /// due-time index from its write on, so a lost send only delays it until the sweep.
+    pub(crate) async fn announce(&self, event: crate::domain::events::EventId) {
+        if let Err(e) = self.queue.enqueue(&crate::domain::ports::Job::Deliver { event }).await {
+            tracing::warn!(event_id = %event, error = %e, "event not announced; the webhook sweep will find it");
+        }
     }
 
     /// Whether `merchant` is registered (token issuance names only known merchants).

@@ -43,7 +43,10 @@ impl Services {
         let change = Change::payment_created(&new, cause);
         let written = carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await;
         match (written, key) {
-            (Ok(()), _) => Ok(self.enqueue_and_answer(id, None).await),
+            (Ok(()), _) => {
+                let (resp, ()) = tokio::join!(self.enqueue_and_answer(id, None), self.announce(change.event.id()));
+                Ok(resp)
+            }
             // The id is fresh: the record (or its event) can only exist because an attempt whose
             // answer was lost (ours, or the SDK's own retry) wrote it. Without a key, nothing
             // else can fail a condition.

@@ -75,7 +75,11 @@ impl Services {
             let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
             match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {
                 // The claim was written done: nothing to finish.
-                Ok(()) => return Ok(self.enqueue_refund_and_answer(&refund, None).await),
+                Ok(()) => {
+                    let (resp, ()) =
+                        tokio::join!(self.enqueue_refund_and_answer(&refund, None), self.announce(change.event.id()));
+                    return Ok(resp);
+                }
                 Err(StoreError::Conflict(kind)) => {
                     // An attempt whose answer was lost (ours, or the SDK's own retry) may have
                     // written this very refund: then the conflict is our own write, carried on.

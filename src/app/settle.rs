@@ -130,6 +130,7 @@ impl Services {
         change.attempts_guard = Some(stored.map(|a| a.last_ms));
         match carry::store_write(|| self.store.payments.commit(&change, None)).await {
             Ok(()) => {
+                self.announce(change.event.id()).await;
                 tracing::warn!(payment_id = %subject.payment, refund_id = ?subject.refund,
                     "the bank applied nothing, for good: ended without it");
                 self.release_waiting_refunds(&change.view).await;
@@ -279,6 +280,7 @@ impl Services {
         let (payment, refund) = match job {
             Job::Charge { payment_id } => (payment_id, None),
             Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
+            Job::Deliver { .. } => return Ok(false),
         };
         // The claim comes first: a repairer that loses it spends no read on the payment.
         if !self.store.repair.claim_stale(payment, refund, cutoff, now).await? {

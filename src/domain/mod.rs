@@ -11,3 +11,4 @@ pub mod money;
 pub mod payment;
 pub mod ports;
 pub mod status;
+pub mod webhooks;

@@ -12,6 +12,7 @@ use super::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, Idempotency
 use super::ids::{MerchantId, PaymentId, RefundId};
 use super::inquiry::Attempts;
 use super::payment::{Payment, PaymentView};
+use super::webhooks::{AttemptOutcome, AttemptRecord, Delivery, Endpoint, EndpointId};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
@@ -150,6 +151,100 @@ pub trait Merchants: Send + Sync {
     async fn merchant_exists(&self, merchant: &MerchantId) -> Result<bool, StoreError>;
 }
 
+/// A merchant's webhook endpoints (at most `webhooks::MAX_ENDPOINTS` each, so always read whole).
+#[async_trait]
+pub trait WebhookEndpoints: Send + Sync {
+    /// Stores a new endpoint; `Conflict(AlreadyExists)` when its id is taken.
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+
+    /// Stores `endpoint` as revision `endpoint.revision + 1`, only while the stored one is at
+    /// `endpoint.revision`: `Conflict(Changed)` otherwise, `NotFound` once it is deleted.
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError>;
+
+    /// The merchant's endpoints, oldest first.
+    async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<Endpoint>, StoreError>;
+
+    /// Whether there was one to delete.
+    async fn delete_endpoint(&self, merchant: &MerchantId, id: EndpointId) -> Result<bool, StoreError>;
+}
+
+/// What a claim on an event's deliveries found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeliveryClaim {
+    /// Ours until `lease_ms`: the event and its deliveries (`None`: not planned yet).
+    Claimed { event: Box<Event>, deliveries: Option<Vec<Delivery>>, lease_ms: u64 },
+    /// Another worker holds it until its lease ends.
+    Busy,
+    /// Nothing outstanding: every delivery ended, or the event is unknown.
+    Settled,
+}
+
+/// An event with deliveries outstanding, in the due-time index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueEvent {
+    pub event: EventId,
+    /// When its next attempt is due.
+    pub due_ms: u64,
+    /// When the event happened.
+    pub at_ms: u64,
+}
+
+/// The delivery of events to webhook endpoints. Every event enters the due-time index in the
+/// write that records it (`Payments::commit`) and leaves it when no delivery is outstanding;
+/// the index, not the queue, is the truth about what is left to deliver.
+#[async_trait]
+pub trait Deliveries: Send + Sync {
+    /// Takes the event's deliveries until `lease_ms`, if no other lease is live at `now_ms` and
+    /// the event is in the index (with `reopen`, also when it is not: a redelivery puts it back).
+    async fn claim_delivery(
+        &self,
+        event: EventId,
+        now_ms: u64,
+        lease_ms: u64,
+        reopen: bool,
+    ) -> Result<DeliveryClaim, StoreError>;
+
+    /// Ends a claim: stores the deliveries and the attempts made, moves the event to its next
+    /// due time (out of the index when none is pending) and releases the lease.
+    /// `Conflict(Changed)` when the lease `lease_ms` is no longer ours (nothing written).
+    async fn save_delivery(
+        &self,
+        event: &Event,
+        lease_ms: u64,
+        deliveries: &[Delivery],
+        attempts: &[AttemptRecord],
+    ) -> Result<(), StoreError>;
+
+    /// Every attempt at delivering the event, oldest first.
+    async fn attempts(&self, event: EventId) -> Result<Vec<AttemptRecord>, StoreError>;
+
+    /// Events with deliveries outstanding, earliest due first; at most `limit` per shard.
+    async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError>;
+
+    /// Marks an event due before `older_than_ms` as picked up by the sweep at `now_ms` (due
+    /// again `older_than_ms` later, should that pick-up be lost). Only one of several racing
+    /// sweeps gets `true`.
+    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError>;
+}
+
+/// One signed POST of an event to an endpoint.
+#[derive(Debug, Clone)]
+pub struct Outgoing<'a> {
+    pub url: &'a str,
+    pub event: &'a Event,
+    /// The signing secrets (`whsec_...`), newest first: one signature each.
+    pub secrets: &'a [String],
+    /// Unix seconds of this attempt (`webhook-timestamp`).
+    pub timestamp_s: u64,
+}
+
+/// Sends webhooks; the adapter builds the body and signs it.
+#[async_trait]
+pub trait WebhookSender: Send + Sync {
+    /// One attempt, bounded by the adapter's timeout; never follows a redirect.
+    async fn send(&self, out: &Outgoing<'_>) -> AttemptOutcome;
+}
+
 /// Every storage port, one adapter behind each (DynamoDB in production, memory in tests).
 #[derive(Clone)]
 pub struct Stores {
@@ -158,20 +253,24 @@ pub struct Stores {
     pub keys: Arc<dyn IdempotencyKeys>,
     pub repair: Arc<dyn RepairIndex>,
     pub merchants: Arc<dyn Merchants>,
+    pub endpoints: Arc<dyn WebhookEndpoints>,
+    pub deliveries: Arc<dyn Deliveries>,
 }
 
 impl Stores {
     /// All ports served by one adapter.
     pub fn all<S>(store: Arc<S>) -> Self
     where
-        S: Payments + Events + IdempotencyKeys + RepairIndex + Merchants + 'static,
+        S: Payments + Events + IdempotencyKeys + RepairIndex + Merchants + WebhookEndpoints + Deliveries + 'static,
     {
         Self {
             payments: store.clone(),
             events: store.clone(),
             keys: store.clone(),
             repair: store.clone(),
-            merchants: store,
+            merchants: store.clone(),
+            endpoints: store.clone(),
+            deliveries: store,
         }
     }
 }
@@ -179,8 +278,17 @@ impl Stores {
 /// A unit of work for a worker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
-    Charge { payment_id: PaymentId },
-    Refund { payment_id: PaymentId, refund_id: RefundId },
+    Charge {
+        payment_id: PaymentId,
+    },
+    Refund {
+        payment_id: PaymentId,
+        refund_id: RefundId,
+    },
+    /// Deliver an event to the merchant's webhook endpoints.
+    Deliver {
+        event: EventId,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,17 +301,25 @@ pub enum QueueError {
 
 #[async_trait]
 pub trait JobQueue: Send + Sync {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError>;
+    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+        self.enqueue_after(job, 0).await
+    }
+
+    /// Enqueues `job`, received no sooner than `delay_secs` from now (SQS allows at most 900).
+    async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("card data could not be opened")]
 pub struct VaultError;
 
-/// Authenticated encryption of card data, bound to the payment it belongs to.
+/// Authenticated encryption of card data, bound to the payment it belongs to, and of webhook
+/// signing secrets, bound to their endpoint.
 pub trait CardVault: Send + Sync {
     fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard;
     fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError>;
+    fn seal_secret(&self, secret: &str, owner: &str) -> String;
+    fn open_secret(&self, sealed: &str, owner: &str) -> Result<String, VaultError>;
 }
 
 /// Wall-clock time, as a port so tests can pin it.

@@ -72,6 +72,9 @@ pub fn event_item(e: &Event) -> Item {
         (GSI1SK.to_owned(), s(&feed)),
         (GSI3PK.to_owned(), s(merchant_events_of_type_pk(&p.merchant_id, e.kind))),
         (GSI3SK.to_owned(), s(feed)),
+        // Due for webhook delivery at once: the webhook worker takes it out of the index.
+        (GSI2PK.to_owned(), s(webhook_due_pk(&e.id().to_string()))),
+        (GSI2SK.to_owned(), s(webhook_due_sk(e.at_ms, e.at_ms, &e.id().to_string()))),
         (TTL_ATTRIBUTE.to_owned(), n(e.at_ms / 1000 + EVENT_RETENTION_DAYS * 86_400)),
     ]);
     item

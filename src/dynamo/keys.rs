@@ -8,6 +8,12 @@
 //! | event       | `PAY#<payment id>`      | `EVENT#<version>`  | `EVENTS#<m>` / `<ms>#<event id>`  | -; GSI3: `EVENTS#<m>#<type>` / `<ms>#<event id>` |
 //! | idempotency | `IDEM#<m>#<sha256(key)>`| `IDEM`             | -                                 | -                                    |
 //! | merchant    | `MERCHANT#<m>`          | `PROFILE`          | -                                 | -                                    |
+//! | endpoint    | `MERCHANT#<m>`          | `WEBHOOK#<endpoint id>` | -                            | -                                    |
+//! | attempt     | `PAY#<payment id>`      | `DELIVERY#<version>#<endpoint id>#<n>` | -             | -                                    |
+//!
+//! An event also sits in GSI2 while a webhook delivery of it is outstanding (the due-time index):
+//! `WEBHOOKS#<shard>` / `<due ms>#<event ms>#<event id>`, written with the event, moved by each
+//! delivery round, removed when no delivery is left.
 //!
 //! A payment's events sort before its own items (`EVENT#` < `PAYMENT` < `REFUND#`), so a read of
 //! the payment skips them and a read of its audit trail reads only them.
@@ -35,6 +41,9 @@ pub const TTL_ATTRIBUTE: &str = "ExpiresAt";
 pub const PAYMENT_SK: &str = "PAYMENT";
 pub const REFUND_SK_PREFIX: &str = "REFUND#";
 pub const EVENT_SK_PREFIX: &str = "EVENT#";
+pub const ENDPOINT_SK_PREFIX: &str = "WEBHOOK#";
+/// Before `PAYMENT`, so a read of the payment skips a payment's delivery attempts too.
+pub const ATTEMPT_SK_PREFIX: &str = "DELIVERY#";
 /// Shards of the repair index; the repair path queries each.
 pub const REPAIR_SHARDS: u32 = 4;
 
@@ -48,6 +57,31 @@ pub fn refund_sk(id: RefundId) -> String {
 
 pub fn event_sk(version: u64) -> String {
     format!("{EVENT_SK_PREFIX}{version:010}")
+}
+
+pub fn endpoint_sk(id: crate::domain::webhooks::EndpointId) -> String {
+    format!("{ENDPOINT_SK_PREFIX}{id}")
+}
+
+/// The prefix of every attempt at delivering the event that made version `version`.
+pub fn attempts_prefix(version: u64) -> String {
+    format!("{ATTEMPT_SK_PREFIX}{version:010}#")
+}
+
+pub fn attempt_sk(version: u64, endpoint: crate::domain::webhooks::EndpointId, number: u32) -> String {
+    format!("{}{endpoint}#{number:03}", attempts_prefix(version))
+}
+
+pub fn webhook_due_pk(event: &str) -> String {
+    webhook_due_shard_pk(shard(event))
+}
+
+pub fn webhook_due_shard_pk(shard: u32) -> String {
+    format!("WEBHOOKS#{shard}")
+}
+
+pub fn webhook_due_sk(due_ms: u64, event_ms: u64, event: &str) -> String {
+    format!("{due_ms:013}#{event_ms:013}#{event}")
 }
 
 pub fn merchant_events_pk(m: &MerchantId) -> String {

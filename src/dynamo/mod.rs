@@ -1,8 +1,10 @@
 //! The DynamoDB adapter: one table holds payments, refunds, their events, idempotency keys and
 //! merchants (layout in `keys`). Every change is one transaction with its event, conditioned on
 //! the payment's version. `DynamoStore` implements each storage port of `domain::ports` in the
-//! file of its role: `payments`, `events`, `idempotency`, `repair`, `merchants`.
+//! file of its role: `payments`, `events`, `idempotency`, `repair`, `merchants`, `webhooks` (endpoints) and
+//! `deliveries`.
 mod attrs;
+mod deliveries;
 mod error;
 mod event_items;
 mod events;
@@ -14,6 +16,8 @@ mod merchants;
 mod payments;
 mod repair;
 pub mod setup;
+mod webhook_items;
+mod webhooks;
 
 use aws_sdk_dynamodb::Client;
 

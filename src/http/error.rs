@@ -105,6 +105,9 @@ impl ApiError {
                 AppError::RefundExceedsRemaining { .. } => (S::CONFLICT, "refund_exceeds_remaining", msg),
                 AppError::InvalidCursor => (S::BAD_REQUEST, "invalid_cursor", msg),
                 AppError::EventNotFound => (S::NOT_FOUND, "event_not_found", "event not found".into()),
+                AppError::EndpointNotFound => (S::NOT_FOUND, "webhook_endpoint_not_found", msg),
+                AppError::TooManyEndpoints(_) => (S::CONFLICT, "too_many_webhook_endpoints", msg),
+                AppError::DeliveryBusy => (S::CONFLICT, "delivery_in_progress", msg),
                 // Nothing of the request was written, so trying again is safe.
                 AppError::Contended => (S::CONFLICT, "payment_busy", msg),
                 AppError::OutcomeUnknown => (S::GATEWAY_TIMEOUT, "outcome_unknown", OUTCOME_UNKNOWN.into()),

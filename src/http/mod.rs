@@ -11,7 +11,9 @@ pub mod payload;
 pub mod rate;
 mod routes;
 pub mod server;
-mod views;
+pub(crate) mod views;
+mod webhook_routes;
+mod webhook_views;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -41,6 +43,8 @@ pub struct Settings {
     pub conn: server::ConnLimits,
     /// The public URL (`BASE_URL`): the OpenAPI document's server.
     pub base_url: String,
+    /// Webhook endpoints may be http or private addresses (`WEBHOOK_ALLOW_PRIVATE_URLS`).
+    pub webhook_allow_private: bool,
 }
 
 #[derive(Clone)]
@@ -94,6 +98,11 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(event_routes::payment_events))
         .routes(routes!(event_routes::list_events))
         .routes(routes!(event_routes::get_event))
+        .routes(routes!(webhook_routes::attempts))
+        .routes(routes!(webhook_routes::redeliver))
+        .routes(routes!(webhook_routes::create_endpoint, webhook_routes::list_endpoints))
+        .routes(routes!(webhook_routes::get_endpoint, webhook_routes::delete_endpoint))
+        .routes(routes!(webhook_routes::rotate_secret))
         .routes(routes!(openapi::openapi_json))
         .routes(routes!(openapi::docs))
 }

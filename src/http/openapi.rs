@@ -23,6 +23,7 @@ pub const TAG_SERVICE: &str = "service";
 pub const TAG_AUTH: &str = "auth";
 pub const TAG_PAYMENTS: &str = "payments";
 pub const TAG_EVENTS: &str = "events";
+pub const TAG_WEBHOOKS: &str = "webhooks";
 /// The security scheme's name; `security(("bearer" = []))` in routes.rs must match it.
 pub const BEARER: &str = "bearer";
 
@@ -38,6 +39,13 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/payments/{id}/events"),
     ("GET", "/events"),
     ("GET", "/events/{id}"),
+    ("GET", "/events/{id}/attempts"),
+    ("POST", "/events/{id}/redeliver"),
+    ("POST", "/webhook-endpoints"),
+    ("GET", "/webhook-endpoints"),
+    ("GET", "/webhook-endpoints/{id}"),
+    ("DELETE", "/webhook-endpoints/{id}"),
+    ("POST", "/webhook-endpoints/{id}/rotate-secret"),
     ("GET", "/openapi.json"),
     ("GET", "/docs"),
 ];
@@ -89,6 +97,7 @@ pub fn base() -> OpenApi {
         .tags(Some([
             tag(TAG_PAYMENTS, "Payments and refunds of the authenticated merchant."),
             tag(TAG_EVENTS, "The event log: every change of a payment or refund, kept at least 30 days."),
+            tag(TAG_WEBHOOKS, "Endpoints that receive the event log as signed webhooks (Standard Webhooks)."),
             tag(TAG_AUTH, "Development token issuance."),
             tag(TAG_SERVICE, "Liveness and this documentation."),
         ]))

@@ -86,7 +86,7 @@ fn unknown_merchant() -> ApiError {
     ApiError::Validation(vec![FieldError::new("merchant", "unknown_merchant", "is not a known merchant")])
 }
 
-fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+pub(super) fn read_body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     b.map_err(|e| match e.status() {
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
         _ => ApiError::MalformedJson("the body could not be read".into()),
@@ -182,7 +182,7 @@ pub async fn create_payment(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let map = payload::object(&body(raw)?, false)?;
+    let map = payload::object(&read_body(raw)?, false)?;
     let req = payload::payment_request(&map, today())?;
     let key = keyed(&headers, &merchant, "POST", "/payments", &map)?;
     let services = state.services.clone();
@@ -330,7 +330,7 @@ pub async fn refund(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = payment_id(&id)?;
-    let map = payload::object(&body(raw)?, true)?;
+    let map = payload::object(&read_body(raw)?, true)?;
     let amount = payload::refund_amount(&map)?;
     let key = keyed(&headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
     let services = state.services.clone();

@@ -2,6 +2,7 @@
 //! the record, so a message leaked from a DLQ reveals nothing.
 use serde::{Deserialize, Serialize};
 
+use crate::domain::events::EventId;
 use crate::domain::ids::{PaymentId, RefundId};
 use crate::domain::ports::Job;
 
@@ -20,12 +21,18 @@ enum Message {
         #[serde(rename = "RefundID")]
         refund_id: RefundId,
     },
+    #[serde(rename = "deliver")]
+    Deliver {
+        #[serde(rename = "EventID")]
+        event_id: String,
+    },
 }
 
 pub fn encode(job: &Job) -> String {
     let msg = match *job {
         Job::Charge { payment_id } => Message::Charge { payment_id },
         Job::Refund { payment_id, refund_id } => Message::Refund { payment_id, refund_id },
+        Job::Deliver { event } => Message::Deliver { event_id: event.to_string() },
     };
     serde_json::to_string(&msg).expect("message serialises")
 }
@@ -35,6 +42,7 @@ pub fn decode(body: &str) -> Option<Job> {
     Some(match serde_json::from_str(body).ok()? {
         Message::Charge { payment_id } => Job::Charge { payment_id },
         Message::Refund { payment_id, refund_id } => Job::Refund { payment_id, refund_id },
+        Message::Deliver { event_id } => Job::Deliver { event: EventId::parse(&event_id)? },
     })
 }
 
@@ -47,6 +55,7 @@ mod tests {
         let jobs = [
             Job::Charge { payment_id: PaymentId::new() },
             Job::Refund { payment_id: PaymentId::new(), refund_id: RefundId::new() },
+            Job::Deliver { event: EventId { payment_id: PaymentId::new(), version: 3 } },
         ];
         for job in jobs {
             assert_eq!(decode(&encode(&job)), Some(job));
@@ -57,6 +66,7 @@ mod tests {
     fn foreign_bodies_are_poison() {
         assert_eq!(decode("hello"), None);
         assert_eq!(decode(r#"{"Kind":"charge","PaymentID":"not-a-uuid"}"#), None);
+        assert_eq!(decode(r#"{"Kind":"deliver","EventID":"evt_x_1"}"#), None);
         assert_eq!(decode(r#"{"Kind":"wire","PaymentID":"8c4e5b7e-58d4-4bde-9d4e-8f4f0c7c2a11"}"#), None);
     }
 }

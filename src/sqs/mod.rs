@@ -42,34 +42,40 @@ pub async fn queue_url(client: &Client, name: &str) -> Result<String, QueueError
     out.queue_url.ok_or_else(|| QueueError::Permanent("queue has no url".into()))
 }
 
-/// Sends charge jobs to the payments queue and refund jobs to the refunds queue.
+/// Sends charge jobs to the payments queue, refund jobs to the refunds queue and deliveries to
+/// the webhooks queue.
 #[derive(Clone)]
 pub struct SqsJobQueue {
     client: Client,
     payments_url: String,
     refunds_url: String,
+    webhooks_url: String,
 }
 
-impl SqsJobQueue {
-    pub fn new(client: Client, payments_url: String, refunds_url: String) -> Self {
-        Self { client, payments_url, refunds_url }
-    }
+/// SQS's longest `DelaySeconds`.
+pub const MAX_DELAY_SECS: u32 = 900;
 
-    pub async fn resolve(client: Client, payments: &str, refunds: &str) -> Result<Self, QueueError> {
-        let payments_url = queue_url(&client, payments).await?;
-        let refunds_url = queue_url(&client, refunds).await?;
-        Ok(Self::new(client, payments_url, refunds_url))
+impl SqsJobQueue {
+    pub async fn resolve(client: Client, aws: &crate::config::AwsArgs) -> Result<Self, QueueError> {
+        let payments_url = queue_url(&client, &aws.payments_queue).await?;
+        let refunds_url = queue_url(&client, &aws.refunds_queue).await?;
+        let webhooks_url = queue_url(&client, &aws.webhooks_queue).await?;
+        Ok(Self { client, payments_url, refunds_url, webhooks_url })
     }
 }
 
 #[async_trait]
 impl JobQueue for SqsJobQueue {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+    async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError> {
         let url = match job {
             Job::Charge { .. } => &self.payments_url,
             Job::Refund { .. } => &self.refunds_url,
+            Job::Deliver { .. } => &self.webhooks_url,
         };
         let mut send = self.client.send_message().queue_url(url).message_body(message::encode(job));
+        if delay_secs > 0 {
+            send = send.delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0));
+        }
         // The trace travels beside the body, so the worker's span joins the request's trace.
         for (name, value) in propagation::inject(&tracing::Span::current()) {
             send = send.message_attributes(name, string_attribute(&value)?);

@@ -34,6 +34,16 @@ pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
 /// Every request sent to AWS (attempts, so retries count), by `aws_service` and `operation`.
 pub const AWS_REQUESTS: &str = "aws_requests_total";
 
+/// Webhook delivery attempts by `outcome` (`2xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `blocked`).
+pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts_total";
+pub const WEBHOOK_ATTEMPT_DURATION: &str = "webhook_attempt_duration_seconds";
+/// Deliveries that ended, by `state` (`delivered`, `failed`, `cancelled`).
+pub const WEBHOOK_DELIVERIES: &str = "webhook_deliveries_total";
+/// Age of the oldest event with a delivery outstanding, as the latest sweep saw it (0: none).
+pub const WEBHOOK_OLDEST_UNDELIVERED: &str = "webhook_oldest_undelivered_age_seconds";
+/// Endpoints disabled, by `reason` (`gone`, `failing`).
+pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "webhook_endpoints_disabled_total";
+
 /// Latency buckets, 1 ms to 30 s: bank calls with retries can take seconds.
 const BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
@@ -111,6 +121,23 @@ pub fn bank_unresolved(operation: &'static str) {
 
 pub fn repair_stale(kind: &'static str, found: usize) {
     counter!(REPAIR_STALE, "kind" => kind).increment(found as u64);
+}
+
+pub fn webhook_attempt(outcome: &'static str, elapsed: Duration) {
+    counter!(WEBHOOK_ATTEMPTS, "outcome" => outcome).increment(1);
+    histogram!(WEBHOOK_ATTEMPT_DURATION, "outcome" => outcome).record(elapsed.as_secs_f64());
+}
+
+pub fn webhook_delivery_ended(state: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "state" => state).increment(1);
+}
+
+pub fn webhook_oldest_undelivered(age: Duration) {
+    gauge!(WEBHOOK_OLDEST_UNDELIVERED).set(age.as_secs_f64());
+}
+
+pub fn webhook_endpoint_disabled(reason: &str) {
+    counter!(WEBHOOK_ENDPOINTS_DISABLED, "reason" => reason.to_owned()).increment(1);
 }
 
 pub fn aws_request(service: &str, operation: &str) {

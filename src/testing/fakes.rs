@@ -32,26 +32,35 @@ impl Clock for FixedClock {
     }
 }
 
-/// Records every job; fails the next sends while `failing` is set.
+/// Records every job with its delay; fails the next sends while `failing` is set.
 #[derive(Default)]
 pub struct RecordingQueue {
-    pub sent: Mutex<Vec<Job>>,
+    pub sent: Mutex<Vec<(Job, u32)>>,
     pub failing: Mutex<Option<QueueError>>,
 }
 
 impl RecordingQueue {
+    /// The charge and refund jobs sent, in order.
     pub fn jobs(&self) -> Vec<Job> {
-        self.sent.lock().unwrap().clone()
+        self.sent.lock().unwrap().iter().map(|(j, _)| *j).filter(|j| !matches!(j, Job::Deliver { .. })).collect()
+    }
+
+    /// The webhook deliveries sent, in order, each with its delay in seconds.
+    pub fn deliveries(&self) -> Vec<(crate::domain::events::EventId, u32)> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter()
+            .filter_map(|(j, d)| if let Job::Deliver { event } = j { Some((*event, *d)) } else { None })
+            .collect()
     }
 }
 
 #[async_trait]
 impl JobQueue for RecordingQueue {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
+    async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError> {
         if let Some(e) = self.failing.lock().unwrap().clone() {
             return Err(e);
         }
-        self.sent.lock().unwrap().push(*job);
+        self.sent.lock().unwrap().push((*job, delay_secs));
         Ok(())
     }
 }
@@ -223,4 +232,27 @@ impl crate::domain::ports::Traces for FixedTrace {
     fn current_trace_id(&self) -> Option<String> {
         Some(Self::ID.to_owned())
     }
+}
+
+/// A `payment.created` event at 2027-01-15T08:00:00.123Z, as the API would record it.
+pub fn sample_event() -> crate::domain::events::Event {
+    use crate::domain::card::SealedCard;
+    use crate::domain::change::Change;
+    use crate::domain::events::{Actor, Cause};
+    use crate::domain::ids::MerchantId;
+    use crate::domain::money::{Amount, Currency};
+    use crate::domain::payment::NewPayment;
+    let m = MerchantId::parse("test@merchant").expect("a valid merchant id");
+    let new = NewPayment {
+        id: PaymentId::new(),
+        merchant_id: m.clone(),
+        customer_id: "c".into(),
+        customer_name: None,
+        amount: Amount::parse(500).expect("a valid amount"),
+        currency: Currency::parse("EUR").expect("a valid currency"),
+        card_last4: "4242".into(),
+        sealed_card: SealedCard("v1.sealed".into()),
+        created_at_ms: 1_800_000_000_123,
+    };
+    Change::payment_created(&new, Cause::new(Actor::Merchant(m), None)).event
 }

@@ -25,12 +25,14 @@ struct Row<T> {
 }
 
 #[derive(Default)]
-struct State {
+pub(super) struct State {
     payments: HashMap<PaymentId, Row<Payment>>,
     refunds: HashMap<RefundId, Row<Refund>>,
     keys: HashMap<(MerchantId, String), IdempotencyRecord>,
     merchants: HashSet<MerchantId>,
-    events: Vec<Event>,
+    pub(super) events: Vec<Event>,
+    /// Webhook endpoints, deliveries and attempts (`memory_webhooks`).
+    pub(super) webhooks: super::memory_webhooks::WebhookState,
 }
 
 pub struct MemoryStore {
@@ -61,7 +63,7 @@ impl MemoryStore {
         Self { state: Mutex::new(State { merchants, ..State::default() }) }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    pub(super) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -162,6 +164,7 @@ impl Payments for MemoryStore {
             refund.bank_attempts = before.and_then(|row| row.record.bank_attempts).or(r.bank_attempts);
             state.refunds.insert(r.id, Row { record: refund, touched });
         }
+        state.webhooks.announce(&c.event);
         state.events.push(c.event.clone());
         Ok(())
     }

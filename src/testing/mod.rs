@@ -5,6 +5,7 @@
 //! as child processes for the integration tests and the bench.
 pub mod fakes;
 pub mod memory;
+mod memory_webhooks;
 pub mod process;
 pub mod store_suite;
 

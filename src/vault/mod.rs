@@ -1,4 +1,4 @@
-//! Card data at rest: AES-256-GCM (aws-lc-rs), bound to the payment id as associated data so a
+//! Card data and webhook signing secrets at rest: AES-256-GCM (aws-lc-rs), bound to the payment id as associated data so a
 //! sealed card copied onto another payment does not open. Sealed form: `v1.<key id>.<base64>`,
 //! where the key id (first 8 hex digits of the key's SHA-256) lets old keys keep opening what
 //! they sealed while a new key seals from now on (key rotation).
@@ -57,24 +57,24 @@ impl AeadVault {
     }
 }
 
-impl CardVault for AeadVault {
-    fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard {
+impl AeadVault {
+    /// `v1.<key id>.<base64(nonce | ciphertext | tag)>` of `plain`, bound to `owner`.
+    fn seal_bytes(&self, mut buf: Vec<u8>, owner: &str) -> String {
         let mut nonce = [0u8; NONCE_LEN];
         // The system RNG failing is unrecoverable for a process that handles money.
         self.rng.fill(&mut nonce).expect("system random number generator failed");
-        let mut buf = serde_json::to_vec(card).expect("card details serialise");
-        let aad = payment.to_string();
         self.current
             .aead
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad.as_bytes()), &mut buf)
+            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(owner.as_bytes()), &mut buf)
             .expect("AES-GCM sealing of a small buffer cannot fail");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&buf);
-        SealedCard(format!("v1.{}.{}", self.current.id, B64.encode(out)))
+        format!("v1.{}.{}", self.current.id, B64.encode(out))
     }
 
-    fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError> {
-        let mut parts = sealed.0.splitn(3, '.');
+    /// What `seal_bytes` sealed for `owner`, with whichever key sealed it.
+    fn open_bytes(&self, sealed: &str, owner: &str) -> Result<Vec<u8>, VaultError> {
+        let mut parts = sealed.splitn(3, '.');
         let (Some("v1"), Some(id), Some(body)) = (parts.next(), parts.next(), parts.next()) else {
             return Err(VaultError);
         };
@@ -86,9 +86,28 @@ impl CardVault for AeadVault {
         let (nonce, ciphertext) = raw.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| VaultError)?;
         let mut buf = ciphertext.to_vec();
-        let aad = payment.to_string();
-        let plain = key.aead.open_in_place(nonce, Aad::from(aad.as_bytes()), &mut buf).map_err(|_| VaultError)?;
-        serde_json::from_slice(plain).map_err(|_| VaultError)
+        let plain = key.aead.open_in_place(nonce, Aad::from(owner.as_bytes()), &mut buf).map_err(|_| VaultError)?;
+        Ok(plain.to_vec())
+    }
+}
+
+impl CardVault for AeadVault {
+    fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard {
+        SealedCard(self.seal_bytes(serde_json::to_vec(card).expect("card details serialise"), &payment.to_string()))
+    }
+
+    fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError> {
+        let plain = self.open_bytes(&sealed.0, &payment.to_string())?;
+        serde_json::from_slice(&plain).map_err(|_| VaultError)
+    }
+
+    fn seal_secret(&self, secret: &str, owner: &str) -> String {
+        // A different associated data space from card data: a sealed secret never opens as a card.
+        self.seal_bytes(secret.as_bytes().to_vec(), &format!("secret:{owner}"))
+    }
+
+    fn open_secret(&self, sealed: &str, owner: &str) -> Result<String, VaultError> {
+        String::from_utf8(self.open_bytes(sealed, &format!("secret:{owner}"))?).map_err(|_| VaultError)
     }
 }
 
@@ -131,6 +150,15 @@ mod tests {
         let rotated = AeadVault::new(K2, &[K1.into()]).unwrap();
         assert_eq!(rotated.open(&old, id), Ok(card()));
         assert!(AeadVault::new(K2, &[]).unwrap().open(&old, id).is_err());
+    }
+
+    #[test]
+    fn a_sealed_secret_opens_only_for_its_owner() {
+        let vault = AeadVault::new(K1, &[]).unwrap();
+        let sealed = vault.seal_secret("whsec_abc", "we_1");
+        assert!(!sealed.contains("whsec_abc"));
+        assert_eq!(vault.open_secret(&sealed, "we_1").as_deref(), Ok("whsec_abc"));
+        assert_eq!(vault.open_secret(&sealed, "we_2"), Err(VaultError));
     }
 
     #[test]

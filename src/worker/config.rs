@@ -22,6 +22,8 @@ pub struct WorkerConfig {
     pub vault: VaultArgs,
     #[command(flatten)]
     pub bank: BankClientArgs,
+    #[command(flatten)]
+    pub webhooks: crate::config::WebhookArgs,
     /// Jobs handled at once, at most (each waits on the bank, so this can be well above cores).
     #[arg(long, env = "WORKER_CONCURRENCY", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
@@ -131,6 +133,12 @@ impl WorkerConfig {
             repair_after_secs = self.repair_after_secs,
             shutdown_grace_secs = self.shutdown_grace_secs,
             visibility_extend_secs = self.visibility_extend_secs,
+            webhook_allow_private_urls = self.webhooks.urls.allow_private(&self.aws),
+            webhook_timeout_ms = self.webhooks.webhook_timeout_ms,
+            webhook_retry_schedule = ?self.webhooks.webhook_retry_schedule,
+            webhook_concurrency = self.webhooks.webhook_concurrency,
+            webhook_endpoint_concurrency = self.webhooks.webhook_endpoint_concurrency,
+            webhook_disable_after_secs = self.webhooks.webhook_disable_after_secs,
             "effective configuration"
         );
     }
@@ -183,6 +191,13 @@ mod tests {
             "REPAIR_AFTER_SECS",
             "SHUTDOWN_GRACE_SECS",
             "VISIBILITY_EXTEND_SECS",
+            "WEBHOOKS_QUEUE",
+            "WEBHOOK_ALLOW_PRIVATE_URLS",
+            "WEBHOOK_TIMEOUT_MS",
+            "WEBHOOK_RETRY_SCHEDULE",
+            "WEBHOOK_CONCURRENCY",
+            "WEBHOOK_ENDPOINT_CONCURRENCY",
+            "WEBHOOK_DISABLE_AFTER_SECS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }

@@ -29,7 +29,7 @@ impl JobHandler for ChargeHandler {
         match job {
             Job::Charge { payment_id } => self.services.process_charge(self.bank.as_ref(), payment_id).await,
             // Never sent here by us: retrying on this queue could never succeed.
-            Job::Refund { .. } => Step::Poison("refund job on the payments queue".into()),
+            Job::Refund { .. } | Job::Deliver { .. } => Step::Poison("not a charge job, on the payments queue".into()),
         }
     }
 }
@@ -48,7 +48,23 @@ impl JobHandler for RefundHandler {
             Job::Refund { payment_id, refund_id } => {
                 self.services.process_refund(self.bank.as_ref(), payment_id, refund_id).await
             }
-            Job::Charge { .. } => Step::Poison("charge job on the refunds queue".into()),
+            Job::Charge { .. } | Job::Deliver { .. } => Step::Poison("not a refund job, on the refunds queue".into()),
+        }
+    }
+}
+
+/// Delivers events to merchants' endpoints: the webhook worker's handler.
+#[derive(Clone)]
+pub struct DeliverHandler {
+    pub webhooks: Arc<crate::app::deliver::Webhooks>,
+}
+
+#[async_trait]
+impl JobHandler for DeliverHandler {
+    async fn handle(&self, job: Job) -> Step {
+        match job {
+            Job::Deliver { event } => self.webhooks.deliver(event).await,
+            _ => Step::Poison("not a delivery, on the webhooks queue".into()),
         }
     }
 }

@@ -96,6 +96,7 @@ fn job_span(msg: &Received, job: Option<&Job>) -> Span {
         receive_count = msg.receive_count,
         payment_id = tracing::field::Empty,
         refund_id = tracing::field::Empty,
+        event_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
     match job {
@@ -105,6 +106,10 @@ fn job_span(msg: &Received, job: Option<&Job>) -> Span {
         Some(Job::Refund { payment_id, refund_id }) => {
             span.record("payment_id", tracing::field::display(payment_id));
             span.record("refund_id", tracing::field::display(refund_id));
+        }
+        Some(Job::Deliver { event }) => {
+            span.record("payment_id", tracing::field::display(event.payment_id));
+            span.record("event_id", tracing::field::display(event));
         }
         None => {}
     }

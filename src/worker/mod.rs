@@ -1,4 +1,4 @@
-//! The worker runtime, shared by `payment-worker` and `refund-worker`.
+//! The worker runtime, shared by `payment-worker`, `refund-worker` and `webhook-worker`.
 //!
 //! Each worker long-polls its SQS queue and runs every message's job concurrently, up to
 //! `WORKER_CONCURRENCY` at once. While a job runs, its message is hidden again every few
@@ -31,10 +31,10 @@ mod tests;
 
 pub use config::{RuntimeSettings, WorkerConfig};
 pub use consumer::{consume, receive_backoff};
-pub use handler::{ChargeHandler, JobHandler, RefundHandler};
+pub use handler::{ChargeHandler, DeliverHandler, JobHandler, RefundHandler};
 pub use health::{Outcomes, StatusBody, WorkerStats, router as health_router};
 pub use queue::{MAX_BATCH, Received, SqsWorkQueue, WorkQueue};
-pub use repair::{REPAIR_BATCH, repair_loop, repair_once};
+pub use repair::{REPAIR_BATCH, RepairPass, StaleRecords, WebhookSweep, repair_loop, repair_once};
 pub use start::{StartError, Worker, serve};
 
 use crate::config::AwsArgs;
@@ -46,6 +46,8 @@ pub enum WorkerKind {
     Payment,
     /// Consumes the refunds queue and refunds at the bank.
     Refund,
+    /// Consumes the webhooks queue and delivers events to merchants' endpoints.
+    Webhook,
 }
 
 impl WorkerKind {
@@ -54,6 +56,7 @@ impl WorkerKind {
         match self {
             Self::Payment => "payment",
             Self::Refund => "refund",
+            Self::Webhook => "webhook",
         }
     }
 
@@ -61,6 +64,7 @@ impl WorkerKind {
         match self {
             Self::Payment => "payment-worker",
             Self::Refund => "refund-worker",
+            Self::Webhook => "webhook-worker",
         }
     }
 
@@ -68,6 +72,7 @@ impl WorkerKind {
         match self {
             Self::Payment => "Consumes the payments queue, charges the bank, settles payments",
             Self::Refund => "Consumes the refunds queue, refunds at the bank, settles refunds",
+            Self::Webhook => "Consumes the webhooks queue, delivers signed events to merchants' endpoints",
         }
     }
 
@@ -76,6 +81,7 @@ impl WorkerKind {
         match self {
             Self::Payment => "4446",
             Self::Refund => "4447",
+            Self::Webhook => "4448",
         }
     }
 
@@ -84,6 +90,7 @@ impl WorkerKind {
         match self {
             Self::Payment => &aws.payments_queue,
             Self::Refund => &aws.refunds_queue,
+            Self::Webhook => &aws.webhooks_queue,
         }
     }
 }

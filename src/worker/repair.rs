@@ -7,8 +7,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use async_trait::async_trait;
+
 use super::WorkerKind;
 use super::health::WorkerStats;
+use crate::app::deliver::Webhooks;
 use crate::app::settle::Stale;
 use crate::app::{AppError, Services};
 
@@ -21,18 +24,51 @@ pub async fn repair_once(services: &Services, kind: WorkerKind, after: Duration)
     let stale = match kind {
         WorkerKind::Payment => Stale::Payments,
         WorkerKind::Refund => Stale::Refunds,
+        WorkerKind::Webhook => return Ok(0),
     };
     services.repair(stale, age_ms, REPAIR_BATCH).await
+}
+
+/// One pass of a worker's repair loop; answers how many items it re-enqueued.
+#[async_trait]
+pub trait RepairPass: Send + Sync {
+    async fn pass(&self) -> Result<usize, AppError>;
+}
+
+/// The payment and refund workers' pass: their kind's stale records.
+pub struct StaleRecords {
+    pub services: Services,
+    pub kind: WorkerKind,
+    pub after: Duration,
+}
+
+#[async_trait]
+impl RepairPass for StaleRecords {
+    async fn pass(&self) -> Result<usize, AppError> {
+        repair_once(&self.services, self.kind, self.after).await
+    }
+}
+
+/// The webhook worker's pass: events due for delivery more than `grace` ago.
+pub struct WebhookSweep {
+    pub webhooks: Arc<Webhooks>,
+    pub grace: Duration,
+}
+
+#[async_trait]
+impl RepairPass for WebhookSweep {
+    async fn pass(&self) -> Result<usize, AppError> {
+        self.webhooks.sweep(self.grace, REPAIR_BATCH).await
+    }
 }
 
 /// Runs a pass every `every` until `shutdown` completes. A failed pass is logged and the next
 /// one tries again; a pass under way when shutdown comes is finished first, so no claim is
 /// left without its enqueue.
 pub async fn repair_loop(
-    services: Services,
+    pass: Arc<dyn RepairPass>,
     kind: WorkerKind,
     every: Duration,
-    after: Duration,
     stats: Arc<WorkerStats>,
     shutdown: impl Future<Output = ()>,
 ) {
@@ -44,7 +80,7 @@ pub async fn repair_loop(
             () = &mut shutdown => break,
             _ = tick.tick() => {}
         }
-        match repair_once(&services, kind, after).await {
+        match pass.pass().await {
             Ok(0) => tracing::debug!(worker = kind.name(), "repair pass: nothing stale"),
             Ok(n) => {
                 stats.repaired.fetch_add(n as u64, Ordering::Relaxed);

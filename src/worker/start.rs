@@ -13,7 +13,7 @@ use super::consumer::consume;
 use super::handler::JobHandler;
 use super::health::{self, WorkerStats};
 use super::queue::SqsWorkQueue;
-use super::repair::{repair_loop, repair_once};
+use super::repair::{RepairPass, repair_loop};
 use super::{WorkerConfig, WorkerKind};
 use crate::app::{AppError, Services};
 pub use crate::wiring::StartError;
@@ -25,8 +25,8 @@ pub struct Worker {
     pub handler: Arc<dyn JobHandler>,
     pub queue: Arc<SqsWorkQueue>,
     pub runtime: RuntimeSettings,
+    pub repair: Arc<dyn RepairPass>,
     pub repair_every: Duration,
-    pub repair_after: Duration,
     pub stats: Arc<WorkerStats>,
 }
 
@@ -44,7 +44,7 @@ pub async fn serve(
 impl Worker {
     /// One repair pass now, whatever the interval (for tests and operators' tools).
     pub async fn repair_once(&self) -> Result<usize, AppError> {
-        repair_once(&self.services, self.kind, self.repair_after).await
+        self.repair.pass().await
     }
 
     /// Serves `GET /status` on `listener`, consumes the queue and runs the repair loop until
@@ -70,10 +70,9 @@ impl Worker {
             }
         };
         let repair = repair_loop(
-            self.services.clone(),
+            Arc::clone(&self.repair),
             self.kind,
             self.repair_every,
-            self.repair_after,
             Arc::clone(&self.stats),
             stop.clone().cancelled_owned(),
         );

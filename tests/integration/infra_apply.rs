@@ -213,6 +213,7 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     let queue_urls = &outputs["queue_urls"]["value"];
     let name_of = |url: &Value| url.as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     let (payments, refunds) = (name_of(&queue_urls["payments"]), name_of(&queue_urls["refunds"]));
+    let webhooks = name_of(&queue_urls["webhooks"]);
 
     // SETUP's own resources, on the same emulator, to compare with.
     let setup = AwsArgs {
@@ -221,17 +222,21 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         table: "setup-table".into(),
         payments_queue: "setup-payments".into(),
         refunds_queue: "setup-refunds".into(),
+        webhooks_queue: "setup-webhooks".into(),
         setup: true,
     };
     let clients = payment_platform::aws::clients(&setup).await;
     payment_platform::setup::run(&clients, &setup).await.expect("SETUP");
     assert_eq!(table_shape(&clients, &table).await, table_shape(&clients, &setup.table).await, "table");
-    for (tf, ours) in [(&payments, &setup.payments_queue), (&refunds, &setup.refunds_queue)] {
+    for (tf, ours) in
+        [(&payments, &setup.payments_queue), (&refunds, &setup.refunds_queue), (&webhooks, &setup.webhooks_queue)]
+    {
         assert_eq!(queue_shape(&clients, tf).await, queue_shape(&clients, ours).await, "queue {tf} vs {ours}");
     }
 
     // The services on Terraform's table and queues (SETUP only seeds the merchants there).
-    let on_terraform = AwsArgs { table, payments_queue: payments, refunds_queue: refunds, ..setup };
+    let on_terraform =
+        AwsArgs { table, payments_queue: payments, refunds_queue: refunds, webhooks_queue: webhooks, ..setup };
     let sys = System::start_on("terraform", on_terraform, &[], &[("WORKER_WAIT_SECS", "1")]).await;
     let id = sys.app.create_ok(&card_request("4242424242424242", 2500)).await;
     assert_eq!(sys.settled(&id, Duration::from_secs(60)).await["Status"], "SUCCEEDED");

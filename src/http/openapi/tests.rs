@@ -54,6 +54,7 @@ fn offline_state() -> AppState {
             request_timeout: Duration::from_secs(5),
             max_body_bytes: 16 * 1024,
             max_header_bytes: 16 * 1024,
+            webhook_allow_private: false,
             conn: crate::http::server::ConnLimits {
                 header_read_timeout: Duration::from_secs(5),
                 idle_timeout: Duration::from_secs(5),
@@ -140,6 +141,9 @@ fn every_error() -> Vec<ApiError> {
         AppError::RefundExceedsRemaining { left: 1 },
         AppError::InvalidCursor,
         AppError::EventNotFound,
+        AppError::TooManyEndpoints(16),
+        AppError::EndpointNotFound,
+        AppError::DeliveryBusy,
         AppError::Contended,
         AppError::OutcomeUnknown,
         AppError::Unavailable(String::new()),
@@ -156,6 +160,9 @@ fn every_error() -> Vec<ApiError> {
             | AppError::RefundExceedsRemaining { .. }
             | AppError::InvalidCursor
             | AppError::EventNotFound
+            | AppError::TooManyEndpoints(_)
+            | AppError::EndpointNotFound
+            | AppError::DeliveryBusy
             | AppError::Contended
             | AppError::OutcomeUnknown
             | AppError::Unavailable(_)
@@ -163,7 +170,13 @@ fn every_error() -> Vec<ApiError> {
         }
     }
     // The `BadRequest` codes the handlers use (routes.rs).
-    let bad = ["invalid_query", "invalid_payment_id", "invalid_idempotency_key", "invalid_event_id"];
+    let bad = [
+        "invalid_query",
+        "invalid_payment_id",
+        "invalid_idempotency_key",
+        "invalid_event_id",
+        "invalid_webhook_endpoint_id",
+    ];
     let mut all = vec![
         ApiError::MalformedJson(String::new()),
         ApiError::BodyTooLarge,

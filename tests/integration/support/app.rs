@@ -30,6 +30,7 @@ pub fn unique_aws_args() -> AwsArgs {
         table: format!("t{id}-table"),
         payments_queue: format!("t{id}-payments"),
         refunds_queue: format!("t{id}-refunds"),
+        webhooks_queue: format!("t{id}-webhooks"),
         setup: true,
     }
 }
@@ -38,6 +39,7 @@ pub fn api_config(aws: AwsArgs) -> ApiConfig {
     ApiConfig {
         aws,
         vault: VaultArgs { card_encryption_key: Some(CARD_KEY.into()), card_encryption_old_keys: vec![] },
+        webhook_urls: payment_platform::config::WebhookUrlArgs { webhook_allow_private_urls: None },
         http_host: [127, 0, 0, 1].into(),
         http_port: 0,
         base_url: "http://127.0.0.1".into(),

@@ -103,6 +103,7 @@ fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
         ("DYNAMODB_TABLE", aws.table.clone()),
         ("PAYMENTS_QUEUE", aws.payments_queue.clone()),
         ("REFUNDS_QUEUE", aws.refunds_queue.clone()),
+        ("WEBHOOKS_QUEUE", aws.webhooks_queue.clone()),
         ("CARD_ENCRYPTION_KEY", CARD_KEY.into()),
         ("JWT_SECRET_KEY", JWT_SECRET.into()),
         ("BANK_URL", bank_url.to_owned()),

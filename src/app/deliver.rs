@@ -1,0 +1,279 @@
+//! The webhook worker's use cases: deliver one event to every endpoint that wants it, sweep the
+//! due-time index for deliveries whose trigger was lost or lies beyond SQS's longest delay, and
+//! redeliver on a merchant's request.
+//!
+//! One round on an event: lease it (one worker at a time), plan its deliveries the first time
+//! (the endpoints that want its type then), attempt every due one at once, save the outcome with
+//! the attempts and the next due time, and enqueue the event again for that time when SQS can
+//! carry the delay. Delivery is at least once: a worker that dies mid-round leaves the event due,
+//! and the attempts it made are made again.
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+
+use super::settle::Step;
+use super::{AppError, Services};
+use crate::domain::events::{Event, EventId};
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::{ConflictKind, DeliveryClaim, Job, Outgoing, StoreError, WebhookSender};
+use crate::domain::webhooks::*;
+use crate::telemetry::metrics;
+
+/// SQS's longest delay: a later retry waits in the due-time index for the sweep.
+const MAX_QUEUE_DELAY_MS: u64 = 900_000;
+/// How long an endpoint whose connections are all busy waits before its delivery is tried again.
+const BUSY_ENDPOINT_DELAY_MS: u64 = 2_000;
+
+/// How deliveries are made.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub schedule: RetrySchedule,
+    /// One attempt's limit (the sender enforces it); a round's lease is sized from it.
+    pub timeout: Duration,
+    /// An endpoint failing without a success for this long is disabled.
+    pub disable_after_ms: u64,
+    /// Attempts in flight at once, in all and to one endpoint.
+    pub concurrency: usize,
+    pub endpoint_concurrency: usize,
+}
+
+impl Default for DeliverySettings {
+    fn default() -> Self {
+        Self {
+            schedule: RetrySchedule::default(),
+            timeout: Duration::from_secs(15),
+            disable_after_ms: 5 * 86_400_000,
+            concurrency: 64,
+            endpoint_concurrency: 4,
+        }
+    }
+}
+
+/// The webhook worker's use cases, with the sender and the limits on attempts in flight.
+pub struct Webhooks {
+    pub services: Services,
+    sender: Arc<dyn WebhookSender>,
+    settings: DeliverySettings,
+    overall: Arc<Semaphore>,
+    per_endpoint: Mutex<HashMap<EndpointId, Arc<Semaphore>>>,
+}
+
+impl Webhooks {
+    pub fn new(services: Services, sender: Arc<dyn WebhookSender>, settings: DeliverySettings) -> Self {
+        let overall = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Self { services, sender, settings, overall, per_endpoint: Mutex::default() }
+    }
+
+    /// A round's lease: every attempt runs at once, each bounded by the timeout; a round that
+    /// overruns it may be repeated by another worker (delivery is at least once).
+    fn lease_ms(&self) -> u64 {
+        u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(30_000)
+    }
+
+    /// One round on `event`.
+    pub async fn deliver(&self, event: EventId) -> Step {
+        let now = self.services.clock.now_ms();
+        let claim = self.services.store.deliveries.claim_delivery(event, now, now + self.lease_ms(), false).await;
+        let (found, planned, lease) = match claim {
+            Ok(DeliveryClaim::Claimed { event, deliveries, lease_ms }) => (event, deliveries, lease_ms),
+            // Whoever holds it finishes the round; if it dies, the sweep brings the event back.
+            Ok(DeliveryClaim::Busy) | Ok(DeliveryClaim::Settled) => return Step::Done,
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let endpoints = match self.services.store.endpoints.endpoints(found.merchant_id()).await {
+            Ok(e) => e,
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let mut deliveries = planned.unwrap_or_else(|| {
+            endpoints.iter().filter(|e| e.wants(found.kind)).map(|e| Delivery::new(e.id, now)).collect()
+        });
+        let attempts = self.round(&found, &endpoints, &mut deliveries).await;
+        match self.services.store.deliveries.save_delivery(&found, lease, &deliveries, &attempts).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                tracing::warn!(event_id = %event, "delivery round outlived its lease; another worker took over");
+                return Step::Done;
+            }
+            Err(e) => return Step::Retry(e.to_string()),
+        }
+        for d in deliveries.iter().filter(|d| d.state != DeliveryState::Pending) {
+            if attempts.iter().any(|a| a.endpoint == d.endpoint) || d.state == DeliveryState::Cancelled {
+                metrics::webhook_delivery_ended(d.state.as_str());
+            }
+        }
+        self.trigger_next(event, &deliveries).await;
+        Step::Done
+    }
+
+    /// Attempts the due deliveries at once; answers the attempts made.
+    async fn round(&self, event: &Event, endpoints: &[Endpoint], deliveries: &mut [Delivery]) -> Vec<AttemptRecord> {
+        let now = self.services.clock.now_ms();
+        for d in deliveries.iter_mut() {
+            if !endpoints.iter().any(|e| e.id == d.endpoint && e.status == EndpointStatus::Enabled) {
+                d.cancel();
+            }
+        }
+        let due: Vec<usize> = (0..deliveries.len()).filter(|&i| deliveries[i].is_due(now)).collect();
+        let tries = due.iter().map(|&i| {
+            let endpoint =
+                endpoints.iter().find(|e| e.id == deliveries[i].endpoint).expect("cancelled above if absent");
+            self.attempt(event, endpoint)
+        });
+        let outcomes = futures::future::join_all(tries).await;
+        let mut records = Vec::new();
+        let mut effects: Vec<(EndpointId, EndpointEffect)> = Vec::new();
+        for (&i, outcome) in due.iter().zip(outcomes) {
+            let d = &mut deliveries[i];
+            match outcome {
+                None => d.postpone(now + BUSY_ENDPOINT_DELAY_MS),
+                Some((outcome, at_ms, latency)) => {
+                    metrics::webhook_attempt(outcome.label(), latency);
+                    let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
+                    let (effect, record) =
+                        d.settle(&outcome, at_ms, latency_ms, &self.settings.schedule, rand::random());
+                    tracing::info!(
+                        event_id = %event.id(), endpoint = %d.endpoint, attempt = record.number,
+                        outcome = outcome.label(), status = ?record.status_code, latency_ms, state = d.state.as_str(),
+                        "webhook attempt"
+                    );
+                    effects.push((d.endpoint, effect));
+                    records.push(record);
+                }
+            }
+        }
+        for (id, effect) in effects {
+            self.note_endpoint(event.merchant_id(), id, effect).await;
+        }
+        records
+    }
+
+    /// One signed POST, or `None` when the endpoint's connections are all busy.
+    async fn attempt(&self, event: &Event, endpoint: &Endpoint) -> Option<(AttemptOutcome, u64, Duration)> {
+        let slot = self.endpoint_slots(endpoint.id).try_acquire_owned().ok()?;
+        let _overall = self.overall.acquire().await.ok()?;
+        let at_ms = self.services.clock.now_ms();
+        let secrets: Vec<String> = endpoint
+            .signing_secrets(at_ms)
+            .filter_map(|s| self.services.vault.open_secret(&s.sealed, &endpoint.id.to_string()).ok())
+            .collect();
+        if secrets.is_empty() {
+            tracing::error!(endpoint = %endpoint.id, "no signing secret of this endpoint opens; is the vault key missing?");
+            return None;
+        }
+        let started = Instant::now();
+        let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
+        let outcome = self.sender.send(&out).await;
+        drop(slot);
+        Some((outcome, at_ms, started.elapsed()))
+    }
+
+    fn endpoint_slots(&self, id: EndpointId) -> Arc<Semaphore> {
+        let mut slots = self.per_endpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let limit = self.settings.endpoint_concurrency.max(1);
+        Arc::clone(slots.entry(id).or_insert_with(|| Arc::new(Semaphore::new(limit))))
+    }
+
+    /// Records what an attempt says about its endpoint: a 410 or days of failures disable it.
+    async fn note_endpoint(&self, merchant: &MerchantId, id: EndpointId, effect: EndpointEffect) {
+        for _ in 0..3 {
+            let Ok(all) = self.services.store.endpoints.endpoints(merchant).await else { return };
+            let Some(mut endpoint) = all.into_iter().find(|e| e.id == id) else { return };
+            let now = self.services.clock.now_ms();
+            if !endpoint.apply(effect, now, self.settings.disable_after_ms) {
+                return;
+            }
+            match self.services.store.endpoints.update_endpoint(&endpoint).await {
+                Ok(()) => {
+                    if let Some(reason) =
+                        endpoint.disabled_reason.as_deref().filter(|_| endpoint.status == EndpointStatus::Disabled)
+                    {
+                        metrics::webhook_endpoint_disabled(reason);
+                        tracing::warn!(endpoint = %id, reason, "webhook endpoint disabled");
+                    }
+                    return;
+                }
+                Err(StoreError::Conflict(ConflictKind::Changed)) => continue,
+                Err(e) => {
+                    tracing::warn!(endpoint = %id, error = %e, "could not record the endpoint's health");
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Enqueues the event for its next due delivery, if SQS can hold it that long; otherwise,
+    /// or if the send fails, the sweep finds it in the due-time index.
+    async fn trigger_next(&self, event: EventId, deliveries: &[Delivery]) {
+        let Some(due) = next_due(deliveries) else { return };
+        let wait = due.saturating_sub(self.services.clock.now_ms());
+        if wait > MAX_QUEUE_DELAY_MS {
+            return;
+        }
+        let delay_secs = u32::try_from(wait.div_ceil(1000)).unwrap_or(u32::MAX);
+        if let Err(e) = self.services.queue.enqueue_after(&Job::Deliver { event }, delay_secs).await {
+            tracing::warn!(event_id = %event, error = %e, "could not enqueue the next delivery; the sweep will");
+        }
+    }
+
+    /// One sweep: enqueues events due more than `grace` ago (their trigger lost, or their delay
+    /// longer than SQS holds) and reports the oldest outstanding event's age. Answers how many.
+    pub async fn sweep(&self, grace: Duration, limit: u32) -> Result<usize, AppError> {
+        let now = self.services.clock.now_ms();
+        let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
+        let outstanding = self.services.store.deliveries.outstanding(limit).await?;
+        let oldest = outstanding.iter().map(|d| d.at_ms).min().map_or(0, |at| now.saturating_sub(at));
+        metrics::webhook_oldest_undelivered(Duration::from_millis(oldest));
+        let mut enqueued = 0;
+        for due in outstanding.into_iter().filter(|d| d.due_ms + grace_ms < now) {
+            if self.services.store.deliveries.claim_due(due, now - grace_ms, now).await? {
+                self.services.queue.enqueue(&Job::Deliver { event: due.event }).await?;
+                enqueued += 1;
+            }
+        }
+        Ok(enqueued)
+    }
+}
+
+/// Redelivery, asked for through the API.
+impl Services {
+    /// The event's attempts, oldest first; another merchant's event is `EventNotFound`.
+    pub async fn delivery_attempts(&self, merchant: &MerchantId, id: EventId) -> Result<Vec<AttemptRecord>, AppError> {
+        self.get_event(merchant, id).await?;
+        Ok(self.store.deliveries.attempts(id).await?)
+    }
+
+    /// Delivers the event again now to every endpoint that wants it, from the start of the
+    /// schedule; answers to how many endpoints.
+    pub async fn redeliver(&self, merchant: &MerchantId, id: EventId) -> Result<usize, AppError> {
+        self.get_event(merchant, id).await?;
+        let mut delays = super::changes::contention();
+        loop {
+            let now = self.clock.now_ms();
+            match self.store.deliveries.claim_delivery(id, now, now + 10_000, true).await? {
+                DeliveryClaim::Claimed { event, deliveries, lease_ms } => {
+                    let endpoints = self.store.endpoints.endpoints(merchant).await?;
+                    let mut deliveries = deliveries.unwrap_or_default();
+                    for e in endpoints.iter().filter(|e| e.wants(event.kind)) {
+                        match deliveries.iter_mut().find(|d| d.endpoint == e.id) {
+                            Some(d) => d.replan(now),
+                            None => deliveries.push(Delivery::new(e.id, now)),
+                        }
+                    }
+                    let wanted = deliveries.iter().filter(|d| d.state == DeliveryState::Pending).count();
+                    self.store.deliveries.save_delivery(&event, lease_ms, &deliveries, &[]).await?;
+                    if let Err(e) = self.queue.enqueue(&Job::Deliver { event: id }).await {
+                        tracing::warn!(event_id = %id, error = %e, "could not enqueue the redelivery; the sweep will");
+                    }
+                    return Ok(wanted);
+                }
+                DeliveryClaim::Settled => return Err(AppError::EventNotFound),
+                DeliveryClaim::Busy => match delays.next() {
+                    Some(d) => tokio::time::sleep(d).await,
+                    None => return Err(AppError::DeliveryBusy),
+                },
+            }
+        }
+    }
+}

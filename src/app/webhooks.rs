@@ -1,0 +1,96 @@
+//! A merchant's webhook endpoints: created with a secret shown once, listed, deleted, and given
+//! a new secret while the old one keeps signing for a day. Secrets are sealed before they are
+//! stored, bound to their endpoint.
+use super::{AppError, Services};
+use crate::domain::events::EventType;
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::{ConflictKind, StoreError};
+use crate::domain::webhooks::{Endpoint, EndpointId, EndpointStatus, MAX_ENDPOINTS, SecretEntry, WebhookUrl};
+use crate::webhooks::sign;
+
+/// What a merchant asks for.
+#[derive(Debug, Clone)]
+pub struct NewEndpoint {
+    pub url: WebhookUrl,
+    /// Empty: every type.
+    pub event_types: Vec<EventType>,
+    pub description: Option<String>,
+}
+
+/// Rounds a rotation tries when a worker updates the endpoint at the same moment.
+const UPDATE_ROUNDS: usize = 5;
+
+impl Services {
+    /// The new endpoint and its secret, which is never shown again.
+    pub async fn create_endpoint(
+        &self,
+        merchant: &MerchantId,
+        new: NewEndpoint,
+    ) -> Result<(Endpoint, String), AppError> {
+        let existing = self.store.endpoints.endpoints(merchant).await?;
+        if existing.len() >= MAX_ENDPOINTS {
+            return Err(AppError::TooManyEndpoints(MAX_ENDPOINTS));
+        }
+        let id = EndpointId::new();
+        let secret = sign::new_secret();
+        let now = self.clock.now_ms();
+        let endpoint = Endpoint {
+            id,
+            merchant_id: merchant.clone(),
+            url: new.url,
+            event_types: new.event_types,
+            description: new.description,
+            status: EndpointStatus::Enabled,
+            disabled_reason: None,
+            secrets: vec![SecretEntry {
+                sealed: self.vault.seal_secret(&secret, &id.to_string()),
+                created_ms: now,
+                expires_ms: None,
+            }],
+            created_ms: now,
+            failing_since_ms: None,
+            revision: 0,
+        };
+        self.store.endpoints.create_endpoint(&endpoint).await.map_err(AppError::after_write_of)?;
+        Ok((endpoint, secret))
+    }
+
+    pub async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<Endpoint>, AppError> {
+        Ok(self.store.endpoints.endpoints(merchant).await?)
+    }
+
+    /// Another merchant's endpoint is `NotFound`, like an unknown one.
+    pub async fn endpoint(&self, merchant: &MerchantId, id: EndpointId) -> Result<Endpoint, AppError> {
+        self.endpoints(merchant).await?.into_iter().find(|e| e.id == id).ok_or(AppError::EndpointNotFound)
+    }
+
+    pub async fn delete_endpoint(&self, merchant: &MerchantId, id: EndpointId) -> Result<(), AppError> {
+        match self.store.endpoints.delete_endpoint(merchant, id).await? {
+            true => Ok(()),
+            false => Err(AppError::EndpointNotFound),
+        }
+    }
+
+    /// A new secret (shown once); the previous one signs beside it for 24 hours.
+    pub async fn rotate_secret(&self, merchant: &MerchantId, id: EndpointId) -> Result<(Endpoint, String), AppError> {
+        let secret = sign::new_secret();
+        let sealed = self.vault.seal_secret(&secret, &id.to_string());
+        for _ in 0..UPDATE_ROUNDS {
+            let mut endpoint = self.endpoint(merchant, id).await?;
+            endpoint.rotate(sealed.clone(), self.clock.now_ms());
+            match self.store.endpoints.update_endpoint(&endpoint).await {
+                Ok(()) => return Ok((Endpoint { revision: endpoint.revision + 1, ..endpoint }, secret)),
+                Err(StoreError::Conflict(ConflictKind::Changed)) => continue,
+                Err(e) => return Err(AppError::from(e).after_write()),
+            }
+        }
+        Err(AppError::Contended)
+    }
+}
+
+impl AppError {
+    /// A create whose answer was lost may have landed: never report it as "nothing happened".
+    fn after_write_of(e: StoreError) -> Self {
+        Self::from(e).after_write()
+    }
+}

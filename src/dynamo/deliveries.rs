@@ -1,0 +1,206 @@
+//! Webhook deliveries, on the event item: a lease (`WebhookLease`) so one worker at a time
+//! attempts an event's deliveries, their state (`WebhookDeliveries`), and the event's place in
+//! the due-time index (GSI2 under `WEBHOOKS#<shard>`). Attempts are items of their own.
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{Put, ReturnValue, TransactWriteItem, Update};
+
+use super::DynamoStore;
+use super::attrs::{Item, n, s};
+use super::error::classify;
+use super::event_items::event_from_item;
+use super::keys::*;
+use super::webhook_items::*;
+use crate::domain::events::{Event, EventId};
+use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, StoreError};
+use crate::domain::webhooks::{AttemptRecord, Delivery, next_due};
+
+fn event_key(event: EventId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
+    [(PK.to_owned(), s(payment_pk(event.payment_id))), (SK.to_owned(), s(event_sk(event.version)))]
+}
+
+#[async_trait]
+impl Deliveries for DynamoStore {
+    async fn claim_delivery(
+        &self,
+        event: EventId,
+        now_ms: u64,
+        lease_ms: u64,
+        reopen: bool,
+    ) -> Result<DeliveryClaim, StoreError> {
+        let id = event.to_string();
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event).into()))
+            .expression_attribute_values(":lease", n(lease_ms))
+            .expression_attribute_values(":now", n(now_ms))
+            .return_values(ReturnValue::AllNew);
+        update = if reopen {
+            update
+                .update_expression(format!("SET {LEASE} = :lease, GSI2PK = :p, GSI2SK = :due"))
+                .condition_expression(format!(
+                    "attribute_exists(PK) AND (attribute_not_exists({LEASE}) OR {LEASE} < :now)"
+                ))
+                .expression_attribute_values(":p", s(webhook_due_pk(&id)))
+                // Its own time is not known here; the due time stands in until the round saves.
+                .expression_attribute_values(":due", s(webhook_due_sk(now_ms, now_ms, &id)))
+        } else {
+            update.update_expression(format!("SET {LEASE} = :lease")).condition_expression(format!(
+                "attribute_exists(GSI2PK) AND (attribute_not_exists({LEASE}) OR {LEASE} < :now)"
+            ))
+        };
+        match update.send().await.map_err(classify) {
+            Ok(out) => {
+                let item = out.attributes.unwrap_or_default();
+                Ok(DeliveryClaim::Claimed {
+                    event: Box::new(event_from_item(&item)?),
+                    deliveries: deliveries_from_item(&item)?,
+                    lease_ms,
+                })
+            }
+            Err(StoreError::Conflict(_)) => {
+                let out = self
+                    .client
+                    .get_item()
+                    .table_name(&self.table)
+                    .set_key(Some(event_key(event).into()))
+                    .projection_expression(format!("PK, GSI2PK, {LEASE}"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                Ok(match out.item {
+                    Some(item) if item.contains_key(GSI2PK) || reopen => DeliveryClaim::Busy,
+                    _ => DeliveryClaim::Settled,
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn save_delivery(
+        &self,
+        event: &Event,
+        lease_ms: u64,
+        deliveries: &[Delivery],
+        attempts: &[AttemptRecord],
+    ) -> Result<(), StoreError> {
+        let (at_ms, event) = (event.at_ms, event.id());
+        let id = event.to_string();
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event).into()))
+            .condition_expression(format!("{LEASE} = :lease"))
+            .expression_attribute_values(":lease", n(lease_ms))
+            .expression_attribute_values(":d", deliveries_value(deliveries));
+        update = match next_due(deliveries) {
+            Some(due) => update
+                .update_expression(format!("SET {DELIVERIES} = :d, GSI2PK = :p, GSI2SK = :due REMOVE {LEASE}"))
+                .expression_attribute_values(":p", s(webhook_due_pk(&id)))
+                .expression_attribute_values(":due", s(webhook_due_sk(due, at_ms, &id))),
+            None => update.update_expression(format!("SET {DELIVERIES} = :d REMOVE {LEASE}, GSI2PK, GSI2SK")),
+        };
+        let mut actions = vec![
+            TransactWriteItem::builder()
+                .update(update.build().map_err(|_| StoreError::Permanent("bad update".into()))?)
+                .build(),
+        ];
+        for a in attempts {
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(attempt_item(event, a)))
+                .build()
+                .map_err(|_| StoreError::Permanent("bad put".into()))?;
+            actions.push(TransactWriteItem::builder().put(put).build());
+        }
+        // The lease is the only condition: a failed one means another worker took over.
+        self.transact(actions, &[ConflictKind::Changed]).await.map_err(|e| match e {
+            StoreError::Conflict(_) => StoreError::Conflict(ConflictKind::Changed),
+            other => other,
+        })
+    }
+
+    async fn attempts(&self, event: EventId) -> Result<Vec<AttemptRecord>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :a)")
+                .expression_attribute_values(":pk", s(payment_pk(event.payment_id)))
+                .expression_attribute_values(":a", s(attempts_prefix(event.version)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                found.push(attempt_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by_key(|a| (a.at_ms, a.number));
+        Ok(found)
+    }
+
+    async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {
+        let mut found = Vec::new();
+        for shard in 0..REPAIR_SHARDS {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI2)
+                .key_condition_expression("GSI2PK = :p")
+                .expression_attribute_values(":p", s(webhook_due_shard_pk(shard)))
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                let sk = item.get(GSI2SK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
+                if let Some(due) = parse_due(sk) {
+                    found.push(due);
+                }
+            }
+        }
+        found.sort_by_key(|d| d.due_ms);
+        Ok(found)
+    }
+
+    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+        let (event, at_ms) = (due.event, due.at_ms);
+        let id = event.to_string();
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(event_key(event).into()))
+            .update_expression("SET GSI2SK = :now")
+            .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
+            .expression_attribute_values(":now", s(webhook_due_sk(now_ms, at_ms, &id)))
+            .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
+            .send()
+            .await;
+        match res.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// `<due>#<event ms>#<event id>`, as `keys::webhook_due_sk` writes it.
+fn parse_due(sk: &str) -> Option<DueEvent> {
+    let mut parts = sk.splitn(3, '#');
+    let due_ms = parts.next()?.parse().ok()?;
+    let at_ms = parts.next()?.parse().ok()?;
+    let event = EventId::parse(parts.next()?)?;
+    Some(DueEvent { event, due_ms, at_ms })
+}
