@@ -7,10 +7,11 @@
 # DeleteMessageBatch is authorised as sqs:DeleteMessage.
 
 locals {
-  # Queue URLs are resolved by name at start: both queues for the JobQueue every process holds,
-  # and the worker's own DLQ.
+  # Queue URLs are resolved by name at start: the three work queues for the JobQueue every
+  # process holds (src/sqs/mod.rs, SqsJobQueue::resolve), and the worker's own DLQ.
   payments_queue_arn = aws_sqs_queue.main["payments"].arn
   refunds_queue_arn  = aws_sqs_queue.main["refunds"].arn
+  webhooks_queue_arn = aws_sqs_queue.main["webhooks"].arn
 
   kms_statements = var.kms_key_arn == null ? [] : [{
     Sid      = "EncryptedTableAndQueues"
@@ -22,12 +23,14 @@ locals {
   api_policy = {
     # POST/GET/PATCH: idempotency claim + PENDING record (PutItem, or a transaction of Put and
     # Update), reads (GetItem, consistent Query of a payment's items), the merchant list on
-    # GSI1, and one SendMessage per accepted payment or refund.
+    # GSI1, and one SendMessage per accepted payment or refund. Webhook endpoints: PutItem,
+    # Query, DeleteItem (DELETE /webhook-endpoints/{id}); each event is announced on the
+    # webhooks queue, as is a redelivery (POST /events/{id}/redeliver).
     "api" = [
       {
         Sid      = "Table"
         Effect   = "Allow"
-        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+        Action   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"]
         Resource = [local.table_arn]
       },
       {
@@ -41,7 +44,7 @@ locals {
         Sid      = "Enqueue"
         Effect   = "Allow"
         Action   = ["sqs:GetQueueUrl", "sqs:SendMessage"]
-        Resource = [local.payments_queue_arn, local.refunds_queue_arn]
+        Resource = [local.payments_queue_arn, local.refunds_queue_arn, local.webhooks_queue_arn]
       },
     ]
   }
@@ -50,14 +53,16 @@ locals {
   # conditional UpdateItem for PROCESSING and the final state (a refund settles with its payment
   # in one transaction of two updates), a consistent Query of the payment; the repair loop
   # queries GSI2, claims with UpdateItem and sends the job again; poison messages are copied to
-  # the DLQ with SendMessage. tests/integration/infra_apply.rs holds this to the calls the
-  # processes make.
+  # the DLQ with SendMessage. The webhook worker leases an event with UpdateItem (GetItem when
+  # the lease is refused), reads the merchant's endpoints with Query, saves the deliveries and
+  # their attempts in one transaction (UpdateItem, PutItem), an endpoint's health with PutItem,
+  # and its sweep queries the due-time index (GSI2 too) and claims with UpdateItem.
+  # tests/integration/infra_apply.rs holds this to the calls the processes make.
   worker_policies = { for worker, queue in local.worker_queues : worker => [
     {
-      # Every change is a transaction: the record's update and its event's put.
       Sid      = "Table"
       Effect   = "Allow"
-      Action   = ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+      Action   = local.worker_table_actions[worker]
       Resource = [local.table_arn]
     },
     {
@@ -70,7 +75,7 @@ locals {
       Sid      = "ResolveQueues"
       Effect   = "Allow"
       Action   = ["sqs:GetQueueUrl"]
-      Resource = [local.payments_queue_arn, local.refunds_queue_arn, aws_sqs_queue.dlq[queue].arn]
+      Resource = [local.payments_queue_arn, local.refunds_queue_arn, local.webhooks_queue_arn, aws_sqs_queue.dlq[queue].arn]
     },
     {
       Sid      = "Consume"
@@ -79,8 +84,9 @@ locals {
       Resource = [aws_sqs_queue.main[queue].arn]
     },
     {
-      # The repair loop re-enqueues its own kind; the payment worker also enqueues the refunds
-      # that waited for a payment it settled.
+      # The repair loop (the webhook worker's sweep) re-enqueues its own kind; the payment worker
+      # also enqueues the refunds that waited for a payment it settled; every change's event is
+      # announced on the webhooks queue.
       Sid      = "Enqueue"
       Effect   = "Allow"
       Action   = ["sqs:SendMessage"]
@@ -94,10 +100,19 @@ locals {
     },
   ] }
 
-  # The queues each worker sends jobs to.
+  # The queues each worker sends jobs to (beside its own DLQ).
   worker_sends = {
-    "payment-worker" = ["payments", "refunds"]
-    "refund-worker"  = ["refunds"]
+    "payment-worker" = ["payments", "refunds", "webhooks"]
+    "refund-worker"  = ["refunds", "webhooks"]
+    "webhook-worker" = ["webhooks"]
+  }
+
+  # The item calls each worker makes on the table. The bank workers' every change is a
+  # transaction: the record's update and its event's put.
+  worker_table_actions = {
+    "payment-worker" = ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    "refund-worker"  = ["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
+    "webhook-worker" = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:PutItem"]
   }
 
   task_policies = merge(local.api_policy, local.worker_policies)

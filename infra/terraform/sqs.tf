@@ -1,5 +1,5 @@
-# The work queues and their dead-letter queues, exactly as SETUP creates them
-# (src/sqs/setup.rs): <name>-dlq keeps messages 14 days; the work queue hides a received
+# The work queues (payments, refunds, webhooks) and their dead-letter queues, exactly as SETUP
+# creates them (src/sqs/setup.rs): <name>-dlq keeps messages 14 days; the work queue hides a received
 # message 30 s, long-polls 20 s, keeps messages the SQS default 4 days, takes messages of at most
 # 256 KiB (set on both sides: the defaults differ), and parks a message in
 # its DLQ on the 11th receive (maxReceiveCount 10). Production adds encryption at rest and a
@@ -8,6 +8,7 @@ locals {
   queues = {
     payments = var.payments_queue_name
     refunds  = var.refunds_queue_name
+    webhooks = var.webhooks_queue_name
   }
   # SQS-managed SSE unless a customer managed key is given (the two exclude each other).
   sqs_managed_sse = var.kms_key_arn == null ? true : null

@@ -40,6 +40,12 @@ variable "refunds_queue_name" {
   default     = "payment-platform-refunds"
 }
 
+variable "webhooks_queue_name" {
+  description = "Webhooks queue (WEBHOOKS_QUEUE), the webhook-worker's; its DLQ is <name>-dlq. Every service sends to it."
+  type        = string
+  default     = "payment-platform-webhooks"
+}
+
 variable "kms_key_arn" {
   description = "Customer managed KMS key for the table and the queues. null: the AWS managed key for DynamoDB and SQS-managed SSE for the queues."
   type        = string
@@ -67,7 +73,7 @@ variable "image_tag" {
 }
 
 variable "image_tags" {
-  description = "Per-service image tag overrides, keyed by service (api, payment-worker, refund-worker)."
+  description = "Per-service image tag overrides, keyed by service (api, payment-worker, refund-worker, webhook-worker)."
   type        = map(string)
   default     = {}
 }
@@ -93,7 +99,7 @@ variable "public_subnet_ids" {
 }
 
 variable "private_subnet_ids" {
-  description = "Subnets of the tasks (they need a route to ECR, CloudWatch, DynamoDB, SQS, Secrets Manager, the bank and, for the API, Cognito's JWKS on cognito-idp.<region>.amazonaws.com). null: every subnet of the VPC."
+  description = "Subnets of the tasks (they need a route to ECR, CloudWatch, DynamoDB, SQS, Secrets Manager, the bank, for the API Cognito's JWKS on cognito-idp.<region>.amazonaws.com, and for the webhook-worker merchants' webhook endpoints: HTTPS to any public address). null: every subnet of the VPC."
   type        = list(string)
   default     = null
 }
@@ -142,11 +148,12 @@ variable "services" {
     "api"            = { cpu = 512, memory = 1024, min_tasks = 2, max_tasks = 10 }
     "payment-worker" = { cpu = 256, memory = 512, min_tasks = 1, max_tasks = 10 }
     "refund-worker"  = { cpu = 256, memory = 512, min_tasks = 1, max_tasks = 4 }
+    "webhook-worker" = { cpu = 256, memory = 512, min_tasks = 1, max_tasks = 4 }
   }
 
   validation {
-    condition     = length(setsubtract(["api", "payment-worker", "refund-worker"], keys(var.services))) == 0
-    error_message = "services must have the keys api, payment-worker and refund-worker."
+    condition     = length(setsubtract(["api", "payment-worker", "refund-worker", "webhook-worker"], keys(var.services))) == 0
+    error_message = "services must have the keys api, payment-worker, refund-worker and webhook-worker."
   }
 
   validation {
@@ -203,6 +210,36 @@ variable "bank_max_attempts" {
   description = "BANK_MAX_ATTEMPTS: attempts per bank call before the message is left for redelivery."
   type        = number
   default     = 8
+}
+
+variable "webhook_timeout_ms" {
+  description = "WEBHOOK_TIMEOUT_MS: limit of one webhook delivery attempt (100 to 60000)."
+  type        = number
+  default     = 15000
+}
+
+variable "webhook_retry_schedule" {
+  description = "WEBHOOK_RETRY_SCHEDULE: delays between a delivery's attempts (ms, s, m, h); the delivery fails after the last."
+  type        = string
+  default     = "5s,5m,30m,2h,5h,10h,10h"
+}
+
+variable "webhook_concurrency" {
+  description = "WEBHOOK_CONCURRENCY: delivery attempts in flight at once per webhook-worker task (1 to 1000)."
+  type        = number
+  default     = 64
+}
+
+variable "webhook_endpoint_concurrency" {
+  description = "WEBHOOK_ENDPOINT_CONCURRENCY: attempts in flight at once to one endpoint per webhook-worker task (1 to 100); one merchant endpoint sees at most max_tasks times this."
+  type        = number
+  default     = 4
+}
+
+variable "webhook_disable_after_secs" {
+  description = "WEBHOOK_DISABLE_AFTER_SECS: an endpoint failing without a success this long is disabled."
+  type        = number
+  default     = 432000
 }
 
 variable "repair_interval_secs" {
@@ -395,6 +432,12 @@ variable "queue_age_alarm_seconds" {
   description = "Alarm when the oldest message of a work queue is older than this."
   type        = number
   default     = 300
+}
+
+variable "webhooks_queue_age_alarm_seconds" {
+  description = "Alarm when the oldest message of the webhooks queue is older than this. Keep it above 900: a delivery retry can wait in the queue up to SQS's longest delay, 15 minutes."
+  type        = number
+  default     = 900
 }
 
 variable "stuck_alarm_minutes" {

@@ -15,17 +15,17 @@ use crate::domain::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView,
 use crate::domain::ports::{ConflictKind, StoreError, Stores};
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
-const T0: u64 = 1_800_000_000_000;
+pub(super) const T0: u64 = 1_800_000_000_000;
 
 fn merchant() -> MerchantId {
     MerchantId::parse("test@merchant").unwrap()
 }
 
-fn fresh_merchant() -> MerchantId {
+pub(super) fn fresh_merchant() -> MerchantId {
     MerchantId::parse(&format!("suite-{}@merchant", uuid::Uuid::new_v4().simple())).unwrap()
 }
 
-fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
+pub(super) fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
     NewPayment {
         id: PaymentId::new(),
         merchant_id: m.clone(),
@@ -91,7 +91,7 @@ fn worker() -> Cause {
 }
 
 /// Writes `p` (version 1) and returns it as stored.
-async fn create(s: &Stores, p: &NewPayment) -> PaymentView {
+pub(super) async fn create(s: &Stores, p: &NewPayment) -> PaymentView {
     let c = Change::payment_created(p, Cause::new(Actor::Merchant(p.merchant_id.clone()), None));
     s.payments.commit(&c, None).await.unwrap();
     c.view
@@ -122,6 +122,7 @@ pub async fn run(stores: &Stores) {
     stale_records_are_found_and_claimed_once(stores).await;
     bank_attempts_are_noted_and_never_moved_back(stores).await;
     seeded_merchants_exist_and_others_do_not(stores).await;
+    super::store_suite_webhooks::run(stores).await;
 }
 
 async fn payments_are_written_once_and_read_back(s: &Stores) {

@@ -8,6 +8,7 @@ mod flaky;
 mod inquiry;
 mod refund;
 mod repair;
+mod webhooks;
 
 use crate::app::KeyedRequest;
 use crate::domain::card::{CardDetails, Expiry};

@@ -1,0 +1,296 @@
+//! Webhooks through the use cases: endpoints and their secrets, and delivery on the memory
+//! ports with a scripted receiver: the schedule, 410, disabling, leases, the sweep and
+//! redelivery.
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::*;
+use crate::app::AppError;
+use crate::app::deliver::{DeliverySettings, Webhooks};
+use crate::app::settle::Step;
+use crate::app::webhooks::NewEndpoint;
+use crate::domain::events::{EventId, EventType};
+use crate::domain::ports::{Clock, DeliveryClaim, Outgoing, WebhookSender};
+use crate::domain::webhooks::*;
+
+/// A receiver that answers from a script (then 200) and records what it was sent.
+#[derive(Default)]
+struct Receiver {
+    script: Mutex<VecDeque<AttemptOutcome>>,
+    got: Mutex<Vec<(String, EventId, usize)>>,
+}
+
+impl Receiver {
+    fn then(&self, outcome: AttemptOutcome) -> &Self {
+        self.script.lock().unwrap().push_back(outcome);
+        self
+    }
+
+    /// (url, event, number of signing secrets) of every request, in order.
+    fn got(&self) -> Vec<(String, EventId, usize)> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl WebhookSender for Receiver {
+    async fn send(&self, out: &Outgoing<'_>) -> AttemptOutcome {
+        self.got.lock().unwrap().push((out.url.to_owned(), out.event.id(), out.secrets.len()));
+        let next = self.script.lock().unwrap().pop_front();
+        next.unwrap_or(AttemptOutcome::Answered { status: 200, retry_after_ms: None })
+    }
+}
+
+fn status(code: u16) -> AttemptOutcome {
+    AttemptOutcome::Answered { status: code, retry_after_ms: None }
+}
+
+fn hooks(w: &World, receiver: &Arc<Receiver>) -> Webhooks {
+    let settings = DeliverySettings { disable_after_ms: 3_600_000, ..DeliverySettings::default() };
+    Webhooks::new(w.services.clone(), Arc::clone(receiver) as Arc<dyn WebhookSender>, settings)
+}
+
+async fn endpoint(w: &World, url: &str, types: &[EventType]) -> (Endpoint, String) {
+    let new = NewEndpoint {
+        url: WebhookUrl::parse(url, false).unwrap(),
+        event_types: types.to_vec(),
+        description: Some("orders".into()),
+    };
+    w.services.create_endpoint(&merchant(), new).await.unwrap()
+}
+
+/// Delivers every announced event once, in order.
+async fn deliver_announced(w: &World, hooks: &Webhooks) {
+    for (event, _) in w.queue.deliveries() {
+        assert_eq!(hooks.deliver(event).await, Step::Done);
+    }
+    w.queue.sent.lock().unwrap().clear();
+}
+
+#[tokio::test]
+async fn an_endpoint_is_created_with_a_secret_shown_once_and_stored_sealed() {
+    let w = World::new();
+    let (created, secret) = endpoint(&w, "https://shop.example.com/hooks", &[]).await;
+    assert!(secret.starts_with("whsec_") && crate::webhooks::sign::secret_bytes(&secret).unwrap().len() >= 24);
+    let stored = w.services.endpoint(&merchant(), created.id).await.unwrap();
+    assert_eq!(stored.secrets.len(), 1);
+    assert!(!stored.secrets[0].sealed.contains(&secret[6..]), "the secret is sealed at rest");
+    assert_eq!(w.services.vault.open_secret(&stored.secrets[0].sealed, &created.id.to_string()).unwrap(), secret);
+    assert_eq!(w.services.endpoints(&merchant()).await.unwrap().len(), 1);
+    assert!(matches!(w.services.endpoint(&other_merchant(), created.id).await, Err(AppError::EndpointNotFound)));
+    assert!(matches!(w.services.delete_endpoint(&other_merchant(), created.id).await, Err(AppError::EndpointNotFound)));
+    w.services.delete_endpoint(&merchant(), created.id).await.unwrap();
+    assert!(w.services.endpoints(&merchant()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_merchant_has_at_most_sixteen_endpoints() {
+    let w = World::new();
+    for _ in 0..MAX_ENDPOINTS {
+        endpoint(&w, "https://shop.example.com/hooks", &[]).await;
+    }
+    let new = NewEndpoint { url: WebhookUrl::parse("https://a.example.com/", false).unwrap(), event_types: vec![], description: None };
+    assert!(matches!(w.services.create_endpoint(&merchant(), new).await, Err(AppError::TooManyEndpoints(16))));
+}
+
+#[tokio::test]
+async fn every_subscribed_event_is_delivered_once_and_leaves_the_due_index() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let (all, _) = endpoint(&w, "https://all.example.com/", &[]).await;
+    endpoint(&w, "https://settled.example.com/", &[EventType::PaymentSucceeded]).await;
+    let id = w.payment(500).await;
+    assert_eq!(w.charge(id).await, Step::Done);
+    let announced: Vec<u64> = w.queue.deliveries().iter().map(|(e, _)| e.version).collect();
+    assert_eq!(announced, [1, 2, 3], "each change announces its event");
+    deliver_announced(&w, &hooks).await;
+    let got = receiver.got();
+    let to = |url: &str| got.iter().filter(|g| g.0 == url).map(|g| g.1.version).collect::<Vec<_>>();
+    assert_eq!(to("https://all.example.com/"), [1, 2, 3]);
+    assert_eq!(to("https://settled.example.com/"), [3], "only the subscribed type");
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty());
+    let attempts = w.services.delivery_attempts(&merchant(), EventId { payment_id: id, version: 3 }).await.unwrap();
+    assert_eq!(attempts.len(), 2);
+    assert!(attempts.iter().all(|a| a.status_code == Some(200) && a.number == 1));
+    assert!(attempts.iter().any(|a| a.endpoint == all.id));
+    // A second message for a delivered event sends nothing.
+    assert_eq!(hooks.deliver(EventId { payment_id: id, version: 1 }).await, Step::Done);
+    assert_eq!(receiver.got().len(), got.len());
+    let foreign = w.services.delivery_attempts(&other_merchant(), EventId { payment_id: id, version: 3 }).await;
+    assert!(matches!(foreign, Err(AppError::EventNotFound)));
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_retried_on_the_schedule_and_carried_by_the_queue_or_the_sweep() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    receiver.then(status(500)).then(AttemptOutcome::Timeout).then(AttemptOutcome::Unreachable);
+    let id = w.payment(500).await;
+    let event = EventId { payment_id: id, version: 1 };
+    w.queue.sent.lock().unwrap().clear();
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    let next = w.queue.deliveries();
+    assert_eq!(next.len(), 1, "the next attempt is enqueued");
+    assert!((4..=6).contains(&next[0].1), "after about 5 s: {}", next[0].1);
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    assert_eq!(receiver.got().len(), 1, "not due yet: nothing sent");
+    w.clock.advance(6_000);
+    w.queue.sent.lock().unwrap().clear();
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    let next = w.queue.deliveries();
+    assert!((270..=330).contains(&next[0].1), "after about 5 min: {}", next[0].1);
+    w.clock.advance(331_000);
+    w.queue.sent.lock().unwrap().clear();
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    assert!(w.queue.deliveries().is_empty(), "30 min is longer than SQS holds a message: left to the sweep");
+    assert_eq!(hooks.sweep(std::time::Duration::from_secs(60), 100).await.unwrap(), 0, "not due yet");
+    w.clock.advance(33 * 60_000 + 61_000);
+    assert_eq!(hooks.sweep(std::time::Duration::from_secs(60), 100).await.unwrap(), 1);
+    assert_eq!(hooks.sweep(std::time::Duration::from_secs(60), 100).await.unwrap(), 0, "claimed once");
+    assert_eq!(w.queue.deliveries().len(), 1);
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    let attempts = w.services.delivery_attempts(&merchant(), event).await.unwrap();
+    let seen: Vec<_> = attempts.iter().map(|a| (a.number, a.status_code, a.error.as_deref())).collect();
+    assert_eq!(seen, [(1, Some(500), None), (2, None, Some("timeout")), (3, None, Some("unreachable")), (4, Some(200), None)]);
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn the_schedule_runs_out_and_the_delivery_fails() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let settings = DeliverySettings { schedule: RetrySchedule::parse("1s,1s").unwrap(), ..DeliverySettings::default() };
+    let hooks = Webhooks::new(w.services.clone(), Arc::clone(&receiver) as Arc<dyn WebhookSender>, settings);
+    let (e, _) = endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    receiver.then(status(500)).then(status(502)).then(status(503));
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    for _ in 0..3 {
+        hooks.deliver(event).await;
+        w.clock.advance(2_000);
+    }
+    assert_eq!(receiver.got().len(), 3);
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty(), "failed: out of the index");
+    let stored = w.services.endpoint(&merchant(), e.id).await.unwrap();
+    assert_eq!((stored.status, stored.failing_since_ms.is_some()), (EndpointStatus::Enabled, true));
+}
+
+#[tokio::test]
+async fn gone_disables_the_endpoint_and_days_of_failure_do_too() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let (gone, _) = endpoint(&w, "https://gone.example.com/", &[EventType::PaymentCreated]).await;
+    let (flaky, _) = endpoint(&w, "https://flaky.example.com/", &[EventType::PaymentCreated]).await;
+    receiver.then(status(410)).then(status(500));
+    let first = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(first).await;
+    let stored = w.services.endpoint(&merchant(), gone.id).await.unwrap();
+    assert_eq!((stored.status, stored.disabled_reason.as_deref()), (EndpointStatus::Disabled, Some("gone")));
+    // An hour of nothing but failures (this test's limit) disables the other one.
+    w.clock.advance(3_600_001);
+    receiver.then(status(500)).then(status(500));
+    hooks.deliver(first).await;
+    let stored = w.services.endpoint(&merchant(), flaky.id).await.unwrap();
+    assert_eq!((stored.status, stored.disabled_reason.as_deref()), (EndpointStatus::Disabled, Some("failing")));
+    let before = receiver.got().len();
+    let later = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(later).await;
+    assert_eq!(receiver.got().len(), before, "disabled endpoints get nothing");
+}
+
+#[tokio::test]
+async fn a_deleted_endpoint_gets_no_more_attempts() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let (e, _) = endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    receiver.then(status(500));
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(event).await;
+    w.services.delete_endpoint(&merchant(), e.id).await.unwrap();
+    w.clock.advance(10_000);
+    hooks.deliver(event).await;
+    assert_eq!(receiver.got().len(), 1);
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_leased_event_is_left_to_its_holder() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://shop.example.com/", &[]).await;
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    let now = w.clock.now_ms();
+    let claim = w.services.store.deliveries.claim_delivery(event, now, now + 60_000, false).await.unwrap();
+    assert!(matches!(claim, DeliveryClaim::Claimed { .. }));
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    assert!(receiver.got().is_empty(), "another worker holds it");
+    w.clock.advance(60_001);
+    assert_eq!(hooks.deliver(event).await, Step::Done);
+    assert_eq!(receiver.got().len(), 1, "its lease ran out: taken over");
+}
+
+#[tokio::test]
+async fn a_rotated_secret_signs_beside_the_new_one_and_redelivery_sends_again() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let (e, first) = endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let (rotated, second) = w.services.rotate_secret(&merchant(), e.id).await.unwrap();
+    assert_ne!(first, second);
+    assert_eq!(rotated.secrets.len(), 2);
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(event).await;
+    assert_eq!(receiver.got()[0].2, 2, "two signatures during the overlap");
+    assert_eq!(w.services.redeliver(&merchant(), event).await.unwrap(), 1);
+    assert!(matches!(w.services.redeliver(&other_merchant(), event).await, Err(AppError::EventNotFound)));
+    w.clock.advance(ROTATION_OVERLAP_MS);
+    hooks.deliver(event).await;
+    assert_eq!(receiver.got().len(), 2, "sent again");
+    assert_eq!(receiver.got()[1].2, 1, "the old secret no longer signs");
+    let numbers: Vec<u32> = w.services.delivery_attempts(&merchant(), event).await.unwrap().iter().map(|a| a.number).collect();
+    assert_eq!(numbers, [1, 2]);
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
+    let w = World::new();
+    let gate = Arc::new(Gate::default());
+    let settings = DeliverySettings { endpoint_concurrency: 1, ..DeliverySettings::default() };
+    let hooks = Arc::new(Webhooks::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
+    let a = EventId { payment_id: w.payment(500).await, version: 1 };
+    let b = EventId { payment_id: w.payment(500).await, version: 1 };
+    let first = tokio::spawn({
+        let hooks = Arc::clone(&hooks);
+        async move { hooks.deliver(a).await }
+    });
+    gate.entered.acquire().await.unwrap().forget();
+    assert_eq!(hooks.deliver(b).await, Step::Done, "b waits for no slot");
+    assert!(w.services.delivery_attempts(&merchant(), b).await.unwrap().is_empty(), "no attempt counted");
+    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
+    assert_eq!(due.iter().find(|d| d.event == b).map(|d| d.due_ms), Some(w.clock.now_ms() + 2_000));
+    gate.release.add_permits(1);
+    assert_eq!(first.await.unwrap(), Step::Done);
+    assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);
+}
+
+/// A receiver that holds each request until the test releases it.
+struct Gate {
+    entered: tokio::sync::Semaphore,
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        Self { entered: tokio::sync::Semaphore::new(0), release: tokio::sync::Semaphore::new(0) }
+    }
+}
+
+#[async_trait]
+impl WebhookSender for Gate {
+    async fn send(&self, _: &Outgoing<'_>) -> AttemptOutcome {
+        self.entered.add_permits(1);
+        self.release.acquire().await.unwrap().forget();
+        status(200)
+    }
+}
