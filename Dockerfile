@@ -57,10 +57,10 @@ ENTRYPOINT ["bank-simulator"]
 # --- the services (the default target: last) ------------------------------------------------------
 FROM base AS services
 COPY --from=build /src/target/release/api /src/target/release/payment-worker \
-    /src/target/release/refund-worker /usr/local/bin/
+    /src/target/release/refund-worker /src/target/release/webhook-worker /usr/local/bin/
 ENV HTTP_HOST=0.0.0.0 \
     ADMIN_HOST=0.0.0.0 \
     WORKER_HTTP_HOST=0.0.0.0
-# api, api admin (metrics), payment-worker, refund-worker (WORKER_HTTP_PORT defaults)
-EXPOSE 4444 4448 4446 4447
+# api, api admin (metrics), payment-worker, refund-worker, webhook-worker (WORKER_HTTP_PORT defaults)
+EXPOSE 4444 4448 4446 4447 4449
 CMD ["api"]

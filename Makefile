@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: webhook-verifier reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ dev-reset: ## Wipe the data `make dev` keeps (stop `make dev` first)
 	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state
 	@echo "dev-reset: the next make dev starts empty"
 
-test: lint tf-fmt tf-validate openapi-check postman-install ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
+test: lint tf-fmt tf-validate openapi-check postman-install webhook-verifier ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked --features testing
 
 unit: ## Unit tests only (no emulator)
@@ -77,6 +77,19 @@ bench: ## Load benchmark in release mode on a private emulator (port 4595); BENC
 	cargo build --release --bins --locked --features testing
 	@mkdir -p target/bench
 	@localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
+
+STANDARDWEBHOOKS_VERSION := 1.1.0
+WEBHOOKS_VENV := .tools/webhooks-venv
+WEBHOOK_VERIFIER := $(WEBHOOKS_VENV)/.installed-$(STANDARDWEBHOOKS_VERSION)
+
+webhook-verifier: $(WEBHOOK_VERIFIER) ## Install the Standard Webhooks reference library (pinned, in .tools/) the tests verify signatures with
+
+$(WEBHOOK_VERIFIER):
+	rm -rf $(WEBHOOKS_VENV)
+	python3 -m venv $(WEBHOOKS_VENV)
+	$(WEBHOOKS_VENV)/bin/python -m pip install --disable-pip-version-check --no-input -q \
+		standardwebhooks==$(STANDARDWEBHOOKS_VERSION)
+	@touch $@
 
 OPENAPI_VALIDATOR_VERSION := 0.9.0
 OPENAPI_VENV := .tools/openapi-venv

@@ -3,8 +3,11 @@
 #
 # - Each component runs under a supervisor: one that dies (a crash, `kill -9`) is shown and
 #   restarted after a second, so the system can be watched recovering.
-# - PAYMENT_WORKERS and REFUND_WORKERS (default 1 each) set how many of each worker run, each
-#   with its own health/metrics port, all listed at start.
+# - PAYMENT_WORKERS, REFUND_WORKERS and WEBHOOK_WORKERS (default 1 each) set how many of each
+#   worker run, each with its own health/metrics port, all listed at start.
+# - A webhook inbox (`webhook-inbox`, INBOX_PORT 4480) registers itself for the development
+#   merchant's events and prints each delivery with its signature checked; WEBHOOK_INBOX=0 leaves
+#   it out.
 # - The emulator keeps its data across `make dev` restarts (saved when it stops, loaded when it
 #   starts); `make dev-reset` wipes it.
 # - Ctrl-C (SIGINT) or SIGTERM stops everything this script started, by pid, emulator included.
@@ -23,10 +26,14 @@ export AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-test}" AWS_SECRET_ACCESS_KEY="${A
 export HTTP_PORT="${HTTP_PORT:-4444}" BANK_PORT="${BANK_PORT:-4445}" ADMIN_PORT="${ADMIN_PORT:-4448}"
 export BANK_URL="${BANK_URL:-http://127.0.0.1:$BANK_PORT}"
 export RUST_LOG="${RUST_LOG:-info}"
-payment_workers="${PAYMENT_WORKERS:-1}" refund_workers="${REFUND_WORKERS:-1}"
+payment_workers="${PAYMENT_WORKERS:-1}" refund_workers="${REFUND_WORKERS:-1}" webhook_workers="${WEBHOOK_WORKERS:-1}"
 payment_port="${PAYMENT_WORKER_PORT:-4450}" refund_port="${REFUND_WORKER_PORT:-4460}"
-for n in "$payment_workers" "$refund_workers"; do
-  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -le 9 ] || { echo "dev: PAYMENT_WORKERS and REFUND_WORKERS must be 0 to 9" >&2; exit 2; }
+webhook_port="${WEBHOOK_WORKER_PORT:-4470}" inbox_port="${INBOX_PORT:-4480}"
+for n in "$payment_workers" "$refund_workers" "$webhook_workers"; do
+  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -le 9 ] || {
+    echo "dev: PAYMENT_WORKERS, REFUND_WORKERS and WEBHOOK_WORKERS must be 0 to 9" >&2
+    exit 2
+  }
 done
 state="${DEV_STATE_DIR:-$root/.emulator/dev}"
 logs="$state/logs" pids="$state/pids"
@@ -79,8 +86,9 @@ if [ "${INFRA:-setup}" = terraform ]; then
   DYNAMODB_TABLE="$(name table_name <<<"$outputs")"
   PAYMENTS_QUEUE="$(name queue_urls payments <<<"$outputs")"
   REFUNDS_QUEUE="$(name queue_urls refunds <<<"$outputs")"
-  export DYNAMODB_TABLE PAYMENTS_QUEUE REFUNDS_QUEUE
-  echo "dev: on Terraform's table $DYNAMODB_TABLE and queues $PAYMENTS_QUEUE, $REFUNDS_QUEUE" >&2
+  WEBHOOKS_QUEUE="$(name queue_urls webhooks <<<"$outputs")"
+  export DYNAMODB_TABLE PAYMENTS_QUEUE REFUNDS_QUEUE WEBHOOKS_QUEUE
+  echo "dev: on Terraform's table $DYNAMODB_TABLE and queues $PAYMENTS_QUEUE, $REFUNDS_QUEUE, $WEBHOOKS_QUEUE" >&2
 fi
 
 # supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on TERM or INT stops
@@ -132,6 +140,14 @@ for ((i = 0; i < refund_workers; i++)); do
   start "refund-worker-$((i + 1))" env WORKER_HTTP_PORT=$((refund_port + i)) "$bin/refund-worker"
   listing+=("refund-worker-$((i + 1))|http://127.0.0.1:$((refund_port + i))|$pids/refund-worker-$((i + 1)).pid")
 done
+for ((i = 0; i < webhook_workers; i++)); do
+  start "webhook-worker-$((i + 1))" env WORKER_HTTP_PORT=$((webhook_port + i)) "$bin/webhook-worker"
+  listing+=("webhook-worker-$((i + 1))|http://127.0.0.1:$((webhook_port + i))|$pids/webhook-worker-$((i + 1)).pid")
+done
+if [ "${WEBHOOK_INBOX:-1}" != 0 ]; then
+  start webhook-inbox env INBOX_PORT="$inbox_port" API_URL="http://127.0.0.1:$HTTP_PORT" "$bin/webhook-inbox"
+  listing+=("webhook-inbox|http://127.0.0.1:$inbox_port (GET: the latest deliveries)|$pids/webhook-inbox.pid")
+fi
 wait_http "http://127.0.0.1:$BANK_PORT/status" bank-simulator
 # "up" means every component answers, workers included.
 for ((i = 0; i < payment_workers; i++)); do
@@ -140,6 +156,10 @@ done
 for ((i = 0; i < refund_workers; i++)); do
   wait_http "http://127.0.0.1:$((refund_port + i))/status" "refund-worker-$((i + 1))"
 done
+for ((i = 0; i < webhook_workers; i++)); do
+  wait_http "http://127.0.0.1:$((webhook_port + i))/status" "webhook-worker-$((i + 1))"
+done
+[ "${WEBHOOK_INBOX:-1}" = 0 ] || wait_http "http://127.0.0.1:$inbox_port/" webhook-inbox
 
 {
   echo

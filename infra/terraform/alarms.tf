@@ -19,14 +19,27 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 locals {
   alarm_topic_arn = coalesce(var.alarm_sns_topic_arn, one(aws_sns_topic.alarms[*].arn))
   alarm_actions   = [local.alarm_topic_arn]
+
+  # The webhooks queue has its own threshold and runbook: a delivery retry may be sent with a
+  # delay of up to 15 minutes, and what is behind is merchants' notifications, not money.
+  queue_age_alarm_seconds = merge(
+    { for k in keys(local.queues) : k => var.queue_age_alarm_seconds },
+    { webhooks = var.webhooks_queue_age_alarm_seconds },
+  )
+  # The section of docs/OPERATIONS.md a queue's alarms point at, where not the general one.
+  queue_runbooks = { webhooks = "Webhook deliveries behind" }
 }
+
+# These two exist for each queue of local.queues, the webhooks queue too. They are the webhook
+# worker's alarms: its backlog gauge webhook_oldest_undelivered_age_seconds is on GET /metrics
+# only, and no log line carries it for a metric filter.
 
 # Anything in a DLQ: a poison message (unparseable, unknown id) or one received 10 times.
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   for_each = local.queues
 
   alarm_name          = "${var.name_prefix}-${each.key}-dlq-not-empty"
-  alarm_description   = "${aws_sqs_queue.dlq[each.key].name} holds messages. See docs/OPERATIONS.md, Dead-letter queues."
+  alarm_description   = "${aws_sqs_queue.dlq[each.key].name} holds messages. See docs/OPERATIONS.md, ${lookup(local.queue_runbooks, each.key, "Dead-letter queues")}."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.dlq[each.key].name }
@@ -40,12 +53,13 @@ resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
   ok_actions          = local.alarm_actions
 }
 
-# Work waits too long: workers down, too few, or the bank failing so messages keep coming back.
+# Work waits too long: workers down, too few, or the bank (for webhooks, merchants' endpoints)
+# failing so messages keep coming back.
 resource "aws_cloudwatch_metric_alarm" "queue_age" {
   for_each = local.queues
 
   alarm_name          = "${var.name_prefix}-${each.key}-oldest-message-age"
-  alarm_description   = "The oldest message of ${aws_sqs_queue.main[each.key].name} is older than ${var.queue_age_alarm_seconds} s. See docs/OPERATIONS.md, Alarms."
+  alarm_description   = "The oldest message of ${aws_sqs_queue.main[each.key].name} is older than ${local.queue_age_alarm_seconds[each.key]} s. See docs/OPERATIONS.md, ${lookup(local.queue_runbooks, each.key, "Alarms")}."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateAgeOfOldestMessage"
   dimensions          = { QueueName = aws_sqs_queue.main[each.key].name }
@@ -53,7 +67,7 @@ resource "aws_cloudwatch_metric_alarm" "queue_age" {
   period              = 60
   evaluation_periods  = 5
   datapoints_to_alarm = 5
-  threshold           = var.queue_age_alarm_seconds
+  threshold           = local.queue_age_alarm_seconds[each.key]
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = local.alarm_actions
@@ -62,9 +76,11 @@ resource "aws_cloudwatch_metric_alarm" "queue_age" {
 
 # Stuck records: the repair loop logs (LOG_FORMAT=json, event fields at the top level)
 #   {"message":"repair pass re-enqueued stale records","worker":"payment","repaired":3,...}
-# whenever it re-enqueued records that stayed non-final longer than REPAIR_AFTER_SECS.
+# whenever it re-enqueued records that stayed non-final longer than REPAIR_AFTER_SECS. The bank
+# workers only: the webhook worker's sweep logs the same line for every delivery retry due beyond
+# SQS's 15-minute delay, so there a re-enqueue is routine, not a stuck record.
 resource "aws_cloudwatch_log_metric_filter" "repaired" {
-  for_each = local.worker_queues
+  for_each = local.worker_log_names
 
   name           = "${var.name_prefix}-${each.key}-repaired-stale-records"
   log_group_name = aws_cloudwatch_log_group.service[each.key].name
@@ -80,7 +96,7 @@ resource "aws_cloudwatch_log_metric_filter" "repaired" {
 }
 
 locals {
-  # The `worker` field of the workers' log lines (src/worker/mod.rs, WorkerKind::name).
+  # The `worker` field of the bank workers' log lines (src/worker/mod.rs, WorkerKind::name).
   worker_log_names = {
     "payment-worker" = "payment"
     "refund-worker"  = "refund"
@@ -88,13 +104,13 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "stuck_records" {
-  for_each = local.worker_queues
+  for_each = local.worker_log_names
 
   alarm_name          = "${var.name_prefix}-${each.key}-stuck-records"
   alarm_description   = "The ${each.key} repair loop re-enqueued more than ${var.stuck_alarm_threshold} stale records in ${var.stuck_alarm_minutes} min. See docs/OPERATIONS.md, Alarms."
   namespace           = var.metrics_namespace
   metric_name         = "RepairedStaleRecords"
-  dimensions          = { Worker = local.worker_log_names[each.key] }
+  dimensions          = { Worker = each.value }
   statistic           = "Sum"
   period              = 60 * var.stuck_alarm_minutes
   evaluation_periods  = 1
@@ -111,7 +127,7 @@ resource "aws_cloudwatch_metric_alarm" "stuck_records" {
 #   {"message":"bank unreachable past the key window; nothing re-sent","operation":"charge",...}
 # and sends nothing (a re-send could charge twice). See docs/OPERATIONS.md, Unresolved bank outcomes.
 resource "aws_cloudwatch_log_metric_filter" "bank_unresolved" {
-  for_each = local.worker_queues
+  for_each = local.worker_bank_operations
 
   name           = "${var.name_prefix}-${each.key}-bank-unresolved"
   log_group_name = aws_cloudwatch_log_group.service[each.key].name
@@ -127,7 +143,8 @@ resource "aws_cloudwatch_log_metric_filter" "bank_unresolved" {
 }
 
 locals {
-  # The `operation` field of the line (src/app/bank_calls.rs): what each worker sends the bank.
+  # The `operation` field of the line (src/app/bank_calls.rs): what each bank worker sends the
+  # bank (the webhook worker calls no bank).
   worker_bank_operations = {
     "payment-worker" = "charge"
     "refund-worker"  = "refund"
@@ -135,13 +152,13 @@ locals {
 }
 
 resource "aws_cloudwatch_metric_alarm" "bank_unresolved" {
-  for_each = local.worker_queues
+  for_each = local.worker_bank_operations
 
   alarm_name          = "${var.name_prefix}-${each.key}-bank-unresolved"
   alarm_description   = "The ${each.key} cannot ask the bank about a request past its key window. See docs/OPERATIONS.md, Unresolved bank outcomes."
   namespace           = var.metrics_namespace
   metric_name         = "BankUnresolved"
-  dimensions          = { Operation = local.worker_bank_operations[each.key] }
+  dimensions          = { Operation = each.value }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1

@@ -3,6 +3,9 @@
 #   workers: backlog per task = (visible + in-flight messages) / running tasks. In-flight
 #            (ApproximateNumberOfMessagesNotVisible) counts because a worker holds each message
 #            for the whole slow bank call: a queue with nothing visible can still be saturated.
+#            The webhook worker likewise holds a message for a delivery round (attempts of up to
+#            WEBHOOK_TIMEOUT_MS); retries waiting out their delay are not counted (delayed, not
+#            visible), and those beyond SQS's 15-minute delay wait in the table, not the queue.
 
 # autoscaling_enabled = false (the local emulator, which has no Application Auto Scaling API)
 # creates none of these: each service then runs its desired count (the services variable's
@@ -64,6 +67,7 @@ locals {
   worker_queues = {
     "payment-worker" = "payments"
     "refund-worker"  = "refunds"
+    "webhook-worker" = "webhooks"
   }
 }
 

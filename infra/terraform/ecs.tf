@@ -32,7 +32,7 @@ resource "aws_cloudwatch_log_group" "service" {
 }
 
 locals {
-  service_names    = toset(["api", "payment-worker", "refund-worker"])
+  service_names    = toset(["api", "payment-worker", "refund-worker", "webhook-worker"])
   image_repository = coalesce(var.image_repository, one(aws_ecr_repository.app[*].repository_url))
   api_base_url     = coalesce(var.base_url, "${local.https ? "https" : "http"}://${aws_lb.api.dns_name}")
   stop_timeout     = min(120, var.shutdown_grace_secs + 10)
@@ -51,6 +51,8 @@ locals {
     { name = "DYNAMODB_TABLE", value = aws_dynamodb_table.main.name },
     { name = "PAYMENTS_QUEUE", value = aws_sqs_queue.main["payments"].name },
     { name = "REFUNDS_QUEUE", value = aws_sqs_queue.main["refunds"].name },
+    # Every service announces events on the webhooks queue.
+    { name = "WEBHOOKS_QUEUE", value = aws_sqs_queue.main["webhooks"].name },
     { name = "LOG_FORMAT", value = "json" },
     { name = "RUST_LOG", value = var.rust_log },
   ])
@@ -66,6 +68,8 @@ locals {
     { name = "MERCHANT_CACHE_SECS", value = tostring(var.merchant_cache_secs) },
     { name = "RATE_LIMIT_READS_PER_SEC", value = tostring(var.rate_limit_reads_per_sec) },
     { name = "RATE_LIMIT_WRITES_PER_SEC", value = tostring(var.rate_limit_writes_per_sec) },
+    # Webhook endpoint URLs: https to public addresses only.
+    { name = "WEBHOOK_ALLOW_PRIVATE_URLS", value = "false" },
   ]
 
   # Who issues the bearer tokens. Cognito (identity.tf): RS256 tokens checked against the pool's
@@ -92,16 +96,33 @@ locals {
   # and refuse every token), so the empty value goes on the command line instead.
   api_command = var.cognito_enabled ? ["api", "--jwt-audience="] : ["api"]
 
-  worker_env = [
+  # The payment and refund workers call the bank; the webhook worker does not.
+  bank_env = [
     { name = "BANK_URL", value = var.bank_url },
     { name = "BANK_TIMEOUT_MS", value = tostring(var.bank_timeout_ms) },
     { name = "BANK_MAX_ATTEMPTS", value = tostring(var.bank_max_attempts) },
+  ]
+
+  # Every worker on 4446 (the binaries' defaults differ: 4446, 4447, 4448), the port the worker
+  # security group opens to metrics scrapers; each task has its own address.
+  worker_env = [
     { name = "WORKER_CONCURRENCY", value = tostring(var.worker_concurrency) },
     { name = "WORKER_HTTP_HOST", value = "0.0.0.0" },
     { name = "WORKER_HTTP_PORT", value = "4446" },
     { name = "REPAIR_INTERVAL_SECS", value = tostring(var.repair_interval_secs) },
     { name = "REPAIR_AFTER_SECS", value = tostring(var.repair_after_secs) },
     { name = "SHUTDOWN_GRACE_SECS", value = tostring(var.shutdown_grace_secs) },
+  ]
+
+  # The webhook worker POSTs signed events to merchants' endpoints (https to public addresses
+  # only) and opens their sealed signing secrets with CARD_ENCRYPTION_KEY.
+  webhook_env = [
+    { name = "WEBHOOK_ALLOW_PRIVATE_URLS", value = "false" },
+    { name = "WEBHOOK_TIMEOUT_MS", value = tostring(var.webhook_timeout_ms) },
+    { name = "WEBHOOK_RETRY_SCHEDULE", value = var.webhook_retry_schedule },
+    { name = "WEBHOOK_CONCURRENCY", value = tostring(var.webhook_concurrency) },
+    { name = "WEBHOOK_ENDPOINT_CONCURRENCY", value = tostring(var.webhook_endpoint_concurrency) },
+    { name = "WEBHOOK_DISABLE_AFTER_SECS", value = tostring(var.webhook_disable_after_secs) },
   ]
 
   old_card_keys_secret = var.card_encryption_old_keys_secret_arn == null ? [] : [
@@ -138,7 +159,7 @@ locals {
       command         = ["payment-worker"]
       port            = 4446
       ports           = [4446]
-      environment     = concat(local.common_env, local.worker_env)
+      environment     = concat(local.common_env, local.bank_env, local.worker_env)
       secrets         = local.card_secrets
       security_groups = [aws_security_group.worker.id]
     }
@@ -146,7 +167,15 @@ locals {
       command         = ["refund-worker"]
       port            = 4446
       ports           = [4446]
-      environment     = concat(local.common_env, local.worker_env)
+      environment     = concat(local.common_env, local.bank_env, local.worker_env)
+      secrets         = local.card_secrets
+      security_groups = [aws_security_group.worker.id]
+    }
+    "webhook-worker" = {
+      command         = ["webhook-worker"]
+      port            = 4446
+      ports           = [4446]
+      environment     = concat(local.common_env, local.worker_env, local.webhook_env)
       secrets         = local.card_secrets
       security_groups = [aws_security_group.worker.id]
     }

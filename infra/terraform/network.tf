@@ -86,6 +86,10 @@ resource "aws_security_group" "api" {
   }
 }
 
+# Every worker's tasks: payment-worker, refund-worker and webhook-worker. The egress to anywhere
+# also carries the webhook worker's HTTPS POSTs to merchants' public endpoints (out through the
+# subnets' NAT gateway or the tasks' public IP). Its descriptions stay as they are: changing them
+# replaces the group or its rules.
 resource "aws_security_group" "worker" {
   name        = "${var.name_prefix}-worker"
   description = "Worker tasks: nothing in but metrics scrapers on WORKER_HTTP_PORT."

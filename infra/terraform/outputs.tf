@@ -8,7 +8,7 @@ output "table_arn" {
 }
 
 output "queue_urls" {
-  description = "Work queue URLs, by queue (payments, refunds)."
+  description = "Work queue URLs, by queue (payments, refunds, webhooks)."
   value       = { for k, q in aws_sqs_queue.main : k => q.url }
 }
 

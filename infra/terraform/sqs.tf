@@ -1,9 +1,8 @@
 # The work queues (payments, refunds, webhooks) and their dead-letter queues, exactly as SETUP
-# creates them (src/sqs/setup.rs): <name>-dlq keeps messages 14 days; the work queue hides a received
-# message 30 s, long-polls 20 s, keeps messages the SQS default 4 days, takes messages of at most
-# 256 KiB (set on both sides: the defaults differ), and parks a message in
-# its DLQ on the 11th receive (maxReceiveCount 10). Production adds encryption at rest and a
-# redrive allow policy.
+# creates them (src/sqs/setup.rs): <name>-dlq keeps messages 14 days; the work queue hides a
+# received message 30 s, long-polls 20 s, keeps messages the SQS default 4 days, takes messages of
+# at most 256 KiB (set on both sides: the defaults differ), and parks a message in its DLQ on the
+# 11th receive (maxReceiveCount 10). Production adds encryption at rest and a redrive allow policy.
 locals {
   queues = {
     payments = var.payments_queue_name

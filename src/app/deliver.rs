@@ -66,10 +66,11 @@ impl Webhooks {
         Self { services, sender, settings, overall, per_endpoint: Mutex::default() }
     }
 
-    /// A round's lease: every attempt runs at once, each bounded by the timeout; a round that
-    /// overruns it may be repeated by another worker (delivery is at least once).
+    /// A round's lease: its attempts run at once, each bounded by the timeout (and perhaps one
+    /// more timeout waiting for a slot), with the store calls around them. A round that
+    /// overruns it may be repeated by another worker: delivery is at least once.
     fn lease_ms(&self) -> u64 {
-        u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).saturating_mul(2).saturating_add(30_000)
+        u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).saturating_mul(3).saturating_add(5_000)
     }
 
     /// One round on `event`.

@@ -82,7 +82,10 @@ async fn an_events_deliveries_are_leased_indexed_and_recorded(s: &Stores) {
         &RetrySchedule::parse("1s").unwrap(),
         0.5,
     );
-    s.deliveries.save_delivery(&event, lease_ms, std::slice::from_ref(&d), std::slice::from_ref(&record)).await.unwrap();
+    s.deliveries
+        .save_delivery(&event, lease_ms, std::slice::from_ref(&d), std::slice::from_ref(&record))
+        .await
+        .unwrap();
     let indexed = due(s.deliveries.outstanding(1000).await.unwrap()).expect("still outstanding");
     assert_eq!((indexed.due_ms, indexed.at_ms), (T0 + 1_010, T0));
     assert!(!s.deliveries.claim_due(indexed, T0 + 1_010, T0 + 5_000).await.unwrap(), "not due before the cut");
@@ -102,7 +105,10 @@ async fn an_events_deliveries_are_leased_indexed_and_recorded(s: &Stores) {
         &RetrySchedule::default(),
         0.5,
     );
-    s.deliveries.save_delivery(&event, lease_ms, std::slice::from_ref(&d), std::slice::from_ref(&second)).await.unwrap();
+    s.deliveries
+        .save_delivery(&event, lease_ms, std::slice::from_ref(&d), std::slice::from_ref(&second))
+        .await
+        .unwrap();
     assert!(due(s.deliveries.outstanding(1000).await.unwrap()).is_none(), "delivered: out of the index");
     assert_eq!(s.deliveries.claim_delivery(id, T0 + 7_000, T0 + 8_000, false).await.unwrap(), DeliveryClaim::Settled);
     assert_eq!(s.deliveries.attempts(id).await.unwrap(), [record, second]);

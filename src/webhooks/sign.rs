@@ -40,6 +40,16 @@ pub fn signature_header<K: AsRef<[u8]>>(keys: &[K], msg_id: &str, timestamp: u64
     keys.iter().map(|k| sign(k.as_ref(), msg_id, timestamp, body)).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether any `v1` signature of `header` is `key`'s over the message (compared in constant
+/// time). For receivers written in Rust, such as `make dev`'s inbox.
+pub fn verify(key: &[u8], msg_id: &str, timestamp: u64, body: &str, header: &str) -> bool {
+    let expected = sign(key, msg_id, timestamp, body);
+    header.split(' ').any(|sig| {
+        sig.starts_with("v1,")
+            && aws_lc_rs::constant_time::verify_slices_are_equal(sig.as_bytes(), expected.as_bytes()).is_ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -61,6 +71,19 @@ mod tests {
         let parts: Vec<_> = header.split(' ').collect();
         assert_eq!(parts, [sign(&a, "evt_1", 7, "{}"), sign(&b, "evt_1", 7, "{}")]);
         assert_ne!(parts[0], parts[1]);
+    }
+
+    #[test]
+    fn verification_accepts_any_of_the_signatures_and_nothing_else() {
+        let (a, b) = (secret_bytes(&new_secret()).unwrap(), secret_bytes(&new_secret()).unwrap());
+        let header = signature_header(&[&a, &b], "evt_1", 7, "{}");
+        assert!(verify(&a, "evt_1", 7, "{}", &header) && verify(&b, "evt_1", 7, "{}", &header));
+        assert!(!verify(&a, "evt_1", 8, "{}", &header), "another timestamp");
+        assert!(!verify(&a, "evt_1", 7, "{ }", &header), "another body");
+        assert!(!verify(&a, "evt_2", 7, "{}", &header), "another id");
+        let c = secret_bytes(&new_secret()).unwrap();
+        assert!(!verify(&c, "evt_1", 7, "{}", &header), "another secret");
+        assert!(!verify(&a, "evt_1", 7, "{}", &header.replace("v1,", "v2,")), "another version");
     }
 
     #[test]

@@ -81,7 +81,7 @@ impl WorkerKind {
         match self {
             Self::Payment => "4446",
             Self::Refund => "4447",
-            Self::Webhook => "4448",
+            Self::Webhook => "4449",
         }
     }
 

@@ -126,7 +126,7 @@ async fn payment(http: &reqwest::Client, dev: &Dev, token: &str, id: &str) -> Op
 async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_started() {
     let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&state).unwrap();
-    let (payment_base, refund_base) = (free_pair(), free_port());
+    let (payment_base, refund_base, inbox) = (free_pair(), free_port(), free_port());
     let env = [
         ("HTTP_PORT", free_port().to_string()),
         ("BANK_PORT", free_port().to_string()),
@@ -136,8 +136,19 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
         ("REFUND_WORKER_PORT", refund_base.to_string()),
         ("PAYMENT_WORKERS", "2".into()),
         ("REFUND_WORKERS", "1".into()),
+        ("WEBHOOK_WORKER_PORT", free_port().to_string()),
+        ("INBOX_PORT", inbox.to_string()),
     ];
-    let components = ["emulator", "bank-simulator", "api", "payment-worker-1", "payment-worker-2", "refund-worker-1"];
+    let components = [
+        "emulator",
+        "bank-simulator",
+        "api",
+        "payment-worker-1",
+        "payment-worker-2",
+        "refund-worker-1",
+        "webhook-worker-1",
+        "webhook-inbox",
+    ];
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     let mut dev = Dev::start(&state, &env, 1);
@@ -162,6 +173,19 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     let id = created["paymentID"].as_str().unwrap().to_owned();
     let settled = eventually(UP, "the payment to settle", || payment(&http, &dev, &token, &id)).await;
     assert_eq!(settled["Status"], "SUCCEEDED");
+    // The inbox registered itself and received the payment's events, signatures checked.
+    let inbox_url = format!("http://127.0.0.1:{inbox}/");
+    let received = eventually(UP, "the inbox to receive payment.succeeded", || async {
+        let got: Value = http.get(&inbox_url).send().await.ok()?.json().await.ok()?;
+        let events = got["Received"].as_array()?.clone();
+        events
+            .iter()
+            .any(|r| r["Event"]["type"] == "payment.succeeded" && r["Event"]["data"]["PaymentID"] == id)
+            .then_some(events)
+    })
+    .await;
+    assert!(received.iter().all(|r| r["Verified"] == true), "every delivery verified: {received:?}");
+    assert!(dev.log().contains("payment.succeeded"), "the inbox prints each delivery");
 
     // kill -9 a worker and the API: each comes back, under a new pid, with the data intact.
     for (name, probe) in
@@ -197,6 +221,9 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     let token = self::token(&http, &dev).await;
     let kept = payment(&http, &dev, &token, &id).await.expect("the payment survives a restart of make dev");
     assert_eq!(kept["Status"], "SUCCEEDED");
+    let endpoints: Value =
+        http.get(dev.url("/webhook-endpoints")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(endpoints["WebhookEndpoints"].as_array().unwrap().len(), 1, "the inbox replaced its registration");
     dev.signal("-INT", format!("-{}", dev.child.pid()));
     dev.exited(UP).await;
     let left: Vec<u32> = pids.into_iter().filter(|p| alive(*p)).collect();

@@ -15,8 +15,10 @@ use payment_platform::config::AwsArgs;
 use serde_json::Value;
 
 use super::support::app::card_request;
+use super::support::app::eventually;
 use super::support::emulator::PrivateEmulator;
-use super::support::system::System;
+use super::support::receiver::{Behaviour, Receiver};
+use super::support::system::{System, Worker};
 
 fn plugins() -> PathBuf {
     PathBuf::from(std::env::var("TF_PLUGIN_DIR").unwrap_or_else(|_| "/opt/tf-plugins".into()))
@@ -180,7 +182,8 @@ fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
 /// The AWS actions each component's code may call (src/dynamo, src/sqs, src/worker), as IAM
 /// names. The policies must grant exactly these; the processes must call nothing else.
 fn declared() -> BTreeMap<String, BTreeSet<String>> {
-    let api = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
+    // DeleteItem: a merchant deletes a webhook endpoint.
+    let api = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:DeleteItem"];
     // Every change is a transaction: the record's update and its event's put.
     let worker = [
         "dynamodb:Query",
@@ -190,12 +193,15 @@ fn declared() -> BTreeMap<String, BTreeSet<String>> {
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
     ];
+    // GetItem: a lost claim on an event's deliveries is read to tell busy from settled.
+    let webhook_worker = worker.iter().copied().chain(["dynamodb:GetItem"]).collect::<Vec<_>>();
     let common = ["sqs:GetQueueUrl", "sqs:SendMessage"];
     let set = |own: &[&str]| own.iter().chain(&common).map(|a| (*a).to_owned()).collect::<BTreeSet<_>>();
     BTreeMap::from([
         ("api".to_owned(), set(&api)),
         ("payment-worker".to_owned(), set(&worker)),
         ("refund-worker".to_owned(), set(&worker)),
+        ("webhook-worker".to_owned(), set(&webhook_worker)),
     ])
 }
 
@@ -237,7 +243,10 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     // The services on Terraform's table and queues (SETUP only seeds the merchants there).
     let on_terraform =
         AwsArgs { table, payments_queue: payments, refunds_queue: refunds, webhooks_queue: webhooks, ..setup };
-    let sys = System::start_on("terraform", on_terraform, &[], &[("WORKER_WAIT_SECS", "1")]).await;
+    let mut sys = System::start_on("terraform", on_terraform, &[], &[("WORKER_WAIT_SECS", "1")]).await;
+    sys.with_webhooks(&[]).await;
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    sys.app.endpoint(&receiver.url, &["payment.succeeded"]).await;
     let id = sys.app.create_ok(&card_request("4242424242424242", 2500)).await;
     assert_eq!(sys.settled(&id, Duration::from_secs(60)).await["Status"], "SUCCEEDED");
     assert_eq!(sys.app.refund(&id, Some(serde_json::json!({ "Amount": 1000 })), None).await.status(), 202);
@@ -246,6 +255,10 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         (refunded["Refunds"][0]["Status"].as_str(), refunded["RefundedAmount"].as_u64()),
         (Some("SUCCEEDED"), Some(1000))
     );
+    eventually(Duration::from_secs(60), "a webhook through Terraform's webhooks queue", || async {
+        (!receiver.delivered().is_empty()).then_some(())
+    })
+    .await;
 
     // IAM: each role grants exactly what its component's code calls, and the processes called
     // nothing their role does not grant.
@@ -255,6 +268,7 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         ("api", actions_called(sys.api.admin_port, &["PutItem", "UpdateItem"]).await),
         ("payment-worker", actions_called(sys.payment_worker.port, &["PutItem", "UpdateItem"]).await),
         ("refund-worker", actions_called(sys.refund_worker.port, &["PutItem", "UpdateItem"]).await),
+        ("webhook-worker", actions_called(sys.worker(Worker::Webhook).port, &["PutItem", "UpdateItem"]).await),
     ];
     for (component, actions) in called {
         let signature = if component == "api" { "sqs:SendMessage" } else { "sqs:ReceiveMessage" };

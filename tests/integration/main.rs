@@ -21,3 +21,5 @@ mod postman;
 mod setup_and_data;
 mod store_suite;
 mod support;
+mod webhooks;
+mod webhooks_chaos;

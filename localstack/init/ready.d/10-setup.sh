@@ -10,7 +10,7 @@
 set -eu
 
 TABLE="${DYNAMODB_TABLE:-payment-platform-table}"
-QUEUES="${PAYMENTS_QUEUE:-payment-platform-payments} ${REFUNDS_QUEUE:-payment-platform-refunds}"
+QUEUES="${PAYMENTS_QUEUE:-payment-platform-payments} ${REFUNDS_QUEUE:-payment-platform-refunds} ${WEBHOOKS_QUEUE:-payment-platform-webhooks}"
 REGION="${AWS_REGION:-${AWS_DEFAULT_REGION:-us-east-1}}"
 AWSLOCAL="${AWSLOCAL:-awslocal}"
 

@@ -91,7 +91,11 @@ async fn a_merchant_has_at_most_sixteen_endpoints() {
     for _ in 0..MAX_ENDPOINTS {
         endpoint(&w, "https://shop.example.com/hooks", &[]).await;
     }
-    let new = NewEndpoint { url: WebhookUrl::parse("https://a.example.com/", false).unwrap(), event_types: vec![], description: None };
+    let new = NewEndpoint {
+        url: WebhookUrl::parse("https://a.example.com/", false).unwrap(),
+        event_types: vec![],
+        description: None,
+    };
     assert!(matches!(w.services.create_endpoint(&merchant(), new).await, Err(AppError::TooManyEndpoints(16))));
 }
 
@@ -154,7 +158,10 @@ async fn a_failed_attempt_is_retried_on_the_schedule_and_carried_by_the_queue_or
     assert_eq!(hooks.deliver(event).await, Step::Done);
     let attempts = w.services.delivery_attempts(&merchant(), event).await.unwrap();
     let seen: Vec<_> = attempts.iter().map(|a| (a.number, a.status_code, a.error.as_deref())).collect();
-    assert_eq!(seen, [(1, Some(500), None), (2, None, Some("timeout")), (3, None, Some("unreachable")), (4, Some(200), None)]);
+    assert_eq!(
+        seen,
+        [(1, Some(500), None), (2, None, Some("timeout")), (3, None, Some("unreachable")), (4, Some(200), None)]
+    );
     assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty());
 }
 
@@ -247,7 +254,8 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_redelivery_sends_again() 
     hooks.deliver(event).await;
     assert_eq!(receiver.got().len(), 2, "sent again");
     assert_eq!(receiver.got()[1].2, 1, "the old secret no longer signs");
-    let numbers: Vec<u32> = w.services.delivery_attempts(&merchant(), event).await.unwrap().iter().map(|a| a.number).collect();
+    let numbers: Vec<u32> =
+        w.services.delivery_attempts(&merchant(), event).await.unwrap().iter().map(|a| a.number).collect();
     assert_eq!(numbers, [1, 2]);
 }
 

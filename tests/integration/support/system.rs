@@ -65,6 +65,8 @@ impl Proc {
 pub enum Worker {
     Payment,
     Refund,
+    /// Started only by `System::with_webhooks`.
+    Webhook,
 }
 
 pub struct System {
@@ -75,6 +77,7 @@ pub struct System {
     pub api: Proc,
     pub payment_worker: Proc,
     pub refund_worker: Proc,
+    pub webhook_worker: Option<Proc>,
     env: Vec<(String, String)>,
     restarts: u32,
 }
@@ -163,13 +166,24 @@ impl System {
         let payment_worker = Self::spawn_worker(Worker::Payment, name, 0, &env).await;
         let refund_worker = Self::spawn_worker(Worker::Refund, name, 0, &env).await;
         let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
-        Self { name: name.to_owned(), app, bank, api, payment_worker, refund_worker, env, restarts: 0 }
+        Self {
+            name: name.to_owned(),
+            app,
+            bank,
+            api,
+            payment_worker,
+            refund_worker,
+            webhook_worker: None,
+            env,
+            restarts: 0,
+        }
     }
 
     async fn spawn_worker(kind: Worker, name: &str, n: u32, env: &[(String, String)]) -> Proc {
         let (bin, tag) = match kind {
             Worker::Payment => (env!("CARGO_BIN_EXE_payment-worker"), "payment-worker"),
             Worker::Refund => (env!("CARGO_BIN_EXE_refund-worker"), "refund-worker"),
+            Worker::Webhook => (env!("CARGO_BIN_EXE_webhook-worker"), "webhook-worker"),
         };
         let mut p = Proc::spawn(&service_bin(bin, tag), &format!("{name}-{tag}-{n}"), env);
         p.wait_healthy().await;
@@ -180,14 +194,24 @@ impl System {
         match kind {
             Worker::Payment => &mut self.payment_worker,
             Worker::Refund => &mut self.refund_worker,
+            Worker::Webhook => self.webhook_worker.as_mut().expect("started by with_webhooks"),
         }
+    }
+
+    /// Starts the webhook worker too, with `env` over the system's settings.
+    pub async fn with_webhooks(&mut self, env: &[(&str, &str)]) {
+        self.env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        self.webhook_worker = Some(Self::spawn_worker(Worker::Webhook, &self.name, 0, &self.env).await);
     }
 
     /// Replaces a worker (after it was killed or stopped) with a fresh process.
     pub async fn restart(&mut self, kind: Worker) {
         self.restarts += 1;
         let fresh = Self::spawn_worker(kind, &self.name, self.restarts, &self.env).await;
-        *self.worker(kind) = fresh;
+        match kind {
+            Worker::Webhook => self.webhook_worker = Some(fresh),
+            _ => *self.worker(kind) = fresh,
+        }
     }
 
     /// Polls `GET /payments/{id}` until the payment and its refunds are final.

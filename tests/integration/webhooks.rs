@@ -1,0 +1,184 @@
+//! Webhooks with real processes: endpoints over HTTP, deliveries by the `webhook-worker` to a
+//! real receiver, signatures checked by the Standard Webhooks reference library, 410, rotation,
+//! redelivery, and the refusal of private URLs in production mode.
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::app::{TestApp, card_request, eventually};
+use crate::support::receiver::{Behaviour, Receiver, Request, verify_with_reference};
+use crate::support::system::{System, api_alone};
+
+/// A short schedule and timeout, so retries are tested without waiting for the contract's.
+pub const FAST: &[(&str, &str)] = &[
+    ("WEBHOOK_RETRY_SCHEDULE", "100ms,200ms,400ms,800ms,1s,1s,1s"),
+    ("WEBHOOK_TIMEOUT_MS", "1000"),
+    ("REPAIR_INTERVAL_SECS", "1"),
+    ("REPAIR_AFTER_SECS", "3"),
+    ("WORKER_WAIT_SECS", "1"),
+];
+
+impl TestApp {
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.authed(self.http.post(format!("{}{path}", self.url))).json(body).send().await.unwrap()
+    }
+
+    /// Registers `url` for `types` (all when empty); the endpoint as created, with its secret.
+    pub async fn endpoint(&self, url: &str, types: &[&str]) -> Value {
+        let resp = self.post_json("/webhook-endpoints", &json!({"Url": url, "EventTypes": types})).await;
+        assert_eq!(resp.status(), 201);
+        resp.json().await.unwrap()
+    }
+}
+
+/// The deliveries of `event_id` the receiver took (2xx).
+fn of(requests: &[Request], event_id: &str) -> Vec<Request> {
+    requests.iter().filter(|r| r.id == event_id && r.delivered()).cloned().collect()
+}
+
+#[tokio::test]
+async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
+    let mut sys = System::start("webhooks", &[], &[]).await;
+    sys.with_webhooks(FAST).await;
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    let created = sys.app.endpoint(&receiver.url, &["payment.succeeded", "refund.succeeded"]).await;
+    let (endpoint_id, secret) = (created["WebhookEndpointID"].as_str().unwrap(), created["Secret"].as_str().unwrap());
+    assert_eq!((created["Status"].as_str(), created["Url"].as_str()), (Some("enabled"), Some(receiver.url.as_str())));
+
+    let id = sys.app.create_ok(&card_request("4242424242424242", 2500)).await;
+    sys.settled(&id, Duration::from_secs(30)).await;
+    assert_eq!(sys.app.refund(&id, Some(json!({"Amount": 1000})), None).await.status(), 202);
+    let payment = sys.settled(&id, Duration::from_secs(30)).await;
+    let trail = sys.app.checked_trail(&payment).await;
+    let wanted: Vec<&Value> =
+        trail.iter().filter(|e| matches!(e["Type"].as_str(), Some("payment.succeeded" | "refund.succeeded"))).collect();
+    assert_eq!(wanted.len(), 2);
+
+    let got = eventually(Duration::from_secs(30), "both subscribed events delivered", || async {
+        let got = receiver.delivered();
+        (got.len() >= 2).then_some(got)
+    })
+    .await;
+    let ids: Vec<&str> = wanted.iter().map(|e| e["EventID"].as_str().unwrap()).collect();
+    for (event, r) in wanted.iter().zip(ids.iter().map(|id| of(&got, id))) {
+        assert_eq!(r.len(), 1, "{} delivered once", event["EventID"]);
+        let body = r[0].json();
+        assert_eq!(body["type"], event["Type"]);
+        assert_eq!(body["data"], event["Data"], "the payment after the change, as the audit trail shows it");
+        assert!(body["timestamp"].as_str().unwrap().ends_with('Z'), "RFC 3339: {}", body["timestamp"]);
+        assert_eq!(r[0].content_type, "application/json");
+        assert!(!r[0].body.contains("4242424242424242"), "no card number in a webhook");
+    }
+    let deliveries: Vec<(&Request, &str)> = got.iter().map(|r| (r, secret)).collect();
+    let forged = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    assert_eq!(verify_with_reference(&deliveries, &[(&got[0], forged)]), 3);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(receiver.requests().len(), 2, "nothing of the unsubscribed types, nothing twice");
+
+    // The attempts, and a redelivery with the same webhook-id.
+    let attempts: Value = sys.app.get_path(&format!("/events/{}/attempts", ids[0])).await.json().await.unwrap();
+    let attempts = attempts["Attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (
+            attempts[0]["WebhookEndpointID"].as_str(),
+            attempts[0]["StatusCode"].as_u64(),
+            attempts[0]["Attempt"].as_u64()
+        ),
+        (Some(endpoint_id), Some(200), Some(1))
+    );
+    let resp = sys.app.post_json(&format!("/events/{}/redeliver", ids[0]), &json!({})).await;
+    assert_eq!(resp.status(), 202);
+    assert_eq!(resp.json::<Value>().await.unwrap()["Endpoints"], 1);
+    eventually(Duration::from_secs(20), "the redelivery", || async {
+        (of(&receiver.delivered(), ids[0]).len() == 2).then_some(())
+    })
+    .await;
+
+    // The endpoint as listed: no secret, and out of another merchant's reach.
+    let listed: Value = sys.app.get_path("/webhook-endpoints").await.json().await.unwrap();
+    assert_eq!(listed["WebhookEndpoints"].as_array().unwrap().len(), 1);
+    assert!(listed.to_string().find("whsec_").is_none(), "a secret is shown only once");
+    let other = sys.app.token_for(Some("other@merchant")).await;
+    let foreign = |path: String| sys.app.http.get(format!("{}{path}", sys.app.url)).bearer_auth(&other).send();
+    assert_eq!(foreign(format!("/webhook-endpoints/{endpoint_id}")).await.unwrap().status(), 404);
+    assert_eq!(foreign(format!("/events/{}/attempts", ids[0])).await.unwrap().status(), 404);
+    let resp = sys
+        .app
+        .authed(sys.app.http.delete(format!("{}/webhook-endpoints/{endpoint_id}", sys.app.url)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 204);
+    assert_eq!(sys.app.get_path(&format!("/webhook-endpoints/{endpoint_id}")).await.status(), 404);
+}
+
+#[tokio::test]
+async fn gone_disables_an_endpoint_and_a_rotation_signs_with_both_secrets() {
+    let mut sys = System::start("webhooks-gone", &[], &[]).await;
+    sys.with_webhooks(FAST).await;
+    let (gone, rotated) = (Receiver::start(Behaviour::Status(410)).await, Receiver::start(Behaviour::Ok).await);
+    let gone_endpoint = sys.app.endpoint(&gone.url, &["payment.created"]).await;
+    let endpoint = sys.app.endpoint(&rotated.url, &["payment.created"]).await;
+    let id = endpoint["WebhookEndpointID"].as_str().unwrap();
+    let resp = sys.app.post_json(&format!("/webhook-endpoints/{id}/rotate-secret"), &json!({})).await;
+    assert_eq!(resp.status(), 200);
+    let new_secret = resp.json::<Value>().await.unwrap()["Secret"].as_str().unwrap().to_owned();
+    let old_secret = endpoint["Secret"].as_str().unwrap();
+    assert_ne!(new_secret, old_secret);
+
+    sys.app.create_ok(&card_request("4242424242424242", 100)).await;
+    let got = eventually(Duration::from_secs(20), "a delivery to the rotated endpoint", || async {
+        rotated.delivered().into_iter().next()
+    })
+    .await;
+    assert_eq!(got.signature.split(' ').count(), 2, "two signatures: {}", got.signature);
+    assert_eq!(verify_with_reference(&[(&got, &new_secret), (&got, old_secret)], &[]), 2);
+
+    let gone_id = gone_endpoint["WebhookEndpointID"].as_str().unwrap();
+    let disabled = eventually(Duration::from_secs(20), "the 410 endpoint disabled", || async {
+        let e: Value = sys.app.get_path(&format!("/webhook-endpoints/{gone_id}")).await.json().await.ok()?;
+        (e["Status"] == "disabled").then_some(e)
+    })
+    .await;
+    assert_eq!(disabled["DisabledReason"], "gone");
+    assert_eq!(gone.requests().len(), 1, "410 is not retried");
+    sys.app.create_ok(&card_request("4242424242424242", 100)).await;
+    eventually(Duration::from_secs(20), "the next event at the other endpoint", || async {
+        (rotated.delivered().len() == 2).then_some(())
+    })
+    .await;
+    assert_eq!(gone.requests().len(), 1, "nothing more to a disabled endpoint");
+}
+
+#[tokio::test]
+async fn production_mode_accepts_only_https_to_public_hosts() {
+    let (api, aws) = api_alone("webhooks-prod", &[("WEBHOOK_ALLOW_PRIVATE_URLS", "false")]).await;
+    let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
+    for url in [
+        "http://127.0.0.1:8080/hooks",
+        "https://127.0.0.1/hooks",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.7/",
+        "https://[::1]/",
+        "https://localhost/",
+        "http://hooks.example.com/",
+    ] {
+        let resp = app.post_json("/webhook-endpoints", &json!({"Url": url})).await;
+        assert_eq!(resp.status(), 422, "{url}");
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["Error"]["Fields"][0]["Code"], "invalid_url", "{url}");
+    }
+    let resp = app
+        .post_json("/webhook-endpoints", &json!({"Url": "https://hooks.example.com/p", "EventTypes": ["nope"]}))
+        .await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(resp.json::<Value>().await.unwrap()["Error"]["Fields"][0]["Code"], "unknown_event_type");
+    let resp = app.post_json("/webhook-endpoints", &json!({"Url": "https://hooks.example.com/p"})).await;
+    assert_eq!(resp.status(), 201);
+    let created: Value = resp.json().await.unwrap();
+    assert_eq!(created["EventTypes"], json!([]));
+    assert!(created["Secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(app.get_path("/webhook-endpoints/we_nope").await.status(), 400);
+    assert_eq!(app.get_path("/events/evt_nope/attempts").await.status(), 400);
+}
