@@ -78,6 +78,18 @@ impl Api {
         Ok(Self { http, base, token })
     }
 
+    /// Registers `url` as a webhook endpoint for `types`.
+    pub async fn register_endpoint(&self, url: &str, types: &[&str]) -> Result<(), BenchError> {
+        self.http
+            .post(format!("{}/webhook-endpoints", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "Url": url, "EventTypes": types }))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
     /// `POST /payments`; `Err` carries the kind of failure (for the error counts).
     pub async fn create(&self, i: usize) -> Result<Accepted, String> {
         let sent_ms = now_ms();

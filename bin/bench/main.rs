@@ -12,6 +12,7 @@ mod cpu;
 mod drive;
 mod error;
 mod floor;
+mod hooks;
 mod levels;
 mod load;
 mod phases;

@@ -14,6 +14,7 @@ pub enum Role {
     Api,
     PaymentWorker,
     RefundWorker,
+    WebhookWorker,
     BankSimulator,
 }
 
@@ -23,6 +24,7 @@ impl Role {
             Self::Api => "api",
             Self::PaymentWorker => "payment-worker",
             Self::RefundWorker => "refund-worker",
+            Self::WebhookWorker => "webhook-worker",
             Self::BankSimulator => "bank-simulator",
         }
     }
@@ -31,7 +33,7 @@ impl Role {
     fn port_var(self) -> &'static str {
         match self {
             Self::Api => "HTTP_PORT",
-            Self::PaymentWorker | Self::RefundWorker => "WORKER_HTTP_PORT",
+            Self::PaymentWorker | Self::RefundWorker | Self::WebhookWorker => "WORKER_HTTP_PORT",
             Self::BankSimulator => "BANK_PORT",
         }
     }

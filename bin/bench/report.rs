@@ -87,6 +87,16 @@ pub struct Headline {
     pub floor_cpu_us_per_payment: Option<f64>,
     /// The payment workers' CPU per settled payment (the last pipeline run), µs.
     pub worker_cpu_us_per_payment: Option<f64>,
+    /// A payment's final state to its webhook's arrival, at the webhook run's pipeline rate, ms.
+    pub webhook_p50_ms: Option<f64>,
+    pub webhook_p99_ms: Option<f64>,
+    /// The webhook-worker's AWS requests per delivered event (it also handles the events of the
+    /// types not subscribed: three events per payment, one delivered).
+    pub webhook_aws_requests_per_delivered: Option<f64>,
+    /// Every process's AWS requests of the webhook run per delivered event, the lifecycle included.
+    pub webhook_run_aws_requests_per_delivered: Option<f64>,
+    /// The webhook-worker's CPU per delivered event, µs.
+    pub webhook_cpu_us_per_delivered: Option<f64>,
     pub targets: Vec<Target>,
 }
 
@@ -94,6 +104,12 @@ pub struct Headline {
 pub struct CpuFigures<'a> {
     pub phases: &'a [CpuPhase],
     pub floor_us_per_payment: Option<f64>,
+}
+
+/// The webhook run's figures: delivery times and its AWS phase.
+pub struct HookFigures<'a> {
+    pub stats: Option<&'a super::hooks::HookStats>,
+    pub aws: Option<&'a AwsPhase>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,6 +125,7 @@ pub struct Report {
     pub floor_matches_api: Option<bool>,
     pub pipelines: Vec<FlowStats>,
     pub refunds: Option<FlowStats>,
+    pub webhooks: Option<super::hooks::HookStats>,
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,
@@ -128,10 +145,12 @@ pub fn headline(
     lifecycle: (&AwsPhase, Option<&AwsPhase>),
     memory: &[MemoryRow],
     cpu: CpuFigures,
+    hooks: HookFigures,
 ) -> Headline {
     let of = |phase: Option<&CpuPhase>, role| phase.and_then(|p: &CpuPhase| p.us_per_unit.get(&role).copied());
     let api_cpu = of(cpu.phases.first(), Role::Api);
     let worker_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("pipeline")), Role::PaymentWorker);
+    let webhook_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("webhooks")), Role::WebhookWorker);
     let floor_cpu = cpu.floor_us_per_payment;
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
@@ -175,6 +194,11 @@ pub fn headline(
         api_cpu_us_per_payment: api_cpu,
         floor_cpu_us_per_payment: floor_cpu,
         worker_cpu_us_per_payment: worker_cpu,
+        webhook_p50_ms: hooks.stats.and_then(|h| h.to_delivery_p50_ms),
+        webhook_p99_ms: hooks.stats.and_then(|h| h.to_delivery_p99_ms),
+        webhook_aws_requests_per_delivered: hooks.aws.and_then(|a| a.per_unit_of(&[Role::WebhookWorker])),
+        webhook_run_aws_requests_per_delivered: hooks.aws.and_then(|a| a.per_unit),
+        webhook_cpu_us_per_delivered: webhook_cpu,
         targets,
     }
 }
@@ -191,7 +215,8 @@ impl Headline {
         format!(
             "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={} \
              api_cpu_us_per_payment={} floor_cpu_us_per_payment={} worker_cpu_us_per_payment={} \
-             open_loop_settle_ratio=n/a",
+             open_loop_settle_ratio=n/a webhook_p50_ms={} webhook_p99_ms={} \
+             webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -199,6 +224,10 @@ impl Headline {
             fixed(self.api_cpu_us_per_payment, 0),
             fixed(self.floor_cpu_us_per_payment, 0),
             fixed(self.worker_cpu_us_per_payment, 0),
+            fixed(self.webhook_p50_ms, 0),
+            fixed(self.webhook_p99_ms, 0),
+            fixed(self.webhook_aws_requests_per_delivered, 1),
+            fixed(self.webhook_cpu_us_per_delivered, 0),
         )
     }
 }
@@ -224,13 +253,19 @@ mod tests {
             api_cpu_us_per_payment: Some(812.4),
             floor_cpu_us_per_payment: Some(640.0),
             worker_cpu_us_per_payment: None,
+            webhook_p50_ms: Some(41.0),
+            webhook_p99_ms: None,
+            webhook_aws_requests_per_delivered: Some(13.333),
+            webhook_run_aws_requests_per_delivered: None,
+            webhook_cpu_us_per_delivered: None,
             targets: vec![],
         };
         assert_eq!(
             h.last_line(),
             "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23 \
              api_cpu_us_per_payment=812 floor_cpu_us_per_payment=640 worker_cpu_us_per_payment=n/a \
-             open_loop_settle_ratio=n/a"
+             open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
+             webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a"
         );
     }
 

@@ -8,6 +8,7 @@ use super::args::BenchArgs;
 use super::cpu::{self, CpuPhase};
 use super::error::BenchError;
 use super::floor::{self, Floor};
+use super::hooks::{self, HookStats};
 use super::levels;
 use super::load::{self, Api};
 use super::phases::{self, FlowStats, RunCtx};
@@ -40,6 +41,7 @@ struct Measured {
     floor_cpu_us_per_payment: Option<f64>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
+    webhooks: Option<HookStats>,
     aws: Vec<AwsPhase>,
 }
 
@@ -65,10 +67,15 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let pipeline_phases: Vec<&AwsPhase> = m.aws.iter().filter(|p| p.phase.starts_with("pipeline")).collect();
     let lifecycle = requests::combine("create+charge (pipelines)", &pipeline_phases);
     let refund = m.aws.iter().find(|p| p.unit == "refund");
-    let headline =
-        report::headline(args.headline_concurrency(), &comparison, &m.pipelines, (&lifecycle, refund), &sys.memory, {
-            report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment }
-        });
+    let headline = report::headline(
+        args.headline_concurrency(),
+        &comparison,
+        &m.pipelines,
+        (&lifecycle, refund),
+        &sys.memory,
+        report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment },
+        report::HookFigures { stats: m.webhooks.as_ref(), aws: m.aws.iter().find(|p| p.phase == WEBHOOK_PHASE) },
+    );
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
     if floor_matches_api == Some(false) {
@@ -101,6 +108,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         floor_matches_api,
         pipelines: m.pipelines,
         refunds: m.refunds,
+        webhooks: m.webhooks,
         aws_requests: aws,
         cpu: m.cpu,
         memory: sys.memory.clone(),
@@ -131,6 +139,8 @@ async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
 }
 
 const CREATE_PHASE: &str = "create (api levels)";
+/// The webhook run's phase, per delivered event (one per payment: its final state).
+pub const WEBHOOK_PHASE: &str = "webhooks (pipeline 1+1+1)";
 
 /// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
 const SETTLE_PAUSE: Duration = Duration::from_millis(500);
@@ -220,12 +230,36 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     } else {
         None
     };
+    sys.stop_all(Some(&stack)).await;
+
+    // The webhook run: a pipeline on a third table and queues with a webhook-worker, delivering
+    // each payment's final state to a receiver in this process.
+    let stack = sys.stack(&run_id, "hooks");
+    let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-hooks", &stack).await?).await?);
+    sys.start(Role::PaymentWorker, "payment-worker-hooks", &stack).await?;
+    sys.start(Role::RefundWorker, "refund-worker-hooks", &stack).await?;
+    sys.start(Role::WebhookWorker, "webhook-worker", &stack).await?;
+    let receiver = hooks::Receiver::start().await?;
+    api.register_endpoint(&receiver.url, &hooks::FINAL_TYPES).await?;
+    let tracker = Tracker::new(payment_platform::aws::clients(&stack).await.dynamodb, stack.table.clone());
+    let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
+    eprintln!("bench: webhooks, {} payments, 1 process of each worker", args.pipeline_payments);
+    let before = sys.snapshot(&stack).await;
+    let cpu_before = sys.cpu(&stack);
+    let (_, joined) = phases::pipeline(&ctx, args.pipeline_payments).await;
+    let finals = joined.iter().filter(|(_, f)| f.is_some()).count() as u64;
+    let webhooks = receiver.wait_and_measure(finals, ctx.timeout).await;
+    tokio::time::sleep(SETTLE_PAUSE).await;
+    let after = sys.snapshot(&stack).await;
+    cpu.push(cpu::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &cpu_before, &sys.cpu(&stack)));
+    aws.push(requests::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &before, &after));
     Ok(Measured {
         api: api_levels,
         floor: floor_levels,
         event_cost,
         pipelines,
         refunds,
+        webhooks: Some(webhooks),
         aws,
         cpu,
         floor_cpu_us_per_payment,

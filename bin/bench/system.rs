@@ -178,7 +178,7 @@ impl System {
             std::mem::take(&mut self.procs).into_iter().partition(|(_, t)| serves(t));
         self.procs = keep;
         stopping.sort_by_key(|(p, _)| match p.role {
-            Role::PaymentWorker | Role::RefundWorker => 0,
+            Role::PaymentWorker | Role::RefundWorker | Role::WebhookWorker => 0,
             Role::Api => 1,
             Role::BankSimulator => 2,
         });

@@ -100,6 +100,7 @@ pub fn render(r: &Report) -> String {
     }
     event_cost(&mut out, r);
     cpu(&mut out, r);
+    webhooks(&mut out, r);
     let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
     let _ = writeln!(
         out,
@@ -220,23 +221,54 @@ fn event_cost(out: &mut String, r: &Report) {
     }
 }
 
+/// The webhook run: delivery after the final state, and what a delivered event costs.
+fn webhooks(out: &mut String, r: &Report) {
+    let Some(h) = &r.webhooks else { return };
+    let _ = writeln!(
+        out,
+        "\n== Webhooks: each payment's final state delivered to a receiver (pipeline 1+1, 1 webhook-worker) =="
+    );
+    let _ = writeln!(
+        out,
+        "delivered {} of {} (duplicates {}); final state to delivery p50 {} ms, p99 {} ms, max {} ms",
+        h.delivered,
+        h.expected,
+        h.duplicates,
+        f(h.to_delivery_p50_ms, 0),
+        f(h.to_delivery_p99_ms, 0),
+        f(h.to_delivery_max_ms, 0)
+    );
+    let _ = writeln!(
+        out,
+        "AWS requests per delivered event: webhook-worker {}, the whole run {}; webhook-worker CPU {} µs",
+        f(r.headline.webhook_aws_requests_per_delivered, 2),
+        f(r.headline.webhook_run_aws_requests_per_delivered, 2),
+        f(r.headline.webhook_cpu_us_per_delivered, 0)
+    );
+}
+
 /// CPU per unit, per phase and role, from /proc (user + system), beside the floor's client.
 fn cpu(out: &mut String, r: &Report) {
     if r.cpu.is_empty() {
         return;
     }
     let _ = writeln!(out, "\n== CPU per unit (µs of user + system time, /proc/<pid>/stat, over each phase) ==");
-    let _ = writeln!(out, "{:<28} {:>8} {:>8} {:>10} {:>10}", "phase", "unit", "api", "pay-wkr", "ref-wkr");
+    let _ = writeln!(
+        out,
+        "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10}",
+        "phase", "unit", "api", "pay-wkr", "ref-wkr", "hook-wkr"
+    );
     for p in &r.cpu {
         let of = |role| f(p.us_per_unit.get(&role).copied(), 0);
         let _ = writeln!(
             out,
-            "{:<28} {:>8} {:>8} {:>10} {:>10}",
+            "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10}",
             p.phase,
             p.unit,
             of(super::procs::Role::Api),
             of(super::procs::Role::PaymentWorker),
-            of(super::procs::Role::RefundWorker)
+            of(super::procs::Role::RefundWorker),
+            of(super::procs::Role::WebhookWorker)
         );
     }
     let _ = writeln!(

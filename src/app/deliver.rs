@@ -87,8 +87,10 @@ impl Webhooks {
             Ok(e) => e,
             Err(e) => return Step::Retry(e.to_string()),
         };
+        // An endpoint gets the events recorded once it exists, not the ones before.
         let mut deliveries = planned.unwrap_or_else(|| {
-            endpoints.iter().filter(|e| e.wants(found.kind)).map(|e| Delivery::new(e.id, now)).collect()
+            let wanting = endpoints.iter().filter(|e| e.wants(found.kind) && e.created_ms <= found.at_ms);
+            wanting.map(|e| Delivery::new(e.id, now)).collect()
         });
         let attempts = self.round(&found, &endpoints, &mut deliveries).await;
         match self.services.store.deliveries.save_delivery(&found, lease, &deliveries, &attempts).await {

@@ -188,6 +188,8 @@ async fn gone_disables_the_endpoint_and_days_of_failure_do_too() {
     let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
     let hooks = hooks(&w, &receiver);
     let (gone, _) = endpoint(&w, "https://gone.example.com/", &[EventType::PaymentCreated]).await;
+    // Created later, so attempted second (deliveries follow the endpoints' creation order).
+    w.clock.advance(1);
     let (flaky, _) = endpoint(&w, "https://flaky.example.com/", &[EventType::PaymentCreated]).await;
     receiver.then(status(410)).then(status(500));
     let first = EventId { payment_id: w.payment(500).await, version: 1 };
@@ -204,6 +206,24 @@ async fn gone_disables_the_endpoint_and_days_of_failure_do_too() {
     let later = EventId { payment_id: w.payment(500).await, version: 1 };
     hooks.deliver(later).await;
     assert_eq!(receiver.got().len(), before, "disabled endpoints get nothing");
+}
+
+#[tokio::test]
+async fn an_endpoint_gets_the_events_recorded_once_it_exists() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let before = EventId { payment_id: w.payment(500).await, version: 1 };
+    w.clock.advance(1);
+    endpoint(&w, "https://shop.example.com/", &[]).await;
+    assert_eq!(hooks.deliver(before).await, Step::Done);
+    assert!(receiver.got().is_empty(), "recorded before the endpoint existed");
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty(), "and out of the index");
+    let after = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(after).await;
+    assert_eq!(receiver.got().len(), 1);
+    assert_eq!(w.services.redeliver(&merchant(), before).await.unwrap(), 1, "unless asked for");
+    hooks.deliver(before).await;
+    assert_eq!(receiver.got().len(), 2);
 }
 
 #[tokio::test]

@@ -1,0 +1,116 @@
+//! The webhook run: a receiver in the bench process, registered through the API for the
+//! payments' final states, while a pipeline runs with a webhook-worker. Measures how long after
+//! its final state each payment's webhook arrives, at the pipeline's rate.
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use serde_json::Value;
+
+use super::error::BenchError;
+use super::load::now_ms;
+use super::stats::percentile;
+
+/// The final states a payment ends in: what the receiver subscribes to.
+pub const FINAL_TYPES: [&str; 3] = ["payment.succeeded", "payment.declined", "payment.failed"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HookStats {
+    /// Final payments of the run, each of which must be delivered.
+    pub expected: u64,
+    /// Distinct events received (each verified to be one of them).
+    pub delivered: u64,
+    /// Deliveries received more than once (at least once: a retry after a lost answer).
+    pub duplicates: u64,
+    /// From the final state (the event's time) to the webhook's arrival, ms.
+    pub to_delivery_p50_ms: Option<f64>,
+    pub to_delivery_p99_ms: Option<f64>,
+    pub to_delivery_max_ms: Option<f64>,
+}
+
+/// (arrival ms, event id, event ms) of each request.
+type Got = Arc<Mutex<Vec<(u64, String, u64)>>>;
+
+/// A receiver on 127.0.0.1 that answers 204 at once and notes when each webhook arrived.
+pub struct Receiver {
+    pub url: String,
+    got: Got,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn receive(State(got): State<Got>, headers: axum::http::HeaderMap, body: Bytes) -> StatusCode {
+    let arrived = now_ms();
+    let id = headers.get("webhook-id").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    let event_ms = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["data"]["UpdatedTimestamp"].as_u64())
+        .unwrap_or(arrived);
+    got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push((arrived, id, event_ms));
+    StatusCode::NO_CONTENT
+}
+
+impl Receiver {
+    pub async fn start() -> Result<Self, BenchError> {
+        let got: Got = Arc::default();
+        let app = axum::Router::new().fallback(receive).with_state(Arc::clone(&got));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| BenchError::io("binding the webhook receiver", e))?;
+        let addr = listener.local_addr().map_err(|e| BenchError::io("the receiver's address", e))?;
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await;
+        });
+        Ok(Self { url: format!("http://{addr}/hooks"), got, stop: Some(stop) })
+    }
+
+    /// Waits until `expected` distinct events arrived or `within` passed; then the figures.
+    pub async fn wait_and_measure(&self, expected: u64, within: Duration) -> HookStats {
+        let deadline = Instant::now() + within;
+        loop {
+            let distinct = self.distinct();
+            if distinct >= expected || Instant::now() >= deadline {
+                if distinct < expected {
+                    eprintln!("bench: {distinct} of {expected} webhooks arrived within {within:?}");
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let mut first: std::collections::HashMap<&str, (u64, u64)> = std::collections::HashMap::new();
+        for (arrived, id, event_ms) in &got {
+            first.entry(id.as_str()).or_insert((*arrived, *event_ms));
+        }
+        let mut lat: Vec<u64> = first.values().map(|(a, e)| a.saturating_sub(*e)).collect();
+        lat.sort_unstable();
+        HookStats {
+            expected,
+            delivered: first.len() as u64,
+            duplicates: (got.len() - first.len()) as u64,
+            to_delivery_p50_ms: percentile(&lat, 50.0).map(|v| v as f64),
+            to_delivery_p99_ms: percentile(&lat, 99.0).map(|v| v as f64),
+            to_delivery_max_ms: lat.last().map(|v| *v as f64),
+        }
+    }
+
+    fn distinct(&self) -> u64 {
+        let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        got.iter().map(|(_, id, _)| id.as_str()).collect::<std::collections::HashSet<_>>().len() as u64
+    }
+}
