@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// Payments of each pipeline run (POST to final).
     #[arg(long, env = "BENCH_PIPELINE_PAYMENTS", default_value_t = 3000)]
     pub pipeline_payments: usize,
+    /// Payments of the open-loop run (sent at 80 % of the last pipeline run's settled rate); 0: none.
+    #[arg(long, env = "BENCH_OPEN_LOOP_PAYMENTS", default_value_t = 1500)]
+    pub open_loop_payments: usize,
     /// Concurrency of the pipeline and refund runs; also the headline concurrency of the API levels.
     #[arg(long, env = "BENCH_PIPELINE_CONCURRENCY", default_value_t = 64)]
     pub pipeline_concurrency: usize,

@@ -41,6 +41,19 @@ pub struct CpuPhase {
     pub units: u64,
     /// µs of CPU per unit, by role.
     pub us_per_unit: BTreeMap<Role, f64>,
+    /// The emulator's CPU per AWS call the phase made (set by `with_calls`): where it nears the
+    /// time a call takes, the emulator is the limit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulator_us_per_call: Option<f64>,
+}
+
+impl CpuPhase {
+    /// Notes how many AWS calls the phase made, for the emulator's CPU per call.
+    pub fn with_calls(mut self, calls: Option<f64>) -> Self {
+        let used = self.us_per_unit.get(&Role::Emulator).map(|per_unit| per_unit * self.units as f64);
+        self.emulator_us_per_call = used.zip(calls.filter(|c| *c > 0.0)).map(|(us, c)| round(us / c, 1));
+        self
+    }
 }
 
 pub fn phase(name: &str, unit: &'static str, units: u64, before: &CpuSnapshot, after: &CpuSnapshot) -> CpuPhase {
@@ -53,7 +66,7 @@ pub fn phase(name: &str, unit: &'static str, units: u64, before: &CpuSnapshot, a
     }
     let us_per_unit =
         used.into_iter().filter(|_| units > 0).map(|(r, us)| (r, round(us as f64 / units as f64, 1))).collect();
-    CpuPhase { phase: name.to_owned(), unit, units, us_per_unit }
+    CpuPhase { phase: name.to_owned(), unit, units, us_per_unit, emulator_us_per_call: None }
 }
 
 #[cfg(test)]

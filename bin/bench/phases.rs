@@ -123,6 +123,69 @@ pub async fn pipeline(ctx: &RunCtx<'_>, n: usize) -> (FlowStats, Vec<(Accepted, 
     (stats, joined)
 }
 
+/// POSTs `n` payments open loop: the i-th is sent at `i / rate` seconds, whether or not the
+/// ones before it were answered (as customers arrive), then waits until all are final. Below
+/// the system's capacity the payments settle as fast as they arrive; above it they queue up.
+pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> OpenLoop {
+    let period = Duration::from_secs_f64(1.0 / rate.max(0.1));
+    let start = tokio::time::Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..n {
+        tokio::time::sleep_until(start + period * u32::try_from(i).unwrap_or(u32::MAX)).await;
+        let api = Arc::clone(ctx.api);
+        tasks.spawn(async move {
+            let t0 = std::time::Instant::now();
+            (api.create(i).await, u64::try_from(t0.elapsed().as_micros()).unwrap_or(u64::MAX))
+        });
+    }
+    let (mut accepted, mut latencies, mut errors) = (Vec::new(), Vec::new(), BTreeMap::new());
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((Ok(a), us)) => {
+                accepted.push(a);
+                latencies.push(us);
+            }
+            Ok((Err(kind), _)) => *errors.entry(kind).or_insert(0u64) += 1,
+            Err(_) => *errors.entry("task".to_owned()).or_insert(0u64) += 1,
+        }
+    }
+    let sending = start.elapsed().as_secs_f64();
+    let request = LevelStats::new(0, latencies, errors, sending);
+    if let Ok(false) | Err(_) = ctx.tracker.wait_all_final(RepairKind::Payment, ctx.timeout, ctx.poll).await {
+        eprintln!("bench: not every open-loop payment was final within {:?}", ctx.timeout);
+    }
+    let keys: Vec<_> = accepted.iter().map(|a| payment_key(&a.id)).collect();
+    let finals = ctx.tracker.read(&keys).await.unwrap_or_default();
+    let sent: Vec<(u64, Option<&Final>)> =
+        accepted.iter().zip(&keys).map(|(a, k)| (a.sent_ms, finals.get(k))).collect();
+    let final_times: Vec<u64> =
+        sent.iter().filter_map(|(_, f)| f.filter(|f| payment_is_final(&f.status)).map(|f| f.updated_ms)).collect();
+    let sent_times: Vec<u64> = sent.iter().map(|(s, _)| *s).collect();
+    let settle_ratio = steady_rate(&final_times).zip(steady_rate(&sent_times)).map(|(s, a)| round(s / a, 3));
+    OpenLoop {
+        rate: round(rate, 1),
+        flow: flow_stats((ctx.workers, 0, n), request, &sent, payment_is_final),
+        settle_ratio,
+    }
+}
+
+/// An open-loop run: its arrival rate, its flow, and settled/s over accepted/s, each counted
+/// over its own span (first to last), so the latency of the last payments does not count as a
+/// shortfall.
+#[derive(Debug, Clone, Serialize)]
+pub struct OpenLoop {
+    /// Payments sent per second.
+    pub rate: f64,
+    pub flow: FlowStats,
+    pub settle_ratio: Option<f64>,
+}
+
+/// Events per second over the span from the first to the last of `times` (ms).
+fn steady_rate(times: &[u64]) -> Option<f64> {
+    let (first, last) = (times.iter().min()?, times.iter().max()?);
+    (last > first && times.len() > 1).then(|| (times.len() - 1) as f64 * 1000.0 / (last - first) as f64)
+}
+
 /// Refunds each of `payments` in full at the run's concurrency and waits until all are final.
 pub async fn refunds(ctx: &RunCtx<'_>, payments: Vec<String>) -> FlowStats {
     let n = payments.len();

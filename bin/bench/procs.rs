@@ -16,6 +16,8 @@ pub enum Role {
     RefundWorker,
     WebhookWorker,
     BankSimulator,
+    /// The AWS emulator (`EMULATOR_PID`): not started by the bench, only measured.
+    Emulator,
 }
 
 impl Role {
@@ -26,6 +28,7 @@ impl Role {
             Self::RefundWorker => "refund-worker",
             Self::WebhookWorker => "webhook-worker",
             Self::BankSimulator => "bank-simulator",
+            Self::Emulator => "emulator",
         }
     }
 
@@ -34,13 +37,13 @@ impl Role {
         match self {
             Self::Api => "HTTP_PORT",
             Self::PaymentWorker | Self::RefundWorker | Self::WebhookWorker => "WORKER_HTTP_PORT",
-            Self::BankSimulator => "BANK_PORT",
+            Self::BankSimulator | Self::Emulator => "BANK_PORT",
         }
     }
 
     /// Whether it talks to AWS (and so exposes `aws_requests_total`).
     pub fn uses_aws(self) -> bool {
-        self != Self::BankSimulator
+        !matches!(self, Self::BankSimulator | Self::Emulator)
     }
 }
 

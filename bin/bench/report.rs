@@ -97,6 +97,13 @@ pub struct Headline {
     pub webhook_run_aws_requests_per_delivered: Option<f64>,
     /// The webhook-worker's CPU per delivered event, µs.
     pub webhook_cpu_us_per_delivered: Option<f64>,
+    /// Settled/s over accepted/s of the open-loop run (each over its own span).
+    pub open_loop_settle_ratio: Option<f64>,
+    /// POST to final in the open-loop run, ms.
+    pub open_loop_p50_ms: Option<f64>,
+    pub open_loop_p99_ms: Option<f64>,
+    /// The emulator's CPU per AWS call in the last pipeline run, µs (`EMULATOR_PID` unset: n/a).
+    pub emulator_cpu_us_per_call: Option<f64>,
     pub targets: Vec<Target>,
 }
 
@@ -106,10 +113,11 @@ pub struct CpuFigures<'a> {
     pub floor_us_per_payment: Option<f64>,
 }
 
-/// The webhook run's figures: delivery times and its AWS phase.
-pub struct HookFigures<'a> {
-    pub stats: Option<&'a super::hooks::HookStats>,
-    pub aws: Option<&'a AwsPhase>,
+/// The runs after the pipelines: the open loop, and the webhook run with its AWS phase.
+pub struct LaterRuns<'a> {
+    pub open_loop: Option<&'a super::phases::OpenLoop>,
+    pub hooks: Option<&'a super::hooks::HookStats>,
+    pub hooks_aws: Option<&'a AwsPhase>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -126,6 +134,7 @@ pub struct Report {
     pub pipelines: Vec<FlowStats>,
     pub refunds: Option<FlowStats>,
     pub webhooks: Option<super::hooks::HookStats>,
+    pub open_loop: Option<super::phases::OpenLoop>,
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,
@@ -145,8 +154,9 @@ pub fn headline(
     lifecycle: (&AwsPhase, Option<&AwsPhase>),
     memory: &[MemoryRow],
     cpu: CpuFigures,
-    hooks: HookFigures,
+    later: LaterRuns,
 ) -> Headline {
+    let open_loop = later.open_loop;
     let of = |phase: Option<&CpuPhase>, role| phase.and_then(|p: &CpuPhase| p.us_per_unit.get(&role).copied());
     let api_cpu = of(cpu.phases.first(), Role::Api);
     let worker_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("pipeline")), Role::PaymentWorker);
@@ -178,6 +188,7 @@ pub fn headline(
         target("max_rss_mb", max_rss_mb.map(|v| v as f64), "< 50", |v| v < 50.0),
         target("api_cpu_us_over_floor", api_over_floor, "<= 100", |v| v <= 100.0),
         target("worker_cpu_us_per_payment", worker_cpu, "<= 300", |v| v <= 300.0),
+        target("open_loop_settle_ratio", open_loop.and_then(|o| o.settle_ratio), ">= 0.98", |v| v >= 0.98),
     ];
     Headline {
         concurrency,
@@ -194,11 +205,19 @@ pub fn headline(
         api_cpu_us_per_payment: api_cpu,
         floor_cpu_us_per_payment: floor_cpu,
         worker_cpu_us_per_payment: worker_cpu,
-        webhook_p50_ms: hooks.stats.and_then(|h| h.to_delivery_p50_ms),
-        webhook_p99_ms: hooks.stats.and_then(|h| h.to_delivery_p99_ms),
-        webhook_aws_requests_per_delivered: hooks.aws.and_then(|a| a.per_unit_of(&[Role::WebhookWorker])),
-        webhook_run_aws_requests_per_delivered: hooks.aws.and_then(|a| a.per_unit),
+        webhook_p50_ms: later.hooks.and_then(|h| h.to_delivery_p50_ms),
+        webhook_p99_ms: later.hooks.and_then(|h| h.to_delivery_p99_ms),
+        webhook_aws_requests_per_delivered: later.hooks_aws.and_then(|a| a.per_unit_of(&[Role::WebhookWorker])),
+        webhook_run_aws_requests_per_delivered: later.hooks_aws.and_then(|a| a.per_unit),
         webhook_cpu_us_per_delivered: webhook_cpu,
+        open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
+        open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
+        open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
+        emulator_cpu_us_per_call: cpu
+            .phases
+            .iter()
+            .rfind(|p| p.phase.starts_with("pipeline"))
+            .and_then(|p| p.emulator_us_per_call),
         targets,
     }
 }
@@ -210,13 +229,14 @@ fn fixed(v: Option<f64>, places: usize) -> String {
 impl Headline {
     /// The run's last line: `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N
     /// max_rss_mb=N api_cpu_us_per_payment=N floor_cpu_us_per_payment=N worker_cpu_us_per_payment=N
-    /// open_loop_settle_ratio=n/a` (no open-loop run yet).
+    /// open_loop_settle_ratio=R webhook_p50_ms=N webhook_p99_ms=N webhook_aws_requests_per_delivered=N
+    /// webhook_cpu_us_per_delivered=N emulator_cpu_us_per_call=N`.
     pub fn last_line(&self) -> String {
         format!(
             "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={} \
              api_cpu_us_per_payment={} floor_cpu_us_per_payment={} worker_cpu_us_per_payment={} \
-             open_loop_settle_ratio=n/a webhook_p50_ms={} webhook_p99_ms={} \
-             webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={}",
+             open_loop_settle_ratio={} webhook_p50_ms={} webhook_p99_ms={} \
+             webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -224,10 +244,12 @@ impl Headline {
             fixed(self.api_cpu_us_per_payment, 0),
             fixed(self.floor_cpu_us_per_payment, 0),
             fixed(self.worker_cpu_us_per_payment, 0),
+            fixed(self.open_loop_settle_ratio, 2),
             fixed(self.webhook_p50_ms, 0),
             fixed(self.webhook_p99_ms, 0),
             fixed(self.webhook_aws_requests_per_delivered, 1),
             fixed(self.webhook_cpu_us_per_delivered, 0),
+            fixed(self.emulator_cpu_us_per_call, 0),
         )
     }
 }
@@ -258,6 +280,10 @@ mod tests {
             webhook_aws_requests_per_delivered: Some(13.333),
             webhook_run_aws_requests_per_delivered: None,
             webhook_cpu_us_per_delivered: None,
+            open_loop_settle_ratio: None,
+            open_loop_p50_ms: None,
+            open_loop_p99_ms: None,
+            emulator_cpu_us_per_call: Some(610.4),
             targets: vec![],
         };
         assert_eq!(
@@ -265,7 +291,7 @@ mod tests {
             "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23 \
              api_cpu_us_per_payment=812 floor_cpu_us_per_payment=640 worker_cpu_us_per_payment=n/a \
              open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
-             webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a"
+             webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610"
         );
     }
 

@@ -124,15 +124,15 @@ pub fn combine(name: &str, phases: &[&AwsPhase]) -> AwsPhase {
 
 /// Whether the api's requests per payment in `phase` are exactly `calls`, each once (`None`: not
 /// counted). Operations under 0.05 per payment (background work) are left out.
-pub fn api_matches(phase: &AwsPhase, calls: &[(&str, &str)]) -> Option<bool> {
+pub fn api_matches(phase: &AwsPhase, calls: &[(&str, &str, u32)]) -> Option<bool> {
     if !phase.available {
         return None;
     }
     let api: Vec<&OpRow> =
         phase.operations.iter().filter(|o| o.role == Role::Api && o.per_unit.unwrap_or(0.0) >= 0.05).collect();
-    let same_set = api.len() == calls.len()
-        && calls.iter().all(|(s, op)| api.iter().any(|o| o.service == *s && o.operation == *op));
-    Some(same_set && api.iter().all(|o| o.per_unit.is_some_and(|p| (p - 1.0).abs() < 0.05)))
+    let made = |s: &str, op: &str| api.iter().find(|o| o.service == s && o.operation == op).and_then(|o| o.per_unit);
+    let same = calls.iter().all(|(s, op, n)| made(s, op).is_some_and(|p| (p - f64::from(*n)).abs() < 0.05));
+    Some(api.len() == calls.len() && same)
 }
 
 #[cfg(test)]
@@ -167,8 +167,9 @@ mod tests {
         assert_eq!(p.per_unit, Some(4.5));
         assert_eq!(p.by_role[&Role::Api], 2.0);
         assert_eq!(p.per_unit_of(&[Role::PaymentWorker]), Some(2.5));
-        assert_eq!(api_matches(&p, &[("dynamodb", "TransactWriteItems"), ("sqs", "SendMessage")]), Some(true));
-        assert_eq!(api_matches(&p, &[("dynamodb", "TransactWriteItems")]), Some(false));
+        assert_eq!(api_matches(&p, &[("dynamodb", "TransactWriteItems", 1), ("sqs", "SendMessage", 1)]), Some(true));
+        assert_eq!(api_matches(&p, &[("dynamodb", "TransactWriteItems", 1), ("sqs", "SendMessage", 2)]), Some(false));
+        assert_eq!(api_matches(&p, &[("dynamodb", "TransactWriteItems", 1)]), Some(false));
         let both = combine("all", &[&p, &p]);
         assert_eq!((both.units, both.per_unit), (20, Some(4.5)));
     }

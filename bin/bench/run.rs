@@ -42,6 +42,7 @@ struct Measured {
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
     webhooks: Option<HookStats>,
+    open_loop: Option<phases::OpenLoop>,
     aws: Vec<AwsPhase>,
 }
 
@@ -74,7 +75,11 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         (&lifecycle, refund),
         &sys.memory,
         report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment },
-        report::HookFigures { stats: m.webhooks.as_ref(), aws: m.aws.iter().find(|p| p.phase == WEBHOOK_PHASE) },
+        report::LaterRuns {
+            open_loop: m.open_loop.as_ref(),
+            hooks: m.webhooks.as_ref(),
+            hooks_aws: m.aws.iter().find(|p| p.phase == WEBHOOK_PHASE),
+        },
     );
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
@@ -104,11 +109,12 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         floor: m.floor,
         event_cost: m.event_cost,
         comparison,
-        floor_calls: floor::CALLS.iter().map(|(s, op)| format!("{s}:{op}")).collect(),
+        floor_calls: floor::CALLS.iter().map(|(s, op, n)| format!("{s}:{op} x{n}")).collect(),
         floor_matches_api,
         pipelines: m.pipelines,
         refunds: m.refunds,
         webhooks: m.webhooks,
+        open_loop: m.open_loop,
         aws_requests: aws,
         cpu: m.cpu,
         memory: sys.memory.clone(),
@@ -132,15 +138,19 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
 
 async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
     let clients = payment_platform::aws::clients(stack).await;
-    let url = payment_platform::sqs::queue_url(&clients.sqs, &stack.payments_queue)
-        .await
-        .map_err(|e| BenchError::Unexpected(format!("resolving the payments queue: {e}")))?;
-    Floor::new(clients.dynamodb, clients.sqs, stack.table.clone(), url)
+    let resolve = async |name: &str| {
+        payment_platform::sqs::queue_url(&clients.sqs, name)
+            .await
+            .map_err(|e| BenchError::Unexpected(format!("resolving the queue {name}: {e}")))
+    };
+    let urls = (resolve(&stack.payments_queue).await?, resolve(&stack.webhooks_queue).await?);
+    Floor::new(clients.dynamodb.clone(), clients.sqs.clone(), stack.table.clone(), urls)
 }
 
 const CREATE_PHASE: &str = "create (api levels)";
 /// The webhook run's phase, per delivered event (one per payment: its final state).
 pub const WEBHOOK_PHASE: &str = "webhooks (pipeline 1+1+1)";
+const OPEN_LOOP_PHASE: &str = "open loop (80 % of capacity)";
 
 /// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
 const SETTLE_PAUSE: Duration = Duration::from_millis(500);
@@ -169,9 +179,11 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         (floor_calls, floor_cpu) = (floor_calls + level.floor_calls, floor_cpu + level.floor_client_cpu_us);
     }
     let after = sys.snapshot(&stack).await;
-    let mut cpu = vec![cpu::phase(CREATE_PHASE, "payment", accepted, &cpu_before, &sys.cpu(&stack))];
     let floor_cpu_us_per_payment = (floor_calls > 0).then(|| round(floor_cpu as f64 / floor_calls as f64, 1));
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
+    // The emulator served the floor's calls too, alternating with the api's.
+    let calls = aws[0].total.map(|t| t + (floor_calls * floor::calls_per_payment()) as f64);
+    let mut cpu = vec![cpu::phase(CREATE_PHASE, "payment", accepted, &cpu_before, &sys.cpu(&stack)).with_calls(calls)];
     // What the event costs: the floor's calls with and without the event item, alternating.
     let bare = Arc::new(floor.without_event());
     let mut event_cost = Vec::new();
@@ -207,8 +219,9 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         tokio::time::sleep(SETTLE_PAUSE).await;
         let after = sys.snapshot(&stack).await;
         let name = format!("pipeline {w}+{w} workers");
-        cpu.push(cpu::phase(&name, "payment", stats.accepted, &cpu_before, &sys.cpu(&stack)));
-        aws.push(requests::phase(&name, "payment", stats.accepted, &before, &after));
+        let calls = requests::phase(&name, "payment", stats.accepted, &before, &after);
+        cpu.push(cpu::phase(&name, "payment", stats.accepted, &cpu_before, &sys.cpu(&stack)).with_calls(calls.total));
+        aws.push(calls);
         succeeded = joined
             .into_iter()
             .filter(|(_, f)| f.as_ref().is_some_and(|f| f.status == "SUCCEEDED"))
@@ -216,6 +229,28 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
             .collect();
         pipelines.push(stats);
     }
+    // Open loop at 80 % of what the last closed-loop run settled per second: below saturation,
+    // do payments settle as fast as they arrive, and how long does each take?
+    let capacity = pipelines.last().map(|p| p.settled_per_sec).filter(|r| *r > 0.0);
+    let open_loop = match capacity {
+        Some(capacity) if args.open_loop_payments > 0 => {
+            let rate = 0.8 * capacity;
+            eprintln!(
+                "bench: open loop, {} payments at {rate:.1}/s (80 % of {capacity:.1}/s)",
+                args.open_loop_payments
+            );
+            let (before, cpu_before) = (sys.snapshot(&stack).await, sys.cpu(&stack));
+            let run = phases::open_loop(&ctx, rate, args.open_loop_payments).await;
+            tokio::time::sleep(SETTLE_PAUSE).await;
+            let calls =
+                requests::phase(OPEN_LOOP_PHASE, "payment", run.flow.accepted, &before, &sys.snapshot(&stack).await);
+            let phase = cpu::phase(OPEN_LOOP_PHASE, "payment", run.flow.accepted, &cpu_before, &sys.cpu(&stack));
+            cpu.push(phase.with_calls(calls.total));
+            aws.push(calls);
+            Some(run)
+        }
+        _ => None,
+    };
     let refunds = if args.refunds > 0 && !succeeded.is_empty() {
         succeeded.truncate(args.refunds);
         eprintln!("bench: refunds, {} full refunds", succeeded.len());
@@ -224,8 +259,9 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         let stats = phases::refunds(&ctx, succeeded).await;
         tokio::time::sleep(SETTLE_PAUSE).await;
         let after = sys.snapshot(&stack).await;
-        cpu.push(cpu::phase("refund", "refund", stats.accepted, &cpu_before, &sys.cpu(&stack)));
-        aws.push(requests::phase("refund", "refund", stats.accepted, &before, &after));
+        let calls = requests::phase("refund", "refund", stats.accepted, &before, &after);
+        cpu.push(cpu::phase("refund", "refund", stats.accepted, &cpu_before, &sys.cpu(&stack)).with_calls(calls.total));
+        aws.push(calls);
         Some(stats)
     } else {
         None
@@ -251,8 +287,10 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let webhooks = receiver.wait_and_measure(finals, ctx.timeout).await;
     tokio::time::sleep(SETTLE_PAUSE).await;
     let after = sys.snapshot(&stack).await;
-    cpu.push(cpu::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &cpu_before, &sys.cpu(&stack)));
-    aws.push(requests::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &before, &after));
+    let calls = requests::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &before, &after);
+    let phase = cpu::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &cpu_before, &sys.cpu(&stack));
+    cpu.push(phase.with_calls(calls.total));
+    aws.push(calls);
     Ok(Measured {
         api: api_levels,
         floor: floor_levels,
@@ -260,6 +298,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         pipelines,
         refunds,
         webhooks: Some(webhooks),
+        open_loop,
         aws,
         cpu,
         floor_cpu_us_per_payment,

@@ -39,6 +39,9 @@ pub struct System {
     procs: Vec<(Proc, Option<String>)>,
     pub memory: Vec<MemoryRow>,
     pub bank_url: String,
+    /// The emulator's pid (`EMULATOR_PID`, which `localstack/with-emulator.sh` exports), so its
+    /// CPU counts in every phase.
+    emulator_pid: Option<u32>,
 }
 
 impl System {
@@ -58,6 +61,7 @@ impl System {
             procs: Vec::new(),
             memory: Vec::new(),
             bank_url: String::new(),
+            emulator_pid: std::env::var("EMULATOR_PID").ok().and_then(|p| p.trim().parse().ok()),
         }
     }
 
@@ -153,11 +157,16 @@ impl System {
     /// Every process's CPU so far (those serving `stack`).
     pub fn cpu(&self, stack: &AwsArgs) -> super::cpu::CpuSnapshot {
         let serves = |t: &Option<String>| t.as_deref() == Some(&stack.table);
-        self.procs
+        let mut all: super::cpu::CpuSnapshot = self
+            .procs
             .iter()
             .filter(|(_, t)| serves(t))
             .map(|(p, _)| (p.name.clone(), p.role, super::cpu::cpu_us(p.pid())))
-            .collect()
+            .collect();
+        if let Some(pid) = self.emulator_pid {
+            all.push(("emulator".into(), Role::Emulator, super::cpu::cpu_us(pid)));
+        }
+        all
     }
 
     /// Stops the last process of `role` on `stack` (peak memory kept).
@@ -180,7 +189,7 @@ impl System {
         stopping.sort_by_key(|(p, _)| match p.role {
             Role::PaymentWorker | Role::RefundWorker | Role::WebhookWorker => 0,
             Role::Api => 1,
-            Role::BankSimulator => 2,
+            Role::BankSimulator | Role::Emulator => 2,
         });
         self.memory.extend(stopping.iter().map(|(p, _)| memory_row(p)));
         for (mut p, _) in stopping {

@@ -100,6 +100,7 @@ pub fn render(r: &Report) -> String {
     }
     event_cost(&mut out, r);
     cpu(&mut out, r);
+    open_loop(&mut out, r);
     webhooks(&mut out, r);
     let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
     let _ = writeln!(
@@ -221,6 +222,28 @@ fn event_cost(out: &mut String, r: &Report) {
     }
 }
 
+/// The open-loop run: payments arriving at a fixed rate below the measured capacity.
+fn open_loop(out: &mut String, r: &Report) {
+    let Some(o) = &r.open_loop else { return };
+    let _ =
+        writeln!(out, "\n== Open loop: payments sent at a fixed rate, 80 % of the last pipeline run's settled/s ==");
+    let _ = writeln!(
+        out,
+        "{} payments at {:.1}/s: accepted {} (POST p50 {} ms, p99 {} ms), final {}; settled/s over accepted/s {}; \
+         POST to final p50 {} ms, p99 {} ms, max {} ms",
+        o.flow.requested,
+        o.rate,
+        o.flow.accepted,
+        f(o.flow.request.p50_ms, 1),
+        f(o.flow.request.p99_ms, 1),
+        o.flow.final_count,
+        f(o.settle_ratio, 3),
+        f(o.flow.to_final_p50_ms, 0),
+        f(o.flow.to_final_p99_ms, 0),
+        f(o.flow.to_final_max_ms, 0),
+    );
+}
+
 /// The webhook run: delivery after the final state, and what a delivered event costs.
 fn webhooks(out: &mut String, r: &Report) {
     let Some(h) = &r.webhooks else { return };
@@ -255,20 +278,22 @@ fn cpu(out: &mut String, r: &Report) {
     let _ = writeln!(out, "\n== CPU per unit (µs of user + system time, /proc/<pid>/stat, over each phase) ==");
     let _ = writeln!(
         out,
-        "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10}",
-        "phase", "unit", "api", "pay-wkr", "ref-wkr", "hook-wkr"
+        "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "phase", "unit", "api", "pay-wkr", "ref-wkr", "hook-wkr", "emulator", "emu/call"
     );
     for p in &r.cpu {
         let of = |role| f(p.us_per_unit.get(&role).copied(), 0);
         let _ = writeln!(
             out,
-            "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10}",
+            "{:<28} {:>16} {:>8} {:>10} {:>10} {:>10} {:>10} {:>9}",
             p.phase,
             p.unit,
             of(super::procs::Role::Api),
             of(super::procs::Role::PaymentWorker),
             of(super::procs::Role::RefundWorker),
-            of(super::procs::Role::WebhookWorker)
+            of(super::procs::Role::WebhookWorker),
+            of(super::procs::Role::Emulator),
+            f(p.emulator_us_per_call, 0)
         );
     }
     let _ = writeln!(

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::settle::Step;
@@ -23,8 +24,13 @@ use crate::telemetry::metrics;
 
 /// SQS's longest delay: a later retry waits in the due-time index for the sweep.
 const MAX_QUEUE_DELAY_MS: u64 = 900_000;
-/// How long an endpoint whose connections are all busy waits before its delivery is tried again.
-const BUSY_ENDPOINT_DELAY_MS: u64 = 2_000;
+/// Clocks of different hosts disagree a little: an endpoint created this much after an event
+/// (by the clocks that stamped them) still gets it, so none recorded after it is missed.
+const CLOCK_SKEW_MS: u64 = 5_000;
+/// Endpoints whose connection slots a worker keeps track of before it forgets idle ones.
+const TRACKED_ENDPOINTS: usize = 4_096;
+/// Claims and enqueues a sweep runs at once.
+const SWEEP_PARALLELISM: usize = 16;
 
 /// How deliveries are made.
 #[derive(Debug, Clone)]
@@ -88,11 +94,13 @@ impl Webhooks {
             Err(e) => return Step::Retry(e.to_string()),
         };
         // An endpoint gets the events recorded once it exists, not the ones before.
+        let first_round = planned.is_none();
         let mut deliveries = planned.unwrap_or_else(|| {
-            let wanting = endpoints.iter().filter(|e| e.wants(found.kind) && e.created_ms <= found.at_ms);
+            let wanting =
+                endpoints.iter().filter(|e| e.wants(found.kind) && e.created_ms <= found.at_ms + CLOCK_SKEW_MS);
             wanting.map(|e| Delivery::new(e.id, now)).collect()
         });
-        let attempts = self.round(&found, &endpoints, &mut deliveries).await;
+        let (attempts, postponed) = self.round(&found, &endpoints, &mut deliveries).await;
         match self.services.store.deliveries.save_delivery(&found, lease, &deliveries, &attempts).await {
             Ok(()) => {}
             Err(StoreError::Conflict(_)) => {
@@ -106,12 +114,22 @@ impl Webhooks {
                 metrics::webhook_delivery_ended(d.state.as_str());
             }
         }
-        self.trigger_next(event, &deliveries).await;
+        // Only a round that moved a due time triggers the next one: a duplicate or early
+        // message that found nothing due changes nothing, so it must not multiply itself.
+        if first_round || postponed || !attempts.is_empty() {
+            self.trigger_next(event, &deliveries).await;
+        }
         Step::Done
     }
 
-    /// Attempts the due deliveries at once; answers the attempts made.
-    async fn round(&self, event: &Event, endpoints: &[Endpoint], deliveries: &mut [Delivery]) -> Vec<AttemptRecord> {
+    /// Attempts the due deliveries at once; answers the attempts made, and whether any was
+    /// postponed (its endpoint busy).
+    async fn round(
+        &self,
+        event: &Event,
+        endpoints: &[Endpoint],
+        deliveries: &mut [Delivery],
+    ) -> (Vec<AttemptRecord>, bool) {
         let now = self.services.clock.now_ms();
         for d in deliveries.iter_mut() {
             if !endpoints.iter().any(|e| e.id == d.endpoint && e.status == EndpointStatus::Enabled) {
@@ -126,11 +144,15 @@ impl Webhooks {
         });
         let outcomes = futures::future::join_all(tries).await;
         let mut records = Vec::new();
+        let mut postponed = false;
         let mut effects: Vec<(EndpointId, EndpointEffect)> = Vec::new();
         for (&i, outcome) in due.iter().zip(outcomes) {
             let d = &mut deliveries[i];
             match outcome {
-                None => d.postpone(now + BUSY_ENDPOINT_DELAY_MS),
+                None => {
+                    d.postpone(now + self.busy_delay_ms());
+                    postponed = true;
+                }
                 Some((outcome, at_ms, latency)) => {
                     metrics::webhook_attempt(outcome.label(), latency);
                     let latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX);
@@ -149,21 +171,31 @@ impl Webhooks {
         for (id, effect) in effects {
             self.note_endpoint(event.merchant_id(), id, effect).await;
         }
-        records
+        (records, postponed)
     }
 
-    /// One signed POST, or `None` when the endpoint's connections are all busy.
+    /// How long a delivery whose endpoint (or the worker) has no free slot waits: the slots free
+    /// within one timeout, and the jitter spreads the events that wait for them.
+    fn busy_delay_ms(&self) -> u64 {
+        let timeout = u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).max(1_000);
+        timeout + rand::random_range(0..timeout)
+    }
+
+    /// One signed POST, or `None` when the endpoint's slots, or the worker's, are all taken: a
+    /// round never waits for a slot, so a slow receiver holds at most its own slots, and a
+    /// round's length is bounded by one attempt's timeout (well inside its lease).
     async fn attempt(&self, event: &Event, endpoint: &Endpoint) -> Option<(AttemptOutcome, u64, Duration)> {
         let slot = self.endpoint_slots(endpoint.id).try_acquire_owned().ok()?;
-        let _overall = self.overall.acquire().await.ok()?;
+        let _overall = Arc::clone(&self.overall).try_acquire_owned().ok()?;
         let at_ms = self.services.clock.now_ms();
         let secrets: Vec<String> = endpoint
             .signing_secrets(at_ms)
             .filter_map(|s| self.services.vault.open_secret(&s.sealed, &endpoint.id.to_string()).ok())
             .collect();
         if secrets.is_empty() {
-            tracing::error!(endpoint = %endpoint.id, "no signing secret of this endpoint opens; is the vault key missing?");
-            return None;
+            // A failed attempt, on the schedule: retrying at once would not open it either.
+            tracing::error!(endpoint = %endpoint.id, "no signing secret of this endpoint opens; is a vault key missing from CARD_ENCRYPTION_OLD_KEYS?");
+            return Some((AttemptOutcome::Unsignable, at_ms, Duration::ZERO));
         }
         let started = Instant::now();
         let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
@@ -175,6 +207,10 @@ impl Webhooks {
     fn endpoint_slots(&self, id: EndpointId) -> Arc<Semaphore> {
         let mut slots = self.per_endpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let limit = self.settings.endpoint_concurrency.max(1);
+        if slots.len() >= TRACKED_ENDPOINTS {
+            // Forget the endpoints with no attempt in flight (nothing else holds their semaphore).
+            slots.retain(|_, s| Arc::strong_count(s) > 1);
+        }
         Arc::clone(slots.entry(id).or_insert_with(|| Arc::new(Semaphore::new(limit))))
     }
 
@@ -227,15 +263,21 @@ impl Webhooks {
         let grace_ms = u64::try_from(grace.as_millis()).unwrap_or(u64::MAX);
         let outstanding = self.services.store.deliveries.outstanding(limit).await?;
         let oldest = outstanding.iter().map(|d| d.at_ms).min().map_or(0, |at| now.saturating_sub(at));
-        metrics::webhook_oldest_undelivered(Duration::from_millis(oldest));
-        let mut enqueued = 0;
-        for due in outstanding.into_iter().filter(|d| d.due_ms + grace_ms < now) {
-            if self.services.store.deliveries.claim_due(due, now - grace_ms, now).await? {
+        let late = outstanding.iter().map(|d| d.due_ms).min().map_or(0, |due| now.saturating_sub(due));
+        metrics::webhook_oldest_undelivered(Duration::from_millis(oldest), Duration::from_millis(late));
+        let stale = outstanding.into_iter().filter(|d| d.due_ms + grace_ms < now);
+        let claimed = futures::stream::iter(stale)
+            .map(|due| async move {
+                if !self.services.store.deliveries.claim_due(due, now - grace_ms, now).await? {
+                    return Ok::<_, AppError>(0);
+                }
                 self.services.queue.enqueue(&Job::Deliver { event: due.event }).await?;
-                enqueued += 1;
-            }
-        }
-        Ok(enqueued)
+                Ok(1)
+            })
+            .buffer_unordered(SWEEP_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        claimed.into_iter().sum()
     }
 }
 
@@ -258,12 +300,17 @@ impl Services {
                 DeliveryClaim::Claimed { event, deliveries, lease_ms } => {
                     let endpoints = self.store.endpoints.endpoints(merchant).await?;
                     let mut deliveries = deliveries.unwrap_or_default();
-                    for e in endpoints.iter().filter(|e| e.wants(event.kind)) {
+                    // Asked again before the last ask was carried out: nothing more to send.
+                    let waiting = |d: &Delivery| d.state == DeliveryState::Pending && d.tries == 0;
+                    let already = !deliveries.is_empty() && deliveries.iter().all(waiting);
+                    for e in endpoints.iter().filter(|e| e.wants(event.kind) && !already) {
                         match deliveries.iter_mut().find(|d| d.endpoint == e.id) {
                             Some(d) => d.replan(now),
                             None => deliveries.push(Delivery::new(e.id, now)),
                         }
                     }
+                    // Deliveries to endpoints since deleted would only grow the event item.
+                    deliveries.retain(|d| endpoints.iter().any(|e| e.id == d.endpoint));
                     let wanted = deliveries.iter().filter(|d| d.state == DeliveryState::Pending).count();
                     self.store.deliveries.save_delivery(&event, lease_ms, &deliveries, &[]).await?;
                     if let Err(e) = self.queue.enqueue(&Job::Deliver { event: id }).await {

@@ -215,7 +215,7 @@ pub trait Deliveries: Send + Sync {
         attempts: &[AttemptRecord],
     ) -> Result<(), StoreError>;
 
-    /// Every attempt at delivering the event, oldest first.
+    /// The attempts at delivering the event, oldest first (at most the first 1000).
     async fn attempts(&self, event: EventId) -> Result<Vec<AttemptRecord>, StoreError>;
 
     /// Events with deliveries outstanding, earliest due first; at most `limit` per shard.
@@ -227,8 +227,8 @@ pub trait Deliveries: Send + Sync {
     async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError>;
 }
 
-/// One signed POST of an event to an endpoint.
-#[derive(Debug, Clone)]
+/// One signed POST of an event to an endpoint. No `Debug`: it holds the signing secrets.
+#[derive(Clone)]
 pub struct Outgoing<'a> {
     pub url: &'a str,
     pub event: &'a Event,

@@ -14,6 +14,9 @@ use crate::domain::events::{Event, EventId};
 use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, StoreError};
 use crate::domain::webhooks::{AttemptRecord, Delivery, next_due};
 
+/// Attempts `attempts` reads at most: 16 endpoints, each with its schedule and a few redeliveries.
+pub const MAX_ATTEMPTS_LISTED: usize = 1_000;
+
 fn event_key(event: EventId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
     [(PK.to_owned(), s(payment_pk(event.payment_id))), (SK.to_owned(), s(event_sk(event.version)))]
 }
@@ -126,7 +129,7 @@ impl Deliveries for DynamoStore {
     async fn attempts(&self, event: EventId) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut found = Vec::new();
         let mut start: Option<Item> = None;
-        loop {
+        while found.len() < MAX_ATTEMPTS_LISTED {
             let out = self
                 .client
                 .query()
@@ -136,6 +139,7 @@ impl Deliveries for DynamoStore {
                 .expression_attribute_values(":a", s(attempts_prefix(event.version)))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
+                .limit(i32::try_from(MAX_ATTEMPTS_LISTED - found.len()).unwrap_or(i32::MAX))
                 .send()
                 .await
                 .map_err(classify)?;
@@ -153,7 +157,7 @@ impl Deliveries for DynamoStore {
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {
         let mut found = Vec::new();
-        for shard in 0..REPAIR_SHARDS {
+        for shard in 0..WEBHOOK_SHARDS {
             let out = self
                 .client
                 .query()

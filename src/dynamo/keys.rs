@@ -46,6 +46,9 @@ pub const ENDPOINT_SK_PREFIX: &str = "WEBHOOK#";
 pub const ATTEMPT_SK_PREFIX: &str = "DELIVERY#";
 /// Shards of the repair index; the repair path queries each.
 pub const REPAIR_SHARDS: u32 = 4;
+/// Shards of the webhooks' due-time index: every event enters it, so it takes more writes than
+/// the repair index and is spread wider; the sweep queries each.
+pub const WEBHOOK_SHARDS: u32 = 16;
 
 pub fn payment_pk(id: PaymentId) -> String {
     format!("PAY#{id}")
@@ -73,7 +76,7 @@ pub fn attempt_sk(version: u64, endpoint: crate::domain::webhooks::EndpointId, n
 }
 
 pub fn webhook_due_pk(event: &str) -> String {
-    webhook_due_shard_pk(shard(event))
+    webhook_due_shard_pk(hash(event) % WEBHOOK_SHARDS)
 }
 
 pub fn webhook_due_shard_pk(shard: u32) -> String {
@@ -109,7 +112,11 @@ pub fn list_sort_key(created_ms: u64, id: PaymentId) -> String {
 }
 
 fn shard(id: &str) -> u32 {
-    id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % REPAIR_SHARDS
+    hash(id) % REPAIR_SHARDS
+}
+
+fn hash(id: &str) -> u32 {
+    id.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)))
 }
 
 pub fn repair_pk(kind: RepairKind, id: &str) -> String {

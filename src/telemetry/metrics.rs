@@ -41,6 +41,9 @@ pub const WEBHOOK_ATTEMPT_DURATION: &str = "webhook_attempt_duration_seconds";
 pub const WEBHOOK_DELIVERIES: &str = "webhook_deliveries_total";
 /// Age of the oldest event with a delivery outstanding, as the latest sweep saw it (0: none).
 pub const WEBHOOK_OLDEST_UNDELIVERED: &str = "webhook_oldest_undelivered_age_seconds";
+/// How far past its due time the most overdue outstanding delivery is (0: none is late): the
+/// worker's own backlog, unaffected by retries that are waiting on purpose.
+pub const WEBHOOK_LATENESS: &str = "webhook_delivery_lateness_seconds";
 /// Endpoints disabled, by `reason` (`gone`, `failing`).
 pub const WEBHOOK_ENDPOINTS_DISABLED: &str = "webhook_endpoints_disabled_total";
 
@@ -132,8 +135,9 @@ pub fn webhook_delivery_ended(state: &'static str) {
     counter!(WEBHOOK_DELIVERIES, "state" => state).increment(1);
 }
 
-pub fn webhook_oldest_undelivered(age: Duration) {
+pub fn webhook_oldest_undelivered(age: Duration, lateness: Duration) {
     gauge!(WEBHOOK_OLDEST_UNDELIVERED).set(age.as_secs_f64());
+    gauge!(WEBHOOK_LATENESS).set(lateness.as_secs_f64());
 }
 
 pub fn webhook_endpoint_disabled(reason: &str) {

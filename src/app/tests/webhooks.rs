@@ -213,7 +213,8 @@ async fn an_endpoint_gets_the_events_recorded_once_it_exists() {
     let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
     let hooks = hooks(&w, &receiver);
     let before = EventId { payment_id: w.payment(500).await, version: 1 };
-    w.clock.advance(1);
+    // Past the allowance for clock skew between the hosts that stamped the two.
+    w.clock.advance(5_001);
     endpoint(&w, "https://shop.example.com/", &[]).await;
     assert_eq!(hooks.deliver(before).await, Step::Done);
     assert!(receiver.got().is_empty(), "recorded before the endpoint existed");
@@ -224,6 +225,53 @@ async fn an_endpoint_gets_the_events_recorded_once_it_exists() {
     assert_eq!(w.services.redeliver(&merchant(), before).await.unwrap(), 1, "unless asked for");
     hooks.deliver(before).await;
     assert_eq!(receiver.got().len(), 2);
+}
+
+#[tokio::test]
+async fn a_duplicate_message_that_finds_nothing_due_sends_nothing_and_enqueues_nothing() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    receiver.then(status(500));
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(event).await;
+    w.queue.sent.lock().unwrap().clear();
+    for _ in 0..3 {
+        assert_eq!(hooks.deliver(event).await, Step::Done);
+    }
+    assert_eq!(receiver.got().len(), 1);
+    assert!(w.queue.deliveries().is_empty(), "early copies do not multiply");
+}
+
+#[tokio::test]
+async fn a_secret_that_no_key_opens_fails_attempts_on_the_schedule() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let (mut e, _) = endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    e.secrets[0].sealed = "v1.00000000.c2VhbGVkIGJ5IGEgbG9zdCBrZXk=".into();
+    w.services.store.endpoints.update_endpoint(&e).await.unwrap();
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(event).await;
+    assert!(receiver.got().is_empty(), "nothing unsigned is sent");
+    let attempts = w.services.delivery_attempts(&merchant(), event).await.unwrap();
+    assert_eq!(attempts.iter().map(|a| a.error.as_deref()).collect::<Vec<_>>(), [Some("unsignable")]);
+    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
+    assert!(due[0].due_ms >= w.clock.now_ms() + 4_500, "the next try waits its turn on the schedule");
+}
+
+#[tokio::test]
+async fn redelivery_asked_twice_before_it_runs_sends_once() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let event = EventId { payment_id: w.payment(500).await, version: 1 };
+    hooks.deliver(event).await;
+    assert_eq!(w.services.redeliver(&merchant(), event).await.unwrap(), 1);
+    assert_eq!(w.services.redeliver(&merchant(), event).await.unwrap(), 1);
+    for _ in 0..3 {
+        hooks.deliver(event).await;
+    }
+    assert_eq!(receiver.got().len(), 2, "the first delivery and one redelivery");
 }
 
 #[tokio::test]
@@ -296,7 +344,8 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     assert_eq!(hooks.deliver(b).await, Step::Done, "b waits for no slot");
     assert!(w.services.delivery_attempts(&merchant(), b).await.unwrap().is_empty(), "no attempt counted");
     let due = w.services.store.deliveries.outstanding(100).await.unwrap();
-    assert_eq!(due.iter().find(|d| d.event == b).map(|d| d.due_ms), Some(w.clock.now_ms() + 2_000));
+    let waits = due.iter().find(|d| d.event == b).map(|d| d.due_ms - w.clock.now_ms()).unwrap();
+    assert!((15_000..30_000).contains(&waits), "one to two timeouts, jittered: {waits}");
     gate.release.add_permits(1);
     assert_eq!(first.await.unwrap(), Step::Done);
     assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);

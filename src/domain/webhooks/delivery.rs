@@ -93,6 +93,8 @@ pub enum AttemptOutcome {
     Unreachable,
     /// The URL resolved to an address deliveries may not reach.
     Blocked,
+    /// None of the endpoint's secrets could be opened (a vault key missing): nothing was sent.
+    Unsignable,
 }
 
 impl AttemptOutcome {
@@ -100,7 +102,8 @@ impl AttemptOutcome {
         matches!(self, Self::Answered { status: 200..=299, .. })
     }
 
-    /// For metrics and the attempts list: `2xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `blocked`.
+    /// For metrics and the attempts list: `2xx`, `4xx`, `5xx`, `timeout`, `unreachable`,
+    /// `blocked`, `unsignable`.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Answered { status: 200..=299, .. } => "2xx",
@@ -110,6 +113,7 @@ impl AttemptOutcome {
             Self::Timeout => "timeout",
             Self::Unreachable => "unreachable",
             Self::Blocked => "blocked",
+            Self::Unsignable => "unsignable",
         }
     }
 }

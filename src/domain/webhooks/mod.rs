@@ -119,13 +119,13 @@ impl Endpoint {
         self.secrets.iter().filter(move |s| s.expires_ms.is_none_or(|e| e > now_ms))
     }
 
-    /// A new current secret; the current one keeps signing for `ROTATION_OVERLAP_MS`, and
-    /// secrets already expired are dropped.
+    /// A new current secret; the current one keeps signing for `ROTATION_OVERLAP_MS`. At most
+    /// two sign: an older one still in its overlap stops at once, as do expired ones.
     pub fn rotate(&mut self, sealed: String, now_ms: u64) {
+        self.secrets.retain(|s| s.expires_ms.is_none());
         for s in &mut self.secrets {
-            s.expires_ms = Some(s.expires_ms.unwrap_or(u64::MAX).min(now_ms + ROTATION_OVERLAP_MS));
+            s.expires_ms = Some(now_ms + ROTATION_OVERLAP_MS);
         }
-        self.secrets.retain(|s| s.expires_ms.is_none_or(|e| e > now_ms));
         self.secrets.insert(0, SecretEntry { sealed, created_ms: now_ms, expires_ms: None });
     }
 

@@ -62,7 +62,7 @@ fn the_emulator_allows_local_http_receivers() {
 
 #[test]
 fn public_addresses_are_told_from_internal_ones() {
-    for ip in ["8.8.8.8", "2606:4700:4700::1111", "100.128.0.1", "172.32.0.1"] {
+    for ip in ["8.8.8.8", "2606:4700:4700::1111", "100.128.0.1", "172.32.0.1", "64:ff9b::808:808", "2002:808:808::1"] {
         assert!(is_public(ip.parse::<IpAddr>().unwrap()), "{ip}");
     }
     for ip in [
@@ -113,6 +113,9 @@ fn a_rotated_secret_signs_beside_the_new_one_for_a_day() {
     assert_eq!(at(1_000 + ROTATION_OVERLAP_MS), ["s2"]);
     e.rotate("s3".into(), 2_000 + ROTATION_OVERLAP_MS);
     assert_eq!(e.secrets.len(), 2, "an expired secret is dropped at the next rotation");
+    e.rotate("s4".into(), 3_000 + ROTATION_OVERLAP_MS);
+    let signing: Vec<_> = e.signing_secrets(3_000 + ROTATION_OVERLAP_MS).map(|s| s.sealed.clone()).collect();
+    assert_eq!(signing, ["s4", "s3"], "two rotations in a day: the oldest stops signing");
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! 169.254.169.254, private ranges, loopback). The host's name is checked here; the addresses
 //! it resolves to are checked again when a delivery connects (the webhook sender's resolver).
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Longest URL accepted.
 pub const MAX_URL: usize = 2048;
@@ -84,19 +84,19 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public_v4(v4);
             }
             let s = v6.segments();
-            // NAT64 (64:ff9b::/96) reaches the IPv4 address in its last 32 bits.
+            let v4 = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+            // NAT64 (64:ff9b::/96) and 6to4 (2002::/16) reach the IPv4 address they carry.
             if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-                return is_public_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8));
+                return is_public_v4(v4(s[6], s[7]));
             }
-            !(v6.is_unspecified()
-                || v6.is_loopback()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
-                || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated) fec0::/10
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || s[..2] == [0x100, 0] // discard-only 100::/64
-                || v6 == Ipv6Addr::from(1u128)) // ::1, again, for clarity
+            if s[0] == 0x2002 {
+                return is_public_v4(v4(s[1], s[2]));
+            }
+            // Beyond those only global unicast (2000::/3) is a merchant's server; of it, not
+            // documentation (2001:db8::/32) or Teredo tunnels (2001::/32). That leaves out
+            // loopback, unspecified, IPv4-compatible, unique and link-local, multicast, the
+            // local-use NAT64 prefix and everything reserved.
+            (s[0] & 0xe000) == 0x2000 && !(s[0] == 0x2001 && (s[1] == 0x0db8 || s[1] == 0))
         }
     }
 }
