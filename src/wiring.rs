@@ -73,6 +73,7 @@ pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Cli
         clock: Arc::new(SystemClock),
         traces: Arc::new(crate::telemetry::propagation::SpanTraces),
         bank_policy: crate::app::BankPolicy::default(),
+        presence: Arc::default(),
     };
     Ok((services, clients))
 }

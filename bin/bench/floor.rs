@@ -3,8 +3,10 @@
 //! (src/app/payments.rs, src/dynamo/payments.rs, src/dynamo/idempotency.rs):
 //! 1. `TransactWriteItems`: put the key's claim, already DONE with the stored 202 answer, the
 //!    PENDING payment and its `payment.created` event, each `attribute_not_exists(PK)`;
-//! 2. `SendMessage` twice, at once: the charge job (ids only) to the payments queue, and the
-//!    event's id to the webhooks queue (the event item is in the webhooks' due-time index).
+//! 2. `SendMessage`: the charge job (ids only) to the payments queue.
+//!
+//! The bench's merchant has no webhook endpoint in these runs, so, as for the API, the event is
+//! not put in the webhooks' due-time index and not announced (`app::notify`).
 //!
 //! Items carry the same attributes and sizes as the API's, in the same table (same indexes).
 //! [`CALLS`] lists the calls; the bench checks it against the API's counted requests per payment
@@ -15,7 +17,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use base64::Engine;
 
 use super::error::BenchError;
-use payment_platform::domain::events::EventId;
 use payment_platform::domain::idempotency::IdempotencyKey;
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::ports::Job;
@@ -24,7 +25,7 @@ use payment_platform::dynamo::keys::*;
 type Item = HashMap<String, AttributeValue>;
 
 /// The (service, operation, times) calls of one accepted payment, as made below.
-pub const CALLS: &[(&str, &str, u32)] = &[("dynamodb", "TransactWriteItems", 1), ("sqs", "SendMessage", 2)];
+pub const CALLS: &[(&str, &str, u32)] = &[("dynamodb", "TransactWriteItems", 1), ("sqs", "SendMessage", 1)];
 
 /// Calls per accepted payment, all operations.
 pub fn calls_per_payment() -> u64 {
@@ -45,7 +46,6 @@ pub struct Floor {
     sqs: aws_sdk_sqs::Client,
     table: String,
     queue_url: String,
-    webhooks_url: String,
     merchant: MerchantId,
     /// The size of a sealed card (`v1.<key id>.<base64 of nonce, JSON card, tag>`).
     sealed_card: String,
@@ -59,17 +59,16 @@ impl Floor {
         dynamodb: aws_sdk_dynamodb::Client,
         sqs: aws_sdk_sqs::Client,
         table: String,
-        (queue_url, webhooks_url): (String, String),
+        queue_url: String,
     ) -> Result<Self, BenchError> {
         let merchant = MerchantId::parse("test@merchant").map_err(|_| BenchError::Unexpected("merchant id".into()))?;
         let card_json = r#"{"number":"4242424242424242","cvv":"123","expiry_month":12,"expiry_year":2039}"#;
         let raw: Vec<u8> = (0..12 + card_json.len() + 16).map(|_| rand::random::<u8>()).collect();
         let sealed_card = format!("v1.k0.{}", base64::engine::general_purpose::STANDARD.encode(raw));
-        Ok(Self { dynamodb, sqs, table, queue_url, webhooks_url, merchant, sealed_card, with_event: true })
+        Ok(Self { dynamodb, sqs, table, queue_url, merchant, sealed_card, with_event: true })
     }
 
-    /// The same calls without the event item and its announcement: what they were before the
-    /// event log and webhooks.
+    /// The same calls without the event item: what they were before the event log.
     pub fn without_event(&self) -> Self {
         Self { with_event: false, ..self.clone() }
     }
@@ -125,8 +124,6 @@ impl Floor {
             (GSI1SK.to_owned(), s(&feed)),
             (GSI3PK.to_owned(), s(format!("EVENTS#{}#payment.created", self.merchant))),
             (GSI3SK.to_owned(), s(feed)),
-            (GSI2PK.to_owned(), s(webhook_due_pk(&event_id))),
-            (GSI2SK.to_owned(), s(webhook_due_sk(now, now, &event_id))),
             (TTL_ATTRIBUTE.to_owned(), n(now / 1000 + 30 * 86_400)),
         ])
     }
@@ -176,17 +173,13 @@ impl Floor {
             .send()
             .await
             .map_err(|e| format!("TransactWriteItems {}", super::error::aws_code(&e)))?;
-        let send = |url: &str, job: Job| {
-            self.sqs.send_message().queue_url(url).message_body(payment_platform::sqs::message::encode(&job)).send()
-        };
-        let charge = send(&self.queue_url, Job::Charge { payment_id: id });
-        if self.with_event {
-            let announce = send(&self.webhooks_url, Job::Deliver { event: EventId { payment_id: id, version: 1 } });
-            let (c, a) = tokio::join!(charge, announce);
-            c.and(a).map_err(|e| format!("SendMessage {}", super::error::aws_code(&e)))?;
-        } else {
-            charge.await.map_err(|e| format!("SendMessage {}", super::error::aws_code(&e)))?;
-        }
+        self.sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(payment_platform::sqs::message::encode(&Job::Charge { payment_id: id }))
+            .send()
+            .await
+            .map_err(|e| format!("SendMessage {}", super::error::aws_code(&e)))?;
         Ok(())
     }
 }

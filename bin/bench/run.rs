@@ -138,13 +138,10 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
 
 async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
     let clients = payment_platform::aws::clients(stack).await;
-    let resolve = async |name: &str| {
-        payment_platform::sqs::queue_url(&clients.sqs, name)
-            .await
-            .map_err(|e| BenchError::Unexpected(format!("resolving the queue {name}: {e}")))
-    };
-    let urls = (resolve(&stack.payments_queue).await?, resolve(&stack.webhooks_queue).await?);
-    Floor::new(clients.dynamodb.clone(), clients.sqs.clone(), stack.table.clone(), urls)
+    let url = payment_platform::sqs::queue_url(&clients.sqs, &stack.payments_queue)
+        .await
+        .map_err(|e| BenchError::Unexpected(format!("resolving the payments queue: {e}")))?;
+    Floor::new(clients.dynamodb, clients.sqs, stack.table.clone(), url)
 }
 
 const CREATE_PHASE: &str = "create (api levels)";

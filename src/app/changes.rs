@@ -43,15 +43,17 @@ impl Services {
         cause: &Cause,
     ) -> Result<Landed, StoreError> {
         let id = view.payment.id;
+        let notify = self.notifies(&view.payment.merchant_id).await;
         let mut delays = contention();
         loop {
-            let change = match view.apply(t.clone(), self.clock.now_ms(), cause.clone()) {
+            let mut change = match view.apply(t.clone(), self.clock.now_ms(), cause.clone()) {
                 Ok(change) => change,
                 Err(_) => return Ok(Landed::Refused(view)),
             };
+            change.notify = notify;
             match carry::store_write(|| self.store.payments.commit(&change, None)).await {
                 Ok(()) => {
-                    self.announce(change.event.id()).await;
+                    self.announce(&change).await;
                     return Ok(Landed::Yes(change.view));
                 }
                 // Another change landed first, or ours did on an attempt whose answer was lost

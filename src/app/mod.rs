@@ -6,6 +6,8 @@ mod carry;
 mod changes;
 pub mod deliver;
 pub mod events;
+mod notify;
+pub use notify::{DISCOVERY_MS, EndpointPresence};
 mod idempotency;
 pub use idempotency::KeyedRequest;
 pub mod payments;
@@ -118,7 +120,11 @@ impl Services {
 
     /// Tells the webhook worker that `event` was recorded. Best effort: the event is in the
     /// due-time index from its write on, so a lost send only delays it until the sweep.
-    pub(crate) async fn announce(&self, event: crate::domain::events::EventId) {
+    pub(crate) async fn announce(&self, change: &crate::domain::change::Change) {
+        if !change.notify {
+            return;
+        }
+        let event = change.event.id();
         if let Err(e) = self.queue.enqueue(&crate::domain::ports::Job::Deliver { event }).await {
             tracing::warn!(event_id = %event, error = %e, "event not announced; the webhook sweep will find it");
         }
@@ -140,4 +146,6 @@ pub struct Services {
     pub traces: Arc<dyn Traces>,
     /// How the workers deal with the bank (unused by the API).
     pub bank_policy: BankPolicy,
+    /// What this process knows of which merchants have webhook endpoints (`app::notify`).
+    pub presence: Arc<EndpointPresence>,
 }

@@ -40,11 +40,12 @@ impl Services {
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
         let mut cause = self.cause(Actor::Merchant(merchant.clone()));
         cause.idempotency_key = key.is_some();
-        let change = Change::payment_created(&new, cause);
+        let mut change = Change::payment_created(&new, cause);
+        change.notify = self.notifies(merchant).await;
         let written = carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await;
         match (written, key) {
             (Ok(()), _) => {
-                let (resp, ()) = tokio::join!(self.enqueue_and_answer(id, None), self.announce(change.event.id()));
+                let (resp, ()) = tokio::join!(self.enqueue_and_answer(id, None), self.announce(&change));
                 Ok(resp)
             }
             // The id is fresh: the record (or its event) can only exist because an attempt whose

@@ -69,15 +69,16 @@ impl Services {
                 currency: view.payment.currency,
                 created_at_ms: now,
             };
-            let change = view
+            let mut change = view
                 .apply(Transition::RefundCreated(refund.clone()), now, cause.clone())
                 .map_err(|_| refusal(&view, Some(amount)).unwrap_or(AppError::NothingLeftToRefund))?;
+            change.notify = self.notifies(merchant).await;
             let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
             match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {
                 // The claim was written done: nothing to finish.
                 Ok(()) => {
                     let (resp, ()) =
-                        tokio::join!(self.enqueue_refund_and_answer(&refund, None), self.announce(change.event.id()));
+                        tokio::join!(self.enqueue_refund_and_answer(&refund, None), self.announce(&change));
                     return Ok(resp);
                 }
                 Err(StoreError::Conflict(kind)) => {

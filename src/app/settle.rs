@@ -128,9 +128,10 @@ impl Services {
             Err(_) => return Step::Done,
         };
         change.attempts_guard = Some(stored.map(|a| a.last_ms));
+        change.notify = self.notifies(&view.payment.merchant_id).await;
         match carry::store_write(|| self.store.payments.commit(&change, None)).await {
             Ok(()) => {
-                self.announce(change.event.id()).await;
+                self.announce(&change).await;
                 tracing::warn!(payment_id = %subject.payment, refund_id = ?subject.refund,
                     "the bank applied nothing, for good: ended without it");
                 self.release_waiting_refunds(&change.view).await;

@@ -52,6 +52,8 @@ impl Services {
             revision: 0,
         };
         self.store.endpoints.create_endpoint(&endpoint).await.map_err(AppError::after_write_of)?;
+        // This process sends the merchant's events to the webhooks from now on (`app::notify`).
+        self.presence.set(merchant, true, now);
         Ok((endpoint, secret))
     }
 

@@ -51,6 +51,9 @@ pub struct Change {
     /// are still these: the last attempt noted, `None` for none. A worker that ends a request
     /// the bank never applied sets it, so a re-send noted meanwhile stops it.
     pub attempts_guard: Option<Option<u64>>,
+    /// Whether its event goes to the merchant's webhooks: it is then put in the due-time index
+    /// in the same write (the use case decides; see `app::notify`).
+    pub notify: bool,
 }
 
 impl Change {
@@ -85,7 +88,7 @@ impl Change {
         let mut data = view.clone();
         data.payment.sealed_card = None;
         let event = Event { kind, version: view.payment.version, at_ms, cause, refund_id: refund, data };
-        Self { view, refund, event, attempts_guard: None }
+        Self { view, refund, event, attempts_guard: None, notify: false }
     }
 }
 

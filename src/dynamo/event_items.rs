@@ -44,7 +44,8 @@ struct DataItem {
     refunds: Vec<RefundItem>,
 }
 
-pub fn event_item(e: &Event) -> Item {
+/// The event's item; with `notify`, also in the webhooks' due-time index, due at once.
+pub fn event_item(e: &Event, notify: bool) -> Item {
     let p = &e.data.payment;
     let record = EventItem {
         event_id: e.id().to_string(),
@@ -72,11 +73,14 @@ pub fn event_item(e: &Event) -> Item {
         (GSI1SK.to_owned(), s(&feed)),
         (GSI3PK.to_owned(), s(merchant_events_of_type_pk(&p.merchant_id, e.kind))),
         (GSI3SK.to_owned(), s(feed)),
-        // Due for webhook delivery at once: the webhook worker takes it out of the index.
-        (GSI2PK.to_owned(), s(webhook_due_pk(&e.id().to_string()))),
-        (GSI2SK.to_owned(), s(webhook_due_sk(e.at_ms, e.at_ms, &e.id().to_string()))),
         (TTL_ATTRIBUTE.to_owned(), n(e.at_ms / 1000 + EVENT_RETENTION_DAYS * 86_400)),
     ]);
+    if notify {
+        // The webhook worker takes it out of the index once nothing is left to deliver.
+        let id = e.id().to_string();
+        item.insert(GSI2PK.to_owned(), s(webhook_due_pk(&id)));
+        item.insert(GSI2SK.to_owned(), s(webhook_due_sk(e.at_ms, e.at_ms, &id)));
+    }
     item
 }
 
@@ -126,7 +130,9 @@ mod tests {
         cause.idempotency_key = true;
         let mut event = Change::payment_created(&new, cause).event;
         event.data.payment.sealed_card = Some(SealedCard("v1.secret".into()));
-        let item = event_item(&event);
+        assert!(!event_item(&event, false).contains_key(GSI2PK), "not in the due-time index unless notified");
+        let item = event_item(&event, true);
+        assert!(item[GSI2PK].as_s().unwrap().starts_with("WEBHOOKS#"));
         assert!(!format!("{item:?}").contains("v1.secret"), "no sealed card in an event item");
         assert_eq!(item[SK].as_s().unwrap(), "EVENT#0000000001");
         assert_eq!(item[GSI3PK].as_s().unwrap(), "EVENTS#test@merchant#payment.created");

@@ -63,7 +63,7 @@ impl Payments for DynamoStore {
             actions.push(self.update_item(at, refund_attributes(r), REFUND_OPTIONAL, index, None, guard)?);
             kinds.push(ConflictKind::Changed);
         }
-        actions.push(self.put_if_absent(event_item(&c.event))?);
+        actions.push(self.put_if_absent(event_item(&c.event, c.notify))?);
         kinds.push(ConflictKind::Changed);
         self.transact(actions, &kinds).await
     }

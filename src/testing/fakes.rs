@@ -203,6 +203,7 @@ impl World {
             vault: Arc::new(AeadVault::new(KEY, &[]).expect("the development key is valid")),
             clock: Arc::clone(&clock) as Arc<dyn Clock>,
             traces: Arc::new(FixedTrace),
+            presence: Arc::default(),
             bank_policy: crate::app::BankPolicy {
                 rounds: 3,
                 min_delay: std::time::Duration::from_millis(1),

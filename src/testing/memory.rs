@@ -164,7 +164,9 @@ impl Payments for MemoryStore {
             refund.bank_attempts = before.and_then(|row| row.record.bank_attempts).or(r.bank_attempts);
             state.refunds.insert(r.id, Row { record: refund, touched });
         }
-        state.webhooks.announce(&c.event);
+        if c.notify {
+            state.webhooks.announce(&c.event);
+        }
         state.events.push(c.event.clone());
         Ok(())
     }

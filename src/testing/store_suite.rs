@@ -92,7 +92,8 @@ fn worker() -> Cause {
 
 /// Writes `p` (version 1) and returns it as stored.
 pub(super) async fn create(s: &Stores, p: &NewPayment) -> PaymentView {
-    let c = Change::payment_created(p, Cause::new(Actor::Merchant(p.merchant_id.clone()), None));
+    let mut c = Change::payment_created(p, Cause::new(Actor::Merchant(p.merchant_id.clone()), None));
+    c.notify = true;
     s.payments.commit(&c, None).await.unwrap();
     c.view
 }

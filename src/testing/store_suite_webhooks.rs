@@ -120,6 +120,18 @@ async fn an_events_deliveries_are_leased_indexed_and_recorded(s: &Stores) {
     };
     assert_eq!(again[0].state, DeliveryState::Delivered);
     assert!(due(s.deliveries.outstanding(1000).await.unwrap()).is_some(), "back in the index");
+    let quiet = new_payment(&m, 500, T0);
+    let c = crate::domain::change::Change::payment_created(
+        &quiet,
+        crate::domain::events::Cause::new(crate::domain::events::Actor::Merchant(m.clone()), None),
+    );
+    s.payments.commit(&c, None).await.unwrap();
+    let quiet_id = EventId { payment_id: quiet.id, version: 1 };
+    assert!(
+        !s.deliveries.outstanding(1000).await.unwrap().iter().any(|d| d.event == quiet_id),
+        "not notified: not indexed"
+    );
+    assert_eq!(s.deliveries.claim_delivery(quiet_id, T0, T0 + 1, false).await.unwrap(), DeliveryClaim::Settled);
     let unknown = EventId { payment_id: crate::domain::ids::PaymentId::new(), version: 1 };
     assert_eq!(s.deliveries.claim_delivery(unknown, T0, T0 + 1, false).await.unwrap(), DeliveryClaim::Settled);
     assert!(s.deliveries.attempts(unknown).await.unwrap().is_empty());

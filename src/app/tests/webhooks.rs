@@ -86,6 +86,34 @@ async fn an_endpoint_is_created_with_a_secret_shown_once_and_stored_sealed() {
 }
 
 #[tokio::test]
+async fn a_merchant_without_endpoints_pays_nothing_for_webhooks() {
+    let w = World::new();
+    let id = w.payment(500).await;
+    assert_eq!(w.charge(id).await, Step::Done);
+    assert!(w.queue.deliveries().is_empty(), "nothing announced");
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty(), "nothing indexed");
+}
+
+#[tokio::test]
+async fn other_processes_learn_of_a_new_endpoint_within_the_discovery_time() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    // Another API replica that looked the merchant up just before the endpoint was created.
+    let other = crate::app::Services { presence: Arc::default(), ..w.services.clone() };
+    let before = other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let here = w.payment(100).await;
+    let stale = other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    w.clock.advance(crate::app::DISCOVERY_MS);
+    let fresh = other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    let announced: Vec<_> = w.queue.deliveries().iter().map(|(e, _)| e.payment_id).collect();
+    assert_eq!(announced, [here, id_of(&fresh)], "at once where it was created; elsewhere within 5 s");
+    assert!(!announced.contains(&id_of(&before)) && !announced.contains(&id_of(&stale)));
+    deliver_announced(&w, &hooks).await;
+    assert_eq!(receiver.got().len(), 2);
+}
+
+#[tokio::test]
 async fn a_merchant_has_at_most_sixteen_endpoints() {
     let w = World::new();
     for _ in 0..MAX_ENDPOINTS {
