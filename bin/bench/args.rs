@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Where the api, worker and bank binaries are; default: next to this binary.
     #[arg(long, env = "BENCH_BIN_DIR")]
     pub bin_dir: Option<PathBuf>,
+    /// Another build's binaries (e.g. before an upgrade): its api and payment worker are measured
+    /// against this run's, in the same run (`compare` in the report).
+    #[arg(long, env = "BENCH_COMPARE_BIN_DIR")]
+    pub compare_bin_dir: Option<PathBuf>,
     /// RUST_LOG of the processes the bench starts.
     #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
     pub rust_log: String,

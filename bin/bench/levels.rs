@@ -43,7 +43,7 @@ impl Gathered {
     }
 }
 
-fn api_slice(api: &Arc<Api>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
+pub(super) fn api_slice(api: &Arc<Api>, c: usize, secs: f64) -> impl Future<Output = Outcome<()>> + use<> {
     let api = Arc::clone(api);
     drive(c, Until::Elapsed(Duration::from_secs_f64(secs)), move |i| {
         let api = Arc::clone(&api);

@@ -8,6 +8,7 @@
 //! Prints tables, the JSON report (also written to `<out>/report.json`), and one last line:
 //! `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N max_rss_mb=N`.
 mod args;
+mod compare;
 mod cpu;
 mod drive;
 mod error;

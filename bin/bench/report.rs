@@ -135,6 +135,8 @@ pub struct Report {
     pub refunds: Option<FlowStats>,
     pub webhooks: Option<super::hooks::HookStats>,
     pub open_loop: Option<super::phases::OpenLoop>,
+    /// This build against another (`BENCH_COMPARE_BIN_DIR`), in the same run.
+    pub compare: Option<super::compare::Comparison>,
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,

@@ -43,6 +43,7 @@ struct Measured {
     refunds: Option<FlowStats>,
     webhooks: Option<HookStats>,
     open_loop: Option<phases::OpenLoop>,
+    compare: Option<super::compare::Comparison>,
     aws: Vec<AwsPhase>,
 }
 
@@ -115,6 +116,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         refunds: m.refunds,
         webhooks: m.webhooks,
         open_loop: m.open_loop,
+        compare: m.compare,
         aws_requests: aws,
         cpu: m.cpu,
         memory: sys.memory.clone(),
@@ -265,6 +267,18 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     };
     sys.stop_all(Some(&stack)).await;
 
+    // Another build against this one, if asked for.
+    let compare = match &args.compare_bin_dir {
+        Some(dir) => {
+            let c = args.headline_concurrency();
+            eprintln!("bench: this build against {} at concurrency {c}", dir.display());
+            let sizes = (c, args.duration_secs, args.slice_secs);
+            let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
+            Some(super::compare::run(sys, dir, &run_id, sizes, (args.pipeline_payments / 3, ctx)).await?)
+        }
+        None => None,
+    };
+
     // The webhook run: a pipeline on a third table and queues with a webhook-worker, delivering
     // each payment's final state to a receiver in this process.
     let stack = sys.stack(&run_id, "hooks");
@@ -296,6 +310,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         refunds,
         webhooks: Some(webhooks),
         open_loop,
+        compare,
         aws,
         cpu,
         floor_cpu_us_per_payment,

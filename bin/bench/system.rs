@@ -106,6 +106,18 @@ impl System {
 
     /// Starts `role` as `name` on `stack` (with `SETUP=true`) and waits until it answers.
     pub async fn start(&mut self, role: Role, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
+        let dir = self.bin_dir.clone();
+        self.start_from(&dir, role, name, stack).await
+    }
+
+    /// The same with the binary from `bin_dir` (another build).
+    pub async fn start_from(
+        &mut self,
+        bin_dir: &std::path::Path,
+        role: Role,
+        name: &str,
+        stack: &AwsArgs,
+    ) -> Result<String, BenchError> {
         let port = free_port()?;
         let env: Vec<(String, String)> = [
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
@@ -131,7 +143,7 @@ impl System {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        let mut p = Proc::spawn(&self.bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
+        let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
         p.wait_healthy(Duration::from_secs(60)).await?;
         let url = p.url();
         self.procs.push((p, Some(stack.table.clone())));
@@ -167,6 +179,11 @@ impl System {
             all.push(("emulator".into(), Role::Emulator, super::cpu::cpu_us(pid)));
         }
         all
+    }
+
+    /// The CPU µs so far of the running process `name`.
+    pub fn cpu_of(&self, name: &str) -> Option<u64> {
+        self.procs.iter().find(|(p, _)| p.name == name).and_then(|(p, _)| super::cpu::cpu_us(p.pid()))
     }
 
     /// Stops the last process of `role` on `stack` (peak memory kept).

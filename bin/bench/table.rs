@@ -101,6 +101,7 @@ pub fn render(r: &Report) -> String {
     event_cost(&mut out, r);
     cpu(&mut out, r);
     open_loop(&mut out, r);
+    compare(&mut out, r);
     webhooks(&mut out, r);
     let accept_ref = r.comparison.iter().find(|c| c.concurrency == r.headline.concurrency).map(|c| c.api_per_sec);
     let _ = writeln!(
@@ -218,6 +219,30 @@ fn event_cost(out: &mut String, r: &Report) {
             f(without.p99_ms, 2),
             f(ratio, 2),
             f(added, 2),
+        );
+    }
+}
+
+/// This build against another, in the same run.
+fn compare(out: &mut String, r: &Report) {
+    let Some(c) = &r.compare else { return };
+    let _ = writeln!(
+        out,
+        "\n== This build against {} (same run, alternating; concurrency {}) ==",
+        c.other.build, c.concurrency
+    );
+    let _ =
+        writeln!(out, "{:<8} {:>10} {:>9} {:>14} {:>16}", "build", "api/s", "p50 ms", "api µs/pay", "pay-wkr µs/pay");
+    for s in [&c.this, &c.other] {
+        let name = if s.build == "this" { "this" } else { "other" };
+        let _ = writeln!(
+            out,
+            "{:<8} {:>10.1} {:>9} {:>14} {:>16}",
+            name,
+            s.api_per_sec,
+            f(s.api_p50_ms, 2),
+            f(s.api_cpu_us_per_payment, 0),
+            f(s.worker_cpu_us_per_payment, 0)
         );
     }
 }
