@@ -69,9 +69,14 @@ pub async fn run(
     let used = |before: Option<u64>, name| before.zip(sys.cpu_of(name)).map(|(b, a)| a.saturating_sub(b));
     let (this_api_cpu, other_api_cpu) = (used(this_cpu, "api-this"), used(other_cpu, "api-other"));
 
-    // The payment worker of each build, one after the other, on the same pipeline.
+    sys.stop_all(Some(&stack)).await;
+
+    // The payment worker of each build, one after the other, on the same pipeline, on a table
+    // and queues of their own (the payments above were never charged: no backlog here).
+    let stack = sys.stack(run_id, "cmpw");
+    let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-cmpw", &stack).await?).await?);
     let tracker = Tracker::new(payment_platform::aws::clients(&stack).await.dynamodb, stack.table.clone());
-    let ctx = RunCtx { api: &this_api, tracker: &tracker, workers: 1, ..ctx };
+    let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
     sys.start(Role::RefundWorker, "refund-worker-cmp", &stack).await?;
     sys.start(Role::PaymentWorker, "payment-worker-this", &stack).await?;
     let (run, this_worker) = cpu_of(sys, "payment-worker-this", phases::pipeline(&ctx, payments)).await;

@@ -268,7 +268,11 @@ impl Webhooks {
         let stale = outstanding.into_iter().filter(|d| d.due_ms + grace_ms < now);
         let claimed = futures::stream::iter(stale)
             .map(|due| async move {
-                if !self.services.store.deliveries.claim_due(due, now - grace_ms, now).await? {
+                // Due again as much later as it is late now (at most an hour later): an event
+                // whose message is only slow in a lagging queue is sent again every two grace
+                // periods at most, not on every pass.
+                let again = now + now.saturating_sub(due.due_ms).min(3_600_000);
+                if !self.services.store.deliveries.claim_due(due, now - grace_ms, again).await? {
                     return Ok::<_, AppError>(0);
                 }
                 self.services.queue.enqueue(&Job::Deliver { event: due.event }).await?;

@@ -221,10 +221,9 @@ pub trait Deliveries: Send + Sync {
     /// Events with deliveries outstanding, earliest due first; at most `limit` per shard.
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError>;
 
-    /// Marks an event due before `older_than_ms` as picked up by the sweep at `now_ms` (due
-    /// again `older_than_ms` later, should that pick-up be lost). Only one of several racing
-    /// sweeps gets `true`.
-    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError>;
+    /// Marks an event due before `older_than_ms` as picked up by the sweep: due again at
+    /// `again_ms`, should that pick-up be lost too. Only one of several racing sweeps gets `true`.
+    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, again_ms: u64) -> Result<bool, StoreError>;
 }
 
 /// One signed POST of an event to an endpoint. No `Debug`: it holds the signing secrets.

@@ -156,31 +156,14 @@ impl Deliveries for DynamoStore {
     }
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {
-        let mut found = Vec::new();
-        for shard in 0..WEBHOOK_SHARDS {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI2)
-                .key_condition_expression("GSI2PK = :p")
-                .expression_attribute_values(":p", s(webhook_due_shard_pk(shard)))
-                .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                let sk = item.get(GSI2SK).and_then(|v| v.as_s().ok()).map(String::as_str).unwrap_or_default();
-                if let Some(due) = parse_due(sk) {
-                    found.push(due);
-                }
-            }
-        }
+        let items = self.gsi2_shards((0..WEBHOOK_SHARDS).map(webhook_due_shard_pk), None, limit).await?;
+        let mut found: Vec<DueEvent> =
+            items.iter().filter_map(|item| parse_due(item.get(GSI2SK).and_then(|v| v.as_s().ok())?)).collect();
         found.sort_by_key(|d| d.due_ms);
         Ok(found)
     }
 
-    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, again_ms: u64) -> Result<bool, StoreError> {
         let (event, at_ms) = (due.event, due.at_ms);
         let id = event.to_string();
         let res = self
@@ -190,7 +173,7 @@ impl Deliveries for DynamoStore {
             .set_key(Some(event_key(event).into()))
             .update_expression("SET GSI2SK = :now")
             .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
-            .expression_attribute_values(":now", s(webhook_due_sk(now_ms, at_ms, &id)))
+            .expression_attribute_values(":now", s(webhook_due_sk(again_ms, at_ms, &id)))
             .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
             .send()
             .await;

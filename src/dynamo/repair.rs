@@ -112,21 +112,34 @@ impl DynamoStore {
         older_than_ms: u64,
         limit: u32,
     ) -> Result<Vec<Item>, StoreError> {
+        let shards = (0..REPAIR_SHARDS).map(|shard| repair_shard_pk(kind, shard));
+        self.gsi2_shards(shards, Some(&format!("{older_than_ms:013}")), limit).await
+    }
+
+    /// The first `limit` items (by `GSI2SK`) of each of the GSI2 partitions `shards`, those below
+    /// `below` only when given: one Query per shard, keys only.
+    pub(super) async fn gsi2_shards(
+        &self,
+        shards: impl Iterator<Item = String>,
+        below: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<Item>, StoreError> {
         let mut found = Vec::new();
-        for shard in 0..REPAIR_SHARDS {
-            let out = self
+        for pk in shards {
+            let mut query = self
                 .client
                 .query()
                 .table_name(&self.table)
                 .index_name(GSI2)
-                .key_condition_expression("GSI2PK = :p AND GSI2SK < :cut")
-                .expression_attribute_values(":p", s(repair_shard_pk(kind, shard)))
-                .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
-                .limit(limit as i32)
-                .send()
-                .await
-                .map_err(classify)?;
-            found.extend(out.items.unwrap_or_default());
+                .key_condition_expression("GSI2PK = :p")
+                .expression_attribute_values(":p", s(pk))
+                .limit(i32::try_from(limit).unwrap_or(i32::MAX));
+            if let Some(cut) = below {
+                query = query
+                    .key_condition_expression("GSI2PK = :p AND GSI2SK < :cut")
+                    .expression_attribute_values(":cut", s(cut));
+            }
+            found.extend(query.send().await.map_err(classify)?.items.unwrap_or_default());
         }
         Ok(found)
     }

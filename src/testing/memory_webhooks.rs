@@ -134,11 +134,11 @@ impl Deliveries for MemoryStore {
         Ok(found)
     }
 
-    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, now_ms: u64) -> Result<bool, StoreError> {
+    async fn claim_due(&self, due: DueEvent, older_than_ms: u64, again_ms: u64) -> Result<bool, StoreError> {
         let mut state = self.lock();
         match state.webhooks.deliveries.get_mut(&due.event).and_then(|r| r.due.as_mut()) {
             Some(d) if d.0 < older_than_ms => {
-                d.0 = now_ms;
+                d.0 = again_ms;
                 Ok(true)
             }
             _ => Ok(false),
