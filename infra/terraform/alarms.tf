@@ -30,9 +30,8 @@ locals {
   queue_runbooks = { webhooks = "Webhook deliveries behind" }
 }
 
-# These two exist for each queue of local.queues, the webhooks queue too. They are the webhook
-# worker's alarms: its backlog gauge webhook_oldest_undelivered_age_seconds is on GET /metrics
-# only, and no log line carries it for a metric filter.
+# These two exist for each queue of local.queues, the webhooks queue too. The webhook worker has
+# two more, on what its sweep logs (webhook_backlog, at the end of this file).
 
 # Anything in a DLQ: a poison message (unparseable, unknown id) or one received 10 times.
 resource "aws_cloudwatch_metric_alarm" "dlq_not_empty" {
@@ -169,4 +168,57 @@ resource "aws_cloudwatch_metric_alarm" "bank_unresolved" {
   ok_actions          = local.alarm_actions
 
   depends_on = [aws_cloudwatch_log_metric_filter.bank_unresolved]
+}
+
+# The webhook worker's sweep logs, each pass that finds deliveries outstanding,
+#   {"message":"webhook sweep","outstanding":12,"oldest_undelivered_secs":40,"delivery_lateness_secs":3,...}
+# Two alarms read it: an event still undelivered past the whole retry schedule (about 27.6 h by
+# default) is stuck; deliveries well past their due time mean the worker or the sweep is behind (a
+# failing endpoint's planned waits do not count: they are not due yet).
+resource "aws_cloudwatch_log_metric_filter" "webhook_oldest_undelivered" {
+  name           = "${var.name_prefix}-webhook-oldest-undelivered"
+  log_group_name = aws_cloudwatch_log_group.service["webhook-worker"].name
+  pattern        = "{ $.message = \"webhook sweep\" }"
+
+  metric_transformation {
+    name      = "WebhookOldestUndeliveredSeconds"
+    namespace = var.metrics_namespace
+    value     = "$.oldest_undelivered_secs"
+    unit      = "Seconds"
+  }
+}
+
+resource "aws_cloudwatch_log_metric_filter" "webhook_lateness" {
+  name           = "${var.name_prefix}-webhook-delivery-lateness"
+  log_group_name = aws_cloudwatch_log_group.service["webhook-worker"].name
+  pattern        = "{ $.message = \"webhook sweep\" }"
+
+  metric_transformation {
+    name      = "WebhookDeliveryLatenessSeconds"
+    namespace = var.metrics_namespace
+    value     = "$.delivery_lateness_secs"
+    unit      = "Seconds"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "webhook_backlog" {
+  for_each = {
+    oldest-undelivered = { metric = "WebhookOldestUndeliveredSeconds", threshold = var.webhook_undelivered_alarm_seconds }
+    delivery-lateness  = { metric = "WebhookDeliveryLatenessSeconds", threshold = var.webhook_lateness_alarm_seconds }
+  }
+
+  alarm_name          = "${var.name_prefix}-webhook-${each.key}"
+  alarm_description   = "The webhook sweep saw ${each.value.metric} above ${each.value.threshold} s. See docs/OPERATIONS.md, Webhook deliveries behind."
+  namespace           = var.metrics_namespace
+  metric_name         = each.value.metric
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = each.value.threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
+
+  depends_on = [aws_cloudwatch_log_metric_filter.webhook_oldest_undelivered, aws_cloudwatch_log_metric_filter.webhook_lateness]
 }

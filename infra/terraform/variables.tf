@@ -457,3 +457,15 @@ variable "metrics_namespace" {
   type        = string
   default     = "PaymentPlatform"
 }
+
+variable "webhook_undelivered_alarm_seconds" {
+  description = "Alarm when an event is still undelivered after this long: past the whole retry schedule (about 27.6 h by default), it is stuck."
+  type        = number
+  default     = 100800
+}
+
+variable "webhook_lateness_alarm_seconds" {
+  description = "Alarm when a webhook delivery is this far past its due time: the webhook worker or its sweep is behind."
+  type        = number
+  default     = 300
+}

@@ -265,6 +265,15 @@ impl Webhooks {
         let oldest = outstanding.iter().map(|d| d.at_ms).min().map_or(0, |at| now.saturating_sub(at));
         let late = outstanding.iter().map(|d| d.due_ms).min().map_or(0, |due| now.saturating_sub(due));
         metrics::webhook_oldest_undelivered(Duration::from_millis(oldest), Duration::from_millis(late));
+        if !outstanding.is_empty() {
+            // The alarms read these from the log (infra/terraform/alarms.tf, webhook_backlog).
+            tracing::info!(
+                outstanding = outstanding.len(),
+                oldest_undelivered_secs = oldest / 1000,
+                delivery_lateness_secs = late / 1000,
+                "webhook sweep"
+            );
+        }
         let stale = outstanding.into_iter().filter(|d| d.due_ms + grace_ms < now);
         let claimed = futures::stream::iter(stale)
             .map(|due| async move {
