@@ -166,22 +166,8 @@ impl Deliveries for DynamoStore {
     async fn claim_due(&self, due: DueEvent, older_than_ms: u64, again_ms: u64) -> Result<bool, StoreError> {
         let (event, at_ms) = (due.event, due.at_ms);
         let id = event.to_string();
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(event_key(event).into()))
-            .update_expression("SET GSI2SK = :now")
-            .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
-            .expression_attribute_values(":now", s(webhook_due_sk(again_ms, at_ms, &id)))
-            .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
-            .send()
-            .await;
-        match res.map_err(classify) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        let key = (payment_pk(event.payment_id), event_sk(event.version));
+        self.claim_in_gsi2(key, older_than_ms, webhook_due_sk(again_ms, at_ms, &id)).await
     }
 }
 

@@ -39,23 +39,7 @@ impl RepairIndex for DynamoStore {
             Some(r) => (refund_sk(r), r.to_string()),
             None => (PAYMENT_SK.to_owned(), payment.to_string()),
         };
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(payment_pk(payment)))
-            .key(SK, s(sk))
-            .update_expression("SET GSI2SK = :now")
-            .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
-            .expression_attribute_values(":now", s(repair_sk(now_ms, &id)))
-            .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
-            .send()
-            .await;
-        match res.map_err(classify) {
-            Ok(_) => Ok(true),
-            Err(StoreError::Conflict(_)) => Ok(false),
-            Err(e) => Err(e),
-        }
+        self.claim_in_gsi2((payment_pk(payment), sk), older_than_ms, repair_sk(now_ms, &id)).await
     }
 
     async fn hold(&self, payment: PaymentId, refund: Option<RefundId>, now_ms: u64) -> Result<(), StoreError> {
@@ -114,6 +98,34 @@ impl DynamoStore {
     ) -> Result<Vec<Item>, StoreError> {
         let shards = (0..REPAIR_SHARDS).map(|shard| repair_shard_pk(kind, shard));
         self.gsi2_shards(shards, Some(&format!("{older_than_ms:013}")), limit).await
+    }
+
+    /// Moves an item of a GSI2 index to `new_sk`, if it is in the index below `older_than_ms`
+    /// (the repair index's and the due-time index's keys both start with 13 digits of ms): a
+    /// claim only one of several racing claimers wins (`true`).
+    pub(super) async fn claim_in_gsi2(
+        &self,
+        (pk, sk): (String, String),
+        older_than_ms: u64,
+        new_sk: String,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .update_expression("SET GSI2SK = :now")
+            .condition_expression("attribute_exists(GSI2PK) AND GSI2SK < :cut")
+            .expression_attribute_values(":now", s(new_sk))
+            .expression_attribute_values(":cut", s(format!("{older_than_ms:013}")))
+            .send()
+            .await;
+        match res.map_err(classify) {
+            Ok(_) => Ok(true),
+            Err(StoreError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The first `limit` items (by `GSI2SK`) of each of the GSI2 partitions `shards`, those below
