@@ -100,6 +100,8 @@ impl Webhooks {
                 endpoints.iter().filter(|e| e.wants(found.kind) && e.created_ms <= found.at_ms + CLOCK_SKEW_MS);
             wanting.map(|e| Delivery::new(e.id, now)).collect()
         });
+        let pending_before: Vec<EndpointId> =
+            deliveries.iter().filter(|d| d.state == DeliveryState::Pending).map(|d| d.endpoint).collect();
         let (attempts, postponed) = self.round(&found, &endpoints, &mut deliveries).await;
         match self.services.store.deliveries.save_delivery(&found, lease, &deliveries, &attempts).await {
             Ok(()) => {}
@@ -109,10 +111,10 @@ impl Webhooks {
             }
             Err(e) => return Step::Retry(e.to_string()),
         }
-        for d in deliveries.iter().filter(|d| d.state != DeliveryState::Pending) {
-            if attempts.iter().any(|a| a.endpoint == d.endpoint) || d.state == DeliveryState::Cancelled {
-                metrics::webhook_delivery_ended(d.state.as_str());
-            }
+        // Each delivery counts once, in the round that ended it.
+        for d in deliveries.iter().filter(|d| d.state != DeliveryState::Pending && pending_before.contains(&d.endpoint))
+        {
+            metrics::webhook_delivery_ended(d.state.as_str());
         }
         // Only a round that moved a due time triggers the next one: a duplicate or early
         // message that found nothing due changes nothing, so it must not multiply itself.
@@ -169,7 +171,9 @@ impl Webhooks {
             }
         }
         for (id, effect) in effects {
-            self.note_endpoint(event.merchant_id(), id, effect).await;
+            if let Some(endpoint) = endpoints.iter().find(|e| e.id == id) {
+                self.note_endpoint(endpoint.clone(), effect).await;
+            }
         }
         (records, postponed)
     }
@@ -214,11 +218,17 @@ impl Webhooks {
         Arc::clone(slots.entry(id).or_insert_with(|| Arc::new(Semaphore::new(limit))))
     }
 
-    /// Records what an attempt says about its endpoint: a 410 or days of failures disable it.
-    async fn note_endpoint(&self, merchant: &MerchantId, id: EndpointId, effect: EndpointEffect) {
-        for _ in 0..3 {
-            let Ok(all) = self.services.store.endpoints.endpoints(merchant).await else { return };
-            let Some(mut endpoint) = all.into_iter().find(|e| e.id == id) else { return };
+    /// Records what an attempt says about its endpoint (as this round read it): a 410 or days of
+    /// failures disable it. Most attempts change nothing, and cost nothing; the endpoint is read
+    /// again only when another writer changed it first.
+    async fn note_endpoint(&self, mut endpoint: Endpoint, effect: EndpointEffect) {
+        let (merchant, id) = (endpoint.merchant_id.clone(), endpoint.id);
+        for round in 0..3 {
+            if round > 0 {
+                let Ok(all) = self.services.store.endpoints.endpoints(&merchant).await else { return };
+                let Some(fresh) = all.into_iter().find(|e| e.id == id) else { return };
+                endpoint = fresh;
+            }
             let now = self.services.clock.now_ms();
             if !endpoint.apply(effect, now, self.settings.disable_after_ms) {
                 return;
