@@ -23,3 +23,10 @@ pub mod vault;
 pub mod webhooks;
 pub mod wiring;
 pub mod worker;
+
+/// Every binary linked with this library allocates with mimalloc. The services allocate on each
+/// request and each AWS call (the SDK builds its requests, signatures and answers on the heap);
+/// glibc's allocator was an eighth of the API's CPU under load (`make bench`, README). The bench
+/// links this library too, so the floor it compares the API with allocates the same way.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
