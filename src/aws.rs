@@ -2,6 +2,7 @@
 //! when none are given, so nothing ever reaches for real credentials or instance metadata.
 use std::time::Duration;
 
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig, retry::RetryConfig, timeout::TimeoutConfig};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
@@ -12,6 +13,10 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .region(Region::new(args.region.clone()))
         .retry_config(RetryConfig::standard().with_max_attempts(3))
+        // A stalled answer is already cut by the attempt timeout below; the SDK's own stall
+        // protection wraps every request and answer body to sample its throughput, CPU spent on
+        // every call for nothing the timeout does not already bound.
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(Duration::from_secs(2))
