@@ -19,7 +19,7 @@ use crate::dynamo::DynamoStore;
 use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
 use crate::http::jwks::{JwksSettings, JwksVerifier};
 use crate::http::rate::RateLimits;
-use crate::http::{AppState, Settings};
+use crate::http::{AppState, Settings, Shared};
 use crate::setup::{self, SetupError};
 use crate::sqs::SqsJobQueue;
 use crate::vault::{AeadVault, KeyError};
@@ -119,11 +119,12 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
     if token_issuance && !config.aws.is_emulator() {
         tracing::warn!("TOKEN_ISSUANCE=true against real AWS: GET /token hands out tokens for any registered merchant");
     }
-    Ok(AppState {
+    Ok(AppState::new(Shared {
         services,
         writes: tokio_util::task::TaskTracker::new(),
         auth: Arc::new(Auth {
             verifier,
+            verified: Default::default(),
             merchants: KnownMerchants::new(Duration::from_secs(config.merchant_cache_secs)),
             limits: RateLimits::new(config.rate_limit_reads_per_sec, config.rate_limit_writes_per_sec),
         }),
@@ -137,7 +138,7 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
             base_url: config.base_url.clone(),
             webhook_allow_private: config.webhook_urls.allow_private(&config.aws),
         }),
-    })
+    }))
 }
 
 /// The worker of `kind`, ready to run.

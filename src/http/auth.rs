@@ -25,6 +25,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::jwks::JwksVerifier;
 use super::rate::RateLimits;
+use super::verified::{Verified, VerifiedTokens};
 use crate::app::Services;
 use crate::domain::ids::MerchantId;
 
@@ -96,12 +97,17 @@ impl TokenIssuer {
     }
 
     pub fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
+        self.check(token).map(|v| v.merchant)
+    }
+
+    fn check(&self, token: &str) -> Result<Verified, ApiError> {
         let data = self
             .decoding
             .iter()
             .find_map(|key| decode::<Claims>(token, key, &self.validation).ok())
             .ok_or(ApiError::Unauthorized)?;
-        MerchantId::parse(&data.claims.sub).map_err(|_| ApiError::Unauthorized)
+        let merchant = MerchantId::parse(&data.claims.sub).map_err(|_| ApiError::Unauthorized)?;
+        Ok(Verified { merchant, expires_at_secs: data.claims.exp })
     }
 }
 
@@ -114,9 +120,9 @@ pub enum Verifier {
 }
 
 impl Verifier {
-    pub async fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         match self {
-            Self::Hs256(issuer) => issuer.verify(token),
+            Self::Hs256(issuer) => issuer.check(token),
             Self::Jwks(jwks) => jwks.verify(token).await,
         }
     }
@@ -161,8 +167,24 @@ impl KnownMerchants {
 /// Everything a request's identity goes through.
 pub struct Auth {
     pub verifier: Verifier,
+    /// Tokens that verified in the last minute, so a client's every request is not a new
+    /// signature check (`super::verified`).
+    pub verified: VerifiedTokens,
     pub merchants: KnownMerchants,
     pub limits: RateLimits,
+}
+
+impl Auth {
+    /// The merchant a valid token names: remembered if it verified lately, else verified now.
+    async fn merchant_of(&self, token: &str) -> Result<MerchantId, ApiError> {
+        let now = crate::util::now_ms();
+        if let Some(merchant) = self.verified.get(token, now) {
+            return Ok(merchant);
+        }
+        let verified = self.verifier.verify(token).await?;
+        self.verified.remember(token, &verified, now);
+        Ok(verified.merchant)
+    }
 }
 
 /// The authenticated merchant of a request: a valid token, a registered merchant, within its
@@ -179,7 +201,7 @@ impl FromRequestParts<AppState> for Merchant {
             return Err(ApiError::Unauthorized);
         }
         let auth = &state.auth;
-        let merchant = auth.verifier.verify(token.trim()).await?;
+        let merchant = auth.merchant_of(token.trim()).await?;
         if !auth.merchants.is_active(&state.services, &merchant).await? {
             return Err(ApiError::Unauthorized);
         }

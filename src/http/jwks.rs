@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::ApiError;
+use super::verified::Verified;
 use crate::domain::ids::MerchantId;
 
 /// The shortest time between two fetches of the key set.
@@ -79,7 +80,7 @@ impl JwksVerifier {
         }
     }
 
-    pub async fn verify(&self, token: &str) -> Result<MerchantId, ApiError> {
+    pub async fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let header = decode_header(token).map_err(|_| ApiError::Unauthorized)?;
         let kid = header.kid.ok_or(ApiError::Unauthorized)?;
         if self.stale() {
@@ -110,7 +111,11 @@ impl JwksVerifier {
         let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|_| ApiError::Unauthorized)?;
         let merchant = data.claims.get(&self.settings.merchant_claim).and_then(|v| v.as_str());
-        merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)
+        let merchant = merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)?;
+        // Required above, and a number once it validated.
+        let expires_at_secs =
+            data.claims.get("exp").and_then(serde_json::Value::as_u64).ok_or(ApiError::Unauthorized)?;
+        Ok(Verified { merchant, expires_at_secs })
     }
 
     fn stale(&self) -> bool {

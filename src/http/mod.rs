@@ -11,6 +11,7 @@ pub mod payload;
 pub mod rate;
 mod routes;
 pub mod server;
+pub mod verified;
 pub(crate) mod views;
 mod webhook_routes;
 mod webhook_views;
@@ -47,8 +48,27 @@ pub struct Settings {
     pub webhook_allow_private: bool,
 }
 
+/// What every handler and middleware gets, behind one `Arc`: axum clones the state for each
+/// extractor and middleware of every request, and one reference count is cheaper than the
+/// dozen a clone of `Services` takes.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub services: Services,
     /// Writes carried through in tasks of their own (see `routes::carried`); waited for at
     /// shutdown so none is cut between its write and its enqueue.

@@ -18,7 +18,7 @@ use crate::domain::status::PaymentStatus;
 use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
 use crate::http::error::{ApiError, FieldError};
 use crate::http::rate::{Limited, RateLimits};
-use crate::http::{AppState, Settings, router};
+use crate::http::{AppState, Settings, Shared, router};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
@@ -40,11 +40,12 @@ fn operations(spec: &Value) -> BTreeSet<(String, String)> {
 
 /// The API on memory: nothing here may reach AWS.
 fn offline_state() -> AppState {
-    AppState {
+    AppState::new(Shared {
         writes: tokio_util::task::TaskTracker::new(),
         services: crate::testing::World::new().services,
         auth: Arc::new(Auth {
             verifier: Verifier::Hs256(TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 60)),
+            verified: Default::default(),
             merchants: KnownMerchants::new(Duration::from_secs(60)),
             limits: RateLimits::new(0, 0),
         }),
@@ -62,7 +63,7 @@ fn offline_state() -> AppState {
             },
             base_url: "http://localhost:4444".into(),
         }),
-    }
+    })
 }
 
 /// Status and `Error.Code` (if any) of one request to the real router.
