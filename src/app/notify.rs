@@ -16,18 +16,38 @@ pub const DISCOVERY_MS: u64 = 5_000;
 /// Merchants remembered before the oldest answers are forgotten.
 const REMEMBERED: usize = 10_000;
 
+/// Look-ups of merchants whose answers expired are serialised by these locks (a merchant's by
+/// the hash of its id), so that when a busy merchant's answer expires, the requests that find it
+/// so wait for one read instead of each making its own.
+const LOOKUP_STRIPES: usize = 64;
+
 /// Per process: merchant → (has an enabled endpoint, when that was read).
-#[derive(Default)]
-pub struct EndpointPresence(Mutex<HashMap<MerchantId, (bool, u64)>>);
+pub struct EndpointPresence {
+    known: Mutex<HashMap<MerchantId, (bool, u64)>>,
+    lookups: Vec<tokio::sync::Mutex<()>>,
+}
+
+impl Default for EndpointPresence {
+    fn default() -> Self {
+        Self { known: Mutex::default(), lookups: (0..LOOKUP_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect() }
+    }
+}
 
 impl EndpointPresence {
     fn get(&self, m: &MerchantId, now_ms: u64) -> Option<bool> {
-        let known = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         known.get(m).filter(|(_, at)| now_ms.saturating_sub(*at) < DISCOVERY_MS).map(|(has, _)| *has)
     }
 
+    fn lookup_lock(&self, m: &MerchantId) -> &tokio::sync::Mutex<()> {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(m, &mut h);
+        let stripe = usize::try_from(std::hash::Hasher::finish(&h) % LOOKUP_STRIPES as u64).unwrap_or(0);
+        &self.lookups[stripe]
+    }
+
     pub(crate) fn set(&self, m: &MerchantId, has: bool, now_ms: u64) {
-        let mut known = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if known.len() >= REMEMBERED {
             known.retain(|_, (_, at)| now_ms.saturating_sub(*at) < DISCOVERY_MS);
         }
@@ -39,6 +59,12 @@ impl Services {
     /// Whether `merchant`'s events go to the webhooks. When the store cannot say, they do: the
     /// webhook worker then finds no endpoint and drops the event from the index.
     pub(crate) async fn notifies(&self, merchant: &MerchantId) -> bool {
+        let now = self.clock.now_ms();
+        if let Some(has) = self.presence.get(merchant, now) {
+            return has;
+        }
+        let _one_read = self.presence.lookup_lock(merchant).lock().await;
+        // Another request may have read it while this one waited.
         let now = self.clock.now_ms();
         if let Some(has) = self.presence.get(merchant, now) {
             return has;
