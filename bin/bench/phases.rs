@@ -161,29 +161,56 @@ pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> OpenLoop {
     let final_times: Vec<u64> =
         sent.iter().filter_map(|(_, f)| f.filter(|f| payment_is_final(&f.status)).map(|f| f.updated_ms)).collect();
     let sent_times: Vec<u64> = sent.iter().map(|(s, _)| *s).collect();
-    let settle_ratio = steady_rate(&final_times).zip(steady_rate(&sent_times)).map(|(s, a)| round(s / a, 3));
+    let ratio =
+        |rate: fn(&[u64]) -> Option<f64>| rate(&final_times).zip(rate(&sent_times)).map(|(s, a)| round(s / a, 3));
     OpenLoop {
         rate: round(rate, 1),
         flow: flow_stats((ctx.workers, 0, n), request, &sent, payment_is_final),
-        settle_ratio,
+        settle_ratio: ratio(fitted_rate),
+        settle_ratio_first_to_last: ratio(span_rate),
     }
 }
 
-/// An open-loop run: its arrival rate, its flow, and settled/s over accepted/s, each counted
-/// over its own span (first to last), so the latency of the last payments does not count as a
-/// shortfall.
+/// An open-loop run: its arrival rate, its flow, and settled/s over accepted/s.
 #[derive(Debug, Clone, Serialize)]
 pub struct OpenLoop {
     /// Payments sent per second.
     pub rate: f64,
     pub flow: FlowStats,
+    /// Each rate fitted to all its times ([`fitted_rate`]): one slow payment at either end
+    /// moves it by its share of the run, not by its whole delay.
     pub settle_ratio: Option<f64>,
+    /// Each rate over its span, first to last ([`span_rate`]): the last payment's latency minus
+    /// the first's counts against it whole.
+    pub settle_ratio_first_to_last: Option<f64>,
 }
 
 /// Events per second over the span from the first to the last of `times` (ms).
-fn steady_rate(times: &[u64]) -> Option<f64> {
+fn span_rate(times: &[u64]) -> Option<f64> {
     let (first, last) = (times.iter().min()?, times.iter().max()?);
     (last > first && times.len() > 1).then(|| (times.len() - 1) as f64 * 1000.0 / (last - first) as f64)
+}
+
+/// Events per second as the least-squares slope of the sorted `times` (ms) against their rank:
+/// every event weighs in, so a queue that grows shows (the times spread out more and more), while
+/// one late event at the end moves the rate by little.
+fn fitted_rate(times: &[u64]) -> Option<f64> {
+    if times.len() < 3 {
+        return None;
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort_unstable();
+    let n = sorted.len() as f64;
+    let mean_x = (n - 1.0) / 2.0;
+    let mean_y = sorted.iter().map(|t| *t as f64).sum::<f64>() / n;
+    let (mut cov, mut var) = (0.0, 0.0);
+    for (i, t) in sorted.iter().enumerate() {
+        let dx = i as f64 - mean_x;
+        cov += dx * (*t as f64 - mean_y);
+        var += dx * dx;
+    }
+    let ms_per_event = cov / var;
+    (ms_per_event > 0.0).then(|| 1000.0 / ms_per_event)
 }
 
 /// Refunds each of `payments` in full at the run's concurrency and waits until all are final.
@@ -223,5 +250,22 @@ mod tests {
         assert_eq!(s.seconds_to_all_final, 0.3);
         assert_eq!((s.to_final_p50_ms, s.to_final_max_ms), (Some(100.0), Some(300.0)));
         assert!((s.settled_per_sec - 6.7).abs() < 0.01);
+    }
+
+    #[test]
+    fn a_fitted_rate_sees_a_growing_queue_but_not_one_late_payment() {
+        let steady: Vec<u64> = (0..1000).map(|i| i * 25).collect();
+        assert!((fitted_rate(&steady).unwrap() - 40.0).abs() < 1e-6);
+        assert!((span_rate(&steady).unwrap() - 40.0).abs() < 1e-6);
+        // The last one 1.6 s late: first-to-last loses 6 %, the fit 0.2 % or less.
+        let mut late = steady.clone();
+        late[999] += 1_600;
+        assert!(span_rate(&late).unwrap() / 40.0 < 0.95);
+        assert!(fitted_rate(&late).unwrap() / 40.0 > 0.998);
+        // Settling at 36/s while payments arrive at 40/s: both see it.
+        let behind: Vec<u64> = (0..1000).map(|i| i * 1000 / 36).collect();
+        assert!((fitted_rate(&behind).unwrap() - 36.0).abs() < 0.1);
+        assert!((span_rate(&behind).unwrap() - 36.0).abs() < 0.1);
+        assert_eq!(fitted_rate(&[5, 5, 5]), None);
     }
 }

@@ -254,8 +254,8 @@ fn open_loop(out: &mut String, r: &Report) {
         writeln!(out, "\n== Open loop: payments sent at a fixed rate, 80 % of the last pipeline run's settled/s ==");
     let _ = writeln!(
         out,
-        "{} payments at {:.1}/s: accepted {} (POST p50 {} ms, p99 {} ms), final {}; settled/s over accepted/s {}; \
-         POST to final p50 {} ms, p99 {} ms, max {} ms",
+        "{} payments at {:.1}/s: accepted {} (POST p50 {} ms, p99 {} ms), final {}; settled/s over accepted/s {} \
+         (fitted; first to last {}); POST to final p50 {} ms, p99 {} ms, max {} ms",
         o.flow.requested,
         o.rate,
         o.flow.accepted,
@@ -263,6 +263,7 @@ fn open_loop(out: &mut String, r: &Report) {
         f(o.flow.request.p99_ms, 1),
         o.flow.final_count,
         f(o.settle_ratio, 3),
+        f(o.settle_ratio_first_to_last, 3),
         f(o.flow.to_final_p50_ms, 0),
         f(o.flow.to_final_p99_ms, 0),
         f(o.flow.to_final_max_ms, 0),
