@@ -5,7 +5,7 @@
 //! on (and, from the process that created it, at once); an event recorded in between goes to it
 //! only if its writer already knew.
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::Services;
 use crate::domain::ids::MerchantId;
@@ -16,43 +16,72 @@ pub const DISCOVERY_MS: u64 = 5_000;
 /// Merchants remembered before the oldest answers are forgotten.
 const REMEMBERED: usize = 10_000;
 
-/// Look-ups of merchants whose answers expired are serialised by these locks (a merchant's by
-/// the hash of its id), so that when a busy merchant's answer expires, the requests that find it
-/// so wait for one read instead of each making its own.
-const LOOKUP_STRIPES: usize = 64;
+/// After a failed look-up, "it has" (the safe answer) is trusted this long, so the requests that
+/// waited for that look-up, and those right behind them, do not each try again at once.
+const FAILED_ANSWER_MS: u64 = 1_000;
 
-/// Per process: merchant → (has an enabled endpoint, when that was read).
+/// Per process: merchant → (has an enabled endpoint, until when that is trusted), and the
+/// look-ups under way. A merchant's look-up is made by one request at a time: when a busy
+/// merchant's answer expires, the requests that find it so wait for one read instead of each
+/// making its own. Another merchant's look-up never waits for it.
+#[derive(Default)]
 pub struct EndpointPresence {
     known: Mutex<HashMap<MerchantId, (bool, u64)>>,
-    lookups: Vec<tokio::sync::Mutex<()>>,
-}
-
-impl Default for EndpointPresence {
-    fn default() -> Self {
-        Self { known: Mutex::default(), lookups: (0..LOOKUP_STRIPES).map(|_| tokio::sync::Mutex::new(())).collect() }
-    }
+    lookups: Mutex<HashMap<MerchantId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl EndpointPresence {
     fn get(&self, m: &MerchantId, now_ms: u64) -> Option<bool> {
-        let known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        known.get(m).filter(|(_, at)| now_ms.saturating_sub(*at) < DISCOVERY_MS).map(|(has, _)| *has)
+        let known = lock(&self.known);
+        known.get(m).filter(|(_, until)| now_ms < *until).map(|(has, _)| *has)
     }
 
-    fn lookup_lock(&self, m: &MerchantId) -> &tokio::sync::Mutex<()> {
-        let mut h = std::hash::DefaultHasher::new();
-        std::hash::Hash::hash(m, &mut h);
-        let stripe = usize::try_from(std::hash::Hasher::finish(&h) % LOOKUP_STRIPES as u64).unwrap_or(0);
-        &self.lookups[stripe]
-    }
-
+    /// Remembers what `m`'s endpoints were found to be at `now_ms`.
     pub(crate) fn set(&self, m: &MerchantId, has: bool, now_ms: u64) {
-        let mut known = self.known.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if known.len() >= REMEMBERED {
-            known.retain(|_, (_, at)| now_ms.saturating_sub(*at) < DISCOVERY_MS);
-        }
-        known.insert(m.clone(), (has, now_ms));
+        self.trust(m, has, now_ms, now_ms + DISCOVERY_MS);
     }
+
+    fn trust(&self, m: &MerchantId, has: bool, now_ms: u64, until_ms: u64) {
+        let mut known = lock(&self.known);
+        if known.len() >= REMEMBERED {
+            known.retain(|_, (_, until)| now_ms < *until);
+        }
+        known.insert(m.clone(), (has, until_ms));
+    }
+
+    /// Merchants being looked up now (each with its lock).
+    #[cfg(test)]
+    pub(crate) fn lookups_under_way(&self) -> usize {
+        lock(&self.lookups).len()
+    }
+
+    /// `m`'s look-up lock, shared by every request looking `m` up now.
+    fn lookup_lock<'a>(&'a self, m: &'a MerchantId) -> LookupLock<'a> {
+        let shared = Arc::clone(lock(&self.lookups).entry(m.clone()).or_default());
+        LookupLock { presence: self, merchant: m, shared }
+    }
+}
+
+/// A request's share of a merchant's look-up lock. Dropped (the look-up done, or the request
+/// gone), it forgets the lock if no other request holds or waits for it.
+struct LookupLock<'a> {
+    presence: &'a EndpointPresence,
+    merchant: &'a MerchantId,
+    shared: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl Drop for LookupLock<'_> {
+    fn drop(&mut self) {
+        let mut lookups = lock(&self.presence.lookups);
+        // The map's reference and this one: nobody else has it, and nobody can take it meanwhile.
+        if Arc::strong_count(&self.shared) <= 2 {
+            lookups.remove(self.merchant);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Services {
@@ -63,7 +92,12 @@ impl Services {
         if let Some(has) = self.presence.get(merchant, now) {
             return has;
         }
-        let _one_read = self.presence.lookup_lock(merchant).lock().await;
+        let lookup = self.presence.lookup_lock(merchant);
+        let _one_at_a_time = lookup.shared.lock().await;
+        self.look_up(merchant).await
+    }
+
+    async fn look_up(&self, merchant: &MerchantId) -> bool {
         // Another request may have read it while this one waited.
         let now = self.clock.now_ms();
         if let Some(has) = self.presence.get(merchant, now) {
@@ -77,6 +111,7 @@ impl Services {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "could not tell whether the merchant has webhook endpoints; assuming it has");
+                self.presence.trust(merchant, true, now, now + FAILED_ANSWER_MS);
                 true
             }
         }

@@ -6,6 +6,7 @@ mod create;
 mod events;
 mod flaky;
 mod inquiry;
+mod notify;
 mod refund;
 mod repair;
 mod webhooks;

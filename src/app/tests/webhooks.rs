@@ -113,63 +113,6 @@ async fn other_processes_learn_of_a_new_endpoint_within_the_discovery_time() {
     assert_eq!(receiver.got().len(), 2);
 }
 
-/// The store's endpoints, counting how often a merchant's are listed.
-struct CountedEndpoints {
-    inner: Arc<dyn crate::domain::ports::WebhookEndpoints>,
-    listed: std::sync::atomic::AtomicUsize,
-}
-
-#[async_trait]
-impl crate::domain::ports::WebhookEndpoints for CountedEndpoints {
-    async fn create_endpoint(&self, e: &Endpoint) -> Result<(), crate::domain::ports::StoreError> {
-        self.inner.create_endpoint(e).await
-    }
-    async fn update_endpoint(&self, e: &Endpoint) -> Result<(), crate::domain::ports::StoreError> {
-        self.inner.update_endpoint(e).await
-    }
-    async fn endpoints(
-        &self,
-        m: &crate::domain::ids::MerchantId,
-    ) -> Result<Vec<Endpoint>, crate::domain::ports::StoreError> {
-        self.listed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        tokio::task::yield_now().await;
-        self.inner.endpoints(m).await
-    }
-    async fn delete_endpoint(
-        &self,
-        m: &crate::domain::ids::MerchantId,
-        id: EndpointId,
-    ) -> Result<bool, crate::domain::ports::StoreError> {
-        self.inner.delete_endpoint(m, id).await
-    }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_payments_of_a_merchant_whose_answer_expired_share_one_look_up() {
-    let w = World::new();
-    let counted = Arc::new(CountedEndpoints {
-        inner: Arc::clone(&w.services.store.endpoints),
-        listed: std::sync::atomic::AtomicUsize::new(0),
-    });
-    let mut services = w.services.clone();
-    services.store.endpoints = counted.clone();
-    services.presence = Arc::default();
-    let services = Arc::new(services);
-    for round in 1..=2 {
-        let payments: Vec<_> = (0..50)
-            .map(|_| {
-                let s = Arc::clone(&services);
-                tokio::spawn(async move { s.create_payment(&merchant(), request("4242424242424242", 100), None).await })
-            })
-            .collect();
-        for p in payments {
-            p.await.unwrap().unwrap();
-        }
-        assert_eq!(counted.listed.load(std::sync::atomic::Ordering::SeqCst), round, "one look-up per expiry");
-        w.clock.advance(crate::app::DISCOVERY_MS);
-    }
-}
-
 #[tokio::test]
 async fn a_merchant_has_at_most_sixteen_endpoints() {
     let w = World::new();
