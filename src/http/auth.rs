@@ -175,15 +175,24 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The merchant a valid token names: remembered if it verified lately, else verified now.
-    async fn merchant_of(&self, token: &str) -> Result<MerchantId, ApiError> {
+    /// The active merchant a valid token names. A token that verified lately is not verified
+    /// again; the merchant is checked every time (`KnownMerchants` caches that on its own).
+    async fn merchant_of(&self, services: &Services, token: &str) -> Result<MerchantId, ApiError> {
         let now = crate::util::now_ms();
-        if let Some(merchant) = self.verified.get(token, now) {
-            return Ok(merchant);
+        let (merchant, fresh) = match self.verified.get(token, now) {
+            Some(merchant) => (merchant, None),
+            None => {
+                let verified = self.verifier.verify(token).await?;
+                (verified.merchant.clone(), Some(verified))
+            }
+        };
+        if !self.merchants.is_active(services, &merchant).await? {
+            return Err(ApiError::Unauthorized);
         }
-        let verified = self.verifier.verify(token).await?;
-        self.verified.remember(token, &verified, now);
-        Ok(verified.merchant)
+        if let Some(verified) = fresh {
+            self.verified.remember(token, &verified, now);
+        }
+        Ok(merchant)
     }
 }
 
@@ -201,10 +210,7 @@ impl FromRequestParts<AppState> for Merchant {
             return Err(ApiError::Unauthorized);
         }
         let auth = &state.auth;
-        let merchant = auth.merchant_of(token.trim()).await?;
-        if !auth.merchants.is_active(&state.services, &merchant).await? {
-            return Err(ApiError::Unauthorized);
-        }
+        let merchant = auth.merchant_of(&state.services, token.trim()).await?;
         let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
         auth.limits.check(&merchant, write)?;
         Ok(Merchant(merchant))

@@ -112,9 +112,11 @@ impl JwksVerifier {
             .map_err(|_| ApiError::Unauthorized)?;
         let merchant = data.claims.get(&self.settings.merchant_claim).and_then(|v| v.as_str());
         let merchant = merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)?;
-        // Required above, and a number once it validated.
-        let expires_at_secs =
-            data.claims.get("exp").and_then(serde_json::Value::as_u64).ok_or(ApiError::Unauthorized)?;
+        // Required above, and a number once it validated (jsonwebtoken takes a fractional one too).
+        let exp = data.claims.get("exp").and_then(serde_json::Value::as_f64).ok_or(ApiError::Unauthorized)?;
+        // `as` saturates: a negative or NaN exp could not have validated, and an enormous one is
+        // capped by `verified::REMEMBER_SECS` anyway.
+        let expires_at_secs = exp.floor() as u64;
         Ok(Verified { merchant, expires_at_secs })
     }
 

@@ -5,7 +5,8 @@
 //! development HS256 tokens, an RS256 or ES256 verification for a provider's (`super::jwks`).
 //! A token that verified is remembered, by its SHA-256 (the token itself is not kept), for at
 //! most [`REMEMBER_SECS`] and never past its own `exp`. Only tokens that verified are remembered,
-//! so a forged token costs a full check every time and cannot displace anything.
+//! and only once their merchant was found active, so a forged token, or a valid one of an
+//! unknown merchant, costs a full check every time and cannot displace anything.
 //!
 //! What remembering gives up: a key withdrawn from the provider's JWKS, or a previous secret
 //! dropped from `JWT_OLD_SECRET_KEYS`, stops its tokens within [`REMEMBER_SECS`] instead of at
@@ -33,36 +34,50 @@ pub struct Verified {
 
 type Digested = [u8; 32];
 
+/// A full cache is swept of expired tokens at most this often: a client minting tokens fast
+/// must not make every request of every client walk the whole cache.
+const SWEEP_EVERY_MS: u64 = 1_000;
+
 #[derive(Default)]
 pub struct VerifiedTokens {
+    seen: Mutex<Seen>,
+}
+
+#[derive(Default)]
+struct Seen {
     /// Token digest -> merchant and the time (ms since the epoch) it stops being trusted.
-    seen: Mutex<HashMap<Digested, (MerchantId, u64)>>,
+    tokens: HashMap<Digested, (MerchantId, u64)>,
+    swept_at_ms: u64,
 }
 
 impl VerifiedTokens {
     /// The merchant of `token` if it verified before and is still trusted at `now_ms`.
     pub fn get(&self, token: &str, now_ms: u64) -> Option<MerchantId> {
         let key = digest(token);
-        self.lock().get(&key).filter(|(_, until)| now_ms < *until).map(|(m, _)| m.clone())
+        self.lock().tokens.get(&key).filter(|(_, until)| now_ms < *until).map(|(m, _)| m.clone())
     }
 
-    /// Remembers a token that just verified.
+    /// Remembers a token that verified and names an active merchant.
     pub fn remember(&self, token: &str, verified: &Verified, now_ms: u64) {
         let until = verified.expires_at_secs.saturating_mul(1000).min(now_ms + REMEMBER_SECS * 1000);
         if until <= now_ms {
             return;
         }
+        let key = digest(token);
         let mut seen = self.lock();
-        if seen.len() >= CAP {
-            seen.retain(|_, (_, u)| now_ms < *u);
-            if seen.len() >= CAP {
+        if seen.tokens.len() >= CAP {
+            if now_ms.saturating_sub(seen.swept_at_ms) >= SWEEP_EVERY_MS {
+                seen.swept_at_ms = now_ms;
+                seen.tokens.retain(|_, (_, u)| now_ms < *u);
+            }
+            if seen.tokens.len() >= CAP {
                 return;
             }
         }
-        seen.insert(digest(token), (verified.merchant.clone(), until));
+        seen.tokens.insert(key, (verified.merchant.clone(), until));
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Digested, (MerchantId, u64)>> {
+    fn lock(&self) -> MutexGuard<'_, Seen> {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -106,6 +121,6 @@ mod tests {
         let later = now + 2_000;
         tokens.remember("late", &verified(now / 1000 + 3600), later);
         assert!(tokens.get("late", later).is_some(), "the expired ones made room");
-        assert!(tokens.lock().len() <= CAP);
+        assert!(tokens.lock().tokens.len() <= CAP);
     }
 }

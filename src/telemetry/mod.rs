@@ -71,7 +71,8 @@ pub fn init(service: &'static str) -> Telemetry {
     let traced = Targets::new().with_target("payment_platform", Level::INFO).with_default(Level::WARN);
     // Spans are entered on every poll of a request's or job's future: neither busy/idle times nor
     // an OpenTelemetry context made current on entry are worth a clock read and a thread-local
-    // swap each time (`propagation` reads a span's context from the span itself).
+    // swap each time (`propagation` reads a span's context from the span itself). Thread ids and
+    // names say nothing of a task that moves between a runtime's threads.
     let otel = tracing_opentelemetry::layer()
         .with_tracer(provider.tracer(service))
         .with_tracked_inactivity(false)
