@@ -161,8 +161,12 @@ pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> OpenLoop {
     let final_times: Vec<u64> =
         sent.iter().filter_map(|(_, f)| f.filter(|f| payment_is_final(&f.status)).map(|f| f.updated_ms)).collect();
     let sent_times: Vec<u64> = sent.iter().map(|(s, _)| *s).collect();
-    let ratio =
-        |rate: fn(&[u64]) -> Option<f64>| rate(&final_times).zip(rate(&sent_times)).map(|(s, a)| round(s / a, 3));
+    // Payments still not final when the wait ended count against the ratio: a stuck backlog
+    // must not vanish from it because only the final ones have times.
+    let settled_share = final_times.len() as f64 / sent_times.len().max(1) as f64;
+    let ratio = |rate: fn(&[u64]) -> Option<f64>| {
+        rate(&final_times).zip(rate(&sent_times)).map(|(s, a)| round(s / a * settled_share, 3))
+    };
     OpenLoop {
         rate: round(rate, 1),
         flow: flow_stats((ctx.workers, 0, n), request, &sent, payment_is_final),
