@@ -41,12 +41,27 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
 }
 
+/// Where DynamoDB is when it is not at `AWS_ENDPOINT_URL` (the SDK's own name for it): on the
+/// emulator, a DynamoDB-only emulator beside MiniStack's SQS. Without `AWS_ENDPOINT_URL` the SDK
+/// reads this variable by itself; with it, the explicit endpoint would win, hence this.
+const DYNAMODB_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
+
 /// Both clients count every request they send (`aws_requests_total`).
 pub async fn clients(args: &AwsArgs) -> Clients {
     let conf = sdk_config(args).await;
-    let dynamodb = aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(CountRequests).build();
+    let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(CountRequests);
+    if let Some(url) = dynamodb_endpoint(args, std::env::var(DYNAMODB_ENDPOINT_VAR).ok()) {
+        dynamodb = dynamodb.endpoint_url(url);
+    }
+    let dynamodb = dynamodb.build();
     let sqs = aws_sdk_sqs::config::Builder::from(&conf).interceptor(CountRequests).build();
     Clients { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
+}
+
+/// DynamoDB's own endpoint, when it overrides `AWS_ENDPOINT_URL` (see [`DYNAMODB_ENDPOINT_VAR`]).
+fn dynamodb_endpoint(args: &AwsArgs, var: Option<String>) -> Option<String> {
+    args.endpoint_url.as_ref()?;
+    var.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// What an AWS SDK error says, kept to what is safe to log or classify: the service's error
@@ -87,5 +102,30 @@ impl AwsFailure {
             Self::Unreadable => "unreadable response".into(),
             Self::Build => "request could not be built".into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        aws: AwsArgs,
+    }
+
+    #[test]
+    fn dynamodb_has_an_endpoint_of_its_own_only_on_the_emulator_and_only_when_given() {
+        let emulator = Args::parse_from(["t", "--endpoint-url", "http://127.0.0.1:4566"]).aws;
+        let dynoxide = Some("http://127.0.0.1:4596 ".to_owned());
+        assert_eq!(dynamodb_endpoint(&emulator, dynoxide.clone()).as_deref(), Some("http://127.0.0.1:4596"));
+        assert_eq!(dynamodb_endpoint(&emulator, Some(" ".into())), None, "blank: the emulator's");
+        assert_eq!(dynamodb_endpoint(&emulator, None), None);
+        // On real AWS the SDK reads the variable itself; nothing is forced here.
+        let real = AwsArgs { endpoint_url: None, ..emulator };
+        assert_eq!(dynamodb_endpoint(&real, dynoxide), None);
     }
 }
