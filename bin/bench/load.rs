@@ -110,6 +110,17 @@ impl Api {
 
     /// Sends `req` with the token, a fresh `Idempotency-Key` and `body`; the 202's JSON body, or
     /// the kind of failure, named after `what` (the method).
+    /// `GET /status`: the API's HTTP stack and nothing behind it.
+    pub async fn status(&self) -> Result<(), String> {
+        let resp = self.http.get(format!("{}/status", self.base)).send().await.map_err(|e| send_error("GET", &e))?;
+        let status = resp.status();
+        resp.bytes().await.map_err(|e| send_error("GET body", &e))?;
+        if status != reqwest::StatusCode::OK {
+            return Err(status_error("GET", status));
+        }
+        Ok(())
+    }
+
     async fn accepted(&self, what: &str, req: reqwest::RequestBuilder, body: &Value) -> Result<Value, String> {
         let resp = req
             .bearer_auth(&self.token)

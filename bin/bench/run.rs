@@ -147,6 +147,7 @@ async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
 }
 
 const CREATE_PHASE: &str = "create (api levels)";
+const HTTP_ALONE_PHASE: &str = "GET /status (http alone)";
 /// The webhook run's phase, per delivered event (one per payment: its final state).
 pub const WEBHOOK_PHASE: &str = "webhooks (pipeline 1+1+1)";
 const OPEN_LOOP_PHASE: &str = "open loop (80 % of capacity)";
@@ -183,6 +184,20 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     // The emulator served the floor's calls too, alternating with the api's.
     let calls = aws[0].total.map(|t| t + (floor_calls * floor::calls_per_payment()) as f64);
     let mut cpu = vec![cpu::phase(CREATE_PHASE, "payment", accepted, &cpu_before, &sys.cpu(&stack)).with_calls(calls)];
+    // What serving HTTP alone costs the api: `GET /status` (its middleware, no token, no AWS call)
+    // at the headline concurrency, the part of the API's excess over the floor no cut can remove.
+    let cpu_before = sys.cpu(&stack);
+    let http_alone = {
+        let api = Arc::clone(&api);
+        let until = super::drive::Until::Elapsed(Duration::from_secs_f64(args.duration_secs));
+        super::drive::drive(args.headline_concurrency(), until, move |_| {
+            let api = Arc::clone(&api);
+            async move { api.status().await }
+        })
+        .await
+    };
+    let served = http_alone.successes.len() as u64;
+    cpu.push(cpu::phase(HTTP_ALONE_PHASE, "request", served, &cpu_before, &sys.cpu(&stack)));
     // What the event costs: the floor's calls with and without the event item, alternating.
     let bare = Arc::new(floor.without_event());
     let mut event_cost = Vec::new();
