@@ -1,4 +1,6 @@
 //! The small helpers more than one module needs, in one place.
+pub mod single_flight;
+
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};

@@ -5,11 +5,12 @@
 //! on (and, from the process that created it, at once); an event recorded in between goes to it
 //! only if its writer already knew.
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::Services;
 use crate::domain::ids::MerchantId;
 use crate::domain::webhooks::EndpointStatus;
+use crate::util::single_flight::SingleFlight;
 
 /// How long a process trusts what it learnt about a merchant's endpoints.
 pub const DISCOVERY_MS: u64 = 5_000;
@@ -27,7 +28,7 @@ const FAILED_ANSWER_MS: u64 = 1_000;
 #[derive(Default)]
 pub struct EndpointPresence {
     known: Mutex<HashMap<MerchantId, (bool, u64)>>,
-    lookups: Mutex<HashMap<MerchantId, Arc<tokio::sync::Mutex<()>>>>,
+    lookups: SingleFlight<MerchantId>,
 }
 
 impl EndpointPresence {
@@ -49,34 +50,10 @@ impl EndpointPresence {
         known.insert(m.clone(), (has, until_ms));
     }
 
-    /// Merchants being looked up now (each with its lock).
+    /// Merchants being looked up now.
     #[cfg(test)]
     pub(crate) fn lookups_under_way(&self) -> usize {
-        lock(&self.lookups).len()
-    }
-
-    /// `m`'s look-up lock, shared by every request looking `m` up now.
-    fn lookup_lock<'a>(&'a self, m: &'a MerchantId) -> LookupLock<'a> {
-        let shared = Arc::clone(lock(&self.lookups).entry(m.clone()).or_default());
-        LookupLock { presence: self, merchant: m, shared }
-    }
-}
-
-/// A request's share of a merchant's look-up lock. Dropped (the look-up done, or the request
-/// gone), it forgets the lock if no other request holds or waits for it.
-struct LookupLock<'a> {
-    presence: &'a EndpointPresence,
-    merchant: &'a MerchantId,
-    shared: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl Drop for LookupLock<'_> {
-    fn drop(&mut self) {
-        let mut lookups = lock(&self.presence.lookups);
-        // The map's reference and this one: nobody else has it, and nobody can take it meanwhile.
-        if Arc::strong_count(&self.shared) <= 2 {
-            lookups.remove(self.merchant);
-        }
+        self.lookups.under_way()
     }
 }
 
@@ -92,8 +69,7 @@ impl Services {
         if let Some(has) = self.presence.get(merchant, now) {
             return has;
         }
-        let lookup = self.presence.lookup_lock(merchant);
-        let _one_at_a_time = lookup.shared.lock().await;
+        let _one_at_a_time = self.presence.lookups.turn(merchant).await;
         self.look_up(merchant).await
     }
 

@@ -28,6 +28,7 @@ use super::rate::RateLimits;
 use super::verified::{Verified, VerifiedTokens};
 use crate::app::Services;
 use crate::domain::ids::MerchantId;
+use crate::util::single_flight::SingleFlight;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -134,6 +135,8 @@ impl Verifier {
 pub struct KnownMerchants {
     ttl: Duration,
     seen: Mutex<HashMap<MerchantId, (bool, Instant)>>,
+    /// When a busy merchant's answer expires, one of its requests reads it; the others wait.
+    lookups: SingleFlight<MerchantId>,
 }
 
 /// Past this many cached merchants, expired entries are dropped before adding one.
@@ -141,12 +144,16 @@ const KNOWN_MERCHANTS_CAP: usize = 10_000;
 
 impl KnownMerchants {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, seen: Mutex::new(HashMap::new()) }
+        Self { ttl, seen: Mutex::new(HashMap::new()), lookups: SingleFlight::default() }
     }
 
     pub async fn is_active(&self, services: &Services, merchant: &MerchantId) -> Result<bool, ApiError> {
-        let cached = self.lock().get(merchant).filter(|(_, at)| at.elapsed() < self.ttl).map(|(ok, _)| *ok);
-        if let Some(ok) = cached {
+        if let Some(ok) = self.cached(merchant) {
+            return Ok(ok);
+        }
+        let _one_at_a_time = self.lookups.turn(merchant).await;
+        // The request before this one in line may have just read it.
+        if let Some(ok) = self.cached(merchant) {
             return Ok(ok);
         }
         let ok = services.is_merchant(merchant).await?;
@@ -157,6 +164,10 @@ impl KnownMerchants {
         }
         seen.insert(merchant.clone(), (ok, Instant::now()));
         Ok(ok)
+    }
+
+    fn cached(&self, merchant: &MerchantId) -> Option<bool> {
+        self.lock().get(merchant).filter(|(_, at)| at.elapsed() < self.ttl).map(|(ok, _)| *ok)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MerchantId, (bool, Instant)>> {
@@ -219,8 +230,43 @@ impl FromRequestParts<AppState> for Merchant {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
     use crate::util::now_ms;
+
+    /// Every merchant registered; counts the reads.
+    #[derive(Default)]
+    struct CountedMerchants(AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl crate::domain::ports::Merchants for CountedMerchants {
+        async fn merchant_exists(&self, _: &MerchantId) -> Result<bool, crate::domain::ports::StoreError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            tokio::task::yield_now().await;
+            Ok(true)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_requests_of_a_merchant_not_yet_known_share_one_read() {
+        let reads = Arc::new(CountedMerchants::default());
+        let mut services = crate::testing::World::new().services;
+        services.store.merchants = reads.clone();
+        let (services, known) = (Arc::new(services), Arc::new(KnownMerchants::new(Duration::from_secs(60))));
+        let m = MerchantId::parse("test@merchant").unwrap();
+        let checks: Vec<_> = (0..50)
+            .map(|_| {
+                let (services, known, m) = (Arc::clone(&services), Arc::clone(&known), m.clone());
+                tokio::spawn(async move { known.is_active(&services, &m).await.unwrap() })
+            })
+            .collect();
+        for c in checks {
+            assert!(c.await.unwrap());
+        }
+        assert_eq!(reads.0.load(Ordering::SeqCst), 1);
+    }
 
     fn issuer() -> TokenIssuer {
         TokenIssuer::new("secret", "payment-platform", "payment-platform-api", 3600)
