@@ -1,9 +1,16 @@
 //! The small helpers more than one module needs, in one place.
 pub mod single_flight;
 
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
+
+/// A mutex's guard, also after a panic elsewhere poisoned it: what these mutexes guard (caches,
+/// counters, slot maps) stays consistent at every step, so a poisoned one is still good to use.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
 
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {

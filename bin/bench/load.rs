@@ -108,8 +108,6 @@ impl Api {
         Ok(AcceptedRefund { payment_id: payment_id.to_owned(), refund_id, sent_ms })
     }
 
-    /// Sends `req` with the token, a fresh `Idempotency-Key` and `body`; the 202's JSON body, or
-    /// the kind of failure, named after `what` (the method).
     /// `GET /status`: the API's HTTP stack and nothing behind it.
     pub async fn status(&self) -> Result<(), String> {
         let resp = self.http.get(format!("{}/status", self.base)).send().await.map_err(|e| send_error("GET", &e))?;
@@ -121,6 +119,8 @@ impl Api {
         Ok(())
     }
 
+    /// Sends `req` with the token, a fresh `Idempotency-Key` and `body`; the 202's JSON body, or
+    /// the kind of failure, named after `what` (the method).
     async fn accepted(&self, what: &str, req: reqwest::RequestBuilder, body: &Value) -> Result<Value, String> {
         let resp = req
             .bearer_auth(&self.token)

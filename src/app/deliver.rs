@@ -209,7 +209,7 @@ impl Webhooks {
     }
 
     fn endpoint_slots(&self, id: EndpointId) -> Arc<Semaphore> {
-        let mut slots = self.per_endpoint.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut slots = crate::util::lock(&self.per_endpoint);
         let limit = self.settings.endpoint_concurrency.max(1);
         if slots.len() >= TRACKED_ENDPOINTS {
             // Forget the endpoints with no attempt in flight (nothing else holds their semaphore).

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use super::Services;
 use crate::domain::ids::MerchantId;
 use crate::domain::webhooks::EndpointStatus;
+use crate::util::lock;
 use crate::util::single_flight::SingleFlight;
 
 /// How long a process trusts what it learnt about a merchant's endpoints.
@@ -55,10 +56,6 @@ impl EndpointPresence {
     pub(crate) fn lookups_under_way(&self) -> usize {
         self.lookups.under_way()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Services {

@@ -12,7 +12,7 @@
 //! dropped from `JWT_OLD_SECRET_KEYS`, stops its tokens within [`REMEMBER_SECS`] instead of at
 //! once; the merchant check that follows (`KnownMerchants`) is not skipped.
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
@@ -78,7 +78,7 @@ impl VerifiedTokens {
     }
 
     fn lock(&self) -> MutexGuard<'_, Seen> {
-        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::util::lock(&self.seen)
     }
 }
 

@@ -5,7 +5,9 @@
 //! never waits for this one.
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
+
+use super::lock;
 
 pub struct SingleFlight<K> {
     locks: Mutex<HashMap<K, Arc<tokio::sync::Mutex<()>>>>,
@@ -29,7 +31,7 @@ impl<K: Eq + Hash + Clone> SingleFlight<K> {
     /// Waits until no other request is looking `key` up; look it up (after checking the cache
     /// again: the one before may have just filled it) while the returned turn is alive.
     pub async fn turn<'a>(&'a self, key: &'a K) -> Turn<'a, K> {
-        let lock = Arc::clone(self.lock().entry(key.clone()).or_default());
+        let lock = Arc::clone(lock(&self.locks).entry(key.clone()).or_default());
         // Dropped while waiting (its request gone), `turn` still forgets the lock, below.
         let mut turn = Turn { flight: self, key, lock, held: None };
         turn.held = Some(Arc::clone(&turn.lock).lock_owned().await);
@@ -38,11 +40,7 @@ impl<K: Eq + Hash + Clone> SingleFlight<K> {
 
     /// Keys with a look-up under way or waited for.
     pub fn under_way(&self) -> usize {
-        self.lock().len()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<tokio::sync::Mutex<()>>>> {
-        self.locks.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.locks).len()
     }
 }
 
@@ -52,7 +50,7 @@ impl<K: Eq + Hash> Drop for Turn<'_, K> {
     fn drop(&mut self) {
         // The guard holds a reference of its own: released first, so the count below is exact.
         self.held.take();
-        let mut locks = self.flight.locks.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut locks = lock(&self.flight.locks);
         if Arc::strong_count(&self.lock) <= 2 {
             locks.remove(self.key);
         }
