@@ -26,7 +26,9 @@ pub async fn sdk_config(args: &AwsArgs) -> SdkConfig {
         );
     if let Some(endpoint) = &args.endpoint_url {
         loader = loader.endpoint_url(endpoint);
-        if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        // Dummy credentials only for the emulator on this machine: a VPC or FIPS endpoint of
+        // real AWS takes the usual credential chain (the task's role).
+        if args.is_development() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
             loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
                 "test", "test", None, None, "emulator",
             ));
@@ -41,16 +43,11 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
 }
 
-/// Where DynamoDB is when it is not at `AWS_ENDPOINT_URL` (the SDK's own name for it): on the
-/// emulator, a DynamoDB-only emulator beside MiniStack's SQS. Without `AWS_ENDPOINT_URL` the SDK
-/// reads this variable by itself; with it, the explicit endpoint would win, hence this.
-const DYNAMODB_ENDPOINT_VAR: &str = "AWS_ENDPOINT_URL_DYNAMODB";
-
 /// Both clients count every request they send (`aws_requests_total`).
 pub async fn clients(args: &AwsArgs) -> Clients {
     let conf = sdk_config(args).await;
     let mut dynamodb = aws_sdk_dynamodb::config::Builder::from(&conf).interceptor(CountRequests);
-    if let Some(url) = dynamodb_endpoint(args, std::env::var(DYNAMODB_ENDPOINT_VAR).ok()) {
+    if let Some(url) = dynamodb_endpoint(args, args.dynamodb_endpoint_url.clone()) {
         dynamodb = dynamodb.endpoint_url(url);
     }
     let dynamodb = dynamodb.build();
@@ -58,7 +55,10 @@ pub async fn clients(args: &AwsArgs) -> Clients {
     Clients { dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb), sqs: aws_sdk_sqs::Client::from_conf(sqs) }
 }
 
-/// DynamoDB's own endpoint, when it overrides `AWS_ENDPOINT_URL` (see [`DYNAMODB_ENDPOINT_VAR`]).
+/// DynamoDB's own endpoint (`AWS_ENDPOINT_URL_DYNAMODB`, the SDK's own name for it), when it
+/// overrides `AWS_ENDPOINT_URL`: on the emulator, a DynamoDB-only emulator beside MiniStack's
+/// SQS. Without `AWS_ENDPOINT_URL` the SDK reads the variable by itself; with it, the explicit
+/// endpoint would win, hence this.
 fn dynamodb_endpoint(args: &AwsArgs, var: Option<String>) -> Option<String> {
     args.endpoint_url.as_ref()?;
     var.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

@@ -11,10 +11,11 @@ use crate::app::deliver::Webhooks;
 use crate::app::{Services, SystemClock};
 use crate::aws::{self, Clients};
 use crate::bank_client::{self, BankClientConfig, BankClientError};
-use crate::config::{ApiConfig, AwsArgs, DEV_CARD_KEY, DEV_JWT_SECRET, MissingSecret, VaultArgs, secret_or_dev};
+use crate::config::keys::{MIN_JWT_SECRET_BYTES, warn_unused};
+use crate::config::{ApiConfig, AwsArgs, DEV_JWT_SECRET, SecretSetting, SettingError, VaultArgs};
 use crate::domain::bank::Bank;
 use crate::domain::ids::MerchantId;
-use crate::domain::ports::{QueueError, Stores};
+use crate::domain::ports::{CardVault, QueueError, SecretVault, Stores};
 use crate::dynamo::DynamoStore;
 use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
 use crate::http::jwks::{JwksSettings, JwksVerifier};
@@ -22,7 +23,7 @@ use crate::http::rate::RateLimits;
 use crate::http::{AppState, Settings, Shared};
 use crate::setup::{self, SetupError};
 use crate::sqs::SqsJobQueue;
-use crate::vault::{AeadVault, KeyError};
+use crate::vault::{AeadVault, HmacFingerprints, NoKey};
 use crate::webhooks::HttpWebhookSender;
 use crate::worker::{ChargeHandler, DeliverHandler, JobHandler, RefundHandler, SqsWorkQueue, WorkerStats};
 use crate::worker::{RepairPass, StaleRecords, WebhookSweep};
@@ -34,9 +35,7 @@ pub enum StartError {
     #[error(transparent)]
     Setup(#[from] SetupError),
     #[error(transparent)]
-    Secret(#[from] MissingSecret),
-    #[error(transparent)]
-    Key(#[from] KeyError),
+    Setting(#[from] SettingError),
     #[error(transparent)]
     Bank(#[from] BankClientError),
     #[error("resolving queue URLs failed ({0}); run with SETUP=true to create the queues and their DLQs")]
@@ -57,19 +56,52 @@ pub enum StartError {
     Health(#[source] std::io::Error),
 }
 
+/// The keys a process holds, each binary only its own (README, "Who holds which key"): the
+/// API seals cards and webhook secrets, the payment-worker opens cards, the webhook-worker
+/// opens webhook secrets, the refund-worker holds none. What a process does not hold is
+/// `NoKey`, which seals and opens nothing.
+pub struct Vaults {
+    pub cards: Arc<dyn CardVault>,
+    pub secrets: Arc<dyn SecretVault>,
+}
+
+impl Vaults {
+    pub fn none() -> Self {
+        Self { cards: Arc::new(NoKey), secrets: Arc::new(NoKey) }
+    }
+
+    /// The vaults of the keys `cards` and `secrets` say this process holds.
+    pub fn of(args: &VaultArgs, aws: &AwsArgs, cards: bool, secrets: bool) -> Result<Self, StartError> {
+        let dev = aws.is_development();
+        let mut vaults = Self::none();
+        if cards {
+            vaults.cards = Arc::new(aead(&args.cards(), dev)?);
+        }
+        if secrets {
+            vaults.secrets = Arc::new(aead(&args.webhook_secrets(), dev)?);
+        }
+        Ok(vaults)
+    }
+}
+
+fn aead(setting: &SecretSetting<'_>, development: bool) -> Result<AeadVault, StartError> {
+    let key = setting.resolve(development)?;
+    AeadVault::new(key.expose_secret(), setting.previous).map_err(|_| SettingError::Invalid(setting.name).into())
+}
+
 /// The clients and the ports every service shares: DynamoDB behind every storage port, SQS
-/// for jobs, the card vault, the system clock.
-pub async fn services(aws: &AwsArgs, vault: &VaultArgs) -> Result<(Services, Clients), StartError> {
+/// for jobs, the process's own keys, the system clock.
+pub async fn services(aws: &AwsArgs, vaults: Vaults) -> Result<(Services, Clients), StartError> {
     let clients = aws::clients(aws).await;
     if aws.setup {
         setup::run(&clients, aws).await?;
     }
-    let card_key = secret_or_dev(&vault.card_encryption_key, "CARD_ENCRYPTION_KEY", DEV_CARD_KEY, aws)?;
     let queue = SqsJobQueue::resolve(clients.sqs.clone(), aws).await?;
     let services = Services {
         store: Stores::all(Arc::new(DynamoStore::new(clients.dynamodb.clone(), aws.table.clone()))),
         queue: Arc::new(queue),
-        vault: Arc::new(AeadVault::new(card_key.expose_secret(), &vault.card_encryption_old_keys)?),
+        cards: vaults.cards,
+        secrets: vaults.secrets,
         clock: Arc::new(SystemClock),
         traces: Arc::new(crate::telemetry::propagation::SpanTraces),
         bank_policy: crate::app::BankPolicy::default(),
@@ -94,7 +126,14 @@ async fn verifier(config: &ApiConfig) -> Result<Verifier, StartError> {
         jwks.prefetch().await;
         return Ok(Verifier::Jwks(jwks));
     }
-    let secret = secret_or_dev(&config.jwt_secret_key, "JWT_SECRET_KEY", DEV_JWT_SECRET, &config.aws)?;
+    let setting = SecretSetting {
+        name: "JWT_SECRET_KEY",
+        old_name: "JWT_OLD_SECRET_KEYS",
+        current: &config.jwt_secret_key,
+        previous: &config.jwt_old_secret_keys,
+        dev_default: DEV_JWT_SECRET,
+    };
+    let secret = setting.resolve_at_least(config.aws.is_development(), MIN_JWT_SECRET_BYTES)?;
     let issuer =
         TokenIssuer::new(secret.expose_secret(), &config.jwt_issuer, &config.jwt_audience, config.token_ttl_secs);
     Ok(Verifier::Hs256(issuer.also_accepting(&config.jwt_old_secret_keys)))
@@ -111,13 +150,21 @@ fn jwks_url_is_safe(url: &str) -> bool {
     }
 }
 
-/// The API's state, ready to serve.
+/// The API's state, ready to serve. Every setting is checked before anything is reached.
 pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
+    let development = config.aws.is_development();
+    config.check_production()?;
+    let vaults = Vaults::of(&config.vault, &config.aws, true, true)?;
+    let fingerprint = config.fingerprints.setting();
+    let fingerprints = HmacFingerprints::new(fingerprint.resolve(development)?.expose_secret(), fingerprint.previous)
+        .map_err(|_| SettingError::Invalid(fingerprint.name))?;
     let verifier = verifier(config).await?;
-    let (services, _) = services(&config.aws, &config.vault).await?;
+    let (services, _) = services(&config.aws, vaults).await?;
     let token_issuance = config.token_issuance_on();
-    if token_issuance && !config.aws.is_emulator() {
-        tracing::warn!("TOKEN_ISSUANCE=true against real AWS: GET /token hands out tokens for any registered merchant");
+    if token_issuance && !development {
+        tracing::warn!(
+            "TOKEN_ISSUANCE=true outside development mode: GET /token hands out tokens for any registered merchant"
+        );
     }
     Ok(AppState::new(Shared {
         services,
@@ -137,14 +184,34 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
             conn: config.conn_limits(),
             base_url: config.base_url.clone(),
             webhook_allow_private: config.webhook_urls.allow_private(&config.aws),
+            api_docs: config.api_docs_on(),
+            development,
         }),
+        fingerprints: Arc::new(fingerprints),
     }))
 }
 
 /// The worker of `kind`, ready to run.
 pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, StartError> {
-    let (mut services, clients) = services(&config.aws, &config.vault).await?;
-    let bank_config = BankClientConfig::from(config.bank.clone());
+    let vault = &config.vault;
+    let (cards, secrets) = (kind == WorkerKind::Payment, kind == WorkerKind::Webhook);
+    let vaults = Vaults::of(vault, &config.aws, cards, secrets)?;
+    let set = |v: &Option<secrecy::SecretString>, old: &[secrecy::SecretString]| v.is_some() || !old.is_empty();
+    warn_unused(
+        kind.binary(),
+        &[
+            ("CARD_ENCRYPTION_KEY", !cards && set(&vault.card_encryption_key, &vault.card_encryption_old_keys)),
+            ("WEBHOOK_SECRET_KEY", !secrets && set(&vault.webhook_secret_key, &vault.webhook_secret_old_keys)),
+        ],
+    );
+    let mut bank_config = BankClientConfig::from(config.bank.clone());
+    bank_config.allow_loopback_http = config.aws.is_development();
+    if kind != WorkerKind::Webhook {
+        // Checked at start, before any message: a worker that cannot reach the bank safely
+        // must not take payments off the queue.
+        bank_client::HttpBank::new(&bank_config)?;
+    }
+    let (mut services, clients) = services(&config.aws, vaults).await?;
     services.bank_policy = crate::app::BankPolicy {
         window: config.bank.window(),
         rounds: bank_config.max_attempts,

@@ -75,6 +75,7 @@ impl System {
         AwsArgs {
             region: self.region.clone(),
             endpoint_url: Some(self.endpoint.clone()),
+            dynamodb_endpoint_url: std::env::var("AWS_ENDPOINT_URL_DYNAMODB").ok(),
             table: format!("bench{run}-{tag}-table"),
             payments_queue: format!("bench{run}-{tag}-payments"),
             refunds_queue: format!("bench{run}-{tag}-refunds"),

@@ -194,11 +194,11 @@ impl Webhooks {
         let at_ms = self.services.clock.now_ms();
         let secrets: Vec<String> = endpoint
             .signing_secrets(at_ms)
-            .filter_map(|s| self.services.vault.open_secret(&s.sealed, &endpoint.id.to_string()).ok())
+            .filter_map(|s| self.services.secrets.open_secret(&s.sealed, &endpoint.id.to_string()).ok())
             .collect();
         if secrets.is_empty() {
             // A failed attempt, on the schedule: retrying at once would not open it either.
-            tracing::error!(endpoint = %endpoint.id, "no signing secret of this endpoint opens; is a vault key missing from CARD_ENCRYPTION_OLD_KEYS?");
+            tracing::error!(endpoint = %endpoint.id, "no signing secret of this endpoint opens; is a key missing from WEBHOOK_SECRET_OLD_KEYS?");
             return Some((AttemptOutcome::Unsignable, at_ms, Duration::ZERO));
         }
         let started = Instant::now();

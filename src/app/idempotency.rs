@@ -9,14 +9,26 @@ pub const LOCK_MS: u64 = 10_000;
 /// How long keys are kept: the contract asks for at least 24 hours.
 pub const KEEP_SECS: u64 = 48 * 3600;
 
-/// A key as the HTTP layer hands it over: scoped to the merchant, with the request's hash.
+/// A key as the HTTP layer hands it over: scoped to the merchant, with the request's keyed
+/// fingerprint (stored with the claim) and what else a stored fingerprint of the same request
+/// may be (under a previous key, or the plain hash of records from before fingerprints were
+/// keyed). Only `request_hash` is ever stored.
 #[derive(Debug, Clone)]
 pub struct KeyedRequest {
     pub key: IdempotencyKey,
     pub request_hash: String,
+    pub also_matches: Vec<String>,
 }
 
 impl KeyedRequest {
+    pub fn new(key: IdempotencyKey, request_hash: impl Into<String>) -> Self {
+        Self { key, request_hash: request_hash.into(), also_matches: Vec::new() }
+    }
+
+    fn matches(&self, stored: &str) -> bool {
+        stored == self.request_hash || self.also_matches.iter().any(|m| m == stored)
+    }
+
     /// A claim written already done with `response`: the record, the claim and the answer
     /// land in one write, so a replay finds the answer as soon as the record exists. If the SQS
     /// send then fails, the repair path enqueues the PENDING record.
@@ -47,7 +59,7 @@ impl Services {
         let Some(record) = self.store.keys.get_idempotency(&req.key).await? else {
             return Ok(None);
         };
-        if record.request_hash != req.request_hash {
+        if !req.matches(&record.request_hash) {
             return Err(AppError::IdempotencyKeyReused);
         }
         match record.state {

@@ -20,7 +20,7 @@ pub mod webhooks;
 use std::sync::Arc;
 
 use crate::domain::events::{Actor, Cause};
-use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, StoreError, Stores, Traces};
+use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, SecretVault, StoreError, Stores, Traces};
 use crate::domain::status::PaymentStatus;
 
 #[derive(Debug, thiserror::Error)]
@@ -141,7 +141,10 @@ impl Services {
 pub struct Services {
     pub store: Stores,
     pub queue: Arc<dyn JobQueue>,
-    pub vault: Arc<dyn CardVault>,
+    /// Seals (API) or opens (payment-worker) card data; `vault::NoKey` in every other process.
+    pub cards: Arc<dyn CardVault>,
+    /// Seals (API) or opens (webhook-worker) webhook signing secrets; `vault::NoKey` elsewhere.
+    pub secrets: Arc<dyn SecretVault>,
     pub clock: Arc<dyn Clock>,
     pub traces: Arc<dyn Traces>,
     /// How the workers deal with the bank (unused by the API).

@@ -34,7 +34,7 @@ impl Services {
             amount: req.amount,
             currency: req.currency,
             card_last4: req.card.last4(),
-            sealed_card: self.vault.seal(&req.card, id),
+            sealed_card: self.cards.seal(&req.card, id).map_err(|e| AppError::Internal(e.to_string()))?,
             created_at_ms: now,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));

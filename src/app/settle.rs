@@ -76,7 +76,7 @@ impl Services {
         let attempts = payment.bank_attempts.unwrap_or(Attempts::at(payment.updated_at_ms));
         // A card that cannot be opened will never open. Nothing sent yet: a definitive failure.
         // Sent before: only the bank can say whether that attempt was applied.
-        let (req, reason) = match payment.sealed_card.as_ref().map(|s| self.vault.open(s, id)) {
+        let (req, reason) = match payment.sealed_card.as_ref().map(|s| self.cards.open(s, id)) {
             Some(Ok(card)) => {
                 let (amount, currency) = (payment.amount, payment.currency);
                 (Some(ChargeRequest { payment_id: id, amount, currency, card }), NOTHING_CHARGED)

@@ -43,7 +43,10 @@ impl Services {
             status: EndpointStatus::Enabled,
             disabled_reason: None,
             secrets: vec![SecretEntry {
-                sealed: self.vault.seal_secret(&secret, &id.to_string()),
+                sealed: self
+                    .secrets
+                    .seal_secret(&secret, &id.to_string())
+                    .map_err(|e| AppError::Internal(e.to_string()))?,
                 created_ms: now,
                 expires_ms: None,
             }],
@@ -76,7 +79,8 @@ impl Services {
     /// A new secret (shown once); the previous one signs beside it for 24 hours.
     pub async fn rotate_secret(&self, merchant: &MerchantId, id: EndpointId) -> Result<(Endpoint, String), AppError> {
         let secret = sign::new_secret();
-        let sealed = self.vault.seal_secret(&secret, &id.to_string());
+        let sealed =
+            self.secrets.seal_secret(&secret, &id.to_string()).map_err(|e| AppError::Internal(e.to_string()))?;
         for _ in 0..UPDATE_ROUNDS {
             let mut endpoint = self.endpoint(merchant, id).await?;
             endpoint.rotate(sealed.clone(), self.clock.now_ms());

@@ -42,7 +42,9 @@ struct Inquiry {
 impl HttpBank {
     pub fn new(config: &BankClientConfig) -> Result<Self, BankClientError> {
         let mut base = Url::parse(&config.url).map_err(|_| BankClientError::InvalidUrl)?;
-        if !matches!(base.scheme(), "http" | "https") || base.cannot_be_a_base() {
+        let plain_ok = config.allow_loopback_http && crate::config::keys::is_loopback_url(&config.url);
+        let scheme_ok = base.scheme() == "https" || (base.scheme() == "http" && plain_ok);
+        if !scheme_ok || base.cannot_be_a_base() {
             return Err(BankClientError::InvalidUrl);
         }
         // `join` replaces the last path segment unless the base ends in a slash.
@@ -51,6 +53,10 @@ impl HttpBank {
         }
         let join = |path| base.join(path).map_err(|_| BankClientError::InvalidUrl);
         let client = reqwest::Client::builder()
+            // A redirect would send the card to a host nobody configured (a 307 or 308 re-sends
+            // the body): answered as a refusal instead (`classify_status`).
+            .redirect(reqwest::redirect::Policy::none())
+            .https_only(!plain_ok)
             .timeout(config.attempt_timeout)
             .connect_timeout(config.attempt_timeout)
             .build()
@@ -220,6 +226,14 @@ fn refund_outcome(status: &str, refund_id: Option<String>, reason: Option<&str>)
 
 /// Server trouble, an unfinished twin request or throttling may pass; a refusal will not.
 fn classify_status(status: StatusCode, code: &str) -> BankError {
+    if status.is_redirection() {
+        // Not followed: the bank at BANK_URL applied nothing and sends us elsewhere.
+        tracing::error!(
+            status = status.as_u16(),
+            "the bank answered with a redirect, which is never followed; check BANK_URL"
+        );
+        return BankError::Permanent(format!("http {} redirect_refused", status.as_u16()));
+    }
     let text = format!("http {} {code}", status.as_u16());
     let transient = status.is_server_error()
         || matches!(status, StatusCode::REQUEST_TIMEOUT | StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS);
@@ -324,14 +338,22 @@ mod tests {
     }
 
     #[test]
-    fn the_base_url_may_have_a_path_and_must_be_http() {
-        let with_path = BankClientConfig { url: "http://h:1/bank".into(), ..Default::default() };
-        assert_eq!(HttpBank::new(&with_path).unwrap().charges.as_str(), "http://h:1/bank/charges");
-        let plain = BankClientConfig::default();
-        assert_eq!(HttpBank::new(&plain).unwrap().refunds.as_str(), "http://127.0.0.1:4445/refunds");
-        for bad in ["127.0.0.1:4445", "ftp://h/", "not a url"] {
-            let config = BankClientConfig { url: bad.into(), ..Default::default() };
+    fn the_base_url_may_have_a_path_and_must_be_https_but_on_loopback_in_development() {
+        let with_path = BankClientConfig { url: "https://h:1/bank".into(), ..Default::default() };
+        assert_eq!(HttpBank::new(&with_path).unwrap().charges.as_str(), "https://h:1/bank/charges");
+        let dev = BankClientConfig { allow_loopback_http: true, ..Default::default() };
+        assert_eq!(HttpBank::new(&dev).unwrap().refunds.as_str(), "http://127.0.0.1:4445/refunds");
+        assert!(HttpBank::new(&BankClientConfig::default()).is_err(), "plain http outside development mode");
+        for bad in ["127.0.0.1:4445", "ftp://h/", "not a url", "http://bank.example.com/"] {
+            let config = BankClientConfig { url: bad.into(), allow_loopback_http: true, ..Default::default() };
             assert!(HttpBank::new(&config).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_redirect_is_a_refusal_never_followed() {
+        for status in [StatusCode::TEMPORARY_REDIRECT, StatusCode::PERMANENT_REDIRECT, StatusCode::FOUND] {
+            assert!(matches!(classify_status(status, "x"), BankError::Permanent(c) if c.ends_with("redirect_refused")));
         }
     }
 }

@@ -25,6 +25,9 @@ pub struct BankClientConfig {
     pub retry_max_delay: Duration,
     /// Attempts per call, the first one included (at least 1).
     pub max_attempts: usize,
+    /// Whether plain http to a loopback address is allowed (development mode only); otherwise
+    /// card data goes to the bank over https alone.
+    pub allow_loopback_http: bool,
 }
 
 impl Default for BankClientConfig {
@@ -35,6 +38,7 @@ impl Default for BankClientConfig {
             retry_min_delay: Duration::from_millis(50),
             retry_max_delay: Duration::from_secs(2),
             max_attempts: 8,
+            allow_loopback_http: false,
         }
     }
 }
@@ -43,7 +47,8 @@ impl Default for BankClientConfig {
 /// `#[command(flatten)]` into its own configuration.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BankClientArgs {
-    /// Base URL of the acquiring bank.
+    /// Base URL of the acquiring bank: https (plain http only to a loopback address in
+    /// development mode). Redirects are never followed.
     #[arg(long = "bank-url", env = "BANK_URL", default_value = "http://127.0.0.1:4445")]
     pub bank_url: String,
     /// Timeout of one bank request attempt, in milliseconds.
@@ -91,6 +96,7 @@ impl From<BankClientArgs> for BankClientConfig {
             retry_min_delay: Duration::from_millis(args.bank_retry_min_delay_ms),
             retry_max_delay: Duration::from_millis(args.bank_retry_max_delay_ms),
             max_attempts: usize::try_from(args.bank_max_attempts).unwrap_or(8),
+            allow_loopback_http: false,
         }
     }
 }
@@ -98,7 +104,7 @@ impl From<BankClientArgs> for BankClientConfig {
 /// Setting up the client failed; the bank calls themselves fail with the domain's `BankError`.
 #[derive(Debug, thiserror::Error)]
 pub enum BankClientError {
-    #[error("the bank URL must be an absolute http or https URL")]
+    #[error("BANK_URL must be an absolute https URL (plain http only to a loopback address in development mode)")]
     InvalidUrl,
     #[error("could not build the HTTP client")]
     Client(#[source] reqwest::Error),

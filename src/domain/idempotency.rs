@@ -64,10 +64,19 @@ pub enum IdempotencyState {
     Done(Accepted),
 }
 
+/// Keyed fingerprints of a request as the idempotency check compares them: never a plain
+/// hash, as a request may carry a card (`vault::HmacFingerprints`).
+pub trait Fingerprints: Send + Sync {
+    /// The fingerprint of `canonical` under the current key, then under each previous key.
+    fn fingerprints(&self, canonical: &[u8]) -> (String, Vec<String>);
+}
+
 /// What the store keeps for one key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyRecord {
-    /// Hash of the request (method, path, canonical body), to spot a key used for another request.
+    /// Keyed fingerprint of the request (method, path, canonical body without the CVV), to spot
+    /// a key used for another request. Records written before fingerprints were keyed hold a
+    /// plain SHA-256 instead, until they expire (`app::KeyedRequest::also_matches`).
     pub request_hash: String,
     /// The id of what the first request created (a payment or a refund).
     pub resource_id: String,

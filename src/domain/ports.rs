@@ -308,16 +308,23 @@ pub trait JobQueue: Send + Sync {
     async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError>;
 }
 
+/// Sealed data could not be sealed or opened: a wrong or missing key, or tampering. A process
+/// holds only the keys its work needs, so this is also what it gets for anything else.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("card data could not be opened")]
+#[error("sealed data could not be sealed or opened with this process's keys")]
 pub struct VaultError;
 
-/// Authenticated encryption of card data, bound to the payment it belongs to, and of webhook
-/// signing secrets, bound to their endpoint.
+/// Authenticated encryption of card data, bound to the payment it belongs to. The API seals,
+/// only the payment-worker opens; other processes hold no card key at all.
 pub trait CardVault: Send + Sync {
-    fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard;
+    fn seal(&self, card: &CardDetails, payment: PaymentId) -> Result<SealedCard, VaultError>;
     fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError>;
-    fn seal_secret(&self, secret: &str, owner: &str) -> String;
+}
+
+/// Authenticated encryption of webhook signing secrets, bound to their endpoint, under a key
+/// of their own: the API seals, the webhook-worker opens.
+pub trait SecretVault: Send + Sync {
+    fn seal_secret(&self, secret: &str, owner: &str) -> Result<String, VaultError>;
     fn open_secret(&self, sealed: &str, owner: &str) -> Result<String, VaultError>;
 }
 

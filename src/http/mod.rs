@@ -3,6 +3,7 @@ pub mod auth;
 pub mod error;
 mod event_routes;
 mod event_views;
+mod headers;
 pub mod jwks;
 mod limits;
 mod observe;
@@ -46,6 +47,10 @@ pub struct Settings {
     pub base_url: String,
     /// Webhook endpoints may be http or private addresses (`WEBHOOK_ALLOW_PRIVATE_URLS`).
     pub webhook_allow_private: bool,
+    /// Serve `/openapi.json` and `/docs` (`API_DOCS`).
+    pub api_docs: bool,
+    /// Development mode (`config::keys`): no HSTS on plain-http loopback answers.
+    pub development: bool,
 }
 
 /// What every handler and middleware gets, behind one `Arc`: axum clones the state for each
@@ -75,6 +80,8 @@ pub struct Shared {
     pub writes: tokio_util::task::TaskTracker,
     pub auth: Arc<Auth>,
     pub settings: Arc<Settings>,
+    /// Keys the fingerprints of idempotent requests (`IDEMPOTENCY_FINGERPRINT_KEY`).
+    pub fingerprints: Arc<dyn crate::domain::idempotency::Fingerprints>,
 }
 
 /// Set by a handler just before it starts a write (see `routes::carried`): from then on a
@@ -138,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(middleware::from_fn_with_state(state.clone(), limits::refuse_oversized))
+        .layer(middleware::from_fn_with_state(state.clone(), headers::secure))
         .layer(middleware::from_fn(observe::track))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
         .with_state(state)

@@ -77,9 +77,26 @@ pub fn object(body: &Bytes, empty_ok: bool) -> Result<Map<String, Value>, ApiErr
     }
 }
 
-/// A hash of the request as the idempotency check sees it: method, path and canonical body
-/// (serde_json's map is ordered, so key order and whitespace do not matter).
-pub fn request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
+/// The request as the idempotency check sees it: method, path and canonical body (serde_json's
+/// map is ordered, so key order and whitespace do not matter), without the CVV, which nothing
+/// derived from may rest anywhere. Only a keyed fingerprint of this is stored.
+pub fn canonical_request(method: &str, path: &str, body: &Map<String, Value>) -> Vec<u8> {
+    let mut out = format!("{method} {path}\n").into_bytes();
+    if body.contains_key("CardCVV") {
+        let mut without = body.clone();
+        without.remove("CardCVV");
+        serde_json::to_writer(&mut out, &without)
+    } else {
+        serde_json::to_writer(&mut out, body)
+    }
+    .expect("a JSON map serialises");
+    out
+}
+
+/// The plain SHA-256 that keys claimed before fingerprints were keyed still hold (CVV and all):
+/// computed only to recognise a replay of such a key, never stored. Remove 48 hours (the
+/// keys' lifetime, `app::idempotency::KEEP_SECS`) after the release that keyed them.
+pub fn legacy_request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
     let body = serde_json::to_vec(body).expect("a JSON map serialises");
     crate::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body])
 }
@@ -285,10 +302,18 @@ mod tests {
     }
 
     #[test]
-    fn request_hash_ignores_key_order_and_whitespace() {
+    fn the_canonical_request_ignores_key_order_and_whitespace_and_leaves_the_cvv_out() {
         let a = object(&Bytes::from(r#"{"a":1,"b":2}"#), false).unwrap();
         let b = object(&Bytes::from(r#"{ "b":2, "a":1 }"#), false).unwrap();
-        assert_eq!(request_hash("POST", "/p", &a), request_hash("POST", "/p", &b));
-        assert_ne!(request_hash("POST", "/p", &a), request_hash("POST", "/q", &a));
+        assert_eq!(canonical_request("POST", "/p", &a), canonical_request("POST", "/p", &b));
+        assert_ne!(canonical_request("POST", "/p", &a), canonical_request("POST", "/q", &a));
+        let with_cvv = object(&Bytes::from(r#"{"a":1,"b":2,"CardCVV":"987"}"#), false).unwrap();
+        assert_eq!(canonical_request("POST", "/p", &with_cvv), canonical_request("POST", "/p", &a));
+        assert_eq!(
+            canonical_request("POST", "/p", &a),
+            br#"POST /p
+{"a":1,"b":2}"#
+        );
+        assert_ne!(legacy_request_hash("POST", "/p", &with_cvv), legacy_request_hash("POST", "/p", &a));
     }
 }

@@ -101,8 +101,10 @@ pub(super) fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
     Ok(id)
 }
 
-/// The `Idempotency-Key` header, if sent, bound to the merchant and the request's hash.
+/// The `Idempotency-Key` header, if sent, bound to the merchant and the request's keyed
+/// fingerprint.
 fn keyed(
+    state: &AppState,
     headers: &HeaderMap,
     merchant: &MerchantId,
     method: &str,
@@ -117,7 +119,10 @@ fn keyed(
         )
     };
     let key = IdempotencyKey::parse(merchant.clone(), raw.to_str().map_err(|_| invalid())?).map_err(|_| invalid())?;
-    Ok(Some(KeyedRequest { key, request_hash: payload::request_hash(method, path, map) }))
+    let (request_hash, mut also_matches) =
+        state.fingerprints.fingerprints(&payload::canonical_request(method, path, map));
+    also_matches.push(payload::legacy_request_hash(method, path, map));
+    Ok(Some(KeyedRequest { key, request_hash, also_matches }))
 }
 
 fn today() -> (u16, u8) {
@@ -184,7 +189,7 @@ pub async fn create_payment(
 ) -> Result<Response, ApiError> {
     let map = payload::object(&read_body(raw)?, false)?;
     let req = payload::payment_request(&map, today())?;
-    let key = keyed(&headers, &merchant, "POST", "/payments", &map)?;
+    let key = keyed(&state, &headers, &merchant, "POST", "/payments", &map)?;
     let services = state.services.clone();
     carried(&state, &started, async move { services.create_payment(&merchant, req, key.as_ref()).await }).await
 }
@@ -332,7 +337,7 @@ pub async fn refund(
     let id = payment_id(&id)?;
     let map = payload::object(&read_body(raw)?, true)?;
     let amount = payload::refund_amount(&map)?;
-    let key = keyed(&headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
+    let key = keyed(&state, &headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
     let services = state.services.clone();
     carried(&state, &started, async move { services.request_refund(&merchant, id, amount, key.as_ref()).await }).await
 }

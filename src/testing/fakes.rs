@@ -189,8 +189,9 @@ pub struct World {
     pub bank: Arc<FakeBank>,
 }
 
-/// The development card key: the vault is the real one, it needs no I/O.
-const KEY: &str = "ZGV2LW9ubHktY2FyZC1rZXktbm90LWZvci1wcm9kISE=";
+/// The development keys: the vaults are the real ones, they need no I/O.
+const KEY: &str = crate::config::DEV_CARD_KEY;
+const SECRETS_KEY: &str = crate::config::DEV_WEBHOOK_SECRET_KEY;
 
 impl World {
     pub fn new() -> Self {
@@ -200,7 +201,8 @@ impl World {
         let services = Services {
             store: Stores::all(Arc::clone(&store)),
             queue: Arc::clone(&queue) as Arc<dyn JobQueue>,
-            vault: Arc::new(AeadVault::new(KEY, &[]).expect("the development key is valid")),
+            cards: Arc::new(AeadVault::new(KEY, &[]).expect("the development key is valid")),
+            secrets: Arc::new(AeadVault::new(SECRETS_KEY, &[]).expect("the development key is valid")),
             clock: Arc::clone(&clock) as Arc<dyn Clock>,
             traces: Arc::new(FixedTrace),
             presence: Arc::default(),

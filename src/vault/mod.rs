@@ -1,5 +1,6 @@
-//! Card data and webhook signing secrets at rest: AES-256-GCM (aws-lc-rs), bound to the payment id as associated data so a
-//! sealed card copied onto another payment does not open. Sealed form: `v1.<key id>.<base64>`,
+//! Card data and webhook signing secrets at rest: AES-256-GCM (aws-lc-rs), each under a key of
+//! its own (`CARD_ENCRYPTION_KEY`, `WEBHOOK_SECRET_KEY`), bound to the payment or endpoint id as
+//! associated data so a sealed card copied onto another payment does not open. Sealed form: `v1.<key id>.<base64>`,
 //! where the key id (first 8 hex digits of the key's SHA-256) lets old keys keep opening what
 //! they sealed while a new key seals from now on (key rotation).
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
@@ -10,12 +11,39 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::domain::card::{CardDetails, SealedCard};
 use crate::domain::ids::PaymentId;
-use crate::domain::ports::{CardVault, VaultError};
+use crate::domain::ports::{CardVault, SecretVault, VaultError};
+
+mod fingerprint;
+pub use fingerprint::HmacFingerprints;
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("card encryption key must be 32 bytes, base64-encoded")]
+    #[error("an encryption key must be 32 bytes, base64-encoded")]
     Invalid,
+}
+
+/// What a process without a key gets: nothing seals or opens. The refund-worker holds no key,
+/// the webhook-worker no card key, the payment-worker no webhook-secret key.
+pub struct NoKey;
+
+impl CardVault for NoKey {
+    fn seal(&self, _: &CardDetails, _: PaymentId) -> Result<SealedCard, VaultError> {
+        Err(VaultError)
+    }
+
+    fn open(&self, _: &SealedCard, _: PaymentId) -> Result<CardDetails, VaultError> {
+        Err(VaultError)
+    }
+}
+
+impl SecretVault for NoKey {
+    fn seal_secret(&self, _: &str, _: &str) -> Result<String, VaultError> {
+        Err(VaultError)
+    }
+
+    fn open_secret(&self, _: &str, _: &str) -> Result<String, VaultError> {
+        Err(VaultError)
+    }
 }
 
 struct Key {
@@ -92,18 +120,22 @@ impl AeadVault {
 }
 
 impl CardVault for AeadVault {
-    fn seal(&self, card: &CardDetails, payment: PaymentId) -> SealedCard {
-        SealedCard(self.seal_bytes(serde_json::to_vec(card).expect("card details serialise"), &payment.to_string()))
+    fn seal(&self, card: &CardDetails, payment: PaymentId) -> Result<SealedCard, VaultError> {
+        let plain = serde_json::to_vec(card).map_err(|_| VaultError)?;
+        Ok(SealedCard(self.seal_bytes(plain, &payment.to_string())))
     }
 
     fn open(&self, sealed: &SealedCard, payment: PaymentId) -> Result<CardDetails, VaultError> {
         let plain = self.open_bytes(&sealed.0, &payment.to_string())?;
         serde_json::from_slice(&plain).map_err(|_| VaultError)
     }
+}
 
-    fn seal_secret(&self, secret: &str, owner: &str) -> String {
-        // A different associated data space from card data: a sealed secret never opens as a card.
-        self.seal_bytes(secret.as_bytes().to_vec(), &format!("secret:{owner}"))
+impl SecretVault for AeadVault {
+    fn seal_secret(&self, secret: &str, owner: &str) -> Result<String, VaultError> {
+        // A different associated data space from card data: a sealed secret never opens as a
+        // card, even under a key that was given to both by mistake.
+        Ok(self.seal_bytes(secret.as_bytes().to_vec(), &format!("secret:{owner}")))
     }
 
     fn open_secret(&self, sealed: &str, owner: &str) -> Result<String, VaultError> {
@@ -127,7 +159,7 @@ mod tests {
     fn sealed_card_opens_only_for_its_payment_and_hides_the_number() {
         let vault = AeadVault::new(K1, &[]).unwrap();
         let id = PaymentId::new();
-        let sealed = vault.seal(&card(), id);
+        let sealed = vault.seal(&card(), id).unwrap();
         assert!(!sealed.0.contains("4000000000009995") && !sealed.0.contains("1234"));
         assert_eq!(vault.open(&sealed, id), Ok(card()));
         assert_eq!(vault.open(&sealed, PaymentId::new()), Err(VaultError));
@@ -137,7 +169,7 @@ mod tests {
     fn tampering_is_detected() {
         let vault = AeadVault::new(K1, &[]).unwrap();
         let id = PaymentId::new();
-        let mut sealed = vault.seal(&card(), id);
+        let mut sealed = vault.seal(&card(), id).unwrap();
         let last = sealed.0.pop().unwrap();
         sealed.0.push(if last == 'A' { 'B' } else { 'A' });
         assert_eq!(vault.open(&sealed, id), Err(VaultError));
@@ -146,7 +178,7 @@ mod tests {
     #[test]
     fn rotated_keys_still_open_what_they_sealed() {
         let id = PaymentId::new();
-        let old = AeadVault::new(K1, &[]).unwrap().seal(&card(), id);
+        let old = AeadVault::new(K1, &[]).unwrap().seal(&card(), id).unwrap();
         let rotated = AeadVault::new(K2, &[K1.into()]).unwrap();
         assert_eq!(rotated.open(&old, id), Ok(card()));
         assert!(AeadVault::new(K2, &[]).unwrap().open(&old, id).is_err());
@@ -155,10 +187,19 @@ mod tests {
     #[test]
     fn a_sealed_secret_opens_only_for_its_owner() {
         let vault = AeadVault::new(K1, &[]).unwrap();
-        let sealed = vault.seal_secret("whsec_abc", "we_1");
+        let sealed = vault.seal_secret("whsec_abc", "we_1").unwrap();
         assert!(!sealed.contains("whsec_abc"));
         assert_eq!(vault.open_secret(&sealed, "we_1").as_deref(), Ok("whsec_abc"));
         assert_eq!(vault.open_secret(&sealed, "we_2"), Err(VaultError));
+    }
+
+    #[test]
+    fn a_process_without_a_key_opens_nothing() {
+        let id = PaymentId::new();
+        let sealed = AeadVault::new(K1, &[]).unwrap().seal(&card(), id).unwrap();
+        assert_eq!(CardVault::open(&NoKey, &sealed, id), Err(VaultError));
+        assert!(NoKey.seal(&card(), id).is_err());
+        assert!(NoKey.open_secret("v1.x.y", "we_1").is_err());
     }
 
     #[test]

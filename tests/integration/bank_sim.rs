@@ -52,6 +52,7 @@ fn client_config(sim: &BankSim, attempt_timeout_ms: u64, max_attempts: usize) ->
         retry_min_delay: Duration::from_millis(10),
         retry_max_delay: Duration::from_millis(50),
         max_attempts,
+        allow_loopback_http: true,
     }
 }
 

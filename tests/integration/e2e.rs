@@ -111,7 +111,7 @@ async fn the_repair_path_completes_a_payment_whose_message_was_never_sent() {
         amount: Amount::parse(321).unwrap(),
         currency: Currency::parse("EUR").unwrap(),
         card_last4: card.last4(),
-        sealed_card: vault.seal(&card, id),
+        sealed_card: vault.seal(&card, id).unwrap(),
         created_at_ms: now,
     };
     let cause = Cause::new(Actor::Merchant(new.merchant_id.clone()), None);

@@ -225,6 +225,7 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     let setup = AwsArgs {
         region: "us-east-1".into(),
         endpoint_url: Some(emulator.url.clone()),
+        dynamodb_endpoint_url: None,
         table: "setup-table".into(),
         payments_queue: "setup-payments".into(),
         refunds_queue: "setup-refunds".into(),

@@ -40,7 +40,7 @@ fn request(card: &str, price: u64) -> PaymentRequest {
 }
 
 fn keyed(key: &str, hash: &str) -> KeyedRequest {
-    KeyedRequest { key: IdempotencyKey::parse(merchant(), key).unwrap(), request_hash: hash.into() }
+    KeyedRequest::new(IdempotencyKey::parse(merchant(), key).unwrap(), hash)
 }
 
 fn amount(n: u64) -> Amount {

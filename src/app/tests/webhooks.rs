@@ -77,7 +77,7 @@ async fn an_endpoint_is_created_with_a_secret_shown_once_and_stored_sealed() {
     let stored = w.services.endpoint(&merchant(), created.id).await.unwrap();
     assert_eq!(stored.secrets.len(), 1);
     assert!(!stored.secrets[0].sealed.contains(&secret[6..]), "the secret is sealed at rest");
-    assert_eq!(w.services.vault.open_secret(&stored.secrets[0].sealed, &created.id.to_string()).unwrap(), secret);
+    assert_eq!(w.services.secrets.open_secret(&stored.secrets[0].sealed, &created.id.to_string()).unwrap(), secret);
     assert_eq!(w.services.endpoints(&merchant()).await.unwrap().len(), 1);
     assert!(matches!(w.services.endpoint(&other_merchant(), created.id).await, Err(AppError::EndpointNotFound)));
     assert!(matches!(w.services.delete_endpoint(&other_merchant(), created.id).await, Err(AppError::EndpointNotFound)));

@@ -62,7 +62,12 @@ fn offline_state() -> AppState {
                 max_connections: 16,
             },
             base_url: "http://localhost:4444".into(),
+            api_docs: true,
+            development: true,
         }),
+        fingerprints: Arc::new(
+            crate::vault::HmacFingerprints::new(crate::config::DEV_FINGERPRINT_KEY, &[]).expect("a valid key"),
+        ),
     })
 }
 

@@ -14,6 +14,8 @@ pub const MERCHANT: &str = "test@merchant";
 pub const OTHER_MERCHANT: &str = "other@merchant";
 pub const JWT_SECRET: &str = "integration-test-secret";
 pub const CARD_KEY: &str = "dGVzdC1jYXJkLWtleS0zMi1ieXRlcy1sb25nLi4uLi4=";
+pub const WEBHOOK_SECRET_KEY: &str = "dGVzdC13ZWJob29rLXNlY3JldHMta2V5LTMyLWJ5dGU=";
+pub const FINGERPRINT_KEY: &str = "dGVzdC1pZGVtcG90ZW5jeS1maW5nZXJwcmludC1rZXk=";
 
 /// The emulator `make test` started (its `AWS_ENDPOINT_URL`).
 pub fn endpoint() -> String {
@@ -27,6 +29,7 @@ pub fn unique_aws_args() -> AwsArgs {
     AwsArgs {
         region: "us-east-1".into(),
         endpoint_url: Some(endpoint()),
+        dynamodb_endpoint_url: None,
         table: format!("t{id}-table"),
         payments_queue: format!("t{id}-payments"),
         refunds_queue: format!("t{id}-refunds"),
@@ -38,7 +41,16 @@ pub fn unique_aws_args() -> AwsArgs {
 pub fn api_config(aws: AwsArgs) -> ApiConfig {
     ApiConfig {
         aws,
-        vault: VaultArgs { card_encryption_key: Some(CARD_KEY.into()), card_encryption_old_keys: vec![] },
+        vault: VaultArgs {
+            card_encryption_key: Some(CARD_KEY.into()),
+            card_encryption_old_keys: vec![],
+            webhook_secret_key: Some(WEBHOOK_SECRET_KEY.into()),
+            webhook_secret_old_keys: vec![],
+        },
+        fingerprints: payment_platform::config::FingerprintArgs {
+            idempotency_fingerprint_key: Some(FINGERPRINT_KEY.into()),
+            idempotency_fingerprint_old_keys: vec![],
+        },
         webhook_urls: payment_platform::config::WebhookUrlArgs { webhook_allow_private_urls: None },
         http_host: [127, 0, 0, 1].into(),
         http_port: 0,
@@ -50,6 +62,8 @@ pub fn api_config(aws: AwsArgs) -> ApiConfig {
         token_ttl_secs: 3600,
         merchant_id: MERCHANT.into(),
         token_issuance: None,
+        token_issuance_acknowledged: false,
+        api_docs: None,
         jwt_jwks_url: None,
         jwt_merchant_claim: "sub".into(),
         // No limits but where a test sets them: tests burst on purpose.

@@ -1,16 +1,26 @@
 //! Configuration, from flags or the environment (README, "Configuration"). Every binary prints its
 //! effective configuration at start, secrets masked, and `--help` lists every variable.
+pub mod keys;
+
 use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
+
+pub use keys::{
+    DEV_CARD_KEY, DEV_FINGERPRINT_KEY, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET_KEY, SecretSetting, SettingError,
+};
 
 /// The settings every component that touches AWS shares.
 #[derive(Args, Debug, Clone)]
 pub struct AwsArgs {
     #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
     pub region: String,
-    /// Set for a local emulator (e.g. http://127.0.0.1:4566); unset means real AWS.
+    /// Set for a local emulator (e.g. http://127.0.0.1:4566) or a VPC or FIPS endpoint; unset
+    /// means real AWS. On a loopback address it means development mode (`config::keys`).
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
+    /// DynamoDB's own endpoint beside `AWS_ENDPOINT_URL` (the SDK's variable; `aws::clients`).
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    pub dynamodb_endpoint_url: Option<String>,
     #[arg(long, env = "DYNAMODB_TABLE", default_value = "payment-platform-table")]
     pub table: String,
     #[arg(long, env = "PAYMENTS_QUEUE", default_value = "payment-platform-payments")]
@@ -26,27 +36,87 @@ pub struct AwsArgs {
 }
 
 impl AwsArgs {
-    pub fn is_emulator(&self) -> bool {
-        self.endpoint_url.is_some()
+    /// Development mode: the emulator on this machine, nothing else (`config::keys`).
+    pub fn is_development(&self) -> bool {
+        let dynamodb_local =
+            self.dynamodb_endpoint_url.as_deref().filter(|u| !u.trim().is_empty()).is_none_or(keys::is_loopback_url);
+        self.endpoint_url.as_deref().is_some_and(keys::is_loopback_url) && dynamodb_local
     }
 }
 
-/// The card-encryption keys, shared by the API (seals) and the workers (open).
+/// The keys that seal what rests in the table: cards (the API seals, the payment-worker
+/// opens) and webhook signing secrets (the API seals, the webhook-worker opens). Each process
+/// reads only its own (README, "Who holds which key").
 #[derive(Args, Debug, Clone)]
 pub struct VaultArgs {
-    /// Base64 of 32 random bytes (`openssl rand -base64 32`). Required against real AWS.
+    /// Base64 of 32 random bytes (`openssl rand -base64 32`): seals card data. API and
+    /// payment-worker only; required outside development mode.
     #[arg(long, env = "CARD_ENCRYPTION_KEY", hide_env_values = true, value_parser = secret)]
     pub card_encryption_key: Option<SecretString>,
-    /// Comma-separated previous keys, still accepted for opening during a rotation.
+    /// Comma-separated previous card keys, still accepted for opening during a rotation.
     #[arg(long, env = "CARD_ENCRYPTION_OLD_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
     pub card_encryption_old_keys: Vec<SecretString>,
+    /// Base64 of 32 random bytes: seals webhook endpoints' signing secrets. API and
+    /// webhook-worker only; required outside development mode.
+    #[arg(long, env = "WEBHOOK_SECRET_KEY", hide_env_values = true, value_parser = secret)]
+    pub webhook_secret_key: Option<SecretString>,
+    /// Comma-separated previous webhook-secret keys, still accepted for opening during a rotation.
+    #[arg(long, env = "WEBHOOK_SECRET_OLD_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
+    pub webhook_secret_old_keys: Vec<SecretString>,
+}
+
+impl VaultArgs {
+    pub fn cards(&self) -> SecretSetting<'_> {
+        SecretSetting {
+            name: "CARD_ENCRYPTION_KEY",
+            old_name: "CARD_ENCRYPTION_OLD_KEYS",
+            current: &self.card_encryption_key,
+            previous: &self.card_encryption_old_keys,
+            dev_default: DEV_CARD_KEY,
+        }
+    }
+
+    pub fn webhook_secrets(&self) -> SecretSetting<'_> {
+        SecretSetting {
+            name: "WEBHOOK_SECRET_KEY",
+            old_name: "WEBHOOK_SECRET_OLD_KEYS",
+            current: &self.webhook_secret_key,
+            previous: &self.webhook_secret_old_keys,
+            dev_default: DEV_WEBHOOK_SECRET_KEY,
+        }
+    }
+}
+
+/// The key of the idempotency fingerprints (API only): an HMAC, so a stored fingerprint of a
+/// request that carried a card cannot be brute-forced back to the card.
+#[derive(Args, Debug, Clone)]
+pub struct FingerprintArgs {
+    /// Base64 of 32 random bytes; required outside development mode.
+    #[arg(long, env = "IDEMPOTENCY_FINGERPRINT_KEY", hide_env_values = true, value_parser = secret)]
+    pub idempotency_fingerprint_key: Option<SecretString>,
+    /// Comma-separated previous keys: replays of keys stored under them still match (keep them
+    /// for 48 hours after a rotation, as long as keys are kept).
+    #[arg(long, env = "IDEMPOTENCY_FINGERPRINT_OLD_KEYS", hide_env_values = true, value_delimiter = ',', value_parser = secret)]
+    pub idempotency_fingerprint_old_keys: Vec<SecretString>,
+}
+
+impl FingerprintArgs {
+    pub fn setting(&self) -> SecretSetting<'_> {
+        SecretSetting {
+            name: "IDEMPOTENCY_FINGERPRINT_KEY",
+            old_name: "IDEMPOTENCY_FINGERPRINT_OLD_KEYS",
+            current: &self.idempotency_fingerprint_key,
+            previous: &self.idempotency_fingerprint_old_keys,
+            dev_default: DEV_FINGERPRINT_KEY,
+        }
+    }
 }
 
 /// Whether webhook endpoints may be plain http or private addresses (API and webhook worker).
 #[derive(Args, Debug, Clone)]
 pub struct WebhookUrlArgs {
-    /// Accept and deliver to http URLs and loopback or private addresses. Default: true on the
-    /// emulator (`make dev`), false against real AWS, where only https to public addresses goes.
+    /// Accept and deliver to http URLs and loopback or private addresses. Default: true in
+    /// development mode (`make dev`), false elsewhere, where only https to public addresses goes.
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_URLS", action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub webhook_allow_private_urls: Option<bool>,
@@ -54,7 +124,7 @@ pub struct WebhookUrlArgs {
 
 impl WebhookUrlArgs {
     pub fn allow_private(&self, aws: &AwsArgs) -> bool {
-        self.webhook_allow_private_urls.unwrap_or_else(|| aws.is_emulator())
+        self.webhook_allow_private_urls.unwrap_or_else(|| aws.is_development())
     }
 }
 
@@ -97,31 +167,6 @@ impl WebhookArgs {
     }
 }
 
-/// A fixed key for the local emulator only, so `make dev` needs no set-up.
-pub const DEV_CARD_KEY: &str = "ZGV2LW9ubHktY2FyZC1rZXktbm90LWZvci1wcm9kISE=";
-pub const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-not-for-production";
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0} must be set when running against real AWS (AWS_ENDPOINT_URL unset)")]
-pub struct MissingSecret(pub &'static str);
-
-/// The secret if given; a development default only on the emulator; an error otherwise.
-pub fn secret_or_dev(
-    value: &Option<SecretString>,
-    name: &'static str,
-    dev: &str,
-    aws: &AwsArgs,
-) -> Result<SecretString, MissingSecret> {
-    match value {
-        Some(v) if !v.expose_secret().is_empty() => Ok(v.clone()),
-        _ if aws.is_emulator() => {
-            tracing::warn!("{name} not set: using the development default (emulator only)");
-            Ok(SecretString::from(dev))
-        }
-        _ => Err(MissingSecret(name)),
-    }
-}
-
 /// A secret setting: kept in a `SecretString`, so `Debug` and logs never show it.
 fn secret(value: &str) -> Result<SecretString, std::convert::Infallible> {
     Ok(SecretString::from(value))
@@ -145,6 +190,8 @@ pub struct ApiConfig {
     #[command(flatten)]
     pub vault: VaultArgs,
     #[command(flatten)]
+    pub fingerprints: FingerprintArgs,
+    #[command(flatten)]
     pub webhook_urls: WebhookUrlArgs,
     #[arg(long, env = "HTTP_HOST", default_value = "127.0.0.1")]
     pub http_host: std::net::IpAddr,
@@ -153,7 +200,8 @@ pub struct ApiConfig {
     /// The public URL of the API, as clients reach it (for logs and docs).
     #[arg(long, env = "BASE_URL", default_value = "http://localhost:4444")]
     pub base_url: String,
-    /// HS256 secret for bearer tokens. Required against real AWS.
+    /// HS256 secret for bearer tokens; outside development mode required (without
+    /// `JWT_JWKS_URL`) and at least 32 bytes.
     #[arg(long, env = "JWT_SECRET_KEY", hide_env_values = true, value_parser = secret)]
     pub jwt_secret_key: Option<SecretString>,
     /// Comma-separated previous secrets, still accepted (never used to sign) during a rotation.
@@ -168,10 +216,19 @@ pub struct ApiConfig {
     /// The merchant `GET /token` issues for by default.
     #[arg(long, env = "MERCHANT_ID", default_value = "test@merchant")]
     pub merchant_id: String,
-    /// Serve `GET /token` (development token issuance). Unset: only on the emulator
-    /// (`AWS_ENDPOINT_URL` set) and only for HS256 tokens (no `JWT_JWKS_URL`).
+    /// Serve `GET /token` (development token issuance). Unset: only in development mode, and
+    /// only for HS256 tokens (no `JWT_JWKS_URL`). Outside development mode `true` needs
+    /// `TOKEN_ISSUANCE_ACKNOWLEDGED=true` too.
     #[arg(long, env = "TOKEN_ISSUANCE", action = clap::ArgAction::Set)]
     pub token_issuance: Option<bool>,
+    /// Acknowledges that `TOKEN_ISSUANCE=true` outside development mode hands tokens to anyone
+    /// who reaches the API.
+    #[arg(long, env = "TOKEN_ISSUANCE_ACKNOWLEDGED", default_value_t = false, action = clap::ArgAction::Set)]
+    pub token_issuance_acknowledged: bool,
+    /// Serve the OpenAPI document (`/openapi.json`) and its browser UI (`/docs`). Unset: only
+    /// in development mode.
+    #[arg(long, env = "API_DOCS", action = clap::ArgAction::Set)]
+    pub api_docs: Option<bool>,
     /// An identity provider's JWKS (e.g. Cognito's `https://cognito-idp.<region>.amazonaws.com/<pool>/.well-known/jwks.json`):
     /// tokens are then RS256/ES256 from that provider, and HS256 tokens are refused.
     #[arg(long, env = "JWT_JWKS_URL")]
@@ -221,7 +278,20 @@ impl ApiConfig {
     /// Whether `GET /token` is served: as `TOKEN_ISSUANCE` says, else only on the emulator; never
     /// with an identity provider (its tokens are not ours to issue).
     pub fn token_issuance_on(&self) -> bool {
-        self.jwt_jwks_url.is_none() && self.token_issuance.unwrap_or_else(|| self.aws.is_emulator())
+        self.jwt_jwks_url.is_none() && self.token_issuance.unwrap_or_else(|| self.aws.is_development())
+    }
+
+    /// Whether the OpenAPI document and its UI are served.
+    pub fn api_docs_on(&self) -> bool {
+        self.api_docs.unwrap_or_else(|| self.aws.is_development())
+    }
+
+    /// What outside development mode refuses to start with, beyond the secrets themselves.
+    pub fn check_production(&self) -> Result<(), SettingError> {
+        if !self.aws.is_development() && self.token_issuance_on() && !self.token_issuance_acknowledged {
+            return Err(SettingError::TokenIssuanceNotAcknowledged);
+        }
+        Ok(())
     }
 
     pub fn conn_limits(&self) -> crate::http::server::ConnLimits {
@@ -258,6 +328,12 @@ impl ApiConfig {
             merchant_cache_secs = self.merchant_cache_secs,
             card_encryption_key = mask(&self.vault.card_encryption_key),
             card_encryption_old_keys = self.vault.card_encryption_old_keys.len(),
+            webhook_secret_key = mask(&self.vault.webhook_secret_key),
+            webhook_secret_old_keys = self.vault.webhook_secret_old_keys.len(),
+            idempotency_fingerprint_key = mask(&self.fingerprints.idempotency_fingerprint_key),
+            idempotency_fingerprint_old_keys = self.fingerprints.idempotency_fingerprint_old_keys.len(),
+            development_mode = self.aws.is_development(),
+            api_docs = self.api_docs_on(),
             request_timeout_ms = self.request_timeout_ms,
             max_body_bytes = self.max_body_bytes,
             max_header_bytes = self.max_header_bytes,
@@ -292,5 +368,36 @@ mod tests {
         assert!(with(emulator, None, None), "the emulator: on");
         assert!(!with(emulator, Some(false), None));
         assert!(!with(emulator, Some(true), Some("https://idp/jwks.json")), "never beside an identity provider");
+        let vpc = Some("https://vpce-1.dynamodb.us-east-1.vpce.amazonaws.com");
+        assert!(!with(vpc, None, None), "an endpoint elsewhere is not development mode");
+    }
+
+    #[test]
+    fn development_mode_is_an_emulator_on_this_machine_only() {
+        let mut c = ApiConfig::try_parse_from(["api"]).unwrap();
+        c.aws.endpoint_url = Some("http://127.0.0.1:4566".into());
+        assert!(c.aws.is_development() && c.api_docs_on());
+        c.aws.dynamodb_endpoint_url = Some("https://dynamodb-fips.us-east-1.amazonaws.com".into());
+        assert!(!c.aws.is_development(), "DynamoDB elsewhere");
+        c.aws.dynamodb_endpoint_url = None;
+        c.aws.endpoint_url = Some("https://sqs-fips.us-east-1.amazonaws.com".into());
+        assert!(!c.aws.is_development() && !c.api_docs_on());
+        c.aws.endpoint_url = None;
+        assert!(!c.aws.is_development());
+    }
+
+    #[test]
+    fn token_issuance_outside_development_mode_needs_its_acknowledgement() {
+        let mut c = ApiConfig::try_parse_from(["api"]).unwrap();
+        c.aws.endpoint_url = Some("https://vpce-1.sqs.us-east-1.vpce.amazonaws.com".into());
+        assert!(c.check_production().is_ok(), "off by default");
+        c.token_issuance = Some(true);
+        assert_eq!(c.check_production(), Err(super::SettingError::TokenIssuanceNotAcknowledged));
+        assert!(c.check_production().unwrap_err().to_string().contains("TOKEN_ISSUANCE_ACKNOWLEDGED"));
+        c.token_issuance_acknowledged = true;
+        assert!(c.check_production().is_ok());
+        c.token_issuance_acknowledged = false;
+        c.aws.endpoint_url = Some("http://127.0.0.1:4566".into());
+        assert!(c.check_production().is_ok(), "development mode");
     }
 }

@@ -1,0 +1,34 @@
+//! What every answer of the public API carries for its own safety, and the documentation gate.
+//!
+//! - `Cache-Control: no-store`: answers show tokens, signing secrets and payments; no shared or
+//!   browser cache may keep them.
+//! - `X-Content-Type-Options: nosniff`: a JSON answer is never run as a script or page.
+//! - `Strict-Transport-Security` outside development mode: the load balancer serves the API over
+//!   TLS only (infra/terraform), and browsers remember it.
+//! - With `API_DOCS` off, `/openapi.json` and `/docs` are unknown routes (404).
+use axum::extract::{Request, State};
+use axum::http::HeaderValue;
+use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppState;
+use super::error::ApiError;
+
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
+
+pub async fn secure(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let docs = matches!(req.uri().path(), "/openapi.json" | "/docs") || req.uri().path().starts_with("/docs/");
+    let mut resp =
+        if docs && !state.settings.api_docs { ApiError::RouteNotFound.into_response() } else { next.run(req).await };
+    let h = resp.headers_mut();
+    // The Swagger UI's own files may be cached; nothing else.
+    if !docs {
+        h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if !state.settings.development {
+        h.insert(STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    resp
+}
