@@ -149,6 +149,11 @@ pub struct WebhookArgs {
     #[arg(long, env = "WEBHOOK_ENDPOINT_CONCURRENCY", default_value_t = 4,
           value_parser = clap::value_parser!(u16).range(1..=100))]
     pub webhook_endpoint_concurrency: u16,
+    /// Delivery attempts in flight at once to one merchant's endpoints, all of them: a merchant's
+    /// slow receivers hold no more of the worker's slots (an attempt past it waits its turn).
+    #[arg(long, env = "WEBHOOK_MERCHANT_CONCURRENCY", default_value_t = 16,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub webhook_merchant_concurrency: u16,
     /// An endpoint failing without a success for this many seconds is disabled (5 days).
     #[arg(long, env = "WEBHOOK_DISABLE_AFTER_SECS", default_value_t = 432_000,
           value_parser = clap::value_parser!(u64).range(1..))]
@@ -163,6 +168,7 @@ impl WebhookArgs {
             disable_after_ms: self.webhook_disable_after_secs.saturating_mul(1000),
             concurrency: usize::from(self.webhook_concurrency),
             endpoint_concurrency: usize::from(self.webhook_endpoint_concurrency),
+            merchant_concurrency: usize::from(self.webhook_merchant_concurrency),
         }
     }
 }

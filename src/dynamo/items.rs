@@ -14,6 +14,11 @@ use crate::domain::ports::StoreError;
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
 pub const CARD: &str = "CardSealed";
+/// The sealed card rests in an item of its own in the payment's collection, which carries no
+/// index key: no index projects it (GSI1 and GSI3 project every attribute of what they hold).
+/// It sorts right after the payment (`PAYMENT` < `PAYMENT#CARD` < `REFUND#`), so the payment's
+/// one consistent read takes it too, and the change that makes the payment final deletes it.
+pub const CARD_SK: &str = "PAYMENT#CARD";
 pub const VERSION: &str = "Version";
 
 /// A payment item's own attributes.
@@ -60,7 +65,10 @@ pub const BANK_FIRST_ATTEMPT: &str = "BankFirstAttempt";
 pub const BANK_LAST_ATTEMPT: &str = "BankLastAttempt";
 
 /// The attributes of `PaymentItem` that may be absent; a change that clears one removes it.
-pub const PAYMENT_OPTIONAL: &[&str] = &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp"];
+pub const PAYMENT_OPTIONAL: &[&str] = &["CustomerName", "Reason", "BankChargeID", "RefundTimestamp"];
+/// The same for a change that makes the payment final: it also removes a card that a payment
+/// written before `CARD_SK` existed still holds on its own item.
+pub const PAYMENT_OPTIONAL_FINAL: &[&str] = &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp"];
 /// The same for `RefundItem`.
 pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID"];
 
@@ -113,7 +121,9 @@ impl From<&Payment> for PaymentItem {
             status: p.status,
             reason: p.reason.clone(),
             card_last4: p.card_last4.clone(),
-            card_sealed: p.sealed_card.as_ref().map(|c| c.0.clone()),
+            // Never on the payment item (`CARD_SK`); payments written before the card had an
+            // item of its own still hold it here until their final change removes it.
+            card_sealed: None,
             bank_charge_id: p.bank_charge_id.clone(),
             created_at: p.created_at_ms,
             updated_at: p.updated_at_ms,
@@ -148,6 +158,16 @@ impl From<&Refund> for RefundItem {
 
 /// A new payment's item: its attributes, its keys, its place in its merchant's list and in the
 /// repair index.
+/// The item that holds a new payment's sealed card (`CARD_SK`), without index keys.
+pub fn new_card_item(p: &Payment) -> Option<Item> {
+    let sealed = p.sealed_card.as_ref()?;
+    Some(Item::from([
+        (PK.to_owned(), s(payment_pk(p.id))),
+        (SK.to_owned(), s(CARD_SK)),
+        (CARD.to_owned(), s(sealed.0.clone())),
+    ]))
+}
+
 pub fn new_payment_item(p: &Payment) -> Item {
     let id = p.id.to_string();
     let mut item = payment_attributes(p);
@@ -183,10 +203,11 @@ pub fn new_refund_item(r: &Refund) -> Item {
     item
 }
 
-/// An item of a payment's collection that is the payment or one of its refunds.
+/// An item of a payment's collection that is the payment, one of its refunds, or its card.
 pub enum Record {
     Payment(Payment),
     Refund(Refund),
+    Card(SealedCard),
 }
 
 /// The payment or refund `item` holds, by its sort key; `None` for any other item (an event).
@@ -194,6 +215,7 @@ pub fn record_from_item(item: &Item) -> Result<Option<Record>, StoreError> {
     match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
         Some(PAYMENT_SK) => payment_from_item(item).map(|p| Some(Record::Payment(p))),
         Some(sk) if sk.starts_with(REFUND_SK_PREFIX) => refund_from_item(item).map(|r| Some(Record::Refund(r))),
+        Some(CARD_SK) => Ok(item.get(CARD).and_then(|v| v.as_s().ok()).map(|c| Record::Card(SealedCard(c.clone())))),
         _ => Ok(None),
     }
 }
@@ -268,14 +290,19 @@ mod tests {
             created_at_ms: 1_700_000_000_000,
         };
         let item = new_payment_item(&new.pending());
-        for (attr, want) in [("Status", "PENDING"), (CARD, "v1.k.x"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {
+        for (attr, want) in [("Status", "PENDING"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {
             assert_eq!(item[attr].as_s().unwrap(), want, "{attr}");
         }
+        assert!(!item.contains_key(CARD), "the card is not on the indexed payment item");
+        let card = new_card_item(&new.pending()).unwrap();
+        assert_eq!((card[SK].as_s().unwrap().as_str(), card[CARD].as_s().unwrap().as_str()), (CARD_SK, "v1.k.x"));
+        assert!(card.keys().all(|k| !k.starts_with("GSI")), "the card item is in no index: {card:?}");
+        assert!(matches!(record_from_item(&card), Ok(Some(Record::Card(c))) if c.0 == "v1.k.x"));
         assert_eq!(item["Price"].as_n().unwrap(), "1999");
         assert!(!item.contains_key("CustomerName") && !item.contains_key("Reason"), "absent, not null");
         let p = payment_from_item(&item).unwrap();
         assert_eq!((p.id, p.amount, p.refundable_left, p.status), (new.id, new.amount, 1999, PaymentStatus::Pending));
         assert_eq!(p.version, 1);
-        assert_eq!(p.sealed_card, Some(new.sealed_card));
+        assert_eq!(p.sealed_card, None, "read from its own item (`CARD_SK`)");
     }
 }

@@ -42,7 +42,7 @@ impl DynamoStore {
                 match record_from_item(item)? {
                     Some(Record::Payment(p)) => payments.push(p),
                     Some(Record::Refund(r)) => refunds.entry(r.payment_id).or_default().push(r),
-                    None => {}
+                    Some(Record::Card(_)) | None => {}
                 }
             }
             start = out.last_evaluated_key;

@@ -1,6 +1,6 @@
 //! Payments and refunds: every change written with its event in one transaction, reads, lists.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
 
 use super::DynamoStore;
 use super::attrs::{Item, n, s};
@@ -39,6 +39,10 @@ impl Payments for DynamoStore {
         if c.creates_payment() {
             actions.push(self.put_if_absent(new_payment_item(p))?);
             kinds.push(ConflictKind::AlreadyExists);
+            if let Some(card) = new_card_item(p) {
+                actions.push(self.put_if_absent(card)?);
+                kinds.push(ConflictKind::AlreadyExists);
+            }
         } else {
             let index = match c.event.kind {
                 EventType::PaymentProcessing => Repair::Touch(repair_sk(c.event.at_ms, &p.id.to_string())),
@@ -48,8 +52,15 @@ impl Payments for DynamoStore {
             let sets = payment_attributes(p);
             let at = (payment_pk(p.id), PAYMENT_SK.to_owned());
             let guard = c.attempts_guard.filter(|_| c.refund.is_none());
-            actions.push(self.update_item(at, sets, PAYMENT_OPTIONAL, index, Some(c.read_version()), guard)?);
+            let settles = c.event.kind.settles_payment();
+            let optional = if settles { PAYMENT_OPTIONAL_FINAL } else { PAYMENT_OPTIONAL };
+            actions.push(self.update_item(at, sets, optional, index, Some(c.read_version()), guard)?);
             kinds.push(ConflictKind::Changed);
+            if settles {
+                // The card is erased with the final state, in the same write.
+                actions.push(self.delete_card(p.id)?);
+                kinds.push(ConflictKind::Changed);
+            }
         }
         if let Some(r) = refund.filter(|_| !c.creates_refund()) {
             let index = match c.event.kind {
@@ -69,7 +80,8 @@ impl Payments for DynamoStore {
     }
 
     async fn get_payment(&self, id: PaymentId) -> Result<Option<PaymentView>, StoreError> {
-        let mut payment = None;
+        let mut payment: Option<crate::domain::payment::Payment> = None;
+        let mut card = None;
         let mut refunds = Vec::new();
         let mut start: Option<Item> = None;
         loop {
@@ -90,6 +102,7 @@ impl Payments for DynamoStore {
                 match record_from_item(item)? {
                     Some(Record::Payment(p)) => payment = Some(p),
                     Some(Record::Refund(r)) => refunds.push(r),
+                    Some(Record::Card(c)) => card = Some(c),
                     None => {}
                 }
             }
@@ -99,6 +112,9 @@ impl Payments for DynamoStore {
             }
         }
         refunds.sort_by_key(|r| (r.created_at_ms, r.id.to_string()));
+        if let (Some(p), Some(card)) = (payment.as_mut(), card) {
+            p.sealed_card = Some(card);
+        }
         Ok(payment.map(|payment| PaymentView { payment, refunds }))
     }
 
@@ -148,6 +164,18 @@ impl DynamoStore {
             .build()
             .map_err(|_| StoreError::Permanent("bad put".into()))?;
         Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Deletes a payment's card item (`CARD_SK`), unconditionally: the payment's version, in the
+    /// same transaction, guards it, and deleting an absent item changes nothing.
+    fn delete_card(&self, id: PaymentId) -> Result<TransactWriteItem, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(id)))
+            .key(SK, s(CARD_SK))
+            .build()
+            .map_err(|_| StoreError::Permanent("bad delete".into()))?;
+        Ok(TransactWriteItem::builder().delete(delete).build())
     }
 
     /// Runs a transaction; a failed condition on action `i` becomes `Conflict(kinds[i])`.

@@ -25,6 +25,7 @@ use super::AppState;
 use super::error::ApiError;
 use super::jwks::JwksVerifier;
 use super::rate::RateLimits;
+use super::scopes::{Scope, Scopes};
 use super::verified::{Verified, VerifiedTokens};
 use crate::app::Services;
 use crate::domain::ids::MerchantId;
@@ -38,6 +39,9 @@ struct Claims {
     iat: u64,
     nbf: u64,
     exp: u64,
+    /// Space-separated scopes; absent: every scope (`super::scopes`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
 }
 
 pub struct TokenIssuer {
@@ -83,7 +87,8 @@ impl TokenIssuer {
         self
     }
 
-    pub fn issue(&self, merchant: &MerchantId, now_ms: u64) -> Issued {
+    /// A token for `merchant` granting `scopes`.
+    pub fn issue(&self, merchant: &MerchantId, scopes: Scopes, now_ms: u64) -> Issued {
         let now = now_ms / 1000;
         let claims = Claims {
             sub: merchant.to_string(),
@@ -92,6 +97,7 @@ impl TokenIssuer {
             iat: now,
             nbf: now,
             exp: now + self.ttl_secs,
+            scope: Some(scopes.claim()),
         };
         let token = encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail");
         Issued { token, expires_at_ms: (now + self.ttl_secs) * 1000 }
@@ -104,7 +110,8 @@ impl TokenIssuer {
             .find_map(|key| decode::<Claims>(token, key, &self.validation).ok())
             .ok_or(ApiError::Unauthorized)?;
         let merchant = MerchantId::parse(&data.claims.sub).map_err(|_| ApiError::Unauthorized)?;
-        Ok(Verified { merchant, expires_at_secs: data.claims.exp })
+        let scopes = data.claims.scope.as_deref().map_or(Scopes::ALL, Scopes::parse);
+        Ok(Verified { merchant, scopes, expires_at_secs: data.claims.exp })
     }
 }
 
@@ -182,15 +189,16 @@ pub struct Auth {
 }
 
 impl Auth {
-    /// The active merchant a valid token names. A token that verified lately is not verified
-    /// again; the merchant is checked every time (`KnownMerchants` caches that on its own).
-    async fn merchant_of(&self, services: &Services, token: &str) -> Result<MerchantId, ApiError> {
+    /// The active merchant a valid token names, and what the token may do. A token that
+    /// verified lately is not verified again; the merchant is checked every time
+    /// (`KnownMerchants` caches that on its own).
+    async fn merchant_of(&self, services: &Services, token: &str) -> Result<(MerchantId, Scopes), ApiError> {
         let now = crate::util::now_ms();
-        let (merchant, fresh) = match self.verified.get(token, now) {
-            Some(merchant) => (merchant, None),
+        let (merchant, scopes, fresh) = match self.verified.get(token, now) {
+            Some((merchant, scopes)) => (merchant, scopes, None),
             None => {
                 let verified = self.verifier.verify(token).await?;
-                (verified.merchant.clone(), Some(verified))
+                (verified.merchant.clone(), verified.scopes, Some(verified))
             }
         };
         if !self.merchants.is_active(services, &merchant).await? {
@@ -199,12 +207,12 @@ impl Auth {
         if let Some(verified) = fresh {
             self.verified.remember(token, &verified, now);
         }
-        Ok(merchant)
+        Ok((merchant, scopes))
     }
 }
 
-/// The authenticated merchant of a request: a valid token, a registered merchant, within its
-/// rate limit (reads for GET and HEAD, writes otherwise).
+/// The authenticated merchant of a request: a valid token, a registered merchant, the scope the
+/// route needs (`super::scopes`), within its rate limit (reads for GET and HEAD, writes otherwise).
 pub struct Merchant(pub MerchantId);
 
 impl FromRequestParts<AppState> for Merchant {
@@ -217,7 +225,11 @@ impl FromRequestParts<AppState> for Merchant {
             return Err(ApiError::Unauthorized);
         }
         let auth = &state.auth;
-        let merchant = auth.merchant_of(&state.services, token.trim()).await?;
+        let (merchant, scopes) = auth.merchant_of(&state.services, token.trim()).await?;
+        let needed = Scope::required(&parts.method, parts.uri.path());
+        if !scopes.allows(needed) {
+            return Err(ApiError::InsufficientScope(needed));
+        }
         let write = !matches!(parts.method, axum::http::Method::GET | axum::http::Method::HEAD);
         auth.limits.check(&merchant, write)?;
         Ok(Merchant(merchant))
@@ -271,36 +283,38 @@ mod tests {
     #[test]
     fn issued_tokens_verify_to_their_merchant() {
         let m = MerchantId::parse("test@merchant").unwrap();
-        let t = issuer().issue(&m, now_ms());
+        let t = issuer().issue(&m, Scopes::ALL, now_ms());
         assert_eq!(issuer().verify(&t.token).unwrap().merchant, m);
     }
 
     #[test]
     fn other_secrets_audiences_and_expired_tokens_are_refused() {
         let m = MerchantId::parse("test@merchant").unwrap();
-        let t = issuer().issue(&m, now_ms());
+        let t = issuer().issue(&m, Scopes::ALL, now_ms());
         assert!(TokenIssuer::new("other", "payment-platform", "payment-platform-api", 60).verify(&t.token).is_err());
         assert!(TokenIssuer::new("secret", "payment-platform", "elsewhere", 60).verify(&t.token).is_err());
-        let old = issuer().issue(&m, now_ms() - 2 * 3600 * 1000);
+        let old = issuer().issue(&m, Scopes::ALL, now_ms() - 2 * 3600 * 1000);
         assert!(issuer().verify(&old.token).is_err());
     }
 
     #[test]
     fn during_a_rotation_tokens_of_the_previous_secret_still_verify() {
         let m = MerchantId::parse("test@merchant").unwrap();
-        let before = issuer().issue(&m, now_ms());
+        let before = issuer().issue(&m, Scopes::ALL, now_ms());
         let rotated = TokenIssuer::new("new-secret", "payment-platform", "payment-platform-api", 3600)
             .also_accepting(&["secret".into()]);
         assert_eq!(rotated.verify(&before.token).unwrap().merchant, m, "a token of the previous secret");
-        let after = rotated.issue(&m, now_ms());
+        let after = rotated.issue(&m, Scopes::ALL, now_ms());
         assert_eq!(rotated.verify(&after.token).unwrap().merchant, m);
         assert!(issuer().verify(&after.token).is_err(), "new tokens are signed with the new secret");
-        let expired = issuer().issue(&m, now_ms() - 2 * 3600 * 1000);
+        let expired = issuer().issue(&m, Scopes::ALL, now_ms() - 2 * 3600 * 1000);
         assert!(rotated.verify(&expired.token).is_err(), "a previous secret does not lift the other checks");
-        let stranger = TokenIssuer::new("other", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
+        let stranger =
+            TokenIssuer::new("other", "payment-platform", "payment-platform-api", 60).issue(&m, Scopes::ALL, now_ms());
         assert!(rotated.verify(&stranger.token).is_err());
         let blank = issuer().also_accepting(&["".into(), " ".into()]);
-        let unsigned = TokenIssuer::new("", "payment-platform", "payment-platform-api", 60).issue(&m, now_ms());
+        let unsigned =
+            TokenIssuer::new("", "payment-platform", "payment-platform-api", 60).issue(&m, Scopes::ALL, now_ms());
         assert!(blank.verify(&unsigned.token).is_err(), "a blank previous secret accepts nothing");
     }
 }

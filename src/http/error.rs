@@ -65,6 +65,8 @@ pub enum ApiError {
     BadRequest(&'static str, String),
     #[error("missing or invalid bearer token")]
     Unauthorized,
+    #[error("the token does not grant the {} scope this request needs", .0.name())]
+    InsufficientScope(super::scopes::Scope),
     #[error("route not found")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -90,6 +92,7 @@ impl ApiError {
             Self::Validation(_) => (S::UNPROCESSABLE_ENTITY, "validation_failed", msg),
             Self::BadRequest(code, m) => (S::BAD_REQUEST, code, m.clone()),
             Self::Unauthorized => (S::UNAUTHORIZED, "unauthorized", msg),
+            Self::InsufficientScope(_) => (S::FORBIDDEN, "insufficient_scope", msg),
             Self::RouteNotFound => (S::NOT_FOUND, "route_not_found", msg),
             Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed", msg),
             Self::Timeout => (S::SERVICE_UNAVAILABLE, "timeout", msg),
@@ -140,6 +143,13 @@ impl IntoResponse for ApiError {
             Self::Unauthorized => {
                 resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            Self::InsufficientScope(scope) => {
+                // RFC 6750 section 3: the error and the scope the request needs.
+                let value = format!("Bearer error=\"insufficient_scope\", scope=\"{}\"", scope.name());
+                if let Ok(value) = HeaderValue::from_str(&value) {
+                    resp.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
             Self::App(AppError::IdempotencyInFlight | AppError::Unavailable(_)) | Self::Timeout => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
@@ -174,12 +184,17 @@ pub enum ServerErrors {
     Unavailable(ErrorEnvelope),
 }
 
-/// The 401 of every route that needs a bearer token.
+/// The 401 and 403 of every route that needs a bearer token.
 #[derive(utoipa::IntoResponses)]
-#[response(status = 401, description = doc::UNAUTHORIZED,
-    headers(("WWW-Authenticate" = String, description = "`Bearer`.")))]
-#[allow(dead_code, reason = "documentation only: never built")]
-pub struct Unauthorized(ErrorEnvelope);
+#[allow(dead_code, reason = "documentation only: never built, its variants describe responses")]
+pub enum Unauthorized {
+    #[response(status = 401, description = doc::UNAUTHORIZED,
+        headers(("WWW-Authenticate" = String, description = "`Bearer`.")))]
+    Unauthorized(ErrorEnvelope),
+    #[response(status = 403, description = doc::INSUFFICIENT_SCOPE,
+        headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", scope=\"<needed>\"`.")))]
+    InsufficientScope(ErrorEnvelope),
+}
 
 /// The 429 of every route that needs a bearer token (the merchant's rate limit).
 #[derive(utoipa::IntoResponses)]
@@ -196,6 +211,9 @@ pub mod doc {
     pub const UNAUTHORIZED: &str = "`unauthorized`: the bearer token is missing, malformed, forged, expired, not yet \
         valid, for another issuer or audience, signed with an algorithm other than the key's, or names a merchant \
         that is not registered (or is disabled). Sent with `WWW-Authenticate: Bearer`.";
+    pub const INSUFFICIENT_SCOPE: &str = "`insufficient_scope`: the token is valid but does not grant the scope \
+        this request needs (`payments.read` for reads, `payments.write` for payments and refunds, `webhooks.manage` \
+        for webhook endpoints, attempts and redeliveries).";
     pub const RATE_LIMITED: &str = "`rate_limited`: the merchant's rate limit (per API replica) for reads or writes is \
         used up; retry after `Retry-After` seconds.";
     pub const INTERNAL: &str = "`internal_error`: an unexpected failure. The cause is logged, never sent.";

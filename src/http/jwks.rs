@@ -21,6 +21,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::error::ApiError;
+use super::scopes::Scopes;
 use super::verified::Verified;
 use crate::domain::ids::MerchantId;
 
@@ -117,7 +118,9 @@ impl JwksVerifier {
         // `as` saturates: a negative or NaN exp could not have validated, and an enormous one is
         // capped by `verified::REMEMBER_SECS` anyway.
         let expires_at_secs = exp.floor() as u64;
-        Ok(Verified { merchant, expires_at_secs })
+        // A provider's token may do only what its `scope` claim grants (`super::scopes`).
+        let scopes = data.claims.get("scope").and_then(|v| v.as_str()).map_or(Scopes::NONE, Scopes::parse);
+        Ok(Verified { merchant, scopes, expires_at_secs })
     }
 
     fn stale(&self) -> bool {

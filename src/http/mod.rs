@@ -11,6 +11,7 @@ pub mod openapi;
 pub mod payload;
 pub mod rate;
 mod routes;
+pub mod scopes;
 pub mod server;
 pub mod verified;
 pub(crate) mod views;

@@ -16,6 +16,7 @@ use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized, doc};
 use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
 use super::payload::{PaymentRequestDoc, RefundRequestDoc};
+use super::scopes::Scopes;
 use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
 use super::{AppState, WriteStarted};
 use super::{payload, views};
@@ -42,6 +43,10 @@ pub struct TokenQuery {
     /// Another seeded merchant to issue the token for (default: `MERCHANT_ID`).
     #[param(example = "other@merchant")]
     merchant: Option<String>,
+    /// The scopes the token grants, space-separated (default: all of `payments.read`,
+    /// `payments.write` and `webhooks.manage`).
+    #[param(example = "payments.read")]
+    scope: Option<String>,
 }
 
 /// A bearer token (development token issuance).
@@ -53,7 +58,8 @@ pub struct TokenQuery {
         (status = 200, description = "A token valid for `TOKEN_TTL_SECS`.", body = TokenBody),
         (status = 400, description = "`invalid_query`: the query string cannot be read.", body = ErrorEnvelope),
         (status = 404, description = "`token_issuance_disabled`: token issuance is switched off.", body = ErrorEnvelope),
-        (status = 422, description = "`validation_failed`: `Fields` names `merchant` with code `unknown_merchant`.",
+        (status = 422, description = "`validation_failed`: `Fields` names `merchant` with code `unknown_merchant`, \
+            or `scope` with code `unknown_scope`.",
             body = ErrorEnvelope),
         ServerErrors,
     ))]
@@ -78,7 +84,21 @@ pub async fn token(
             m
         }
     };
-    let issued = issuer.issue(&merchant, state.services.clock.now_ms());
+    let scopes = match q.scope.as_deref().map(str::trim) {
+        None | Some("") => Scopes::ALL,
+        Some(claim) => {
+            let scopes = Scopes::parse(claim);
+            if scopes.claim().split(' ').count() != claim.split_ascii_whitespace().count() || scopes == Scopes::NONE {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "scope",
+                    "unknown_scope",
+                    "must name payments.read, payments.write or webhooks.manage, space-separated",
+                )]));
+            }
+            scopes
+        }
+    };
+    let issued = issuer.issue(&merchant, scopes, state.services.clock.now_ms());
     Ok(Json(views::token(issued.token, issued.expires_at_ms, merchant.to_string())))
 }
 

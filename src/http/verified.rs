@@ -16,6 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 
+use super::scopes::Scopes;
 use crate::domain::ids::MerchantId;
 
 /// The longest a verified token is trusted without checking its signature again.
@@ -25,10 +26,12 @@ pub const REMEMBER_SECS: u64 = 60;
 /// token is simply not remembered (verified again next time).
 const CAP: usize = 10_000;
 
-/// What a token proved: its merchant, and until when (`exp`, seconds since the epoch).
+/// What a token proved: its merchant, what it may do, and until when (`exp`, seconds since
+/// the epoch).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
     pub merchant: MerchantId,
+    pub scopes: Scopes,
     pub expires_at_secs: u64,
 }
 
@@ -45,16 +48,16 @@ pub struct VerifiedTokens {
 
 #[derive(Default)]
 struct Seen {
-    /// Token digest -> merchant and the time (ms since the epoch) it stops being trusted.
-    tokens: HashMap<Digested, (MerchantId, u64)>,
+    /// Token digest -> merchant, scopes and the time (ms since the epoch) it stops being trusted.
+    tokens: HashMap<Digested, (MerchantId, Scopes, u64)>,
     swept_at_ms: u64,
 }
 
 impl VerifiedTokens {
-    /// The merchant of `token` if it verified before and is still trusted at `now_ms`.
-    pub fn get(&self, token: &str, now_ms: u64) -> Option<MerchantId> {
+    /// The merchant and scopes of `token` if it verified before and is still trusted at `now_ms`.
+    pub fn get(&self, token: &str, now_ms: u64) -> Option<(MerchantId, Scopes)> {
         let key = digest(token);
-        self.lock().tokens.get(&key).filter(|(_, until)| now_ms < *until).map(|(m, _)| m.clone())
+        self.lock().tokens.get(&key).filter(|(_, _, until)| now_ms < *until).map(|(m, s, _)| (m.clone(), *s))
     }
 
     /// Remembers a token that verified and names an active merchant.
@@ -68,13 +71,13 @@ impl VerifiedTokens {
         if seen.tokens.len() >= CAP {
             if now_ms.saturating_sub(seen.swept_at_ms) >= SWEEP_EVERY_MS {
                 seen.swept_at_ms = now_ms;
-                seen.tokens.retain(|_, (_, u)| now_ms < *u);
+                seen.tokens.retain(|_, (_, _, u)| now_ms < *u);
             }
             if seen.tokens.len() >= CAP {
                 return;
             }
         }
-        seen.tokens.insert(key, (verified.merchant.clone(), until));
+        seen.tokens.insert(key, (verified.merchant.clone(), verified.scopes, until));
     }
 
     fn lock(&self) -> MutexGuard<'_, Seen> {
@@ -91,7 +94,11 @@ mod tests {
     use super::*;
 
     fn verified(exp_secs: u64) -> Verified {
-        Verified { merchant: MerchantId::parse("test@merchant").unwrap(), expires_at_secs: exp_secs }
+        Verified {
+            merchant: MerchantId::parse("test@merchant").unwrap(),
+            scopes: Scopes::ALL,
+            expires_at_secs: exp_secs,
+        }
     }
 
     #[test]
@@ -99,7 +106,7 @@ mod tests {
         let tokens = VerifiedTokens::default();
         let now = 1_000_000_000;
         tokens.remember("a", &verified(now / 1000 + 3600), now);
-        assert_eq!(tokens.get("a", now + 59_999), Some(verified(0).merchant));
+        assert_eq!(tokens.get("a", now + 59_999), Some((verified(0).merchant, Scopes::ALL)));
         assert_eq!(tokens.get("a", now + 60_000), None, "re-checked after REMEMBER_SECS");
         tokens.remember("b", &verified(now / 1000 + 10), now);
         assert!(tokens.get("b", now + 9_999).is_some());

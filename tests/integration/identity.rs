@@ -104,7 +104,8 @@ fn now() -> u64 {
 }
 
 fn claims(merchant: &str) -> Value {
-    json!({ "sub": merchant, "iss": ISSUER, "aud": AUDIENCE, "iat": now(), "exp": now() + 300 })
+    json!({ "sub": merchant, "iss": ISSUER, "aud": AUDIENCE, "iat": now(), "exp": now() + 300,
+            "scope": "payment-platform/payments.read payment-platform/payments.write payment-platform/webhooks.manage" })
 }
 
 fn sign(key: &TestKey, claims: &Value) -> String {
@@ -225,8 +226,11 @@ async fn tokens_of_the_identity_provider_are_verified_by_kid_and_every_forgery_i
     let confused = encode(&hs, &claims("test@merchant"), &EncodingKey::from_secret(rsa.public_pem.as_bytes())).unwrap();
     forged.push(("HS256 signed with the RSA public key", confused));
     let dev = payment_platform::http::auth::TokenIssuer::new(JWT_SECRET, ISSUER, AUDIENCE, 300);
-    let dev_token =
-        dev.issue(&payment_platform::domain::ids::MerchantId::parse("test@merchant").unwrap(), now() * 1000);
+    let dev_token = dev.issue(
+        &payment_platform::domain::ids::MerchantId::parse("test@merchant").unwrap(),
+        payment_platform::http::scopes::Scopes::ALL,
+        now() * 1000,
+    );
     forged.push(("an HS256 development token", dev_token.token));
     forged.push(("an unregistered merchant", sign(&rsa, &claims("ghost@merchant"))));
     for (what, token) in &forged {
@@ -263,7 +267,11 @@ async fn a_disabled_or_unregistered_merchant_is_refused_even_with_a_valid_signat
     put.set_item(Some(profile.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())).send().await.unwrap();
     let issuer = payment_platform::http::auth::TokenIssuer::new(JWT_SECRET, "payment-platform", AUDIENCE, 300);
     for merchant in ["disabled@merchant", "ghost@merchant"] {
-        let token = issuer.issue(&payment_platform::domain::ids::MerchantId::parse(merchant).unwrap(), now() * 1000);
+        let token = issuer.issue(
+            &payment_platform::domain::ids::MerchantId::parse(merchant).unwrap(),
+            payment_platform::http::scopes::Scopes::ALL,
+            now() * 1000,
+        );
         assert_eq!(status_with(&app, &token.token).await, 401, "{merchant}");
     }
     assert_eq!(status_with(&app, &app.token).await, 200, "a registered merchant passes");

@@ -189,6 +189,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::HeadersTooLarge,
         ApiError::Validation(vec![FieldError::new("f", "required", "")]),
         ApiError::Unauthorized,
+        ApiError::InsufficientScope(crate::http::scopes::Scope::PaymentsWrite),
         ApiError::RouteNotFound,
         ApiError::MethodNotAllowed,
         ApiError::Timeout,
@@ -205,6 +206,7 @@ fn every_error() -> Vec<ApiError> {
             | ApiError::Validation(_)
             | ApiError::BadRequest(..)
             | ApiError::Unauthorized
+            | ApiError::InsufficientScope(_)
             | ApiError::RouteNotFound
             | ApiError::MethodNotAllowed
             | ApiError::Timeout
@@ -239,6 +241,27 @@ async fn the_docs_page_and_the_spec_are_served_without_authentication() {
     let resp = router(offline_state()).oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
     let body = to_bytes(resp.unwrap().into_body(), 1 << 20).await.unwrap();
     assert_eq!(serde_json::from_slice::<Value>(&body).unwrap(), spec());
+}
+
+#[tokio::test]
+async fn with_api_docs_off_the_docs_are_unknown_routes_and_every_answer_is_kept_from_caches() {
+    let state = offline_state();
+    let mut shared = Arc::try_unwrap(state.0).ok().expect("one owner");
+    shared.settings = Arc::new(Settings { api_docs: false, development: false, ..clone_settings(&shared.settings) });
+    let state = AppState::new(shared);
+    for path in ["/docs", "/docs/ui/", "/openapi.json"] {
+        let resp = router(state.clone()).oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    let resp = router(state).oneshot(Request::get("/token").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["cache-control"], "no-store", "a token is never cached");
+    assert_eq!(resp.headers()["x-content-type-options"], "nosniff");
+    assert!(resp.headers()["strict-transport-security"].to_str().unwrap().starts_with("max-age="));
+}
+
+fn clone_settings(s: &Settings) -> Settings {
+    Settings { default_merchant: s.default_merchant.clone(), base_url: s.base_url.clone(), ..*s }
 }
 
 /// Writes the document for `make openapi-check`: `OPENAPI_OUT` (default `target/openapi.json`),
