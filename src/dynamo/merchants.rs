@@ -22,8 +22,32 @@ impl Merchants for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
-        // A merchant is switched off by `Disabled = true` on its profile item (docs/OPERATIONS.md).
-        let disabled = |item: &super::attrs::Item| item.get("Disabled").and_then(|v| v.as_bool().ok()).copied();
-        Ok(out.item.as_ref().is_some_and(|item| disabled(item) != Some(true)))
+        Ok(out.item.as_ref().is_some_and(|item| !disabled(item.get("Disabled"))))
+    }
+}
+
+/// A merchant is switched off by `Disabled` on its profile item (docs/OPERATIONS.md): a boolean
+/// `true`, or the string `"true"` as a console or CLI edit may write it. Anything else leaves it on.
+fn disabled(value: Option<&aws_sdk_dynamodb::types::AttributeValue>) -> bool {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    match value {
+        Some(V::Bool(b)) => *b,
+        Some(V::S(s)) => s.trim().eq_ignore_ascii_case("true"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+
+    #[test]
+    fn disabled_is_a_boolean_or_the_string_true() {
+        assert!(super::disabled(Some(&V::Bool(true))));
+        assert!(super::disabled(Some(&V::S("true".into()))));
+        assert!(super::disabled(Some(&V::S(" TRUE ".into()))));
+        assert!(!super::disabled(Some(&V::Bool(false))));
+        assert!(!super::disabled(Some(&V::S("false".into()))));
+        assert!(!super::disabled(None));
     }
 }

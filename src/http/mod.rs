@@ -148,7 +148,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), limits::refuse_oversized))
         .layer(middleware::from_fn_with_state(state.clone(), headers::secure))
         .layer(middleware::from_fn(observe::track))
-        .layer(TraceLayer::new_for_http().make_span_with(telemetry::request_span))
+        .layer(TraceLayer::new_for_http().make_span_with(telemetry::public_request_span))
         .with_state(state)
 }
 

@@ -114,21 +114,34 @@ pub fn method_label(m: &axum::http::Method) -> &'static str {
     }
 }
 
-/// The span of one HTTP request (API and bank simulator): it continues the caller's trace when
-/// the request carries `traceparent`, and starts one otherwise. `payment_id` and `refund_id` are
-/// filled in by the handlers once known.
+/// The span of one request to the public API: it always starts a trace of its own. A client's
+/// `traceparent` is kept as a link, not continued: a public client must not choose the trace
+/// (and its sampling decision) that goes on through the workers into the bank call.
+pub fn public_request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let span = new_request_span(req);
+    propagation::link_trace(&span, &propagation::Headers(req.headers()));
+    span
+}
+
+/// The span of one HTTP request from a trusted caller (the bank simulator, called by the
+/// workers): it continues the caller's trace when the request carries `traceparent`, and starts
+/// one otherwise. `payment_id` and `refund_id` are filled in by the handlers once known.
 pub fn request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
+    let span = new_request_span(req);
+    propagation::continue_trace(&span, &propagation::Headers(req.headers()));
+    span
+}
+
+fn new_request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
     let route = matched_route(req);
-    let span = tracing::info_span!(
+    tracing::info_span!(
         "request",
         method = method_label(req.method()),
         route,
         payment_id = tracing::field::Empty,
         refund_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
-    );
-    propagation::continue_trace(&span, &propagation::Headers(req.headers()));
-    span
+    )
 }
 
 #[cfg(test)]

@@ -37,6 +37,21 @@ pub fn continue_trace(span: &Span, carrier: &dyn Extractor) {
     }
 }
 
+/// Starts `span`'s own trace, linked to the one `carrier` names (if valid), and records the
+/// trace id like `continue_trace`. Call it before `span` is first entered.
+pub fn link_trace(span: &Span, carrier: &dyn Extractor) {
+    let theirs = opentelemetry::global::get_text_map_propagator(|p| p.extract(carrier));
+    let linked = theirs.span().span_context().clone();
+    if linked.is_valid() {
+        span.add_link(linked);
+    }
+    let cx = span.context();
+    let ids = cx.span().span_context().clone();
+    if ids.is_valid() {
+        span.record("trace_id", tracing::field::display(ids.trace_id()));
+    }
+}
+
 /// The trace of the current span, for the events a request or a job records.
 pub struct SpanTraces;
 

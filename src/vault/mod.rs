@@ -75,7 +75,12 @@ impl AeadVault {
     pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
         Ok(Self {
             current: Key::from_base64(current)?,
-            previous: previous.iter().map(|k| Key::from_base64(k.expose_secret())).collect::<Result<_, _>>()?,
+            // Blank entries (`CARD_ENCRYPTION_OLD_KEYS=` set but empty) are skipped.
+            previous: previous
+                .iter()
+                .filter(|k| !k.expose_secret().trim().is_empty())
+                .map(|k| Key::from_base64(k.expose_secret()))
+                .collect::<Result<_, _>>()?,
             rng: SystemRandom::new(),
         })
     }

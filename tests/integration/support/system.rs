@@ -9,7 +9,7 @@ use payment_platform::config::AwsArgs;
 use payment_platform::testing::process::Child;
 use serde_json::Value;
 
-use super::app::{CARD_KEY, JWT_SECRET, TestApp, eventually, unique_aws_args};
+use super::app::{CARD_KEY, FINGERPRINT_KEY, JWT_SECRET, TestApp, WEBHOOK_SECRET_KEY, eventually, unique_aws_args};
 use super::bank::{BankSim, free_port, log_dir};
 
 /// A service of the test as a child process (`testing::process::Child`), killed on drop.
@@ -107,8 +107,6 @@ fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
         ("PAYMENTS_QUEUE", aws.payments_queue.clone()),
         ("REFUNDS_QUEUE", aws.refunds_queue.clone()),
         ("WEBHOOKS_QUEUE", aws.webhooks_queue.clone()),
-        ("CARD_ENCRYPTION_KEY", CARD_KEY.into()),
-        ("JWT_SECRET_KEY", JWT_SECRET.into()),
         ("BANK_URL", bank_url.to_owned()),
         ("SETUP", "false".into()),
         // No rate limits but where a test sets them: the chaos run bursts on purpose.
@@ -121,6 +119,30 @@ fn common_env(aws: &AwsArgs, bank_url: &str) -> Vec<(String, String)> {
     .collect()
 }
 
+/// The keys a service holds, each only its own (README, "Who holds which key"), as Terraform
+/// and `make dev` pass them: the processes of every test run this way.
+pub fn keys_of(service: &str) -> Vec<(String, String)> {
+    let keys: &[(&str, &str)] = match service {
+        "api" => &[
+            ("CARD_ENCRYPTION_KEY", CARD_KEY),
+            ("WEBHOOK_SECRET_KEY", WEBHOOK_SECRET_KEY),
+            ("IDEMPOTENCY_FINGERPRINT_KEY", FINGERPRINT_KEY),
+            ("JWT_SECRET_KEY", JWT_SECRET),
+        ],
+        "payment-worker" => &[("CARD_ENCRYPTION_KEY", CARD_KEY)],
+        "webhook-worker" => &[("WEBHOOK_SECRET_KEY", WEBHOOK_SECRET_KEY)],
+        _ => &[],
+    };
+    keys.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+}
+
+/// `keys_of(service)`, then `env` (which may override them).
+fn with_keys(service: &str, env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut all = keys_of(service);
+    all.extend(env.iter().cloned());
+    all
+}
+
 /// The API alone, as a real process on a table and queues of its own; `extra` adds or
 /// overrides settings. For tests about the API's own limits.
 pub async fn api_alone(name: &str, extra: &[(&str, &str)]) -> (Proc, AwsArgs) {
@@ -130,6 +152,7 @@ pub async fn api_alone(name: &str, extra: &[(&str, &str)]) -> (Proc, AwsArgs) {
     // No bank: the API never calls it.
     let mut env = common_env(&aws, "http://127.0.0.1:9");
     env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    let env = with_keys("api", &env);
     let mut api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &format!("{name}-api"), &env);
     api.wait_healthy().await;
     (api, aws)
@@ -161,7 +184,8 @@ impl System {
         let bank = BankSim::start(name, bank_env).await;
         let mut env = common_env(&aws, &bank.url);
         env.extend(worker_env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-        let mut api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &format!("{name}-api"), &env);
+        let api_env = with_keys("api", &env);
+        let mut api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &format!("{name}-api"), &api_env);
         api.wait_healthy().await;
         let payment_worker = Self::spawn_worker(Worker::Payment, name, 0, &env).await;
         let refund_worker = Self::spawn_worker(Worker::Refund, name, 0, &env).await;
@@ -185,7 +209,7 @@ impl System {
             Worker::Refund => (env!("CARGO_BIN_EXE_refund-worker"), "refund-worker"),
             Worker::Webhook => (env!("CARGO_BIN_EXE_webhook-worker"), "webhook-worker"),
         };
-        let mut p = Proc::spawn(&service_bin(bin, tag), &format!("{name}-{tag}-{n}"), env);
+        let mut p = Proc::spawn(&service_bin(bin, tag), &format!("{name}-{tag}-{n}"), &with_keys(tag, env));
         p.wait_healthy().await;
         p
     }
@@ -202,6 +226,27 @@ impl System {
     pub async fn with_webhooks(&mut self, env: &[(&str, &str)]) {
         self.env.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
         self.webhook_worker = Some(Self::spawn_worker(Worker::Webhook, &self.name, 0, &self.env).await);
+    }
+
+    /// Sets `vars` for every process started from now on (over each one's own keys).
+    pub fn set_env(&mut self, vars: &[(&str, &str)]) {
+        for (k, v) in vars {
+            self.env.retain(|(name, _)| name != k);
+            self.env.push(((*k).to_owned(), (*v).to_owned()));
+        }
+    }
+
+    /// Stops the API (SIGTERM, waiting for it) and starts a fresh one with the current settings;
+    /// `app` then talks to the new one.
+    pub async fn restart_api(&mut self) {
+        self.api.signal("TERM");
+        self.api.exited(Duration::from_secs(30)).await;
+        self.restarts += 1;
+        let env = with_keys("api", &self.env);
+        let name = format!("{}-api-{}", self.name, self.restarts);
+        self.api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &name, &env);
+        self.api.wait_healthy().await;
+        self.app = TestApp::external(format!("http://127.0.0.1:{}", self.api.port), self.app.aws.clone()).await;
     }
 
     /// Replaces a worker (after it was killed or stopped) with a fresh process.
