@@ -70,6 +70,8 @@ locals {
     { name = "RATE_LIMIT_WRITES_PER_SEC", value = tostring(var.rate_limit_writes_per_sec) },
     # Webhook endpoint URLs: https to public addresses only.
     { name = "WEBHOOK_ALLOW_PRIVATE_URLS", value = "false" },
+    # Swagger UI and GET /openapi.json: off unless asked for.
+    { name = "API_DOCS", value = tostring(var.api_docs) },
   ]
 
   # Who issues the bearer tokens. Cognito (identity.tf): RS256 tokens checked against the pool's
@@ -115,7 +117,7 @@ locals {
   ]
 
   # The webhook worker POSTs signed events to merchants' endpoints (https to public addresses
-  # only) and opens their sealed signing secrets with CARD_ENCRYPTION_KEY.
+  # only) and opens their sealed signing secrets with WEBHOOK_SECRET_KEY (never the card key).
   webhook_env = [
     { name = "WEBHOOK_ALLOW_PRIVATE_URLS", value = "false" },
     { name = "WEBHOOK_TIMEOUT_MS", value = tostring(var.webhook_timeout_ms) },
@@ -125,8 +127,25 @@ locals {
     { name = "WEBHOOK_DISABLE_AFTER_SECS", value = tostring(var.webhook_disable_after_secs) },
   ]
 
+  # Secrets, injected by ECS from Secrets Manager (iam.tf). Each key goes only where it is used
+  # (CONTRACT.md section 6), and each service's execution role may read only its own:
+  #   CARD_ENCRYPTION_KEY          api (seals cards), payment-worker (opens them for the bank)
+  #   WEBHOOK_SECRET_KEY           api (seals endpoint signing secrets), webhook-worker (opens them)
+  #   IDEMPOTENCY_FINGERPRINT_KEY  api (keys the HMAC of Idempotency-Key request fingerprints)
+  #   JWT_SECRET_KEY               api, and only with cognito_enabled = false
+  # The refund-worker holds no secret at all, and the webhook-worker, which talks to
+  # merchant-chosen URLs, cannot open a card. Each *_OLD_KEYS (previous keys, during a rotation)
+  # goes with its key.
   old_card_keys_secret = var.card_encryption_old_keys_secret_arn == null ? [] : [
     { name = "CARD_ENCRYPTION_OLD_KEYS", valueFrom = var.card_encryption_old_keys_secret_arn },
+  ]
+
+  old_webhook_keys_secret = var.webhook_secret_old_keys_secret_arn == null ? [] : [
+    { name = "WEBHOOK_SECRET_OLD_KEYS", valueFrom = var.webhook_secret_old_keys_secret_arn },
+  ]
+
+  old_fingerprint_keys_secret = var.idempotency_fingerprint_old_keys_secret_arn == null ? [] : [
+    { name = "IDEMPOTENCY_FINGERPRINT_OLD_KEYS", valueFrom = var.idempotency_fingerprint_old_keys_secret_arn },
   ]
 
   old_jwt_keys_secret = var.jwt_old_secret_keys_secret_arn == null ? [] : [
@@ -143,6 +162,22 @@ locals {
     { name = "CARD_ENCRYPTION_KEY", valueFrom = aws_secretsmanager_secret.card_encryption_key.arn },
   ])
 
+  webhook_secrets = concat(local.old_webhook_keys_secret, [
+    { name = "WEBHOOK_SECRET_KEY", valueFrom = aws_secretsmanager_secret.webhook_secret_key.arn },
+  ])
+
+  fingerprint_secrets = concat(local.old_fingerprint_keys_secret, [
+    { name = "IDEMPOTENCY_FINGERPRINT_KEY", valueFrom = aws_secretsmanager_secret.idempotency_fingerprint_key.arn },
+  ])
+
+  # What each service's task gets; iam.tf grants each execution role these ARNs and no others.
+  service_secrets = {
+    "api"            = concat(local.card_secrets, local.webhook_secrets, local.fingerprint_secrets, local.jwt_secrets)
+    "payment-worker" = local.card_secrets
+    "refund-worker"  = []
+    "webhook-worker" = local.webhook_secrets
+  }
+
   # `command`: the binary (and, for the api, its flags); `port`: the one the container's health
   # check asks `GET /status` on; `ports`: every port the container exposes (the API's ADMIN_PORT
   # for metrics scrapers too).
@@ -152,7 +187,7 @@ locals {
       port            = 4444
       ports           = [4444, 4448]
       environment     = concat(local.common_env, local.api_env, local.auth_env)
-      secrets         = concat(local.card_secrets, local.jwt_secrets)
+      secrets         = local.service_secrets["api"]
       security_groups = [aws_security_group.api.id]
     }
     "payment-worker" = {
@@ -160,7 +195,7 @@ locals {
       port            = 4446
       ports           = [4446]
       environment     = concat(local.common_env, local.bank_env, local.worker_env)
-      secrets         = local.card_secrets
+      secrets         = local.service_secrets["payment-worker"]
       security_groups = [aws_security_group.worker.id]
     }
     "refund-worker" = {
@@ -168,7 +203,7 @@ locals {
       port            = 4446
       ports           = [4446]
       environment     = concat(local.common_env, local.bank_env, local.worker_env)
-      secrets         = local.card_secrets
+      secrets         = local.service_secrets["refund-worker"]
       security_groups = [aws_security_group.worker.id]
     }
     "webhook-worker" = {
@@ -176,7 +211,7 @@ locals {
       port            = 4446
       ports           = [4446]
       environment     = concat(local.common_env, local.worker_env, local.webhook_env)
-      secrets         = local.card_secrets
+      secrets         = local.service_secrets["webhook-worker"]
       security_groups = [aws_security_group.worker.id]
     }
   }
@@ -190,8 +225,9 @@ resource "aws_ecs_task_definition" "service" {
   network_mode             = "awsvpc"
   cpu                      = var.services[each.key].cpu
   memory                   = var.services[each.key].memory
-  execution_role_arn       = aws_iam_role.execution.arn
-  task_role_arn            = aws_iam_role.task[each.key].arn
+  # Its own execution role: ECS can inject into this task only the secrets it lists.
+  execution_role_arn = aws_iam_role.execution[each.key].arn
+  task_role_arn      = aws_iam_role.task[each.key].arn
 
   runtime_platform {
     operating_system_family = "LINUX"
@@ -207,7 +243,8 @@ resource "aws_ecs_task_definition" "service" {
     stopTimeout            = local.stop_timeout
     portMappings           = [for p in each.value.ports : { containerPort = p, protocol = "tcp" }]
     environment            = each.value.environment
-    secrets                = each.value.secrets
+    # The refund-worker's container has no `secrets` at all (null, not an empty list).
+    secrets = length(each.value.secrets) > 0 ? each.value.secrets : null
     healthCheck = {
       command     = ["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:${each.value.port}/status"]
       interval    = 15
@@ -264,5 +301,5 @@ resource "aws_ecs_service" "service" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.http, aws_iam_role_policy.task, aws_iam_role_policy.execution_secrets]
+  depends_on = [aws_lb_listener.http, aws_iam_role_policy.task, aws_iam_role_policy.execution_secrets, aws_iam_role_policy_attachment.execution]
 }

@@ -165,35 +165,45 @@ resource "aws_iam_role_policy" "task" {
   })
 }
 
-# The execution role: ECS itself uses it to pull the image, write the logs and read the
-# secrets it injects into the containers.
+# The execution roles: ECS itself uses them to pull the image, write the logs and read the
+# secrets it injects into the containers. One per service, each allowed to read exactly the
+# secrets its task definition lists (ecs.tf, `service_secrets`): a task definition naming another
+# service's secret (the card key in the webhook-worker's, say) cannot start, since ECS cannot
+# fetch it. The refund-worker's role reads no secret at all.
 resource "aws_iam_role" "execution" {
-  name               = "${var.name_prefix}-task-execution"
+  for_each = local.service_names
+
+  name               = "${var.name_prefix}-${each.key}-execution"
   assume_role_policy = data.aws_iam_policy_document.execution_assume.json
 }
 
 resource "aws_iam_role_policy_attachment" "execution" {
-  role       = aws_iam_role.execution.name
+  for_each = local.service_names
+
+  role       = aws_iam_role.execution[each.key].name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  name = "read-secrets"
-  role = aws_iam_role.execution.id
+  for_each = { for k, secrets in local.service_secrets : k => secrets if length(secrets) > 0 }
+
+  name = "read-${each.key}-secrets"
+  role = aws_iam_role.execution[each.key].id
   policy = jsonencode({
     Version = "2012-10-17"
     Statement = [{
       Sid      = "InjectedSecrets"
       Effect   = "Allow"
       Action   = ["secretsmanager:GetSecretValue"]
-      Resource = local.secret_arns
+      Resource = sort(distinct([for secret in each.value : secret.valueFrom]))
     }]
   })
 }
 
-# Values are never in Terraform (nor its state): put them with
+# Values are never in Terraform (nor its state): put each with
 #   aws secretsmanager put-secret-value --secret-id <arn> --secret-string "$(openssl rand -base64 32)"
-# before the services start (outputs: jwt_secret_arn, card_encryption_key_secret_arn).
+# before the services start (outputs: card_encryption_key_secret_arn, webhook_secret_key_secret_arn,
+# idempotency_fingerprint_key_secret_arn, and jwt_secret_arn with cognito_enabled = false).
 resource "aws_secretsmanager_secret" "jwt_secret_key" {
   name                    = "${var.name_prefix}/JWT_SECRET_KEY"
   description             = "HS256 secret of the API's bearer tokens (JWT_SECRET_KEY)."
@@ -202,15 +212,18 @@ resource "aws_secretsmanager_secret" "jwt_secret_key" {
 
 resource "aws_secretsmanager_secret" "card_encryption_key" {
   name                    = "${var.name_prefix}/CARD_ENCRYPTION_KEY"
-  description             = "Base64 of 32 random bytes: AES-256-GCM key sealing card data (CARD_ENCRYPTION_KEY)."
+  description             = "Base64 of 32 random bytes: AES-256-GCM key sealing card data (CARD_ENCRYPTION_KEY); api and payment-worker only."
   recovery_window_in_days = 7
 }
 
-locals {
-  secret_arns = compact([
-    aws_secretsmanager_secret.jwt_secret_key.arn,
-    aws_secretsmanager_secret.card_encryption_key.arn,
-    var.card_encryption_old_keys_secret_arn,
-    var.jwt_old_secret_keys_secret_arn,
-  ])
+resource "aws_secretsmanager_secret" "webhook_secret_key" {
+  name                    = "${var.name_prefix}/WEBHOOK_SECRET_KEY"
+  description             = "Base64 of 32 random bytes: key sealing webhook endpoints' signing secrets (WEBHOOK_SECRET_KEY); api and webhook-worker only."
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret" "idempotency_fingerprint_key" {
+  name                    = "${var.name_prefix}/IDEMPOTENCY_FINGERPRINT_KEY"
+  description             = "Base64 of 32 random bytes: HMAC key of Idempotency-Key request fingerprints (IDEMPOTENCY_FINGERPRINT_KEY); api only."
+  recovery_window_in_days = 7
 }

@@ -47,8 +47,28 @@ output "jwt_secret_arn" {
 }
 
 output "card_encryption_key_secret_arn" {
-  description = "Put CARD_ENCRYPTION_KEY here before any service starts."
+  description = "Put CARD_ENCRYPTION_KEY (base64 of 32 random bytes) here before the api and the payment-worker start."
   value       = aws_secretsmanager_secret.card_encryption_key.arn
+}
+
+output "webhook_secret_key_secret_arn" {
+  description = "Put WEBHOOK_SECRET_KEY (base64 of 32 random bytes, not the card key) here before the api and the webhook-worker start."
+  value       = aws_secretsmanager_secret.webhook_secret_key.arn
+}
+
+output "idempotency_fingerprint_key_secret_arn" {
+  description = "Put IDEMPOTENCY_FINGERPRINT_KEY (base64 of 32 random bytes, a key of its own) here before the api starts."
+  value       = aws_secretsmanager_secret.idempotency_fingerprint_key.arn
+}
+
+output "execution_role_arns" {
+  description = "Each service's ECS execution role, by service: it may read only that service's secrets."
+  value       = { for k, r in aws_iam_role.execution : k => r.arn }
+}
+
+output "service_secret_names" {
+  description = "The secrets (environment names) each service's task gets, by service."
+  value       = { for k, secrets in local.service_secrets : k => [for secret in secrets : secret.name] }
 }
 
 output "alarm_topic_arn" {

@@ -329,8 +329,29 @@ variable "rate_limit_writes_per_sec" {
   }
 }
 
+variable "api_docs" {
+  description = "API_DOCS: serve Swagger UI and GET /openapi.json on the API. Off in production."
+  type        = bool
+  default     = false
+}
+
+# Each key goes only to the services that use it (ecs.tf, `service_secrets`), and each service's
+# execution role may read only its own (iam.tf). The old-keys secrets hold previous keys, comma
+# separated, during a rotation; give the ARN of a whole secret (no JSON key suffix).
 variable "card_encryption_old_keys_secret_arn" {
-  description = "Secrets Manager secret holding CARD_ENCRYPTION_OLD_KEYS (comma-separated previous keys) during a key rotation. null: not set."
+  description = "Secrets Manager secret holding CARD_ENCRYPTION_OLD_KEYS (comma-separated previous card keys) during a key rotation; given to the api and the payment-worker. null: not set."
+  type        = string
+  default     = null
+}
+
+variable "webhook_secret_old_keys_secret_arn" {
+  description = "Secrets Manager secret holding WEBHOOK_SECRET_OLD_KEYS (comma-separated previous webhook-secret keys) during a key rotation; given to the api and the webhook-worker. null: not set."
+  type        = string
+  default     = null
+}
+
+variable "idempotency_fingerprint_old_keys_secret_arn" {
+  description = "Secrets Manager secret holding IDEMPOTENCY_FINGERPRINT_OLD_KEYS (comma-separated previous fingerprint keys, still matched) during a key rotation; given to the api alone. null: not set."
   type        = string
   default     = null
 }
