@@ -3,11 +3,13 @@
 # AWS_ENDPOINT_URL is never set: unset means real AWS. SETUP stays unset (false): Terraform owns
 # the table and the queues.
 
+# Tags are immutable: a tag, once pushed, always names the same image, so what a task runs is
+# what was deployed (and a task ECS restarts does not pick up a later push).
 resource "aws_ecr_repository" "app" {
   count = var.image_repository == null ? 1 : 0
 
   name                 = var.name_prefix
-  image_tag_mutability = "MUTABLE"
+  image_tag_mutability = "IMMUTABLE"
 
   image_scanning_configuration {
     scan_on_push = true
@@ -24,6 +26,8 @@ resource "aws_ecs_cluster" "main" {
   }
 }
 
+# At least a year (var.log_retention_days, PCI DSS 10.5.1): the services' logs are the audit trail
+# of who did what to which payment.
 resource "aws_cloudwatch_log_group" "service" {
   for_each = local.service_names
 
@@ -32,7 +36,13 @@ resource "aws_cloudwatch_log_group" "service" {
 }
 
 locals {
-  service_names    = toset(["api", "payment-worker", "refund-worker", "webhook-worker"])
+  service_names = toset(["api", "payment-worker", "refund-worker", "webhook-worker"])
+  # The image of a service: <repository>:<tag>, or <repository>@sha256:<digest> (variables.tf).
+  service_images = { for s in local.service_names : s => (
+    startswith(lookup(var.image_tags, s, var.image_tag), "sha256:")
+    ? "${local.image_repository}@${lookup(var.image_tags, s, var.image_tag)}"
+    : "${local.image_repository}:${lookup(var.image_tags, s, var.image_tag)}"
+  ) }
   image_repository = coalesce(var.image_repository, one(aws_ecr_repository.app[*].repository_url))
   api_base_url     = coalesce(var.base_url, "${local.https ? "https" : "http"}://${aws_lb.api.dns_name}")
   stop_timeout     = min(120, var.shutdown_grace_secs + 10)
@@ -236,7 +246,7 @@ resource "aws_ecs_task_definition" "service" {
 
   container_definitions = jsonencode([{
     name                   = each.key
-    image                  = "${local.image_repository}:${lookup(var.image_tags, each.key, var.image_tag)}"
+    image                  = local.service_images[each.key]
     command                = each.value.command
     essential              = true
     readonlyRootFilesystem = true

@@ -130,6 +130,19 @@ resource "aws_lb" "api" {
   drop_invalid_header_fields = true
   # Below the API's HTTP_IDLE_TIMEOUT_SECS (ecs.tf), so the balancer closes idle connections first.
   idle_timeout = local.alb_idle_timeout_secs
+
+  # Every request, to S3 (alb_logs.tf); off only on the local emulator (no S3 endpoint there).
+  dynamic "access_logs" {
+    for_each = var.alb_access_logs_enabled ? [local.alb_access_logs_bucket] : []
+    content {
+      bucket  = access_logs.value
+      prefix  = local.alb_access_logs_prefix
+      enabled = true
+    }
+  }
+
+  # ELB checks that it may write to the bucket when access logs are turned on.
+  depends_on = [aws_s3_bucket_policy.alb_logs]
 }
 
 resource "aws_lb_target_group" "api" {

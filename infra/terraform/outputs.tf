@@ -37,6 +37,11 @@ output "alb_dns_name" {
   value       = aws_lb.api.dns_name
 }
 
+output "alb_access_logs_bucket" {
+  description = "The S3 bucket holding the load balancer's access logs (null when alb_access_logs_enabled = false)."
+  value       = local.alb_access_logs_bucket
+}
+
 output "image_repository" {
   value = local.image_repository
 }

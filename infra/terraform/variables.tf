@@ -1,6 +1,7 @@
-# Every variable has a default, so `terraform plan` works as is. The names of the table and the
-# queues default to what the binaries default to (src/config.rs); tests/integration/infra_names.rs
-# checks that they, the keys and the indexes agree with what SETUP creates.
+# Every variable but image_tag has a default: the image tag to run (immutable: a tag other than
+# `latest`, or a digest) must be given. The names of the table and the queues default to what the
+# binaries default to (src/config); tests/integration/infra_names.rs checks that they, the keys
+# and the indexes agree with what SETUP creates.
 
 variable "region" {
   description = "AWS region (AWS_REGION of every task)."
@@ -61,21 +62,43 @@ variable "table_deletion_protection" {
 # --- Images -------------------------------------------------------------------------------------
 
 variable "image_repository" {
-  description = "Repository URL of the image built from the top-level Dockerfile (it holds every binary). null: an ECR repository is created."
+  description = "Repository URL of the image built from the top-level Dockerfile (it holds every binary), without a tag or digest. null: an ECR repository is created, with immutable tags."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.image_repository == null || !can(regex("(@|:[^/]*$)", coalesce(var.image_repository, "-")))
+    error_message = "image_repository is the repository alone (e.g. 123456789012.dkr.ecr.eu-west-1.amazonaws.com/payment-platform): put the tag or digest in image_tag."
+  }
 }
 
+# Images are pinned: a tag is a name pushed once (the created ECR repository refuses to overwrite
+# one), a digest cannot move at all. `latest` (or no tag) would let a push change what a task
+# restarted by ECS runs, without a deployment or a record of it.
 variable "image_tag" {
-  description = "Image tag every service runs."
+  description = "Image every service runs: an immutable tag (a version or commit id, never `latest`) or a digest `sha256:<64 hex>` (the image is then referenced as <repository>@sha256:...). No default: set it to what you pushed."
   type        = string
-  default     = "latest"
+
+  validation {
+    condition     = can(regex("^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$", var.image_tag)) && lower(var.image_tag) != "latest"
+    error_message = "image_tag must be an immutable tag (letters, digits, _ . -; not `latest`) or a digest sha256:<64 lowercase hex>."
+  }
 }
 
 variable "image_tags" {
-  description = "Per-service image tag overrides, keyed by service (api, payment-worker, refund-worker, webhook-worker)."
+  description = "Per-service overrides of image_tag (same rules: an immutable tag or sha256:<digest>), keyed by service (api, payment-worker, refund-worker, webhook-worker)."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = alltrue([for t in values(var.image_tags) : can(regex("^(sha256:[0-9a-f]{64}|[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$", t)) && lower(t) != "latest"])
+    error_message = "Each of image_tags must be an immutable tag (letters, digits, _ . -; not `latest`) or a digest sha256:<64 lowercase hex>."
+  }
+
+  validation {
+    condition     = length(setsubtract(keys(var.image_tags), ["api", "payment-worker", "refund-worker", "webhook-worker"])) == 0
+    error_message = "image_tags keys are services: api, payment-worker, refund-worker, webhook-worker."
+  }
 }
 
 variable "cpu_architecture" {
@@ -132,6 +155,18 @@ variable "metrics_ingress_cidrs" {
   description = "Who may scrape GET /metrics on the tasks directly (api ADMIN_PORT 4448, workers WORKER_HTTP_PORT 4446), e.g. the VPC CIDR of a Prometheus. The API's public port 4444 and the load balancer never serve /metrics."
   type        = list(string)
   default     = []
+}
+
+variable "alb_access_logs_enabled" {
+  description = "Write the load balancer's access logs to S3 (alb_access_logs_bucket, or a bucket created for them). false only where S3 cannot be used: the local emulator apply, whose provider has no S3 endpoint."
+  type        = bool
+  default     = true
+}
+
+variable "alb_access_logs_bucket" {
+  description = "Existing S3 bucket for the load balancer's access logs (SSE-S3 encrypted, with the ELB log-delivery bucket policy for this region). null: a bucket <name_prefix>-alb-logs-<account id> is created with both."
+  type        = string
+  default     = null
 }
 
 # --- Services -----------------------------------------------------------------------------------
@@ -375,9 +410,14 @@ variable "otel_exporter_otlp_endpoint" {
 }
 
 variable "log_retention_days" {
-  description = "CloudWatch Logs retention."
+  description = "CloudWatch Logs retention of the services' logs, days: at least a year (PCI DSS 10.5.1), one of CloudWatch's values 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, or 0 (never expire). Also how long the created access-log bucket keeps the load balancer's logs."
   type        = number
-  default     = 30
+  default     = 365
+
+  validation {
+    condition     = contains([0, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must keep logs at least a year (PCI DSS 10.5.1): 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653, or 0 (never expire)."
+  }
 }
 
 # --- Identity (identity.tf) ---------------------------------------------------------------------
