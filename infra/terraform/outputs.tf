@@ -46,6 +46,11 @@ output "image_repository" {
   value = local.image_repository
 }
 
+output "service_images" {
+  description = "The image each service runs, by service: <repository>:<tag> or <repository>@sha256:<digest>."
+  value       = local.service_images
+}
+
 output "jwt_secret_arn" {
   description = "cognito_enabled = false only: put JWT_SECRET_KEY here before the API starts (with Cognito it is not used)."
   value       = aws_secretsmanager_secret.jwt_secret_key.arn
