@@ -62,19 +62,52 @@ fn unkeyed_digests(cards: &[(&str, &str)], bodies: &[(&str, &str, &Value)]) -> V
     out
 }
 
+/// The logs of every service process (not the bank's: it is the bank) of the system `name`.
+pub fn service_logs(name: &str) -> Vec<String> {
+    let dir = crate::support::bank::log_dir();
+    let prefix = format!("{name}-");
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .collect()
+}
+
 /// Everything at rest for `app`: the table, each of its indexes, and the queues' messages.
-async fn everything_at_rest(app: &TestApp) -> (Vec<String>, Vec<HashMap<String, AttributeValue>>) {
-    let mut all = strings(&app.scan().await);
+pub async fn everything_at_rest(app: &TestApp) -> (Vec<String>, Vec<HashMap<String, AttributeValue>>) {
+    let mut all = strings(&scan_all(app, None).await);
     let mut indexed = Vec::new();
     for index in ["GSI1", "GSI2", "GSI3"] {
-        let out = app.clients.dynamodb.scan().table_name(&app.aws.table).index_name(index).send().await.unwrap();
-        indexed.extend(out.items().iter().cloned());
+        indexed.extend(scan_all(app, Some(index)).await);
     }
     all.extend(strings(&indexed));
     for queue in [&app.aws.payments_queue, &app.aws.refunds_queue, &app.aws.webhooks_queue] {
         all.extend(app.drain(queue).await);
     }
     (all, indexed)
+}
+
+/// Every item of the table, or of one of its indexes, page by page.
+async fn scan_all(app: &TestApp, index: Option<&str>) -> Vec<HashMap<String, AttributeValue>> {
+    let (mut items, mut start) = (Vec::new(), None);
+    loop {
+        let out = app
+            .clients
+            .dynamodb
+            .scan()
+            .table_name(&app.aws.table)
+            .set_index_name(index.map(str::to_owned))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        items.extend(out.items().iter().cloned());
+        start = out.last_evaluated_key;
+        if start.is_none() {
+            return items;
+        }
+    }
 }
 
 /// Asserts that nothing in `all` (stored values, messages, log lines) holds a card number or
