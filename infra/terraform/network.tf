@@ -117,6 +117,9 @@ resource "aws_security_group" "worker" {
 
 # --- Load balancer in front of the API ----------------------------------------------------------
 
+# TLS by default: a public load balancer must have certificate_arn (the precondition below), and
+# then port 80 only redirects to 443. Only an internal load balancer (alb_internal = true) may go
+# without a certificate: it then serves plain HTTP on 80, reachable inside the VPC alone.
 locals {
   https = var.certificate_arn != null
 }
@@ -138,6 +141,13 @@ resource "aws_lb" "api" {
       bucket  = access_logs.value
       prefix  = local.alb_access_logs_prefix
       enabled = true
+    }
+  }
+
+  lifecycle {
+    precondition {
+      condition     = var.alb_internal || var.certificate_arn != null
+      error_message = "A public load balancer (alb_internal = false) requires certificate_arn: without it card numbers and bearer tokens would cross the internet in clear text. Set certificate_arn to an ACM certificate for the API's host name (port 80 then only redirects to HTTPS), or set alb_internal = true for a load balancer reachable only inside the VPC."
     }
   }
 
@@ -164,6 +174,8 @@ resource "aws_lb_target_group" "api" {
   }
 }
 
+# Port 80: with a certificate, a 301 to https and nothing else; without one (an internal load
+# balancer only, see the precondition on aws_lb.api) it forwards plain HTTP inside the VPC.
 resource "aws_lb_listener" "http" {
   load_balancer_arn = aws_lb.api.arn
   port              = 80
@@ -190,8 +202,14 @@ resource "aws_lb_listener" "https" {
   load_balancer_arn = aws_lb.api.arn
   port              = 443
   protocol          = "HTTPS"
-  ssl_policy        = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-  certificate_arn   = var.certificate_arn
+  # TLS 1.3 and 1.2 with forward-secret AEAD ciphers only.
+  ssl_policy      = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+  certificate_arn = var.certificate_arn
+
+  # HSTS on every answer from 443, the load balancer's own (404s, redirects, 5xx) too: browsers
+  # then never try plain http for a year. The API sends the same header itself.
+  routing_http_response_strict_transport_security_header_value = "max-age=31536000; includeSubDomains"
+  routing_http_response_x_content_type_options_header_value    = "nosniff"
 
   default_action {
     type             = "forward"

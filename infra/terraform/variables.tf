@@ -1,7 +1,8 @@
-# Every variable but image_tag has a default: the image tag to run (immutable: a tag other than
-# `latest`, or a digest) must be given. The names of the table and the queues default to what the
-# binaries default to (src/config); tests/integration/infra_names.rs checks that they, the keys
-# and the indexes agree with what SETUP creates.
+# Every variable but image_tag has a default. Two more things a plan needs: the image tag to run
+# (immutable: a tag other than `latest`, or a digest), and a certificate_arn unless the load balancer
+# is internal (a public one refuses to plan without TLS: network.tf). The names of the table and
+# the queues default to what the binaries default to (src/config); tests/integration/infra_names.rs
+# checks that they, the keys and the indexes agree with what SETUP creates.
 
 variable "region" {
   description = "AWS region (AWS_REGION of every task)."
@@ -134,7 +135,7 @@ variable "assign_public_ip" {
 }
 
 variable "alb_internal" {
-  description = "Make the load balancer internal."
+  description = "Make the load balancer internal (reachable inside the VPC only). A public one (false) requires certificate_arn."
   type        = bool
   default     = false
 }
@@ -146,7 +147,7 @@ variable "alb_ingress_cidrs" {
 }
 
 variable "certificate_arn" {
-  description = "ACM certificate for HTTPS on 443 (HTTP then redirects). null: HTTP on 80 only."
+  description = "ACM certificate for HTTPS on 443; port 80 then only redirects to it (301). Required when the load balancer is public (alb_internal = false). null: HTTP on 80 only, allowed for an internal load balancer alone."
   type        = string
   default     = null
 }
