@@ -20,14 +20,24 @@ use super::support::emulator::PrivateEmulator;
 use super::support::receiver::{Behaviour, Receiver};
 use super::support::system::{System, Worker};
 
-fn plugins() -> PathBuf {
+pub(super) fn plugins() -> PathBuf {
     PathBuf::from(std::env::var("TF_PLUGIN_DIR").unwrap_or_else(|_| "/opt/tf-plugins".into()))
 }
 
-fn terraform_available() -> bool {
+pub(super) fn terraform_available() -> bool {
     let tf = Command::new("terraform").arg("version").output().is_ok_and(|o| o.status.success());
     tf && plugins().is_dir()
 }
+
+/// What the emulator apply sets beside infra-local.sh's own variables: an image tag (there is no
+/// default: images are pinned), a certificate (a public load balancer requires one; MiniStack
+/// takes any ARN, so the HTTPS listener, its HSTS header and the port-80 redirect are applied as
+/// in production), and no access logs (the emulator's provider has no S3 endpoint).
+pub(super) const EMULATOR_VARS: [(&str, &str); 3] = [
+    ("TF_VAR_image_tag", "emulator"),
+    ("TF_VAR_certificate_arn", "arn:aws:acm:us-east-1:000000000000:certificate/emulator"),
+    ("TF_VAR_alb_access_logs_enabled", "false"),
+];
 
 /// Runs `infra-local.sh <verb>` against `emulator`, with its state in `state`.
 fn infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Value {
@@ -41,6 +51,7 @@ fn try_infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Result<Val
         .env("EMULATOR_PORT", emulator.port.to_string())
         .env("INFRA_STATE", state)
         .env("TF_PLUGIN_DIR", plugins())
+        .envs(EMULATOR_VARS)
         .output()
         .expect("run infra-local.sh");
     let log = state.with_extension(format!("{verb}.log"));
@@ -157,11 +168,16 @@ async fn actions_called(metrics_port: u16, transaction_writes: &[&str]) -> BTree
     actions
 }
 
-/// Every action each component's policy grants, from the applied Terraform state.
-fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
+/// The applied Terraform state's resources.
+fn resources(state: &Path) -> Vec<Value> {
     let out = Command::new("terraform").arg(format!("-chdir={}", state.display())).args(["show", "-json"]).output();
     let shown: Value = serde_json::from_slice(&out.expect("terraform show").stdout).expect("state JSON");
-    let resources = shown["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default();
+    shown["values"]["root_module"]["resources"].as_array().cloned().unwrap_or_default()
+}
+
+/// Every action each component's policy grants, from the applied Terraform state.
+fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let resources = resources(state);
     let mut by_component = BTreeMap::new();
     for r in resources.iter().filter(|r| r["type"] == "aws_iam_role_policy" && r["name"] == "task") {
         let component = r["index"].as_str().unwrap().to_owned();
@@ -177,6 +193,57 @@ fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
         by_component.insert(component, actions.into_iter().filter(|a| !a.starts_with("kms:")).collect());
     }
     by_component
+}
+
+/// Per service, from the applied state: the secrets its task definition injects (environment
+/// name and ARN), its execution role, and the secrets that role may read.
+struct Injected {
+    secrets: BTreeMap<String, String>,
+    execution_role: String,
+    readable: BTreeSet<String>,
+}
+
+fn injected(state: &Path) -> BTreeMap<String, Injected> {
+    let resources = resources(state);
+    let of = |kind: &str, name: &str| -> Vec<&Value> {
+        resources.iter().filter(|r| r["type"] == kind && r["name"] == name).collect()
+    };
+    let role_names: BTreeMap<String, String> = of("aws_iam_role", "execution")
+        .iter()
+        .map(|r| (r["values"]["arn"].as_str().unwrap().to_owned(), r["values"]["name"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut readable_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for r in of("aws_iam_role_policy", "execution_secrets") {
+        let policy: Value = serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap();
+        let arns = readable_by_role.entry(r["values"]["role"].as_str().unwrap().to_owned()).or_default();
+        for statement in policy["Statement"].as_array().unwrap() {
+            let action = match &statement["Action"] {
+                Value::Array(list) if list.len() == 1 => list[0].clone(),
+                other => other.clone(),
+            };
+            assert_eq!(action, "secretsmanager:GetSecretValue", "an execution role only reads secrets: {statement}");
+            match &statement["Resource"] {
+                Value::String(a) => drop(arns.insert(a.clone())),
+                Value::Array(list) => arns.extend(list.iter().map(|a| a.as_str().unwrap().to_owned())),
+                other => panic!("unexpected Resource {other}"),
+            }
+        }
+    }
+    let mut by_service = BTreeMap::new();
+    for r in of("aws_ecs_task_definition", "service") {
+        let service = r["index"].as_str().unwrap().to_owned();
+        let containers: Value = serde_json::from_str(r["values"]["container_definitions"].as_str().unwrap()).unwrap();
+        let secrets = containers[0]["secrets"].as_array().cloned().unwrap_or_default();
+        let secrets = secrets
+            .iter()
+            .map(|s| (s["name"].as_str().unwrap().to_owned(), s["valueFrom"].as_str().unwrap().to_owned()))
+            .collect();
+        let execution_role = r["values"]["execution_role_arn"].as_str().unwrap().to_owned();
+        let role_name = role_names.get(&execution_role).cloned().unwrap_or_default();
+        let readable = readable_by_role.get(&role_name).cloned().unwrap_or_default();
+        by_service.insert(service, Injected { secrets, execution_role, readable });
+    }
+    by_service
 }
 
 /// The AWS actions each component's code may call (src/dynamo, src/sqs, src/worker), as IAM
@@ -278,6 +345,40 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         assert!(denied.is_empty(), "{component} called what its role does not grant: {denied:?}");
     }
     drop(sys);
+
+    // Keys only where needed (CONTRACT.md section 6): each task gets its own secrets, and its
+    // execution role (one per service) may read exactly those, so no task definition can be
+    // started with another service's key. With Cognito (the default) no JWT secret is injected.
+    let injected = injected(&state);
+    let names = |service: &str| injected[service].secrets.keys().map(String::as_str).collect::<Vec<_>>();
+    assert_eq!(names("api"), ["CARD_ENCRYPTION_KEY", "IDEMPOTENCY_FINGERPRINT_KEY", "WEBHOOK_SECRET_KEY"]);
+    assert_eq!(names("payment-worker"), ["CARD_ENCRYPTION_KEY"]);
+    assert_eq!(names("refund-worker"), Vec::<&str>::new());
+    assert_eq!(names("webhook-worker"), ["WEBHOOK_SECRET_KEY"]);
+    let roles: BTreeSet<&str> = injected.values().map(|i| i.execution_role.as_str()).collect();
+    assert_eq!(roles.len(), 4, "one execution role per service: {roles:?}");
+    for (service, i) in &injected {
+        let used: BTreeSet<String> = i.secrets.values().cloned().collect();
+        assert_eq!(i.readable, used, "{service}'s execution role reads exactly its task's secrets");
+    }
+    assert!(
+        !injected["webhook-worker"]
+            .readable
+            .contains(&outputs["card_encryption_key_secret_arn"]["value"].as_str().unwrap().to_owned()),
+        "the webhook-worker's execution role cannot read the card key"
+    );
+
+    // Port 80 redirects to the HTTPS listener, which sends HSTS (applied with a certificate).
+    let listeners: BTreeMap<String, Value> = resources(&state)
+        .into_iter()
+        .filter(|r| r["type"] == "aws_lb_listener")
+        .map(|r| (r["address"].as_str().unwrap().to_owned(), r["values"].clone()))
+        .collect();
+    assert_eq!(listeners["aws_lb_listener.http"]["default_action"][0]["type"], "redirect");
+    assert_eq!(
+        listeners["aws_lb_listener.https[0]"]["routing_http_response_strict_transport_security_header_value"],
+        "max-age=31536000; includeSubDomains"
+    );
 
     infra("destroy", &emulator, &state);
     let gone =

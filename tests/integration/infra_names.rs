@@ -161,7 +161,8 @@ fn ecs_sets_only_variables_the_binaries_read_and_never_the_emulator_endpoint() {
     known.extend(["LOG_FORMAT", "RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT"].map(String::from));
     let set: Vec<&str> = tf.split("{ name = \"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
     let required = ["AWS_REGION", "DYNAMODB_TABLE", "PAYMENTS_QUEUE", "REFUNDS_QUEUE", "BANK_URL"];
-    for name in required.into_iter().chain(["JWT_SECRET_KEY", "CARD_ENCRYPTION_KEY"]) {
+    let secrets = ["JWT_SECRET_KEY", "CARD_ENCRYPTION_KEY", "WEBHOOK_SECRET_KEY", "IDEMPOTENCY_FINGERPRINT_KEY"];
+    for name in required.into_iter().chain(secrets).chain(["API_DOCS"]) {
         assert!(set.contains(&name), "ECS does not set {name}");
     }
     for name in set {
