@@ -1,8 +1,15 @@
 # syntax=docker/dockerfile:1
-# The services' image: api, payment-worker, refund-worker, and nothing else (the bank simulator
-# is a test tool: it has a target of its own, `bank-simulator`, for docker compose).
+# The services' image: api, payment-worker, refund-worker, webhook-worker, and nothing else (the
+# bank simulator is a test tool: it has a target of its own, `bank-simulator`, for docker compose).
 # The command picks which service runs (`docker run IMAGE payment-worker`; ECS `command`,
 # compose `command:`); without one it runs the api.
+#
+# No key or secret is in the image, nor in any ENV here: each service gets only its own at run
+# time (ECS injects them from Secrets Manager, infra/terraform/ecs.tf): the api
+# CARD_ENCRYPTION_KEY, WEBHOOK_SECRET_KEY, IDEMPOTENCY_FINGERPRINT_KEY (and JWT_SECRET_KEY without
+# Cognito); the payment-worker CARD_ENCRYPTION_KEY; the webhook-worker WEBHOOK_SECRET_KEY; the
+# refund-worker none. Tag each build immutably (a version or commit id, never `latest`): the
+# Terraform refuses `latest` and its ECR repository will not overwrite a tag.
 #
 #   docker build -t payment-platform .
 #   docker run --rm payment-platform api --help
