@@ -27,8 +27,8 @@ const MAX_QUEUE_DELAY_MS: u64 = 900_000;
 /// Clocks of different hosts disagree a little: an endpoint created this much after an event
 /// (by the clocks that stamped them) still gets it, so none recorded after it is missed.
 const CLOCK_SKEW_MS: u64 = 5_000;
-/// Endpoints whose connection slots a worker keeps track of before it forgets idle ones.
-const TRACKED_ENDPOINTS: usize = 4_096;
+/// Endpoints, and merchants, whose slots a worker keeps track of before it forgets idle ones.
+const TRACKED_SLOTS: usize = 4_096;
 /// Claims and enqueues a sweep runs at once.
 const SWEEP_PARALLELISM: usize = 16;
 
@@ -40,9 +40,11 @@ pub struct DeliverySettings {
     pub timeout: Duration,
     /// An endpoint failing without a success for this long is disabled.
     pub disable_after_ms: u64,
-    /// Attempts in flight at once, in all and to one endpoint.
+    /// Attempts in flight at once, in all, to one endpoint, and to one merchant's endpoints
+    /// (so one merchant's slow receivers cannot take every slot of a worker).
     pub concurrency: usize,
     pub endpoint_concurrency: usize,
+    pub merchant_concurrency: usize,
 }
 
 impl Default for DeliverySettings {
@@ -53,6 +55,7 @@ impl Default for DeliverySettings {
             disable_after_ms: 5 * 86_400_000,
             concurrency: 64,
             endpoint_concurrency: 4,
+            merchant_concurrency: 16,
         }
     }
 }
@@ -63,13 +66,53 @@ pub struct Webhooks {
     sender: Arc<dyn WebhookSender>,
     settings: DeliverySettings,
     overall: Arc<Semaphore>,
-    per_endpoint: Mutex<HashMap<EndpointId, Arc<Semaphore>>>,
+    per_endpoint: Slots<EndpointId>,
+    per_merchant: Slots<MerchantId>,
+}
+
+/// A semaphore of `limit` slots per key, made when first asked for; the idle ones (no attempt
+/// holds a slot) are forgotten once `TRACKED_SLOTS` keys are known, so memory stays bounded.
+struct Slots<K> {
+    limit: usize,
+    known: Mutex<HashMap<K, Arc<Semaphore>>>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
+    fn new(limit: usize) -> Self {
+        Self { limit: limit.max(1), known: Mutex::default() }
+    }
+
+    /// One slot of `key`'s, or `None` when all are taken: never waits.
+    fn try_take(&self, key: &K) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let slots = {
+            let mut known = crate::util::lock(&self.known);
+            if known.len() >= TRACKED_SLOTS && !known.contains_key(key) {
+                // Nothing but this map holds an idle key's semaphore.
+                known.retain(|_, s| Arc::strong_count(s) > 1);
+            }
+            Arc::clone(known.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.limit))))
+        };
+        slots.try_acquire_owned().ok()
+    }
+
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        crate::util::lock(&self.known).len()
+    }
 }
 
 impl Webhooks {
     pub fn new(services: Services, sender: Arc<dyn WebhookSender>, settings: DeliverySettings) -> Self {
         let overall = Arc::new(Semaphore::new(settings.concurrency.max(1)));
-        Self { services, sender, settings, overall, per_endpoint: Mutex::default() }
+        let per_endpoint = Slots::new(settings.endpoint_concurrency);
+        let per_merchant = Slots::new(settings.merchant_concurrency);
+        Self { services, sender, settings, overall, per_endpoint, per_merchant }
+    }
+
+    /// Keys whose slots this worker tracks now: (endpoints, merchants).
+    #[cfg(test)]
+    pub(crate) fn tracked_slots(&self) -> (usize, usize) {
+        (self.per_endpoint.tracked(), self.per_merchant.tracked())
     }
 
     /// A round's lease: its attempts run at once, each bounded by the timeout (and perhaps one
@@ -185,11 +228,13 @@ impl Webhooks {
         timeout + rand::random_range(0..timeout)
     }
 
-    /// One signed POST, or `None` when the endpoint's slots, or the worker's, are all taken: a
-    /// round never waits for a slot, so a slow receiver holds at most its own slots, and a
-    /// round's length is bounded by one attempt's timeout (well inside its lease).
+    /// One signed POST, or `None` when the endpoint's slots, its merchant's, or the worker's
+    /// are all taken: a round never waits for a slot, so a slow receiver holds at most its own
+    /// slots, a merchant's receivers at most the merchant's (the other merchants keep the rest),
+    /// and a round's length is bounded by one attempt's timeout (well inside its lease).
     async fn attempt(&self, event: &Event, endpoint: &Endpoint) -> Option<(AttemptOutcome, u64, Duration)> {
-        let slot = self.endpoint_slots(endpoint.id).try_acquire_owned().ok()?;
+        let slot = self.per_endpoint.try_take(&endpoint.id)?;
+        let merchant_slot = self.per_merchant.try_take(&endpoint.merchant_id)?;
         let _overall = Arc::clone(&self.overall).try_acquire_owned().ok()?;
         let at_ms = self.services.clock.now_ms();
         let secrets: Vec<String> = endpoint
@@ -204,18 +249,8 @@ impl Webhooks {
         let started = Instant::now();
         let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
         let outcome = self.sender.send(&out).await;
-        drop(slot);
+        drop((slot, merchant_slot));
         Some((outcome, at_ms, started.elapsed()))
-    }
-
-    fn endpoint_slots(&self, id: EndpointId) -> Arc<Semaphore> {
-        let mut slots = crate::util::lock(&self.per_endpoint);
-        let limit = self.settings.endpoint_concurrency.max(1);
-        if slots.len() >= TRACKED_ENDPOINTS {
-            // Forget the endpoints with no attempt in flight (nothing else holds their semaphore).
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
-        }
-        Arc::clone(slots.entry(id).or_insert_with(|| Arc::new(Semaphore::new(limit))))
     }
 
     /// Records what an attempt says about its endpoint (as this round read it): a 410 or days of
@@ -304,6 +339,43 @@ impl Webhooks {
     }
 }
 
+/// Redeliveries one merchant may ask of one API process at once...
+pub const REDELIVERY_BURST: u64 = 20;
+/// ...and how often one more is allowed after that: 20 a minute.
+pub const REDELIVERY_EVERY_MS: u64 = 3_000;
+/// Merchants whose redelivery budget a process remembers before it forgets the full ones.
+const REMEMBERED_BUDGETS: usize = 10_000;
+
+/// Per process: each merchant's budget of redeliveries, a token bucket of `REDELIVERY_BURST`
+/// refilled one per `REDELIVERY_EVERY_MS` (kept as the time the bucket is full again, GCRA). Per
+/// API replica, like the API's rate limits: with N replicas a merchant gets up to N times as many.
+/// A shared (store-backed) budget would cost a conditional write on every ask for little more:
+/// what it bounds is the fan-out one merchant makes the webhook workers do, which each worker
+/// bounds again by `WEBHOOK_MERCHANT_CONCURRENCY`.
+#[derive(Default)]
+pub struct RedeliveryBudget {
+    full_at: Mutex<HashMap<MerchantId, u64>>,
+}
+
+impl RedeliveryBudget {
+    /// Takes one redelivery of `merchant`'s at `now_ms`; `Err(ms to wait)` when none is left.
+    fn take(&self, merchant: &MerchantId, now_ms: u64) -> Result<(), u64> {
+        let mut full_at = crate::util::lock(&self.full_at);
+        if full_at.len() >= REMEMBERED_BUDGETS && !full_at.contains_key(merchant) {
+            full_at.retain(|_, at| *at > now_ms);
+        }
+        let at = full_at.entry(merchant.clone()).or_insert(now_ms);
+        let from = (*at).max(now_ms);
+        let spent = from - now_ms;
+        let allowed = (REDELIVERY_BURST - 1) * REDELIVERY_EVERY_MS;
+        if spent > allowed {
+            return Err(spent - allowed);
+        }
+        *at = from + REDELIVERY_EVERY_MS;
+        Ok(())
+    }
+}
+
 /// Redelivery, asked for through the API.
 impl Services {
     /// The event's attempts, oldest first; another merchant's event is `EventNotFound`.
@@ -313,9 +385,13 @@ impl Services {
     }
 
     /// Delivers the event again now to every endpoint that wants it, from the start of the
-    /// schedule; answers to how many endpoints.
+    /// schedule; answers to how many endpoints. A merchant asks at most `REDELIVERY_BURST` at
+    /// once and one per `REDELIVERY_EVERY_MS` after that, per process (`RedeliveryBudget`).
     pub async fn redeliver(&self, merchant: &MerchantId, id: EventId) -> Result<usize, AppError> {
         self.get_event(merchant, id).await?;
+        if let Err(wait_ms) = self.presence.redeliveries.take(merchant, self.clock.now_ms()) {
+            return Err(AppError::RedeliveriesLimited { retry_after_secs: wait_ms.div_ceil(1000).max(1) });
+        }
         let mut delays = super::changes::contention();
         loop {
             let now = self.clock.now_ms();
@@ -347,6 +423,43 @@ impl Services {
                     None => return Err(AppError::DeliveryBusy),
                 },
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_slots_are_forgotten_and_busy_ones_kept() {
+        let slots = Slots::<u32>::new(1);
+        let held = slots.try_take(&0).expect("a free slot");
+        assert!(slots.try_take(&0).is_none(), "at its bound");
+        for key in 1..=u32::try_from(TRACKED_SLOTS).unwrap() * 2 {
+            drop(slots.try_take(&key).expect("a free slot"));
+        }
+        assert!(slots.tracked() <= TRACKED_SLOTS, "bounded: {}", slots.tracked());
+        assert!(slots.try_take(&0).is_none(), "a key with a slot in use is not forgotten");
+        drop(held);
+        assert!(slots.try_take(&0).is_some());
+    }
+
+    #[test]
+    fn a_merchants_redelivery_budget_refills_one_at_a_time() {
+        let budget = RedeliveryBudget::default();
+        let (m, other) = (MerchantId::parse("a@m").unwrap(), MerchantId::parse("b@m").unwrap());
+        for _ in 0..REDELIVERY_BURST {
+            budget.take(&m, 1_000).unwrap();
+        }
+        assert_eq!(budget.take(&m, 1_000), Err(REDELIVERY_EVERY_MS));
+        assert_eq!(budget.take(&m, 2_000), Err(REDELIVERY_EVERY_MS - 1_000));
+        assert!(budget.take(&other, 1_000).is_ok(), "per merchant");
+        budget.take(&m, 1_000 + REDELIVERY_EVERY_MS).unwrap();
+        assert!(budget.take(&m, 1_000 + REDELIVERY_EVERY_MS).is_err());
+        // A minute later the bucket is full again.
+        for _ in 0..REDELIVERY_BURST {
+            budget.take(&m, 200_000).unwrap();
         }
     }
 }

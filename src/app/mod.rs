@@ -47,6 +47,9 @@ pub enum AppError {
     TooManyEndpoints(usize),
     #[error("webhook endpoint not found")]
     EndpointNotFound,
+    /// The merchant asked for more redeliveries than this process allows it; nothing was changed.
+    #[error("too many redeliveries for this merchant; retry after the time given")]
+    RedeliveriesLimited { retry_after_secs: u64 },
     /// Another delivery round of the event is under way; nothing was changed.
     #[error("a delivery of this event is under way; try again in a few seconds")]
     DeliveryBusy,

@@ -25,11 +25,13 @@ const FAILED_ANSWER_MS: u64 = 1_000;
 /// Per process: merchant → (has an enabled endpoint, until when that is trusted), and the
 /// look-ups under way. A merchant's look-up is made by one request at a time: when a busy
 /// merchant's answer expires, the requests that find it so wait for one read instead of each
-/// making its own. Another merchant's look-up never waits for it.
+/// making its own. Another merchant's look-up never waits for it. Beside it, the other thing a
+/// process keeps per merchant for its webhooks: what is left of its redelivery budget.
 #[derive(Default)]
 pub struct EndpointPresence {
     known: Mutex<HashMap<MerchantId, (bool, u64)>>,
     lookups: SingleFlight<MerchantId>,
+    pub(crate) redeliveries: super::deliver::RedeliveryBudget,
 }
 
 impl EndpointPresence {

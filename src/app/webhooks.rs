@@ -21,16 +21,14 @@ pub struct NewEndpoint {
 const UPDATE_ROUNDS: usize = 5;
 
 impl Services {
-    /// The new endpoint and its secret, which is never shown again.
+    /// The new endpoint and its secret, which is never shown again. The store holds the cap of
+    /// `MAX_ENDPOINTS` in the write itself (`Conflict(WrongState)` for a full merchant), so
+    /// racing creates cannot pass it together.
     pub async fn create_endpoint(
         &self,
         merchant: &MerchantId,
         new: NewEndpoint,
     ) -> Result<(Endpoint, String), AppError> {
-        let existing = self.store.endpoints.endpoints(merchant).await?;
-        if existing.len() >= MAX_ENDPOINTS {
-            return Err(AppError::TooManyEndpoints(MAX_ENDPOINTS));
-        }
         let id = EndpointId::new();
         let secret = sign::new_secret();
         let now = self.clock.now_ms();
@@ -54,7 +52,13 @@ impl Services {
             failing_since_ms: None,
             revision: 0,
         };
-        self.store.endpoints.create_endpoint(&endpoint).await.map_err(AppError::after_write_of)?;
+        match self.store.endpoints.create_endpoint(&endpoint).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(ConflictKind::WrongState)) => {
+                return Err(AppError::TooManyEndpoints(MAX_ENDPOINTS));
+            }
+            Err(e) => return Err(AppError::after_write_of(e)),
+        }
         // This process sends the merchant's events to the webhooks from now on (`app::notify`).
         self.presence.set(merchant, true, now);
         Ok((endpoint, secret))

@@ -1,4 +1,4 @@
-//! Webhook items: endpoints (in their merchant's collection), the deliveries of an event (an
+//! Webhook items: endpoints and their count (in their merchant's collection), the deliveries of an event (an
 //! attribute of the event item) and delivery attempts (in the payment's collection, kept as long
 //! as events are).
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -12,6 +12,13 @@ use crate::domain::events::{EventId, EventType};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::StoreError;
 use crate::domain::webhooks::*;
+
+/// The sort key of a merchant's endpoint count, an item beside its endpoints (outside the
+/// `WEBHOOK#` prefix, so a read of the endpoints skips it): `Endpoints` (how many there are)
+/// and `Revision` (counts the item's writes).
+pub const ENDPOINT_COUNT_SK: &str = "WEBHOOK_COUNT";
+pub const ENDPOINT_COUNT: &str = "Endpoints";
+pub const ENDPOINT_COUNT_REVISION: &str = "Revision";
 
 /// The event item's attribute with its deliveries.
 pub const DELIVERIES: &str = "WebhookDeliveries";

@@ -111,6 +111,7 @@ impl ApiError {
                 AppError::EndpointNotFound => (S::NOT_FOUND, "webhook_endpoint_not_found", msg),
                 AppError::TooManyEndpoints(_) => (S::CONFLICT, "too_many_webhook_endpoints", msg),
                 AppError::DeliveryBusy => (S::CONFLICT, "delivery_in_progress", msg),
+                AppError::RedeliveriesLimited { .. } => (S::TOO_MANY_REQUESTS, "rate_limited", msg),
                 // Nothing of the request was written, so trying again is safe.
                 AppError::Contended => (S::CONFLICT, "payment_busy", msg),
                 AppError::OutcomeUnknown => (S::GATEWAY_TIMEOUT, "outcome_unknown", OUTCOME_UNKNOWN.into()),
@@ -152,6 +153,9 @@ impl IntoResponse for ApiError {
             }
             Self::App(AppError::IdempotencyInFlight | AppError::Unavailable(_)) | Self::Timeout => {
                 resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::App(AppError::RedeliveriesLimited { retry_after_secs }) => {
+                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             Self::RateLimited(limited) => {
                 let headers = resp.headers_mut();

@@ -1,5 +1,5 @@
-//! The webhook ports in memory, with the DynamoDB adapter's semantics: endpoint updates land on
-//! the revision read, an event's deliveries are leased to one worker at a time, and every event
+//! The webhook ports in memory, with the DynamoDB adapter's semantics: a merchant's endpoints
+//! are capped in the write that adds one, endpoint updates land on the revision read, an event's deliveries are leased to one worker at a time, and every event
 //! enters the due-time index when it is recorded.
 use std::collections::HashMap;
 
@@ -9,7 +9,7 @@ use super::memory::MemoryStore;
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, StoreError, WebhookEndpoints};
-use crate::domain::webhooks::{AttemptRecord, Delivery, Endpoint, EndpointId, next_due};
+use crate::domain::webhooks::{AttemptRecord, Delivery, Endpoint, EndpointId, MAX_ENDPOINTS, next_due};
 
 #[derive(Default)]
 pub(super) struct WebhookState {
@@ -39,6 +39,11 @@ impl WebhookEndpoints for MemoryStore {
         let mut state = self.lock();
         if state.webhooks.endpoints.iter().any(|e| e.id == endpoint.id) {
             return Err(StoreError::Conflict(ConflictKind::AlreadyExists));
+        }
+        // Counted under the same lock as the push, as the adapter counts in the same transaction.
+        let theirs = state.webhooks.endpoints.iter().filter(|e| e.merchant_id == endpoint.merchant_id).count();
+        if theirs >= MAX_ENDPOINTS {
+            return Err(StoreError::Conflict(ConflictKind::WrongState));
         }
         state.webhooks.endpoints.push(endpoint.clone());
         Ok(())

@@ -1,5 +1,6 @@
-//! The shared store suite's webhook checks (see `store_suite`): endpoints by revision, and the
-//! lease, due-time index and attempts of an event's deliveries.
+//! The shared store suite's webhook checks (see `store_suite`): endpoints by revision and capped
+//! per merchant in the write itself, and the lease, due-time index and attempts of an event's
+//! deliveries.
 use super::store_suite::{T0, create, fresh_merchant, new_payment};
 use crate::domain::events::EventId;
 use crate::domain::ports::{ConflictKind, DeliveryClaim, StoreError, Stores};
@@ -23,6 +24,7 @@ fn endpoint(m: &crate::domain::ids::MerchantId, created_ms: u64) -> Endpoint {
 
 pub async fn run(s: &Stores) {
     endpoints_are_kept_per_merchant_and_updated_by_revision(s).await;
+    racing_creates_never_pass_the_cap_and_a_delete_frees_one_place(s).await;
     an_events_deliveries_are_leased_indexed_and_recorded(s).await;
 }
 
@@ -49,6 +51,34 @@ async fn endpoints_are_kept_per_merchant_and_updated_by_revision(s: &Stores) {
     assert!(!s.endpoints.delete_endpoint(&m, first.id).await.unwrap());
     assert_eq!(s.endpoints.update_endpoint(&stored).await, Err(StoreError::NotFound));
     assert_eq!(s.endpoints.endpoints(&m).await.unwrap(), [second]);
+}
+
+async fn racing_creates_never_pass_the_cap_and_a_delete_frees_one_place(s: &Stores) {
+    let m = fresh_merchant();
+    let full = || Err(StoreError::Conflict(ConflictKind::WrongState));
+    let racing: Vec<Endpoint> = (0..20).map(|i| endpoint(&m, T0 + i)).collect();
+    let results = futures::future::join_all(racing.iter().map(|e| s.endpoints.create_endpoint(e))).await;
+    let created = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(created, MAX_ENDPOINTS, "{results:?}");
+    assert!(results.iter().all(|r| r.is_ok() || *r == full()), "the others are refused as full: {results:?}");
+    let stored = s.endpoints.endpoints(&m).await.unwrap();
+    assert_eq!(stored.len(), MAX_ENDPOINTS);
+    assert_eq!(s.endpoints.create_endpoint(&endpoint(&m, T0 + 30)).await, full());
+    assert!(s.endpoints.create_endpoint(&endpoint(&fresh_merchant(), T0)).await.is_ok(), "per merchant");
+
+    assert!(!s.endpoints.delete_endpoint(&m, EndpointId::new()).await.unwrap());
+    assert_eq!(s.endpoints.create_endpoint(&endpoint(&m, T0 + 31)).await, full(), "deleting nothing frees nothing");
+    assert!(s.endpoints.delete_endpoint(&m, stored[0].id).await.unwrap());
+    assert!(!s.endpoints.delete_endpoint(&m, stored[0].id).await.unwrap(), "deleted once, counted once");
+    let two = [endpoint(&m, T0 + 40), endpoint(&m, T0 + 41)];
+    let results = futures::future::join_all(two.iter().map(|e| s.endpoints.create_endpoint(e))).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "one place, one create: {results:?}");
+    assert_eq!(s.endpoints.endpoints(&m).await.unwrap().len(), MAX_ENDPOINTS);
+    for e in s.endpoints.endpoints(&m).await.unwrap() {
+        assert!(s.endpoints.delete_endpoint(&m, e.id).await.unwrap());
+    }
+    assert!(s.endpoints.endpoints(&m).await.unwrap().is_empty());
+    assert!(s.endpoints.create_endpoint(&endpoint(&m, T0 + 50)).await.is_ok(), "the count went back to zero");
 }
 
 async fn an_events_deliveries_are_leased_indexed_and_recorded(s: &Stores) {

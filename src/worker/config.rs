@@ -138,6 +138,7 @@ impl WorkerConfig {
             webhook_retry_schedule = ?self.webhooks.webhook_retry_schedule,
             webhook_concurrency = self.webhooks.webhook_concurrency,
             webhook_endpoint_concurrency = self.webhooks.webhook_endpoint_concurrency,
+            webhook_merchant_concurrency = self.webhooks.webhook_merchant_concurrency,
             webhook_disable_after_secs = self.webhooks.webhook_disable_after_secs,
             "effective configuration"
         );
@@ -197,6 +198,7 @@ mod tests {
             "WEBHOOK_RETRY_SCHEDULE",
             "WEBHOOK_CONCURRENCY",
             "WEBHOOK_ENDPOINT_CONCURRENCY",
+            "WEBHOOK_MERCHANT_CONCURRENCY",
             "WEBHOOK_DISABLE_AFTER_SECS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");

@@ -379,7 +379,90 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);
 }
 
-/// A receiver that holds each request until the test releases it.
+#[tokio::test]
+async fn a_merchant_at_its_bound_does_not_block_another_merchants_deliveries() {
+    let w = World::new();
+    let gate = Arc::new(Gate::default());
+    // Two slots in all: without a bound of its own, one merchant's two slow endpoints take both.
+    let settings = DeliverySettings { concurrency: 2, merchant_concurrency: 1, ..DeliverySettings::default() };
+    let hooks = Arc::new(Webhooks::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    endpoint(&w, "https://slow.example.com/1", &[EventType::PaymentCreated]).await;
+    endpoint(&w, "https://slow.example.com/2", &[EventType::PaymentCreated]).await;
+    let new = NewEndpoint {
+        url: WebhookUrl::parse("https://fast.example.com/", false).unwrap(),
+        event_types: vec![EventType::PaymentCreated],
+        description: None,
+    };
+    w.services.create_endpoint(&other_merchant(), new).await.unwrap();
+    let slow = EventId { payment_id: w.payment(500).await, version: 1 };
+    let theirs = w.services.create_payment(&other_merchant(), request("4242424242424242", 100), None).await.unwrap();
+    let fast = EventId { payment_id: id_of(&theirs), version: 1 };
+    let first = tokio::spawn({
+        let hooks = Arc::clone(&hooks);
+        async move { hooks.deliver(slow).await }
+    });
+    gate.entered.acquire().await.unwrap().forget();
+    assert_eq!(hooks.deliver(fast).await, Step::Done, "the other merchant's round waits for no slot");
+    let theirs = w.services.delivery_attempts(&other_merchant(), fast).await.unwrap();
+    assert_eq!(theirs.iter().map(|a| a.status_code).collect::<Vec<_>>(), [Some(200)], "delivered at once");
+    gate.release.add_permits(1);
+    assert_eq!(first.await.unwrap(), Step::Done);
+    let ours = w.services.delivery_attempts(&merchant(), slow).await.unwrap();
+    assert_eq!(ours.len(), 1, "the merchant's second endpoint waited for its slot, no attempt counted");
+    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
+    assert!(due.iter().any(|d| d.event == slow && d.due_ms > w.clock.now_ms()), "postponed, still due");
+    assert_eq!(hooks.tracked_slots(), (3, 2), "the slots of each endpoint and merchant seen");
+}
+
+#[tokio::test]
+async fn racing_creates_never_make_a_seventeenth_endpoint() {
+    let w = World::new();
+    let creates = (0..20).map(|i| {
+        let services = w.services.clone();
+        tokio::spawn(async move {
+            let new = NewEndpoint {
+                url: WebhookUrl::parse(&format!("https://shop.example.com/{i}"), false).unwrap(),
+                event_types: vec![],
+                description: None,
+            };
+            services.create_endpoint(&merchant(), new).await
+        })
+    });
+    let results = futures::future::join_all(creates).await;
+    let created = results.iter().filter(|r| matches!(r, Ok(Ok(_)))).count();
+    let refused = results.iter().filter(|r| matches!(r, Ok(Err(AppError::TooManyEndpoints(16))))).count();
+    assert_eq!((created, refused), (16, 4));
+    assert_eq!(w.services.endpoints(&merchant()).await.unwrap().len(), MAX_ENDPOINTS);
+    let one = w.services.endpoints(&merchant()).await.unwrap()[0].id;
+    w.services.delete_endpoint(&merchant(), one).await.unwrap();
+    endpoint(&w, "https://shop.example.com/again", &[]).await;
+}
+
+#[tokio::test]
+async fn a_burst_of_redeliveries_is_limited_per_merchant() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let events = [w.payment(500).await, w.payment(600).await].map(|payment_id| EventId { payment_id, version: 1 });
+    deliver_announced(&w, &hooks).await;
+    for i in 0..crate::app::deliver::REDELIVERY_BURST {
+        let event = events[usize::try_from(i % 2).unwrap()];
+        assert_eq!(w.services.redeliver(&merchant(), event).await.unwrap(), 1, "redelivery {i}");
+    }
+    let limited = w.services.redeliver(&merchant(), events[0]).await;
+    assert!(matches!(limited, Err(AppError::RedeliveriesLimited { retry_after_secs: 3 })), "{limited:?}");
+    // Another merchant's budget is its own (its event is not found, but it is not limited).
+    assert!(matches!(w.services.redeliver(&other_merchant(), events[0]).await, Err(AppError::EventNotFound)));
+    let resp = axum::response::IntoResponse::into_response(crate::http::error::ApiError::from(limited.unwrap_err()));
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "3");
+    w.clock.advance(crate::app::deliver::REDELIVERY_EVERY_MS);
+    w.services.redeliver(&merchant(), events[1]).await.unwrap();
+    assert!(w.services.redeliver(&merchant(), events[1]).await.is_err(), "one per 3 s after the burst");
+}
+
+/// A receiver that holds each request to a `slow` URL until the test releases it (and answers
+/// the others at once).
 struct Gate {
     entered: tokio::sync::Semaphore,
     release: tokio::sync::Semaphore,
@@ -393,7 +476,10 @@ impl Default for Gate {
 
 #[async_trait]
 impl WebhookSender for Gate {
-    async fn send(&self, _: &Outgoing<'_>) -> AttemptOutcome {
+    async fn send(&self, out: &Outgoing<'_>) -> AttemptOutcome {
+        if !out.url.contains("slow") {
+            return status(200);
+        }
         self.entered.add_permits(1);
         self.release.acquire().await.unwrap().forget();
         status(200)

@@ -150,6 +150,7 @@ fn every_error() -> Vec<ApiError> {
         AppError::TooManyEndpoints(16),
         AppError::EndpointNotFound,
         AppError::DeliveryBusy,
+        AppError::RedeliveriesLimited { retry_after_secs: 1 },
         AppError::Contended,
         AppError::OutcomeUnknown,
         AppError::Unavailable(String::new()),
@@ -169,6 +170,7 @@ fn every_error() -> Vec<ApiError> {
             | AppError::TooManyEndpoints(_)
             | AppError::EndpointNotFound
             | AppError::DeliveryBusy
+            | AppError::RedeliveriesLimited { .. }
             | AppError::Contended
             | AppError::OutcomeUnknown
             | AppError::Unavailable(_)
