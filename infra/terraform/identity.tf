@@ -22,7 +22,8 @@ locals {
   cognito_domain_prefix = coalesce(var.cognito_domain_prefix, lower("${var.name_prefix}-${data.aws_caller_identity.current.account_id}"))
   cognito_token_url     = "https://${local.cognito_domain_prefix}.auth.${var.region}.amazoncognito.com/oauth2/token"
 
-  # "<identifier>/payments.read" and "<identifier>/payments.write": what a merchant asks for.
+  # "<identifier>/payments.read", "<identifier>/payments.write" and "<identifier>/webhooks.manage":
+  # what a merchant asks for (each client is allowed all three).
   merchant_scopes = flatten(aws_cognito_resource_server.api[*].scope_identifiers)
 }
 
@@ -61,6 +62,13 @@ resource "aws_cognito_resource_server" "api" {
   scope {
     scope_name        = "payments.write"
     scope_description = "Create payments and refunds"
+  }
+
+  # The API requires it (403 insufficient_scope without) on /webhook-endpoints, an event's
+  # attempts and its redelivery (src/http/scopes.rs).
+  scope {
+    scope_name        = "webhooks.manage"
+    scope_description = "Manage webhook endpoints, read delivery attempts, redeliver events"
   }
 }
 
