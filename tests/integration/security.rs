@@ -406,5 +406,6 @@ async fn the_key_rotation_runbook_works_end_to_end() {
     assert_eq!(sys.settled(&new_id, Duration::from_secs(60)).await["Status"], "SUCCEEDED");
     // The secret sealed under the old key cannot sign any more; the rotated one, under the new key, does.
     let new_delivery = about(new_id).await;
-    assert_eq!(verify_with_reference(&[(&new_delivery, new_secret.as_str())], &[(&new_delivery, secret.as_str())]), 1);
+    // Two lines checked: the new secret verifies, the old one is refused.
+    assert_eq!(verify_with_reference(&[(&new_delivery, new_secret.as_str())], &[(&new_delivery, secret.as_str())]), 2);
 }

@@ -243,7 +243,7 @@ impl System {
         self.api.exited(Duration::from_secs(30)).await;
         self.restarts += 1;
         let env = with_keys("api", &self.env);
-        let name = format!("{}-api-{}", self.name, self.restarts);
+        let name = format!("{}-{}-api", self.name, self.restarts);
         self.api = Proc::spawn(&service_bin(env!("CARGO_BIN_EXE_api"), "api"), &name, &env);
         self.api.wait_healthy().await;
         self.app = TestApp::external(format!("http://127.0.0.1:{}", self.api.port), self.app.aws.clone()).await;
