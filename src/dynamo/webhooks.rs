@@ -6,10 +6,11 @@
 //! on the count being under the cap, and every delete with its decrement, so racing creates can
 //! never make a 17th. Endpoints from before the count existed are counted by a consistent Query
 //! the first time a create or delete finds no count item; that first count is written only
-//! where there is still none, so two first writers cannot both start from a stale number. A
-//! count found at a bound (full for a create, zero for a delete) is checked against a recount
-//! before it is believed, and corrected on the revision read, so a count that drifted (an old
-//! replica's create or delete during the roll-out of this one) heals itself.
+//! where there is still none, so two first writers cannot both start from a stale number. Each
+//! create and delete also recounts (creates and deletes are rare; a Query of at most 16 items)
+//! and corrects a count that differs, conditioned on the count's revision as read, so a count
+//! that drifted (an old replica's create or delete during the roll-out of this one) heals at the
+//! next create or delete instead of holding a merchant under or over the cap for good.
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -30,6 +31,16 @@ use crate::domain::webhooks::{Endpoint, EndpointId, MAX_ENDPOINTS};
 
 /// Rounds a create or delete tries while other writes of the merchant's count land first.
 const COUNT_ROUNDS: u32 = 12;
+
+/// What a recount found.
+enum Recount {
+    /// The count as read is right.
+    Right,
+    /// It was wrong and is corrected: read it again.
+    Corrected,
+    /// It changed since it was read (another create or delete): the read is stale.
+    Moved,
+}
 
 /// What the transaction of an endpoint's write and its count's came to.
 enum Counted {
@@ -151,14 +162,14 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
-    /// A count found at a bound (`seen` endpoints, at `revision`) checked against a recount;
-    /// `true` when it was wrong and was corrected (or moved meanwhile): read it again.
-    async fn recount(&self, m: &MerchantId, seen: u64, revision: u64) -> Result<bool, StoreError> {
+    /// The count as read (`seen` endpoints, at `revision`) checked against a consistent count of
+    /// the endpoints, and set to it when they differ, only while still at `revision`: no counted
+    /// write landed since the read, so the recount saw only what the count missed.
+    async fn recount(&self, m: &MerchantId, seen: u64, revision: u64) -> Result<Recount, StoreError> {
         let actual = self.count_endpoints(m).await?;
         if actual == seen {
-            return Ok(false);
+            return Ok(Recount::Right);
         }
-        tracing::warn!(merchant = %m, counted = seen, actual, "webhook endpoint count corrected");
         let res = self
             .client
             .update_item()
@@ -175,8 +186,12 @@ impl DynamoStore {
             .await
             .map_err(classify);
         match res {
-            Ok(_) | Err(StoreError::Conflict(_)) => Ok(true),
-            Err(StoreError::Transient(code)) if code == "TransactionConflictException" => Ok(true),
+            Ok(_) => {
+                tracing::warn!(merchant = %m, counted = seen, actual, "webhook endpoint count corrected");
+                Ok(Recount::Corrected)
+            }
+            Err(StoreError::Conflict(_)) => Ok(Recount::Moved),
+            Err(StoreError::Transient(code)) if code == "TransactionConflictException" => Ok(Recount::Moved),
             Err(e) => Err(e),
         }
     }
@@ -212,13 +227,13 @@ impl WebhookEndpoints for DynamoStore {
         for round in 0..COUNT_ROUNDS {
             pause(round).await;
             let count = match self.read_count(m).await? {
-                Some((seen, revision)) if seen >= cap => {
-                    if self.recount(m, seen, revision).await? {
-                        continue;
-                    }
-                    return Err(full());
-                }
-                Some(_) => self.count_step(m, true)?,
+                // A stale read is fine under the cap: the increment's condition is checked as it lands.
+                Some((seen, revision)) => match self.recount(m, seen, revision).await? {
+                    Recount::Corrected => continue,
+                    Recount::Moved if seen >= cap => continue,
+                    _ if seen >= cap => return Err(full()),
+                    _ => self.count_step(m, true)?,
+                },
                 None => match self.count_endpoints(m).await? {
                     before if before >= cap => return Err(full()),
                     before => self.count_first(m, before + 1)?,
@@ -279,13 +294,12 @@ impl WebhookEndpoints for DynamoStore {
         for round in 0..COUNT_ROUNDS {
             pause(round).await;
             let count = match self.read_count(merchant).await? {
-                Some((0, revision)) => {
-                    if self.recount(merchant, 0, revision).await? {
-                        continue;
-                    }
-                    return Ok(false);
-                }
-                Some(_) => self.count_step(merchant, false)?,
+                Some((seen, revision)) => match self.recount(merchant, seen, revision).await? {
+                    Recount::Corrected => continue,
+                    Recount::Moved if seen == 0 => continue,
+                    _ if seen == 0 => return Ok(false),
+                    _ => self.count_step(merchant, false)?,
+                },
                 None => match self.count_endpoints(merchant).await? {
                     0 => return Ok(false),
                     before => self.count_first(merchant, before - 1)?,

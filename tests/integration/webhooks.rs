@@ -182,3 +182,129 @@ async fn production_mode_accepts_only_https_to_public_hosts() {
     assert_eq!(app.get_path("/webhook-endpoints/we_nope").await.status(), 400);
     assert_eq!(app.get_path("/events/evt_nope/attempts").await.status(), 400);
 }
+
+#[tokio::test]
+async fn racing_creates_stop_at_sixteen_endpoints_and_a_burst_of_redeliveries_gets_429() {
+    let (api, aws) = api_alone("webhooks-cap", &[]).await;
+    let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
+    let creates = (0..20).map(|i| {
+        let app = &app;
+        async move {
+            let body = json!({"Url": format!("https://hooks.example.com/{i}"), "EventTypes": ["payment.created"]});
+            let resp = app.post_json("/webhook-endpoints", &body).await;
+            let status = resp.status().as_u16();
+            (status, resp.json::<Value>().await.unwrap())
+        }
+    });
+    let answers = futures::future::join_all(creates).await;
+    let created = answers.iter().filter(|(status, _)| *status == 201).count();
+    let refused: Vec<&Value> = answers.iter().filter(|(status, _)| *status != 201).map(|(_, body)| body).collect();
+    let statuses: Vec<u16> = answers.iter().map(|(status, _)| *status).collect();
+    assert_eq!(created, 16, "{statuses:?}");
+    assert_eq!(refused.len(), 4);
+    assert!(statuses.iter().all(|status| [201, 409].contains(status)), "{statuses:?}");
+    assert!(refused.iter().all(|body| body["Error"]["Code"] == "too_many_webhook_endpoints"), "{refused:?}");
+    let listed: Value = app.get_path("/webhook-endpoints").await.json().await.unwrap();
+    assert_eq!(listed["WebhookEndpoints"].as_array().unwrap().len(), 16);
+
+    // Redeliveries: 20 at once per merchant, then 429 with Retry-After.
+    let payment = app.create_ok(&card_request("4242424242424242", 100)).await;
+    let events = app.all_events(&format!("/payments/{payment}/events"), 10).await;
+    let event = events[0]["EventID"].as_str().unwrap();
+    for i in 0..20 {
+        let resp = app.post_json(&format!("/events/{event}/redeliver"), &json!({})).await;
+        assert_eq!(resp.status(), 202, "redelivery {i}");
+    }
+    let resp = app.post_json(&format!("/events/{event}/redeliver"), &json!({})).await;
+    assert_eq!(resp.status(), 429);
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=3).contains(&wait), "one more every 3 s: {wait}");
+    assert_eq!(resp.json::<Value>().await.unwrap()["Error"]["Code"], "rate_limited");
+    let other = app.token_for(Some("other@merchant")).await;
+    let resp = app
+        .http
+        .post(format!("{}/events/{event}/redeliver", app.url))
+        .bearer_auth(&other)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404, "another merchant's budget is its own (and the event is not its)");
+}
+
+/// Endpoints written before the per-merchant count existed (here: the count item removed) are
+/// counted when the count is first needed, and a count that drifted is corrected at its bounds.
+#[tokio::test]
+async fn endpoints_from_before_the_count_still_count_and_a_drifted_count_heals() {
+    use payment_platform::domain::ports::{ConflictKind, StoreError, WebhookEndpoints};
+    use payment_platform::domain::webhooks::{Endpoint, EndpointId, EndpointStatus, WebhookUrl};
+
+    let aws = crate::support::app::unique_aws_args();
+    let clients = payment_platform::aws::clients(&aws).await;
+    payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
+    let store = payment_platform::dynamo::DynamoStore::new(clients.dynamodb.clone(), aws.table.clone());
+    let m = payment_platform::domain::ids::MerchantId::parse("legacy@merchant").unwrap();
+    let endpoint = |i: u64| Endpoint {
+        id: EndpointId::new(),
+        merchant_id: m.clone(),
+        url: WebhookUrl::parse("https://hooks.example.com/", false).unwrap(),
+        event_types: vec![],
+        description: None,
+        status: EndpointStatus::Enabled,
+        disabled_reason: None,
+        secrets: vec![],
+        created_ms: 1_800_000_000_000 + i,
+        failing_since_ms: None,
+        revision: 0,
+    };
+    let count_key = || {
+        use aws_sdk_dynamodb::types::AttributeValue::S;
+        let pk = payment_platform::dynamo::keys::merchant_pk(&m);
+        std::collections::HashMap::from([("PK".to_owned(), S(pk)), ("SK".to_owned(), S("WEBHOOK_COUNT".into()))])
+    };
+    let set_count = |count: Option<u64>| {
+        let (client, table, key) = (clients.dynamodb.clone(), aws.table.clone(), count_key());
+        async move {
+            let written = match count {
+                None => client.delete_item().table_name(table).set_key(Some(key)).send().await.is_ok(),
+                Some(c) => client
+                    .update_item()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .update_expression("SET Endpoints = :c")
+                    .expression_attribute_values(":c", aws_sdk_dynamodb::types::AttributeValue::N(c.to_string()))
+                    .send()
+                    .await
+                    .is_ok(),
+            };
+            assert!(written, "the count item changed");
+        }
+    };
+    let full = Err(StoreError::Conflict(ConflictKind::WrongState));
+
+    for i in 0..15 {
+        store.create_endpoint(&endpoint(i)).await.unwrap();
+    }
+    set_count(None).await;
+    let two = [endpoint(20), endpoint(21)];
+    let results = futures::future::join_all(two.iter().map(|e| store.create_endpoint(e))).await;
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "15 from before the count, one place: {results:?}");
+    assert_eq!(store.create_endpoint(&endpoint(22)).await, full);
+    assert_eq!(store.endpoints(&m).await.unwrap().len(), 16);
+
+    // Counted too high (an old replica's delete): the recount lets the create in.
+    let first = store.endpoints(&m).await.unwrap()[0].id;
+    assert!(store.delete_endpoint(&m, first).await.unwrap());
+    set_count(Some(16)).await;
+    assert!(store.create_endpoint(&endpoint(23)).await.is_ok(), "16 counted, 15 there");
+    assert_eq!(store.create_endpoint(&endpoint(24)).await, full);
+    // Counted too low (an old replica's create): neither a 17th nor a stuck delete.
+    set_count(Some(10)).await;
+    assert_eq!(store.create_endpoint(&endpoint(25)).await, full, "10 counted, 16 there");
+    set_count(Some(0)).await;
+    let all = store.endpoints(&m).await.unwrap();
+    assert!(store.delete_endpoint(&m, all[0].id).await.unwrap(), "0 counted, 16 there");
+    assert!(store.create_endpoint(&endpoint(26)).await.is_ok());
+    assert_eq!(store.create_endpoint(&endpoint(27)).await, full);
+    assert_eq!(store.endpoints(&m).await.unwrap().len(), 16);
+}
