@@ -227,12 +227,14 @@ fn refund_outcome(status: &str, refund_id: Option<String>, reason: Option<&str>)
 /// Server trouble, an unfinished twin request or throttling may pass; a refusal will not.
 fn classify_status(status: StatusCode, code: &str) -> BankError {
     if status.is_redirection() {
-        // Not followed: the bank at BANK_URL applied nothing and sends us elsewhere.
+        // Never followed, and never taken for a refusal: an earlier attempt of the same key may
+        // still be applied (or a 303 may answer an applied request), so the outcome stays
+        // unknown and the inquiry and the late-apply bound decide (`app::bank_calls`).
         tracing::error!(
             status = status.as_u16(),
             "the bank answered with a redirect, which is never followed; check BANK_URL"
         );
-        return BankError::Permanent(format!("http {} redirect_refused", status.as_u16()));
+        return BankError::Transient(format!("http {} redirect_refused", status.as_u16()));
     }
     let text = format!("http {} {code}", status.as_u16());
     let transient = status.is_server_error()
@@ -351,9 +353,9 @@ mod tests {
     }
 
     #[test]
-    fn a_redirect_is_a_refusal_never_followed() {
-        for status in [StatusCode::TEMPORARY_REDIRECT, StatusCode::PERMANENT_REDIRECT, StatusCode::FOUND] {
-            assert!(matches!(classify_status(status, "x"), BankError::Permanent(c) if c.ends_with("redirect_refused")));
+    fn a_redirect_is_never_followed_and_leaves_the_outcome_unknown() {
+        for status in [StatusCode::TEMPORARY_REDIRECT, StatusCode::PERMANENT_REDIRECT, StatusCode::SEE_OTHER] {
+            assert!(matches!(classify_status(status, "x"), BankError::Transient(c) if c.ends_with("redirect_refused")));
         }
     }
 }
