@@ -4,11 +4,13 @@
 //! | item        | PK                      | SK                 | GSI1 (merchant, newest first)     | GSI2 (sparse repair index)           |
 //! |-------------|-------------------------|--------------------|-----------------------------------|--------------------------------------|
 //! | payment     | `PAY#<payment id>`      | `PAYMENT`          | `MERCHANT#<m>` / `<created ms>#<id>` | `NONFINAL#PAYMENT#<shard>` / `<updated ms>#<id>` while not final |
+//! | its card    | `PAY#<payment id>`      | `PAYMENT#CARD`     | -                                 | - (in no index; deleted when final)  |
 //! | refund      | `PAY#<payment id>`      | `REFUND#<refund id>` | -                               | `NONFINAL#REFUND#<shard>` / ... while not final |
 //! | event       | `PAY#<payment id>`      | `EVENT#<version>`  | `EVENTS#<m>` / `<ms>#<event id>`  | -; GSI3: `EVENTS#<m>#<type>` / `<ms>#<event id>` |
 //! | idempotency | `IDEM#<m>#<sha256(key)>`| `IDEM`             | -                                 | -                                    |
 //! | merchant    | `MERCHANT#<m>`          | `PROFILE`          | -                                 | -                                    |
 //! | endpoint    | `MERCHANT#<m>`          | `WEBHOOK#<endpoint id>` | -                            | -                                    |
+//! | endpoint count | `MERCHANT#<m>`       | `WEBHOOK_COUNT`    | -                                 | -                                    |
 //! | attempt     | `PAY#<payment id>`      | `DELIVERY#<version>#<endpoint id>#<n>` | -             | -                                    |
 //!
 //! An event also sits in GSI2 while a webhook delivery of it is outstanding (the due-time index):
