@@ -258,15 +258,20 @@ async fn the_merchant_can_come_from_another_claim_as_cognito_puts_it() {
 #[tokio::test]
 async fn a_disabled_or_unregistered_merchant_is_refused_even_with_a_valid_signature() {
     let app = spawn_app_with(api_config(unique_aws_args())).await;
-    let profile = [
-        ("PK", AttributeValue::S("MERCHANT#disabled@merchant".into())),
-        ("SK", AttributeValue::S("PROFILE".into())),
-        ("Disabled", AttributeValue::Bool(true)),
-    ];
-    let put = app.clients.dynamodb.put_item().table_name(&app.aws.table);
-    put.set_item(Some(profile.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())).send().await.unwrap();
+    // Switched off as a boolean, or as the string a console or CLI edit may write.
+    for (merchant, disabled) in
+        [("disabled@merchant", AttributeValue::Bool(true)), ("typed@merchant", AttributeValue::S("true".into()))]
+    {
+        let profile = [
+            ("PK", AttributeValue::S(format!("MERCHANT#{merchant}"))),
+            ("SK", AttributeValue::S("PROFILE".into())),
+            ("Disabled", disabled),
+        ];
+        let put = app.clients.dynamodb.put_item().table_name(&app.aws.table);
+        put.set_item(Some(profile.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())).send().await.unwrap();
+    }
     let issuer = payment_platform::http::auth::TokenIssuer::new(JWT_SECRET, "payment-platform", AUDIENCE, 300);
-    for merchant in ["disabled@merchant", "ghost@merchant"] {
+    for merchant in ["disabled@merchant", "typed@merchant", "ghost@merchant"] {
         let token = issuer.issue(
             &payment_platform::domain::ids::MerchantId::parse(merchant).unwrap(),
             payment_platform::http::scopes::Scopes::ALL,

@@ -12,7 +12,7 @@ use payment_platform::http::payload::legacy_request_hash;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::support::app::{TestApp, card_request, eventually, spawn_app};
+use crate::support::app::{TestApp, card_request, eventually};
 use crate::support::bank::free_port;
 use crate::support::receiver::{Behaviour, Receiver, verify_with_reference};
 use crate::support::system::{Proc, System, Worker, api_alone, keys_of};
@@ -128,7 +128,9 @@ pub fn assert_no_card_data(all: &[String], cards: &[(&str, &str)], bodies: &[(&s
 
 #[tokio::test]
 async fn nothing_at_rest_is_a_card_in_clear_or_an_unkeyed_digest_of_one_and_no_index_holds_a_sealed_card() {
-    let app = spawn_app().await;
+    // The API as shipped, a process of its own (so `SERVICES_BIN_DIR` can run an older build).
+    let (api, aws) = api_alone("at-rest", &[]).await;
+    let app = TestApp::external(format!("http://127.0.0.1:{}", api.port), aws).await;
     let cards = [("4000000000009995", "9876"), ("1234123412341234", "5432"), ("4242424242424242", "7531")];
     let mut bodies = Vec::new();
     for (i, (number, cvv)) in cards.iter().enumerate() {
