@@ -55,7 +55,12 @@ HCL
   terraform -chdir="$work" init -backend=false -input=false -plugin-dir="$plugins" >/dev/null
 }
 
-vars=(-var autoscaling_enabled=false -var table_deletion_protection=false -var cognito_deletion_protection=false)
+# What the emulator cannot do or needs no real value for: no autoscaling, no S3 endpoint for the
+# load balancer's access logs, a made-up certificate (the HTTPS listener, its redirect and HSTS are
+# applied; no TLS is served) and an image tag nothing pulls.
+vars=(-var autoscaling_enabled=false -var table_deletion_protection=false -var cognito_deletion_protection=false
+  -var image_tag=emulator -var alb_access_logs_enabled=false
+  -var certificate_arn=arn:aws:acm:us-east-1:000000000000:certificate/emulator)
 
 case "${1:-}" in
   apply)
