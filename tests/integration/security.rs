@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::support::app::{TestApp, card_request, eventually};
 use crate::support::bank::free_port;
 use crate::support::receiver::{Behaviour, Receiver, verify_with_reference};
-use crate::support::system::{Proc, System, Worker, api_alone, keys_of};
+use crate::support::system::{Proc, System, Worker, api_alone, keys_of, service_bin};
 use crate::webhooks::FAST;
 
 /// Every stored string of `items`, flattened (maps and lists walked).
@@ -174,6 +174,8 @@ async fn refuses(bin: &str, tag: &str, env: &[(&str, &str)], expected: &str) {
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
     all.extend(env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    // Logs are appended to: start from an empty one, so only this run's words count.
+    let _ = std::fs::remove_file(crate::support::bank::log_dir().join(format!("refuses-{tag}.log")));
     let mut p = Proc::spawn(bin, &format!("refuses-{tag}"), &all);
     let status = p.exited(Duration::from_secs(20)).await;
     assert!(!status.success(), "{tag}: started outside development mode");
@@ -188,7 +190,7 @@ const LONG_JWT: &str = "a-jwt-secret-of-well-over-thirty-two-bytes-for-hs256";
 
 #[tokio::test]
 async fn outside_development_mode_the_development_defaults_and_weak_settings_refuse_to_start() {
-    let api = env!("CARGO_BIN_EXE_api");
+    let api = &service_bin(env!("CARGO_BIN_EXE_api"), "api");
     refuses(api, "api-nothing", &[], "CARD_ENCRYPTION_KEY must be set outside development mode").await;
     let dev_card = payment_platform::config::DEV_CARD_KEY;
     let own = [
@@ -226,14 +228,14 @@ async fn outside_development_mode_the_development_defaults_and_weak_settings_ref
     )
     .await;
     refuses(api, "api-token", &with(&[("TOKEN_ISSUANCE", "true")]), "TOKEN_ISSUANCE_ACKNOWLEDGED").await;
-    let payment = env!("CARGO_BIN_EXE_payment-worker");
+    let payment = &service_bin(env!("CARGO_BIN_EXE_payment-worker"), "payment-worker");
     refuses(payment, "payment-no-key", &[], "CARD_ENCRYPTION_KEY must be set").await;
     let plain_bank = [("CARD_ENCRYPTION_KEY", KEY_A), ("BANK_URL", "http://127.0.0.1:4445")];
     refuses(payment, "payment-http-bank", &plain_bank, "BANK_URL must be an absolute https URL").await;
-    let webhook = env!("CARGO_BIN_EXE_webhook-worker");
+    let webhook = &service_bin(env!("CARGO_BIN_EXE_webhook-worker"), "webhook-worker");
     refuses(webhook, "webhook-card-key-only", &[("CARD_ENCRYPTION_KEY", KEY_A)], "WEBHOOK_SECRET_KEY must be set")
         .await;
-    let refund = env!("CARGO_BIN_EXE_refund-worker");
+    let refund = &service_bin(env!("CARGO_BIN_EXE_refund-worker"), "refund-worker");
     refuses(
         refund,
         "refund-http-bank",

@@ -90,7 +90,7 @@ pub fn count(var: &str, default: usize) -> usize {
 /// A service binary: this build's, or with `SERVICES_BIN_DIR` set another build's, to run a
 /// scenario against an earlier version of the services (the bank simulator and `reconcile`
 /// stay this build's).
-fn service_bin(built: &str, name: &str) -> String {
+pub fn service_bin(built: &str, name: &str) -> String {
     match std::env::var("SERVICES_BIN_DIR") {
         Ok(dir) if !dir.is_empty() => format!("{dir}/{name}"),
         _ => built.to_owned(),
