@@ -36,6 +36,7 @@ impl Services {
             card_last4: req.card.last4(),
             sealed_card: self.cards.seal(&req.card, id).map_err(|e| AppError::Internal(e.to_string()))?,
             created_at_ms: now,
+            tags: req.tags,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
         let mut cause = self.cause(Actor::Merchant(merchant.clone()));

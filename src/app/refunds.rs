@@ -9,6 +9,7 @@ use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::money::Amount;
 use crate::domain::payment::{NewRefund, PaymentView};
 use crate::domain::ports::{ConflictKind, Job, StoreError};
+use crate::domain::reference::Metadata;
 use crate::domain::status::PaymentStatus;
 
 fn accepted(r: &NewRefund) -> Accepted {
@@ -46,6 +47,18 @@ impl Services {
         amount: Option<Amount>,
         key: Option<&KeyedRequest>,
     ) -> Result<Accepted, AppError> {
+        self.request_refund_with(merchant, payment_id, amount, Metadata::default(), key).await
+    }
+
+    /// `request_refund` with the merchant's metadata on the refund.
+    pub async fn request_refund_with(
+        &self,
+        merchant: &MerchantId,
+        payment_id: PaymentId,
+        amount: Option<Amount>,
+        metadata: Metadata,
+        key: Option<&KeyedRequest>,
+    ) -> Result<Accepted, AppError> {
         // The write comes first and the key is read only when something refuses: a new key costs
         // no read. A replay must still get the first answer even when nothing is left by now.
         let mut view = self.get_payment(merchant, payment_id).await?;
@@ -68,6 +81,7 @@ impl Services {
                 amount,
                 currency: view.payment.currency,
                 created_at_ms: now,
+                metadata: metadata.clone(),
             };
             let mut change = view
                 .apply(Transition::RefundCreated(refund.clone()), now, cause.clone())
@@ -153,6 +167,7 @@ impl Services {
             amount: r.amount,
             currency: r.currency,
             created_at_ms: r.created_at_ms,
+            metadata: r.metadata.clone(),
         };
         Ok(self.enqueue_refund_and_answer(&refund, Some(key)).await)
     }

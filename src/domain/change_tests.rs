@@ -23,6 +23,7 @@ fn created() -> Change {
         card_last4: "4242".into(),
         sealed_card: SealedCard("sealed".into()),
         created_at_ms: 1_000,
+        tags: Default::default(),
     };
     Change::payment_created(&new, Cause::new(Actor::Merchant(merchant()), None))
 }
@@ -35,6 +36,7 @@ fn refund(view: &PaymentView, amount: u64) -> NewRefund {
         amount: Amount::parse(i128::from(amount)).unwrap(),
         currency: view.payment.currency,
         created_at_ms: 2_000,
+        metadata: Default::default(),
     }
 }
 

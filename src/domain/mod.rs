@@ -10,5 +10,6 @@ pub mod inquiry;
 pub mod money;
 pub mod payment;
 pub mod ports;
+pub mod reference;
 pub mod status;
 pub mod webhooks;

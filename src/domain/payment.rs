@@ -3,6 +3,7 @@ use super::card::{CardDetails, SealedCard};
 use super::ids::{MerchantId, PaymentId, RefundId};
 use super::inquiry::Attempts;
 use super::money::{Amount, Currency};
+use super::reference::{Metadata, Tags};
 use super::status::{PaymentStatus, RefundStatus};
 
 /// What a merchant asks for; every field already validated.
@@ -13,6 +14,7 @@ pub struct PaymentRequest {
     pub amount: Amount,
     pub currency: Currency,
     pub card: CardDetails,
+    pub tags: Tags,
 }
 
 /// A payment as it is written the first time: PENDING, card sealed.
@@ -27,6 +29,7 @@ pub struct NewPayment {
     pub card_last4: String,
     pub sealed_card: SealedCard,
     pub created_at_ms: u64,
+    pub tags: Tags,
 }
 
 impl NewPayment {
@@ -51,6 +54,7 @@ impl NewPayment {
             refund_timestamp_ms: None,
             version: 1,
             bank_attempts: None,
+            tags: self.tags.clone(),
         }
     }
 }
@@ -81,6 +85,8 @@ pub struct Payment {
     pub version: u64,
     /// When the charge was sent to the bank (first and latest), once it was.
     pub bank_attempts: Option<Attempts>,
+    /// The merchant's reference and metadata, as given at creation.
+    pub tags: Tags,
 }
 
 impl Payment {
@@ -114,6 +120,7 @@ pub struct Refund {
     pub updated_at_ms: u64,
     /// When the refund was sent to the bank (first and latest), once it was.
     pub bank_attempts: Option<Attempts>,
+    pub metadata: Metadata,
 }
 
 /// Where a payment stands in its merchant's list (newest first): its creation time, then its id.
@@ -191,6 +198,7 @@ pub struct NewRefund {
     pub amount: Amount,
     pub currency: Currency,
     pub created_at_ms: u64,
+    pub metadata: Metadata,
 }
 
 impl NewRefund {
@@ -208,6 +216,7 @@ impl NewRefund {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.created_at_ms,
             bank_attempts: None,
+            metadata: self.metadata.clone(),
         }
     }
 }

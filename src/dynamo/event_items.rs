@@ -125,6 +125,7 @@ mod tests {
             card_last4: "4242".into(),
             sealed_card: SealedCard("v1.secret".into()),
             created_at_ms: 1_700_000_000_123,
+            tags: Default::default(),
         };
         let mut cause = Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into()));
         cause.idempotency_key = true;

@@ -11,6 +11,7 @@ use crate::domain::inquiry::Attempts;
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::{Payment, Refund};
 use crate::domain::ports::StoreError;
+use crate::domain::reference::{MerchantReference, Metadata, Tags};
 use crate::domain::status::{PaymentStatus, RefundStatus};
 
 pub const CARD: &str = "CardSealed";
@@ -56,6 +57,10 @@ pub(super) struct PaymentItem {
     bank_first_attempt: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bank_last_attempt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    merchant_reference: Option<MerchantReference>,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    metadata: Metadata,
 }
 
 /// Written by the first change that sets them and by `record_attempt` only: a change computed
@@ -65,12 +70,14 @@ pub const BANK_FIRST_ATTEMPT: &str = "BankFirstAttempt";
 pub const BANK_LAST_ATTEMPT: &str = "BankLastAttempt";
 
 /// The attributes of `PaymentItem` that may be absent; a change that clears one removes it.
-pub const PAYMENT_OPTIONAL: &[&str] = &["CustomerName", "Reason", "BankChargeID", "RefundTimestamp"];
+pub const PAYMENT_OPTIONAL: &[&str] =
+    &["CustomerName", "Reason", "BankChargeID", "RefundTimestamp", "MerchantReference", "Metadata"];
 /// The same for a change that makes the payment final: it also removes a card that a payment
 /// written before `CARD_SK` existed still holds on its own item.
-pub const PAYMENT_OPTIONAL_FINAL: &[&str] = &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp"];
+pub const PAYMENT_OPTIONAL_FINAL: &[&str] =
+    &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp", "MerchantReference", "Metadata"];
 /// The same for `RefundItem`.
-pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID"];
+pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID", "Metadata"];
 
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -94,6 +101,8 @@ pub(super) struct RefundItem {
     bank_first_attempt: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bank_last_attempt: Option<u64>,
+    #[serde(default, skip_serializing_if = "Metadata::is_empty")]
+    metadata: Metadata,
 }
 
 fn attempts(first: Option<u64>, last: Option<u64>) -> Option<Attempts> {
@@ -133,6 +142,8 @@ impl From<&Payment> for PaymentItem {
             version: p.version,
             bank_first_attempt: p.bank_attempts.map(|a| a.first_ms),
             bank_last_attempt: p.bank_attempts.map(|a| a.last_ms),
+            merchant_reference: p.tags.merchant_reference.clone(),
+            metadata: p.tags.metadata.clone(),
         }
     }
 }
@@ -152,6 +163,7 @@ impl From<&Refund> for RefundItem {
             updated_at: r.updated_at_ms,
             bank_first_attempt: r.bank_attempts.map(|a| a.first_ms),
             bank_last_attempt: r.bank_attempts.map(|a| a.last_ms),
+            metadata: r.metadata.clone(),
         }
     }
 }
@@ -245,6 +257,7 @@ impl From<PaymentItem> for Payment {
             refund_timestamp_ms: p.refund_timestamp,
             version: p.version,
             bank_attempts: attempts(p.bank_first_attempt, p.bank_last_attempt),
+            tags: Tags { merchant_reference: p.merchant_reference, metadata: p.metadata },
         }
     }
 }
@@ -267,6 +280,7 @@ impl From<RefundItem> for Refund {
             created_at_ms: r.created_at,
             updated_at_ms: r.updated_at,
             bank_attempts: attempts(r.bank_first_attempt, r.bank_last_attempt),
+            metadata: r.metadata,
         }
     }
 }
@@ -288,6 +302,7 @@ mod tests {
             card_last4: "4242".into(),
             sealed_card: SealedCard("v1.k.x".into()),
             created_at_ms: 1_700_000_000_000,
+            tags: Default::default(),
         };
         let item = new_payment_item(&new.pending());
         for (attr, want) in [("Status", "PENDING"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {

@@ -14,9 +14,9 @@ use crate::app::AppError;
 pub struct FieldError {
     /// The request field (or query parameter) as the client sent it, e.g. `CardCVV`.
     #[schema(example = "CardCVV")]
-    pub field: &'static str,
-    /// `required`, `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`
-    /// or `unknown_merchant`.
+    pub field: String,
+    /// `required`, `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`,
+    /// `unknown_merchant` or `unknown_field` (a field this request does not take).
     #[schema(example = "invalid_format")]
     pub code: &'static str,
     #[schema(example = "must be 3 or 4 digits")]
@@ -46,8 +46,8 @@ pub struct ErrorBody {
 }
 
 impl FieldError {
-    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> Self {
-        Self { field, code, message: message.into() }
+    pub fn new(field: impl Into<String>, code: &'static str, message: impl Into<String>) -> Self {
+        Self { field: field.into(), code, message: message.into() }
     }
 }
 

@@ -1,5 +1,6 @@
 //! Request bodies to domain types. Bodies are read as JSON values first, so a wrong type is a
 //! 422 naming the field (not a generic deserialisation error), and every bad field is reported.
+use crate::domain::reference::{MerchantReference, Metadata, Tags};
 use axum::body::Bytes;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -18,7 +19,8 @@ use crate::domain::payment::PaymentRequest;
 #[serde(rename_all = "PascalCase")]
 #[schema(as = PaymentRequest, example = json!({
     "CustomerID": "c1", "CustomerName": "Ann", "CardNumber": "1234123412341234", "CardCVV": 123,
-    "CardExpiryDate": "12/30", "Price": 1000, "Currency": "EUR"
+    "CardExpiryDate": "12/30", "Price": 1000, "Currency": "EUR",
+    "MerchantReference": "order-10023", "Metadata": {"channel": "web"}
 }))]
 #[allow(dead_code)] // documentation only
 pub struct PaymentRequestDoc {
@@ -43,6 +45,14 @@ pub struct PaymentRequestDoc {
     /// An active ISO 4217 code.
     #[schema(pattern = "^[A-Z]{3}$", example = "EUR")]
     currency: String,
+    /// The merchant's own reference (its order id), shown on the payment, its events and
+    /// webhooks; not unique. Never put card data in it.
+    #[schema(min_length = 1, max_length = 128, nullable = false, example = "order-10023")]
+    merchant_reference: Option<String>,
+    /// At most 20 keys of 1 to 40 characters, each with a string of at most 500; shown on the
+    /// payment, its events and webhooks. Never put card data in it.
+    #[schema(nullable = false, example = json!({"channel": "web"}))]
+    metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 /// `CardCVV`: the seed's client sends a number, others a string (needed for a leading zero).
@@ -57,12 +67,15 @@ fn cvv_schema() -> RefOr<Schema> {
 /// A refund; the body is optional.
 #[derive(ToSchema)]
 #[serde(rename_all = "PascalCase")]
-#[schema(as = RefundRequest, example = json!({"Amount": 300}))]
-#[allow(dead_code)] // documentation only, read by `refund_amount`
+#[schema(as = RefundRequest, example = json!({"Amount": 300, "Metadata": {"reason": "damaged"}}))]
+#[allow(dead_code)] // documentation only, read by `refund_request`
 pub struct RefundRequestDoc {
     /// Minor units; default: all that is left to refund.
     #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64, nullable = false)]
     amount: Option<u64>,
+    /// As a payment's: at most 20 keys of 1 to 40 characters, string values of at most 500.
+    #[schema(nullable = false)]
+    metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 /// Parses a body that must be a JSON object (an empty body counts as `{}` when `empty_ok`).
@@ -104,10 +117,22 @@ pub fn legacy_request_hash(method: &str, path: &str, body: &Map<String, Value>) 
 struct Fields<'a> {
     map: &'a Map<String, Value>,
     errors: Vec<FieldError>,
+    /// The names this request takes (each one read at least once).
+    known: Vec<&'static str>,
 }
 
+/// At most this many unknown fields are named in one answer.
+const MAX_UNKNOWN_NAMED: usize = 10;
+
 impl<'a> Fields<'a> {
+    fn new(map: &'a Map<String, Value>) -> Self {
+        Self { map, errors: Vec::new(), known: Vec::new() }
+    }
+
     fn get(&mut self, name: &'static str, required: bool) -> Option<&'a Value> {
+        if !self.known.contains(&name) {
+            self.known.push(name);
+        }
         match self.map.get(name) {
             None | Some(Value::Null) if required => {
                 self.errors.push(FieldError::new(name, "required", "is required"));
@@ -163,7 +188,36 @@ impl<'a> Fields<'a> {
         }
     }
 
-    fn finish<T>(self, value: Option<T>) -> Result<T, ApiError> {
+    /// Every field of the body this request does not take is an error of its own
+    /// (`unknown_field`), never silently dropped: a misspelt optional field would otherwise be
+    /// lost without a word. Names are cut to 64 characters, and at most ten are named.
+    /// `Metadata`: an object of string values (at most 20 keys of 1 to 40 characters, values of
+    /// at most 500); absent or null is none.
+    fn metadata(&mut self) -> Metadata {
+        let pairs = match self.get("Metadata", false) {
+            None => return Metadata::default(),
+            Some(Value::Object(m)) if m.values().all(Value::is_string) => {
+                m.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned())).collect::<Vec<_>>()
+            }
+            Some(_) => {
+                self.type_error("Metadata", "an object of string values");
+                return Metadata::default();
+            }
+        };
+        self.check("Metadata", "invalid_format", Metadata::parse(pairs)).unwrap_or_default()
+    }
+
+    fn finish<T>(mut self, value: Option<T>) -> Result<T, ApiError> {
+        let unknown: Vec<String> = self
+            .map
+            .keys()
+            .filter(|k| !self.known.contains(&k.as_str()))
+            .take(MAX_UNKNOWN_NAMED)
+            .map(|k| k.chars().take(64).collect())
+            .collect();
+        for name in unknown {
+            self.errors.push(FieldError::new(name, "unknown_field", "is not a field of this request"));
+        }
         match value {
             Some(v) if self.errors.is_empty() => Ok(v),
             _ => Err(ApiError::Validation(self.errors)),
@@ -173,7 +227,7 @@ impl<'a> Fields<'a> {
 
 /// `POST /payments`. `today` is (year, month) for the expiry check.
 pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<PaymentRequest, ApiError> {
-    let mut f = Fields { map, errors: Vec::new() };
+    let mut f = Fields::new(map);
     let customer_id = f.text("CustomerID", true, 64);
     let customer_name = f.text("CustomerName", false, 256);
     let number = f
@@ -197,6 +251,10 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
     });
     let amount = f.amount("Price", true);
     let currency = f.string("Currency", true).and_then(|s| f.check("Currency", "unknown_currency", Currency::parse(s)));
+    let merchant_reference = f
+        .string("MerchantReference", false)
+        .and_then(|s| f.check("MerchantReference", "invalid_format", MerchantReference::parse(s)));
+    let tags = Tags { merchant_reference, metadata: f.metadata() };
     let value = (|| {
         Some(PaymentRequest {
             customer_id: customer_id?,
@@ -204,16 +262,18 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
             amount: amount?,
             currency: currency?,
             card: CardDetails::new(number?, cvv?, expiry?),
+            tags,
         })
     })();
     f.finish(value)
 }
 
-/// `PATCH /payments/{id}/refund`: an optional `Amount`.
-pub fn refund_amount(map: &Map<String, Value>) -> Result<Option<Amount>, ApiError> {
-    let mut f = Fields { map, errors: Vec::new() };
+/// `PATCH /payments/{id}/refund`: an optional `Amount` and `Metadata`.
+pub fn refund_request(map: &Map<String, Value>) -> Result<(Option<Amount>, Metadata), ApiError> {
+    let mut f = Fields::new(map);
     let amount = f.amount("Amount", false);
-    f.finish(Some(amount))
+    let metadata = f.metadata();
+    f.finish(Some((amount, metadata)))
 }
 
 #[cfg(test)]
@@ -232,7 +292,10 @@ mod tests {
 
     fn fields(r: Result<PaymentRequest, ApiError>) -> Vec<(&'static str, &'static str)> {
         match r {
-            Err(ApiError::Validation(f)) => f.into_iter().map(|e| (e.field, e.code)).collect(),
+            // Leaked: a test's few names, so the expectations can be plain string literals.
+            Err(ApiError::Validation(f)) => {
+                f.into_iter().map(|e| (&*Box::leak(e.field.into_boxed_str()), e.code)).collect()
+            }
             other => panic!("expected a validation error, got {:?}", other.map(|_| ())),
         }
     }
@@ -260,6 +323,38 @@ mod tests {
                 ("Currency", "unknown_currency")
             ]
         );
+    }
+
+    #[test]
+    fn a_field_the_request_does_not_take_is_named_never_dropped() {
+        let mut v = good();
+        v["MerchantRef"] = json!("order-1");
+        v["Amount"] = json!(5);
+        let mut named = fields(parse(v));
+        named.sort();
+        assert_eq!(named, vec![("Amount", "unknown_field"), ("MerchantRef", "unknown_field")]);
+        let refund = refund_request(json!({"Amount": 100, "Reason": "x"}).as_object().unwrap());
+        assert!(matches!(refund, Err(ApiError::Validation(f)) if f.len() == 1 && f[0].field == "Reason"));
+        let mut long = good();
+        long["x".repeat(500)] = json!(1);
+        assert_eq!(fields(parse(long))[0].0.len(), 64, "a name is cut, never echoed whole");
+    }
+
+    #[test]
+    fn the_merchant_reference_and_metadata_are_taken_and_checked() {
+        let mut v = good();
+        v["MerchantReference"] = json!("order-10023");
+        v["Metadata"] = json!({"channel": "web", "cart": "c-9"});
+        let req = parse(v).unwrap();
+        assert_eq!(req.tags.merchant_reference.unwrap().as_str(), "order-10023");
+        assert_eq!(req.tags.metadata.pairs().len(), 2);
+        let mut bad = good();
+        bad["MerchantReference"] = json!("");
+        bad["Metadata"] = json!({"n": 1});
+        assert_eq!(fields(parse(bad)), vec![("MerchantReference", "invalid_format"), ("Metadata", "invalid_type")]);
+        let mut many = good();
+        many["Metadata"] = Value::Object((0..21).map(|i| (format!("k{i}"), json!("v"))).collect());
+        assert_eq!(fields(parse(many)), vec![("Metadata", "invalid_format")]);
     }
 
     #[test]
@@ -296,8 +391,8 @@ mod tests {
         let example = example["example"].clone();
         assert!(parse(example).is_ok(), "the documented example is accepted");
         let (props, required) = documented::<RefundRequestDoc>();
-        assert_eq!((props, required), (vec!["Amount".to_owned()], vec![]));
-        let refund = |v: Value| refund_amount(v.as_object().unwrap());
+        assert_eq!((props, required), (vec!["Amount".to_owned(), "Metadata".to_owned()], vec![]));
+        let refund = |v: Value| refund_request(v.as_object().unwrap());
         assert!(matches!(refund(json!({"Amount": []})), Err(ApiError::Validation(f)) if f[0].field == "Amount"));
     }
 

@@ -356,8 +356,11 @@ pub async fn refund(
 ) -> Result<Response, ApiError> {
     let id = payment_id(&id)?;
     let map = payload::object(&read_body(raw)?, true)?;
-    let amount = payload::refund_amount(&map)?;
+    let (amount, metadata) = payload::refund_request(&map)?;
     let key = keyed(&state, &headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
     let services = state.services.clone();
-    carried(&state, &started, async move { services.request_refund(&merchant, id, amount, key.as_ref()).await }).await
+    carried(&state, &started, async move {
+        services.request_refund_with(&merchant, id, amount, metadata, key.as_ref()).await
+    })
+    .await
 }

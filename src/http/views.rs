@@ -53,6 +53,9 @@ pub struct RefundBody {
     timestamp: u64,
     /// Last change, ms since the epoch.
     updated_timestamp: u64,
+    /// The merchant's metadata, as given when it asked for the refund (`{}` when none).
+    #[schema(example = json!({"reason": "damaged"}))]
+    metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// A payment. Its `Refunds` are listed by `GET /payments/{id}`, not in lists.
@@ -101,6 +104,13 @@ pub struct PaymentBody {
     /// The latest succeeded refund, ms since the epoch; null before one.
     #[schema(required = true)]
     refund_timestamp: Option<u64>,
+    /// The merchant's own reference (its order id), when it gave one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = "order-10023")]
+    merchant_reference: Option<String>,
+    /// The merchant's metadata (`{}` when none).
+    #[schema(example = json!({"channel": "web"}))]
+    metadata: std::collections::BTreeMap<String, String>,
     /// Only in `GET /payments/{id}`: its refunds.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
@@ -205,6 +215,7 @@ fn refund(r: &Refund) -> RefundBody {
         reason: r.reason.clone(),
         timestamp: r.created_at_ms,
         updated_timestamp: r.updated_at_ms,
+        metadata: r.metadata.pairs().clone(),
     }
 }
 
@@ -226,6 +237,8 @@ pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
         refunded_amount: p.refunded_amount,
         refundable_amount: p.refundable_now(),
         refund_timestamp: p.refund_timestamp_ms,
+        merchant_reference: p.tags.merchant_reference.as_ref().map(|r| r.as_str().to_owned()),
+        metadata: p.tags.metadata.pairs().clone(),
         refunds: refunds.map(|rs| rs.iter().map(refund).collect()),
     }
 }

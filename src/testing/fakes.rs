@@ -256,6 +256,7 @@ pub fn sample_event() -> crate::domain::events::Event {
         card_last4: "4242".into(),
         sealed_card: SealedCard("v1.sealed".into()),
         created_at_ms: 1_800_000_000_123,
+        tags: Default::default(),
     };
     Change::payment_created(&new, Cause::new(Actor::Merchant(m), None)).event
 }

@@ -36,6 +36,11 @@ pub(super) fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
         card_last4: "4242".into(),
         sealed_card: SealedCard("sealed".into()),
         created_at_ms: at,
+        // Every check that reads a payment back whole also holds both stores to these.
+        tags: crate::domain::reference::Tags {
+            merchant_reference: Some(crate::domain::reference::MerchantReference::parse("order-1").unwrap()),
+            metadata: crate::domain::reference::Metadata::parse([("channel".into(), "web".into())]).unwrap(),
+        },
     }
 }
 
@@ -47,6 +52,7 @@ fn new_refund(p: &NewPayment, amount: u64, at: u64) -> NewRefund {
         amount: Amount::parse(i128::from(amount)).unwrap(),
         currency: p.currency,
         created_at_ms: at,
+        metadata: crate::domain::reference::Metadata::parse([("reason".into(), "damaged".into())]).unwrap(),
     }
 }
 

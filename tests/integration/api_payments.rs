@@ -192,3 +192,57 @@ async fn listing_is_newest_first_paginated_and_per_merchant() {
     let bad = app.authed(app.http.get(format!("{}/payments?limit=0", app.url))).send().await.unwrap();
     assert_eq!(bad.status(), 422);
 }
+
+#[tokio::test]
+async fn the_merchants_reference_and_metadata_are_kept_and_shown_on_the_payment_its_refunds_and_events() {
+    let app = spawn_app().await;
+    let mut body = card_request("4242424242424242", 2500);
+    body["MerchantReference"] = json!("order-10023");
+    body["Metadata"] = json!({"channel": "web", "cart": "c-9"});
+    let id = app.create_ok(&body).await;
+    let refund = app.refund(&id, Some(json!({"Amount": 500, "Metadata": {"reason": "damaged"}})), None).await;
+    assert_eq!(refund.status(), 202);
+    let p = app.get_json(&id).await;
+    assert_eq!(p["MerchantReference"], "order-10023");
+    assert_eq!(p["Metadata"], json!({"channel": "web", "cart": "c-9"}));
+    assert_eq!(p["Refunds"][0]["Metadata"], json!({"reason": "damaged"}));
+    let trail = app.all_events(&format!("/payments/{id}/events"), 10).await;
+    assert_eq!(trail.len(), 2, "payment.created, refund.created");
+    for e in &trail {
+        assert_eq!(e["Data"]["MerchantReference"], "order-10023", "{e}");
+        assert_eq!(e["Data"]["Metadata"]["channel"], "web", "{e}");
+    }
+    // Without them: no reference, empty metadata.
+    let plain = app.create_ok(&card_request("4242424242424242", 100)).await;
+    let plain = app.get_json(&plain).await;
+    assert!(plain.get("MerchantReference").is_none() && plain["Metadata"] == json!({}), "{plain}");
+}
+
+#[tokio::test]
+async fn a_field_no_request_takes_is_422_naming_it_and_nothing_is_written() {
+    let app = spawn_app().await;
+    let mut body = card_request("4242424242424242", 2500);
+    body["MerchantRef"] = json!("order-1");
+    let resp = app.create(&body, None).await;
+    assert_eq!(resp.status(), 422);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(
+        err["Error"]["Fields"],
+        json!([{"Field": "MerchantRef", "Code": "unknown_field", "Message": "is not a field of this request"}])
+    );
+    assert_eq!(app.drain(&app.aws.payments_queue).await.len(), 0, "nothing enqueued");
+    let id = app.create_ok(&card_request("4242424242424242", 2500)).await;
+    let refund = app.refund(&id, Some(json!({"Amount": 100, "Amout": 5})), None).await;
+    assert_eq!(refund.status(), 422);
+    assert_eq!(refund.json::<Value>().await.unwrap()["Error"]["Fields"][0]["Field"], "Amout");
+    let endpoint = app
+        .authed(app.http.post(format!("{}/webhook-endpoints", app.url)))
+        .json(&json!({"Url": "http://127.0.0.1:9/hook", "Secret": "mine"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(endpoint.status(), 422);
+    assert_eq!(endpoint.json::<Value>().await.unwrap()["Error"]["Fields"][0]["Code"], "unknown_field");
+    let bad = json!({"Amount": 100, "Metadata": {"n": 1}});
+    assert_eq!(app.refund(&id, Some(bad), None).await.status(), 422);
+}

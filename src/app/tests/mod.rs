@@ -36,6 +36,7 @@ fn request(card: &str, price: u64) -> PaymentRequest {
         amount: Amount::parse(i128::from(price)).unwrap(),
         currency: Currency::parse("EUR").unwrap(),
         card: CardDetails::new(card.into(), "123".into(), Expiry { year: 2039, month: 12 }),
+        tags: Default::default(),
     }
 }
 
@@ -59,6 +60,7 @@ fn new_payment(id: PaymentId, sealed: &str, created_at_ms: u64) -> crate::domain
         card_last4: "4242".into(),
         sealed_card: crate::domain::card::SealedCard(sealed.into()),
         created_at_ms,
+        tags: Default::default(),
     }
 }
 
