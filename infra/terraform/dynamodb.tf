@@ -1,6 +1,7 @@
 # The single table, exactly as SETUP creates it (src/dynamo/setup.rs, keys in src/dynamo/keys.rs):
 # PK/SK strings, on demand, GSI1 (a merchant's payments and, under another key, its events; ALL),
-# GSI2 (sparse repair index, KEYS_ONLY), GSI3 (a merchant's events of one type, ALL), TTL on
+# GSI2 (sparse repair index, KEYS_ONLY), GSI3 (a merchant's events of one type, ALL), GSI4-6 (its
+# payments by status, by its own reference, by customer; ALL), TTL on
 # ExpiresAt (idempotency keys; events, kept 30 days). Production adds point-in-time recovery and KMS encryption.
 resource "aws_dynamodb_table" "main" {
   name                        = var.table_name
@@ -49,6 +50,36 @@ resource "aws_dynamodb_table" "main" {
     type = "S"
   }
 
+  attribute {
+    name = "GSI4PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI4SK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI5PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI5SK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI6PK"
+    type = "S"
+  }
+
+  attribute {
+    name = "GSI6SK"
+    type = "S"
+  }
+
   global_secondary_index {
     name            = "GSI1"
     hash_key        = "GSI1PK"
@@ -67,6 +98,28 @@ resource "aws_dynamodb_table" "main" {
     name            = "GSI3"
     hash_key        = "GSI3PK"
     range_key       = "GSI3SK"
+    projection_type = "ALL"
+  }
+
+  # GSI4, GSI5, GSI6: GET /payments filtered by status, by the merchant's reference, by customer.
+  global_secondary_index {
+    name            = "GSI4"
+    hash_key        = "GSI4PK"
+    range_key       = "GSI4SK"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "GSI5"
+    hash_key        = "GSI5PK"
+    range_key       = "GSI5SK"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "GSI6"
+    hash_key        = "GSI6PK"
+    range_key       = "GSI6SK"
     projection_type = "ALL"
   }
 

@@ -34,11 +34,15 @@ locals {
         Resource = [local.table_arn]
       },
       {
-        # GSI1: the merchant's payments and events; GSI3: its events by type.
-        Sid      = "MerchantIndexes"
-        Effect   = "Allow"
-        Action   = ["dynamodb:Query"]
-        Resource = ["${local.table_arn}/index/GSI1", "${local.table_arn}/index/GSI3"]
+        # GSI1: the merchant's payments and events; GSI3: its events by type; GSI4-6: its
+        # payments by status, by its own reference, by customer.
+        Sid    = "MerchantIndexes"
+        Effect = "Allow"
+        Action = ["dynamodb:Query"]
+        Resource = [
+          "${local.table_arn}/index/GSI1", "${local.table_arn}/index/GSI3", "${local.table_arn}/index/GSI4",
+          "${local.table_arn}/index/GSI5", "${local.table_arn}/index/GSI6",
+        ]
       },
       {
         Sid      = "Enqueue"

@@ -2,8 +2,9 @@
 //! not events themselves (that would be a write per read). Another merchant's events are
 //! reported exactly like missing ones.
 use super::{AppError, Services};
-use crate::domain::events::{Event, EventId, EventPage, EventType};
+use crate::domain::events::{Event, EventId, EventPage};
 use crate::domain::ids::{MerchantId, PaymentId};
+use crate::domain::search::EventFilter;
 
 impl Services {
     /// The payment's events, oldest first.
@@ -24,15 +25,17 @@ impl Services {
         }
     }
 
-    /// The merchant's events, newest first, of one type when `kind` is given.
+    /// The merchant's events that `filter` matches, newest first. A payment of another
+    /// merchant's, or none, has no events here: the answer is an empty page, as for a payment
+    /// without events, so the filter tells nothing of other merchants' payments.
     pub async fn list_events(
         &self,
         merchant: &MerchantId,
-        kind: Option<EventType>,
+        filter: &EventFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, AppError> {
-        Ok(self.store.events.merchant_events(merchant, kind, limit, cursor).await?)
+        Ok(self.store.events.merchant_events(merchant, filter, limit, cursor).await?)
     }
 
     pub async fn get_event(&self, merchant: &MerchantId, id: EventId) -> Result<Event, AppError> {

@@ -7,6 +7,7 @@ use crate::domain::idempotency::Accepted;
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::payment::{NewPayment, PaymentRequest, PaymentView};
 use crate::domain::ports::{ConflictKind, Job, PaymentPage, StoreError};
+use crate::domain::search::PaymentFilter;
 
 fn accepted(payment_id: PaymentId) -> Accepted {
     Accepted::Payment { payment_id }
@@ -109,6 +110,17 @@ impl Services {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, AppError> {
-        Ok(self.store.payments.list_payments(merchant, limit, cursor).await?)
+        self.search_payments(merchant, &PaymentFilter::default(), limit, cursor).await
+    }
+
+    /// The merchant's payments that `filter` matches, newest first.
+    pub async fn search_payments(
+        &self,
+        merchant: &MerchantId,
+        filter: &PaymentFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PaymentPage, AppError> {
+        Ok(self.store.payments.list_payments(merchant, filter, limit, cursor).await?)
     }
 }

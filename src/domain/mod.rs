@@ -11,5 +11,6 @@ pub mod money;
 pub mod payment;
 pub mod ports;
 pub mod reference;
+pub mod search;
 pub mod status;
 pub mod webhooks;

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::card::{CardDetails, SealedCard};
 use super::change::Change;
-use super::events::{Event, EventId, EventPage, EventType};
+use super::events::{Event, EventId, EventPage};
 use super::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord};
 use super::ids::{MerchantId, PaymentId, RefundId};
 use super::inquiry::Attempts;
@@ -78,10 +78,14 @@ pub trait Payments: Send + Sync {
         attempts: Attempts,
     ) -> Result<(), StoreError>;
 
-    /// The merchant's payments, newest first; `InvalidCursor` for a cursor this store did not give.
+    /// The merchant's payments that `filter` matches, newest first, each filter served by an
+    /// index (never a scan); `InvalidCursor` for a cursor this store did not give. Index reads are
+    /// eventually consistent: a payment that just changed status may show under its old one
+    /// for a moment.
     async fn list_payments(
         &self,
         merchant: &MerchantId,
+        filter: &crate::domain::search::PaymentFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError>;
@@ -93,11 +97,12 @@ pub trait Events: Send + Sync {
     /// A payment's events, oldest first (its audit trail).
     async fn payment_events(&self, id: PaymentId, limit: u32, cursor: Option<&str>) -> Result<EventPage, StoreError>;
 
-    /// A merchant's events, newest first, of one type when `kind` is given.
+    /// A merchant's events that `filter` matches, newest first; never another merchant's,
+    /// whatever payment the filter names.
     async fn merchant_events(
         &self,
         merchant: &MerchantId,
-        kind: Option<EventType>,
+        filter: &crate::domain::search::EventFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, StoreError>;

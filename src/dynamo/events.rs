@@ -8,9 +8,10 @@ use super::attrs::{Item, s};
 use super::error::classify;
 use super::event_items::event_from_item;
 use super::keys::*;
-use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
+use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
+use crate::domain::search::{EventFilter, time_bounds};
 use crate::util;
 
 #[async_trait]
@@ -44,35 +45,49 @@ impl Events for DynamoStore {
     async fn merchant_events(
         &self,
         merchant: &MerchantId,
-        kind: Option<EventType>,
+        filter: &EventFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        let (index, pk_name, sk_name, pk) = match kind {
+        let before = cursor.map(|c| decode(c).and_then(|k| FeedPosition::parse(&k).ok_or(StoreError::InvalidCursor)));
+        let before = before.transpose()?;
+        if let Some(payment) = filter.payment {
+            return self.events_of_payment(merchant, payment, filter, limit, before).await;
+        }
+        let (index, pk_name, sk_name, pk) = match filter.kind {
             None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
             Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
         };
-        let start = match cursor {
-            None => None,
-            Some(c) => {
-                let key = decode(c)?;
-                let at = FeedPosition::parse(&key).ok_or(StoreError::InvalidCursor)?;
-                Some(Item::from([
-                    (PK.to_owned(), s(payment_pk(at.id.payment_id))),
-                    (SK.to_owned(), s(event_sk(at.id.version))),
-                    (pk_name.to_owned(), s(&pk)),
-                    (sk_name.to_owned(), s(key)),
-                ]))
-            }
+        let start = before.map(|at| {
+            Item::from([
+                (PK.to_owned(), s(payment_pk(at.id.payment_id))),
+                (SK.to_owned(), s(event_sk(at.id.version))),
+                (pk_name.to_owned(), s(&pk)),
+                (sk_name.to_owned(), s(at.key())),
+            ])
+        });
+        // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
+        let (condition, bounds) = match time_bounds(filter.created_gte, filter.created_lt) {
+            (None, None) => ("#pk = :pk", vec![]),
+            (Some(from), None) => ("#pk = :pk AND #sk >= :from", vec![(":from", from)]),
+            (None, Some(to)) => ("#pk = :pk AND #sk < :to", vec![(":to", to)]),
+            (Some(from), Some(to)) => ("#pk = :pk AND #sk BETWEEN :from AND :to", vec![(":from", from), (":to", to)]),
         };
-        let out = self
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(index)
-            .key_condition_expression("#pk = :pk")
+            .key_condition_expression(condition)
             .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(&pk))
+            .expression_attribute_values(":pk", s(&pk));
+        if !bounds.is_empty() {
+            query = query.expression_attribute_names("#sk", sk_name);
+        }
+        for (name, value) in bounds {
+            query = query.expression_attribute_values(name, s(value));
+        }
+        let out = query
             .scan_index_forward(false)
             .limit(one_more(limit))
             .set_exclusive_start_key(start)
@@ -112,4 +127,51 @@ fn page(items: &[Item], stopped_early: bool, limit: u32) -> Result<(Vec<Event>, 
 
 fn decode(cursor: &str) -> Result<String, StoreError> {
     util::position(cursor).ok_or(StoreError::InvalidCursor)
+}
+
+impl DynamoStore {
+    /// `merchant`'s events of one payment that `filter` matches, newest first. A payment's events
+    /// are its own item collection, a few dozen at most: read whole (one consistent query, a
+    /// page per MB), filtered and paged here, so a filter that leaves few never ends a list early.
+    async fn events_of_payment(
+        &self,
+        merchant: &MerchantId,
+        payment: PaymentId,
+        filter: &EventFilter,
+        limit: u32,
+        before: Option<FeedPosition>,
+    ) -> Result<EventPage, StoreError> {
+        let mut events = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+                .expression_attribute_values(":pk", s(payment_pk(payment)))
+                .expression_attribute_values(":e", s(EVENT_SK_PREFIX))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(classify)?;
+            for item in out.items() {
+                let e = event_from_item(item)?;
+                // Another merchant's payment has no events for this one.
+                if e.merchant_id() == merchant && filter.matches(&e) {
+                    events.push(e);
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        let before = before.map(|b| b.key());
+        events.retain(|e| before.as_ref().is_none_or(|b| FeedPosition::of(e).key() < *b));
+        events.sort_by_key(|e| std::cmp::Reverse(FeedPosition::of(e).key()));
+        let (events, next) = util::split_page(events, limit, false);
+        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&FeedPosition::of(&e).key())) })
+    }
 }

@@ -1,6 +1,7 @@
 //! Mapping between domain records and DynamoDB items, by serde (`serde_dynamo`): each item is a
 //! struct whose field names are the attribute names. Keys and index attributes are added on
 //! write and ignored on read.
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::attrs::{Item, s};
@@ -180,9 +181,26 @@ pub fn new_card_item(p: &Payment) -> Option<Item> {
     ]))
 }
 
+/// The filters' index keys of a payment (GSI4, GSI5, GSI6), all sorted like GSI1. GSI4's moves
+/// with the status, so every change of the payment writes it again.
+pub fn filter_keys(p: &Payment) -> Vec<(String, AttributeValue)> {
+    let sort = list_sort_key(p.created_at_ms, p.id);
+    let mut keys = vec![
+        (GSI4PK.to_owned(), s(status_pk(&p.merchant_id, p.status))),
+        (GSI4SK.to_owned(), s(&sort)),
+        (GSI6PK.to_owned(), s(customer_pk(&p.merchant_id, &p.customer_id))),
+        (GSI6SK.to_owned(), s(&sort)),
+    ];
+    if let Some(r) = &p.tags.merchant_reference {
+        keys.extend([(GSI5PK.to_owned(), s(reference_pk(&p.merchant_id, r))), (GSI5SK.to_owned(), s(&sort))]);
+    }
+    keys
+}
+
 pub fn new_payment_item(p: &Payment) -> Item {
     let id = p.id.to_string();
     let mut item = payment_attributes(p);
+    item.extend(filter_keys(p));
     item.extend([
         (PK.to_owned(), s(payment_pk(p.id))),
         (SK.to_owned(), s(PAYMENT_SK)),

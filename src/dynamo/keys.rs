@@ -4,6 +4,7 @@
 //! | item        | PK                      | SK                 | GSI1 (merchant, newest first)     | GSI2 (sparse repair index)           |
 //! |-------------|-------------------------|--------------------|-----------------------------------|--------------------------------------|
 //! | payment     | `PAY#<payment id>`      | `PAYMENT`          | `MERCHANT#<m>` / `<created ms>#<id>` | `NONFINAL#PAYMENT#<shard>` / `<updated ms>#<id>` while not final |
+//! |             | GSI4 `MERCHANT#<m>#STATUS#<status>`, GSI5 `MERCHANT#<m>#REF#<reference>`, GSI6 `MERCHANT#<m>#CUSTOMER#<customer>`, each / `<created ms>#<id>` | | | |
 //! | its card    | `PAY#<payment id>`      | `PAYMENT#CARD`     | -                                 | - (in no index; deleted when final)  |
 //! | refund      | `PAY#<payment id>`      | `REFUND#<refund id>` | -                               | `NONFINAL#REFUND#<shard>` / ... while not final |
 //! | event       | `PAY#<payment id>`      | `EVENT#<version>`  | `EVENTS#<m>` / `<ms>#<event id>`  | -; GSI3: `EVENTS#<m>#<type>` / `<ms>#<event id>` |
@@ -37,6 +38,18 @@ pub const GSI2SK: &str = "GSI2SK";
 pub const GSI3: &str = "GSI3";
 pub const GSI3PK: &str = "GSI3PK";
 pub const GSI3SK: &str = "GSI3SK";
+/// The payments lists' filters, one index each, all sorted like GSI1 (`<created ms>#<id>`):
+/// GSI4 by status (its key moves with every status change), GSI5 by the merchant's reference
+/// (sparse: only payments that have one), GSI6 by customer.
+pub const GSI4: &str = "GSI4";
+pub const GSI4PK: &str = "GSI4PK";
+pub const GSI4SK: &str = "GSI4SK";
+pub const GSI5: &str = "GSI5";
+pub const GSI5PK: &str = "GSI5PK";
+pub const GSI5SK: &str = "GSI5SK";
+pub const GSI6: &str = "GSI6";
+pub const GSI6PK: &str = "GSI6PK";
+pub const GSI6SK: &str = "GSI6SK";
 /// Epoch seconds after which DynamoDB's TTL may delete the item (idempotency records, events).
 pub const TTL_ATTRIBUTE: &str = "ExpiresAt";
 
@@ -108,6 +121,21 @@ pub fn idempotency_pk(key: &IdempotencyKey) -> String {
 }
 
 pub const IDEMPOTENCY_SK: &str = "IDEM";
+
+/// A merchant's payments in one status (GSI4).
+pub fn status_pk(m: &MerchantId, status: crate::domain::status::PaymentStatus) -> String {
+    format!("MERCHANT#{m}#STATUS#{}", status.as_str())
+}
+
+/// A merchant's payments with one reference of its own (GSI5).
+pub fn reference_pk(m: &MerchantId, reference: &crate::domain::reference::MerchantReference) -> String {
+    format!("MERCHANT#{m}#REF#{}", reference.as_str())
+}
+
+/// A merchant's payments of one customer (GSI6).
+pub fn customer_pk(m: &MerchantId, customer: &str) -> String {
+    format!("MERCHANT#{m}#CUSTOMER#{customer}")
+}
 
 pub fn list_sort_key(created_ms: u64, id: PaymentId) -> String {
     crate::domain::payment::ListPosition { created_ms, id }.key()

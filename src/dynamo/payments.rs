@@ -17,6 +17,7 @@ use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
+use crate::domain::search::{Lookup, PaymentFilter};
 use crate::util;
 
 #[async_trait]
@@ -49,7 +50,10 @@ impl Payments for DynamoStore {
                 k if k.settles_payment() => Repair::Leave,
                 _ => Repair::Keep,
             };
-            let sets = payment_attributes(p);
+            let mut sets = payment_attributes(p);
+            // The status index's key moves with the status; the others are set again so a
+            // payment written before they existed is indexed from its next change on.
+            sets.extend(filter_keys(p));
             let at = (payment_pk(p.id), PAYMENT_SK.to_owned());
             let guard = c.attempts_guard.filter(|_| c.refund.is_none());
             let settles = c.event.kind.settles_payment();
@@ -130,18 +134,45 @@ impl Payments for DynamoStore {
     async fn list_payments(
         &self,
         merchant: &MerchantId,
+        filter: &PaymentFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError> {
-        let gsi_pk = merchant_pk(merchant);
-        let start = cursor.map(|c| decode_cursor(c, &gsi_pk)).transpose()?;
-        let out = self
+        // One index per filter, each sorted by creation: the time range is a key condition too,
+        // so a page reads only what it answers with (and one more, to know a next page exists).
+        let (index, pk_name, sk_name, pk) = match &filter.lookup {
+            None => (GSI1, GSI1PK, GSI1SK, merchant_pk(merchant)),
+            Some(Lookup::Status(status)) => (GSI4, GSI4PK, GSI4SK, status_pk(merchant, *status)),
+            Some(Lookup::Reference(r)) => (GSI5, GSI5PK, GSI5SK, reference_pk(merchant, r)),
+            Some(Lookup::Customer(c)) => (GSI6, GSI6PK, GSI6SK, customer_pk(merchant, c)),
+        };
+        let start = cursor.map(|c| decode_cursor(c, (pk_name, &pk), sk_name)).transpose()?;
+        let bound = |ms: u64| format!("{ms:013}");
+        let (condition, range) = match (filter.created_gte, filter.created_lt) {
+            (None, None) => ("#pk = :pk", vec![]),
+            (Some(gte), None) => ("#pk = :pk AND #sk >= :from", vec![(":from", bound(gte))]),
+            // `<ms, 13 digits>` sorts before every `<ms>#<id>` of that ms: `< lt` and BETWEEN's
+            // upper end both leave the payments created at `lt` out, as `[gte, lt)` wants.
+            (None, Some(lt)) => ("#pk = :pk AND #sk < :to", vec![(":to", bound(lt))]),
+            (Some(gte), Some(lt)) => {
+                ("#pk = :pk AND #sk BETWEEN :from AND :to", vec![(":from", bound(gte)), (":to", bound(lt))])
+            }
+        };
+        let mut query = self
             .client
             .query()
             .table_name(&self.table)
-            .index_name(GSI1)
-            .key_condition_expression("GSI1PK = :m")
-            .expression_attribute_values(":m", s(&gsi_pk))
+            .index_name(index)
+            .key_condition_expression(condition)
+            .expression_attribute_names("#pk", pk_name)
+            .expression_attribute_values(":pk", s(&pk));
+        if !range.is_empty() {
+            query = query.expression_attribute_names("#sk", sk_name);
+        }
+        for (name, value) in range {
+            query = query.expression_attribute_values(name, s(value));
+        }
+        let out = query
             .scan_index_forward(false)
             .limit(one_more(limit))
             .set_exclusive_start_key(start)
@@ -287,13 +318,15 @@ fn encode_cursor(last: &Payment) -> String {
     util::cursor(&list_sort_key(last.created_at_ms, last.id))
 }
 
-fn decode_cursor(cursor: &str, gsi_pk: &str) -> Result<Item, StoreError> {
+/// The start key of the page after `cursor` in the index whose keys are `(pk name, pk)` and
+/// `sk_name`: every list index sorts by `<created ms>#<id>`, so one cursor form serves them all.
+fn decode_cursor(cursor: &str, (pk_name, pk): (&str, &str), sk_name: &str) -> Result<Item, StoreError> {
     let sort_key = util::position(cursor).ok_or(StoreError::InvalidCursor)?;
     let at = ListPosition::parse(&sort_key).ok_or(StoreError::InvalidCursor)?;
     Ok(Item::from([
         (PK.to_owned(), s(payment_pk(at.id))),
         (SK.to_owned(), s(PAYMENT_SK)),
-        (GSI1PK.to_owned(), s(gsi_pk)),
-        (GSI1SK.to_owned(), s(sort_key)),
+        (pk_name.to_owned(), s(pk)),
+        (sk_name.to_owned(), s(sort_key)),
     ]))
 }

@@ -46,11 +46,15 @@ pub struct IndexSpec {
 
 /// GSI1 lists a merchant's payments and, under another key, its events, newest first; GSI2 is
 /// the sparse repair index, keys only (the repair path reads nothing but PK and SK from it);
-/// GSI3 lists a merchant's events of one type.
-pub const INDEXES: [IndexSpec; 3] = [
+/// GSI3 lists a merchant's events of one type; GSI4, GSI5 and GSI6 list its payments by status,
+/// by its own reference and by customer (`GET /payments` filters).
+pub const INDEXES: [IndexSpec; 6] = [
     IndexSpec { name: GSI1, hash_key: GSI1PK, range_key: GSI1SK, projection: ProjectionType::All },
     IndexSpec { name: GSI2, hash_key: GSI2PK, range_key: GSI2SK, projection: ProjectionType::KeysOnly },
     IndexSpec { name: GSI3, hash_key: GSI3PK, range_key: GSI3SK, projection: ProjectionType::All },
+    IndexSpec { name: GSI4, hash_key: GSI4PK, range_key: GSI4SK, projection: ProjectionType::All },
+    IndexSpec { name: GSI5, hash_key: GSI5PK, range_key: GSI5SK, projection: ProjectionType::All },
+    IndexSpec { name: GSI6, hash_key: GSI6PK, range_key: GSI6SK, projection: ProjectionType::All },
 ];
 
 fn gsi(spec: &IndexSpec) -> GlobalSecondaryIndex {
@@ -86,7 +90,11 @@ pub async fn ensure_table(client: &Client, table: &str) -> Result<bool, StoreErr
         .billing_mode(BILLING_MODE)
         .key_schema(key(PK, KeyType::Hash))
         .key_schema(key(SK, KeyType::Range))
-        .set_attribute_definitions(Some([PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK].map(attr).to_vec()))
+        .set_attribute_definitions(Some(
+            [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI3PK, GSI3SK, GSI4PK, GSI4SK, GSI5PK, GSI5SK, GSI6PK, GSI6SK]
+                .map(attr)
+                .to_vec(),
+        ))
         .set_global_secondary_indexes(Some(INDEXES.iter().map(gsi).collect()))
         .send()
         .await;

@@ -1,4 +1,6 @@
 //! The event log's routes: a payment's audit trail, the merchant's feed, one event.
+use crate::domain::ids::PaymentId;
+use crate::domain::search::EventFilter;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -54,9 +56,19 @@ pub struct FeedQuery {
     limit: Option<String>,
     /// The `NextCursor` of the previous page; omit for the first page.
     cursor: Option<String>,
+    /// Only the events of this payment (none for a payment that is not yours).
+    #[param(format = "uuid")]
+    payment_id: Option<String>,
+    /// Only events recorded at or after this time, ms since the epoch.
+    #[param(value_type = Option<u64>, example = 1_767_225_600_000_u64)]
+    created_gte: Option<String>,
+    /// Only events recorded before this time, ms since the epoch.
+    #[param(value_type = Option<u64>, example = 1_769_904_000_000_u64)]
+    created_lt: Option<String>,
 }
 
-/// The merchant's events, newest first, kept at least 30 days.
+/// The merchant's events, newest first, kept at least 30 days; by type, payment and time, in
+/// any combination.
 #[utoipa::path(get, path = "/events", tag = TAG_EVENTS, security(("bearer" = [])), params(FeedQuery),
     responses(
         (status = 200, description = "A page, newest first; follow `NextCursor` until it is null.", body = EventPage),
@@ -64,8 +76,9 @@ pub struct FeedQuery {
             `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
         Unauthorized,
         RateLimitedDoc,
-        (status = 422, description = "`validation_failed`: `Fields` names `limit` (`out_of_range`) or `type` \
-            (`unknown_event_type`).", body = ErrorEnvelope),
+        (status = 422, description = "`validation_failed`: `Fields` names `limit` (`out_of_range`), `type` \
+            (`unknown_event_type`), or `payment_id`, `created_gte` or `created_lt` (`invalid_format`).",
+            body = ErrorEnvelope),
         ServerErrors,
     ))]
 pub async fn list_events(
@@ -75,13 +88,35 @@ pub async fn list_events(
 ) -> Result<Json<EventPage>, ApiError> {
     let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
-    let kind = match q.r#type.as_deref() {
-        None => None,
-        Some(t) => Some(t.parse::<EventType>().map_err(|_| {
-            ApiError::Validation(vec![FieldError::new("type", "unknown_event_type", "is not an event type")])
-        })?),
+    let mut errors = Vec::new();
+    let kind = match q.r#type.as_deref().map(str::parse::<EventType>) {
+        Some(Err(_)) => {
+            errors.push(FieldError::new("type", "unknown_event_type", "is not an event type"));
+            None
+        }
+        other => other.and_then(Result::ok),
     };
-    let page = state.services.list_events(&merchant, kind, limit, q.cursor.as_deref()).await?;
+    let payment = match q.payment_id.as_deref().map(PaymentId::parse) {
+        Some(Err(_)) => {
+            errors.push(FieldError::new("payment_id", "invalid_format", "must be a payment id (a UUID)"));
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
+    let mut time = |field: &'static str, raw: Option<&str>| match raw.map(str::parse::<u64>) {
+        Some(Err(_)) => {
+            errors.push(FieldError::new(field, "invalid_format", "must be a time in ms since the epoch"));
+            None
+        }
+        other => other.and_then(Result::ok),
+    };
+    let (created_gte, created_lt) =
+        (time("created_gte", q.created_gte.as_deref()), time("created_lt", q.created_lt.as_deref()));
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let filter = EventFilter { kind, payment, created_gte, created_lt };
+    let page = state.services.list_events(&merchant, &filter, limit, q.cursor.as_deref()).await?;
     Ok(Json(event_views::page(&page.events, page.next_cursor)))
 }
 

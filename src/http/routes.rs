@@ -14,6 +14,7 @@ use utoipa::IntoParams;
 
 use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized, doc};
+use super::filters::PaymentListQuery;
 use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
 use super::payload::{PaymentRequestDoc, RefundRequestDoc};
 use super::scopes::Scopes;
@@ -273,26 +274,34 @@ pub struct ListQuery {
     pub(super) cursor: Option<String>,
 }
 
-/// The merchant's payments, newest first, a page at a time.
-#[utoipa::path(get, path = "/payments", tag = TAG_PAYMENTS, security(("bearer" = [])), params(ListQuery),
+/// The merchant's payments, newest first, a page at a time, optionally filtered.
+///
+/// Filters: at most one of `reference`, `status` and `customer`, each with `created_gte` and
+/// `created_lt` or not; every filter is served by an index, never a scan. Lists read indexes,
+/// which follow a change within a moment: a payment that just moved may show under its previous
+/// status briefly. `GET /payments/{id}` is always current.
+#[utoipa::path(get, path = "/payments", tag = TAG_PAYMENTS, security(("bearer" = [])), params(PaymentListQuery),
     responses(
         (status = 200, description = "A page; follow `NextCursor` until it is null.", body = PaymentPage),
         (status = 400, description = "`invalid_query`: the query string cannot be read; \
-            `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
+            `invalid_cursor`: `cursor` is not one this API gave; `unsupported_filter`: more than one of \
+            `reference`, `status` and `customer`, a combination no index serves.", body = ErrorEnvelope),
         Unauthorized,
         RateLimitedDoc,
-        (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`.",
+        (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`, or \
+            `reference`, `status`, `customer`, `created_gte` or `created_lt` with code `invalid_format`.",
             body = ErrorEnvelope),
         ServerErrors,
     ))]
 pub async fn list_payments(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
-    query: Result<Query<ListQuery>, QueryRejection>,
+    query: Result<Query<PaymentListQuery>, QueryRejection>,
 ) -> Result<Json<PaymentPage>, ApiError> {
     let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
-    let page = state.services.list_payments(&merchant, limit, q.cursor.as_deref()).await?;
+    let filter = q.filter()?;
+    let page = state.services.search_payments(&merchant, &filter, limit, q.cursor.as_deref()).await?;
     Ok(Json(views::page(&page.payments, page.next_cursor)))
 }
 

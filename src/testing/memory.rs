@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::domain::change::Change;
-use crate::domain::events::{Event, EventId, EventPage, EventType, FeedPosition};
+use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::inquiry::Attempts;
@@ -202,6 +202,7 @@ impl Payments for MemoryStore {
     async fn list_payments(
         &self,
         merchant: &MerchantId,
+        filter: &crate::domain::search::PaymentFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError> {
@@ -210,8 +211,12 @@ impl Payments for MemoryStore {
             Some(c) => Some(ListPosition::parse(&decode(c)?).ok_or(StoreError::InvalidCursor)?.key()),
         };
         let state = self.lock();
-        let mut mine: Vec<&Payment> =
-            state.payments.values().map(|r| &r.record).filter(|p| &p.merchant_id == merchant).collect();
+        let mut mine: Vec<&Payment> = state
+            .payments
+            .values()
+            .map(|r| &r.record)
+            .filter(|p| &p.merchant_id == merchant && filter.matches(p))
+            .collect();
         mine.sort_by_key(|p| std::cmp::Reverse(list_key(p)));
         let (payments, next) =
             page(mine.into_iter().filter(|p| after.as_ref().is_none_or(|a| list_key(p) < *a)), limit);
@@ -254,7 +259,7 @@ impl Events for MemoryStore {
     async fn merchant_events(
         &self,
         merchant: &MerchantId,
-        kind: Option<EventType>,
+        filter: &crate::domain::search::EventFilter,
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, StoreError> {
@@ -264,7 +269,7 @@ impl Events for MemoryStore {
         };
         let state = self.lock();
         let mut mine: Vec<&Event> =
-            state.events.iter().filter(|e| e.merchant_id() == merchant && kind.is_none_or(|k| e.kind == k)).collect();
+            state.events.iter().filter(|e| e.merchant_id() == merchant && filter.matches(e)).collect();
         mine.sort_by_key(|e| std::cmp::Reverse(feed_key(e)));
         let (events, next) = page(mine.into_iter().filter(|e| before.as_ref().is_none_or(|b| feed_key(e) < *b)), limit);
         Ok(EventPage { events, next_cursor: next.as_ref().map(|e| encode(&feed_key(e))) })

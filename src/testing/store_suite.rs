@@ -2,6 +2,8 @@
 //! tests on `DynamoStore` against the emulator, so the fake cannot drift from the real thing.
 //! Every check uses ids of its own (and a merchant of its own where it lists), so the suite can
 //! share a table with other tests.
+use crate::domain::payment::Payment;
+use crate::domain::search::{EventFilter, PaymentFilter};
 use std::time::{Duration, Instant};
 
 use crate::domain::card::SealedCard;
@@ -126,6 +128,8 @@ pub async fn run(stores: &Stores) {
     every_change_is_one_event_in_the_audit_trail(stores).await;
     the_feed_pages_newest_first_by_type_and_merchant(stores).await;
     listing_pages_newest_first_without_gaps_or_repeats(stores).await;
+    each_filter_lists_exactly_what_it_matches(stores).await;
+    events_are_listed_by_type_payment_and_time(stores).await;
     stale_records_are_found_and_claimed_once(stores).await;
     bank_attempts_are_noted_and_never_moved_back(stores).await;
     seeded_merchants_exist_and_others_do_not(stores).await;
@@ -302,7 +306,7 @@ async fn the_feed_pages_newest_first_by_type_and_merchant(s: &Stores) {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = s.events.merchant_events(&m, None, 4, cursor.as_deref()).await.ok()?;
+            let page = s.events.merchant_events(&m, &EventFilter::default(), 4, cursor.as_deref()).await.ok()?;
             assert!(page.events.len() <= 4);
             seen.extend(page.events);
             match page.next_cursor {
@@ -317,14 +321,23 @@ async fn the_feed_pages_newest_first_by_type_and_merchant(s: &Stores) {
     assert!(at.windows(2).all(|w| w[0] > w[1]), "newest first: {at:?}");
     assert!(seen.iter().all(|e| e.merchant_id() == &m), "only this merchant's");
     let processing = until("the processing events", async || {
-        let page = s.events.merchant_events(&m, Some(EventType::PaymentProcessing), 10, None).await.ok()?;
+        let page = s
+            .events
+            .merchant_events(
+                &m,
+                &EventFilter { kind: Some(EventType::PaymentProcessing), ..EventFilter::default() },
+                10,
+                None,
+            )
+            .await
+            .ok()?;
         (page.events.len() == 3).then_some(page.events)
     })
     .await;
     let ids: Vec<PaymentId> = processing.iter().map(|e| e.data.payment.id).rev().collect();
     assert_eq!(ids, made);
     assert!(processing.iter().all(|e| e.kind == EventType::PaymentProcessing));
-    let bad = s.events.merchant_events(&m, None, 4, Some("bm90LWEtY3Vyc29y")).await.map(|_| ());
+    let bad = s.events.merchant_events(&m, &EventFilter::default(), 4, Some("bm90LWEtY3Vyc29y")).await.map(|_| ());
     assert_eq!(bad.unwrap_err(), StoreError::InvalidCursor);
 }
 
@@ -342,7 +355,7 @@ async fn listing_pages_newest_first_without_gaps_or_repeats(s: &Stores) {
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let page = s.payments.list_payments(&m, 2, cursor.as_deref()).await.ok()?;
+            let page = s.payments.list_payments(&m, &PaymentFilter::default(), 2, cursor.as_deref()).await.ok()?;
             assert!(page.payments.len() <= 2);
             seen.extend(page.payments.iter().map(|p| p.id));
             match page.next_cursor {
@@ -354,8 +367,117 @@ async fn listing_pages_newest_first_without_gaps_or_repeats(s: &Stores) {
     })
     .await;
     assert_eq!(seen, made, "newest first, each once, only this merchant's");
-    let bad = s.payments.list_payments(&m, 2, Some("not-a-cursor")).await.map(|_| ());
+    let bad = s.payments.list_payments(&m, &PaymentFilter::default(), 2, Some("not-a-cursor")).await.map(|_| ());
     assert_eq!(bad, Err(StoreError::InvalidCursor));
+}
+
+async fn events_are_listed_by_type_payment_and_time(s: &Stores) {
+    use crate::domain::events::Event;
+    let (m, other) = (fresh_merchant(), fresh_merchant());
+    let mut all: Vec<Event> = Vec::new();
+    let mut ids = Vec::new();
+    for i in 0..3u64 {
+        let p = new_payment(&m, 100, T0 + i * 10_000);
+        let view = create(s, &p).await;
+        let view = step(s, &view, Transition::PaymentProcessing, T0 + i * 10_000 + 1000).await;
+        step(s, &view, settle_ok(), T0 + i * 10_000 + 2000).await;
+        all.extend(s.events.payment_events(p.id, 10, None).await.unwrap().events);
+        ids.push(p.id);
+    }
+    let theirs = new_payment(&other, 100, T0);
+    create(s, &theirs).await;
+    let times =
+        [(None, None), (Some(T0 + 1000), None), (None, Some(T0 + 12_000)), (Some(T0 + 2000), Some(T0 + 21_000))];
+    let kinds = [None, Some(EventType::PaymentProcessing)];
+    let payments = [None, Some(ids[1]), Some(theirs.id)];
+    for kind in kinds {
+        for payment in payments {
+            for (created_gte, created_lt) in times {
+                let filter = EventFilter { kind, payment, created_gte, created_lt };
+                let mut want: Vec<&Event> = all.iter().filter(|e| filter.matches(e)).collect();
+                want.sort_by_key(|e| std::cmp::Reverse(crate::domain::events::FeedPosition::of(e).key()));
+                let want: Vec<_> = want.into_iter().map(Event::id).collect();
+                let got = until("a filtered feed to match", async || {
+                    let (mut got, mut cursor) = (Vec::new(), None::<String>);
+                    loop {
+                        let page = s.events.merchant_events(&m, &filter, 2, cursor.as_deref()).await.ok()?;
+                        got.extend(page.events.iter().map(Event::id));
+                        match page.next_cursor {
+                            Some(c) => cursor = Some(c),
+                            None => break,
+                        }
+                    }
+                    (got == want).then_some(got)
+                })
+                .await;
+                assert_eq!(got, want, "{filter:?}");
+            }
+        }
+    }
+}
+
+/// Every page of `filter`'s list of `m`, pages of 2, newest first.
+async fn listed(s: &Stores, m: &MerchantId, filter: &PaymentFilter) -> Option<Vec<PaymentId>> {
+    let (mut seen, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let page = s.payments.list_payments(m, filter, 2, cursor.as_deref()).await.ok()?;
+        assert!(page.payments.len() <= 2);
+        seen.extend(page.payments.iter().map(|p| p.id));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Some(seen),
+        }
+    }
+}
+
+async fn each_filter_lists_exactly_what_it_matches(s: &Stores) {
+    use crate::domain::reference::{MerchantReference, Tags};
+    use crate::domain::search::Lookup;
+    let (m, other) = (fresh_merchant(), fresh_merchant());
+    let mut all: Vec<Payment> = Vec::new();
+    for i in 0..8u64 {
+        let mut p = new_payment(&m, 100, T0 + i * 1000);
+        p.customer_id = format!("cust-{}", i % 2);
+        let reference = (i % 3 != 0).then(|| MerchantReference::parse(&format!("order-{}", i % 3)).unwrap());
+        p.tags = Tags { merchant_reference: reference, ..p.tags };
+        let mut view = create(s, &p).await;
+        if i % 2 == 0 {
+            view = step(s, &view, Transition::PaymentProcessing, T0 + i * 1000 + 1).await;
+        }
+        if i % 4 == 0 {
+            view = step(s, &view, settle_ok(), T0 + i * 1000 + 2).await;
+        }
+        all.push(view.payment);
+    }
+    // Another merchant's payment with the same customer and reference is never listed.
+    let mut theirs = new_payment(&other, 100, T0 + 500);
+    theirs.customer_id = "cust-0".into();
+    create(s, &theirs).await;
+    let reference = |r: &str| Some(Lookup::Reference(MerchantReference::parse(r).unwrap()));
+    let lookups = [
+        None,
+        reference("order-1"),
+        reference("order-2"),
+        reference("order-none"),
+        Some(Lookup::Status(PaymentStatus::Pending)),
+        Some(Lookup::Status(PaymentStatus::Processing)),
+        Some(Lookup::Status(PaymentStatus::Succeeded)),
+        Some(Lookup::Customer("cust-0".into())),
+        Some(Lookup::Customer("cust-1".into())),
+    ];
+    let ranges = [(None, None), (Some(T0 + 2000), None), (None, Some(T0 + 5000)), (Some(T0 + 1000), Some(T0 + 6000))];
+    for lookup in &lookups {
+        for (created_gte, created_lt) in ranges {
+            let filter = PaymentFilter { lookup: lookup.clone(), created_gte, created_lt };
+            let mut want: Vec<&Payment> = all.iter().filter(|p| filter.matches(p)).collect();
+            want.sort_by_key(|p| std::cmp::Reverse(p.created_at_ms));
+            let want: Vec<PaymentId> = want.into_iter().map(|p| p.id).collect();
+            // Index reads are eventually consistent: the status index follows each change.
+            let got =
+                until("a filtered list to match", async || listed(s, &m, &filter).await.filter(|g| *g == want)).await;
+            assert_eq!(got, want, "{filter:?}");
+        }
+    }
 }
 
 async fn stale_records_are_found_and_claimed_once(s: &Stores) {

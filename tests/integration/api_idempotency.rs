@@ -80,6 +80,7 @@ async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -
         card_last4: "1234".into(),
         sealed_card: payment_platform::domain::card::SealedCard("v1.x.y".into()),
         created_at_ms: now as u64,
+        tags: Default::default(),
     };
     let created = payment_platform::domain::change::Change::payment_created(
         &new,

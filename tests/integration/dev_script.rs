@@ -1,6 +1,7 @@
 //! `make dev` as a user runs it: `localstack/dev.sh`, on ports and an emulator of its own, with
-//! the binaries this test run built. What dies is restarted, the data survives a restart of the
-//! whole thing, and SIGTERM or Ctrl-C stops every process it started.
+//! the binaries this test run built. What dies is restarted, the data and the bank's books survive
+//! a kill -9 of the bank and a restart of the whole thing (`reconcile` then finds no mismatch), and
+//! SIGTERM or Ctrl-C stops every process it started.
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -116,6 +117,28 @@ async fn token(http: &reqwest::Client, dev: &Dev) -> String {
     body["AuthenticationToken"].as_str().unwrap().to_owned()
 }
 
+/// How many times the bank's books say `id` was charged.
+async fn bank_charges(http: &reqwest::Client, bank: u16, id: &str) -> u64 {
+    let ledger: Value = http.get(format!("http://127.0.0.1:{bank}/ledger")).send().await.unwrap().json().await.unwrap();
+    ledger["ChargesByReference"][id].as_u64().unwrap_or(0)
+}
+
+/// `make reconcile` against this `make dev`: its emulator and its bank, the last 24 hours.
+async fn reconcile(emulator: u16, bank: u16) -> (bool, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_reconcile"))
+        .env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{emulator}"))
+        .env("BANK_URL", format!("http://127.0.0.1:{bank}"))
+        .envs([("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"), ("AWS_REGION", "us-east-1")])
+        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+        .env_remove("DYNAMODB_TABLE")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("reconcile runs");
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), printed)
+}
+
 async fn payment(http: &reqwest::Client, dev: &Dev, token: &str, id: &str) -> Option<Value> {
     let resp = http.get(dev.url(&format!("/payments/{id}"))).bearer_auth(token).send().await.ok()?;
     (resp.status() == 200 && !resp.headers().contains_key("retry-after")).then_some(())?;
@@ -127,11 +150,12 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&state).unwrap();
     let (payment_base, refund_base, inbox) = (free_pair(), free_port(), free_port());
+    let (bank, emulator) = (free_port(), free_port());
     let env = [
         ("HTTP_PORT", free_port().to_string()),
-        ("BANK_PORT", free_port().to_string()),
+        ("BANK_PORT", bank.to_string()),
         ("ADMIN_PORT", free_port().to_string()),
-        ("EMULATOR_PORT", free_port().to_string()),
+        ("EMULATOR_PORT", emulator.to_string()),
         ("PAYMENT_WORKER_PORT", payment_base.to_string()),
         ("REFUND_WORKER_PORT", refund_base.to_string()),
         ("PAYMENT_WORKERS", "2".into()),
@@ -187,10 +211,13 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     assert!(received.iter().all(|r| r["Verified"] == true), "every delivery verified: {received:?}");
     assert!(dev.log().contains("payment.succeeded"), "the inbox prints each delivery");
 
-    // kill -9 a worker and the API: each comes back, under a new pid, with the data intact.
-    for (name, probe) in
-        [("payment-worker-1", format!("http://127.0.0.1:{payment_base}/status")), ("api", dev.url("/status"))]
-    {
+    // kill -9 a worker, the API and the bank: each comes back, under a new pid, with the data
+    // and the books intact.
+    for (name, probe) in [
+        ("payment-worker-1", format!("http://127.0.0.1:{payment_base}/status")),
+        ("api", dev.url("/status")),
+        ("bank-simulator", format!("http://127.0.0.1:{bank}/status")),
+    ] {
         let old = dev.pid_of(name).unwrap();
         dev.signal("-KILL", old.to_string());
         eventually(UP, &format!("{name} to be restarted"), || async {
@@ -205,6 +232,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
         payment(&http, &dev, &token, &id).await.expect("the payment, after the API's restart")["Status"],
         "SUCCEEDED"
     );
+    assert_eq!(bank_charges(&http, bank, &id).await, 1, "the bank's books, after its kill -9");
 
     // SIGTERM to dev.sh alone stops every process it started, the emulator included.
     let mut running: Vec<u32> = components.iter().filter_map(|c| dev.pid_of(c)).collect();
@@ -221,6 +249,10 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     let token = self::token(&http, &dev).await;
     let kept = payment(&http, &dev, &token, &id).await.expect("the payment survives a restart of make dev");
     assert_eq!(kept["Status"], "SUCCEEDED");
+    assert_eq!(bank_charges(&http, bank, &id).await, 1, "the bank's books survive a restart of make dev");
+    assert!(state.join("bank/books.db").exists(), "the books are in the state folder");
+    let (ok, printed) = reconcile(emulator, bank).await;
+    assert!(ok && printed.contains("mismatches=0"), "make reconcile after a restart of make dev:\n{printed}");
     let endpoints: Value =
         http.get(dev.url("/webhook-endpoints")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(endpoints["WebhookEndpoints"].as_array().unwrap().len(), 1, "the inbox replaced its registration");

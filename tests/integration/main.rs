@@ -5,6 +5,7 @@ mod api_idempotency;
 mod api_openapi;
 mod api_payments;
 mod api_refunds;
+mod bank_durability;
 mod bank_outcomes;
 mod bank_sim;
 mod chaos;

@@ -27,7 +27,7 @@ async fn setup_twice_creates_once_and_changes_nothing() {
     assert_eq!(before.table().unwrap().creation_date_time(), t.creation_date_time());
     let mut indexes: Vec<_> = t.global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
     indexes.sort();
-    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3"]);
+    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6"]);
     let ttl = clients.dynamodb.describe_time_to_live().table_name(&aws.table).send().await.unwrap();
     assert_eq!(ttl.time_to_live_description().and_then(|d| d.attribute_name()), Some("ExpiresAt"));
     let items = clients.dynamodb.scan().table_name(&aws.table).send().await.unwrap();
@@ -118,7 +118,7 @@ async fn setup_adds_the_index_an_older_table_lacks_and_its_payments_keep_working
     let mut indexes: Vec<_> =
         t.table().unwrap().global_secondary_indexes().iter().filter_map(|g| g.index_name()).collect();
     indexes.sort();
-    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3"]);
+    assert_eq!(indexes, ["GSI1", "GSI2", "GSI3", "GSI4", "GSI5", "GSI6"]);
 
     // A payment as written before versions: no `Version`, no event.
     use payment_platform::domain::change::{Change, Transition};
@@ -136,6 +136,7 @@ async fn setup_adds_the_index_an_older_table_lacks_and_its_payments_keep_working
         card_last4: "4242".into(),
         sealed_card: payment_platform::domain::card::SealedCard("v1.x.y".into()),
         created_at_ms: 1_800_000_000_000,
+        tags: Default::default(),
     };
     let cause = || Cause::new(Actor::PaymentWorker, None);
     store.commit(&Change::payment_created(&new, cause()), None).await.unwrap();

@@ -37,9 +37,9 @@ else
     "$1" "$(k "$2" HASH)" "$(k "$3" RANGE)" "$4"; }
   tolerate ResourceInUseException aws_ dynamodb create-table --table-name "$TABLE" \
     --billing-mode PAY_PER_REQUEST \
-    --attribute-definitions "[$(s PK),$(s SK),$(s GSI1PK),$(s GSI1SK),$(s GSI2PK),$(s GSI2SK),$(s GSI3PK),$(s GSI3SK)]" \
+    --attribute-definitions "[$(s PK),$(s SK),$(s GSI1PK),$(s GSI1SK),$(s GSI2PK),$(s GSI2SK),$(s GSI3PK),$(s GSI3SK),$(s GSI4PK),$(s GSI4SK),$(s GSI5PK),$(s GSI5SK),$(s GSI6PK),$(s GSI6SK)]" \
     --key-schema "[$(k PK HASH),$(k SK RANGE)]" \
-    --global-secondary-indexes "[$(index GSI1 GSI1PK GSI1SK ALL),$(index GSI2 GSI2PK GSI2SK KEYS_ONLY),$(index GSI3 GSI3PK GSI3SK ALL)]"
+    --global-secondary-indexes "[$(index GSI1 GSI1PK GSI1SK ALL),$(index GSI2 GSI2PK GSI2SK KEYS_ONLY),$(index GSI3 GSI3PK GSI3SK ALL),$(index GSI4 GSI4PK GSI4SK ALL),$(index GSI5 GSI5PK GSI5SK ALL),$(index GSI6 GSI6PK GSI6SK ALL)]"
   aws_ dynamodb wait table-exists --table-name "$TABLE"
   tolerate "already enabled" aws_ dynamodb update-time-to-live --table-name "$TABLE" \
     --time-to-live-specification Enabled=true,AttributeName=ExpiresAt

@@ -103,7 +103,7 @@ async fn another_merchants_events_are_not_found() {
     let event = EventId { payment_id: id, version: 1 };
     assert!(matches!(w.services.get_event(&other_merchant(), event).await, Err(AppError::EventNotFound)));
     assert_eq!(w.services.get_event(&merchant(), event).await.unwrap().kind, EventType::PaymentCreated);
-    let feed = w.services.list_events(&other_merchant(), None, 10, None).await.unwrap();
+    let feed = w.services.list_events(&other_merchant(), &Default::default(), 10, None).await.unwrap();
     assert!(feed.events.is_empty());
     let unknown = w.services.payment_events(&merchant(), PaymentId::new(), 10, None).await;
     assert!(matches!(unknown, Err(AppError::NotFound)));

@@ -60,7 +60,13 @@ impl Payments for Flaky {
     async fn record_attempt(&self, p: PaymentId, r: Option<RefundId>, a: Attempts) -> Result<(), StoreError> {
         self.inner.record_attempt(p, r, a).await
     }
-    async fn list_payments(&self, m: &MerchantId, limit: u32, cursor: Option<&str>) -> Result<PaymentPage, StoreError> {
-        self.inner.list_payments(m, limit, cursor).await
+    async fn list_payments(
+        &self,
+        m: &MerchantId,
+        filter: &crate::domain::search::PaymentFilter,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PaymentPage, StoreError> {
+        self.inner.list_payments(m, filter, limit, cursor).await
     }
 }

@@ -184,6 +184,7 @@ fn every_error() -> Vec<ApiError> {
         "invalid_idempotency_key",
         "invalid_event_id",
         "invalid_webhook_endpoint_id",
+        "unsupported_filter",
     ];
     let mut all = vec![
         ApiError::MalformedJson(String::new()),

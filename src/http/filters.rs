@@ -1,0 +1,96 @@
+//! `GET /payments`'s query: the page and the filters (`domain::search`), each checked with a
+//! 422 naming it, and a combination no index serves answered 400 `unsupported_filter`.
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::error::{ApiError, FieldError};
+use crate::domain::reference::MerchantReference;
+use crate::domain::search::PaymentFilter;
+use crate::domain::status::PaymentStatus;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PaymentListQuery {
+    /// Page size, 1 to 100 (default 20).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
+    pub(super) limit: Option<String>,
+    /// The `NextCursor` of the previous page (of the same filters); omit for the first page.
+    pub(super) cursor: Option<String>,
+    /// Only payments with this `MerchantReference` (yours, e.g. an order id).
+    #[param(example = "order-10023")]
+    reference: Option<String>,
+    /// Only payments in this status now (`PENDING`, `PROCESSING`, `SUCCEEDED`, `DECLINED`, `FAILED`).
+    #[param(example = "SUCCEEDED")]
+    status: Option<String>,
+    /// Only payments of this `CustomerID`.
+    #[param(example = "cust-1")]
+    customer: Option<String>,
+    /// Only payments created at or after this time, ms since the epoch.
+    #[param(value_type = Option<u64>, example = 1_767_225_600_000_u64)]
+    created_gte: Option<String>,
+    /// Only payments created before this time, ms since the epoch.
+    #[param(value_type = Option<u64>, example = 1_769_904_000_000_u64)]
+    created_lt: Option<String>,
+}
+
+impl PaymentListQuery {
+    /// The filters asked for; every bad value named at once.
+    pub fn filter(&self) -> Result<PaymentFilter, ApiError> {
+        let mut errors = Vec::new();
+        let mut bad = |field: &'static str, message: &str| {
+            errors.push(FieldError::new(field, "invalid_format", message));
+        };
+        let reference = match self.reference.as_deref().map(MerchantReference::parse) {
+            Some(Err(e)) => {
+                bad("reference", &e.to_string());
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        let status = match self.status.as_deref().map(str::parse::<PaymentStatus>) {
+            Some(Err(_)) => {
+                bad("status", "must be PENDING, PROCESSING, SUCCEEDED, DECLINED or FAILED");
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        let customer = self.customer.clone();
+        if customer.as_deref().is_some_and(|c| c.is_empty() || c.chars().count() > 64) {
+            bad("customer", "must be 1 to 64 characters");
+        }
+        let mut time = |field: &'static str, raw: Option<&str>| match raw.map(str::parse::<u64>) {
+            Some(Err(_)) => {
+                bad(field, "must be a time in ms since the epoch");
+                None
+            }
+            other => other.and_then(Result::ok),
+        };
+        let created_gte = time("created_gte", self.created_gte.as_deref());
+        let created_lt = time("created_lt", self.created_lt.as_deref());
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        PaymentFilter::new(reference, status, customer, created_gte, created_lt)
+            .map_err(|e| ApiError::BadRequest("unsupported_filter", e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(q: &str) -> Result<PaymentFilter, ApiError> {
+        let uri: axum::http::Uri = format!("/payments?{q}").parse().unwrap();
+        axum::extract::Query::<PaymentListQuery>::try_from_uri(&uri).unwrap().0.filter()
+    }
+
+    #[test]
+    fn each_filter_is_read_and_checked() {
+        let f = query("reference=order-1&created_gte=10&created_lt=20").unwrap();
+        assert_eq!((f.created_gte, f.created_lt), (Some(10), Some(20)));
+        assert!(query("status=SUCCEEDED").is_ok() && query("customer=c-1").is_ok() && query("").is_ok());
+        let Err(ApiError::Validation(f)) = query("status=DONE&created_gte=yesterday") else { panic!("422") };
+        assert_eq!(f.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["status", "created_gte"]);
+        assert!(matches!(query("status=FAILED&customer=c"), Err(ApiError::BadRequest("unsupported_filter", _))));
+    }
+}
