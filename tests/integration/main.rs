@@ -20,6 +20,7 @@ mod infra_names;
 mod infra_plan;
 mod observability;
 mod postman;
+mod search;
 mod security;
 mod setup_and_data;
 mod store_suite;
