@@ -18,6 +18,10 @@ use crate::domain::webhooks::{AttemptOutcome, is_public};
 struct Body {
     r#type: &'static str,
     timestamp: String,
+    /// The refund an event about one refund is about, beside the payment in `data` (as the
+    /// event resource names it).
+    #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
+    refund_id: Option<String>,
     data: crate::http::views::PaymentBody,
 }
 
@@ -26,7 +30,12 @@ pub fn body(event: &crate::domain::events::Event) -> String {
     let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.at_ms) * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     let timestamp = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let body = Body { r#type: event.kind.as_str(), timestamp, data: crate::http::views::view(&event.data) };
+    let body = Body {
+        r#type: event.kind.as_str(),
+        timestamp,
+        refund_id: event.refund_id.map(|r| r.to_string()),
+        data: crate::http::views::view(&event.data),
+    };
     serde_json::to_string(&body).expect("a webhook body serialises")
 }
 
@@ -156,5 +165,11 @@ mod tests {
         assert_eq!(body["data"]["PaymentID"], event.data.payment.id.to_string());
         assert_eq!(body["data"]["Version"], 1);
         assert!(!body.to_string().contains("CardNumber") && !body.to_string().contains("v1."));
+        assert!(body.get("RefundID").is_none(), "a payment's event names no refund");
+        let mut about_a_refund = event.clone();
+        let refund = crate::domain::ids::RefundId::new();
+        about_a_refund.refund_id = Some(refund);
+        let body: serde_json::Value = serde_json::from_str(&super::body(&about_a_refund)).unwrap();
+        assert_eq!(body["RefundID"], refund.to_string());
     }
 }
