@@ -179,6 +179,8 @@ impl Payments for DynamoStore {
             .send()
             .await
             .map_err(classify)?;
+        let read = out.scanned_count().max(out.count());
+        crate::telemetry::metrics::list_page(index, u64::try_from(read).unwrap_or(0));
         let payments = out.items().iter().map(payment_from_item).collect::<Result<Vec<_>, _>>()?;
         // DynamoDB stops early at 1 MB per query: more may exist then too.
         let (payments, next) = util::split_page(payments, limit, out.last_evaluated_key.is_some());

@@ -33,6 +33,11 @@ pub const HTTP_CONNECTIONS_OPEN: &str = "http_connections_open";
 pub const HTTP_CONNECTIONS_TIMED_OUT: &str = "http_connections_timed_out_total";
 /// Every request sent to AWS (attempts, so retries count), by `aws_service` and `operation`.
 pub const AWS_REQUESTS: &str = "aws_requests_total";
+/// Items DynamoDB read (its `ScannedCount`) for the payments lists, by `index`: what a filtered
+/// page costs in read units, beside the items it answers with.
+pub const LIST_ITEMS_READ: &str = "list_items_read_total";
+/// Pages of the payments lists served, by `index`.
+pub const LIST_PAGES: &str = "list_pages_total";
 
 /// Webhook delivery attempts by `outcome` (`2xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `blocked`).
 pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts_total";
@@ -120,6 +125,11 @@ pub fn bank_inquiry(operation: &'static str, found: &'static str) {
 
 pub fn bank_unresolved(operation: &'static str) {
     counter!(BANK_UNRESOLVED, "operation" => operation).increment(1);
+}
+
+pub fn list_page(index: &'static str, items_read: u64) {
+    counter!(LIST_PAGES, "index" => index).increment(1);
+    counter!(LIST_ITEMS_READ, "index" => index).increment(items_read);
 }
 
 pub fn repair_stale(kind: &'static str, found: usize) {

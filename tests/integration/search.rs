@@ -76,10 +76,11 @@ async fn write(store: &DynamoStore, m: &Made) {
 
 /// Every page of `query` for the client's merchant, `limit` at a time, newest first; `pages`
 /// counts the requests.
-async fn all_pages(app: &TestApp, query: &str, limit: u32, pages: &AtomicU32) -> Vec<String> {
+async fn all_pages(app: &TestApp, query: &str, limit: u32, pages: &AtomicU32, budget: &AtomicU32) -> Vec<String> {
     let (mut ids, mut cursor) = (Vec::new(), None::<String>);
     loop {
         pages.fetch_add(1, Ordering::Relaxed);
+        budget.fetch_add(limit + 1, Ordering::Relaxed);
         let mut url = format!("{}/payments?limit={limit}&{query}", app.url);
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
@@ -97,13 +98,16 @@ async fn all_pages(app: &TestApp, query: &str, limit: u32, pages: &AtomicU32) ->
     }
 }
 
-/// `aws_requests_total` of DynamoDB `Query` calls the API made so far.
-async fn queries(app: &TestApp, admin: u16) -> f64 {
+/// The API's DynamoDB `Query` calls so far, and the items they read for the lists.
+async fn reads(app: &TestApp, admin: u16) -> (f64, f64) {
     let text = app.http.get(format!("http://127.0.0.1:{admin}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines()
-        .filter(|l| l.starts_with("aws_requests_total") && l.contains("operation=\"Query\""))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
+    let sum = |series: &str, label: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(series) && l.contains(label))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    };
+    (sum("aws_requests_total", "operation=\"Query\""), sum("list_items_read_total", "index="))
 }
 
 #[tokio::test]
@@ -157,8 +161,8 @@ async fn every_filter_and_time_range_finds_exactly_the_merchants_matching_paymen
         lookups.push((format!("customer={c}"), Box::new(move |m: &Made| m.customer == c)));
     }
     let admin = api.admin_port;
-    let pages = AtomicU32::new(0);
-    let before = queries(&app, admin).await;
+    let (pages, budget) = (AtomicU32::new(0), AtomicU32::new(0));
+    let before = reads(&app, admin).await;
     for (i, merchant) in MERCHANTS.iter().enumerate() {
         let mut client = app.clone_client();
         client.token = app.token_for(Some(merchant)).await;
@@ -181,7 +185,7 @@ async fn every_filter_and_time_range_finds_exactly_the_merchants_matching_paymen
                 // Index reads follow the writes within a moment.
                 let limit = 3 + (i as u32) * 2;
                 eventually(Duration::from_secs(20), &format!("{merchant}: {query}"), || async {
-                    let got = all_pages(&client, &query, limit, &pages).await;
+                    let got = all_pages(&client, &query, limit, &pages, &budget).await;
                     (got == want).then_some(())
                 })
                 .await;
@@ -190,10 +194,19 @@ async fn every_filter_and_time_range_finds_exactly_the_merchants_matching_paymen
     }
     // One index Query per page, with the page's time range and filter in its key condition:
     // no filter reads more than its page and one item beyond it, never the merchant's whole list.
-    let used = queries(&app, admin).await - before;
-    let pages = pages.load(Ordering::Relaxed);
-    println!("search: pages={pages} dynamodb_queries={used} (items read per page: at most the limit + 1)");
-    assert_eq!(used, f64::from(pages), "one Query per page");
+    let after = reads(&app, admin).await;
+    let (queries, items) = (after.0 - before.0, after.1 - before.1);
+    let (pages, budget) = (pages.load(Ordering::Relaxed), budget.load(Ordering::Relaxed));
+    println!(
+        "search: pages={pages} dynamodb_queries={queries} items_read={items} items_read_per_page={:.2} \
+         (limits 3, 5, 7: at most {budget} allowed)",
+        items / f64::from(pages)
+    );
+    assert_eq!(queries, f64::from(pages), "one Query per page");
+    assert!(
+        items > 0.0 && items <= f64::from(budget),
+        "a page reads at most its limit and one more: {items} > {budget}"
+    );
 
     // Two lookups at once: no index serves that.
     for query in ["status=PENDING&customer=cust-1", "reference=order-1&status=FAILED"] {
