@@ -15,6 +15,7 @@ fn payment(status: PaymentStatus, price: u64) -> PaymentView {
         card_last4: "4242".into(),
         sealed_card: SealedCard("x".into()),
         created_at_ms: 1_000,
+        tags: Default::default(),
     };
     let mut p = new.pending();
     p.status = status;
@@ -29,6 +30,7 @@ fn with_refund(mut v: PaymentView, status: RefundStatus, amount: u64) -> Payment
         amount: Amount::parse(i128::from(amount)).unwrap(),
         currency: v.payment.currency,
         created_at_ms: 2_000,
+        metadata: Default::default(),
     }
     .pending();
     r.status = status;
