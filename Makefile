@@ -18,10 +18,10 @@ infra-local: ## Apply infra/terraform to the local emulator (EMULATOR_PORT, defa
 infra-local-destroy: ## Destroy what make infra-local applied
 	@localstack/infra-local.sh destroy
 
-dev-reset: ## Wipe the data `make dev` keeps (stop `make dev` first)
+dev-reset: ## Wipe the data `make dev` keeps: the emulator's and the bank simulator's books (stop `make dev` first)
 	@if EMULATOR_PORT=$${EMULATOR_PORT:-4566} localstack/emulator.sh status >/dev/null 2>&1; then \
 		echo "dev-reset: the emulator still runs; stop make dev first" >&2; exit 1; fi
-	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state
+	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state $${DEV_STATE_DIR:-.emulator/dev}/bank
 	@echo "dev-reset: the next make dev starts empty"
 
 test: lint tf-fmt tf-validate openapi-check postman-install webhook-verifier ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
@@ -56,7 +56,7 @@ reconcile: ## Compare the records of the last 24 h with the bank's books (make d
 	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} \
 		AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} cargo run -q --locked --bin reconcile -- $(RECONCILE_ARGS)
 
-chaos: ## The full chaos runs (200+ payments, faults, SIGKILLed workers, a bank that forgets keys), each judged by reconcile
+chaos: ## The full chaos runs (200+ payments, faults, SIGKILLed workers, a bank that forgets keys, a bank SIGKILLed mid-request), each judged by reconcile
 	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} \
 		localstack/with-emulator.sh 4598 cargo test --test integration --locked --features testing chaos -- --nocapture
 

@@ -9,7 +9,9 @@
 #   merchant's events and prints each delivery with its signature checked; WEBHOOK_INBOX=0 leaves
 #   it out.
 # - The emulator keeps its data across `make dev` restarts (saved when it stops, loaded when it
-#   starts); `make dev-reset` wipes it.
+#   starts), and the bank simulator its books (BANK_DB_PATH, default bank/books.db in the state
+#   folder, committed before each answer, so a kill -9 loses nothing either); `make dev-reset`
+#   wipes both, so `make reconcile` keeps comparing records and books of the same history.
 # - Ctrl-C (SIGINT) or SIGTERM stops everything this script started, by pid, emulator included.
 #
 # - INFRA=terraform: the table and queues come from infra/terraform applied to the emulator
@@ -37,7 +39,8 @@ for n in "$payment_workers" "$refund_workers" "$webhook_workers"; do
 done
 state="${DEV_STATE_DIR:-$root/.emulator/dev}"
 logs="$state/logs" pids="$state/pids"
-mkdir -p "$logs" "$pids"
+mkdir -p "$logs" "$pids" "$state/bank"
+export BANK_DB_PATH="${BANK_DB_PATH:-$state/bank/books.db}"
 rm -f "$pids"/*.pid
 
 if [ -n "${DEV_BIN_DIR:-}" ]; then
@@ -169,7 +172,7 @@ done
     printf '  %-18s %-70s %s\n' "$name" "$url" "${pidfile#"$root"/}"
   done
   echo "dev: try   TOKEN=\$(curl -s localhost:$HTTP_PORT/token | jq -r .AuthenticationToken)"
-  echo "dev: logs  ${logs#"$root"/}   data kept across restarts (make dev-reset wipes it)   Ctrl-C stops everything"
+  echo "dev: logs  ${logs#"$root"/}   data and the bank's books (${BANK_DB_PATH#"$root"/}) kept across restarts (make dev-reset wipes them)   Ctrl-C stops everything"
   echo
 } >&2
 

@@ -3,6 +3,7 @@
 //! Every field reads an environment variable so `bank-simulator --help` lists them all, and the
 //! faults can also be changed while it runs (`PUT /faults`), so one process serves a whole test.
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -31,6 +32,11 @@ pub struct SimConfig {
     /// How long a hanging request hangs, in milliseconds: also the bound on late application.
     #[arg(long, env = "BANK_HANG_MS", default_value_t = 30_000)]
     pub hang_ms: u64,
+    /// When a hanging request is applied, in milliseconds after its receipt (at most
+    /// `BANK_HANG_MS`), instead of at a random moment: 0 applies it at once and holds its answer
+    /// back for the whole hang, the moment a test kills the bank in.
+    #[arg(long, env = "BANK_HANG_APPLY_MS")]
+    pub hang_apply_ms: Option<u64>,
     /// Latency added to every charge and refund request, in milliseconds.
     #[arg(long, env = "BANK_LATENCY_MS", default_value_t = 0)]
     pub latency_ms: u64,
@@ -41,6 +47,12 @@ pub struct SimConfig {
     /// key makes a new charge. The books (and status inquiries) keep everything.
     #[arg(long, env = "BANK_KEY_TTL_SECS", default_value_t = 86_400)]
     pub key_ttl_secs: u64,
+    /// The SQLite file that keeps the books (every charge and refund applied, the idempotency
+    /// keys and their answers), committed before each answer, so they survive a crash and a
+    /// restart. One simulator per file. Default: `bank-simulator-<port>.db` in the temporary
+    /// directory; `:memory:` keeps them in memory only (gone when the process ends).
+    #[arg(long, env = "BANK_DB_PATH")]
+    pub db_path: Option<PathBuf>,
 }
 
 impl Default for SimConfig {
@@ -52,20 +64,28 @@ impl Default for SimConfig {
             fail_rate: 0.0,
             hang_rate: 0.0,
             hang_ms: 30_000,
+            hang_apply_ms: None,
             latency_ms: 0,
             latency_jitter_ms: 0,
             key_ttl_secs: 86_400,
+            db_path: None,
         }
     }
 }
 
 impl SimConfig {
+    /// Where the books are kept: `BANK_DB_PATH`, or a file of this port's in the temp directory.
+    pub fn books_path(&self) -> PathBuf {
+        self.db_path.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("bank-simulator-{}.db", self.port)))
+    }
+
     /// The fault settings the simulator starts with.
     pub fn faults(&self) -> Faults {
         Faults {
             fail_rate: self.fail_rate,
             hang_rate: self.hang_rate,
             hang_ms: self.hang_ms,
+            hang_apply_ms: self.hang_apply_ms,
             latency_ms: self.latency_ms,
             latency_jitter_ms: self.latency_jitter_ms,
         }
@@ -88,6 +108,8 @@ pub struct Faults {
     pub fail_rate: f64,
     pub hang_rate: f64,
     pub hang_ms: u64,
+    /// `None`: a hanging request is applied at a random moment within `hang_ms`.
+    pub hang_apply_ms: Option<u64>,
     pub latency_ms: u64,
     pub latency_jitter_ms: u64,
 }
@@ -103,9 +125,14 @@ impl Faults {
         roll(self.hang_rate)
     }
 
-    /// When a hanging request is applied: a random moment within `hang_ms` of its receipt.
+    /// When a hanging request is applied: a random moment within `hang_ms` of its receipt, or
+    /// the moment `hang_apply_ms` sets (never past `hang_ms` either).
     pub(crate) fn late(&self) -> Duration {
-        Duration::from_millis(rand::random_range(0..=self.hang_ms))
+        let ms = match self.hang_apply_ms {
+            Some(ms) => ms.min(self.hang_ms),
+            None => rand::random_range(0..=self.hang_ms),
+        };
+        Duration::from_millis(ms)
     }
 
     pub(crate) fn hang(&self) -> Duration {
@@ -130,6 +157,7 @@ impl Faults {
             self.hang_rate = check_rate(r).map_err(|e| format!("HangRate {e}"))?;
         }
         self.hang_ms = patch.hang_ms.unwrap_or(self.hang_ms);
+        self.hang_apply_ms = patch.hang_apply_ms.unwrap_or(self.hang_apply_ms);
         self.latency_ms = patch.latency_ms.unwrap_or(self.latency_ms);
         self.latency_jitter_ms = patch.latency_jitter_ms.unwrap_or(self.latency_jitter_ms);
         Ok(self)
@@ -140,15 +168,23 @@ fn roll(rate: f64) -> bool {
     rate > 0.0 && rand::random::<f64>() < rate
 }
 
-/// The body of `PUT /faults`: the same fields as [`Faults`], each optional.
+/// The body of `PUT /faults`: the same fields as [`Faults`], each optional (`HangApplyMs: null`
+/// goes back to a random moment).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
 pub struct FaultsPatch {
     pub fail_rate: Option<f64>,
     pub hang_rate: Option<f64>,
     pub hang_ms: Option<u64>,
+    #[serde(default, deserialize_with = "present")]
+    pub hang_apply_ms: Option<Option<u64>>,
     pub latency_ms: Option<u64>,
     pub latency_jitter_ms: Option<u64>,
+}
+
+/// A field that is present, `null` included (absent is the `default`: unchanged).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 #[cfg(test)]
@@ -166,6 +202,14 @@ mod tests {
     }
 
     #[test]
+    fn the_books_default_to_a_file_of_the_port_in_the_temp_dir() {
+        let config = SimConfig::try_parse_from(["bank-simulator", "--port", "4999"]).unwrap();
+        assert_eq!(config.books_path(), std::env::temp_dir().join("bank-simulator-4999.db"));
+        let config = SimConfig::try_parse_from(["bank-simulator", "--db-path", "/x/books.db"]).unwrap();
+        assert_eq!(config.books_path(), PathBuf::from("/x/books.db"));
+    }
+
+    #[test]
     fn a_patch_changes_only_the_fields_it_names() {
         let faults = SimConfig::default().faults();
         let patch = FaultsPatch { hang_rate: Some(0.5), ..FaultsPatch::default() };
@@ -174,6 +218,22 @@ mod tests {
         assert_eq!(patched.hang_ms, 30_000);
         let bad = FaultsPatch { fail_rate: Some(2.0), ..FaultsPatch::default() };
         assert!(faults.patched(&bad).is_err());
+    }
+
+    #[test]
+    fn a_hung_request_is_applied_when_hang_apply_ms_says_never_past_the_hang() {
+        let mut faults = SimConfig::default().faults();
+        faults.hang_ms = 100;
+        assert!((0..50).all(|_| faults.late() <= Duration::from_millis(100)));
+        let at_once: FaultsPatch = serde_json::from_str(r#"{"HangApplyMs":0}"#).unwrap();
+        faults = faults.patched(&at_once).unwrap();
+        assert_eq!(faults.late(), Duration::ZERO);
+        faults = faults.patched(&serde_json::from_str(r#"{"HangApplyMs":500}"#).unwrap()).unwrap();
+        assert_eq!(faults.late(), Duration::from_millis(100), "never past the hang");
+        faults = faults.patched(&serde_json::from_str(r#"{"HangRate":0.5}"#).unwrap()).unwrap();
+        assert_eq!(faults.hang_apply_ms, Some(500), "left out: unchanged");
+        faults = faults.patched(&serde_json::from_str(r#"{"HangApplyMs":null}"#).unwrap()).unwrap();
+        assert_eq!(faults.hang_apply_ms, None, "null: a random moment again");
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! HTTP handlers. Charges and refunds share one path through faults and idempotency:
 //! key check, body check, maybe 503, claim the key, latency, apply once, maybe hang, answer.
 //! A request that hangs is applied late: at a random moment within `hang_ms` of its receipt
-//! (never later), while its client may long have given up. Status inquiries by reference
+//! (never later), while its client may long have given up; once applied it is in the books,
+//! whatever becomes of the process before the answer. Status inquiries by reference
 //! (`GET /charges?reference=`, `GET /refunds?reference=`) read the books, which never forget.
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -22,10 +24,14 @@ use super::ledger::{Answer, Claim, Entry, Kind, Ledger};
 use super::wire::{ChargeBody, Fingerprint, RefundBody};
 
 pub struct AppState {
-    ledger: Mutex<Ledger>,
+    /// The books: SQLite, so every use runs on the blocking pool (`AppState::books`).
+    ledger: Arc<Mutex<Ledger>>,
     faults: Mutex<Faults>,
-    /// Per-process salt for request fingerprints, so they cannot be looked up in a table.
+    /// Salt for request fingerprints (kept in the books), so they cannot be looked up in a table.
     salt: [u8; 16],
+    /// Requests applied whose answer is held back by a hang: what a crash now would leave
+    /// applied and unanswered (`GET /status`, for the tests that kill the bank at that moment).
+    hanging_applied: AtomicU64,
     /// Turns true when the server starts shutting down; cuts latency and hangs short.
     shutdown: watch::Receiver<bool>,
 }
@@ -33,15 +39,32 @@ pub struct AppState {
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(faults: Faults, key_ttl: Duration, shutdown: watch::Receiver<bool>) -> Self {
-        let ledger = Mutex::new(Ledger::new(key_ttl));
-        Self { ledger, faults: Mutex::new(faults), salt: rand::random(), shutdown }
+    pub fn new(ledger: Ledger, faults: Faults, shutdown: watch::Receiver<bool>) -> Self {
+        let salt = ledger.salt();
+        Self {
+            ledger: Arc::new(Mutex::new(ledger)),
+            faults: Mutex::new(faults),
+            salt,
+            hanging_applied: AtomicU64::new(0),
+            shutdown,
+        }
     }
 
-    fn ledger(&self) -> MutexGuard<'_, Ledger> {
-        // A panic elsewhere must not take the books down with it: the data stays consistent
-        // because every change is made in one step under the lock.
-        self.ledger.lock().unwrap_or_else(PoisonError::into_inner)
+    /// Runs `f` on the books off the async runtime (SQLite blocks), one caller at a time.
+    async fn books<T, F>(&self, f: F) -> Result<T, SimError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Ledger) -> T + Send + 'static,
+    {
+        let ledger = Arc::clone(&self.ledger);
+        tokio::task::spawn_blocking(move || {
+            // A panic elsewhere must not take the books down with it: every change is one
+            // transaction, rolled back if it did not commit.
+            let mut guard = ledger.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&mut guard)
+        })
+        .await
+        .map_err(|_| SimError::Internal)
     }
 
     fn faults(&self) -> MutexGuard<'_, Faults> {
@@ -61,8 +84,11 @@ impl AppState {
     }
 }
 
-pub async fn status() -> Json<serde_json::Value> {
-    Json(json!({ "Status": "OK" }))
+/// `GET /status`: up, with what is in flight right now.
+pub async fn status(State(app): State<Shared>) -> Result<Json<serde_json::Value>, SimError> {
+    let in_flight = app.books(|l| l.in_flight()).await?;
+    let hanging_applied = app.hanging_applied.load(Ordering::Relaxed);
+    Ok(Json(json!({ "Status": "OK", "InFlight": in_flight, "HangingApplied": hanging_applied })))
 }
 
 pub async fn post_charge(
@@ -93,7 +119,7 @@ pub async fn post_refund(
 /// Faults and idempotency around one charge or refund; `apply` runs at most once per key.
 async fn process<F>(app: Shared, key: String, fingerprint: Fingerprint, apply: F) -> Result<Response, SimError>
 where
-    F: FnOnce(&mut Ledger, &str) -> Answer + Send + 'static,
+    F: FnOnce(&mut Ledger, &str) -> Result<Answer, SimError> + Send + 'static,
 {
     let faults = *app.faults();
     if faults.roll_fail() {
@@ -102,7 +128,8 @@ where
     }
     let received = tokio::time::Instant::now();
     let hang = faults.roll_hang();
-    let claim = app.ledger().claim(&key, fingerprint);
+    let claimed = key.clone();
+    let claim = app.books(move |l| l.claim(&claimed, fingerprint)).await?;
     let answer = match claim {
         Err(e) => {
             info!(%key, code = e.code(), "refused");
@@ -124,11 +151,13 @@ where
             }
             tokio::spawn(
                 async move {
+                    let applying = key.clone();
                     if let Err(e) = task.delay(apply_after).await {
-                        task.ledger().abandon(&key);
+                        task.books(move |l| l.abandon(&applying)).await?;
                         return Err(e);
                     }
-                    let answer = apply(&mut task.ledger(), &key);
+                    // Committed to the books before anything is answered.
+                    let answer = task.books(move |l| apply(l, &applying)).await??;
                     info!(%key, status = %answer.body["Status"], "applied");
                     Ok(answer)
                 }
@@ -140,7 +169,10 @@ where
     };
     if hang {
         // The answer comes `hang_ms` after the request, whenever it was applied.
-        app.delay(faults.hang().saturating_sub(received.elapsed())).await?;
+        app.hanging_applied.fetch_add(1, Ordering::Relaxed);
+        let held = app.delay(faults.hang().saturating_sub(received.elapsed())).await;
+        app.hanging_applied.fetch_sub(1, Ordering::Relaxed);
+        held?;
     }
     Ok((answer.status, Json(answer.body)).into_response())
 }
@@ -187,14 +219,15 @@ async fn inquiry(
     } else {
         app.delay(faults.latency()).await?;
     }
-    let entries = app.ledger().by_reference(kind, &reference);
+    let asked = reference.clone();
+    let entries = app.books(move |l| l.by_reference(kind, &asked)).await??;
     let lines: Vec<serde_json::Value> = entries.iter().map(inquiry_line).collect();
     Ok(Json(json!({ "Reference": reference, field: lines })).into_response())
 }
 
 /// What an inquiry shows of one applied request: its outcome as the original answer gave it.
 fn inquiry_line(e: &Entry) -> serde_json::Value {
-    let status = e.outcome;
+    let status = &e.outcome;
     match e.kind {
         Kind::Charge => json!({
             "ChargeID": e.charge_id, "Status": status, "DeclineCode": e.reason,
@@ -207,13 +240,13 @@ fn inquiry_line(e: &Entry) -> serde_json::Value {
     }
 }
 
-pub async fn get_ledger(State(app): State<Shared>) -> Response {
-    let snapshot = app.ledger().snapshot();
-    Json(snapshot).into_response()
+pub async fn get_ledger(State(app): State<Shared>) -> Result<Response, SimError> {
+    let snapshot = app.books(|l| l.snapshot()).await??;
+    Ok(Json(snapshot).into_response())
 }
 
 pub async fn get_ledger_entry(State(app): State<Shared>, Path(key): Path<String>) -> Result<Response, SimError> {
-    let entry = app.ledger().entry(&key).ok_or(SimError::NotFound)?;
+    let entry = app.books(move |l| l.entry(&key)).await??.ok_or(SimError::NotFound)?;
     Ok(Json(entry).into_response())
 }
 
@@ -227,8 +260,8 @@ pub async fn put_faults(
 ) -> Result<Json<Faults>, SimError> {
     let patch: FaultsPatch = serde_json::from_slice(&read_body(body)?).map_err(|_| {
         SimError::InvalidRequest(
-            "the body must be a JSON object with any of FailRate, HangRate, HangMs, LatencyMs, \
-             LatencyJitterMs"
+            "the body must be a JSON object with any of FailRate, HangRate, HangMs, HangApplyMs, \
+             LatencyMs, LatencyJitterMs"
                 .to_owned(),
         )
     })?;

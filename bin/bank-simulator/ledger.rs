@@ -1,14 +1,30 @@
-//! The bank's books: idempotency records, the charges they made, and the refunds against them.
+//! The bank's books: the lines of every charge and refund applied, the idempotency keys with the
+//! answers they replay, and the refunds against each charge, kept in SQLite so they survive the
+//! simulator's crash and restart, as a real acquirer's books do.
 //!
-//! One `Ledger` sits behind one mutex, so claiming a key, applying a request and recording its
-//! answer are each atomic; money moves only inside `apply_*`, which runs once per live key.
-//! Like a real acquirer's, idempotency records are forgotten `key_ttl` after a key was first
-//! seen (the same key then makes a new charge), while the books (`Entry`s) are kept for good
-//! and answer status inquiries by the merchant's reference.
+//! One `Ledger` (one connection) sits behind one mutex, so claiming a key, applying a request and
+//! recording its answer are each atomic; money moves only inside `apply_*`, which runs once per
+//! live key and writes its line and its key in one transaction, committed before the answer goes
+//! out. Keys in flight (claimed, not yet applied) live in memory only: a request the bank dies
+//! before applying was never applied, and its key is free again after the restart. Like a real
+//! acquirer's, idempotency records are forgotten `key_ttl` after a key was first seen (the same
+//! key then makes a new charge), while the lines are kept for good and answer status inquiries by
+//! the merchant's reference.
+//!
+//! Durability: WAL journal with `synchronous=NORMAL`. A commit has been written to the WAL file
+//! (the kernel's page cache) before it returns, so a killed process loses nothing it answered; a
+//! power cut or kernel crash may lose the last commits, which a simulator need not survive (a
+//! real acquirer would use `FULL`, one fsync per commit). The file is locked for the process's
+//! life (`locking_mode=EXCLUSIVE`): a second simulator on the same books would not see the first
+//! one's keys in flight, so it is refused at start.
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
+use anyhow::Context;
 use axum::http::StatusCode;
+use rusqlite::types::Type;
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, params};
 use serde::Serialize;
 use serde_json::json;
 use uuid::Uuid;
@@ -17,7 +33,42 @@ use super::error::SimError;
 use super::wire::{ChargeBody, Fingerprint, RefundBody};
 use payment_platform::domain::money::Currency;
 
-/// The first answer given for a key, replayed byte for byte.
+/// The schema, created on first open. `line` orders the books as they were applied.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (
+    name  TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS books (
+    line            INTEGER PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
+    reference       TEXT NOT NULL,
+    amount          INTEGER NOT NULL,
+    currency        TEXT NOT NULL,
+    outcome         TEXT NOT NULL,
+    reason          TEXT,
+    charge_id       TEXT,
+    refund_id       TEXT,
+    card_last4      TEXT,
+    requests        INTEGER NOT NULL,
+    applied_at      INTEGER NOT NULL,
+    answer          TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS books_by_reference ON books (kind, reference);
+CREATE INDEX IF NOT EXISTS books_by_charge ON books (charge_id, kind);
+CREATE TABLE IF NOT EXISTS keys (
+    idempotency_key TEXT PRIMARY KEY,
+    fingerprint     BLOB NOT NULL,
+    first_seen      INTEGER NOT NULL,
+    line            INTEGER NOT NULL REFERENCES books (line)
+);
+";
+
+/// How long opening waits for a file another process holds (a predecessor still exiting).
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// The first answer given for a key, replayed as it was.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answer {
     pub status: StatusCode,
@@ -40,8 +91,17 @@ pub enum Kind {
     Refund,
 }
 
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Charge => "charge",
+            Self::Refund => "refund",
+        }
+    }
+}
+
 /// One idempotency key's line in `GET /ledger`. Holds no card data beyond the last four digits.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Entry {
     pub idempotency_key: String,
@@ -50,10 +110,10 @@ pub struct Entry {
     pub amount: u64,
     pub currency: Currency,
     /// `approved` | `declined` for charges, `succeeded` | `rejected` for refunds.
-    pub outcome: &'static str,
+    pub outcome: String,
     /// The decline code or rejection reason, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
+    pub reason: Option<String>,
     #[serde(rename = "ChargeID")]
     pub charge_id: Option<String>,
     #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
@@ -81,85 +141,138 @@ pub struct Snapshot {
     pub refunds_by_reference: BTreeMap<String, u64>,
 }
 
-enum State {
-    InFlight,
-    /// Answered: the answer, and the line of the books the request wrote.
-    Done(Answer, usize),
-}
-
-struct Record {
+/// A key claimed and not yet applied (memory only: it dies with the process, unapplied).
+struct InFlight {
     fingerprint: Fingerprint,
     requests: u64,
-    state: State,
-    first_seen: Instant,
+    first_seen_ms: u64,
 }
 
-struct Charge {
-    amount: u64,
-    currency: Currency,
-    approved: bool,
-    refunded: u64,
+/// What the books hold, for the start-up log.
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    pub lines: u64,
+    pub live_keys: u64,
 }
 
 pub struct Ledger {
-    /// Live idempotency records by key.
-    records: HashMap<String, Record>,
-    /// Every request applied, in the order it was applied; never forgotten.
-    books: Vec<Entry>,
-    charges: HashMap<String, Charge>,
-    key_ttl: Duration,
-}
-
-impl Default for Ledger {
-    /// Keys kept 24 hours, the default of `BANK_KEY_TTL_SECS`.
-    fn default() -> Self {
-        Self::new(Duration::from_secs(86_400))
-    }
+    conn: Connection,
+    in_flight: HashMap<String, InFlight>,
+    key_ttl_ms: u64,
+    /// Salt of the request fingerprints, kept in the books so a key's fingerprint still compares
+    /// after a restart.
+    salt: [u8; 16],
 }
 
 impl Ledger {
-    pub fn new(key_ttl: Duration) -> Self {
-        Self { records: HashMap::new(), books: Vec::new(), charges: HashMap::new(), key_ttl }
+    /// Opens (or creates) the books at `path`; `:memory:` keeps them in memory only.
+    pub fn open(path: &Path, key_ttl: Duration) -> anyhow::Result<Self> {
+        Self::open_waiting(path, key_ttl, LOCK_WAIT)
+    }
+
+    fn open_waiting(path: &Path, key_ttl: Duration, lock_wait: Duration) -> anyhow::Result<Self> {
+        let in_memory = path.as_os_str() == ":memory:";
+        if !in_memory && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        let conn = Connection::open(path).with_context(|| format!("opening the books at {}", path.display()))?;
+        let mode = Self::prepare(&conn, lock_wait).map_err(|e| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                anyhow::anyhow!("the books at {} are open in another bank simulator", path.display())
+            }
+            _ => anyhow::Error::new(e).context(format!("preparing the books at {}", path.display())),
+        })?;
+        anyhow::ensure!(in_memory || mode == "wal", "the books at {} refused WAL mode ({mode})", path.display());
+        let fresh: [u8; 16] = rand::random();
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (name, value) VALUES ('fingerprint_salt', ?1)",
+            params![fresh.as_slice()],
+        )?;
+        let salt: Vec<u8> =
+            conn.query_row("SELECT value FROM meta WHERE name = 'fingerprint_salt'", [], |r| r.get(0))?;
+        let salt = salt.try_into().map_err(|_| anyhow::anyhow!("the books' fingerprint salt is damaged"))?;
+        let key_ttl_ms = u64::try_from(key_ttl.as_millis()).unwrap_or(u64::MAX);
+        Ok(Self { conn, in_flight: HashMap::new(), key_ttl_ms, salt })
+    }
+
+    /// Settings and schema; the first write takes the file's lock, held until the process ends.
+    /// Returns the journal mode in force.
+    fn prepare(conn: &Connection, lock_wait: Duration) -> rusqlite::Result<String> {
+        conn.busy_timeout(lock_wait)?;
+        // Before WAL is entered, so no shared-memory index is needed: this process alone uses it.
+        conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(mode)
+    }
+
+    /// The salt of request fingerprints.
+    pub fn salt(&self) -> [u8; 16] {
+        self.salt
+    }
+
+    /// Forgets keys past their TTL (their lines stay); what the books hold.
+    pub fn tidy(&mut self, now_ms: u64) -> rusqlite::Result<Held> {
+        let expired_before = now_ms.saturating_sub(self.key_ttl_ms);
+        self.conn.execute("DELETE FROM keys WHERE first_seen <= ?1", [expired_before])?;
+        let lines = self.conn.query_row("SELECT COUNT(*) FROM books", [], |r| r.get(0))?;
+        let live_keys = self.conn.query_row("SELECT COUNT(*) FROM keys", [], |r| r.get(0))?;
+        Ok(Held { lines, live_keys })
     }
 
     /// Counts the request against its key and says whether to apply it, replay, or refuse it.
     pub fn claim(&mut self, key: &str, fingerprint: Fingerprint) -> Result<Claim, SimError> {
-        self.claim_at(key, fingerprint, Instant::now())
+        self.claim_at(key, fingerprint, payment_platform::util::now_ms())
     }
 
-    /// `claim` at `now`: a key first seen `key_ttl` ago or longer is forgotten first.
-    pub fn claim_at(&mut self, key: &str, fingerprint: Fingerprint, now: Instant) -> Result<Claim, SimError> {
-        let expired = self
-            .records
-            .get(key)
-            .is_some_and(|r| matches!(r.state, State::Done(..)) && now.duration_since(r.first_seen) >= self.key_ttl);
-        if expired {
-            self.records.remove(key);
+    /// `claim` at `now_ms`: a key first seen `key_ttl` ago or longer counts as unknown.
+    pub fn claim_at(&mut self, key: &str, fingerprint: Fingerprint, now_ms: u64) -> Result<Claim, SimError> {
+        if let Some(claim) = self.in_flight.get_mut(key) {
+            claim.requests += 1;
+            return Err(if claim.fingerprint == fingerprint { SimError::KeyInFlight } else { SimError::KeyReused });
         }
-        let Some(record) = self.records.get_mut(key) else {
-            let record = Record { fingerprint, requests: 1, state: State::InFlight, first_seen: now };
-            self.records.insert(key.to_owned(), record);
-            return Ok(Claim::New);
-        };
-        record.requests += 1;
-        if record.fingerprint != fingerprint {
-            return Err(SimError::KeyReused);
-        }
-        match &record.state {
-            State::InFlight => Err(SimError::KeyInFlight),
-            State::Done(answer, _) => Ok(Claim::Replay(answer.clone())),
+        let live = self
+            .conn
+            .prepare_cached(
+                "SELECT k.fingerprint, k.first_seen, k.line, b.answer FROM keys k JOIN books b ON b.line = k.line \
+                 WHERE k.idempotency_key = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([key], |r| {
+                    Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, u64>(1)?, r.get::<_, i64>(2)?, r.get::<_, String>(3)?))
+                })
+                .optional()
+            })
+            .map_err(books_failed)?;
+        match live {
+            Some((stored, first_seen, line, answer)) if now_ms.saturating_sub(first_seen) < self.key_ttl_ms => {
+                // Counted whatever comes of it: a replay or a refused duplicate.
+                self.conn
+                    .prepare_cached("UPDATE books SET requests = requests + 1 WHERE line = ?1")
+                    .and_then(|mut s| s.execute([line]))
+                    .map_err(books_failed)?;
+                if stored != fingerprint {
+                    return Err(SimError::KeyReused);
+                }
+                let body = serde_json::from_str(&answer).map_err(|_| SimError::Internal)?;
+                Ok(Claim::Replay(Answer { status: StatusCode::OK, body }))
+            }
+            _ => {
+                let claim = InFlight { fingerprint, requests: 1, first_seen_ms: now_ms };
+                self.in_flight.insert(key.to_owned(), claim);
+                Ok(Claim::New)
+            }
         }
     }
 
     /// Forgets a claimed key whose request was never applied (e.g. the bank shut down mid-way).
     pub fn abandon(&mut self, key: &str) {
-        if matches!(self.records.get(key), Some(Record { state: State::InFlight, .. })) {
-            self.records.remove(key);
-        }
+        self.in_flight.remove(key);
     }
 
     /// Decides a claimed charge by its card and records the answer.
-    pub fn apply_charge(&mut self, key: &str, body: &ChargeBody) -> Answer {
+    pub fn apply_charge(&mut self, key: &str, body: &ChargeBody) -> Result<Answer, SimError> {
         let decline = match body.card_number.as_str() {
             "4000000000000002" => Some("card_declined"),
             "4000000000009995" => Some("insufficient_funds"),
@@ -167,8 +280,6 @@ impl Ledger {
             _ => None,
         };
         let charge_id = Uuid::new_v4().to_string();
-        let charge = Charge { amount: body.amount, currency: body.currency, approved: decline.is_none(), refunded: 0 };
-        self.charges.insert(charge_id.clone(), charge);
         let answer_body = match decline {
             None => json!({ "ChargeID": charge_id, "Status": "approved" }),
             Some(code) => {
@@ -181,79 +292,138 @@ impl Ledger {
             reference: body.reference.clone(),
             amount: body.amount,
             currency: body.currency,
-            outcome: if decline.is_none() { "approved" } else { "declined" },
-            reason: decline,
+            outcome: if decline.is_none() { "approved" } else { "declined" }.to_owned(),
+            reason: decline.map(str::to_owned),
             charge_id: Some(charge_id),
             refund_id: None,
             card_last4: Some(body.card_last4().to_owned()),
             requests: 0,
             applied_at: payment_platform::util::now_ms(),
         };
-        self.record(key, answer_body, entry)
+        self.write(key, |_| Ok((entry, answer_body)))
     }
 
     /// Decides a claimed refund against its charge and records the answer.
-    pub fn apply_refund(&mut self, key: &str, body: &RefundBody) -> Answer {
-        let rejection = match self.charges.get_mut(&body.charge_id) {
-            None => Some("unknown_charge"),
-            Some(c) if !c.approved => Some("charge_not_approved"),
-            Some(c) if c.currency != body.currency => Some("currency_mismatch"),
-            Some(c) if c.refunded.saturating_add(body.amount) > c.amount => Some("exceeds_charged_amount"),
-            Some(c) => {
-                c.refunded += body.amount;
-                None
-            }
-        };
-        let refund_id = Uuid::new_v4().to_string();
-        let answer_body = match rejection {
-            None => json!({ "RefundID": refund_id, "Status": "succeeded" }),
-            Some(reason) => {
-                json!({ "RefundID": refund_id, "Status": "rejected", "Reason": reason })
-            }
-        };
-        let entry = Entry {
-            idempotency_key: key.to_owned(),
-            kind: Kind::Refund,
-            reference: body.reference.clone(),
-            amount: body.amount,
-            currency: body.currency,
-            outcome: if rejection.is_none() { "succeeded" } else { "rejected" },
-            reason: rejection,
-            charge_id: Some(body.charge_id.clone()),
-            refund_id: Some(refund_id),
-            card_last4: None,
-            requests: 0,
-            applied_at: payment_platform::util::now_ms(),
-        };
-        self.record(key, answer_body, entry)
+    pub fn apply_refund(&mut self, key: &str, body: &RefundBody) -> Result<Answer, SimError> {
+        self.write(key, |tx| {
+            let charge = tx
+                .prepare_cached("SELECT amount, currency, outcome FROM books WHERE charge_id = ?1 AND kind = 'charge'")?
+                .query_row([&body.charge_id], |r| {
+                    Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                })
+                .optional()?;
+            let refunded: u64 = tx
+                .prepare_cached(
+                    "SELECT COALESCE(SUM(amount), 0) FROM books \
+                     WHERE charge_id = ?1 AND kind = 'refund' AND outcome = 'succeeded'",
+                )?
+                .query_row([&body.charge_id], |r| r.get(0))?;
+            let rejection = match charge {
+                None => Some("unknown_charge"),
+                Some((_, _, outcome)) if outcome != "approved" => Some("charge_not_approved"),
+                Some((_, currency, _)) if currency != body.currency.as_str() => Some("currency_mismatch"),
+                Some((amount, _, _)) if refunded.saturating_add(body.amount) > amount => Some("exceeds_charged_amount"),
+                Some(_) => None,
+            };
+            let refund_id = Uuid::new_v4().to_string();
+            let answer_body = match rejection {
+                None => json!({ "RefundID": refund_id, "Status": "succeeded" }),
+                Some(reason) => {
+                    json!({ "RefundID": refund_id, "Status": "rejected", "Reason": reason })
+                }
+            };
+            let entry = Entry {
+                idempotency_key: key.to_owned(),
+                kind: Kind::Refund,
+                reference: body.reference.clone(),
+                amount: body.amount,
+                currency: body.currency,
+                outcome: if rejection.is_none() { "succeeded" } else { "rejected" }.to_owned(),
+                reason: rejection.map(str::to_owned),
+                charge_id: Some(body.charge_id.clone()),
+                refund_id: Some(refund_id),
+                card_last4: None,
+                requests: 0,
+                applied_at: payment_platform::util::now_ms(),
+            };
+            Ok((entry, answer_body))
+        })
     }
 
-    fn record(&mut self, key: &str, body: serde_json::Value, mut entry: Entry) -> Answer {
-        let answer = Answer { status: StatusCode::OK, body };
-        if let Some(record) = self.records.get_mut(key) {
-            entry.requests = record.requests;
-            record.state = State::Done(answer.clone(), self.books.len());
-        }
-        self.books.push(entry);
-        answer
+    /// One transaction: `decide` reads what it needs and returns the line and its answer, which
+    /// are written with the key's record. The key leaves the in-flight set either way: applied,
+    /// or (the transaction rolled back) never applied.
+    fn write<F>(&mut self, key: &str, decide: F) -> Result<Answer, SimError>
+    where
+        F: FnOnce(&Transaction<'_>) -> rusqlite::Result<(Entry, serde_json::Value)>,
+    {
+        let claim = self.in_flight.remove(key);
+        let written = (|| {
+            let tx = self.conn.transaction()?;
+            let (mut entry, body) = decide(&tx)?;
+            entry.requests = claim.as_ref().map_or(0, |c| c.requests);
+            tx.prepare_cached(
+                "INSERT INTO books (idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, \
+                 refund_id, card_last4, requests, applied_at, answer) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                entry.idempotency_key,
+                entry.kind.as_str(),
+                entry.reference,
+                entry.amount,
+                entry.currency.as_str(),
+                entry.outcome,
+                entry.reason,
+                entry.charge_id,
+                entry.refund_id,
+                entry.card_last4,
+                entry.requests,
+                entry.applied_at,
+                body.to_string(),
+            ])?;
+            let line = tx.last_insert_rowid();
+            if let Some(claim) = &claim {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO keys (idempotency_key, fingerprint, first_seen, line) \
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?
+                .execute(params![key, claim.fingerprint.as_slice(), claim.first_seen_ms, line])?;
+            }
+            tx.commit()?;
+            Ok(body)
+        })();
+        let body = written.map_err(books_failed)?;
+        Ok(Answer { status: StatusCode::OK, body })
     }
 
-    /// The entry of a live, answered key; `None` while it is unknown, forgotten or in flight.
-    pub fn entry(&self, key: &str) -> Option<Entry> {
-        match self.records.get(key)? {
-            Record { state: State::Done(_, line), requests, .. } => {
-                Some(Entry { requests: *requests, ..self.books[*line].clone() })
-            }
-            Record { state: State::InFlight, .. } => None,
+    /// The line of a remembered, answered key; `None` while it is unknown or in flight.
+    pub fn entry(&self, key: &str) -> Result<Option<Entry>, SimError> {
+        if self.in_flight.contains_key(key) {
+            return Ok(None);
         }
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM books WHERE line = (SELECT line FROM keys WHERE idempotency_key = ?1)"
+            ))
+            .and_then(|mut s| s.query_row([key], entry_of).optional())
+            .map_err(books_failed)
     }
 
     /// Everything applied under `reference` of `kind`, oldest first: the status inquiry.
-    pub fn by_reference(&self, kind: Kind, reference: &str) -> Vec<Entry> {
-        self.books.iter().filter(|e| e.kind == kind && e.reference == reference).cloned().collect()
+    pub fn by_reference(&self, kind: Kind, reference: &str) -> Result<Vec<Entry>, SimError> {
+        self.conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM books WHERE kind = ?1 AND reference = ?2 ORDER BY line"))
+            .and_then(|mut s| s.query_map([kind.as_str(), reference], entry_of)?.collect())
+            .map_err(books_failed)
     }
 
-    pub fn snapshot(&self) -> Snapshot {
+    pub fn snapshot(&self) -> Result<Snapshot, SimError> {
+        let entries: Vec<Entry> = self
+            .conn
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM books ORDER BY line"))
+            .and_then(|mut s| s.query_map([], entry_of)?.collect())
+            .map_err(books_failed)?;
         let mut snap = Snapshot {
             entries: Vec::new(),
             charged: 0,
@@ -262,18 +432,8 @@ impl Ledger {
             charges_by_reference: BTreeMap::new(),
             refunds_by_reference: BTreeMap::new(),
         };
-        // A line's request count goes on growing while its key is remembered (replays, refusals).
-        let live: HashMap<usize, u64> = self
-            .records
-            .values()
-            .filter_map(|r| match r.state {
-                State::Done(_, line) => Some((line, r.requests)),
-                State::InFlight => None,
-            })
-            .collect();
-        for (line, entry) in self.books.iter().enumerate() {
-            let entry = Entry { requests: live.get(&line).copied().unwrap_or(entry.requests), ..entry.clone() };
-            match (entry.kind, entry.outcome) {
+        for entry in entries {
+            match (entry.kind, entry.outcome.as_str()) {
                 (Kind::Charge, "approved") => {
                     snap.charged += 1;
                     snap.charged_amount += entry.amount;
@@ -287,8 +447,47 @@ impl Ledger {
             }
             snap.entries.push(entry);
         }
-        snap
+        Ok(snap)
     }
+
+    /// How many keys are claimed and not yet applied.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+}
+
+/// The columns `entry_of` reads, in its order.
+const COLUMNS: &str = "idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, refund_id, \
+                       card_last4, requests, applied_at";
+
+fn entry_of(r: &Row<'_>) -> rusqlite::Result<Entry> {
+    let bad = |i: usize, what: &str| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, what.into());
+    let kind = match r.get_ref(1)?.as_str()? {
+        "charge" => Kind::Charge,
+        "refund" => Kind::Refund,
+        _ => return Err(bad(1, "unknown kind")),
+    };
+    let currency = Currency::parse(r.get_ref(4)?.as_str()?).map_err(|_| bad(4, "unknown currency"))?;
+    Ok(Entry {
+        idempotency_key: r.get(0)?,
+        kind,
+        reference: r.get(2)?,
+        amount: r.get(3)?,
+        currency,
+        outcome: r.get(5)?,
+        reason: r.get(6)?,
+        charge_id: r.get(7)?,
+        refund_id: r.get(8)?,
+        card_last4: r.get(9)?,
+        requests: r.get(10)?,
+        applied_at: r.get(11)?,
+    })
+}
+
+/// A read or write of the books failed: the request gets a 500 and nothing it did is kept.
+fn books_failed(e: rusqlite::Error) -> SimError {
+    tracing::error!(error = %e, "the books could not be read or written");
+    SimError::Internal
 }
 
 #[cfg(test)]

@@ -1,4 +1,8 @@
+use std::path::PathBuf;
+
 use super::*;
+
+const DAY: Duration = Duration::from_secs(86_400);
 
 fn charge(reference: &str, card: &str, amount: u64) -> ChargeBody {
     let json = format!(
@@ -14,24 +18,48 @@ fn refund(reference: &str, charge_id: &str, amount: u64, currency: &str) -> Refu
     RefundBody::parse(json.as_bytes()).unwrap()
 }
 
+fn memory(key_ttl: Duration) -> Ledger {
+    Ledger::open(Path::new(":memory:"), key_ttl).unwrap()
+}
+
+/// A fresh file of its own under the target's scratch directory.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> Self {
+        let dir = std::env::temp_dir().join(format!("bank-books-{}", Uuid::new_v4().simple()));
+        Self(dir.join("books.db"))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
 /// Claims and applies a charge as the handler does; returns its answer body.
 fn do_charge(ledger: &mut Ledger, key: &str, body: &ChargeBody) -> serde_json::Value {
-    match ledger.claim(key, body.fingerprint(b"salt")).unwrap() {
-        Claim::New => ledger.apply_charge(key, body).body,
+    let salt = ledger.salt();
+    match ledger.claim(key, body.fingerprint(&salt)).unwrap() {
+        Claim::New => ledger.apply_charge(key, body).unwrap().body,
         Claim::Replay(answer) => answer.body,
     }
 }
 
 fn do_refund(ledger: &mut Ledger, key: &str, body: &RefundBody) -> serde_json::Value {
-    match ledger.claim(key, body.fingerprint(b"salt")).unwrap() {
-        Claim::New => ledger.apply_refund(key, body).body,
+    let salt = ledger.salt();
+    match ledger.claim(key, body.fingerprint(&salt)).unwrap() {
+        Claim::New => ledger.apply_refund(key, body).unwrap().body,
         Claim::Replay(answer) => answer.body,
     }
 }
 
 #[test]
 fn outcomes_follow_the_test_cards() {
-    let mut ledger = Ledger::default();
+    let mut ledger = memory(DAY);
     let cases = [
         ("4000000000000002", "card_declined"),
         ("4000000000009995", "insufficient_funds"),
@@ -44,40 +72,43 @@ fn outcomes_follow_the_test_cards() {
     }
     let body = do_charge(&mut ledger, "ok", &charge("p", "1234123412341234", 10));
     assert_eq!(body["Status"], "approved");
-    assert_eq!(ledger.snapshot().charged, 1);
+    assert_eq!(ledger.snapshot().unwrap().charged, 1);
 }
 
 #[test]
 fn a_key_is_in_flight_until_answered_then_replayed_and_counted() {
-    let mut ledger = Ledger::default();
+    let mut ledger = memory(DAY);
     let body = charge("p1", "1234123412341234", 500);
     let fp = body.fingerprint(b"salt");
     assert_eq!(ledger.claim("k", fp), Ok(Claim::New));
     assert_eq!(ledger.claim("k", fp), Err(SimError::KeyInFlight));
-    assert!(ledger.entry("k").is_none());
-    let first = ledger.apply_charge("k", &body);
+    assert_eq!(ledger.entry("k"), Ok(None));
+    assert_eq!(ledger.in_flight(), 1);
+    let first = ledger.apply_charge("k", &body).unwrap();
+    assert_eq!(ledger.in_flight(), 0);
     assert_eq!(ledger.claim("k", fp), Ok(Claim::Replay(first)));
     let other = charge("p1", "1234123412341234", 501).fingerprint(b"salt");
     assert_eq!(ledger.claim("k", other), Err(SimError::KeyReused));
-    let snap = ledger.snapshot();
+    let snap = ledger.snapshot().unwrap();
     assert_eq!((snap.charged, snap.charged_amount), (1, 500));
     assert_eq!(snap.entries[0].requests, 4);
     assert_eq!(snap.charges_by_reference["p1"], 1);
+    assert_eq!(ledger.entry("k").unwrap().map(|e| e.requests), Some(4));
 }
 
 #[test]
 fn an_abandoned_key_can_be_claimed_again() {
-    let mut ledger = Ledger::default();
+    let mut ledger = memory(DAY);
     let fp = charge("p", "1234123412341234", 1).fingerprint(b"salt");
     assert_eq!(ledger.claim("k", fp), Ok(Claim::New));
     ledger.abandon("k");
-    assert!(ledger.snapshot().entries.is_empty());
+    assert!(ledger.snapshot().unwrap().entries.is_empty());
     assert_eq!(ledger.claim("k", fp), Ok(Claim::New));
 }
 
 #[test]
 fn refunds_never_exceed_the_charge_and_need_an_approved_charge() {
-    let mut ledger = Ledger::default();
+    let mut ledger = memory(DAY);
     let approved = do_charge(&mut ledger, "c1", &charge("p1", "1234123412341234", 1000));
     let id = approved["ChargeID"].as_str().unwrap().to_owned();
     let declined = do_charge(&mut ledger, "c2", &charge("p2", "4000000000000002", 1000));
@@ -99,29 +130,90 @@ fn refunds_never_exceed_the_charge_and_need_an_approved_charge() {
     }
     // A replay of the first refund moves nothing.
     do_refund(&mut ledger, "r1", &cases[0].1);
-    let snap = ledger.snapshot();
+    let snap = ledger.snapshot().unwrap();
     assert_eq!(snap.refunded_amount, 1000);
     assert_eq!(snap.refunds_by_reference.len(), 2);
 }
 
 #[test]
 fn a_key_is_forgotten_after_its_ttl_but_the_books_keep_both_charges() {
-    let mut ledger = Ledger::new(std::time::Duration::from_secs(60));
+    let mut ledger = memory(Duration::from_secs(60));
     let body = charge("pay-1", "1234123412341234", 500);
     let fp = body.fingerprint(b"salt");
-    let t0 = std::time::Instant::now();
+    let t0 = payment_platform::util::now_ms();
     assert_eq!(ledger.claim_at("k", fp, t0), Ok(Claim::New));
-    let first = ledger.apply_charge("k", &body);
-    let within = t0 + std::time::Duration::from_secs(59);
+    let first = ledger.apply_charge("k", &body).unwrap();
+    let within = t0 + 59_999;
     assert_eq!(ledger.claim_at("k", fp, within), Ok(Claim::Replay(first.clone())), "remembered within the TTL");
-    let after = t0 + std::time::Duration::from_secs(60);
+    let after = t0 + 60_000;
     assert_eq!(ledger.claim_at("k", fp, after), Ok(Claim::New), "forgotten: the same key charges again");
-    let second = ledger.apply_charge("k", &body);
+    let second = ledger.apply_charge("k", &body).unwrap();
     assert_ne!(first.body["ChargeID"], second.body["ChargeID"]);
-    let snap = ledger.snapshot();
+    let snap = ledger.snapshot().unwrap();
     assert_eq!((snap.charged, snap.charges_by_reference["pay-1"]), (2, 2), "the books show the double charge");
-    let found = ledger.by_reference(Kind::Charge, "pay-1");
+    assert_eq!(
+        snap.entries.iter().map(|e| e.requests).collect::<Vec<_>>(),
+        [2, 1],
+        "the first line keeps its count, the key now counts for the second"
+    );
+    let found = ledger.by_reference(Kind::Charge, "pay-1").unwrap();
     assert_eq!(found.len(), 2);
-    assert!(ledger.by_reference(Kind::Charge, "pay-2").is_empty());
-    assert!(ledger.by_reference(Kind::Refund, "pay-1").is_empty());
+    assert!(ledger.by_reference(Kind::Charge, "pay-2").unwrap().is_empty());
+    assert!(ledger.by_reference(Kind::Refund, "pay-1").unwrap().is_empty());
+}
+
+#[test]
+fn the_books_keys_and_answers_survive_a_reopen() {
+    let scratch = Scratch::new();
+    let body = charge("pay-1", "1234123412341234", 700);
+    let (salt, first, refunded) = {
+        let mut ledger = Ledger::open(&scratch.0, DAY).unwrap();
+        let first = do_charge(&mut ledger, "charge-pay-1", &body);
+        let id = first["ChargeID"].as_str().unwrap().to_owned();
+        let refunded = do_refund(&mut ledger, "refund-r1", &refund("r1", &id, 300, "EUR"));
+        // Claimed, never applied: the process dies with it in flight.
+        assert_eq!(
+            ledger.claim("charge-pay-2", charge("pay-2", "1234123412341234", 1).fingerprint(&ledger.salt())),
+            Ok(Claim::New)
+        );
+        (ledger.salt(), first, refunded)
+    };
+    let mut ledger = Ledger::open(&scratch.0, DAY).unwrap();
+    assert_eq!(ledger.salt(), salt, "fingerprints still compare");
+    assert_eq!(do_charge(&mut ledger, "charge-pay-1", &body), first, "the key replays its answer");
+    let other = charge("pay-1", "1234123412341234", 701).fingerprint(&salt);
+    assert_eq!(ledger.claim("charge-pay-1", other), Err(SimError::KeyReused));
+    let id = first["ChargeID"].as_str().unwrap();
+    let over = do_refund(&mut ledger, "refund-r2", &refund("r2", id, 401, "EUR"));
+    assert_eq!(over["Reason"], "exceeds_charged_amount", "the refund before the restart still counts");
+    assert_eq!(do_refund(&mut ledger, "refund-r1", &refund("r1", id, 300, "EUR")), refunded);
+    let found = ledger.by_reference(Kind::Charge, "pay-1").unwrap();
+    assert_eq!((found.len(), found[0].charge_id.as_deref(), found[0].requests), (1, Some(id), 3));
+    assert!(ledger.by_reference(Kind::Charge, "pay-2").unwrap().is_empty(), "never applied");
+    let fp = charge("pay-2", "1234123412341234", 1).fingerprint(&salt);
+    assert_eq!(ledger.claim("charge-pay-2", fp), Ok(Claim::New), "a key in flight at the crash is free again");
+    let snap = ledger.snapshot().unwrap();
+    assert_eq!((snap.charged, snap.charged_amount, snap.refunded_amount), (1, 700, 300));
+}
+
+#[test]
+fn expired_keys_are_dropped_at_open_and_their_lines_kept() {
+    let scratch = Scratch::new();
+    let mut ledger = Ledger::open(&scratch.0, Duration::from_secs(60)).unwrap();
+    do_charge(&mut ledger, "k", &charge("pay-1", "1234123412341234", 5));
+    let now = payment_platform::util::now_ms();
+    assert_eq!(ledger.tidy(now).unwrap().live_keys, 1);
+    let opened = ledger.tidy(now + 60_000).unwrap();
+    assert_eq!((opened.lines, opened.live_keys), (1, 0));
+    assert_eq!(ledger.entry("k"), Ok(None));
+    assert_eq!(ledger.by_reference(Kind::Charge, "pay-1").unwrap().len(), 1);
+}
+
+#[test]
+fn a_second_simulator_cannot_open_the_same_books() {
+    let scratch = Scratch::new();
+    let _first = Ledger::open(&scratch.0, DAY).unwrap();
+    let second = Ledger::open_waiting(&scratch.0, DAY, Duration::from_millis(100));
+    let err = second.err().expect("refused while the first holds them").to_string();
+    assert!(err.contains("open in another bank simulator"), "{err}");
 }

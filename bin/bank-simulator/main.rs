@@ -5,7 +5,8 @@
 //!
 //! Routes: `POST /charges`, `POST /refunds` (both need `Idempotency-Key`), `GET /charges?reference=`,
 //! `GET /refunds?reference=` (status inquiry), `GET /ledger`, `GET /ledger/{key}`, `GET|PUT /faults`,
-//! `GET /status`. State lives in memory: a restart forgets every charge.
+//! `GET /status`. The books live in SQLite (`BANK_DB_PATH`), committed before each answer: a
+//! crash and restart forgets nothing it applied (`ledger`).
 mod config;
 mod error;
 mod handlers;
@@ -27,25 +28,26 @@ use tracing::Level;
 
 pub use config::{Faults, FaultsPatch, SimConfig};
 pub use error::SimError;
-pub use ledger::{Entry, Kind, Snapshot};
+pub use ledger::{Entry, Kind, Ledger, Snapshot};
 
 /// Request bodies are small JSON objects; anything larger is refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
-/// Serves the simulator on `listener` until `shutdown` completes, then drains open requests.
-/// Requests that are waiting out added latency or a hang are cut short with a 503, so a
-/// shutdown never waits for `BANK_HANG_MS`.
+/// Serves the simulator on `listener` with the books `ledger` until `shutdown` completes, then
+/// drains open requests. Requests that are waiting out added latency or a hang are cut short
+/// with a 503 (a hung request not yet applied never is), so a shutdown never waits for
+/// `BANK_HANG_MS`.
 ///
-/// Only the fault settings of `config` are used here; binding is the caller's, so tests and
-/// other binaries can embed the bank on any listener.
+/// Only the fault settings of `config` are used here; binding and opening the books are the
+/// caller's, so tests and other binaries can embed the bank on any listener.
 pub async fn serve(
     listener: TcpListener,
+    ledger: Ledger,
     config: SimConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = watch::channel(false);
-    let key_ttl = std::time::Duration::from_secs(config.key_ttl_secs);
-    let state = Arc::new(handlers::AppState::new(config.faults(), key_ttl, stop_rx));
+    let state = Arc::new(handlers::AppState::new(ledger, config.faults(), stop_rx));
     let app = router(state);
     tracing::info!(addr = %listener.local_addr()?, "bank simulator listening");
     axum::serve(listener, app)
@@ -87,14 +89,31 @@ async fn main() -> anyhow::Result<()> {
         fail_rate = config.fail_rate,
         hang_rate = config.hang_rate,
         hang_ms = config.hang_ms,
+        hang_apply_ms = ?config.hang_apply_ms,
         latency_ms = config.latency_ms,
         latency_jitter_ms = config.latency_jitter_ms,
+        key_ttl_secs = config.key_ttl_secs,
         "bank simulator configuration"
+    );
+    // Opened before the port: a bank that cannot keep its books must not answer.
+    let path = config.books_path();
+    let key_ttl = std::time::Duration::from_secs(config.key_ttl_secs);
+    let (ledger, held) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut ledger = Ledger::open(&path, key_ttl)?;
+        let held = ledger.tidy(payment_platform::util::now_ms())?;
+        Ok((ledger, held))
+    })
+    .await??;
+    tracing::info!(
+        path = %config.books_path().display(),
+        lines = held.lines,
+        live_keys = held.live_keys,
+        "bank simulator books opened"
     );
     let listener = TcpListener::bind((config.host, config.port))
         .await
         .with_context(|| format!("binding {}:{}", config.host, config.port))?;
-    serve(listener, config, payment_platform::shutdown::signal()).await?;
+    serve(listener, ledger, config, payment_platform::shutdown::signal()).await?;
     Ok(())
 }
 

@@ -13,7 +13,8 @@ use super::scrape::{self, Counts};
 use payment_platform::config::AwsArgs;
 
 /// Variables of the bank simulator that the bench's own shell must not change.
-const BANK_FAULTS: &[&str] = &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_LATENCY_JITTER_MS"];
+const BANK_FAULTS: &[&str] =
+    &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_HANG_APPLY_MS", "BANK_LATENCY_JITTER_MS"];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryRow {
@@ -84,12 +85,25 @@ impl System {
         }
     }
 
-    /// Starts the bank simulator with `BANK_LATENCY_MS` and waits until it answers.
+    /// Starts the bank simulator with `BANK_LATENCY_MS` and waits until it answers. Its books
+    /// (`BANK_DB_PATH`) are a fresh file next to the logs, so every run starts from empty books.
     pub async fn start_bank(&mut self, latency_ms: u64) -> Result<(), BenchError> {
         let port = free_port()?;
+        let books = self.log_dir.join("bank-simulator.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = books.as_os_str().to_owned();
+            file.push(suffix);
+            match std::fs::remove_file(&file) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(BenchError::io(format!("removing {}", PathBuf::from(file).display()), e));
+                }
+                _ => {}
+            }
+        }
         let env = vec![
             ("BANK_HOST".to_owned(), "127.0.0.1".to_owned()),
             ("BANK_LATENCY_MS".to_owned(), latency_ms.to_string()),
+            ("BANK_DB_PATH".to_owned(), books.display().to_string()),
             ("RUST_LOG".to_owned(), self.rust_log.clone()),
         ];
         let mut p = Proc::spawn(
