@@ -27,6 +27,9 @@ const MERCHANTS: [&str; 3] = ["test@merchant", "other@merchant", "third@merchant
 const STATUSES: [&str; 5] = ["PENDING", "PROCESSING", "SUCCEEDED", "DECLINED", "FAILED"];
 const DAY_MS: u64 = 86_400_000;
 
+/// A query string's lookup, as a brute-force filter of what the test wrote.
+type Matcher = Box<dyn Fn(&Made) -> bool>;
+
 /// What the test wrote of one payment, to filter by brute force.
 #[derive(Clone)]
 struct Made {
@@ -150,7 +153,7 @@ async fn every_filter_and_time_range_finds_exactly_the_merchants_matching_paymen
 
     let t = |days: u64| now - 30 * DAY_MS + days * DAY_MS;
     let ranges = [(None, None), (Some(t(10)), None), (None, Some(t(20))), (Some(t(5)), Some(t(12)))];
-    let mut lookups: Vec<(String, Box<dyn Fn(&Made) -> bool>)> = vec![("".into(), Box::new(|_| true))];
+    let mut lookups: Vec<(String, Matcher)> = vec![("".into(), Box::new(|_| true))];
     for s in STATUSES {
         lookups.push((format!("status={s}"), Box::new(move |m: &Made| m.status == s)));
     }
