@@ -8,10 +8,11 @@ use super::attrs::{Item, s};
 use super::error::classify;
 use super::event_items::event_from_item;
 use super::keys::*;
+use super::queries::ListIndex;
 use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
-use crate::domain::search::{EventFilter, time_bounds};
+use crate::domain::search::EventFilter;
 use crate::util;
 
 #[async_trait]
@@ -67,30 +68,9 @@ impl Events for DynamoStore {
             ])
         });
         // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
-        let (condition, bounds) = match time_bounds(filter.created_gte, filter.created_lt) {
-            (None, None) => ("#pk = :pk", vec![]),
-            (Some(from), None) => ("#pk = :pk AND #sk >= :from", vec![(":from", from)]),
-            (None, Some(to)) => ("#pk = :pk AND #sk < :to", vec![(":to", to)]),
-            (Some(from), Some(to)) => ("#pk = :pk AND #sk BETWEEN :from AND :to", vec![(":from", from), (":to", to)]),
-        };
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression(condition)
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(&pk));
-        if !bounds.is_empty() {
-            query = query.expression_attribute_names("#sk", sk_name);
-        }
-        for (name, value) in bounds {
-            query = query.expression_attribute_values(name, s(value));
-        }
-        let out = query
-            .scan_index_forward(false)
-            .limit(one_more(limit))
-            .set_exclusive_start_key(start)
+        let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
+        let out = self
+            .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)
             .send()
             .await
             .map_err(classify)?;
@@ -142,30 +122,11 @@ impl DynamoStore {
         before: Option<FeedPosition>,
     ) -> Result<EventPage, StoreError> {
         let mut events = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
-                .expression_attribute_values(":pk", s(payment_pk(payment)))
-                .expression_attribute_values(":e", s(EVENT_SK_PREFIX))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                let e = event_from_item(item)?;
-                // Another merchant's payment has no events for this one.
-                if e.merchant_id() == merchant && filter.matches(&e) {
-                    events.push(e);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        for item in self.whole_partition(&payment_pk(payment), "begins_with(SK, :sk)", EVENT_SK_PREFIX).await? {
+            let e = event_from_item(&item)?;
+            // Another merchant's payment has no events for this one.
+            if e.merchant_id() == merchant && filter.matches(&e) {
+                events.push(e);
             }
         }
         let before = before.map(|b| b.key());

@@ -14,6 +14,7 @@ pub mod keys;
 mod ledger;
 mod merchants;
 mod payments;
+mod queries;
 mod repair;
 pub mod setup;
 mod webhook_items;

@@ -9,6 +9,7 @@ use super::event_items::event_item;
 use super::events::one_more;
 use super::items::*;
 use super::keys::*;
+use super::queries::ListIndex;
 use crate::domain::change::Change;
 use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
@@ -87,32 +88,13 @@ impl Payments for DynamoStore {
         let mut payment: Option<crate::domain::payment::Payment> = None;
         let mut card = None;
         let mut refunds = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                // Events sort before the payment's own items: skip them.
-                .key_condition_expression("PK = :pk AND SK >= :own")
-                .expression_attribute_values(":pk", s(payment_pk(id)))
-                .expression_attribute_values(":own", s(PAYMENT_SK))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(classify)?;
-            for item in out.items() {
-                match record_from_item(item)? {
-                    Some(Record::Payment(p)) => payment = Some(p),
-                    Some(Record::Refund(r)) => refunds.push(r),
-                    Some(Record::Card(c)) => card = Some(c),
-                    None => {}
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                break;
+        // Events sort before the payment's own items: skip them.
+        for item in self.whole_partition(&payment_pk(id), "SK >= :sk", PAYMENT_SK).await? {
+            match record_from_item(&item)? {
+                Some(Record::Payment(p)) => payment = Some(p),
+                Some(Record::Refund(r)) => refunds.push(r),
+                Some(Record::Card(c)) => card = Some(c),
+                None => {}
             }
         }
         refunds.sort_by_key(|r| (r.created_at_ms, r.id.to_string()));
@@ -147,35 +129,9 @@ impl Payments for DynamoStore {
             Some(Lookup::Customer(c)) => (GSI6, GSI6PK, GSI6SK, customer_pk(merchant, c)),
         };
         let start = cursor.map(|c| decode_cursor(c, (pk_name, &pk), sk_name)).transpose()?;
-        let bound = |ms: u64| format!("{ms:013}");
-        let (condition, range) = match (filter.created_gte, filter.created_lt) {
-            (None, None) => ("#pk = :pk", vec![]),
-            (Some(gte), None) => ("#pk = :pk AND #sk >= :from", vec![(":from", bound(gte))]),
-            // `<ms, 13 digits>` sorts before every `<ms>#<id>` of that ms: `< lt` and BETWEEN's
-            // upper end both leave the payments created at `lt` out, as `[gte, lt)` wants.
-            (None, Some(lt)) => ("#pk = :pk AND #sk < :to", vec![(":to", bound(lt))]),
-            (Some(gte), Some(lt)) => {
-                ("#pk = :pk AND #sk BETWEEN :from AND :to", vec![(":from", bound(gte)), (":to", bound(lt))])
-            }
-        };
-        let mut query = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(index)
-            .key_condition_expression(condition)
-            .expression_attribute_names("#pk", pk_name)
-            .expression_attribute_values(":pk", s(&pk));
-        if !range.is_empty() {
-            query = query.expression_attribute_names("#sk", sk_name);
-        }
-        for (name, value) in range {
-            query = query.expression_attribute_values(name, s(value));
-        }
-        let out = query
-            .scan_index_forward(false)
-            .limit(one_more(limit))
-            .set_exclusive_start_key(start)
+        let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
+        let out = self
+            .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)
             .send()
             .await
             .map_err(classify)?;
