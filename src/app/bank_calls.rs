@@ -1,7 +1,7 @@
 //! Carrying one bank request (a charge or a refund) to an outcome without ever sending it
 //! blindly again. The first attempt goes out at once; after an attempt whose outcome is
 //! unknown, each round asks the bank what it applied under the reference and decides by
-//! `domain::inquiry` (the README's table, "When the bank's answer is lost"): take what the bank
+//! `domain::inquiry` (the table in docs/DESIGN.md, "When the bank's answer is lost"): take what the bank
 //! applied, send again (noting the attempt first) only well inside the key's window, end it
 //! when "nothing" is definitive past the window, or leave it for later.
 use std::future::Future;

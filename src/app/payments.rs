@@ -81,7 +81,7 @@ impl Services {
     }
 
     /// The record is durable before this runs. If the send fails, the answer is still 202:
-    /// the repair path finds the PENDING payment and enqueues it (see README, "Repair path").
+    /// the repair path finds the PENDING payment and enqueues it (see docs/DESIGN.md, "Repair path").
     async fn enqueue_and_answer(&self, id: PaymentId, key: Option<&KeyedRequest>) -> Accepted {
         // The request's span (see `telemetry::request_span`) names the payment from here on.
         tracing::Span::current().record("payment_id", tracing::field::display(id));

@@ -4,7 +4,7 @@
 //! a request is sent again only when the bank says it applied nothing under the reference and
 //! the key is well inside its window; past the window nothing is ever re-sent, and "nothing
 //! applied" becomes definitive once the late-application bound has passed since the last
-//! attempt. The table is in the README ("When the bank's answer is lost").
+//! attempt. The table is in docs/DESIGN.md ("When the bank's answer is lost").
 
 /// When requests were sent to the bank under one key: the bank's memory of the key runs from
 /// the first; a late application can follow the last.

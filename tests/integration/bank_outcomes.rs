@@ -1,4 +1,4 @@
-//! The rows of the README's table ("When the bank's answer is lost") that need the real
+//! The rows of docs/DESIGN.md's table ("When the bank's answer is lost") that need the real
 //! processes: a charge applied late after its answer was lost is found, not repeated; an outage
 //! past the key window leaves the payment in flight and reported, then FAILED with nothing
 //! charged once the bank can say so.
