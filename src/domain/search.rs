@@ -85,13 +85,28 @@ impl EventFilter {
 /// The key bounds of a `[gte, lt)` time range over sort keys that start `<ms, 13 digits>#`:
 /// `<ms>` alone sorts before every `<ms>#...`, so `>= gte` keeps the items of `gte` and
 /// `< lt` (or BETWEEN's upper end) leaves those of `lt` out.
+/// Times past 13 digits (the year 2286) are taken as the largest 13-digit one, so their keys
+/// still compare as numbers do.
 pub fn time_bounds(gte: Option<u64>, lt: Option<u64>) -> (Option<String>, Option<String>) {
-    (gte.map(|t| format!("{t:013}")), lt.map(|t| format!("{t:013}")))
+    let key = |t: u64| format!("{:013}", t.min(MAX_KEY_MS));
+    (gte.map(key), lt.map(key))
 }
+
+/// The largest time a 13-digit key holds.
+const MAX_KEY_MS: u64 = 9_999_999_999_999;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_bounds_sort_as_the_times_do_even_past_13_digits() {
+        let (gte, lt) = time_bounds(Some(5), Some(10_000_000_000_000));
+        assert_eq!(gte.as_deref(), Some("0000000000005"));
+        let key = "1767225600000#x";
+        assert!(lt.as_deref().unwrap() > key, "a time in the far future is past every key");
+        assert!(time_bounds(Some(99_999_999_999_999), None).0.unwrap().as_str() > key);
+    }
 
     #[test]
     fn one_lookup_at_most_with_any_time_range() {
