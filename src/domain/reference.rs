@@ -26,11 +26,23 @@ pub enum ReferenceError {
     Key,
     #[error("values must be at most 500 printable characters")]
     Value,
+    #[error("a refund's metadata may hold at most 1024 bytes, keys and values together")]
+    TooLarge,
 }
 
+/// No control characters, and none of the invisible ones that make text read other than it is
+/// (zero-width, bidirectional overrides, line and paragraph separators, the byte-order mark).
 fn printable(s: &str) -> bool {
-    !s.chars().any(char::is_control)
+    !s.chars().any(|c| {
+        c.is_control()
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+    })
 }
+
+/// A refund's metadata, keys and values together, in UTF-8 bytes at most: every event of a
+/// payment carries the payment with all its refunds (up to 100), and a DynamoDB item holds
+/// 400 KB, so a refund's share must stay small for the change that settles it to be written.
+pub const MAX_REFUND_METADATA_BYTES: usize = 1024;
 
 impl MerchantReference {
     pub fn parse(raw: &str) -> Result<Self, ReferenceError> {
@@ -56,7 +68,7 @@ impl Metadata {
         let mut map = BTreeMap::new();
         for (k, v) in pairs {
             let key_len = k.chars().count();
-            if key_len == 0 || key_len > MAX_METADATA_KEY_CHARS || !printable(&k) {
+            if k.trim().is_empty() || key_len > MAX_METADATA_KEY_CHARS || !printable(&k) {
                 return Err(ReferenceError::Key);
             }
             if v.chars().count() > MAX_METADATA_VALUE_CHARS || !printable(&v) {
@@ -72,6 +84,16 @@ impl Metadata {
 
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// As `parse`, for a refund: also at most `MAX_REFUND_METADATA_BYTES` in all.
+    pub fn parse_for_refund(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, ReferenceError> {
+        let m = Self::parse(pairs)?;
+        let bytes: usize = m.0.iter().map(|(k, v)| k.len() + v.len()).sum();
+        if bytes > MAX_REFUND_METADATA_BYTES {
+            return Err(ReferenceError::TooLarge);
+        }
+        Ok(m)
     }
 
     pub fn pairs(&self) -> &BTreeMap<String, String> {
@@ -108,6 +130,12 @@ mod tests {
         assert_eq!(Metadata::parse([("k".repeat(41), "v".into())]), Err(ReferenceError::Key));
         assert_eq!(Metadata::parse([("k".into(), "v".repeat(501))]), Err(ReferenceError::Value));
         assert!(Metadata::parse([("k".into(), String::new())]).is_ok(), "an empty value is a value");
+        assert_eq!(Metadata::parse([("  ".into(), "v".into())]), Err(ReferenceError::Key));
+        assert_eq!(Metadata::parse([("k".into(), "a\u{202E}b".into())]), Err(ReferenceError::Value));
+        assert_eq!(MerchantReference::parse("order\u{200B}1"), Err(ReferenceError::Reference));
+        let big = (0..3).map(|i| (format!("k{i}"), "v".repeat(400))).collect::<Vec<_>>();
+        assert!(Metadata::parse(big.clone()).is_ok());
+        assert_eq!(Metadata::parse_for_refund(big), Err(ReferenceError::TooLarge));
         assert!(Metadata::parse([]).unwrap().is_empty());
     }
 }

@@ -92,6 +92,36 @@ pub fn time_bounds(gte: Option<u64>, lt: Option<u64>) -> (Option<String>, Option
     (gte.map(key), lt.map(key))
 }
 
+/// Where a page's cursor (a sort key `<ms>#...`, the last item of the previous page, newest
+/// first) falls against a time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorFit {
+    /// Inside the range: the next page starts after it.
+    Within,
+    /// At or past the range's end (`lt`): everything in the range is older, start at its end.
+    After,
+    /// Before the range's start (`gte`), or the range is empty: nothing is left.
+    Exhausted,
+}
+
+/// Where `position` (a sort key) falls against `[gte, lt)`; `None` without a position.
+pub fn cursor_fit(position: Option<&str>, gte: Option<u64>, lt: Option<u64>) -> Option<CursorFit> {
+    let (from, to) = time_bounds(gte, lt);
+    if let (Some(f), Some(t)) = (&from, &to)
+        && f >= t
+    {
+        return Some(CursorFit::Exhausted);
+    }
+    let position = position?;
+    Some(if from.is_some_and(|f| position < f.as_str()) {
+        CursorFit::Exhausted
+    } else if to.is_some_and(|t| position >= t.as_str()) {
+        CursorFit::After
+    } else {
+        CursorFit::Within
+    })
+}
+
 /// The largest time a 13-digit key holds.
 const MAX_KEY_MS: u64 = 9_999_999_999_999;
 
@@ -106,6 +136,16 @@ mod tests {
         let key = "1767225600000#x";
         assert!(lt.as_deref().unwrap() > key, "a time in the far future is past every key");
         assert!(time_bounds(Some(99_999_999_999_999), None).0.unwrap().as_str() > key);
+    }
+
+    #[test]
+    fn a_cursor_outside_the_range_starts_at_its_end_or_ends_the_list() {
+        let key = "0000000000050#id";
+        assert_eq!(cursor_fit(Some(key), Some(10), Some(100)), Some(CursorFit::Within));
+        assert_eq!(cursor_fit(Some(key), Some(60), None), Some(CursorFit::Exhausted));
+        assert_eq!(cursor_fit(Some(key), None, Some(50)), Some(CursorFit::After), "the item at lt is outside");
+        assert_eq!(cursor_fit(None, Some(5), Some(3)), Some(CursorFit::Exhausted), "an empty range");
+        assert_eq!(cursor_fit(None, Some(5), None), None);
     }
 
     #[test]

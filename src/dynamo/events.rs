@@ -12,7 +12,7 @@ use super::queries::ListIndex;
 use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
-use crate::domain::search::EventFilter;
+use crate::domain::search::{CursorFit, EventFilter, cursor_fit, time_bounds};
 use crate::util;
 
 #[async_trait]
@@ -59,7 +59,12 @@ impl Events for DynamoStore {
             None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
             Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
         };
-        let start = before.map(|at| {
+        let start = match cursor_fit(before.map(|b| b.key()).as_deref(), filter.created_gte, filter.created_lt) {
+            Some(CursorFit::Exhausted) => return Ok(EventPage { events: Vec::new(), next_cursor: None }),
+            Some(CursorFit::After) => None,
+            Some(CursorFit::Within) | None => before,
+        };
+        let start = start.map(|at| {
             Item::from([
                 (PK.to_owned(), s(payment_pk(at.id.payment_id))),
                 (SK.to_owned(), s(event_sk(at.id.version))),
@@ -121,18 +126,69 @@ impl DynamoStore {
         limit: u32,
         before: Option<FeedPosition>,
     ) -> Result<EventPage, StoreError> {
+        // Whose payment it is, first, in one small read: another merchant's has no events here,
+        // and none of them is read.
+        let owner = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(payment_pk(payment)))
+            .key(SK, s(PAYMENT_SK))
+            .projection_expression("MerchantID")
+            .send()
+            .await
+            .map_err(classify)?;
+        let owned = owner.item.as_ref().and_then(|i| i.get("MerchantID")).and_then(|v| v.as_s().ok());
+        if owned.map(String::as_str) != Some(merchant.as_str()) {
+            return Ok(EventPage { events: Vec::new(), next_cursor: None });
+        }
+        // Newest (highest version) first from the cursor, type and time as a filter on the
+        // payment's own few events: each request reads at most a page and one more.
+        let mut conditions = Vec::new();
+        let mut values = vec![(":pk", s(payment_pk(payment))), (":e", s(EVENT_SK_PREFIX))];
+        if let Some(kind) = filter.kind {
+            conditions.push("GSI3PK = :kind");
+            values.push((":kind", s(merchant_events_of_type_pk(merchant, kind))));
+        }
+        let (from, to) = time_bounds(filter.created_gte, filter.created_lt);
+        if let Some(from) = from {
+            conditions.push("GSI1SK >= :from");
+            values.push((":from", s(from)));
+        }
+        if let Some(to) = to {
+            conditions.push("GSI1SK < :to");
+            values.push((":to", s(to)));
+        }
+        let mut start = before
+            .map(|b| Item::from([(PK.to_owned(), s(payment_pk(payment))), (SK.to_owned(), s(event_sk(b.id.version)))]));
         let mut events = Vec::new();
-        for item in self.whole_partition(&payment_pk(payment), "begins_with(SK, :sk)", EVENT_SK_PREFIX).await? {
-            let e = event_from_item(&item)?;
-            // Another merchant's payment has no events for this one.
-            if e.merchant_id() == merchant && filter.matches(&e) {
-                events.push(e);
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("PK = :pk AND begins_with(SK, :e)")
+                .scan_index_forward(false)
+                .consistent_read(true)
+                .limit(one_more(limit))
+                .set_exclusive_start_key(start);
+            if !conditions.is_empty() {
+                query = query.filter_expression(conditions.join(" AND "));
+            }
+            for (name, value) in &values {
+                query = query.expression_attribute_values(*name, value.clone());
+            }
+            let out = query.send().await.map_err(classify)?;
+            for item in out.items() {
+                events.push(event_from_item(item)?);
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() || events.len() > limit as usize {
+                break;
             }
         }
-        let before = before.map(|b| b.key());
-        events.retain(|e| before.as_ref().is_none_or(|b| FeedPosition::of(e).key() < *b));
-        events.sort_by_key(|e| std::cmp::Reverse(FeedPosition::of(e).key()));
-        let (events, next) = util::split_page(events, limit, false);
+        let more = start.is_some();
+        let (events, next) = util::split_page(events, limit, more);
         Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&FeedPosition::of(&e).key())) })
     }
 }

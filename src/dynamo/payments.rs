@@ -18,7 +18,7 @@ use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
-use crate::domain::search::{Lookup, PaymentFilter};
+use crate::domain::search::{CursorFit, Lookup, PaymentFilter, cursor_fit};
 use crate::util;
 
 #[async_trait]
@@ -128,7 +128,13 @@ impl Payments for DynamoStore {
             Some(Lookup::Reference(r)) => (GSI5, GSI5PK, GSI5SK, reference_pk(merchant, r)),
             Some(Lookup::Customer(c)) => (GSI6, GSI6PK, GSI6SK, customer_pk(merchant, c)),
         };
-        let start = cursor.map(|c| decode_cursor(c, (pk_name, &pk), sk_name)).transpose()?;
+        let position = cursor.map(|c| util::position(c).ok_or(StoreError::InvalidCursor)).transpose()?;
+        let start = match cursor_fit(position.as_deref(), filter.created_gte, filter.created_lt) {
+            // An empty range, or a cursor already past its start: nothing is read.
+            Some(CursorFit::Exhausted) => return Ok(PaymentPage { payments: Vec::new(), next_cursor: None }),
+            Some(CursorFit::After) => None,
+            Some(CursorFit::Within) | None => cursor.map(|c| decode_cursor(c, (pk_name, &pk), sk_name)).transpose()?,
+        };
         let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
         let out = self
             .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)

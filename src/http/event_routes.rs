@@ -1,4 +1,5 @@
 //! The event log's routes: a payment's audit trail, the merchant's feed, one event.
+use super::filters::MAX_TIME_MS;
 use crate::domain::ids::PaymentId;
 use crate::domain::search::EventFilter;
 use axum::Json;
@@ -103,9 +104,15 @@ pub async fn list_events(
         }
         other => other.and_then(Result::ok),
     };
-    let mut time = |field: &'static str, raw: Option<&str>| match raw.map(str::parse::<u64>) {
+    let mut time = |field: &'static str, raw: Option<&str>| match raw
+        .map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()))
+    {
         Some(Err(_)) => {
-            errors.push(FieldError::new(field, "invalid_format", "must be a time in ms since the epoch"));
+            errors.push(FieldError::new(
+                field,
+                "invalid_format",
+                "must be a time in ms since the epoch (13 digits at most)",
+            ));
             None
         }
         other => other.and_then(Result::ok),

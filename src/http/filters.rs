@@ -8,6 +8,9 @@ use crate::domain::reference::MerchantReference;
 use crate::domain::search::PaymentFilter;
 use crate::domain::status::PaymentStatus;
 
+/// Times are 13-digit ms at most (the year 2286): what the lists' sort keys hold.
+pub const MAX_TIME_MS: u64 = 10_000_000_000_000;
+
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PaymentListQuery {
@@ -58,9 +61,11 @@ impl PaymentListQuery {
         if customer.as_deref().is_some_and(|c| c.is_empty() || c.chars().count() > 64) {
             bad("customer", "must be 1 to 64 characters");
         }
-        let mut time = |field: &'static str, raw: Option<&str>| match raw.map(str::parse::<u64>) {
+        let mut time = |field: &'static str, raw: Option<&str>| match raw
+            .map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()))
+        {
             Some(Err(_)) => {
-                bad(field, "must be a time in ms since the epoch");
+                bad(field, "must be a time in ms since the epoch (13 digits at most)");
                 None
             }
             other => other.and_then(Result::ok),
@@ -92,5 +97,7 @@ mod tests {
         let Err(ApiError::Validation(f)) = query("status=DONE&created_gte=yesterday") else { panic!("422") };
         assert_eq!(f.iter().map(|e| e.field.as_str()).collect::<Vec<_>>(), ["status", "created_gte"]);
         assert!(matches!(query("status=FAILED&customer=c"), Err(ApiError::BadRequest("unsupported_filter", _))));
+        assert!(matches!(query("created_lt=10000000000000"), Err(ApiError::Validation(_))), "past 13 digits");
+        assert!(query("created_lt=9999999999999").is_ok());
     }
 }

@@ -3,7 +3,7 @@ pub mod auth;
 pub mod error;
 mod event_routes;
 mod event_views;
-mod filters;
+pub(crate) mod filters;
 mod headers;
 pub mod jwks;
 mod limits;

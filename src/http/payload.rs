@@ -1,6 +1,6 @@
 //! Request bodies to domain types. Bodies are read as JSON values first, so a wrong type is a
 //! 422 naming the field (not a generic deserialisation error), and every bad field is reported.
-use crate::domain::reference::{MerchantReference, Metadata, Tags};
+use crate::domain::reference::{MerchantReference, Metadata, ReferenceError, Tags};
 use axum::body::Bytes;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -73,7 +73,8 @@ pub struct RefundRequestDoc {
     /// Minor units; default: all that is left to refund.
     #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64, nullable = false)]
     amount: Option<u64>,
-    /// As a payment's: at most 20 keys of 1 to 40 characters, string values of at most 500.
+    /// As a payment's (at most 20 keys of 1 to 40 characters, string values of at most 500),
+    /// and at most 1024 bytes in all: every event of the payment carries all its refunds.
     #[schema(nullable = false)]
     metadata: Option<std::collections::HashMap<String, String>>,
 }
@@ -113,6 +114,9 @@ pub fn legacy_request_hash(method: &str, path: &str, body: &Map<String, Value>) 
     let body = serde_json::to_vec(body).expect("a JSON map serialises");
     crate::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body])
 }
+
+/// `Metadata::parse` or `Metadata::parse_for_refund`.
+type MetadataParser = fn(Vec<(String, String)>) -> Result<Metadata, ReferenceError>;
 
 struct Fields<'a> {
     map: &'a Map<String, Value>,
@@ -192,8 +196,9 @@ impl<'a> Fields<'a> {
     /// (`unknown_field`), never silently dropped: a misspelt optional field would otherwise be
     /// lost without a word. Names are cut to 64 characters, and at most ten are named.
     /// `Metadata`: an object of string values (at most 20 keys of 1 to 40 characters, values of
-    /// at most 500); absent or null is none.
-    fn metadata(&mut self) -> Metadata {
+    /// at most 500); absent or null is none. `parse` is `Metadata::parse` or, for a refund,
+    /// `Metadata::parse_for_refund`.
+    fn metadata(&mut self, parse: MetadataParser) -> Metadata {
         let pairs = match self.get("Metadata", false) {
             None => return Metadata::default(),
             Some(Value::Object(m)) if m.values().all(Value::is_string) => {
@@ -204,7 +209,7 @@ impl<'a> Fields<'a> {
                 return Metadata::default();
             }
         };
-        self.check("Metadata", "invalid_format", Metadata::parse(pairs)).unwrap_or_default()
+        self.check("Metadata", "invalid_format", parse(pairs)).unwrap_or_default()
     }
 
     fn finish<T>(mut self, value: Option<T>) -> Result<T, ApiError> {
@@ -254,7 +259,7 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
     let merchant_reference = f
         .string("MerchantReference", false)
         .and_then(|s| f.check("MerchantReference", "invalid_format", MerchantReference::parse(s)));
-    let tags = Tags { merchant_reference, metadata: f.metadata() };
+    let tags = Tags { merchant_reference, metadata: f.metadata(Metadata::parse) };
     let value = (|| {
         Some(PaymentRequest {
             customer_id: customer_id?,
@@ -272,7 +277,7 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
 pub fn refund_request(map: &Map<String, Value>) -> Result<(Option<Amount>, Metadata), ApiError> {
     let mut f = Fields::new(map);
     let amount = f.amount("Amount", false);
-    let metadata = f.metadata();
+    let metadata = f.metadata(Metadata::parse_for_refund);
     f.finish(Some((amount, metadata)))
 }
 
