@@ -478,6 +478,20 @@ async fn each_filter_lists_exactly_what_it_matches(s: &Stores) {
             assert_eq!(got, want, "{filter:?}");
         }
     }
+    // A cursor used with a range it is outside of, and an empty range: answers, never errors.
+    let first = s.payments.list_payments(&m, &PaymentFilter::default(), 2, None).await.unwrap();
+    let cursor = first.next_cursor.expect("more than one page");
+    let range = |created_gte, created_lt| PaymentFilter { lookup: None, created_gte, created_lt };
+    let before_all = s.payments.list_payments(&m, &range(Some(T0 + 7500), None), 2, Some(&cursor)).await.unwrap();
+    assert!(before_all.payments.is_empty() && before_all.next_cursor.is_none(), "the cursor is before the range");
+    let ended = s.payments.list_payments(&m, &range(None, Some(T0 + 1000)), 5, Some(&cursor)).await.unwrap();
+    assert_eq!(
+        ended.payments.iter().map(|p| p.id).collect::<Vec<_>>(),
+        vec![all[0].id],
+        "the cursor is past the range"
+    );
+    let empty = s.payments.list_payments(&m, &range(Some(T0 + 5000), Some(T0 + 5000)), 5, None).await.unwrap();
+    assert!(empty.payments.is_empty());
 }
 
 async fn stale_records_are_found_and_claimed_once(s: &Stores) {
