@@ -82,71 +82,9 @@ impl EventFilter {
     }
 }
 
-/// The key bounds of a `[gte, lt)` time range over sort keys that start `<ms, 13 digits>#`:
-/// `<ms>` alone sorts before every `<ms>#...`, so `>= gte` keeps the items of `gte` and
-/// `< lt` (or BETWEEN's upper end) leaves those of `lt` out.
-/// Times past 13 digits (the year 2286) are taken as the largest 13-digit one, so their keys
-/// still compare as numbers do.
-pub fn time_bounds(gte: Option<u64>, lt: Option<u64>) -> (Option<String>, Option<String>) {
-    let key = |t: u64| format!("{:013}", t.min(MAX_KEY_MS));
-    (gte.map(key), lt.map(key))
-}
-
-/// Where a page's cursor (a sort key `<ms>#...`, the last item of the previous page, newest
-/// first) falls against a time range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CursorFit {
-    /// Inside the range: the next page starts after it.
-    Within,
-    /// At or past the range's end (`lt`): everything in the range is older, start at its end.
-    After,
-    /// Before the range's start (`gte`), or the range is empty: nothing is left.
-    Exhausted,
-}
-
-/// Where `position` (a sort key) falls against `[gte, lt)`; `None` without a position.
-pub fn cursor_fit(position: Option<&str>, gte: Option<u64>, lt: Option<u64>) -> Option<CursorFit> {
-    let (from, to) = time_bounds(gte, lt);
-    if let (Some(f), Some(t)) = (&from, &to)
-        && f >= t
-    {
-        return Some(CursorFit::Exhausted);
-    }
-    let position = position?;
-    Some(if from.is_some_and(|f| position < f.as_str()) {
-        CursorFit::Exhausted
-    } else if to.is_some_and(|t| position >= t.as_str()) {
-        CursorFit::After
-    } else {
-        CursorFit::Within
-    })
-}
-
-/// The largest time a 13-digit key holds.
-const MAX_KEY_MS: u64 = 9_999_999_999_999;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn time_bounds_sort_as_the_times_do_even_past_13_digits() {
-        let (gte, lt) = time_bounds(Some(5), Some(10_000_000_000_000));
-        assert_eq!(gte.as_deref(), Some("0000000000005"));
-        let key = "1767225600000#x";
-        assert!(lt.as_deref().unwrap() > key, "a time in the far future is past every key");
-        assert!(time_bounds(Some(99_999_999_999_999), None).0.unwrap().as_str() > key);
-    }
-
-    #[test]
-    fn a_cursor_outside_the_range_starts_at_its_end_or_ends_the_list() {
-        let key = "0000000000050#id";
-        assert_eq!(cursor_fit(Some(key), Some(10), Some(100)), Some(CursorFit::Within));
-        assert_eq!(cursor_fit(Some(key), Some(60), None), Some(CursorFit::Exhausted));
-        assert_eq!(cursor_fit(Some(key), None, Some(50)), Some(CursorFit::After), "the item at lt is outside");
-        assert_eq!(cursor_fit(None, Some(5), Some(3)), Some(CursorFit::Exhausted), "an empty range");
-        assert_eq!(cursor_fit(None, Some(5), None), None);
-    }
 
     #[test]
     fn one_lookup_at_most_with_any_time_range() {

@@ -9,10 +9,11 @@ use super::error::classify;
 use super::event_items::event_from_item;
 use super::keys::*;
 use super::queries::ListIndex;
+use super::queries::{CursorFit, cursor_fit, time_bounds};
 use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
-use crate::domain::search::{CursorFit, EventFilter, cursor_fit, time_bounds};
+use crate::domain::search::EventFilter;
 use crate::util;
 
 #[async_trait]

@@ -10,6 +10,7 @@ use super::events::one_more;
 use super::items::*;
 use super::keys::*;
 use super::queries::ListIndex;
+use super::queries::{CursorFit, cursor_fit};
 use crate::domain::change::Change;
 use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
@@ -18,7 +19,7 @@ use crate::domain::inquiry::Attempts;
 use crate::domain::payment::{ListPosition, Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
-use crate::domain::search::{CursorFit, Lookup, PaymentFilter, cursor_fit};
+use crate::domain::search::{Lookup, PaymentFilter};
 use crate::util;
 
 #[async_trait]
