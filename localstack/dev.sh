@@ -53,12 +53,26 @@ fi
 
 managed_emulator=true
 # Installed before anything starts, so a Ctrl-C at any point (even mid-apply) stops what began.
-supervisors=()
+# The components run in sessions of their own, so a signal to this script's process group (Ctrl-C,
+# a closing terminal, a service manager's SIGTERM) reaches only this script and its supervisors,
+# which leave it to stop_all: it stops the components in order, the API first (no new work), then
+# the workers (their running jobs finish, the bank and the emulator still up), then the bank and the
+# inbox, then the emulator (it saves its data). Were the group signal to reach every process at
+# once, the bank would be gone in milliseconds while a worker's running charges retried it for the
+# whole SHUTDOWN_GRACE_SECS (20 s), the emulator stopped only after that.
+front=() workers=() back=()
+stop_supervisors() { # pids: each stops its component (TERM, by pid) and returns
+  local pid
+  for pid in "$@"; do kill -USR1 "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do wait "$pid" 2>/dev/null || true; done
+}
 stop_all() {
-  trap - INT TERM EXIT
+  trap - INT TERM HUP EXIT
+  trap '' INT TERM HUP
   echo "dev: stopping" >&2
-  for pid in "${supervisors[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${supervisors[@]}"; do wait "$pid" 2>/dev/null || true; done
+  stop_supervisors ${front[@]+"${front[@]}"}
+  stop_supervisors ${workers[@]+"${workers[@]}"}
+  stop_supervisors ${back[@]+"${back[@]}"}
   if $managed_emulator; then
     localstack/emulator.sh stop >/dev/null 2>&1 || true
     rm -f "$pids/emulator.pid"
@@ -68,6 +82,7 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+trap 'exit 129' HUP
 
 if [ "${EMULATOR:-ministack}" = localstack ]; then
   managed_emulator=false
@@ -94,15 +109,27 @@ if [ "${INFRA:-setup}" = terraform ]; then
   echo "dev: on Terraform's table $DYNAMODB_TABLE and queues $PAYMENTS_QUEUE, $REFUNDS_QUEUE, $WEBHOOKS_QUEUE" >&2
 fi
 
-# supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on TERM or INT stops
-# it (TERM, by pid) and returns. Output goes to the terminal, prefixed, and to logs/NAME.log.
+# supervise NAME COMMAND...: runs COMMAND, restarts it whenever it exits; on USR1 (from stop_all)
+# stops it (TERM, by pid) and returns. The group's signals are left to this script's trap: the
+# component runs in a session of its own (setsid) and dies with its supervisor (setpriv
+# --pdeathsig, so a kill -9 of the whole group leaves none behind). Output goes to the terminal,
+# prefixed, and to logs/NAME.log, by a tee and sed that ignore the group's signals and end with it.
+own_session=()
+if command -v setsid >/dev/null; then own_session=(setsid); fi
+if command -v setpriv >/dev/null && setpriv --pdeathsig TERM true 2>/dev/null; then
+  own_session+=(setpriv --pdeathsig TERM)
+fi
 supervise() {
   local name="$1" child="" rc started delay=1
   shift
-  trap '[ -z "$child" ] || { kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; }; rm -f "$pids/$name.pid"; exit 0' TERM INT
+  trap '' TERM INT HUP
+  trap '[ -z "$child" ] || { kill -TERM "$child" 2>/dev/null; wait "$child" 2>/dev/null; }; rm -f "$pids/$name.pid"; exit 0' USR1
   while :; do
     started=$SECONDS
-    "$@" > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
+    # Not a process group leader (a background job without job control), so setsid does not
+    # fork: $! is the component's pid.
+    (trap - TERM INT HUP; exec ${own_session[@]+"${own_session[@]}"} "$@") \
+      > >(tee -a "$logs/$name.log" | sed -u "s/^/[$name] /") 2>&1 &
     child=$!
     echo "$child" >"$pids/$name.pid"
     rc=0
@@ -111,14 +138,16 @@ supervise() {
     # slowly, up to every 30 s; one that ran a while comes back after a second.
     if ((SECONDS - started < 10)); then delay=$((delay * 2 > 30 ? 30 : delay * 2)); else delay=1; fi
     echo "dev: $name (pid $child) exited with status $rc; restarting it in $delay s (log: ${logs#"$root"/}/$name.log)" >&2
-    sleep "$delay"
+    sleep "$delay" &
+    wait $! || true
   done
 }
 
-
-start() { # name, then the command
+start() { # front|workers|back, name, then the command
+  local order="$1"
+  shift
   supervise "$@" &
-  supervisors+=("$!")
+  eval "$order+=(\"\$!\")"
 }
 
 wait_http() { # url, what
@@ -130,25 +159,25 @@ wait_http() { # url, what
 }
 
 listing=("emulator|$AWS_ENDPOINT_URL|")
-start bank-simulator "$bin/bank-simulator"
+start back bank-simulator "$bin/bank-simulator"
 listing+=("bank-simulator|http://127.0.0.1:$BANK_PORT|$pids/bank-simulator.pid")
-start api env SETUP=true "$bin/api"
+start front api env SETUP=true "$bin/api"
 listing+=("api|http://localhost:$HTTP_PORT (admin, metrics: http://127.0.0.1:$ADMIN_PORT)|$pids/api.pid")
 wait_http "http://127.0.0.1:$HTTP_PORT/status" api
 for ((i = 0; i < payment_workers; i++)); do
-  start "payment-worker-$((i + 1))" env WORKER_HTTP_PORT=$((payment_port + i)) "$bin/payment-worker"
+  start workers "payment-worker-$((i + 1))" env WORKER_HTTP_PORT=$((payment_port + i)) "$bin/payment-worker"
   listing+=("payment-worker-$((i + 1))|http://127.0.0.1:$((payment_port + i))|$pids/payment-worker-$((i + 1)).pid")
 done
 for ((i = 0; i < refund_workers; i++)); do
-  start "refund-worker-$((i + 1))" env WORKER_HTTP_PORT=$((refund_port + i)) "$bin/refund-worker"
+  start workers "refund-worker-$((i + 1))" env WORKER_HTTP_PORT=$((refund_port + i)) "$bin/refund-worker"
   listing+=("refund-worker-$((i + 1))|http://127.0.0.1:$((refund_port + i))|$pids/refund-worker-$((i + 1)).pid")
 done
 for ((i = 0; i < webhook_workers; i++)); do
-  start "webhook-worker-$((i + 1))" env WORKER_HTTP_PORT=$((webhook_port + i)) "$bin/webhook-worker"
+  start workers "webhook-worker-$((i + 1))" env WORKER_HTTP_PORT=$((webhook_port + i)) "$bin/webhook-worker"
   listing+=("webhook-worker-$((i + 1))|http://127.0.0.1:$((webhook_port + i))|$pids/webhook-worker-$((i + 1)).pid")
 done
 if [ "${WEBHOOK_INBOX:-1}" != 0 ]; then
-  start webhook-inbox env INBOX_PORT="$inbox_port" API_URL="http://127.0.0.1:$HTTP_PORT" "$bin/webhook-inbox"
+  start back webhook-inbox env INBOX_PORT="$inbox_port" API_URL="http://127.0.0.1:$HTTP_PORT" "$bin/webhook-inbox"
   listing+=("webhook-inbox|http://127.0.0.1:$inbox_port (GET: the latest deliveries)|$pids/webhook-inbox.pid")
 fi
 wait_http "http://127.0.0.1:$BANK_PORT/status" bank-simulator

@@ -1,7 +1,8 @@
 //! `make dev` as a user runs it: `localstack/dev.sh`, on ports and an emulator of its own, with
 //! the binaries this test run built. What dies is restarted, the data and the bank's books survive
 //! a kill -9 of the bank and a restart of the whole thing (`reconcile` then finds no mismatch), and
-//! SIGTERM or Ctrl-C stops every process it started.
+//! SIGTERM or Ctrl-C stops every process it started, within a bound even under load and signalled
+//! to the whole process group.
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -260,4 +261,107 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     dev.exited(UP).await;
     let left: Vec<u32> = pids.into_iter().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "still running after Ctrl-C: {left:?}");
+}
+
+/// The processes whose process group is `pgid`, zombies left out.
+fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+                // After "comm)": state, ppid, pgrp.
+                let fields: Vec<&str> = s.rsplit_once(") ").map(|(_, r)| r.split(' ').collect()).unwrap_or_default();
+                fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
+            })
+        })
+        .collect()
+}
+
+/// What `make dev` promises a service manager or a closing terminal: SIGTERM to its process group
+/// stops every process it started, the emulator included, within `STOPPED` even under load (the
+/// workers' running jobs finish, the bank still up), and the emulator saves the data first.
+#[tokio::test]
+async fn make_dev_stops_within_its_bound_on_a_group_sigterm_under_load_and_keeps_its_data() {
+    const STOPPED: Duration = Duration::from_secs(15);
+    let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&state).unwrap();
+    let emulator = free_port();
+    let env = [
+        ("HTTP_PORT", free_port().to_string()),
+        ("BANK_PORT", free_port().to_string()),
+        ("ADMIN_PORT", free_port().to_string()),
+        ("EMULATOR_PORT", emulator.to_string()),
+        ("PAYMENT_WORKER_PORT", free_pair().to_string()),
+        ("REFUND_WORKER_PORT", free_port().to_string()),
+        ("WEBHOOK_WORKER_PORT", free_port().to_string()),
+        ("INBOX_PORT", free_port().to_string()),
+        ("PAYMENT_WORKERS", "2".into()),
+    ];
+    let components = [
+        "emulator",
+        "bank-simulator",
+        "api",
+        "payment-worker-1",
+        "payment-worker-2",
+        "refund-worker-1",
+        "webhook-worker-1",
+        "webhook-inbox",
+    ];
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let mut written: Vec<String> = Vec::new();
+    for run in 1..=3 {
+        let mut dev = Dev::start(&state, &env, run);
+        let mut pids = dev.up(&components).await;
+        let token = token(&http, &dev).await;
+        // What the previous run wrote before its stop is there.
+        for id in &written {
+            let resp = http.get(dev.url(&format!("/payments/{id}"))).bearer_auth(&token).send().await.unwrap();
+            assert_eq!(resp.status(), 200, "run {run}: payment {id} written before the last stop");
+        }
+        // Load: 200 payments, 16 at a time, so the workers have jobs running at the signal.
+        let created = futures::future::join_all((0..16).map(|_| {
+            let (http, token, url) = (http.clone(), token.clone(), dev.url("/payments"));
+            async move {
+                let mut ids = Vec::new();
+                for i in 0..12 {
+                    let body = card_request("4242424242424242", 1000 + i);
+                    let resp = http.post(&url).bearer_auth(&token).json(&body).send().await.unwrap();
+                    assert_eq!(resp.status(), 202, "a payment accepted");
+                    let created: Value = resp.json().await.unwrap();
+                    ids.push(created["paymentID"].as_str().unwrap().to_owned());
+                }
+                ids
+            }
+        }))
+        .await;
+        written = created.into_iter().flatten().collect();
+
+        pids.extend(components.iter().filter_map(|c| dev.pid_of(c)));
+        pids.sort_unstable();
+        pids.dedup();
+        let group = dev.child.pid();
+        let signalled = Instant::now();
+        dev.signal("-TERM", format!("-{group}"));
+        let deadline = signalled + STOPPED;
+        loop {
+            let listening = std::net::TcpStream::connect(("127.0.0.1", emulator)).is_ok();
+            let mut left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+            left.extend(group_members(group));
+            if !listening && left.is_empty() {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "run {run}: {:?} after a group SIGTERM, the emulator {}, still running: {left:?}; see {}",
+                STOPPED,
+                if listening { "still listening" } else { "closed" },
+                dev.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        println!("run {run}: everything stopped {:?} after the group SIGTERM", signalled.elapsed());
+        dev.exited(STOPPED).await;
+        assert!(dev.log().contains("dev: stopped"), "run {run}: dev.sh stopped in order");
+        drop(dev);
+    }
 }
