@@ -146,6 +146,17 @@ async fn payment(http: &reqwest::Client, dev: &Dev, token: &str, id: &str) -> Op
     resp.json().await.ok()
 }
 
+/// What `make dev` runs with `PAYMENT_WORKERS=2`, as its start-up listing names them.
+const COMPONENTS_WITH_TWO_PAYMENT_WORKERS: [&str; 8] = [
+    "emulator",
+    "bank-simulator",
+    "api",
+    "payment-worker-1",
+    "payment-worker-2",
+    "refund-worker-1",
+    "webhook-worker-1",
+    "webhook-inbox",
+];
 #[tokio::test]
 async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_started() {
     let state = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("dev-{}", uuid::Uuid::new_v4().simple()));
@@ -164,16 +175,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
         ("WEBHOOK_WORKER_PORT", free_port().to_string()),
         ("INBOX_PORT", inbox.to_string()),
     ];
-    let components = [
-        "emulator",
-        "bank-simulator",
-        "api",
-        "payment-worker-1",
-        "payment-worker-2",
-        "refund-worker-1",
-        "webhook-worker-1",
-        "webhook-inbox",
-    ];
+    let components = COMPONENTS_WITH_TWO_PAYMENT_WORKERS;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
 
     let mut dev = Dev::start(&state, &env, 1);
@@ -297,16 +299,7 @@ async fn make_dev_stops_within_its_bound_on_a_group_sigterm_under_load_and_keeps
         ("INBOX_PORT", free_port().to_string()),
         ("PAYMENT_WORKERS", "2".into()),
     ];
-    let components = [
-        "emulator",
-        "bank-simulator",
-        "api",
-        "payment-worker-1",
-        "payment-worker-2",
-        "refund-worker-1",
-        "webhook-worker-1",
-        "webhook-inbox",
-    ];
+    let components = COMPONENTS_WITH_TWO_PAYMENT_WORKERS;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let mut written: Vec<String> = Vec::new();
     for run in 1..=3 {
