@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::app::deliver::Webhooks;
 use crate::app::{Services, SystemClock};
@@ -23,7 +23,7 @@ use crate::http::rate::RateLimits;
 use crate::http::{AppState, Settings, Shared};
 use crate::setup::{self, SetupError};
 use crate::sqs::SqsJobQueue;
-use crate::vault::{AeadVault, HmacFingerprints, NoKey};
+use crate::vault::{AeadVault, HmacFingerprints, KeyError, NoKey};
 use crate::webhooks::HttpWebhookSender;
 use crate::worker::{ChargeHandler, DeliverHandler, JobHandler, RefundHandler, SqsWorkQueue, WorkerStats};
 use crate::worker::{RepairPass, StaleRecords, WebhookSweep};
@@ -85,8 +85,18 @@ impl Vaults {
 }
 
 fn aead(setting: &SecretSetting<'_>, development: bool) -> Result<AeadVault, StartError> {
+    keyed(setting, development, AeadVault::new)
+}
+
+/// What `new` builds from `setting`'s current key and its previous ones, once the key passed
+/// the production checks; a key that does not decode is named.
+fn keyed<T>(
+    setting: &SecretSetting<'_>,
+    development: bool,
+    new: impl FnOnce(&str, &[SecretString]) -> Result<T, KeyError>,
+) -> Result<T, StartError> {
     let key = setting.resolve(development)?;
-    AeadVault::new(key.expose_secret(), setting.previous).map_err(|_| SettingError::Invalid(setting.name).into())
+    new(key.expose_secret(), setting.previous).map_err(|_| SettingError::Invalid(setting.name).into())
 }
 
 /// The clients and the ports every service shares: DynamoDB behind every storage port, SQS
@@ -155,9 +165,7 @@ pub async fn api(config: &ApiConfig) -> Result<AppState, StartError> {
     let development = config.aws.is_development();
     config.check_production()?;
     let vaults = Vaults::of(&config.vault, &config.aws, true, true)?;
-    let fingerprint = config.fingerprints.setting();
-    let fingerprints = HmacFingerprints::new(fingerprint.resolve(development)?.expose_secret(), fingerprint.previous)
-        .map_err(|_| SettingError::Invalid(fingerprint.name))?;
+    let fingerprints = keyed(&config.fingerprints.setting(), development, HmacFingerprints::new)?;
     let verifier = verifier(config).await?;
     let (services, _) = services(&config.aws, vaults).await?;
     let token_issuance = config.token_issuance_on();
@@ -206,11 +214,12 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
     );
     let mut bank_config = BankClientConfig::from(config.bank.clone());
     bank_config.allow_loopback_http = config.aws.is_development();
-    if kind != WorkerKind::Webhook {
-        // Checked at start, before any message: a worker that cannot reach the bank safely
-        // must not take payments off the queue.
-        bank_client::HttpBank::new(&bank_config)?;
-    }
+    // Built before anything is reached: a worker that cannot reach the bank safely (BANK_URL)
+    // must not take payments off the queue. The webhook-worker calls no bank.
+    let bank: Option<Arc<dyn Bank>> = match kind {
+        WorkerKind::Webhook => None,
+        _ => Some(Arc::new(bank_client::connect(&bank_config)?)),
+    };
     let (mut services, clients) = services(&config.aws, vaults).await?;
     services.bank_policy = crate::app::BankPolicy {
         window: config.bank.window(),
@@ -228,11 +237,11 @@ pub async fn worker(kind: WorkerKind, config: &WorkerConfig) -> Result<Worker, S
     };
     let (handler, repair): (Arc<dyn JobHandler>, Arc<dyn RepairPass>) = match kind {
         WorkerKind::Payment => {
-            let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
+            let bank = bank.expect("built above for the workers that call the bank");
             (Arc::new(ChargeHandler { services: services.clone(), bank }), stale())
         }
         WorkerKind::Refund => {
-            let bank: Arc<dyn Bank> = Arc::new(bank_client::connect(&bank_config)?);
+            let bank = bank.expect("built above for the workers that call the bank");
             (Arc::new(RefundHandler { services: services.clone(), bank }), stale())
         }
         WorkerKind::Webhook => {

@@ -104,17 +104,8 @@ impl Services {
         }
     }
 
-    pub async fn list_payments(
-        &self,
-        merchant: &MerchantId,
-        limit: u32,
-        cursor: Option<&str>,
-    ) -> Result<PaymentPage, AppError> {
-        self.search_payments(merchant, &PaymentFilter::default(), limit, cursor).await
-    }
-
     /// The merchant's payments that `filter` matches, newest first.
-    pub async fn search_payments(
+    pub async fn list_payments(
         &self,
         merchant: &MerchantId,
         filter: &PaymentFilter,

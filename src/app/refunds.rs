@@ -40,18 +40,8 @@ impl Services {
     /// reservation on the payment and its `refund.created` event are one write on the payment's
     /// version: when another change lands first, the payment is read again and the refund
     /// decided anew, so concurrent refunds can never add up to more than the price.
+    /// The refund carries the merchant's `metadata`.
     pub async fn request_refund(
-        &self,
-        merchant: &MerchantId,
-        payment_id: PaymentId,
-        amount: Option<Amount>,
-        key: Option<&KeyedRequest>,
-    ) -> Result<Accepted, AppError> {
-        self.request_refund_with(merchant, payment_id, amount, Metadata::default(), key).await
-    }
-
-    /// `request_refund` with the merchant's metadata on the refund.
-    pub async fn request_refund_with(
         &self,
         merchant: &MerchantId,
         payment_id: PaymentId,

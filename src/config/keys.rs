@@ -47,8 +47,6 @@ pub enum SettingError {
     TokenIssuanceNotAcknowledged,
     #[error("{0} must be base64 of 32 bytes")]
     Invalid(&'static str),
-    #[error("BANK_URL must be https outside development mode, and http only to a loopback address in it")]
-    BankUrl,
 }
 
 /// A secret setting as given: its variable's name, its current value and previous ones still
@@ -93,13 +91,18 @@ impl SecretSetting<'_> {
             if current.expose_secret().trim().len() < min {
                 return Err(SettingError::TooShort(self.name));
             }
-            let short = |v: &SecretString| !v.expose_secret().trim().is_empty() && v.expose_secret().trim().len() < min;
-            if self.previous.iter().any(short) {
+            if present(self.previous).any(|v| v.len() < min) {
                 return Err(SettingError::TooShort(self.old_name));
             }
         }
         Ok(current)
     }
+}
+
+/// The secrets of a comma-separated list that are set: a blank entry (`..._OLD_KEYS=` set but
+/// empty) is none, and must never become an empty HMAC key or a key that fails to decode.
+pub fn present(secrets: &[SecretString]) -> impl Iterator<Item = &str> {
+    secrets.iter().map(|s| s.expose_secret().trim()).filter(|s| !s.is_empty())
 }
 
 /// Warns about keys a binary was given but never uses: each process should hold only its own

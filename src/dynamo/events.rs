@@ -8,8 +8,7 @@ use super::attrs::{Item, s};
 use super::error::classify;
 use super::event_items::event_from_item;
 use super::keys::*;
-use super::queries::ListIndex;
-use super::queries::{CursorFit, cursor_fit, time_bounds};
+use super::queries::{CursorFit, ListIndex, cursor_fit, time_bounds};
 use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
@@ -116,9 +115,10 @@ fn decode(cursor: &str) -> Result<String, StoreError> {
 }
 
 impl DynamoStore {
-    /// `merchant`'s events of one payment that `filter` matches, newest first. A payment's events
-    /// are its own item collection, a few dozen at most: read whole (one consistent query, a
-    /// page per MB), filtered and paged here, so a filter that leaves few never ends a list early.
+    /// `merchant`'s events of one payment that `filter` matches, newest first: the payment's own
+    /// item collection, read from the cursor a page and one more at a time, type and time as a
+    /// filter, until the page is full or the collection ends (so a filter that leaves few never
+    /// ends a list early).
     async fn events_of_payment(
         &self,
         merchant: &MerchantId,

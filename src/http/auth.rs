@@ -16,7 +16,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
 use tokio::time::Instant;
@@ -82,8 +82,7 @@ impl TokenIssuer {
     /// (`JWT_OLD_SECRET_KEYS=` set but blank) are skipped: an empty HMAC key would accept tokens
     /// anyone can sign.
     pub fn also_accepting(mut self, previous: &[SecretString]) -> Self {
-        let keys = previous.iter().map(|s| s.expose_secret().trim()).filter(|s| !s.is_empty());
-        self.decoding.extend(keys.map(|s| DecodingKey::from_secret(s.as_bytes())));
+        self.decoding.extend(crate::config::keys::present(previous).map(|s| DecodingKey::from_secret(s.as_bytes())));
         self
     }
 

@@ -1,5 +1,5 @@
 //! The event log's routes: a payment's audit trail, the merchant's feed, one event.
-use super::filters::MAX_TIME_MS;
+use super::filters::{param, time};
 use crate::domain::ids::PaymentId;
 use crate::domain::search::EventFilter;
 use axum::Json;
@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized};
+use super::error::{ApiError, ErrorEnvelope, RateLimitedDoc, ServerErrors, Unauthorized};
 use super::event_views::{self, EventBody, EventPage};
 use super::openapi::TAG_EVENTS;
 use super::routes::{ListQuery, invalid_query, page_limit, payment_id};
@@ -90,35 +90,13 @@ pub async fn list_events(
     let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
     let mut errors = Vec::new();
-    let kind = match q.r#type.as_deref().map(str::parse::<EventType>) {
-        Some(Err(_)) => {
-            errors.push(FieldError::new("type", "unknown_event_type", "is not an event type"));
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
-    let payment = match q.payment_id.as_deref().map(PaymentId::parse) {
-        Some(Err(_)) => {
-            errors.push(FieldError::new("payment_id", "invalid_format", "must be a payment id (a UUID)"));
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
-    let mut time = |field: &'static str, raw: Option<&str>| match raw
-        .map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()))
-    {
-        Some(Err(_)) => {
-            errors.push(FieldError::new(
-                field,
-                "invalid_format",
-                "must be a time in ms since the epoch (13 digits at most)",
-            ));
-            None
-        }
-        other => other.and_then(Result::ok),
-    };
-    let (created_gte, created_lt) =
-        (time("created_gte", q.created_gte.as_deref()), time("created_lt", q.created_lt.as_deref()));
+    let kind = q.r#type.as_deref().map(str::parse::<EventType>);
+    let kind = param(&mut errors, "type", "unknown_event_type", kind, |_| "is not an event type".into());
+    let payment = q.payment_id.as_deref().map(PaymentId::parse);
+    let payment =
+        param(&mut errors, "payment_id", "invalid_format", payment, |_| "must be a payment id (a UUID)".into());
+    let created_gte = time(&mut errors, "created_gte", q.created_gte.as_deref());
+    let created_lt = time(&mut errors, "created_lt", q.created_lt.as_deref());
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }

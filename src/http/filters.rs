@@ -40,44 +40,50 @@ impl PaymentListQuery {
     /// The filters asked for; every bad value named at once.
     pub fn filter(&self) -> Result<PaymentFilter, ApiError> {
         let mut errors = Vec::new();
-        let mut bad = |field: &'static str, message: &str| {
-            errors.push(FieldError::new(field, "invalid_format", message));
-        };
-        let reference = match self.reference.as_deref().map(MerchantReference::parse) {
-            Some(Err(e)) => {
-                bad("reference", &e.to_string());
-                None
-            }
-            other => other.and_then(Result::ok),
-        };
-        let status = match self.status.as_deref().map(str::parse::<PaymentStatus>) {
-            Some(Err(_)) => {
-                bad("status", "must be PENDING, PROCESSING, SUCCEEDED, DECLINED or FAILED");
-                None
-            }
-            other => other.and_then(Result::ok),
-        };
+        let reference = self.reference.as_deref().map(MerchantReference::parse);
+        let reference = param(&mut errors, "reference", "invalid_format", reference, |e| e.to_string());
+        let status = self.status.as_deref().map(str::parse::<PaymentStatus>);
+        let status = param(&mut errors, "status", "invalid_format", status, |_| {
+            "must be PENDING, PROCESSING, SUCCEEDED, DECLINED or FAILED".into()
+        });
         let customer = self.customer.clone();
         if customer.as_deref().is_some_and(|c| c.is_empty() || c.chars().count() > 64) {
-            bad("customer", "must be 1 to 64 characters");
+            errors.push(FieldError::new("customer", "invalid_format", "must be 1 to 64 characters"));
         }
-        let mut time = |field: &'static str, raw: Option<&str>| match raw
-            .map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()))
-        {
-            Some(Err(_)) => {
-                bad(field, "must be a time in ms since the epoch (13 digits at most)");
-                None
-            }
-            other => other.and_then(Result::ok),
-        };
-        let created_gte = time("created_gte", self.created_gte.as_deref());
-        let created_lt = time("created_lt", self.created_lt.as_deref());
+        let created_gte = time(&mut errors, "created_gte", self.created_gte.as_deref());
+        let created_lt = time(&mut errors, "created_lt", self.created_lt.as_deref());
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
         PaymentFilter::new(reference, status, customer, created_gte, created_lt)
             .map_err(|e| ApiError::BadRequest("unsupported_filter", e.to_string()))
     }
+}
+
+/// An optional query parameter as parsed: absent is `None`; one that does not parse is named
+/// in `errors` with `code` and `message`.
+pub(super) fn param<T, E>(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    code: &'static str,
+    parsed: Option<Result<T, E>>,
+    message: impl FnOnce(E) -> String,
+) -> Option<T> {
+    match parsed? {
+        Ok(v) => Some(v),
+        Err(e) => {
+            errors.push(FieldError::new(field, code, message(e)));
+            None
+        }
+    }
+}
+
+/// A list's time bound: ms since the epoch, 13 digits at most (what the lists' sort keys hold).
+pub(super) fn time(errors: &mut Vec<FieldError>, field: &'static str, raw: Option<&str>) -> Option<u64> {
+    let parsed = raw.map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()));
+    param(errors, field, "invalid_format", parsed, |()| {
+        "must be a time in ms since the epoch (13 digits at most)".into()
+    })
 }
 
 #[cfg(test)]

@@ -192,9 +192,6 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// Every field of the body this request does not take is an error of its own
-    /// (`unknown_field`), never silently dropped: a misspelt optional field would otherwise be
-    /// lost without a word. Names are cut to 64 characters, and at most ten are named.
     /// `Metadata`: an object of string values (at most 20 keys of 1 to 40 characters, values of
     /// at most 500); absent or null is none. `parse` is `Metadata::parse` or, for a refund,
     /// `Metadata::parse_for_refund`.
@@ -212,22 +209,23 @@ impl<'a> Fields<'a> {
         self.check("Metadata", "invalid_format", parse(pairs)).unwrap_or_default()
     }
 
+    /// The request, or every error found, a field it does not take among them (`unknown_fields`).
     fn finish<T>(mut self, value: Option<T>) -> Result<T, ApiError> {
-        let unknown: Vec<String> = self
-            .map
-            .keys()
-            .filter(|k| !self.known.contains(&k.as_str()))
-            .take(MAX_UNKNOWN_NAMED)
-            .map(|k| k.chars().take(64).collect())
-            .collect();
-        for name in unknown {
-            self.errors.push(FieldError::new(name, "unknown_field", "is not a field of this request"));
-        }
+        self.errors.extend(unknown_fields(self.map, &self.known));
         match value {
             Some(v) if self.errors.is_empty() => Ok(v),
             _ => Err(ApiError::Validation(self.errors)),
         }
     }
+}
+
+/// An error for each field of `body` that is not one of `known` (`unknown_field`): a field a
+/// request does not take is named, never silently dropped, as a misspelt optional field would
+/// be lost without a word. Names are cut to 64 characters, and at most ten are named.
+pub fn unknown_fields<'a>(body: &'a Map<String, Value>, known: &'a [&str]) -> impl Iterator<Item = FieldError> + 'a {
+    body.keys().filter(|k| !known.contains(&k.as_str())).take(MAX_UNKNOWN_NAMED).map(|k| {
+        FieldError::new(k.chars().take(64).collect::<String>(), "unknown_field", "is not a field of this request")
+    })
 }
 
 /// `POST /payments`. `today` is (year, month) for the expiry check.

@@ -301,7 +301,7 @@ pub async fn list_payments(
     let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
     let filter = q.filter()?;
-    let page = state.services.search_payments(&merchant, &filter, limit, q.cursor.as_deref()).await?;
+    let page = state.services.list_payments(&merchant, &filter, limit, q.cursor.as_deref()).await?;
     Ok(Json(views::page(&page.payments, page.next_cursor)))
 }
 
@@ -368,8 +368,10 @@ pub async fn refund(
     let (amount, metadata) = payload::refund_request(&map)?;
     let key = keyed(&state, &headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
     let services = state.services.clone();
-    carried(&state, &started, async move {
-        services.request_refund_with(&merchant, id, amount, metadata, key.as_ref()).await
-    })
+    carried(
+        &state,
+        &started,
+        async move { services.request_refund(&merchant, id, amount, metadata, key.as_ref()).await },
+    )
     .await
 }

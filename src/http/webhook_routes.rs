@@ -80,11 +80,7 @@ fn endpoint_request(map: &Map<String, Value>, allow_private: bool) -> Result<New
             None
         }
     };
-    // A field this request does not take is named, never dropped (`payload`'s rule too).
-    for name in map.keys().filter(|k| !matches!(k.as_str(), "Url" | "EventTypes" | "Description")).take(10) {
-        let name: String = name.chars().take(64).collect();
-        errors.push(FieldError::new(name, "unknown_field", "is not a field of this request"));
-    }
+    errors.extend(super::payload::unknown_fields(map, &["Url", "EventTypes", "Description"]));
     match url {
         Some(url) if errors.is_empty() => Ok(NewEndpoint { url, event_types, description }),
         _ => Err(ApiError::Validation(errors)),

@@ -4,11 +4,9 @@
 //! guessing). Form: `hmac-sha256.<key id>.<hex>`; the key id lets fingerprints stored under a
 //! previous key still match during a rotation.
 use aws_lc_rs::hmac;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
-use super::KeyError;
+use super::{KeyError, key_bytes};
 use crate::domain::idempotency::Fingerprints;
 
 struct Key {
@@ -18,10 +16,7 @@ struct Key {
 
 impl Key {
     fn from_base64(b64: &str) -> Result<Self, KeyError> {
-        let bytes = B64.decode(b64.trim()).map_err(|_| KeyError::Invalid)?;
-        if bytes.len() != 32 {
-            return Err(KeyError::Invalid);
-        }
+        let bytes = key_bytes(b64)?;
         let id = crate::util::sha256_hex(&[b"fingerprint-key-id", &bytes])[..8].to_owned();
         Ok(Self { id, hmac: hmac::Key::new(hmac::HMAC_SHA256, &bytes) })
     }
@@ -40,11 +35,7 @@ pub struct HmacFingerprints {
 impl HmacFingerprints {
     /// `current` and each of `previous` are base64 of 32 random bytes.
     pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
-        let previous = previous
-            .iter()
-            .filter(|k| !k.expose_secret().trim().is_empty())
-            .map(|k| Key::from_base64(k.expose_secret()))
-            .collect::<Result<_, _>>()?;
+        let previous = crate::config::keys::present(previous).map(Key::from_base64).collect::<Result<_, _>>()?;
         Ok(Self { current: Key::from_base64(current)?, previous })
     }
 }

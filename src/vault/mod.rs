@@ -7,7 +7,7 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::domain::card::{CardDetails, SealedCard};
 use crate::domain::ids::PaymentId;
@@ -51,12 +51,18 @@ struct Key {
     aead: LessSafeKey,
 }
 
+/// The 32 bytes of a key given as base64 (both the vaults' and the fingerprints').
+fn key_bytes(b64: &str) -> Result<Vec<u8>, KeyError> {
+    let bytes = B64.decode(b64.trim()).map_err(|_| KeyError::Invalid)?;
+    if bytes.len() != 32 {
+        return Err(KeyError::Invalid);
+    }
+    Ok(bytes)
+}
+
 impl Key {
     fn from_base64(b64: &str) -> Result<Self, KeyError> {
-        let bytes = B64.decode(b64.trim()).map_err(|_| KeyError::Invalid)?;
-        if bytes.len() != 32 {
-            return Err(KeyError::Invalid);
-        }
+        let bytes = key_bytes(b64)?;
         let id = crate::util::sha256_hex(&[&bytes])[..8].to_owned();
         let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| KeyError::Invalid)?;
         Ok(Self { id, aead: LessSafeKey::new(unbound) })
@@ -75,12 +81,7 @@ impl AeadVault {
     pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
         Ok(Self {
             current: Key::from_base64(current)?,
-            // Blank entries (`CARD_ENCRYPTION_OLD_KEYS=` set but empty) are skipped.
-            previous: previous
-                .iter()
-                .filter(|k| !k.expose_secret().trim().is_empty())
-                .map(|k| Key::from_base64(k.expose_secret()))
-                .collect::<Result<_, _>>()?,
+            previous: crate::config::keys::present(previous).map(Key::from_base64).collect::<Result<_, _>>()?,
             rng: SystemRandom::new(),
         })
     }

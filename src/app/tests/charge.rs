@@ -99,7 +99,7 @@ async fn a_card_that_cannot_be_opened_fails_the_payment_without_calling_the_bank
 async fn settling_releases_the_refunds_that_waited_for_it() {
     let w = World::new();
     let id = w.payment(500).await;
-    w.services.request_refund(&merchant(), id, Some(amount(200)), None).await.unwrap();
+    w.services.request_refund(&merchant(), id, Some(amount(200)), Default::default(), None).await.unwrap();
     let refund = w.view(id).await.refunds[0].id;
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, refund).await, Step::NotReady);
     w.queue.sent.lock().unwrap().clear();

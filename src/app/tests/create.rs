@@ -27,7 +27,7 @@ async fn a_replay_gets_the_first_answer_and_creates_nothing() {
     let again = w.services.create_payment(&merchant(), request("4242424242424242", 1000), Some(&key)).await.unwrap();
     assert_eq!(first, again);
     assert_eq!(w.queue.jobs().len(), 1, "one payment, one charge");
-    let page = w.services.list_payments(&merchant(), 10, None).await.unwrap();
+    let page = w.services.list_payments(&merchant(), &Default::default(), 10, None).await.unwrap();
     assert_eq!(page.payments.len(), 1);
 }
 
@@ -88,7 +88,10 @@ async fn a_write_whose_answer_was_lost_is_carried_through_once() {
         let resp = w.services.create_payment(&merchant(), request("4242424242424242", 100), key.as_ref()).await;
         let id = id_of(&resp.expect("the landed write is answered 202"));
         assert_eq!(w.queue.jobs(), [Job::Charge { payment_id: id }], "enqueued once, for the payment that landed");
-        assert_eq!(w.services.list_payments(&merchant(), 10, None).await.unwrap().payments.len(), 1);
+        assert_eq!(
+            w.services.list_payments(&merchant(), &Default::default(), 10, None).await.unwrap().payments.len(),
+            1
+        );
     }
 }
 
@@ -123,5 +126,7 @@ async fn another_merchants_payment_reads_as_missing() {
     let w = World::new();
     let id = w.payment(100).await;
     assert!(matches!(w.services.get_payment(&other_merchant(), id).await, Err(AppError::NotFound)));
-    assert!(w.services.list_payments(&other_merchant(), 10, None).await.unwrap().payments.is_empty());
+    assert!(
+        w.services.list_payments(&other_merchant(), &Default::default(), 10, None).await.unwrap().payments.is_empty()
+    );
 }

@@ -23,7 +23,7 @@ async fn a_charged_and_refunded_payment_has_one_event_per_change_in_order() {
     let resp = w.services.create_payment(&merchant(), request("4242424242424242", 1000), Some(&key)).await.unwrap();
     let id = id_of(&resp);
     assert_eq!(w.charge(id).await, Step::Done);
-    w.services.request_refund(&merchant(), id, Some(amount(400)), None).await.unwrap();
+    w.services.request_refund(&merchant(), id, Some(amount(400)), Default::default(), None).await.unwrap();
     let refund = w.view(id).await.refunds[0].id;
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, refund).await, Step::Done);
     let events = trail(&w, id).await;
@@ -57,7 +57,7 @@ async fn duplicate_messages_and_late_results_record_nothing() {
     let w = World::new();
     let id = w.payment(500).await;
     assert_eq!(w.charge(id).await, Step::Done);
-    w.services.request_refund(&merchant(), id, None, None).await.unwrap();
+    w.services.request_refund(&merchant(), id, None, Default::default(), None).await.unwrap();
     let refund = w.view(id).await.refunds[0].id;
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, refund).await, Step::Done);
     let before = trail(&w, id).await;
@@ -75,7 +75,7 @@ async fn concurrent_refunds_record_consecutive_versions_and_one_event_each() {
     let id = w.payment(1000).await;
     assert_eq!(w.charge(id).await, Step::Done);
     let m = merchant();
-    let asks = (0..12).map(|_| w.services.request_refund(&m, id, Some(amount(100)), None));
+    let asks = (0..12).map(|_| w.services.request_refund(&m, id, Some(amount(100)), Default::default(), None));
     let answers = futures::future::join_all(asks).await;
     assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 10);
     assert!(answers.iter().filter_map(|a| a.as_ref().err()).all(|e| matches!(e, AppError::NothingLeftToRefund)));

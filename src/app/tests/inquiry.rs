@@ -113,9 +113,9 @@ async fn refunds_follow_the_same_table() {
     let w = World::new();
     let id = w.payment(1000).await;
     assert_eq!(w.charge(id).await, Step::Done);
-    w.services.request_refund(&merchant(), id, Some(amount(300)), None).await.unwrap();
+    w.services.request_refund(&merchant(), id, Some(amount(300)), Default::default(), None).await.unwrap();
     w.clock.advance(1);
-    w.services.request_refund(&merchant(), id, Some(amount(200)), None).await.unwrap();
+    w.services.request_refund(&merchant(), id, Some(amount(200)), Default::default(), None).await.unwrap();
     let ids: Vec<_> = w.view(id).await.refunds.iter().map(|r| r.id).collect();
     // Applied, answer lost: found by inquiry, not sent again.
     let done = BankRefundOutcome::Succeeded { bank_refund_id: "re_1".into() };

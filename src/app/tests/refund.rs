@@ -18,12 +18,12 @@ async fn succeeded(w: &World, price: u64) -> PaymentId {
 async fn no_amount_refunds_all_that_is_left_and_more_than_left_is_refused() {
     let w = World::new();
     let id = succeeded(&w, 1000).await;
-    w.services.request_refund(&merchant(), id, Some(amount(300)), None).await.unwrap();
-    let over = w.services.request_refund(&merchant(), id, Some(amount(701)), None).await;
+    w.services.request_refund(&merchant(), id, Some(amount(300)), Default::default(), None).await.unwrap();
+    let over = w.services.request_refund(&merchant(), id, Some(amount(701)), Default::default(), None).await;
     assert!(matches!(over, Err(AppError::RefundExceedsRemaining { left: 700 })));
-    let rest = w.services.request_refund(&merchant(), id, None, None).await.unwrap();
+    let rest = w.services.request_refund(&merchant(), id, None, Default::default(), None).await.unwrap();
     assert!(matches!(rest, crate::domain::idempotency::Accepted::Refund { amount, .. } if amount.get() == 700));
-    let none = w.services.request_refund(&merchant(), id, None, None).await;
+    let none = w.services.request_refund(&merchant(), id, None, Default::default(), None).await;
     assert!(matches!(none, Err(AppError::NothingLeftToRefund)));
 }
 
@@ -32,7 +32,7 @@ async fn concurrent_refunds_never_add_up_to_more_than_the_price() {
     let w = World::new();
     let id = succeeded(&w, 1000).await;
     let m = merchant();
-    let asks = (0..10).map(|_| w.services.request_refund(&m, id, Some(amount(300)), None));
+    let asks = (0..10).map(|_| w.services.request_refund(&m, id, Some(amount(300)), Default::default(), None));
     let answers = futures::future::join_all(asks).await;
     assert_eq!(answers.iter().filter(|a| a.is_ok()).count(), 3);
     let view = w.view(id).await;
@@ -45,9 +45,9 @@ async fn a_declined_payment_cannot_be_refunded_and_another_merchant_cannot_see_i
     let id = w.payment(100).await;
     w.bank.then_charge(Ok(crate::domain::bank::ChargeOutcome::Declined { reason: "card_declined".into() }));
     w.charge(id).await;
-    let refused = w.services.request_refund(&merchant(), id, None, None).await;
+    let refused = w.services.request_refund(&merchant(), id, None, Default::default(), None).await;
     assert!(matches!(refused, Err(AppError::NotRefundable(PaymentStatus::Declined))));
-    let foreign = w.services.request_refund(&other_merchant(), id, None, None).await;
+    let foreign = w.services.request_refund(&other_merchant(), id, None, Default::default(), None).await;
     assert!(matches!(foreign, Err(AppError::NotFound)));
 }
 
@@ -56,8 +56,8 @@ async fn a_replay_gets_its_first_answer_even_once_nothing_is_left() {
     let w = World::new();
     let id = succeeded(&w, 1000).await;
     let key = keyed("refund-1", "h1");
-    let first = w.services.request_refund(&merchant(), id, None, Some(&key)).await.unwrap();
-    let replay = w.services.request_refund(&merchant(), id, None, Some(&key)).await.unwrap();
+    let first = w.services.request_refund(&merchant(), id, None, Default::default(), Some(&key)).await.unwrap();
+    let replay = w.services.request_refund(&merchant(), id, None, Default::default(), Some(&key)).await.unwrap();
     assert_eq!(first, replay);
     assert_eq!(w.view(id).await.refunds.len(), 1);
 }
@@ -69,7 +69,7 @@ async fn a_refund_whose_answer_was_lost_is_carried_through_once() {
         let id = succeeded(&w, 1000).await;
         Flaky::install(&mut w, Fault::AppliedButLost, 1);
         w.queue.sent.lock().unwrap().clear();
-        w.services.request_refund(&merchant(), id, Some(amount(400)), key.as_ref()).await.unwrap();
+        w.services.request_refund(&merchant(), id, Some(amount(400)), Default::default(), key.as_ref()).await.unwrap();
         let view = w.view(id).await;
         assert_eq!((view.refunds.len(), view.payment.refundable_left), (1, 600), "one refund reserved once");
         assert_eq!(w.queue.jobs(), [Job::Refund { payment_id: id, refund_id: view.refunds[0].id }]);
@@ -80,7 +80,7 @@ async fn a_refund_whose_answer_was_lost_is_carried_through_once() {
 async fn a_refund_waits_for_its_payment_then_is_carried_out_with_its_own_key() {
     let w = World::new();
     let id = w.payment(1000).await;
-    w.services.request_refund(&merchant(), id, Some(amount(250)), None).await.unwrap();
+    w.services.request_refund(&merchant(), id, Some(amount(250)), Default::default(), None).await.unwrap();
     let refund = w.view(id).await.refunds[0].id;
     assert_eq!(w.services.process_refund(w.bank.as_ref(), id, refund).await, Step::NotReady);
     w.charge(id).await;
@@ -97,7 +97,7 @@ async fn a_refund_waits_for_its_payment_then_is_carried_out_with_its_own_key() {
 async fn a_refund_of_a_payment_that_did_not_succeed_fails_and_gives_its_amount_back() {
     let w = World::new();
     let id = w.payment(1000).await;
-    w.services.request_refund(&merchant(), id, None, None).await.unwrap();
+    w.services.request_refund(&merchant(), id, None, Default::default(), None).await.unwrap();
     w.bank.then_charge(Ok(crate::domain::bank::ChargeOutcome::Declined { reason: "card_declined".into() }));
     w.charge(id).await;
     let refund = w.view(id).await.refunds[0].id;
@@ -115,7 +115,7 @@ async fn bank_answers_map_to_steps() {
     let w = World::new();
     let id = succeeded(&w, 1000).await;
     for _ in 0..3 {
-        w.services.request_refund(&merchant(), id, Some(amount(100)), None).await.unwrap();
+        w.services.request_refund(&merchant(), id, Some(amount(100)), Default::default(), None).await.unwrap();
     }
     let ids: Vec<_> = w.view(id).await.refunds.iter().map(|r| r.id).collect();
     w.bank.then_refund(Err(BankError::Transient("reset".into())));

@@ -24,11 +24,11 @@ async fn waiting_refunds_do_not_crowd_a_stale_one_out_of_a_pass() {
     // Three refunds wait for a payment in flight; a fourth belongs to a settled payment.
     let waiting = w.payment(1000).await;
     for _ in 0..3 {
-        w.services.request_refund(&merchant(), waiting, Some(amount(100)), None).await.unwrap();
+        w.services.request_refund(&merchant(), waiting, Some(amount(100)), Default::default(), None).await.unwrap();
     }
     w.clock.advance(1);
     let settled = w.payment(1000).await;
-    w.services.request_refund(&merchant(), settled, None, None).await.unwrap();
+    w.services.request_refund(&merchant(), settled, None, Default::default(), None).await.unwrap();
     w.settle(settled).await;
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
@@ -56,7 +56,7 @@ async fn a_final_payment_is_never_repaired() {
 async fn a_refund_waiting_for_its_payment_is_left_alone_then_repaired_once_the_payment_is_final() {
     let w = World::new();
     let id = w.payment(1000).await;
-    w.services.request_refund(&merchant(), id, None, None).await.unwrap();
+    w.services.request_refund(&merchant(), id, None, Default::default(), None).await.unwrap();
     let refund = w.view(id).await.refunds[0].id;
     w.queue.sent.lock().unwrap().clear();
     w.clock.advance(AGE + 1);
