@@ -41,7 +41,11 @@ async fn main() -> anyhow::Result<()> {
             }
         }
     });
-    let admin_task = tokio::spawn(http::serve_admin(admin, config.conn_limits(), stop.clone().cancelled_owned()));
+    let admin_task = tokio::spawn(http::serve_admin(
+        admin,
+        payment_platform::wiring::conn_limits(&config),
+        stop.clone().cancelled_owned(),
+    ));
     let public = http::serve(listener, state, {
         let stop = stop.clone();
         async move {

@@ -1,14 +1,13 @@
-//! The payment worker: consumes the payments queue and settles payments at the bank.
-//! Configuration: `payment-worker --help`. Everything else lives in `payment_platform::worker`.
-use payment_platform::worker::{self, WorkerConfig, WorkerKind};
-use payment_platform::{shutdown, telemetry};
+//! The payment-worker: consumes the payments queue and charges payments at the bank.
+//! Configuration: `payment-worker --help`. The runtime lives in `payment_platform::worker`.
+use payment_platform::config::{BankWorkerConfig, PAYMENT_WORKER};
+use payment_platform::{shutdown, telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let kind = WorkerKind::Payment;
-    let config = WorkerConfig::parse_for(kind);
-    let _telemetry = telemetry::init("payment-worker");
-    config.log_effective(kind);
-    worker::serve(kind, &config, shutdown::signal()).await?;
+    let config: BankWorkerConfig = PAYMENT_WORKER.parse();
+    let _telemetry = telemetry::init(PAYMENT_WORKER.name);
+    config.log_effective(&PAYMENT_WORKER);
+    wiring::payment_worker(&config).await?.serve(config.worker.addr(), shutdown::signal()).await?;
     Ok(())
 }

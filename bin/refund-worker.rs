@@ -1,14 +1,13 @@
-//! The refund worker: consumes the refunds queue and settles refunds at the bank.
-//! Configuration: `refund-worker --help`. Everything else lives in `payment_platform::worker`.
-use payment_platform::worker::{self, WorkerConfig, WorkerKind};
-use payment_platform::{shutdown, telemetry};
+//! The refund-worker: consumes the refunds queue and carries out refunds at the bank.
+//! Configuration: `refund-worker --help`. The runtime lives in `payment_platform::worker`.
+use payment_platform::config::{BankWorkerConfig, REFUND_WORKER};
+use payment_platform::{shutdown, telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let kind = WorkerKind::Refund;
-    let config = WorkerConfig::parse_for(kind);
-    let _telemetry = telemetry::init("refund-worker");
-    config.log_effective(kind);
-    worker::serve(kind, &config, shutdown::signal()).await?;
+    let config: BankWorkerConfig = REFUND_WORKER.parse();
+    let _telemetry = telemetry::init(REFUND_WORKER.name);
+    config.log_effective(&REFUND_WORKER);
+    wiring::refund_worker(&config).await?.serve(config.worker.addr(), shutdown::signal()).await?;
     Ok(())
 }

@@ -1,14 +1,14 @@
-//! The webhook worker: consumes the webhooks queue and delivers signed events to merchants' endpoints.
-//! Configuration: `webhook-worker --help`. Everything else lives in `payment_platform::worker`.
-use payment_platform::worker::{self, WorkerConfig, WorkerKind};
-use payment_platform::{shutdown, telemetry};
+//! The webhook-worker: consumes the webhooks queue and delivers signed events to merchants'
+//! endpoints. Configuration: `webhook-worker --help`. The runtime lives in
+//! `payment_platform::worker`.
+use payment_platform::config::{WEBHOOK_WORKER, WebhookWorkerConfig};
+use payment_platform::{shutdown, telemetry, wiring};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let kind = WorkerKind::Webhook;
-    let config = WorkerConfig::parse_for(kind);
-    let _telemetry = telemetry::init("webhook-worker");
-    config.log_effective(kind);
-    worker::serve(kind, &config, shutdown::signal()).await?;
+    let config: WebhookWorkerConfig = WEBHOOK_WORKER.parse();
+    let _telemetry = telemetry::init(WEBHOOK_WORKER.name);
+    config.log_effective();
+    wiring::webhook_worker(&config).await?.serve(config.worker.addr(), shutdown::signal()).await?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
-use super::settle::Step;
+use super::Step;
 use super::{AppError, Services};
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;

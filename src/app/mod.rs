@@ -10,6 +10,7 @@ mod notify;
 pub use notify::{DISCOVERY_MS, EndpointPresence};
 mod idempotency;
 pub use idempotency::KeyedRequest;
+pub mod jobs;
 pub mod payments;
 pub mod refunds;
 pub mod settle;
@@ -22,6 +23,20 @@ use std::sync::Arc;
 use crate::domain::events::{Actor, Cause};
 use crate::domain::ports::{CardVault, Clock, JobQueue, QueueError, SecretVault, StoreError, Stores, Traces};
 use crate::domain::status::PaymentStatus;
+
+/// What became of one job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Final state stored (now or earlier): delete the message.
+    Done,
+    /// Not possible yet: a refund whose payment is still in flight. Its message is let go; the
+    /// payment's settlement enqueues it again, so a long wait never walks it into the DLQ.
+    NotReady,
+    /// A transient failure (bank outcome unknown, storage throttled): try again later, same key.
+    Retry(String),
+    /// The message names nothing we know: park it in the dead-letter queue.
+    Poison(String),
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {

@@ -1,5 +1,5 @@
 //! The workers' use cases: charge a payment, carry out a refund, repair what got stuck.
-//! Each returns a `Step` that tells the worker runtime what to do with the message.
+//! Each returns a `Step` (`app::Step`) that tells the worker runtime what to do with the message.
 use crate::domain::bank::{Bank, BankRefundOutcome as BankRefund, ChargeOutcome, ChargeRequest, RefundRequest};
 use crate::domain::change::Transition;
 use crate::domain::events::{Actor, Cause};
@@ -18,24 +18,10 @@ pub const NOTHING_CHARGED: &str = "bank_unavailable";
 pub const NOTHING_REFUNDED: &str = "bank_unavailable";
 /// The reason of a payment whose sealed card cannot be opened (and the bank applied nothing).
 pub const CARD_UNAVAILABLE: &str = "card_data_unavailable";
-use super::{AppError, Services, carry};
+use super::{AppError, Services, Step, carry};
 
 fn refund_in(view: &PaymentView, id: RefundId) -> Option<RefundStatus> {
     view.refunds.iter().find(|r| r.id == id).map(|r| r.status)
-}
-
-/// What became of one job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Final state stored (now or earlier): delete the message.
-    Done,
-    /// Not possible yet: a refund whose payment is still in flight. Its message is let go; the
-    /// payment's settlement enqueues it again, so a long wait never walks it into the DLQ.
-    NotReady,
-    /// A transient failure (bank outcome unknown, storage throttled): try again later, same key.
-    Retry(String),
-    /// The message names nothing we know: park it in the dead-letter queue.
-    Poison(String),
 }
 
 /// Which records a repair pass looks at: each worker repairs its own kind.

@@ -10,6 +10,7 @@ pub mod inquiry;
 pub mod money;
 pub mod payment;
 pub mod ports;
+pub mod queue;
 pub mod reference;
 pub mod search;
 pub mod status;

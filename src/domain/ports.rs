@@ -14,6 +14,9 @@ use super::inquiry::Attempts;
 use super::payment::{Payment, PaymentView};
 use super::webhooks::{AttemptOutcome, AttemptRecord, Delivery, Endpoint, EndpointId};
 
+// The queues' ports live beside the message they carry; every port is named from here.
+pub use super::queue::{Job, JobQueue, MAX_BATCH, QueueError, Received, WorkQueue};
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     #[error("not found")]
@@ -277,40 +280,6 @@ impl Stores {
             deliveries: store,
         }
     }
-}
-
-/// A unit of work for a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Job {
-    Charge {
-        payment_id: PaymentId,
-    },
-    Refund {
-        payment_id: PaymentId,
-        refund_id: RefundId,
-    },
-    /// Deliver an event to the merchant's webhook endpoints.
-    Deliver {
-        event: EventId,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum QueueError {
-    #[error("queue unavailable: {0}")]
-    Transient(String),
-    #[error("queue error: {0}")]
-    Permanent(String),
-}
-
-#[async_trait]
-pub trait JobQueue: Send + Sync {
-    async fn enqueue(&self, job: &Job) -> Result<(), QueueError> {
-        self.enqueue_after(job, 0).await
-    }
-
-    /// Enqueues `job`, received no sooner than `delay_secs` from now (SQS allows at most 900).
-    async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError>;
 }
 
 /// Sealed data could not be sealed or opened: a wrong or missing key, or tampering. A process

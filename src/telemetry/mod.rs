@@ -148,12 +148,11 @@ fn new_request_span<B>(req: &axum::http::Request<B>) -> tracing::Span {
 mod tests {
     use clap::CommandFactory;
 
-    use crate::config::ApiConfig;
-    use crate::worker::WorkerConfig;
+    use crate::config::{ApiConfig, BankWorkerConfig, WebhookWorkerConfig};
 
     #[test]
     fn every_binary_lists_the_variables_read_outside_its_parser_in_help() {
-        for mut command in [ApiConfig::command(), WorkerConfig::command()] {
+        for mut command in [ApiConfig::command(), BankWorkerConfig::command(), WebhookWorkerConfig::command()] {
             let help = command.render_long_help().to_string();
             for var in ["RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
                 assert!(help.contains(var), "{} --help does not name {var}", command.get_name());

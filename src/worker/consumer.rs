@@ -10,12 +10,12 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio::time::{Instant, timeout, timeout_at};
 
-use super::config::RuntimeSettings;
 use super::deleter;
-use super::handler::JobHandler;
 use super::health::{WorkerStats, bump};
 use super::job::JobContext;
-use super::queue::{MAX_BATCH, Received, WorkQueue};
+use super::settings::RuntimeSettings;
+use crate::app::jobs::Jobs;
+use crate::domain::queue::{MAX_BATCH, Received, WorkQueue};
 use crate::telemetry::metrics;
 
 /// A running job's message, kept so it can be handed back if the job is cut short.
@@ -24,9 +24,9 @@ struct Running {
     receipt: String,
 }
 
-/// Consumes `queue` with `handler` until `shutdown` completes, then drains (see the module docs
+/// Consumes `queue` with `handler`'s jobs until `shutdown` completes, then drains (see the module docs
 /// of `worker`). Returns once every running job finished or its message was handed back.
-pub async fn consume<H: JobHandler + ?Sized, Q: WorkQueue>(
+pub async fn consume<H: Jobs + ?Sized, Q: WorkQueue + ?Sized>(
     handler: Arc<H>,
     queue: Arc<Q>,
     settings: RuntimeSettings,
@@ -185,7 +185,7 @@ async fn drain(tasks: &mut JoinSet<()>, running: &mut HashMap<Id, Running>, grac
 /// Their jobs stopped mid-way; the record is PROCESSING at worst and the bank idempotent, so the
 /// next run carries on safely with the same key. All at once and bounded: if SQS is unreachable
 /// the messages come back by themselves when their visibility runs out.
-async fn release<Q: WorkQueue>(queue: &Arc<Q>, running: HashMap<Id, Running>, stats: &WorkerStats) {
+async fn release<Q: WorkQueue + ?Sized>(queue: &Arc<Q>, running: HashMap<Id, Running>, stats: &WorkerStats) {
     let mut calls = JoinSet::new();
     for r in running.into_values() {
         let queue = Arc::clone(queue);

@@ -9,8 +9,8 @@ use tokio::task::JoinHandle;
 use tokio_stream::StreamExt;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
-use super::queue::{MAX_BATCH, WorkQueue};
 use crate::domain::ports::QueueError;
+use crate::domain::queue::{MAX_BATCH, WorkQueue};
 
 /// Where handlers send the receipts of messages to delete.
 #[derive(Clone)]
@@ -26,12 +26,12 @@ impl DeleteHandle {
 
 /// Starts the deleter. It ends once every `DeleteHandle` is dropped and all it holds is sent,
 /// so awaiting the `JoinHandle` after the handlers finished flushes every pending delete.
-pub fn spawn<Q: WorkQueue>(queue: Arc<Q>, linger: Duration) -> (DeleteHandle, JoinHandle<()>) {
+pub fn spawn<Q: WorkQueue + ?Sized>(queue: Arc<Q>, linger: Duration) -> (DeleteHandle, JoinHandle<()>) {
     let (tx, rx) = mpsc::unbounded_channel();
     (DeleteHandle(tx), tokio::spawn(run(queue, rx, linger)))
 }
 
-async fn run<Q: WorkQueue>(queue: Arc<Q>, rx: mpsc::UnboundedReceiver<String>, linger: Duration) {
+async fn run<Q: WorkQueue + ?Sized>(queue: Arc<Q>, rx: mpsc::UnboundedReceiver<String>, linger: Duration) {
     // A batch goes when it is full, `linger` after its first receipt, or when the handles are gone.
     let batches = UnboundedReceiverStream::new(rx).chunks_timeout(MAX_BATCH, linger);
     tokio::pin!(batches);
@@ -40,7 +40,7 @@ async fn run<Q: WorkQueue>(queue: Arc<Q>, rx: mpsc::UnboundedReceiver<String>, l
     }
 }
 
-async fn flush<Q: WorkQueue>(queue: &Q, batch: &[String]) {
+async fn flush<Q: WorkQueue + ?Sized>(queue: &Q, batch: &[String]) {
     let mut result = queue.delete_batch(batch).await;
     if let Err(QueueError::Transient(_)) = result {
         // One more try: a lost delete is harmless but costs a second run of the job.

@@ -9,20 +9,19 @@ use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tracing::{Instrument, Span};
 
-use super::config::RuntimeSettings;
 use super::deleter::DeleteHandle;
-use super::handler::JobHandler;
 use super::health::{InFlight, WorkerStats, bump};
 use super::policy::{self, Disposition};
-use super::queue::{Received, WorkQueue};
-use crate::app::settle::Step;
-use crate::domain::ports::Job;
+use super::settings::RuntimeSettings;
+use crate::app::Step;
+use crate::app::jobs::Jobs;
+use crate::domain::queue::{Job, Received, WorkQueue};
 use crate::sqs::message;
 use crate::telemetry::{metrics, propagation};
 
 /// What every job of one consumer shares. The delete handle lives as long as a job may use it:
 /// the deleter ends once the consumer and every job have dropped theirs.
-pub(super) struct JobContext<H: ?Sized, Q> {
+pub(super) struct JobContext<H: ?Sized, Q: ?Sized> {
     pub handler: Arc<H>,
     pub queue: Arc<Q>,
     pub deletes: DeleteHandle,
@@ -30,7 +29,7 @@ pub(super) struct JobContext<H: ?Sized, Q> {
     pub stats: Arc<WorkerStats>,
 }
 
-impl<H: JobHandler + ?Sized, Q: WorkQueue> JobContext<H, Q> {
+impl<H: Jobs + ?Sized, Q: WorkQueue + ?Sized> JobContext<H, Q> {
     /// Runs `msg`'s job to its outcome; `_slot` is the concurrency slot it holds until it ends.
     pub async fn run(self: Arc<Self>, msg: Received, _slot: Option<OwnedSemaphorePermit>) {
         let _in_flight = InFlight::enter(&self.stats);
@@ -43,7 +42,7 @@ impl<H: JobHandler + ?Sized, Q: WorkQueue> JobContext<H, Q> {
     async fn settle(&self, msg: Received, job: Option<Job>) {
         let step = match job {
             None => Step::Poison("body is not a job message".into()),
-            Some(job) => with_heartbeat(self.queue.as_ref(), &msg, &self.settings, self.handler.handle(job)).await,
+            Some(job) => with_heartbeat(self.queue.as_ref(), &msg, &self.settings, self.handler.run(job)).await,
         };
         let id = msg.message_id.as_str();
         let count = msg.receive_count;
@@ -99,19 +98,14 @@ fn job_span(msg: &Received, job: Option<&Job>) -> Span {
         event_id = tracing::field::Empty,
         trace_id = tracing::field::Empty,
     );
-    match job {
-        Some(Job::Charge { payment_id }) => {
-            span.record("payment_id", tracing::field::display(payment_id));
+    if let Some(job) = job {
+        span.record("payment_id", tracing::field::display(job.payment_id()));
+        if let Some(refund) = job.refund_id() {
+            span.record("refund_id", tracing::field::display(refund));
         }
-        Some(Job::Refund { payment_id, refund_id }) => {
-            span.record("payment_id", tracing::field::display(payment_id));
-            span.record("refund_id", tracing::field::display(refund_id));
-        }
-        Some(Job::Deliver { event }) => {
-            span.record("payment_id", tracing::field::display(event.payment_id));
+        if let Some(event) = job.event_id() {
             span.record("event_id", tracing::field::display(event));
         }
-        None => {}
     }
     propagation::continue_trace(&span, &msg.trace);
     span
@@ -119,7 +113,7 @@ fn job_span(msg: &Received, job: Option<&Job>) -> Span {
 
 /// Runs `work` while hiding the message again every `settings.heartbeat`, so a slow bank call
 /// is not handed to a second worker halfway through.
-async fn with_heartbeat<Q: WorkQueue>(
+async fn with_heartbeat<Q: WorkQueue + ?Sized>(
     queue: &Q,
     msg: &Received,
     settings: &RuntimeSettings,

@@ -2,7 +2,7 @@
 //! a queue. The runtime only carries them out.
 use std::time::Duration;
 
-use crate::app::settle::Step;
+use crate::app::Step;
 
 /// Longest a retried message stays hidden. Long enough to ride out a short bank outage, short
 /// enough that a recovered bank sees the backlog within a minute.

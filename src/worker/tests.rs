@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use tokio::sync::oneshot;
 
 use super::*;
-use crate::app::settle::Step;
+use crate::app::AppError;
+use crate::app::Step;
+use crate::app::jobs::Jobs;
 use crate::domain::ids::PaymentId;
-use crate::domain::ports::{Job, QueueError};
+use crate::domain::queue::{Job, MAX_BATCH, QueueError, Received, WorkQueue};
 use crate::sqs::message;
 
 #[derive(Default)]
@@ -117,8 +119,16 @@ impl Scripted {
 }
 
 #[async_trait]
-impl JobHandler for Scripted {
-    async fn handle(&self, _: Job) -> Step {
+impl Jobs for Scripted {
+    fn name(&self) -> &'static str {
+        "scripted"
+    }
+
+    async fn repair(&self) -> Result<usize, AppError> {
+        Ok(0)
+    }
+
+    async fn run(&self, _: Job) -> Step {
         let n = self.calls.fetch_add(1, Ordering::SeqCst);
         let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_running.fetch_max(now, Ordering::SeqCst);

@@ -3,13 +3,12 @@
 //! own constants and clap defaults, so renaming an index (or a queue default) in only one of the
 //! two places fails here. Reads the `.tf` files as text; needs no emulator.
 use clap::CommandFactory;
-use payment_platform::config::ApiConfig;
+use payment_platform::config::{ApiConfig, BankWorkerConfig, WebhookWorkerConfig};
 use payment_platform::dynamo::keys::{PK, SK, TTL_ATTRIBUTE};
 use payment_platform::dynamo::setup::{BILLING_MODE, INDEXES};
 use payment_platform::sqs::setup::{
     DLQ_RETENTION_SECS, MAX_RECEIVE_COUNT, RECEIVE_WAIT_SECS, VISIBILITY_TIMEOUT_SECS, dlq_name,
 };
-use payment_platform::worker::WorkerConfig;
 
 /// Every `.tf` file of `infra/terraform`, concatenated.
 fn terraform() -> String {
@@ -153,7 +152,7 @@ fn terraform_declares_the_queues_that_setup_creates() {
 #[test]
 fn ecs_sets_only_variables_the_binaries_read_and_never_the_emulator_endpoint() {
     let tf = terraform();
-    let mut known: Vec<String> = [ApiConfig::command(), WorkerConfig::command()]
+    let mut known: Vec<String> = [ApiConfig::command(), BankWorkerConfig::command(), WebhookWorkerConfig::command()]
         .iter()
         .flat_map(|c| c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_str().unwrap().to_owned()))
         .collect();

@@ -1,6 +1,6 @@
 //! `process_charge`: every `Step`, and the bank called with one key per payment.
 use super::*;
-use crate::app::settle::Step;
+use crate::app::Step;
 use crate::domain::bank::{BankError, ChargeOutcome};
 use crate::domain::ports::Job;
 use crate::domain::status::{PaymentStatus, RefundStatus};

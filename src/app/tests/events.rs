@@ -3,7 +3,7 @@
 use super::flaky::{Fault, Flaky};
 use super::*;
 use crate::app::AppError;
-use crate::app::settle::Step;
+use crate::app::Step;
 use crate::domain::events::{Event, EventId, EventType};
 use crate::testing::fakes::FixedTrace;
 

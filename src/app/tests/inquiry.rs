@@ -1,7 +1,8 @@
 //! The decision table of `domain::inquiry` through the use cases, on the in-memory ports: what
 //! happens to a charge or refund whose answer was lost, inside and past the bank's key window.
 use super::*;
-use crate::app::settle::{NOTHING_CHARGED, NOTHING_REFUNDED, Step};
+use crate::app::Step;
+use crate::app::settle::{NOTHING_CHARGED, NOTHING_REFUNDED};
 use crate::domain::bank::{BankError, BankRefundOutcome, ChargeOutcome};
 use crate::domain::inquiry::BankWindow;
 use crate::domain::status::{PaymentStatus, RefundStatus};

@@ -80,7 +80,7 @@ impl World {
         self.services.get_payment(&merchant(), id).await.unwrap()
     }
 
-    async fn charge(&self, id: PaymentId) -> crate::app::settle::Step {
+    async fn charge(&self, id: PaymentId) -> crate::app::Step {
         self.services.process_charge(self.bank.as_ref(), id).await
     }
 

@@ -2,7 +2,7 @@
 use super::flaky::{Fault, Flaky};
 use super::*;
 use crate::app::AppError;
-use crate::app::settle::Step;
+use crate::app::Step;
 use crate::domain::bank::{BankError, BankRefundOutcome};
 use crate::domain::ports::Job;
 use crate::domain::status::{PaymentStatus, RefundStatus};

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use super::*;
 use crate::app::AppError;
+use crate::app::Step;
 use crate::app::deliver::{DeliverySettings, Webhooks};
-use crate::app::settle::Step;
 use crate::app::webhooks::NewEndpoint;
 use crate::domain::events::{EventId, EventType};
 use crate::domain::ports::{Clock, DeliveryClaim, Outgoing, WebhookSender};

@@ -1,6 +1,5 @@
-//! The queue operations the runtime needs, as a trait: SQS in production, an in-memory fake in
-//! the unit tests. Every error is a `QueueError` that carries an AWS error code, never a message
-//! (messages can carry queue URLs and account ids).
+//! The receive side: one worker's queue and its dead-letter queue, behind the runtime's
+//! `WorkQueue` port.
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,45 +7,12 @@ use aws_sdk_sqs::Client;
 use aws_sdk_sqs::config::timeout::TimeoutConfig;
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 
-use crate::domain::ports::QueueError;
-use crate::sqs::{classify, queue_url, setup::dlq_name, string_attribute};
-use crate::telemetry::propagation::Carrier;
+use super::setup::dlq_name;
+use super::{classify, queue_url, string_attribute};
+use crate::domain::queue::{MAX_BATCH, QueueError, Received, WorkQueue};
 
 /// The message attributes that carry trace context.
 const TRACE_ATTRIBUTES: [&str; 2] = ["traceparent", "tracestate"];
-
-/// One received message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    pub message_id: String,
-    /// Names this delivery: needed to delete the message or change its visibility.
-    pub receipt: String,
-    pub body: String,
-    /// SQS's `ApproximateReceiveCount`: 1 on the first delivery.
-    pub receive_count: u32,
-    /// When the message was first sent (epoch ms), if SQS said.
-    pub sent_at_ms: Option<u64>,
-    /// The W3C trace context the sender attached (`traceparent`, `tracestate`).
-    pub trace: Carrier,
-}
-
-/// SQS allows at most 10 entries per batch call and 10 messages per receive.
-pub const MAX_BATCH: usize = 10;
-
-#[async_trait]
-pub trait WorkQueue: Send + Sync + 'static {
-    /// Long-polls for up to `max` (1..=10) messages, each hidden for `visibility` once received.
-    async fn receive(&self, max: usize, wait: Duration, visibility: Duration) -> Result<Vec<Received>, QueueError>;
-
-    /// Deletes up to 10 messages by receipt; answers how many the queue refused.
-    async fn delete_batch(&self, receipts: &[String]) -> Result<usize, QueueError>;
-
-    /// Hides a received message for `visibility` from now (zero: visible at once).
-    async fn set_visibility(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
-
-    /// Sends `body`, unchanged, to this queue's dead-letter queue with `reason` attached.
-    async fn dead_letter(&self, body: &str, reason: &str) -> Result<(), QueueError>;
-}
 
 /// One SQS work queue and its dead-letter queue, both resolved by name at start.
 #[derive(Clone)]
