@@ -113,9 +113,11 @@ locals {
     { name = "BANK_URL", value = var.bank_url },
     { name = "BANK_TIMEOUT_MS", value = tostring(var.bank_timeout_ms) },
     { name = "BANK_MAX_ATTEMPTS", value = tostring(var.bank_max_attempts) },
+    { name = "BANK_KEY_TTL_SECS", value = tostring(var.bank_key_ttl_secs) },
+    { name = "BANK_LATE_APPLY_MS", value = tostring(var.bank_late_apply_ms) },
   ]
 
-  # Every worker on 4446 (the binaries' defaults differ: 4446, 4447, 4448), the port the worker
+  # Every worker on 4446 (the binaries' defaults differ: 4446, 4447, 4449), the port the worker
   # security group opens to metrics scrapers; each task has its own address.
   worker_env = [
     { name = "WORKER_CONCURRENCY", value = tostring(var.worker_concurrency) },

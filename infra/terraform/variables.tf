@@ -248,6 +248,18 @@ variable "bank_max_attempts" {
   default     = 8
 }
 
+variable "bank_key_ttl_secs" {
+  description = "BANK_KEY_TTL_SECS: how long the acquirer remembers an idempotency key after its first use (its documented retention, or less); the workers never send a request again past it (less BANK_RESEND_MARGIN_SECS, 3600)."
+  type        = number
+  default     = 86400
+}
+
+variable "bank_late_apply_ms" {
+  description = "BANK_LATE_APPLY_MS: the longest the acquirer may take to apply a request it received (its documented bound, or more); once this has passed since the last attempt, \"nothing applied\" is final and the payment or refund ends FAILED bank_unavailable."
+  type        = number
+  default     = 60000
+}
+
 variable "webhook_timeout_ms" {
   description = "WEBHOOK_TIMEOUT_MS: limit of one webhook delivery attempt (100 to 60000)."
   type        = number
