@@ -20,7 +20,8 @@ pub mod telemetry;
 pub mod testing;
 pub mod util;
 pub mod vault;
-pub mod webhooks;
+pub mod webhook_client;
+pub mod wire;
 pub mod wiring;
 pub mod worker;
 

@@ -13,7 +13,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use clap::Parser;
-use payment_platform::webhooks::sign;
+use payment_platform::webhook_client::sign;
 use serde_json::{Value, json};
 
 /// What the inbox calls itself, so a restart finds and replaces its earlier registration.

@@ -5,8 +5,8 @@ use super::{AppError, Services};
 use crate::domain::events::EventType;
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{ConflictKind, StoreError};
+use crate::domain::webhooks::new_secret;
 use crate::domain::webhooks::{Endpoint, EndpointId, EndpointStatus, MAX_ENDPOINTS, SecretEntry, WebhookUrl};
-use crate::webhooks::sign;
 
 /// What a merchant asks for.
 #[derive(Debug, Clone)]
@@ -30,7 +30,7 @@ impl Services {
         new: NewEndpoint,
     ) -> Result<(Endpoint, String), AppError> {
         let id = EndpointId::new();
-        let secret = sign::new_secret();
+        let secret = new_secret();
         let now = self.clock.now_ms();
         let endpoint = Endpoint {
             id,
@@ -82,7 +82,7 @@ impl Services {
 
     /// A new secret (shown once); the previous one signs beside it for 24 hours.
     pub async fn rotate_secret(&self, merchant: &MerchantId, id: EndpointId) -> Result<(Endpoint, String), AppError> {
-        let secret = sign::new_secret();
+        let secret = new_secret();
         let sealed =
             self.secrets.seal_secret(&secret, &id.to_string()).map_err(|e| AppError::Internal(e.to_string()))?;
         for _ in 0..UPDATE_ROUNDS {

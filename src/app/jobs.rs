@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use super::deliver::Webhooks;
+use super::delivery::Deliverer;
 use super::settle::Stale;
 use super::{AppError, Services, Step};
 use crate::domain::bank::Bank;
@@ -92,7 +92,7 @@ impl Jobs for Refunds {
 /// Delivers events to merchants' endpoints; sweeps events due more than `grace` ago.
 #[derive(Clone)]
 pub struct Deliveries {
-    pub webhooks: Arc<Webhooks>,
+    pub webhooks: Arc<Deliverer>,
     pub grace: Duration,
 }
 

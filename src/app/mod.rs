@@ -4,7 +4,8 @@ mod bank_calls;
 pub use bank_calls::BankPolicy;
 mod carry;
 mod changes;
-pub mod deliver;
+pub mod delivery;
+pub mod endpoints;
 pub mod events;
 mod notify;
 pub use notify::{DISCOVERY_MS, EndpointPresence};
@@ -12,11 +13,11 @@ mod idempotency;
 pub use idempotency::KeyedRequest;
 pub mod jobs;
 pub mod payments;
+pub mod redelivery;
 pub mod refunds;
 pub mod settle;
 #[cfg(test)]
 mod tests;
-pub mod webhooks;
 
 use std::sync::Arc;
 

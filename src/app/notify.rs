@@ -31,7 +31,7 @@ const FAILED_ANSWER_MS: u64 = 1_000;
 pub struct EndpointPresence {
     known: Mutex<HashMap<MerchantId, (bool, u64)>>,
     lookups: SingleFlight<MerchantId>,
-    pub(crate) redeliveries: super::deliver::RedeliveryBudget,
+    pub(crate) redeliveries: super::redelivery::RedeliveryBudget,
 }
 
 impl EndpointPresence {

@@ -66,7 +66,7 @@ pub enum ApiError {
     #[error("missing or invalid bearer token")]
     Unauthorized,
     #[error("the token does not grant the {} scope this request needs", .0.name())]
-    InsufficientScope(super::scopes::Scope),
+    InsufficientScope(super::auth::scopes::Scope),
     #[error("route not found")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -76,7 +76,7 @@ pub enum ApiError {
     #[error("token issuance is switched off")]
     TokenIssuanceDisabled,
     #[error("too many requests for this merchant; retry after the time given")]
-    RateLimited(super::rate::Limited),
+    RateLimited(super::auth::rate::Limited),
     #[error(transparent)]
     App(#[from] AppError),
 }

@@ -1,5 +1,5 @@
 //! The OpenAPI document, generated from the code: every route is registered through
-//! `utoipa_axum::routes!` (see `super::api_routes`), which takes the route's path and methods from
+//! `utoipa_axum::routes!` (see `router::api_routes`), which takes the route's path and methods from
 //! its handler's `#[utoipa::path]`, so a route cannot be served without being documented. Schemas
 //! come from `ToSchema` on the types serde writes (views.rs, error.rs) or reads (payload.rs).
 //!

@@ -30,7 +30,7 @@ use tower::ServiceExt;
 use crate::telemetry::metrics;
 
 /// Above this, hyper itself answers a bare 431 and closes: the API's own limit
-/// (`MAX_HEADER_BYTES`, answered with the error envelope by `super::limits`) must stay below.
+/// (`MAX_HEADER_BYTES`, answered with the error envelope by `middleware::size`) must stay below.
 pub const HARD_MAX_HEADER_BYTES: usize = 256 * 1024;
 /// Likewise for the number of header fields (the API's own limit is `limits::MAX_HEADERS`).
 pub const HARD_MAX_HEADERS: usize = 256;

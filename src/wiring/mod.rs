@@ -9,7 +9,6 @@ mod workers;
 pub use api::{api, conn_limits};
 pub use workers::{payment_worker, refund_worker, webhook_worker};
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use secrecy::{ExposeSecret, SecretString};
@@ -40,16 +39,12 @@ pub enum StartError {
     Merchant,
     #[error("JWT_JWKS_URL must be an https URL (http only on 127.0.0.1 or localhost), not {0:?}")]
     JwksUrl(String),
-    #[error("binding {addr} failed")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("the webhook HTTP client could not be built")]
     WebhookClient,
     #[error(transparent)]
-    Run(#[from] RunError),
+    Worker(#[from] RunError),
+    #[error(transparent)]
+    Api(#[from] crate::http::RunError),
 }
 
 /// The keys a process holds, each binary only its own (README, "Who holds which key"): the

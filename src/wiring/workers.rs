@@ -3,7 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{StartError, Vaults, services};
-use crate::app::deliver::{DeliverySettings, Webhooks};
+use crate::app::delivery::{Deliverer, DeliverySettings};
 use crate::app::jobs::{Charges, Deliveries, Jobs, Refunds};
 use crate::app::{BankPolicy, Services};
 use crate::aws::Clients;
@@ -14,7 +14,7 @@ use crate::config::{PAYMENT_WORKER, REFUND_WORKER, WEBHOOK_WORKER, WorkerBinary}
 use crate::domain::bank::Bank;
 use crate::domain::inquiry::BankWindow;
 use crate::sqs::SqsWorkQueue;
-use crate::webhooks::HttpWebhookSender;
+use crate::webhook_client::HttpWebhookSender;
 use crate::worker::{RuntimeSettings, Worker};
 
 /// The payment-worker: charges payments; holds the card key.
@@ -39,7 +39,7 @@ pub async fn webhook_worker(config: &WebhookWorkerConfig) -> Result<Worker, Star
     let sender = HttpWebhookSender::new(settings.timeout, config.webhooks.urls.allow_private(&config.aws))
         .map_err(|_| StartError::WebhookClient)?;
     let (services, clients) = services(&config.aws, vaults).await?;
-    let webhooks = Arc::new(Webhooks::new(services, Arc::new(sender), settings));
+    let webhooks = Arc::new(Deliverer::new(services, Arc::new(sender), settings));
     let jobs = Deliveries { webhooks, grace: repair_after(&config.worker) };
     assemble(jobs, clients, &config.aws.webhooks_queue, &config.worker).await
 }

@@ -3,7 +3,7 @@ use payment_platform::domain::idempotency::{IdempotencyClaim, IdempotencyKey};
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::ports::Payments;
 use payment_platform::dynamo::DynamoStore;
-use payment_platform::http::payload::legacy_request_hash;
+use payment_platform::http::payments::payload::legacy_request_hash;
 use serde_json::Value;
 
 use crate::support::app::{MERCHANT, OTHER_MERCHANT, TestApp, card_request, spawn_app};

@@ -228,7 +228,7 @@ async fn tokens_of_the_identity_provider_are_verified_by_kid_and_every_forgery_i
     let dev = payment_platform::http::auth::TokenIssuer::new(JWT_SECRET, ISSUER, AUDIENCE, 300);
     let dev_token = dev.issue(
         &payment_platform::domain::ids::MerchantId::parse("test@merchant").unwrap(),
-        payment_platform::http::scopes::Scopes::ALL,
+        payment_platform::http::auth::scopes::Scopes::ALL,
         now() * 1000,
     );
     forged.push(("an HS256 development token", dev_token.token));
@@ -274,7 +274,7 @@ async fn a_disabled_or_unregistered_merchant_is_refused_even_with_a_valid_signat
     for merchant in ["disabled@merchant", "typed@merchant", "ghost@merchant"] {
         let token = issuer.issue(
             &payment_platform::domain::ids::MerchantId::parse(merchant).unwrap(),
-            payment_platform::http::scopes::Scopes::ALL,
+            payment_platform::http::auth::scopes::Scopes::ALL,
             now() * 1000,
         );
         assert_eq!(status_with(&app, &token.token).await, 401, "{merchant}");

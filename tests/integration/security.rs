@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
-use payment_platform::http::payload::legacy_request_hash;
+use payment_platform::http::payments::payload::legacy_request_hash;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use super::*;
 use crate::app::AppError;
 use crate::app::Step;
-use crate::app::deliver::{DeliverySettings, Webhooks};
-use crate::app::webhooks::NewEndpoint;
+use crate::app::delivery::{Deliverer, DeliverySettings};
+use crate::app::endpoints::NewEndpoint;
 use crate::domain::events::{EventId, EventType};
 use crate::domain::ports::{Clock, DeliveryClaim, Outgoing, WebhookSender};
 use crate::domain::webhooks::*;
@@ -47,9 +47,9 @@ fn status(code: u16) -> AttemptOutcome {
     AttemptOutcome::Answered { status: code, retry_after_ms: None }
 }
 
-fn hooks(w: &World, receiver: &Arc<Receiver>) -> Webhooks {
+fn hooks(w: &World, receiver: &Arc<Receiver>) -> Deliverer {
     let settings = DeliverySettings { disable_after_ms: 3_600_000, ..DeliverySettings::default() };
-    Webhooks::new(w.services.clone(), Arc::clone(receiver) as Arc<dyn WebhookSender>, settings)
+    Deliverer::new(w.services.clone(), Arc::clone(receiver) as Arc<dyn WebhookSender>, settings)
 }
 
 async fn endpoint(w: &World, url: &str, types: &[EventType]) -> (Endpoint, String) {
@@ -62,7 +62,7 @@ async fn endpoint(w: &World, url: &str, types: &[EventType]) -> (Endpoint, Strin
 }
 
 /// Delivers every announced event once, in order.
-async fn deliver_announced(w: &World, hooks: &Webhooks) {
+async fn deliver_announced(w: &World, hooks: &Deliverer) {
     for (event, _) in w.queue.deliveries() {
         assert_eq!(hooks.deliver(event).await, Step::Done);
     }
@@ -73,7 +73,7 @@ async fn deliver_announced(w: &World, hooks: &Webhooks) {
 async fn an_endpoint_is_created_with_a_secret_shown_once_and_stored_sealed() {
     let w = World::new();
     let (created, secret) = endpoint(&w, "https://shop.example.com/hooks", &[]).await;
-    assert!(secret.starts_with("whsec_") && crate::webhooks::sign::secret_bytes(&secret).unwrap().len() >= 24);
+    assert!(secret.starts_with("whsec_") && crate::domain::webhooks::secret_bytes(&secret).unwrap().len() >= 24);
     let stored = w.services.endpoint(&merchant(), created.id).await.unwrap();
     assert_eq!(stored.secrets.len(), 1);
     assert!(!stored.secrets[0].sealed.contains(&secret[6..]), "the secret is sealed at rest");
@@ -197,7 +197,7 @@ async fn a_failed_attempt_is_retried_on_the_schedule_and_carried_by_the_queue_or
 async fn the_schedule_runs_out_and_the_delivery_fails() {
     let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
     let settings = DeliverySettings { schedule: RetrySchedule::parse("1s,1s").unwrap(), ..DeliverySettings::default() };
-    let hooks = Webhooks::new(w.services.clone(), Arc::clone(&receiver) as Arc<dyn WebhookSender>, settings);
+    let hooks = Deliverer::new(w.services.clone(), Arc::clone(&receiver) as Arc<dyn WebhookSender>, settings);
     let (e, _) = endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
     receiver.then(status(500)).then(status(502)).then(status(503));
     let event = EventId { payment_id: w.payment(500).await, version: 1 };
@@ -360,7 +360,7 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     let w = World::new();
     let gate = Arc::new(Gate::default());
     let settings = DeliverySettings { endpoint_concurrency: 1, ..DeliverySettings::default() };
-    let hooks = Arc::new(Webhooks::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
     endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
     let a = EventId { payment_id: w.payment(500).await, version: 1 };
     let b = EventId { payment_id: w.payment(500).await, version: 1 };
@@ -385,7 +385,7 @@ async fn a_merchant_at_its_bound_does_not_block_another_merchants_deliveries() {
     let gate = Arc::new(Gate::default());
     // Two slots in all: without a bound of its own, one merchant's two slow endpoints take both.
     let settings = DeliverySettings { concurrency: 2, merchant_concurrency: 1, ..DeliverySettings::default() };
-    let hooks = Arc::new(Webhooks::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
     endpoint(&w, "https://slow.example.com/1", &[EventType::PaymentCreated]).await;
     endpoint(&w, "https://slow.example.com/2", &[EventType::PaymentCreated]).await;
     let new = NewEndpoint {
@@ -445,7 +445,7 @@ async fn a_burst_of_redeliveries_is_limited_per_merchant() {
     endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
     let events = [w.payment(500).await, w.payment(600).await].map(|payment_id| EventId { payment_id, version: 1 });
     deliver_announced(&w, &hooks).await;
-    for i in 0..crate::app::deliver::REDELIVERY_BURST {
+    for i in 0..crate::app::redelivery::REDELIVERY_BURST {
         let event = events[usize::try_from(i % 2).unwrap()];
         assert_eq!(w.services.redeliver(&merchant(), event).await.unwrap(), 1, "redelivery {i}");
     }
@@ -456,7 +456,7 @@ async fn a_burst_of_redeliveries_is_limited_per_merchant() {
     let resp = axum::response::IntoResponse::into_response(crate::http::error::ApiError::from(limited.unwrap_err()));
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "3");
-    w.clock.advance(crate::app::deliver::REDELIVERY_EVERY_MS);
+    w.clock.advance(crate::app::redelivery::REDELIVERY_EVERY_MS);
     w.services.redeliver(&merchant(), events[1]).await.unwrap();
     assert!(w.services.redeliver(&merchant(), events[1]).await.is_err(), "one per 3 s after the burst");
 }

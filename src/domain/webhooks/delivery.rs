@@ -1,5 +1,5 @@
 //! One event's delivery to one endpoint: attempts on a retry schedule until a 2xx, a 410, or
-//! the schedule runs out. Pure decisions; the webhook worker (`app::deliver`) makes the calls.
+//! the schedule runs out. Pure decisions; the webhook-worker (`app::delivery`) makes the calls.
 use super::EndpointId;
 
 /// The longest a `Retry-After` may push an attempt back.

@@ -1,157 +1,19 @@
-//! Webhooks: a merchant's endpoints, and the delivery of each event to each endpoint that wants
-//! it. An endpoint signs with its current secret and, for a day after a rotation, with the
+//! Webhooks, by role: a merchant's endpoints (`endpoint.rs`), their signing secrets
+//! (`secret.rs`), the URL rules (`url.rs`), and the delivery of each event to each endpoint that
+//! wants it (`delivery.rs`). An endpoint signs with its current secret and, for a day after a rotation, with the
 //! previous one too (`SecretEntry::expires_ms`). Secrets are only ever stored sealed.
 mod delivery;
+mod endpoint;
+mod secret;
 mod url;
 
 pub use delivery::{
     AttemptOutcome, AttemptRecord, BadSchedule, Delivery, DeliveryState, EndpointEffect, MAX_RETRY_AFTER_MS,
     RetrySchedule, next_due,
 };
+pub use endpoint::*;
+pub use secret::{SECRET_BYTES, SECRET_PREFIX, new_secret, secret_bytes};
 pub use url::{UrlError, WebhookUrl, is_public};
-
-use std::fmt;
-
-use uuid::Uuid;
-
-use super::events::EventType;
-use super::ids::MerchantId;
-
-/// How long a rotated-out secret keeps signing beside the new one.
-pub const ROTATION_OVERLAP_MS: u64 = 24 * 3_600_000;
-/// Endpoints one merchant may have: every event is offered to each of them.
-pub const MAX_ENDPOINTS: usize = 16;
-/// Longest `Description` kept.
-pub const MAX_DESCRIPTION: usize = 512;
-
-/// An endpoint's id: `we_` and 32 hex digits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct EndpointId(Uuid);
-
-impl EndpointId {
-    pub fn new() -> Self {
-        Self(Uuid::new_v4())
-    }
-
-    /// Accepts only what `Display` writes.
-    pub fn parse(s: &str) -> Option<Self> {
-        let hex = s.strip_prefix("we_")?;
-        if hex.len() != 32 || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return None;
-        }
-        Uuid::parse_str(hex).ok().map(Self)
-    }
-}
-
-impl Default for EndpointId {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl fmt::Display for EndpointId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "we_{}", self.0.simple())
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EndpointStatus {
-    Enabled,
-    Disabled,
-}
-
-impl EndpointStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Enabled => "enabled",
-            Self::Disabled => "disabled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "enabled" => Some(Self::Enabled),
-            "disabled" => Some(Self::Disabled),
-            _ => None,
-        }
-    }
-}
-
-/// A signing secret as stored: sealed by the vault, bound to its endpoint.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SecretEntry {
-    pub sealed: String,
-    pub created_ms: u64,
-    /// Set when a newer secret replaced it: it signs until then.
-    pub expires_ms: Option<u64>,
-}
-
-/// One of a merchant's webhook endpoints.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Endpoint {
-    pub id: EndpointId,
-    pub merchant_id: MerchantId,
-    pub url: WebhookUrl,
-    /// Empty: every type.
-    pub event_types: Vec<EventType>,
-    pub description: Option<String>,
-    pub status: EndpointStatus,
-    /// Why it was disabled: `gone` (it answered 410) or `failing` (no success for too long).
-    pub disabled_reason: Option<String>,
-    /// Newest first.
-    pub secrets: Vec<SecretEntry>,
-    pub created_ms: u64,
-    /// Since when every delivery failed (none since the last success); `None` while healthy.
-    pub failing_since_ms: Option<u64>,
-    /// Counts this endpoint's writes: an update lands only on the revision it read.
-    pub revision: u64,
-}
-
-impl Endpoint {
-    /// Whether events of `kind` go to this endpoint.
-    pub fn wants(&self, kind: EventType) -> bool {
-        self.status == EndpointStatus::Enabled && (self.event_types.is_empty() || self.event_types.contains(&kind))
-    }
-
-    /// The secrets that sign at `now_ms`, newest first.
-    pub fn signing_secrets(&self, now_ms: u64) -> impl Iterator<Item = &SecretEntry> {
-        self.secrets.iter().filter(move |s| s.expires_ms.is_none_or(|e| e > now_ms))
-    }
-
-    /// A new current secret; the current one keeps signing for `ROTATION_OVERLAP_MS`. At most
-    /// two sign: an older one still in its overlap stops at once, as do expired ones.
-    pub fn rotate(&mut self, sealed: String, now_ms: u64) {
-        self.secrets.retain(|s| s.expires_ms.is_none());
-        for s in &mut self.secrets {
-            s.expires_ms = Some(now_ms + ROTATION_OVERLAP_MS);
-        }
-        self.secrets.insert(0, SecretEntry { sealed, created_ms: now_ms, expires_ms: None });
-    }
-
-    /// What a delivery's outcome does to the endpoint; `true` when it changed.
-    pub fn apply(&mut self, effect: EndpointEffect, now_ms: u64, disable_after_ms: u64) -> bool {
-        let before = (self.status, self.failing_since_ms);
-        match effect {
-            EndpointEffect::Succeeded => self.failing_since_ms = None,
-            EndpointEffect::Failed => {
-                let since = *self.failing_since_ms.get_or_insert(now_ms);
-                if now_ms.saturating_sub(since) >= disable_after_ms {
-                    self.disable("failing");
-                }
-            }
-            EndpointEffect::Gone => self.disable("gone"),
-        }
-        before != (self.status, self.failing_since_ms)
-    }
-
-    fn disable(&mut self, reason: &str) {
-        if self.status == EndpointStatus::Enabled {
-            self.status = EndpointStatus::Disabled;
-            self.disabled_reason = Some(reason.to_owned());
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests;

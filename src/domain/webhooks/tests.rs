@@ -1,6 +1,8 @@
 use std::net::IpAddr;
 
 use super::*;
+use crate::domain::events::EventType;
+use crate::domain::ids::MerchantId;
 
 fn endpoint(types: Vec<EventType>) -> Endpoint {
     Endpoint {

@@ -15,9 +15,9 @@ use super::*;
 use crate::app::AppError;
 use crate::domain::ids::MerchantId;
 use crate::domain::status::PaymentStatus;
+use crate::http::auth::rate::{Limited, RateLimits};
 use crate::http::auth::{Auth, KnownMerchants, TokenIssuer, Verifier};
 use crate::http::error::{ApiError, FieldError};
-use crate::http::rate::{Limited, RateLimits};
 use crate::http::{AppState, Settings, Shared, router};
 
 const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
@@ -192,7 +192,7 @@ fn every_error() -> Vec<ApiError> {
         ApiError::HeadersTooLarge,
         ApiError::Validation(vec![FieldError::new("f", "required", "")]),
         ApiError::Unauthorized,
-        ApiError::InsufficientScope(crate::http::scopes::Scope::PaymentsWrite),
+        ApiError::InsufficientScope(crate::http::auth::scopes::Scope::PaymentsWrite),
         ApiError::RouteNotFound,
         ApiError::MethodNotAllowed,
         ApiError::Timeout,

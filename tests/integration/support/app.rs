@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::types::AttributeValue;
 use payment_platform::aws::{self, Clients};
 use payment_platform::config::{ApiConfig, AwsArgs, VaultArgs};
-use payment_platform::http;
+use payment_platform::http::Api;
 use reqwest::{RequestBuilder, Response};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
@@ -105,9 +105,11 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: ApiConfig) -> TestApp {
     let state = payment_platform::wiring::api(&config).await.expect("api state");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let admin = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(http::serve(listener, state, async move {
+    // The API as the binary runs it: both listeners, the rate limits' upkeep, the drain.
+    tokio::spawn(Api::new(state).run(listener, admin, async move {
         let _ = stopped.await;
     }));
     let clients = aws::clients(&config.aws).await;

@@ -1,8 +1,9 @@
-//! What clients see of the event log: each event with the payment as that change left it.
+//! An event as clients see it: in the API's event log (`EventBody`) and as a webhook's body
+//! (`webhook_body`), each with the payment as that change left it.
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::views::{PaymentBody, view};
+use super::payment::{PaymentBody, view};
 use crate::domain::events::Event;
 
 /// One change of a payment or of one of its refunds.
@@ -43,16 +44,6 @@ pub struct EventBody {
     data: PaymentBody,
 }
 
-/// One page of events: a payment's oldest first, the merchant's newest first.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-pub struct EventPage {
-    events: Vec<EventBody>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
 pub fn event(e: &Event) -> EventBody {
     EventBody {
         event_id: e.id().to_string(),
@@ -68,6 +59,28 @@ pub fn event(e: &Event) -> EventBody {
     }
 }
 
-pub fn page(events: &[Event], next_cursor: Option<String>) -> EventPage {
-    EventPage { events: events.iter().map(event).collect(), next_cursor }
+/// The body, as the Standard Webhooks specification shapes it.
+#[derive(Serialize)]
+struct Body {
+    r#type: &'static str,
+    timestamp: String,
+    /// The refund an event about one refund is about, beside the payment in `data` (as the
+    /// event resource names it).
+    #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
+    refund_id: Option<String>,
+    data: PaymentBody,
+}
+
+/// The bytes of a delivery's body for `event`: the same on every attempt.
+pub fn webhook_body(event: &Event) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.at_ms) * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let timestamp = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let body = Body {
+        r#type: event.kind.as_str(),
+        timestamp,
+        refund_id: event.refund_id.map(|r| r.to_string()),
+        data: view(&event.data),
+    };
+    serde_json::to_string(&body).expect("a webhook body serialises")
 }

@@ -6,8 +6,8 @@ use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
-use super::error::ApiError;
+use crate::http::AppState;
+use crate::http::error::ApiError;
 
 /// Header fields per request; more is 431 `headers_too_large`.
 pub const MAX_HEADERS: usize = 100;

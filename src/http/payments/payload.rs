@@ -1,16 +1,16 @@
 //! Request bodies to domain types. Bodies are read as JSON values first, so a wrong type is a
 //! 422 naming the field (not a generic deserialisation error), and every bad field is reported.
 use crate::domain::reference::{MerchantReference, Metadata, ReferenceError, Tags};
-use axum::body::Bytes;
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
-use super::error::{ApiError, FieldError};
 use crate::domain::card::{CardDetails, Expiry};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::PaymentRequest;
+use crate::http::error::{ApiError, FieldError};
+use crate::http::request::unknown_fields;
 
 // The `POST /payments` body as the OpenAPI document shows it. `payment_request` reads the same
 // names field by field (so that every bad field is named); the tests below keep the two in step.
@@ -79,18 +79,6 @@ pub struct RefundRequestDoc {
     metadata: Option<std::collections::HashMap<String, String>>,
 }
 
-/// Parses a body that must be a JSON object (an empty body counts as `{}` when `empty_ok`).
-pub fn object(body: &Bytes, empty_ok: bool) -> Result<Map<String, Value>, ApiError> {
-    if empty_ok && body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(ApiError::MalformedJson("expected a JSON object".into())),
-        Err(e) => Err(ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column()))),
-    }
-}
-
 /// The request as the idempotency check sees it: method, path and canonical body (serde_json's
 /// map is ordered, so key order and whitespace do not matter), without the CVV, which nothing
 /// derived from may rest anywhere. Only a keyed fingerprint of this is stored.
@@ -124,9 +112,6 @@ struct Fields<'a> {
     /// The names this request takes (each one read at least once).
     known: Vec<&'static str>,
 }
-
-/// At most this many unknown fields are named in one answer.
-const MAX_UNKNOWN_NAMED: usize = 10;
 
 impl<'a> Fields<'a> {
     fn new(map: &'a Map<String, Value>) -> Self {
@@ -219,15 +204,6 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// An error for each field of `body` that is not one of `known` (`unknown_field`): a field a
-/// request does not take is named, never silently dropped, as a misspelt optional field would
-/// be lost without a word. Names are cut to 64 characters, and at most ten are named.
-pub fn unknown_fields<'a>(body: &'a Map<String, Value>, known: &'a [&str]) -> impl Iterator<Item = FieldError> + 'a {
-    body.keys().filter(|k| !known.contains(&k.as_str())).take(MAX_UNKNOWN_NAMED).map(|k| {
-        FieldError::new(k.chars().take(64).collect::<String>(), "unknown_field", "is not a field of this request")
-    })
-}
-
 /// `POST /payments`. `today` is (year, month) for the expiry check.
 pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<PaymentRequest, ApiError> {
     let mut f = Fields::new(map);
@@ -282,7 +258,10 @@ pub fn refund_request(map: &Map<String, Value>) -> Result<(Option<Amount>, Metad
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Bytes;
     use serde_json::json;
+
+    use crate::http::request::object;
 
     fn parse(v: Value) -> Result<PaymentRequest, ApiError> {
         payment_request(v.as_object().unwrap(), (2026, 11))

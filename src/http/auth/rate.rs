@@ -10,8 +10,8 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
-use super::error::ApiError;
 use crate::domain::ids::MerchantId;
+use crate::http::error::ApiError;
 
 type Limiter = RateLimiter<MerchantId, DefaultKeyedStateStore<MerchantId>, DefaultClock, StateInformationMiddleware>;
 

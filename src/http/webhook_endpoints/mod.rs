@@ -1,4 +1,4 @@
-//! Webhook endpoints, and the delivery of one event: its attempts and a redelivery.
+//! The webhook endpoints resource: register, list, read, delete, rotate a secret.
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -6,15 +6,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
+mod views;
+
+use views::{EndpointBody, EndpointList};
+
 use super::AppState;
 use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized};
-use super::openapi::{TAG_EVENTS, TAG_WEBHOOKS};
-use super::payload;
-use super::routes::read_body;
-use super::webhook_views::{self, AttemptList, EndpointBody, EndpointList, Redelivery};
-use crate::app::webhooks::NewEndpoint;
-use crate::domain::events::{EventId, EventType};
+use super::openapi::TAG_WEBHOOKS;
+use super::request::{object, read_body, unknown_fields};
+use crate::app::endpoints::NewEndpoint;
+use crate::domain::events::EventType;
 use crate::domain::webhooks::{EndpointId, MAX_DESCRIPTION, WebhookUrl};
 
 /// The body of `POST /webhook-endpoints` (documentation; `endpoint_request` reads it).
@@ -80,7 +82,7 @@ fn endpoint_request(map: &Map<String, Value>, allow_private: bool) -> Result<New
             None
         }
     };
-    errors.extend(super::payload::unknown_fields(map, &["Url", "EventTypes", "Description"]));
+    errors.extend(unknown_fields(map, &["Url", "EventTypes", "Description"]));
     match url {
         Some(url) if errors.is_empty() => Ok(NewEndpoint { url, event_types, description }),
         _ => Err(ApiError::Validation(errors)),
@@ -91,10 +93,6 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(raw).ok_or_else(|| {
         ApiError::BadRequest("invalid_webhook_endpoint_id", "not a webhook endpoint id this API gives".into())
     })
-}
-
-fn event_id(raw: &str) -> Result<EventId, ApiError> {
-    EventId::parse(raw).ok_or_else(|| ApiError::BadRequest("invalid_event_id", "not an event id this API gives".into()))
 }
 
 /// Registers an endpoint; its signing secret is in this answer only.
@@ -122,10 +120,10 @@ pub async fn create_endpoint(
     Merchant(merchant): Merchant,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<EndpointBody>), ApiError> {
-    let map = payload::object(&read_body(raw)?, false)?;
+    let map = object(&read_body(raw)?, false)?;
     let new = endpoint_request(&map, state.settings.webhook_allow_private)?;
     let (endpoint, secret) = state.services.create_endpoint(&merchant, new).await?;
-    Ok((StatusCode::CREATED, Json(webhook_views::endpoint(&endpoint, Some(secret)))))
+    Ok((StatusCode::CREATED, Json(views::endpoint(&endpoint, Some(secret)))))
 }
 
 /// The merchant's webhook endpoints, oldest first (without secrets).
@@ -135,7 +133,7 @@ pub async fn list_endpoints(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
 ) -> Result<Json<EndpointList>, ApiError> {
-    Ok(Json(webhook_views::endpoints(&state.services.endpoints(&merchant).await?)))
+    Ok(Json(views::endpoints(&state.services.endpoints(&merchant).await?)))
 }
 
 /// One webhook endpoint (without its secret).
@@ -155,7 +153,7 @@ pub async fn get_endpoint(
     Path(id): Path<String>,
 ) -> Result<Json<EndpointBody>, ApiError> {
     let endpoint = state.services.endpoint(&merchant, endpoint_id(&id)?).await?;
-    Ok(Json(webhook_views::endpoint(&endpoint, None)))
+    Ok(Json(views::endpoint(&endpoint, None)))
 }
 
 /// Deletes a webhook endpoint: nothing more is delivered to it.
@@ -197,50 +195,5 @@ pub async fn rotate_secret(
     Path(id): Path<String>,
 ) -> Result<Json<EndpointBody>, ApiError> {
     let (endpoint, secret) = state.services.rotate_secret(&merchant, endpoint_id(&id)?).await?;
-    Ok(Json(webhook_views::endpoint(&endpoint, Some(secret))))
-}
-
-/// Every attempt at delivering an event to the merchant's endpoints, oldest first.
-#[utoipa::path(get, path = "/events/{id}/attempts", tag = TAG_EVENTS, security(("bearer" = [])),
-    params(("id" = String, Path, description = "The `EventID`.")),
-    responses(
-        (status = 200, description = "The attempts (empty before the first).", body = AttemptList),
-        (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
-        (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        ServerErrors,
-    ))]
-pub async fn attempts(
-    State(state): State<AppState>,
-    Merchant(merchant): Merchant,
-    Path(id): Path<String>,
-) -> Result<Json<AttemptList>, ApiError> {
-    let id = event_id(&id)?;
-    Ok(Json(webhook_views::attempts(&state.services.delivery_attempts(&merchant, id).await?)))
-}
-
-/// Delivers the event again now to every enabled endpoint subscribed to its type, from the start
-/// of the retry schedule (whether or not it was delivered before; receivers drop duplicates by
-/// `webhook-id`).
-#[utoipa::path(post, path = "/events/{id}/redeliver", tag = TAG_EVENTS, security(("bearer" = [])),
-    params(("id" = String, Path, description = "The `EventID`.")),
-    responses(
-        (status = 202, description = "Queued for delivery.", body = Redelivery),
-        (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
-        (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        (status = 409, description = "`delivery_in_progress`: a delivery round of the event is under way; \
-            try again in a few seconds.", body = ErrorEnvelope),
-        ServerErrors,
-    ))]
-pub async fn redeliver(
-    State(state): State<AppState>,
-    Merchant(merchant): Merchant,
-    Path(id): Path<String>,
-) -> Result<(StatusCode, Json<Redelivery>), ApiError> {
-    let id = event_id(&id)?;
-    let endpoints = state.services.redeliver(&merchant, id).await?;
-    Ok((StatusCode::ACCEPTED, Json(Redelivery { event_id: id.to_string(), endpoints })))
+    Ok(Json(views::endpoint(&endpoint, Some(secret))))
 }

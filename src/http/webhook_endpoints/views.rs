@@ -1,9 +1,9 @@
-//! What clients see of webhook endpoints and delivery attempts. A secret appears only in the
+//! What clients see of webhook endpoints. A secret appears only in the
 //! answer that created it (create, rotate-secret).
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::domain::webhooks::{AttemptRecord, Endpoint};
+use crate::domain::webhooks::Endpoint;
 
 /// A webhook endpoint.
 #[derive(Serialize, ToSchema)]
@@ -59,58 +59,4 @@ pub struct EndpointList {
 
 pub fn endpoints(all: &[Endpoint]) -> EndpointList {
     EndpointList { webhook_endpoints: all.iter().map(|e| endpoint(e, None)).collect() }
-}
-
-/// One attempt at delivering an event to an endpoint.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[schema(as = DeliveryAttempt)]
-pub struct AttemptBody {
-    #[serde(rename = "WebhookEndpointID")]
-    webhook_endpoint_id: String,
-    /// 1 for the first attempt to this endpoint.
-    attempt: u32,
-    /// When it was made, ms since the epoch.
-    timestamp: u64,
-    latency_ms: u64,
-    /// The endpoint's answer, if it answered.
-    #[schema(required = true)]
-    status_code: Option<u16>,
-    /// `timeout`, `unreachable` or `blocked` (the URL led to an address deliveries may not reach)
-    /// when it did not answer.
-    #[schema(required = true)]
-    error: Option<String>,
-}
-
-/// Every attempt at delivering an event, oldest first.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-pub struct AttemptList {
-    attempts: Vec<AttemptBody>,
-}
-
-pub fn attempts(all: &[AttemptRecord]) -> AttemptList {
-    AttemptList {
-        attempts: all
-            .iter()
-            .map(|a| AttemptBody {
-                webhook_endpoint_id: a.endpoint.to_string(),
-                attempt: a.number,
-                timestamp: a.at_ms,
-                latency_ms: a.latency_ms,
-                status_code: a.status_code,
-                error: a.error.clone(),
-            })
-            .collect(),
-    }
-}
-
-/// A redelivery under way.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-pub struct Redelivery {
-    #[serde(rename = "EventID")]
-    pub event_id: String,
-    /// The endpoints it is being sent to (those enabled and subscribed to its type).
-    pub endpoints: usize,
 }

@@ -1,13 +1,13 @@
 //! Bearer tokens, then who may use them.
 //!
 //! Verification is one of two: with `JWT_JWKS_URL`, tokens of an identity provider checked
-//! against its keys (`super::jwks`); otherwise, for local development, HS256 JWTs naming the
+//! against its keys (`jwks`); otherwise, for local development, HS256 JWTs naming the
 //! merchant in `sub`, signed with `JWT_SECRET_KEY` (the algorithm pinned, so `alg: none` or RS/HS
 //! confusion is refused; exp, nbf, iss, aud and sub required; during a rotation tokens of a
 //! previous secret, `JWT_OLD_SECRET_KEYS`, are still accepted).
 //!
 //! A valid token must then name a registered, enabled merchant (a cached lookup, see
-//! `KnownMerchants`), and the merchant must be within its rate limit (`super::rate`).
+//! `KnownMerchants`), and the merchant must be within its rate limit (`rate`).
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -21,14 +21,20 @@ use serde::{Deserialize, Serialize};
 
 use tokio::time::Instant;
 
-use super::AppState;
-use super::error::ApiError;
-use super::jwks::JwksVerifier;
-use super::rate::RateLimits;
-use super::scopes::{Scope, Scopes};
-use super::verified::{Verified, VerifiedTokens};
+pub mod jwks;
+pub mod rate;
+pub mod scopes;
+pub mod verified;
+
+use jwks::JwksVerifier;
+use rate::RateLimits;
+use scopes::{Scope, Scopes};
+use verified::{Verified, VerifiedTokens};
+
 use crate::app::Services;
 use crate::domain::ids::MerchantId;
+use crate::http::AppState;
+use crate::http::error::ApiError;
 use crate::util::single_flight::SingleFlight;
 
 #[derive(Debug, Serialize, Deserialize)]

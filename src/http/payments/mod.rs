@@ -1,178 +1,30 @@
-//! The handlers of the API's routes (README, "API"). Each carries its OpenAPI description (`#[utoipa::path]`):
-//! every status it can answer, with the error codes of each (see `error::ApiError::parts`).
-use std::future::Future;
+//! The payments resource (README, "API"): create, read, list and refund. Each handler carries
+//! its OpenAPI description (`#[utoipa::path]`): every status it can answer, with the error codes
+//! of each (see `error::ApiError::parts`).
+mod accept;
+pub(crate) mod filters;
+pub mod payload;
+pub(crate) mod views;
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
-use serde_json::json;
-use utoipa::IntoParams;
 
+use accept::{carried, keyed, today};
+use filters::PaymentListQuery;
+use payload::{PaymentRequestDoc, RefundRequestDoc};
+use views::{PaymentAccepted, PaymentPage, RefundAccepted};
+
+use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized, doc};
-use super::filters::PaymentListQuery;
-use super::openapi::{TAG_AUTH, TAG_PAYMENTS, TAG_SERVICE};
-use super::payload::{PaymentRequestDoc, RefundRequestDoc};
-use super::scopes::Scopes;
-use super::views::{PaymentAccepted, PaymentBody, PaymentPage, RefundAccepted, StatusBody, TokenBody};
-use super::{AppState, WriteStarted};
-use super::{payload, views};
-use tracing::Instrument;
-
-use crate::app::{AppError, KeyedRequest};
-use crate::domain::idempotency::{Accepted, IdempotencyKey};
-use crate::domain::ids::{MerchantId, PaymentId};
-
-/// Liveness: the API process answers (it checks no dependency).
-#[utoipa::path(get, path = "/status", tag = TAG_SERVICE,
-    responses(
-        (status = 200, description = "The API is up.", body = StatusBody),
-        (status = 503, description = doc::TIMEOUT, body = ErrorEnvelope,
-            headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
-    ))]
-pub async fn status() -> Json<StatusBody> {
-    Json(views::status())
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TokenQuery {
-    /// Another seeded merchant to issue the token for (default: `MERCHANT_ID`).
-    #[param(example = "other@merchant")]
-    merchant: Option<String>,
-    /// The scopes the token grants, space-separated (default: all of `payments.read`,
-    /// `payments.write` and `webhooks.manage`).
-    #[param(example = "payments.read")]
-    scope: Option<String>,
-}
-
-/// A bearer token (development token issuance).
-///
-/// For `MERCHANT_ID`, or with `?merchant=` for another seeded merchant. Switched off in
-/// production (`TOKEN_ISSUANCE=false`). No authentication.
-#[utoipa::path(get, path = "/token", tag = TAG_AUTH, params(TokenQuery),
-    responses(
-        (status = 200, description = "A token valid for `TOKEN_TTL_SECS`.", body = TokenBody),
-        (status = 400, description = "`invalid_query`: the query string cannot be read.", body = ErrorEnvelope),
-        (status = 404, description = "`token_issuance_disabled`: token issuance is switched off.", body = ErrorEnvelope),
-        (status = 422, description = "`validation_failed`: `Fields` names `merchant` with code `unknown_merchant`, \
-            or `scope` with code `unknown_scope`.",
-            body = ErrorEnvelope),
-        ServerErrors,
-    ))]
-pub async fn token(
-    State(state): State<AppState>,
-    query: Result<Query<TokenQuery>, QueryRejection>,
-) -> Result<Json<TokenBody>, ApiError> {
-    let super::auth::Verifier::Hs256(issuer) = &state.auth.verifier else {
-        return Err(ApiError::TokenIssuanceDisabled);
-    };
-    if !state.settings.token_issuance {
-        return Err(ApiError::TokenIssuanceDisabled);
-    }
-    let Query(q) = query.map_err(|_| invalid_query())?;
-    let merchant = match q.merchant {
-        None => state.settings.default_merchant.clone(),
-        Some(m) => {
-            let m = MerchantId::parse(&m).map_err(|_| unknown_merchant())?;
-            if !state.services.is_merchant(&m).await? {
-                return Err(unknown_merchant());
-            }
-            m
-        }
-    };
-    let scopes = match q.scope.as_deref().map(str::trim) {
-        None | Some("") => Scopes::ALL,
-        Some(claim) => {
-            let scopes = Scopes::parse(claim);
-            if scopes.claim().split(' ').count() != claim.split_ascii_whitespace().count() || scopes == Scopes::NONE {
-                return Err(ApiError::Validation(vec![FieldError::new(
-                    "scope",
-                    "unknown_scope",
-                    "must name payments.read, payments.write or webhooks.manage, space-separated",
-                )]));
-            }
-            scopes
-        }
-    };
-    let issued = issuer.issue(&merchant, scopes, state.services.clock.now_ms());
-    Ok(Json(views::token(issued.token, issued.expires_at_ms, merchant.to_string())))
-}
-
-fn unknown_merchant() -> ApiError {
-    ApiError::Validation(vec![FieldError::new("merchant", "unknown_merchant", "is not a known merchant")])
-}
-
-pub(super) fn read_body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge,
-        _ => ApiError::MalformedJson("the body could not be read".into()),
-    })
-}
-
-/// The payment id of the path; the request's span names it from here on.
-pub(super) fn payment_id(raw: &str) -> Result<PaymentId, ApiError> {
-    let id = PaymentId::parse(raw)
-        .map_err(|_| ApiError::BadRequest("invalid_payment_id", "the payment id must be a UUID".into()))?;
-    tracing::Span::current().record("payment_id", tracing::field::display(id));
-    Ok(id)
-}
-
-/// The `Idempotency-Key` header, if sent, bound to the merchant and the request's keyed
-/// fingerprint.
-fn keyed(
-    state: &AppState,
-    headers: &HeaderMap,
-    merchant: &MerchantId,
-    method: &str,
-    path: &str,
-    map: &serde_json::Map<String, serde_json::Value>,
-) -> Result<Option<KeyedRequest>, ApiError> {
-    let Some(raw) = headers.get("idempotency-key") else { return Ok(None) };
-    let invalid = || {
-        ApiError::BadRequest(
-            "invalid_idempotency_key",
-            "Idempotency-Key must be 1 to 255 printable ASCII characters".into(),
-        )
-    };
-    let key = IdempotencyKey::parse(merchant.clone(), raw.to_str().map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let (request_hash, mut also_matches) =
-        state.fingerprints.fingerprints(&payload::canonical_request(method, path, map));
-    also_matches.push(payload::legacy_request_hash(method, path, map));
-    Ok(Some(KeyedRequest { key, request_hash, also_matches }))
-}
-
-fn today() -> (u16, u8) {
-    let now = time::OffsetDateTime::now_utc();
-    (now.year() as u16, u8::from(now.month()))
-}
-
-/// The 202 of a write. Rendered from what was accepted, so a replay of a stored answer gets
-/// the same bytes as the first request did.
-fn accepted(answer: &Accepted) -> Response {
-    let (location, body) = match answer {
-        Accepted::Payment { payment_id } => {
-            (payment_id, json!({ "paymentID": payment_id.to_string(), "Status": "PENDING" }))
-        }
-        Accepted::Refund { refund_id, payment_id, amount, currency } => (
-            payment_id,
-            json!({
-                "RefundID": refund_id.to_string(),
-                "PaymentID": payment_id.to_string(),
-                "Amount": amount.get(),
-                "Currency": currency.as_str(),
-                "Status": "PENDING",
-            }),
-        ),
-    };
-    let headers =
-        [(header::CONTENT_TYPE, "application/json".to_owned()), (header::LOCATION, format!("/payments/{location}"))];
-    (StatusCode::ACCEPTED, headers, body.to_string()).into_response()
-}
+use super::error::{ApiError, ErrorEnvelope, RateLimitedDoc, ServerErrors, Unauthorized, doc};
+use super::middleware::timeout::WriteStarted;
+use super::openapi::TAG_PAYMENTS;
+use super::request::{invalid_query, page_limit, payment_id, read_body};
+use crate::wire::payment::{self as wire_payment, PaymentBody};
 
 /// Create a payment: stored PENDING, charged asynchronously.
 ///
@@ -208,31 +60,11 @@ pub async fn create_payment(
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
-    let map = payload::object(&read_body(raw)?, false)?;
+    let map = crate::http::request::object(&read_body(raw)?, false)?;
     let req = payload::payment_request(&map, today())?;
     let key = keyed(&state, &headers, &merchant, "POST", "/payments", &map)?;
     let services = state.services.clone();
     carried(&state, &started, async move { services.create_payment(&merchant, req, key.as_ref()).await }).await
-}
-
-/// Runs a use case that writes in a task of its own, so that the request's timeout (or a client
-/// that hangs up) cannot cut it between its write and its enqueue: once started, it is carried
-/// through. The timeout's answer then says the outcome is unknown (see `super::timeout`).
-async fn carried(
-    state: &AppState,
-    started: &WriteStarted,
-    work: impl Future<Output = Result<Accepted, AppError>> + Send + 'static,
-) -> Result<Response, ApiError> {
-    started.mark();
-    let task = state.writes.spawn(work.instrument(tracing::Span::current()));
-    match task.await {
-        Ok(answer) => Ok(accepted(&answer?)),
-        // The task died mid-way (a panic): its write may have landed, so the outcome is unknown.
-        Err(e) => {
-            tracing::error!(error = %e, "the request's task ended before answering");
-            Err(AppError::OutcomeUnknown.into())
-        }
-    }
 }
 
 /// One payment with its refunds.
@@ -256,22 +88,12 @@ pub async fn get_payment(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let view = state.services.get_payment(&merchant, payment_id(&id)?).await?;
-    let mut resp = Json(views::view(&view)).into_response();
+    let mut resp = Json(wire_payment::view(&view)).into_response();
     if view.in_flight() {
         // Clients poll until the payment and its refunds are final; this paces them.
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     }
     Ok(resp)
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ListQuery {
-    /// Page size, 1 to 100 (default 20).
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 100, example = 20)]
-    pub(super) limit: Option<String>,
-    /// The `NextCursor` of the previous page; omit for the first page.
-    pub(super) cursor: Option<String>,
 }
 
 /// The merchant's payments, newest first, a page at a time, optionally filtered.
@@ -303,20 +125,6 @@ pub async fn list_payments(
     let filter = q.filter()?;
     let page = state.services.list_payments(&merchant, &filter, limit, q.cursor.as_deref()).await?;
     Ok(Json(views::page(&page.payments, page.next_cursor)))
-}
-
-/// A query string that does not parse into the route's parameters.
-pub(super) fn invalid_query() -> ApiError {
-    ApiError::BadRequest("invalid_query", "the query string is not valid".into())
-}
-
-/// A list's `limit`: 1 to 100, 20 when absent.
-pub(super) fn page_limit(raw: Option<&str>) -> Result<u32, ApiError> {
-    match raw.map(str::parse::<u32>) {
-        None => Ok(20),
-        Some(Ok(n)) if (1..=100).contains(&n) => Ok(n),
-        Some(_) => Err(ApiError::Validation(vec![FieldError::new("limit", "out_of_range", "must be 1 to 100")])),
-    }
 }
 
 /// Refund a payment, in full or in part.
@@ -364,7 +172,7 @@ pub async fn refund(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let id = payment_id(&id)?;
-    let map = payload::object(&read_body(raw)?, true)?;
+    let map = crate::http::request::object(&read_body(raw)?, true)?;
     let (amount, metadata) = payload::refund_request(&map)?;
     let key = keyed(&state, &headers, &merchant, "PATCH", &format!("/payments/{id}/refund"), &map)?;
     let services = state.services.clone();

@@ -20,10 +20,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::error::ApiError;
 use super::scopes::Scopes;
 use super::verified::Verified;
 use crate::domain::ids::MerchantId;
+use crate::http::error::ApiError;
 
 /// The shortest time between two fetches of the key set.
 pub const REFRESH_EVERY: Duration = Duration::from_secs(60);

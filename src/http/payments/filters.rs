@@ -3,13 +3,11 @@
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::error::{ApiError, FieldError};
 use crate::domain::reference::MerchantReference;
 use crate::domain::search::PaymentFilter;
 use crate::domain::status::PaymentStatus;
-
-/// Times are 13-digit ms at most (the year 2286): what the lists' sort keys hold.
-pub const MAX_TIME_MS: u64 = 10_000_000_000_000;
+use crate::http::error::{ApiError, FieldError};
+use crate::http::request::{param, time};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -58,32 +56,6 @@ impl PaymentListQuery {
         PaymentFilter::new(reference, status, customer, created_gte, created_lt)
             .map_err(|e| ApiError::BadRequest("unsupported_filter", e.to_string()))
     }
-}
-
-/// An optional query parameter as parsed: absent is `None`; one that does not parse is named
-/// in `errors` with `code` and `message`.
-pub(super) fn param<T, E>(
-    errors: &mut Vec<FieldError>,
-    field: &'static str,
-    code: &'static str,
-    parsed: Option<Result<T, E>>,
-    message: impl FnOnce(E) -> String,
-) -> Option<T> {
-    match parsed? {
-        Ok(v) => Some(v),
-        Err(e) => {
-            errors.push(FieldError::new(field, code, message(e)));
-            None
-        }
-    }
-}
-
-/// A list's time bound: ms since the epoch, 13 digits at most (what the lists' sort keys hold).
-pub(super) fn time(errors: &mut Vec<FieldError>, field: &'static str, raw: Option<&str>) -> Option<u64> {
-    let parsed = raw.map(|t| t.parse::<u64>().ok().filter(|t| *t < MAX_TIME_MS).ok_or(()));
-    param(errors, field, "invalid_format", parsed, |()| {
-        "must be a time in ms since the epoch (13 digits at most)".into()
-    })
 }
 
 #[cfg(test)]

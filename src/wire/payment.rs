@@ -1,7 +1,5 @@
-//! What clients see: the card only as its last four digits, never sealed data. Every body the API
-//! sends is a type here (or `error::ErrorEnvelope`), so the OpenAPI schemas are derived from what
-//! serde emits. The two 202 bodies are built by `app` (stored for idempotent replays); their schema
-//! types are documentation only, checked against live answers by `tests/integration/api_openapi.rs`.
+//! A payment and its refunds as clients see them, in the API's answers and in webhook bodies
+//! alike: the card only as its last four digits, never sealed data.
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -115,95 +113,6 @@ pub struct PaymentBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     refunds: Option<Vec<RefundBody>>,
-}
-
-/// One page of the merchant's payments, newest first.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-pub struct PaymentPage {
-    payments: Vec<PaymentBody>,
-    /// Pass as `cursor` for the next page; null on the last page.
-    #[schema(required = true)]
-    next_cursor: Option<String>,
-}
-
-/// The API is up.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[schema(as = ServiceStatus)]
-pub struct StatusBody {
-    #[schema(example = "OK")]
-    status: &'static str,
-    #[schema(example = "api")]
-    service: &'static str,
-    #[schema(example = "0.1.0")]
-    version: &'static str,
-}
-
-/// A bearer token for `Authorization: Bearer <AuthenticationToken>`.
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[schema(as = Token)]
-pub struct TokenBody {
-    /// An HS256 JWT naming the merchant.
-    authentication_token: String,
-    /// When it expires, ms since the epoch.
-    authentication_token_expiry: u64,
-    #[schema(example = "Bearer")]
-    token_type: &'static str,
-    #[serde(rename = "MerchantID")]
-    #[schema(example = "test@merchant")]
-    merchant_id: String,
-}
-
-/// `POST /payments` accepted it (or an idempotent replay returns the first answer).
-#[derive(ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[allow(dead_code)] // built by `app::payments::accepted`
-pub struct PaymentAccepted {
-    #[serde(rename = "paymentID")]
-    #[schema(format = "uuid")]
-    payment_id: String,
-    /// Always `PENDING` here: poll `GET /payments/{id}` for the outcome.
-    #[schema(value_type = PaymentStatusDoc, example = "PENDING")]
-    status: &'static str,
-}
-
-/// `PATCH /payments/{id}/refund` accepted it (or an idempotent replay returns the first answer).
-#[derive(ToSchema)]
-#[serde(rename_all = "PascalCase")]
-#[allow(dead_code)] // built by `app::refunds::accepted`
-pub struct RefundAccepted {
-    #[serde(rename = "RefundID")]
-    #[schema(format = "uuid")]
-    refund_id: String,
-    #[serde(rename = "PaymentID")]
-    #[schema(format = "uuid")]
-    payment_id: String,
-    /// Minor units.
-    amount: u64,
-    #[schema(example = "EUR")]
-    currency: &'static str,
-    /// Always `PENDING` here: its progress shows in the payment's `Refunds`.
-    #[schema(value_type = RefundStatusDoc, example = "PENDING")]
-    status: &'static str,
-}
-
-pub fn status() -> StatusBody {
-    StatusBody { status: "OK", service: "api", version: env!("CARGO_PKG_VERSION") }
-}
-
-pub fn token(token: String, expires_at_ms: u64, merchant: String) -> TokenBody {
-    TokenBody {
-        authentication_token: token,
-        authentication_token_expiry: expires_at_ms,
-        token_type: "Bearer",
-        merchant_id: merchant,
-    }
-}
-
-pub fn page(payments: &[Payment], next_cursor: Option<String>) -> PaymentPage {
-    PaymentPage { payments: payments.iter().map(|p| payment(p, None)).collect(), next_cursor }
 }
 
 fn refund(r: &Refund) -> RefundBody {

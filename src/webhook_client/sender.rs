@@ -7,37 +7,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
-use serde::Serialize;
 
 use super::sign;
 use crate::domain::ports::{Outgoing, WebhookSender};
 use crate::domain::webhooks::{AttemptOutcome, is_public};
-
-/// The body, as the Standard Webhooks specification shapes it.
-#[derive(Serialize)]
-struct Body {
-    r#type: &'static str,
-    timestamp: String,
-    /// The refund an event about one refund is about, beside the payment in `data` (as the
-    /// event resource names it).
-    #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
-    refund_id: Option<String>,
-    data: crate::http::views::PaymentBody,
-}
-
-/// The bytes of a delivery's body for `event`: the same on every attempt.
-pub fn body(event: &crate::domain::events::Event) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(event.at_ms) * 1_000_000)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    let timestamp = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
-    let body = Body {
-        r#type: event.kind.as_str(),
-        timestamp,
-        refund_id: event.refund_id.map(|r| r.to_string()),
-        data: crate::http::views::view(&event.data),
-    };
-    serde_json::to_string(&body).expect("a webhook body serialises")
-}
+use crate::wire::event::webhook_body;
 
 pub struct HttpWebhookSender {
     client: reqwest::Client,
@@ -77,7 +51,7 @@ impl WebhookSender for HttpWebhookSender {
             }
         }
         let id = out.event.id().to_string();
-        let body = body(out.event);
+        let body = webhook_body(out.event);
         let keys: Vec<Vec<u8>> = out.secrets.iter().filter_map(|s| sign::secret_bytes(s)).collect();
         let signature = sign::signature_header(&keys, &id, out.timestamp_s, &body);
         let sent = self
@@ -151,7 +125,8 @@ mod tests {
         for url in
             ["https://127.0.0.1:1/", "https://169.254.169.254/latest", "https://localhost:1/", "http://example.com/"]
         {
-            let out = Outgoing { url, event: &event, secrets: &[sign::new_secret()], timestamp_s: 1 };
+            let out =
+                Outgoing { url, event: &event, secrets: &[crate::domain::webhooks::new_secret()], timestamp_s: 1 };
             assert_eq!(sender.send(&out).await, AttemptOutcome::Blocked, "{url}");
         }
     }
@@ -159,7 +134,7 @@ mod tests {
     #[test]
     fn the_body_has_the_type_an_rfc3339_timestamp_and_the_payment_without_its_card() {
         let event = crate::testing::fakes::sample_event();
-        let body: serde_json::Value = serde_json::from_str(&body(&event)).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&webhook_body(&event)).unwrap();
         assert_eq!(body["type"], "payment.created");
         assert_eq!(body["timestamp"], "2027-01-15T08:00:00.123Z");
         assert_eq!(body["data"]["PaymentID"], event.data.payment.id.to_string());
@@ -169,7 +144,7 @@ mod tests {
         let mut about_a_refund = event.clone();
         let refund = crate::domain::ids::RefundId::new();
         about_a_refund.refund_id = Some(refund);
-        let body: serde_json::Value = serde_json::from_str(&super::body(&about_a_refund)).unwrap();
+        let body: serde_json::Value = serde_json::from_str(&webhook_body(&about_a_refund)).unwrap();
         assert_eq!(body["RefundID"], refund.to_string());
     }
 }

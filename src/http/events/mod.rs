@@ -1,20 +1,25 @@
-//! The event log's routes: a payment's audit trail, the merchant's feed, one event.
-use super::filters::{param, time};
-use crate::domain::ids::PaymentId;
-use crate::domain::search::EventFilter;
+//! The event log's routes: a payment's audit trail, the merchant's feed, one event, and the
+//! event's webhook deliveries (its attempts, a redelivery).
+mod views;
+
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::IntoParams;
+
+use views::{AttemptList, EventPage, Redelivery};
 
 use super::AppState;
 use super::auth::Merchant;
 use super::error::{ApiError, ErrorEnvelope, RateLimitedDoc, ServerErrors, Unauthorized};
-use super::event_views::{self, EventBody, EventPage};
 use super::openapi::TAG_EVENTS;
-use super::routes::{ListQuery, invalid_query, page_limit, payment_id};
-use crate::domain::events::{EventId, EventType};
+use super::request::{ListQuery, event_id, invalid_query, page_limit, param, payment_id, time};
+use crate::domain::events::EventType;
+use crate::domain::ids::PaymentId;
+use crate::domain::search::EventFilter;
+use crate::wire::event::{self as wire_event, EventBody};
 
 /// A payment's audit trail: every change of it and of its refunds, oldest first.
 ///
@@ -43,7 +48,7 @@ pub async fn payment_events(
     let Query(q) = query.map_err(|_| invalid_query())?;
     let limit = page_limit(q.limit.as_deref())?;
     let page = state.services.payment_events(&merchant, id, limit, q.cursor.as_deref()).await?;
-    Ok(Json(event_views::page(&page.events, page.next_cursor)))
+    Ok(Json(views::page(&page.events, page.next_cursor)))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -102,7 +107,7 @@ pub async fn list_events(
     }
     let filter = EventFilter { kind, payment, created_gte, created_lt };
     let page = state.services.list_events(&merchant, &filter, limit, q.cursor.as_deref()).await?;
-    Ok(Json(event_views::page(&page.events, page.next_cursor)))
+    Ok(Json(views::page(&page.events, page.next_cursor)))
 }
 
 /// One event.
@@ -125,9 +130,52 @@ pub async fn get_event(
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
 ) -> Result<Json<EventBody>, ApiError> {
-    let id = EventId::parse(&id)
-        .ok_or_else(|| ApiError::BadRequest("invalid_event_id", "not an event id this API gives".into()))?;
-    tracing::Span::current().record("payment_id", tracing::field::display(id.payment_id));
+    let id = event_id(&id)?;
     let event = state.services.get_event(&merchant, id).await?;
-    Ok(Json(event_views::event(&event)))
+    Ok(Json(wire_event::event(&event)))
+}
+
+/// Every attempt at delivering an event to the merchant's endpoints, oldest first.
+#[utoipa::path(get, path = "/events/{id}/attempts", tag = TAG_EVENTS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The `EventID`.")),
+    responses(
+        (status = 200, description = "The attempts (empty before the first).", body = AttemptList),
+        (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
+        Unauthorized,
+        RateLimitedDoc,
+        (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
+        ServerErrors,
+    ))]
+pub async fn attempts(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Path(id): Path<String>,
+) -> Result<Json<AttemptList>, ApiError> {
+    let id = event_id(&id)?;
+    Ok(Json(views::attempts(&state.services.delivery_attempts(&merchant, id).await?)))
+}
+
+/// Delivers the event again now to every enabled endpoint subscribed to its type, from the start
+/// of the retry schedule (whether or not it was delivered before; receivers drop duplicates by
+/// `webhook-id`).
+#[utoipa::path(post, path = "/events/{id}/redeliver", tag = TAG_EVENTS, security(("bearer" = [])),
+    params(("id" = String, Path, description = "The `EventID`.")),
+    responses(
+        (status = 202, description = "Queued for delivery.", body = Redelivery),
+        (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
+        Unauthorized,
+        RateLimitedDoc,
+        (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
+        (status = 409, description = "`delivery_in_progress`: a delivery round of the event is under way; \
+            try again in a few seconds.", body = ErrorEnvelope),
+        ServerErrors,
+    ))]
+pub async fn redeliver(
+    State(state): State<AppState>,
+    Merchant(merchant): Merchant,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<Redelivery>), ApiError> {
+    let id = event_id(&id)?;
+    let endpoints = state.services.redeliver(&merchant, id).await?;
+    Ok((StatusCode::ACCEPTED, Json(Redelivery { event_id: id.to_string(), endpoints })))
 }
