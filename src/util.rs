@@ -1,4 +1,5 @@
 //! The small helpers more than one module needs, in one place.
+pub mod cache;
 pub mod single_flight;
 
 use std::sync::{Mutex, MutexGuard, PoisonError};

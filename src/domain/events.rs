@@ -172,32 +172,6 @@ pub struct EventPage {
     pub next_cursor: Option<String>,
 }
 
-/// Where an event stands in its merchant's feed (newest first): its time, then its id.
-/// As text, `<ms, 13 digits>#<event id>`, which sorts the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FeedPosition {
-    pub at_ms: u64,
-    pub id: EventId,
-}
-
-impl FeedPosition {
-    pub fn of(e: &Event) -> Self {
-        Self { at_ms: e.at_ms, id: e.id() }
-    }
-
-    pub fn key(&self) -> String {
-        format!("{:013}#{}", self.at_ms, self.id)
-    }
-
-    pub fn parse(key: &str) -> Option<Self> {
-        let (at, id) = key.split_once('#')?;
-        if at.len() != 13 || !at.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(Self { at_ms: at.parse().ok()?, id: EventId::parse(id)? })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,15 +207,5 @@ mod tests {
             assert_eq!(a.to_string().parse::<Actor>(), Ok(a));
         }
         assert!("merchant:".parse::<Actor>().is_err());
-    }
-
-    #[test]
-    fn feed_positions_sort_as_their_keys() {
-        let p = PaymentId::new();
-        let a = FeedPosition { at_ms: 9_000, id: EventId { payment_id: p, version: 2 } };
-        let b = FeedPosition { at_ms: 10_000, id: EventId { payment_id: p, version: 3 } };
-        assert!(a.key() < b.key());
-        assert_eq!(FeedPosition::parse(&b.key()), Some(b));
-        assert_eq!(FeedPosition::parse("1#evt_x"), None);
     }
 }

@@ -123,33 +123,6 @@ pub struct Refund {
     pub metadata: Metadata,
 }
 
-/// Where a payment stands in its merchant's list (newest first): its creation time, then its id.
-/// As text, `<created ms, 13 digits>#<id>`, which sorts the same way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListPosition {
-    pub created_ms: u64,
-    pub id: PaymentId,
-}
-
-impl ListPosition {
-    pub fn of(p: &Payment) -> Self {
-        Self { created_ms: p.created_at_ms, id: p.id }
-    }
-
-    pub fn key(&self) -> String {
-        format!("{:013}#{}", self.created_ms, self.id)
-    }
-
-    /// The position a `key` names; `None` for anything `key` would not have written.
-    pub fn parse(key: &str) -> Option<Self> {
-        let (created, id) = key.split_once('#')?;
-        if created.len() != 13 || !created.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        Some(Self { created_ms: created.parse().ok()?, id: PaymentId::parse(id).ok()? })
-    }
-}
-
 /// A payment with its refunds, oldest refund first: one item collection, one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PaymentView {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::attrs::{Item, n, s};
 use super::items::{PaymentItem, RefundItem, from_item, to_item};
 use super::keys::*;
-use crate::domain::events::{Actor, Cause, Event, EventType, FeedPosition};
+use crate::domain::events::{Actor, Cause, Event, EventType};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::payment::PaymentView;
 use crate::domain::ports::StoreError;
@@ -64,7 +64,7 @@ pub fn event_item(e: &Event, notify: bool) -> Item {
             refunds: e.data.refunds.iter().map(RefundItem::from).collect(),
         },
     };
-    let feed = FeedPosition::of(e).key();
+    let feed = super::keys::feed_sort_key(e);
     let mut item = to_item(&record);
     item.extend([
         (PK.to_owned(), s(payment_pk(p.id))),

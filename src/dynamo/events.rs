@@ -9,7 +9,7 @@ use super::error::classify;
 use super::event_items::event_from_item;
 use super::keys::*;
 use super::queries::{CursorFit, ListIndex, cursor_fit, time_bounds};
-use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
+use crate::domain::events::{Event, EventId, EventPage};
 use crate::domain::ids::{MerchantId, PaymentId};
 use crate::domain::ports::{Events, StoreError};
 use crate::domain::search::EventFilter;
@@ -50,7 +50,12 @@ impl Events for DynamoStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        let before = cursor.map(|c| decode(c).and_then(|k| FeedPosition::parse(&k).ok_or(StoreError::InvalidCursor)));
+        // The cursor is the feed sort key of the last event of the page before: (key, event id).
+        let before = cursor.map(|c| {
+            let key = decode(c)?;
+            let (_, id) = parse_time_sort_key(&key, EventId::parse).ok_or(StoreError::InvalidCursor)?;
+            Ok::<_, StoreError>((key, id))
+        });
         let before = before.transpose()?;
         if let Some(payment) = filter.payment {
             return self.events_of_payment(merchant, payment, filter, limit, before).await;
@@ -59,17 +64,18 @@ impl Events for DynamoStore {
             None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
             Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
         };
-        let start = match cursor_fit(before.map(|b| b.key()).as_deref(), filter.created_gte, filter.created_lt) {
-            Some(CursorFit::Exhausted) => return Ok(EventPage { events: Vec::new(), next_cursor: None }),
-            Some(CursorFit::After) => None,
-            Some(CursorFit::Within) | None => before,
-        };
-        let start = start.map(|at| {
+        let start =
+            match cursor_fit(before.as_ref().map(|(key, _)| key.as_str()), filter.created_gte, filter.created_lt) {
+                Some(CursorFit::Exhausted) => return Ok(EventPage { events: Vec::new(), next_cursor: None }),
+                Some(CursorFit::After) => None,
+                Some(CursorFit::Within) | None => before,
+            };
+        let start = start.map(|(key, id)| {
             Item::from([
-                (PK.to_owned(), s(payment_pk(at.id.payment_id))),
-                (SK.to_owned(), s(event_sk(at.id.version))),
+                (PK.to_owned(), s(payment_pk(id.payment_id))),
+                (SK.to_owned(), s(event_sk(id.version))),
                 (pk_name.to_owned(), s(&pk)),
-                (sk_name.to_owned(), s(at.key())),
+                (sk_name.to_owned(), s(key)),
             ])
         });
         // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
@@ -80,7 +86,7 @@ impl Events for DynamoStore {
             .await
             .map_err(classify)?;
         let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
-        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&FeedPosition::of(&e).key())) })
+        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&feed_sort_key(&e))) })
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
@@ -125,7 +131,7 @@ impl DynamoStore {
         payment: PaymentId,
         filter: &EventFilter,
         limit: u32,
-        before: Option<FeedPosition>,
+        before: Option<(String, EventId)>,
     ) -> Result<EventPage, StoreError> {
         // Whose payment it is, first, in one small read: another merchant's has no events here,
         // and none of them is read.
@@ -160,8 +166,9 @@ impl DynamoStore {
             conditions.push("GSI1SK < :to");
             values.push((":to", s(to)));
         }
-        let mut start = before
-            .map(|b| Item::from([(PK.to_owned(), s(payment_pk(payment))), (SK.to_owned(), s(event_sk(b.id.version)))]));
+        let mut start = before.map(|(_, id)| {
+            Item::from([(PK.to_owned(), s(payment_pk(payment))), (SK.to_owned(), s(event_sk(id.version)))])
+        });
         let mut events = Vec::new();
         loop {
             let mut query = self
@@ -190,6 +197,6 @@ impl DynamoStore {
         }
         let more = start.is_some();
         let (events, next) = util::split_page(events, limit, more);
-        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&FeedPosition::of(&e).key())) })
+        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&feed_sort_key(&e))) })
     }
 }

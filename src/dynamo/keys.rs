@@ -137,8 +137,31 @@ pub fn customer_pk(m: &MerchantId, customer: &str) -> String {
     format!("MERCHANT#{m}#CUSTOMER#{customer}")
 }
 
+/// The sort key of every list sorted by time (a merchant's payments in GSI4-6 and in the
+/// payments' list, its events in GSI1 and GSI3): `<ms, 13 digits>#<id>`, which sorts as
+/// (time, id), and of which a page's cursor is made.
+pub fn time_sort_key(ms: u64, id: impl std::fmt::Display) -> String {
+    format!("{ms:013}#{id}")
+}
+
+/// The time and id a `time_sort_key` holds (`id` parses the id); `None` for anything
+/// `time_sort_key` would not have written.
+pub fn parse_time_sort_key<T>(key: &str, id: impl FnOnce(&str) -> Option<T>) -> Option<(u64, T)> {
+    let (ms, rest) = key.split_once('#')?;
+    if ms.len() != 13 || !ms.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((ms.parse().ok()?, id(rest)?))
+}
+
+/// A payment's place in its merchant's lists.
 pub fn list_sort_key(created_ms: u64, id: PaymentId) -> String {
-    crate::domain::payment::ListPosition { created_ms, id }.key()
+    time_sort_key(created_ms, id)
+}
+
+/// An event's place in its merchant's feed.
+pub fn feed_sort_key(e: &crate::domain::events::Event) -> String {
+    time_sort_key(e.at_ms, e.id())
 }
 
 fn shard(id: &str) -> u32 {
@@ -173,5 +196,24 @@ impl RepairKind {
             Self::Payment => "PAYMENT",
             Self::Refund => "REFUND",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::events::EventId;
+
+    #[test]
+    fn time_sort_keys_sort_by_time_then_id_and_parse_back() {
+        let p = PaymentId::new();
+        let (a, b) = (EventId { payment_id: p, version: 2 }, EventId { payment_id: p, version: 3 });
+        assert!(time_sort_key(9_000, a) < time_sort_key(10_000, b));
+        assert!(time_sort_key(9_000, a) < time_sort_key(9_000, b));
+        assert_eq!(parse_time_sort_key(&time_sort_key(10_000, b), EventId::parse), Some((10_000, b)));
+        assert_eq!(parse_time_sort_key("1#evt_x", EventId::parse), None, "not 13 digits");
+        let list = list_sort_key(5, p);
+        assert_eq!(parse_time_sort_key(&list, |s| PaymentId::parse(s).ok()), Some((5, p)));
+        assert_eq!(parse_time_sort_key(&list, EventId::parse), None, "another list's id");
     }
 }

@@ -15,7 +15,7 @@ use crate::domain::events::EventType;
 use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::inquiry::Attempts;
-use crate::domain::payment::{ListPosition, Payment, PaymentView};
+use crate::domain::payment::{Payment, PaymentView};
 use crate::domain::ports::Payments;
 use crate::domain::ports::{ConflictKind, PaymentPage, StoreError};
 use crate::domain::search::{Lookup, PaymentFilter};
@@ -286,9 +286,9 @@ fn encode_cursor(last: &Payment) -> String {
 /// `sk_name`: every list index sorts by `<created ms>#<id>`, so one cursor form serves them all.
 fn decode_cursor(cursor: &str, (pk_name, pk): (&str, &str), sk_name: &str) -> Result<Item, StoreError> {
     let sort_key = util::position(cursor).ok_or(StoreError::InvalidCursor)?;
-    let at = ListPosition::parse(&sort_key).ok_or(StoreError::InvalidCursor)?;
+    let (_, id) = parse_time_sort_key(&sort_key, |id| PaymentId::parse(id).ok()).ok_or(StoreError::InvalidCursor)?;
     Ok(Item::from([
-        (PK.to_owned(), s(payment_pk(at.id))),
+        (PK.to_owned(), s(payment_pk(id))),
         (SK.to_owned(), s(PAYMENT_SK)),
         (pk_name.to_owned(), s(pk)),
         (sk_name.to_owned(), s(sort_key)),

@@ -8,14 +8,16 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::domain::change::Change;
-use crate::domain::events::{Event, EventId, EventPage, FeedPosition};
+use crate::domain::events::{Event, EventId, EventPage};
 use crate::domain::idempotency::{Accepted, IdempotencyClaim, IdempotencyKey, IdempotencyRecord, IdempotencyState};
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::inquiry::Attempts;
-use crate::domain::payment::{ListPosition, Payment, PaymentView, Refund};
+use crate::domain::payment::{Payment, PaymentView, Refund};
+// The same cursors as the DynamoDB store: a page's last item's sort key.
 use crate::domain::ports::{
     ConflictKind, Events, IdempotencyKeys, Merchants, PaymentPage, Payments, RepairIndex, StoreError,
 };
+use crate::dynamo::keys::{feed_sort_key as feed_key, list_sort_key, parse_time_sort_key};
 
 /// A record and, while it is not final, when it was last touched (its place in the repair index).
 #[derive(Clone)]
@@ -101,7 +103,7 @@ fn check_claim(state: &State, claim: Option<&IdempotencyClaim>) -> Result<(), St
 }
 
 fn list_key(p: &Payment) -> String {
-    ListPosition::of(p).key()
+    list_sort_key(p.created_at_ms, p.id)
 }
 
 /// Where a record written by `c` stands in the repair index: a creation or a move into a
@@ -208,7 +210,7 @@ impl Payments for MemoryStore {
     ) -> Result<PaymentPage, StoreError> {
         let after = match cursor {
             None => None,
-            Some(c) => Some(ListPosition::parse(&decode(c)?).ok_or(StoreError::InvalidCursor)?.key()),
+            Some(c) => Some(known_key(decode(c)?, |id| PaymentId::parse(id).ok())?),
         };
         let state = self.lock();
         let mut mine: Vec<&Payment> = state
@@ -238,8 +240,9 @@ fn decode(cursor: &str) -> Result<String, StoreError> {
     crate::util::position(cursor).ok_or(StoreError::InvalidCursor)
 }
 
-fn feed_key(e: &Event) -> String {
-    FeedPosition::of(e).key()
+/// A cursor's sort key, if it is one this store would have written.
+fn known_key<T>(key: String, id: impl FnOnce(&str) -> Option<T>) -> Result<String, StoreError> {
+    parse_time_sort_key(&key, id).map(|_| key).ok_or(StoreError::InvalidCursor)
 }
 
 #[async_trait]
@@ -265,7 +268,7 @@ impl Events for MemoryStore {
     ) -> Result<EventPage, StoreError> {
         let before = match cursor {
             None => None,
-            Some(c) => Some(FeedPosition::parse(&decode(c)?).ok_or(StoreError::InvalidCursor)?.key()),
+            Some(c) => Some(known_key(decode(c)?, EventId::parse)?),
         };
         let state = self.lock();
         let mut mine: Vec<&Event> =

@@ -395,7 +395,7 @@ async fn events_are_listed_by_type_payment_and_time(s: &Stores) {
             for (created_gte, created_lt) in times {
                 let filter = EventFilter { kind, payment, created_gte, created_lt };
                 let mut want: Vec<&Event> = all.iter().filter(|e| filter.matches(e)).collect();
-                want.sort_by_key(|e| std::cmp::Reverse(crate::domain::events::FeedPosition::of(e).key()));
+                want.sort_by_key(|e| std::cmp::Reverse(crate::dynamo::keys::feed_sort_key(e)));
                 let want: Vec<_> = want.into_iter().map(Event::id).collect();
                 let got = until("a filtered feed to match", async || {
                     let (mut got, mut cursor) = (Vec::new(), None::<String>);

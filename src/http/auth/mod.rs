@@ -8,8 +8,6 @@
 //!
 //! A valid token must then name a registered, enabled merchant (a cached lookup, see
 //! `KnownMerchants`), and the merchant must be within its rate limit (`rate`).
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use axum::extract::FromRequestParts;
@@ -18,8 +16,6 @@ use axum::http::request::Parts;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, decode, encode};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-
-use tokio::time::Instant;
 
 pub mod jwks;
 pub mod rate;
@@ -35,7 +31,7 @@ use crate::app::Services;
 use crate::domain::ids::MerchantId;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::util::single_flight::SingleFlight;
+use crate::util::cache::ExpiringCache;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -139,47 +135,28 @@ impl Verifier {
 
 /// Whether a merchant is registered and enabled, remembered for `ttl` (both answers), so a
 /// token costs no database read per request; a merchant disabled in the table is refused
-/// within `ttl` on every replica.
+/// within `ttl` on every replica. When a busy merchant's answer expires, one of its requests
+/// reads it; the others wait (`util::cache`).
 pub struct KnownMerchants {
-    ttl: Duration,
-    seen: Mutex<HashMap<MerchantId, (bool, Instant)>>,
-    /// When a busy merchant's answer expires, one of its requests reads it; the others wait.
-    lookups: SingleFlight<MerchantId>,
+    ttl_ms: u64,
+    seen: ExpiringCache<MerchantId, bool>,
 }
 
-/// Past this many cached merchants, expired entries are dropped before adding one.
+/// Merchants remembered at most.
 const KNOWN_MERCHANTS_CAP: usize = 10_000;
 
 impl KnownMerchants {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, seen: Mutex::new(HashMap::new()), lookups: SingleFlight::default() }
+        let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
+        Self { ttl_ms, seen: ExpiringCache::new(KNOWN_MERCHANTS_CAP) }
     }
 
     pub async fn is_active(&self, services: &Services, merchant: &MerchantId) -> Result<bool, ApiError> {
-        if let Some(ok) = self.cached(merchant) {
-            return Ok(ok);
-        }
-        let _one_at_a_time = self.lookups.turn(merchant).await;
-        // The request before this one in line may have just read it.
-        if let Some(ok) = self.cached(merchant) {
-            return Ok(ok);
-        }
-        let ok = services.is_merchant(merchant).await?;
-        let mut seen = self.lock();
-        if seen.len() >= KNOWN_MERCHANTS_CAP {
-            let ttl = self.ttl;
-            seen.retain(|_, (_, at)| at.elapsed() < ttl);
-        }
-        seen.insert(merchant.clone(), (ok, Instant::now()));
-        Ok(ok)
-    }
-
-    fn cached(&self, merchant: &MerchantId) -> Option<bool> {
-        self.lock().get(merchant).filter(|(_, at)| at.elapsed() < self.ttl).map(|(ok, _)| *ok)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<MerchantId, (bool, Instant)>> {
-        crate::util::lock(&self.seen)
+        let ttl = self.ttl_ms;
+        let read = |now: u64| async move {
+            Ok::<_, ApiError>((services.is_merchant(merchant).await?, now.saturating_add(ttl)))
+        };
+        self.seen.get_or_load(merchant, crate::util::now_ms, read).await
     }
 }
 

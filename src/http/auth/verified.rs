@@ -11,19 +11,17 @@
 //! What remembering gives up: a key withdrawn from the provider's JWKS, or a previous secret
 //! dropped from `JWT_OLD_SECRET_KEYS`, stops its tokens within [`REMEMBER_SECS`] instead of at
 //! once; the merchant check that follows (`KnownMerchants`) is not skipped.
-use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard};
-
 use sha2::{Digest, Sha256};
 
 use super::scopes::Scopes;
 use crate::domain::ids::MerchantId;
+use crate::util::cache::ExpiringCache;
 
 /// The longest a verified token is trusted without checking its signature again.
 pub const REMEMBER_SECS: u64 = 60;
 
-/// Past this many remembered tokens, expired ones are dropped; if none had expired, the new
-/// token is simply not remembered (verified again next time).
+/// Tokens remembered at most; past it, expired ones are dropped, and if none had expired the
+/// new token is simply not remembered (verified again next time).
 const CAP: usize = 10_000;
 
 /// What a token proved: its merchant, what it may do, and until when (`exp`, seconds since
@@ -37,51 +35,27 @@ pub struct Verified {
 
 type Digested = [u8; 32];
 
-/// A full cache is swept of expired tokens at most this often: a client minting tokens fast
-/// must not make every request of every client walk the whole cache.
-const SWEEP_EVERY_MS: u64 = 1_000;
-
-#[derive(Default)]
+/// Token digest -> merchant and scopes, until the token stops being trusted (`util::cache`).
 pub struct VerifiedTokens {
-    seen: Mutex<Seen>,
+    tokens: ExpiringCache<Digested, (MerchantId, Scopes)>,
 }
 
-#[derive(Default)]
-struct Seen {
-    /// Token digest -> merchant, scopes and the time (ms since the epoch) it stops being trusted.
-    tokens: HashMap<Digested, (MerchantId, Scopes, u64)>,
-    swept_at_ms: u64,
+impl Default for VerifiedTokens {
+    fn default() -> Self {
+        Self { tokens: ExpiringCache::new(CAP) }
+    }
 }
 
 impl VerifiedTokens {
     /// The merchant and scopes of `token` if it verified before and is still trusted at `now_ms`.
     pub fn get(&self, token: &str, now_ms: u64) -> Option<(MerchantId, Scopes)> {
-        let key = digest(token);
-        self.lock().tokens.get(&key).filter(|(_, _, until)| now_ms < *until).map(|(m, s, _)| (m.clone(), *s))
+        self.tokens.get(&digest(token), now_ms)
     }
 
     /// Remembers a token that verified and names an active merchant.
     pub fn remember(&self, token: &str, verified: &Verified, now_ms: u64) {
         let until = verified.expires_at_secs.saturating_mul(1000).min(now_ms + REMEMBER_SECS * 1000);
-        if until <= now_ms {
-            return;
-        }
-        let key = digest(token);
-        let mut seen = self.lock();
-        if seen.tokens.len() >= CAP {
-            if now_ms.saturating_sub(seen.swept_at_ms) >= SWEEP_EVERY_MS {
-                seen.swept_at_ms = now_ms;
-                seen.tokens.retain(|_, (_, _, u)| now_ms < *u);
-            }
-            if seen.tokens.len() >= CAP {
-                return;
-            }
-        }
-        seen.tokens.insert(key, (verified.merchant.clone(), verified.scopes, until));
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Seen> {
-        crate::util::lock(&self.seen)
+        self.tokens.insert(digest(token), (verified.merchant.clone(), verified.scopes), now_ms, until);
     }
 }
 
@@ -128,6 +102,6 @@ mod tests {
         let later = now + 2_000;
         tokens.remember("late", &verified(now / 1000 + 3600), later);
         assert!(tokens.get("late", later).is_some(), "the expired ones made room");
-        assert!(tokens.lock().tokens.len() <= CAP);
+        assert!(tokens.tokens.len() <= CAP);
     }
 }
