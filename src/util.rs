@@ -5,12 +5,30 @@ pub mod single_flight;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
 /// A mutex's guard, also after a panic elsewhere poisoned it: what these mutexes guard (caches,
 /// counters, slot maps) stays consistent at every step, so a poisoned one is still good to use.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The secrets of a comma-separated list that are set: a blank entry (`..._OLD_KEYS=` set but
+/// empty) is none, and must never become an empty HMAC key or a key that fails to decode.
+pub fn present_secrets(secrets: &[SecretString]) -> impl Iterator<Item = &str> {
+    secrets.iter().map(|s| s.expose_secret().trim()).filter(|s| !s.is_empty())
+}
+
+/// Whether `url` names this machine: `localhost` or a loopback address (127.0.0.0/8, ::1).
+pub fn is_loopback_url(url: &str) -> bool {
+    let Ok(parsed) = url::Url::parse(url.trim()) else { return false };
+    match parsed.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+        None => false,
+    }
 }
 
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).

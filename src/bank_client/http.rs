@@ -42,7 +42,7 @@ struct Inquiry {
 impl HttpBank {
     pub fn new(config: &BankClientConfig) -> Result<Self, BankClientError> {
         let mut base = Url::parse(&config.url).map_err(|_| BankClientError::InvalidUrl)?;
-        let plain_ok = config.allow_loopback_http && crate::config::keys::is_loopback_url(&config.url);
+        let plain_ok = config.allow_loopback_http && crate::util::is_loopback_url(&config.url);
         let scheme_ok = base.scheme() == "https" || (base.scheme() == "http" && plain_ok);
         if !scheme_ok || base.cannot_be_a_base() {
             return Err(BankClientError::InvalidUrl);

@@ -20,16 +20,7 @@ pub const DEV_FINGERPRINT_KEY: &str = "ZGV2LW9ubHktaWRlbXBvdGVuY3ktZmluZ2VycHJpb
 /// RFC 7518 section 3.2.
 pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
-/// Whether `url` names this machine: `localhost` or a loopback address (127.0.0.0/8, ::1).
-pub fn is_loopback_url(url: &str) -> bool {
-    let Ok(parsed) = url::Url::parse(url.trim()) else { return false };
-    match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback() || ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
-        None => false,
-    }
-}
+pub use crate::util::is_loopback_url;
 
 /// Why a secret setting cannot be used. Each message names the variable and what to do.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -91,18 +82,12 @@ impl SecretSetting<'_> {
             if current.expose_secret().trim().len() < min {
                 return Err(SettingError::TooShort(self.name));
             }
-            if present(self.previous).any(|v| v.len() < min) {
+            if crate::util::present_secrets(self.previous).any(|v| v.len() < min) {
                 return Err(SettingError::TooShort(self.old_name));
             }
         }
         Ok(current)
     }
-}
-
-/// The secrets of a comma-separated list that are set: a blank entry (`..._OLD_KEYS=` set but
-/// empty) is none, and must never become an empty HMAC key or a key that fails to decode.
-pub fn present(secrets: &[SecretString]) -> impl Iterator<Item = &str> {
-    secrets.iter().map(|s| s.expose_secret().trim()).filter(|s| !s.is_empty())
 }
 
 /// Warns about keys a binary was given but never uses: each process should hold only its own

@@ -75,6 +75,8 @@ pub struct Received {
     /// Names this delivery: needed to delete the message or change its visibility.
     pub receipt: String,
     pub body: String,
+    /// The job the body holds; `None` for a body that is not one (a poison message).
+    pub job: Option<Job>,
     /// SQS's `ApproximateReceiveCount`: 1 on the first delivery.
     pub receive_count: u32,
     /// When the message was first sent (epoch ms), if the queue said.

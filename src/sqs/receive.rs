@@ -76,6 +76,7 @@ impl WorkQueue for SqsWorkQueue {
             Some(Received {
                 message_id: m.message_id?,
                 receipt: m.receipt_handle?,
+                job: m.body.as_deref().and_then(super::message::decode),
                 body: m.body.unwrap_or_default(),
                 receive_count,
                 sent_at_ms,

@@ -35,7 +35,7 @@ pub struct HmacFingerprints {
 impl HmacFingerprints {
     /// `current` and each of `previous` are base64 of 32 random bytes.
     pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
-        let previous = crate::config::keys::present(previous).map(Key::from_base64).collect::<Result<_, _>>()?;
+        let previous = crate::util::present_secrets(previous).map(Key::from_base64).collect::<Result<_, _>>()?;
         Ok(Self { current: Key::from_base64(current)?, previous })
     }
 }

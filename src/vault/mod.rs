@@ -81,7 +81,7 @@ impl AeadVault {
     pub fn new(current: &str, previous: &[SecretString]) -> Result<Self, KeyError> {
         Ok(Self {
             current: Key::from_base64(current)?,
-            previous: crate::config::keys::present(previous).map(Key::from_base64).collect::<Result<_, _>>()?,
+            previous: crate::util::present_secrets(previous).map(Key::from_base64).collect::<Result<_, _>>()?,
             rng: SystemRandom::new(),
         })
     }

@@ -16,7 +16,6 @@ use super::settings::RuntimeSettings;
 use crate::app::Step;
 use crate::app::jobs::Jobs;
 use crate::domain::queue::{Job, Received, WorkQueue};
-use crate::sqs::message;
 use crate::telemetry::{metrics, propagation};
 
 /// What every job of one consumer shares. The delete handle lives as long as a job may use it:
@@ -33,7 +32,7 @@ impl<H: Jobs + ?Sized, Q: WorkQueue + ?Sized> JobContext<H, Q> {
     /// Runs `msg`'s job to its outcome; `_slot` is the concurrency slot it holds until it ends.
     pub async fn run(self: Arc<Self>, msg: Received, _slot: Option<OwnedSemaphorePermit>) {
         let _in_flight = InFlight::enter(&self.stats);
-        let job = message::decode(&msg.body);
+        let job = msg.job;
         let span = job_span(&msg, job.as_ref());
         self.settle(msg, job).instrument(span).await;
     }

@@ -80,10 +80,12 @@ impl FakeQueue {
     }
 }
 
+/// A message as the SQS adapter hands it over: the body decoded (`None`: not a job).
 fn received(n: usize, body: String, receive_count: u32) -> Received {
     Received {
         message_id: format!("m{n}"),
         receipt: format!("r{n}"),
+        job: message::decode(&body),
         body,
         receive_count,
         sent_at_ms: None,

@@ -84,7 +84,7 @@ impl TokenIssuer {
     /// (`JWT_OLD_SECRET_KEYS=` set but blank) are skipped: an empty HMAC key would accept tokens
     /// anyone can sign.
     pub fn also_accepting(mut self, previous: &[SecretString]) -> Self {
-        self.decoding.extend(crate::config::keys::present(previous).map(|s| DecodingKey::from_secret(s.as_bytes())));
+        self.decoding.extend(crate::util::present_secrets(previous).map(|s| DecodingKey::from_secret(s.as_bytes())));
         self
     }
 
