@@ -31,6 +31,20 @@ pub fn is_loopback_url(url: &str) -> bool {
     }
 }
 
+/// Binding a listener failed: which address, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("binding {addr} failed")]
+pub struct BindError {
+    pub addr: std::net::SocketAddr,
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// A TCP listener on `addr` (the API's two, a worker's health endpoint).
+pub async fn bind(addr: std::net::SocketAddr) -> Result<tokio::net::TcpListener, BindError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| BindError { addr, source })
+}
+
 /// Wall-clock milliseconds since the Unix epoch (0 if the clock is before it).
 pub fn now_ms() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))

@@ -16,7 +16,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Delete, Put, Select, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Select, TransactWriteItem, Update};
 
 use super::DynamoStore;
 use super::attrs::{Item, n, opt_n, s};
@@ -153,13 +153,7 @@ impl DynamoStore {
     fn count_first(&self, m: &MerchantId, count: u64) -> Result<TransactWriteItem, StoreError> {
         let mut item = Self::count_key(m);
         item.extend([(ENDPOINT_COUNT.to_owned(), n(count)), (ENDPOINT_COUNT_REVISION.to_owned(), n(1))]);
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(PK)")
-            .build()
-            .map_err(|_| StoreError::Permanent("bad put".into()))?;
-        Ok(TransactWriteItem::builder().put(put).build())
+        self.put_if_absent(item)
     }
 
     /// The count as read (`seen` endpoints, at `revision`) checked against a consistent count of

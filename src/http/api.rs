@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::{AppState, serve, serve_admin};
+use crate::util::{BindError, bind};
 
 /// How long, after the listeners stop, writes still being carried through may take. With the
 /// listeners' own drain (`server::DRAIN_GRACE`, 10 s) it stays within the orchestrator's stop
@@ -24,12 +25,8 @@ const SHRINK_EVERY: Duration = Duration::from_secs(60);
 /// Why the API stopped other than by shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("binding {addr} failed")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("the {0} listener failed")]
     Listener(&'static str, #[source] std::io::Error),
 }
@@ -51,8 +48,6 @@ impl Api {
         admin: SocketAddr,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), RunError> {
-        let bind =
-            |addr| async move { TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source }) };
         let (public, admin) = (bind(public).await?, bind(admin).await?);
         self.run(public, admin, shutdown).await
     }

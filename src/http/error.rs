@@ -188,28 +188,30 @@ pub enum ServerErrors {
     Unavailable(ErrorEnvelope),
 }
 
-/// The 401 and 403 of every route that needs a bearer token.
+/// Every error a route that needs a bearer token may answer whatever it does: 401 and 403
+/// (`Unauthorized`), 429 (`RateLimitedDoc`), 500 and 503 (`ServerErrors`), in one group.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code, reason = "documentation only: never built, its variants describe responses")]
-pub enum Unauthorized {
+pub enum BearerErrors {
     #[response(status = 401, description = doc::UNAUTHORIZED,
         headers(("WWW-Authenticate" = String, description = "`Bearer`.")))]
     Unauthorized(ErrorEnvelope),
     #[response(status = 403, description = doc::INSUFFICIENT_SCOPE,
         headers(("WWW-Authenticate" = String, description = "`Bearer error=\"insufficient_scope\", scope=\"<needed>\"`.")))]
     InsufficientScope(ErrorEnvelope),
+    #[response(status = 429, description = doc::RATE_LIMITED,
+        headers(
+            ("Retry-After" = u32, description = "Seconds until the merchant's bucket has a token again."),
+            ("RateLimit-Policy" = String, description = "IETF draft: `\"reads\"|\"writes\";q=<per second>;w=1`."),
+            ("RateLimit" = String, description = "IETF draft: `\"<policy>\";r=0;t=<seconds>`."),
+        ))]
+    RateLimited(ErrorEnvelope),
+    #[response(status = 500, description = doc::INTERNAL)]
+    Internal(ErrorEnvelope),
+    #[response(status = 503, description = doc::UNAVAILABLE,
+        headers(("Retry-After" = u32, description = "Seconds to wait before retrying.")))]
+    Unavailable(ErrorEnvelope),
 }
-
-/// The 429 of every route that needs a bearer token (the merchant's rate limit).
-#[derive(utoipa::IntoResponses)]
-#[response(status = 429, description = doc::RATE_LIMITED,
-    headers(
-        ("Retry-After" = u32, description = "Seconds until the merchant's bucket has a token again."),
-        ("RateLimit-Policy" = String, description = "IETF draft: `\"reads\"|\"writes\";q=<per second>;w=1`."),
-        ("RateLimit" = String, description = "IETF draft: `\"<policy>\";r=0;t=<seconds>`."),
-    ))]
-#[allow(dead_code, reason = "documentation only: never built")]
-pub struct RateLimitedDoc(ErrorEnvelope);
 
 pub mod doc {
     pub const UNAUTHORIZED: &str = "`unauthorized`: the bearer token is missing, malformed, forged, expired, not yet \

@@ -15,6 +15,7 @@ use super::settings::RuntimeSettings;
 use crate::app::AppError;
 use crate::app::jobs::Jobs;
 use crate::domain::queue::WorkQueue;
+use crate::util::{BindError, bind};
 
 /// A worker, assembled and ready to run: its jobs, the queue they come from, how it runs them.
 pub struct Worker {
@@ -28,12 +29,8 @@ pub struct Worker {
 /// Why a worker stopped other than by shutdown.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("binding {addr} failed")]
-    Bind {
-        addr: SocketAddr,
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Bind(#[from] BindError),
     #[error("the health endpoint failed")]
     Health(#[source] std::io::Error),
 }
@@ -46,8 +43,7 @@ impl Worker {
 
     /// What a worker binary does: bind the health endpoint on `addr`, run until `shutdown`.
     pub async fn serve(self, addr: SocketAddr, shutdown: impl Future<Output = ()>) -> Result<(), RunError> {
-        let listener = TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
-        self.run(listener, shutdown).await
+        self.run(bind(addr).await?, shutdown).await
     }
 
     /// Serves `GET /status` on `listener`, consumes the queue and runs the repair loop until

@@ -13,7 +13,7 @@ use views::{AttemptList, EventPage, Redelivery};
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, RateLimitedDoc, ServerErrors, Unauthorized};
+use super::error::{ApiError, BearerErrors, ErrorEnvelope};
 use super::openapi::TAG_EVENTS;
 use super::request::{ListQuery, event_id, invalid_query, page_limit, param, payment_id, time};
 use crate::domain::events::EventType;
@@ -31,12 +31,10 @@ use crate::wire::event::{self as wire_event, EventBody};
         (status = 200, description = "A page, oldest first; follow `NextCursor` until it is null.", body = EventPage),
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID; `invalid_query`: the query \
             string cannot be read; `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`.",
             body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn payment_events(
     State(state): State<AppState>,
@@ -80,12 +78,10 @@ pub struct FeedQuery {
         (status = 200, description = "A page, newest first; follow `NextCursor` until it is null.", body = EventPage),
         (status = 400, description = "`invalid_query`: the query string cannot be read; \
             `invalid_cursor`: `cursor` is not one this API gave.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 422, description = "`validation_failed`: `Fields` names `limit` (`out_of_range`), `type` \
             (`unknown_event_type`), or `payment_id`, `created_gte` or `created_lt` (`invalid_format`).",
             body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn list_events(
     State(state): State<AppState>,
@@ -118,12 +114,10 @@ pub async fn list_events(
     responses(
         (status = 200, description = "The event.", body = EventBody),
         (status = 400, description = "`invalid_event_id`: not an id this API gives.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`event_not_found`: unknown, or another merchant's (an event past its \
             30 days may still be served until DynamoDB's TTL removes it).",
             body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn get_event(
     State(state): State<AppState>,
@@ -141,10 +135,8 @@ pub async fn get_event(
     responses(
         (status = 200, description = "The attempts (empty before the first).", body = AttemptList),
         (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn attempts(
     State(state): State<AppState>,
@@ -163,12 +155,10 @@ pub async fn attempts(
     responses(
         (status = 202, description = "Queued for delivery.", body = Redelivery),
         (status = 400, description = "`invalid_event_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`event_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`delivery_in_progress`: a delivery round of the event is under way; \
             try again in a few seconds.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn redeliver(
     State(state): State<AppState>,

@@ -20,7 +20,7 @@ use views::{PaymentAccepted, PaymentPage, RefundAccepted};
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, RateLimitedDoc, ServerErrors, Unauthorized, doc};
+use super::error::{ApiError, BearerErrors, ErrorEnvelope, doc};
 use super::middleware::timeout::WriteStarted;
 use super::openapi::TAG_PAYMENTS;
 use super::request::{invalid_query, page_limit, payment_id, read_body};
@@ -41,8 +41,6 @@ use crate::wire::payment::{self as wire_payment, PaymentBody};
             headers(("Location" = String, description = "`/payments/{id}`, the payment to poll."))),
         (status = 400, description = "`malformed_json`: the body is not a JSON object; \
             `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 409, description = "`idempotency_key_in_flight`: the first request with this key is still being \
             processed (with `Retry-After`).", body = ErrorEnvelope,
             headers(("Retry-After" = u32, description = "Seconds to wait before retrying."))),
@@ -51,7 +49,7 @@ use crate::wire::payment::{self as wire_payment, PaymentBody};
         (status = 422, description = "`validation_failed`: `Fields` names each bad field with its code (`required`, \
             `invalid_type`, `invalid_format`, `expired`, `out_of_range`, `unknown_currency`); \
             `idempotency_key_reused`: this key was used for a different request.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn create_payment(
     State(state): State<AppState>,
@@ -77,10 +75,8 @@ pub async fn create_payment(
             headers(("Retry-After" = u32, description = "Sent (`1`) while the payment or one of its refunds is not \
                 final: poll again after that many seconds."))),
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn get_payment(
     State(state): State<AppState>,
@@ -108,12 +104,10 @@ pub async fn get_payment(
         (status = 400, description = "`invalid_query`: the query string cannot be read; \
             `invalid_cursor`: `cursor` is not one this API gave; `unsupported_filter`: more than one of \
             `reference`, `status` and `customer`, a combination no index serves.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 422, description = "`validation_failed`: `Fields` names `limit` with code `out_of_range`, or \
             `reference`, `status`, `customer`, `created_gte` or `created_lt` with code `invalid_format`.",
             body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn list_payments(
     State(state): State<AppState>,
@@ -146,8 +140,6 @@ pub async fn list_payments(
         (status = 400, description = "`invalid_payment_id`: the id is not a UUID; `malformed_json`: the body is \
             not a JSON object; `invalid_idempotency_key`: not 1 to 255 printable ASCII characters.",
             body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`payment_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`refund_exceeds_remaining`: `Amount` is more than is left to refund; \
             `nothing_left_to_refund`: the payment is fully refunded (or reserved by pending refunds); \
@@ -161,7 +153,7 @@ pub async fn list_payments(
         (status = 422, description = "`validation_failed`: `Fields` names `Amount` (`invalid_type`, \
             `out_of_range`); `idempotency_key_reused`: this key was used for a different request.",
             body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn refund(
     State(state): State<AppState>,

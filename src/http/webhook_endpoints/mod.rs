@@ -12,7 +12,7 @@ use views::{EndpointBody, EndpointList};
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, ErrorEnvelope, FieldError, RateLimitedDoc, ServerErrors, Unauthorized};
+use super::error::{ApiError, BearerErrors, ErrorEnvelope, FieldError};
 use super::openapi::TAG_WEBHOOKS;
 use super::request::{object, read_body, unknown_fields};
 use crate::app::endpoints::NewEndpoint;
@@ -106,14 +106,12 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     responses(
         (status = 201, description = "Created, with its `Secret` (`whsec_...`).", body = EndpointBody),
         (status = 400, description = "`malformed_json`: the body is not a JSON object.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 409, description = "`too_many_webhook_endpoints`: the merchant has 16 already.", body = ErrorEnvelope),
         (status = 413, description = super::error::doc::BODY_TOO_LARGE, body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names `Url` (`required`, `invalid_type`, \
             `invalid_url`: not https, not a public host, or malformed), `EventTypes` (`unknown_event_type`) or \
             `Description`.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
@@ -128,7 +126,7 @@ pub async fn create_endpoint(
 
 /// The merchant's webhook endpoints, oldest first (without secrets).
 #[utoipa::path(get, path = "/webhook-endpoints", tag = TAG_WEBHOOKS, security(("bearer" = [])),
-    responses((status = 200, description = "Every endpoint.", body = EndpointList), Unauthorized, RateLimitedDoc, ServerErrors))]
+    responses((status = 200, description = "Every endpoint.", body = EndpointList), BearerErrors))]
 pub async fn list_endpoints(
     State(state): State<AppState>,
     Merchant(merchant): Merchant,
@@ -142,10 +140,8 @@ pub async fn list_endpoints(
     responses(
         (status = 200, description = "The endpoint.", body = EndpointBody),
         (status = 400, description = "`invalid_webhook_endpoint_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`webhook_endpoint_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn get_endpoint(
     State(state): State<AppState>,
@@ -162,10 +158,8 @@ pub async fn get_endpoint(
     responses(
         (status = 204, description = "Deleted."),
         (status = 400, description = "`invalid_webhook_endpoint_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`webhook_endpoint_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn delete_endpoint(
     State(state): State<AppState>,
@@ -183,11 +177,9 @@ pub async fn delete_endpoint(
     responses(
         (status = 200, description = "The endpoint with its new `Secret`.", body = EndpointBody),
         (status = 400, description = "`invalid_webhook_endpoint_id`.", body = ErrorEnvelope),
-        Unauthorized,
-        RateLimitedDoc,
         (status = 404, description = "`webhook_endpoint_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`payment_busy`: the endpoint kept changing; nothing was changed.", body = ErrorEnvelope),
-        ServerErrors,
+        BearerErrors,
     ))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
