@@ -62,10 +62,10 @@ pub struct ApiConfig {
     /// The claim naming the merchant (`client_id` for Cognito's client-credentials tokens).
     #[arg(long, env = "JWT_MERCHANT_CLAIM", default_value = "sub")]
     pub jwt_merchant_claim: String,
-    /// Reads (GET) per second per merchant and API replica, burst of one second's worth; 0 = no limit.
+    /// Reads (GET and HEAD) per second per merchant and API replica, burst of one second's worth; 0 = no limit.
     #[arg(long, env = "RATE_LIMIT_READS_PER_SEC", default_value_t = 300)]
     pub rate_limit_reads_per_sec: u32,
-    /// Writes per second per merchant and API replica, burst of one second's worth; 0 = no limit.
+    /// Writes (every other method) per second per merchant and API replica, burst of one second's worth; 0 = no limit.
     #[arg(long, env = "RATE_LIMIT_WRITES_PER_SEC", default_value_t = 100)]
     pub rate_limit_writes_per_sec: u32,
     /// How long a merchant's registration (or its absence) is remembered before it is read again.

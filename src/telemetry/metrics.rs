@@ -17,7 +17,7 @@ pub const MESSAGES: &str = "worker_messages_total";
 pub const IN_FLIGHT: &str = "worker_messages_in_flight";
 /// Age of the oldest message in the latest receive (0 when it brought none).
 pub const OLDEST_AGE: &str = "worker_oldest_message_age_seconds";
-/// Bank calls by `operation` (`charge`, `refund`) and `outcome`.
+/// Bank calls by `operation` (`charge`, `refund`, `charge_inquiry`, `refund_inquiry`) and `outcome`.
 pub const BANK_DURATION: &str = "bank_request_duration_seconds";
 pub const BANK_RETRIES: &str = "bank_retries_total";
 /// Status inquiries after an unknown outcome, by what they found.
@@ -39,7 +39,8 @@ pub const LIST_ITEMS_READ: &str = "list_items_read_total";
 /// Pages of the payments lists served, by `index`.
 pub const LIST_PAGES: &str = "list_pages_total";
 
-/// Webhook delivery attempts by `outcome` (`2xx`, `4xx`, `5xx`, `timeout`, `unreachable`, `blocked`).
+/// Webhook delivery attempts by `outcome` (`2xx`, `4xx`, `5xx`, `other_status`, `timeout`,
+/// `unreachable`, `blocked`, `unsignable`).
 pub const WEBHOOK_ATTEMPTS: &str = "webhook_attempts_total";
 pub const WEBHOOK_ATTEMPT_DURATION: &str = "webhook_attempt_duration_seconds";
 /// Deliveries that ended, by `state` (`delivered`, `failed`, `cancelled`).

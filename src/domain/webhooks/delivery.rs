@@ -102,8 +102,8 @@ impl AttemptOutcome {
         matches!(self, Self::Answered { status: 200..=299, .. })
     }
 
-    /// For metrics and the attempts list: `2xx`, `4xx`, `5xx`, `timeout`, `unreachable`,
-    /// `blocked`, `unsignable`.
+    /// For metrics and the attempts list: `2xx`, `4xx`, `5xx`, `other_status` (any other answer),
+    /// `timeout`, `unreachable`, `blocked`, `unsignable`.
     pub fn label(&self) -> &'static str {
         match self {
             Self::Answered { status: 200..=299, .. } => "2xx",
@@ -127,7 +127,7 @@ pub struct AttemptRecord {
     pub at_ms: u64,
     pub latency_ms: u64,
     pub status_code: Option<u16>,
-    /// `timeout`, `unreachable` or `blocked` when there was no answer.
+    /// `timeout`, `unreachable`, `blocked` or `unsignable` when there was no answer.
     pub error: Option<String>,
 }
 

@@ -1,4 +1,5 @@
-//! Per-merchant rate limits: a token bucket per merchant for reads (GET) and one for writes,
+//! Per-merchant rate limits: a token bucket per merchant for reads (GET, HEAD) and one for writes
+//! (every other method),
 //! each refilling at its rate per second with a burst of one second's worth. Limits are per API
 //! replica: with N replicas behind a balancer, a merchant gets up to N times the rate (size it as
 //! the merchant's allowance divided by the replica count). Over it: 429 `rate_limited`.

@@ -35,8 +35,9 @@ pub struct AttemptBody {
     /// The endpoint's answer, if it answered.
     #[schema(required = true)]
     status_code: Option<u16>,
-    /// `timeout`, `unreachable` or `blocked` (the URL led to an address deliveries may not reach)
-    /// when it did not answer.
+    /// Why it was not answered: `timeout`, `unreachable`, `blocked` (the URL led to an address
+    /// deliveries may not reach) or `unsignable` (no secret of the endpoint could be opened with
+    /// this worker's `WEBHOOK_SECRET_KEY` or `WEBHOOK_SECRET_OLD_KEYS`; nothing was sent).
     #[schema(required = true)]
     error: Option<String>,
 }
