@@ -199,3 +199,21 @@ fn the_checks_see_what_they_check() {
     assert!(!naming_only("worker", &[]).is_empty(), "the worker runtime names app");
     assert!(files_of("domain").len() > 10);
 }
+
+#[test]
+fn every_file_architecture_md_names_exists() {
+    // The walk-throughs name files (`app/settle/charge.rs`, `http/payments/`): a move that leaves
+    // the map behind fails here.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let named: Vec<&str> = map
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| !s.contains([' ', '<']) && (s.ends_with(".rs") || s.ends_with('/')) && s.contains('/'))
+        .collect();
+    assert!(named.len() > 20, "the map names files: {named:?}");
+    let missing: Vec<&&str> =
+        named.iter().filter(|p| !root.join(p).exists() && !root.join("src").join(p).exists()).collect();
+    assert!(missing.is_empty(), "ARCHITECTURE.md names files that do not exist: {missing:?}");
+}
