@@ -1,4 +1,4 @@
-//! End to end, with every component a real process: API, both workers, bank simulator.
+//! End to end, with every component a real process: API, payment-worker, refund-worker, bank simulator.
 use std::collections::HashMap;
 use std::time::Duration;
 
