@@ -47,6 +47,11 @@ pub struct SimConfig {
     /// key makes a new charge. The books (and status inquiries) keep everything.
     #[arg(long, env = "BANK_KEY_TTL_SECS", default_value_t = 86_400)]
     pub key_ttl_secs: u64,
+    /// How long an authorization holds its amount; past it a capture is refused
+    /// (`authorization_expired`) and the rest counts as expired in the books.
+    #[arg(long, env = "BANK_AUTH_VALIDITY_SECS", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub auth_validity_secs: u64,
     /// The SQLite file that keeps the books (every charge and refund applied, the idempotency
     /// keys and their answers), committed before each answer, so they survive a crash and a
     /// restart. One simulator per file. Default: `bank-simulator-<port>.db` in the temporary
@@ -68,6 +73,7 @@ impl Default for SimConfig {
             latency_ms: 0,
             latency_jitter_ms: 0,
             key_ttl_secs: 86_400,
+            auth_validity_secs: 604_800,
             db_path: None,
         }
     }

@@ -1,9 +1,11 @@
-//! HTTP handlers. Charges and refunds share one path through faults and idempotency:
+//! HTTP handlers. Charges, refunds, authorizations, captures and voids share one path through
+//! faults and idempotency:
 //! key check, body check, maybe 503, claim the key, latency, apply once, maybe hang, answer.
 //! A request that hangs is applied late: at a random moment within `hang_ms` of its receipt
 //! (never later), while its client may long have given up; once applied it is in the books,
 //! whatever becomes of the process before the answer. Status inquiries by reference
-//! (`GET /charges?reference=`, `GET /refunds?reference=`) read the books, which never forget.
+//! (`GET /charges?reference=`, and the same on `/refunds`, `/authorizations`, `/captures`,
+//! `/voids`) read the books, which never forget.
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -21,7 +23,7 @@ use tracing::{Instrument, debug, info, warn};
 use super::config::{Faults, FaultsPatch};
 use super::error::SimError;
 use super::ledger::{Answer, Claim, Entry, Kind, Ledger};
-use super::wire::{ChargeBody, Fingerprint, RefundBody};
+use super::wire::{CaptureBody, ChargeBody, Fingerprint, RefundBody, VoidBody};
 
 pub struct AppState {
     /// The books: SQLite, so every use runs on the blocking pool (`AppState::books`).
@@ -98,7 +100,7 @@ pub async fn post_charge(
 ) -> Result<Response, SimError> {
     let key = idempotency_key(&headers)?;
     let charge = ChargeBody::parse(&read_body(body)?)?;
-    let fingerprint = charge.fingerprint(&app.salt);
+    let fingerprint = charge.fingerprint("charge", &app.salt);
     let (reference, last4) = (charge.reference.clone(), charge.card_last4().to_owned());
     debug!(%key, %reference, card_last4 = %last4, "charge requested");
     process(app, key, fingerprint, move |ledger, key| ledger.apply_charge(key, &charge)).await
@@ -116,7 +118,44 @@ pub async fn post_refund(
     process(app, key, fingerprint, move |ledger, key| ledger.apply_refund(key, &refund)).await
 }
 
-/// Faults and idempotency around one charge or refund; `apply` runs at most once per key.
+/// `POST /authorizations`: the charge's body; the amount is held, not taken.
+pub async fn post_authorization(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, SimError> {
+    let key = idempotency_key(&headers)?;
+    let authorization = ChargeBody::parse(&read_body(body)?)?;
+    let fingerprint = authorization.fingerprint("authorization", &app.salt);
+    debug!(%key, reference = %authorization.reference, card_last4 = %authorization.card_last4(), "authorization requested");
+    process(app, key, fingerprint, move |ledger, key| ledger.apply_authorization(key, &authorization)).await
+}
+
+pub async fn post_capture(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, SimError> {
+    let key = idempotency_key(&headers)?;
+    let capture = CaptureBody::parse(&read_body(body)?)?;
+    let fingerprint = capture.fingerprint(&app.salt);
+    debug!(%key, reference = %capture.reference, "capture requested");
+    process(app, key, fingerprint, move |ledger, key| ledger.apply_capture(key, &capture)).await
+}
+
+pub async fn post_void(
+    State(app): State<Shared>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, SimError> {
+    let key = idempotency_key(&headers)?;
+    let void = VoidBody::parse(&read_body(body)?)?;
+    let fingerprint = void.fingerprint(&app.salt);
+    debug!(%key, reference = %void.reference, "void requested");
+    process(app, key, fingerprint, move |ledger, key| ledger.apply_void(key, &void)).await
+}
+
+/// Faults and idempotency around one request; `apply` runs at most once per key.
 async fn process<F>(app: Shared, key: String, fingerprint: Fingerprint, apply: F) -> Result<Response, SimError>
 where
     F: FnOnce(&mut Ledger, &str) -> Result<Answer, SimError> + Send + 'static,
@@ -199,6 +238,30 @@ pub async fn get_refunds(
     inquiry(app, query, Kind::Refund, "Refunds").await
 }
 
+/// `GET /authorizations?reference=` (a payment id).
+pub async fn get_authorizations(
+    State(app): State<Shared>,
+    query: Result<Query<ByReference>, QueryRejection>,
+) -> Result<Response, SimError> {
+    inquiry(app, query, Kind::Authorization, "Authorizations").await
+}
+
+/// `GET /captures?reference=` (a capture id).
+pub async fn get_captures(
+    State(app): State<Shared>,
+    query: Result<Query<ByReference>, QueryRejection>,
+) -> Result<Response, SimError> {
+    inquiry(app, query, Kind::Capture, "Captures").await
+}
+
+/// `GET /voids?reference=` (a payment id).
+pub async fn get_voids(
+    State(app): State<Shared>,
+    query: Result<Query<ByReference>, QueryRejection>,
+) -> Result<Response, SimError> {
+    inquiry(app, query, Kind::Void, "Voids").await
+}
+
 async fn inquiry(
     app: Shared,
     query: Result<Query<ByReference>, QueryRejection>,
@@ -236,6 +299,20 @@ fn inquiry_line(e: &Entry) -> serde_json::Value {
         Kind::Refund => json!({
             "RefundID": e.refund_id, "ChargeID": e.charge_id, "Status": status, "Reason": e.reason,
             "Amount": e.amount, "Currency": e.currency, "IdempotencyKey": e.idempotency_key,
+        }),
+        Kind::Authorization => json!({
+            "AuthorizationID": e.authorization_id, "Status": status, "DeclineCode": e.reason,
+            "Amount": e.amount, "Currency": e.currency, "ExpiresAt": e.expires_at,
+            "IdempotencyKey": e.idempotency_key,
+        }),
+        Kind::Capture => json!({
+            "CaptureID": e.issued_id, "AuthorizationID": e.authorization_id, "Status": status,
+            "Reason": e.reason, "Amount": e.amount, "Currency": e.currency, "Final": e.final_capture,
+            "IdempotencyKey": e.idempotency_key,
+        }),
+        Kind::Void => json!({
+            "VoidID": e.issued_id, "AuthorizationID": e.authorization_id, "Status": status,
+            "Reason": e.reason, "Released": e.released, "IdempotencyKey": e.idempotency_key,
         }),
     }
 }

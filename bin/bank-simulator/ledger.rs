@@ -1,4 +1,4 @@
-//! The bank's books: the lines of every charge and refund applied, the idempotency keys with the
+//! The bank's books: the lines of every charge, refund, authorization, capture and void applied, the idempotency keys with the
 //! answers they replay, and the refunds against each charge, kept in SQLite so they survive the
 //! simulator's crash and restart, as a real acquirer's books do.
 //!
@@ -30,6 +30,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::error::SimError;
+#[path = "holds.rs"]
+mod holds;
+
 use super::wire::{ChargeBody, Fingerprint, RefundBody};
 use payment_platform::domain::money::Currency;
 
@@ -40,23 +43,29 @@ CREATE TABLE IF NOT EXISTS meta (
     value BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS books (
-    line            INTEGER PRIMARY KEY,
-    idempotency_key TEXT NOT NULL,
-    kind            TEXT NOT NULL CHECK (kind IN ('charge', 'refund')),
-    reference       TEXT NOT NULL,
-    amount          INTEGER NOT NULL,
-    currency        TEXT NOT NULL,
-    outcome         TEXT NOT NULL,
-    reason          TEXT,
-    charge_id       TEXT,
-    refund_id       TEXT,
-    card_last4      TEXT,
-    requests        INTEGER NOT NULL,
-    applied_at      INTEGER NOT NULL,
-    answer          TEXT NOT NULL
+    line             INTEGER PRIMARY KEY,
+    idempotency_key  TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('charge', 'refund', 'authorization', 'capture', 'void')),
+    reference        TEXT NOT NULL,
+    amount           INTEGER NOT NULL,
+    currency         TEXT NOT NULL,
+    outcome          TEXT NOT NULL,
+    reason           TEXT,
+    charge_id        TEXT,
+    refund_id        TEXT,
+    card_last4       TEXT,
+    requests         INTEGER NOT NULL,
+    applied_at       INTEGER NOT NULL,
+    answer           TEXT NOT NULL,
+    authorization_id TEXT,
+    issued_id        TEXT,
+    final_capture    INTEGER,
+    expires_at       INTEGER,
+    released         INTEGER
 );
 CREATE INDEX IF NOT EXISTS books_by_reference ON books (kind, reference);
 CREATE INDEX IF NOT EXISTS books_by_charge ON books (charge_id, kind);
+CREATE INDEX IF NOT EXISTS books_by_authorization ON books (authorization_id, kind);
 CREATE TABLE IF NOT EXISTS keys (
     idempotency_key TEXT PRIMARY KEY,
     fingerprint     BLOB NOT NULL,
@@ -89,6 +98,9 @@ pub enum Claim {
 pub enum Kind {
     Charge,
     Refund,
+    Authorization,
+    Capture,
+    Void,
 }
 
 impl Kind {
@@ -96,7 +108,16 @@ impl Kind {
         match self {
             Self::Charge => "charge",
             Self::Refund => "refund",
+            Self::Authorization => "authorization",
+            Self::Capture => "capture",
+            Self::Void => "void",
         }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        [Self::Charge, Self::Refund, Self::Authorization, Self::Capture, Self::Void]
+            .into_iter()
+            .find(|k| k.as_str() == s)
     }
 }
 
@@ -109,7 +130,8 @@ pub struct Entry {
     pub reference: String,
     pub amount: u64,
     pub currency: Currency,
-    /// `approved` | `declined` for charges, `succeeded` | `rejected` for refunds.
+    /// `approved` | `declined` for charges and authorizations, `succeeded` | `rejected` for
+    /// refunds, captures and voids.
     pub outcome: String,
     /// The decline code or rejection reason, when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -120,10 +142,50 @@ pub struct Entry {
     pub refund_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub card_last4: Option<String>,
+    /// The authorization an authorization line issued, or a capture, void or refund acts on.
+    #[serde(rename = "AuthorizationID", skip_serializing_if = "Option::is_none")]
+    pub authorization_id: Option<String>,
+    /// The capture's or void's own id.
+    #[serde(rename = "OperationID", skip_serializing_if = "Option::is_none")]
+    pub issued_id: Option<String>,
+    /// A capture's `Final`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_capture: Option<bool>,
+    /// Until when an authorization holds its amount, ms since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// What a void released of its authorization.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub released: Option<u64>,
     /// How many requests carried this key, the first and every replay or refused duplicate.
     pub requests: u64,
     /// When it was applied, ms since the epoch: what a settlement file dates a line by.
     pub applied_at: u64,
+}
+
+impl Entry {
+    /// A line of `kind` under `key`, its other fields to be filled in by who writes it.
+    fn new(key: &str, kind: Kind, reference: &str, amount: u64, currency: Currency, outcome: &str) -> Self {
+        Self {
+            idempotency_key: key.to_owned(),
+            kind,
+            reference: reference.to_owned(),
+            amount,
+            currency,
+            outcome: outcome.to_owned(),
+            reason: None,
+            charge_id: None,
+            refund_id: None,
+            card_last4: None,
+            authorization_id: None,
+            issued_id: None,
+            final_capture: None,
+            expires_at: None,
+            released: None,
+            requests: 0,
+            applied_at: payment_platform::util::now_ms(),
+        }
+    }
 }
 
 /// `GET /ledger`.
@@ -139,6 +201,13 @@ pub struct Snapshot {
     pub charges_by_reference: BTreeMap<String, u64>,
     /// Succeeded refunds per Reference (refund id).
     pub refunds_by_reference: BTreeMap<String, u64>,
+    /// Approved authorizations per Reference (payment id): more than 1 means held twice.
+    pub authorizations_by_reference: BTreeMap<String, u64>,
+    /// Succeeded captures per Reference (capture id): more than 1 means captured twice.
+    pub captures_by_reference: BTreeMap<String, u64>,
+    /// What the approved authorizations came to, and where that money is now: captured, still
+    /// held, released (a void, or the rest after a final capture) or expired.
+    pub holds: holds::Holds,
 }
 
 /// A key claimed and not yet applied (memory only: it dies with the process, unapplied).
@@ -159,6 +228,8 @@ pub struct Ledger {
     conn: Connection,
     in_flight: HashMap<String, InFlight>,
     key_ttl_ms: u64,
+    /// How long an authorization holds its amount (`BANK_AUTH_VALIDITY_SECS`).
+    auth_validity_ms: u64,
     /// Salt of the request fingerprints, kept in the books so a key's fingerprint still compares
     /// after a restart.
     salt: [u8; 16],
@@ -168,6 +239,12 @@ impl Ledger {
     /// Opens (or creates) the books at `path`; `:memory:` keeps them in memory only.
     pub fn open(path: &Path, key_ttl: Duration) -> anyhow::Result<Self> {
         Self::open_waiting(path, key_ttl, LOCK_WAIT)
+    }
+
+    /// How long authorizations applied from now on hold their amount.
+    pub fn with_auth_validity(mut self, validity: Duration) -> Self {
+        self.auth_validity_ms = u64::try_from(validity.as_millis()).unwrap_or(u64::MAX);
+        self
     }
 
     fn open_waiting(path: &Path, key_ttl: Duration, lock_wait: Duration) -> anyhow::Result<Self> {
@@ -192,7 +269,7 @@ impl Ledger {
             conn.query_row("SELECT value FROM meta WHERE name = 'fingerprint_salt'", [], |r| r.get(0))?;
         let salt = salt.try_into().map_err(|_| anyhow::anyhow!("the books' fingerprint salt is damaged"))?;
         let key_ttl_ms = u64::try_from(key_ttl.as_millis()).unwrap_or(u64::MAX);
-        Ok(Self { conn, in_flight: HashMap::new(), key_ttl_ms, salt })
+        Ok(Self { conn, in_flight: HashMap::new(), key_ttl_ms, auth_validity_ms: holds::DEFAULT_VALIDITY_MS, salt })
     }
 
     /// Settings and schema; the first write takes the file's lock, held until the process ends.
@@ -203,6 +280,7 @@ impl Ledger {
         conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
         let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        migrate(conn)?;
         conn.execute_batch(SCHEMA)?;
         Ok(mode)
     }
@@ -273,12 +351,7 @@ impl Ledger {
 
     /// Decides a claimed charge by its card and records the answer.
     pub fn apply_charge(&mut self, key: &str, body: &ChargeBody) -> Result<Answer, SimError> {
-        let decline = match body.card_number.as_str() {
-            "4000000000000002" => Some("card_declined"),
-            "4000000000009995" => Some("insufficient_funds"),
-            "4000000000000069" => Some("expired_card"),
-            _ => None,
-        };
+        let decline = decline_of(&body.card_number);
         let charge_id = Uuid::new_v4().to_string();
         let answer_body = match decline {
             None => json!({ "ChargeID": charge_id, "Status": "approved" }),
@@ -286,24 +359,16 @@ impl Ledger {
                 json!({ "ChargeID": charge_id, "Status": "declined", "DeclineCode": code })
             }
         };
-        let entry = Entry {
-            idempotency_key: key.to_owned(),
-            kind: Kind::Charge,
-            reference: body.reference.clone(),
-            amount: body.amount,
-            currency: body.currency,
-            outcome: if decline.is_none() { "approved" } else { "declined" }.to_owned(),
-            reason: decline.map(str::to_owned),
-            charge_id: Some(charge_id),
-            refund_id: None,
-            card_last4: Some(body.card_last4().to_owned()),
-            requests: 0,
-            applied_at: payment_platform::util::now_ms(),
-        };
+        let outcome = if decline.is_none() { "approved" } else { "declined" };
+        let mut entry = Entry::new(key, Kind::Charge, &body.reference, body.amount, body.currency, outcome);
+        entry.reason = decline.map(str::to_owned);
+        entry.charge_id = Some(charge_id);
+        entry.card_last4 = Some(body.card_last4().to_owned());
         self.write(key, |_| Ok((entry, answer_body)))
     }
 
-    /// Decides a claimed refund against its charge and records the answer.
+    /// Decides a claimed refund against its charge (or the captures of its authorization, when
+    /// `ChargeID` names one) and records the answer.
     pub fn apply_refund(&mut self, key: &str, body: &RefundBody) -> Result<Answer, SimError> {
         self.write(key, |tx| {
             let charge = tx
@@ -312,6 +377,10 @@ impl Ledger {
                     Ok((r.get::<_, u64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                 })
                 .optional()?;
+            let charge = match charge {
+                Some(charge) => Some(charge),
+                None => holds::captured_of(tx, &body.charge_id)?,
+            };
             let refunded: u64 = tx
                 .prepare_cached(
                     "SELECT COALESCE(SUM(amount), 0) FROM books \
@@ -332,20 +401,11 @@ impl Ledger {
                     json!({ "RefundID": refund_id, "Status": "rejected", "Reason": reason })
                 }
             };
-            let entry = Entry {
-                idempotency_key: key.to_owned(),
-                kind: Kind::Refund,
-                reference: body.reference.clone(),
-                amount: body.amount,
-                currency: body.currency,
-                outcome: if rejection.is_none() { "succeeded" } else { "rejected" }.to_owned(),
-                reason: rejection.map(str::to_owned),
-                charge_id: Some(body.charge_id.clone()),
-                refund_id: Some(refund_id),
-                card_last4: None,
-                requests: 0,
-                applied_at: payment_platform::util::now_ms(),
-            };
+            let outcome = if rejection.is_none() { "succeeded" } else { "rejected" };
+            let mut entry = Entry::new(key, Kind::Refund, &body.reference, body.amount, body.currency, outcome);
+            entry.reason = rejection.map(str::to_owned);
+            entry.charge_id = Some(body.charge_id.clone());
+            entry.refund_id = Some(refund_id);
             Ok((entry, answer_body))
         })
     }
@@ -364,8 +424,9 @@ impl Ledger {
             entry.requests = claim.as_ref().map_or(0, |c| c.requests);
             tx.prepare_cached(
                 "INSERT INTO books (idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, \
-                 refund_id, card_last4, requests, applied_at, answer) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 refund_id, card_last4, requests, applied_at, answer, authorization_id, issued_id, final_capture, \
+                 expires_at, released) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             )?
             .execute(params![
                 entry.idempotency_key,
@@ -381,6 +442,11 @@ impl Ledger {
                 entry.requests,
                 entry.applied_at,
                 body.to_string(),
+                entry.authorization_id,
+                entry.issued_id,
+                entry.final_capture,
+                entry.expires_at,
+                entry.released,
             ])?;
             let line = tx.last_insert_rowid();
             if let Some(claim) = &claim {
@@ -424,6 +490,7 @@ impl Ledger {
             .prepare_cached(&format!("SELECT {COLUMNS} FROM books ORDER BY line"))
             .and_then(|mut s| s.query_map([], entry_of)?.collect())
             .map_err(books_failed)?;
+        let holds = holds::Holds::of(&entries, payment_platform::util::now_ms());
         let mut snap = Snapshot {
             entries: Vec::new(),
             charged: 0,
@@ -431,6 +498,9 @@ impl Ledger {
             refunded_amount: 0,
             charges_by_reference: BTreeMap::new(),
             refunds_by_reference: BTreeMap::new(),
+            authorizations_by_reference: BTreeMap::new(),
+            captures_by_reference: BTreeMap::new(),
+            holds,
         };
         for entry in entries {
             match (entry.kind, entry.outcome.as_str()) {
@@ -442,6 +512,12 @@ impl Ledger {
                 (Kind::Refund, "succeeded") => {
                     snap.refunded_amount += entry.amount;
                     *snap.refunds_by_reference.entry(entry.reference.clone()).or_default() += 1;
+                }
+                (Kind::Authorization, "approved") => {
+                    *snap.authorizations_by_reference.entry(entry.reference.clone()).or_default() += 1;
+                }
+                (Kind::Capture, "succeeded") => {
+                    *snap.captures_by_reference.entry(entry.reference.clone()).or_default() += 1;
                 }
                 _ => {}
             }
@@ -458,15 +534,11 @@ impl Ledger {
 
 /// The columns `entry_of` reads, in its order.
 const COLUMNS: &str = "idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, refund_id, \
-                       card_last4, requests, applied_at";
+                       card_last4, requests, applied_at, authorization_id, issued_id, final_capture, expires_at, released";
 
 fn entry_of(r: &Row<'_>) -> rusqlite::Result<Entry> {
     let bad = |i: usize, what: &str| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, what.into());
-    let kind = match r.get_ref(1)?.as_str()? {
-        "charge" => Kind::Charge,
-        "refund" => Kind::Refund,
-        _ => return Err(bad(1, "unknown kind")),
-    };
+    let kind = Kind::parse(r.get_ref(1)?.as_str()?).ok_or_else(|| bad(1, "unknown kind"))?;
     let currency = Currency::parse(r.get_ref(4)?.as_str()?).map_err(|_| bad(4, "unknown currency"))?;
     Ok(Entry {
         idempotency_key: r.get(0)?,
@@ -481,7 +553,56 @@ fn entry_of(r: &Row<'_>) -> rusqlite::Result<Entry> {
         card_last4: r.get(9)?,
         requests: r.get(10)?,
         applied_at: r.get(11)?,
+        authorization_id: r.get(12)?,
+        issued_id: r.get(13)?,
+        final_capture: r.get(14)?,
+        expires_at: r.get(15)?,
+        released: r.get(16)?,
     })
+}
+
+/// The decline a test card number asks for, if any.
+fn decline_of(card_number: &str) -> Option<&'static str> {
+    match card_number {
+        "4000000000000002" => Some("card_declined"),
+        "4000000000009995" => Some("insufficient_funds"),
+        "4000000000000069" => Some("expired_card"),
+        _ => None,
+    }
+}
+
+/// Books written before authorizations existed: their table allowed only charges and refunds
+/// and lacked the columns of holds. SQLite cannot change a CHECK in place, so the table is
+/// copied into the new shape once (every line kept, `line` numbers included).
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let old: bool = conn
+        .query_row("SELECT COUNT(*) FROM pragma_table_info('books') WHERE name = 'kind'", [], |r| r.get::<_, u64>(0))?
+        > 0;
+    let new: bool =
+        conn.query_row("SELECT COUNT(*) FROM pragma_table_info('books') WHERE name = 'authorization_id'", [], |r| {
+            r.get::<_, u64>(0)
+        })? > 0;
+    if !old || new {
+        return Ok(());
+    }
+    // `legacy_alter_table`: the rename leaves `keys`'s reference naming `books`, the new table.
+    conn.execute_batch(
+        "PRAGMA legacy_alter_table = ON;
+         BEGIN;
+         ALTER TABLE books RENAME TO books_v1;
+         DROP INDEX IF EXISTS books_by_reference;
+         DROP INDEX IF EXISTS books_by_charge;",
+    )?;
+    conn.execute_batch(SCHEMA)?;
+    conn.execute_batch(
+        "INSERT INTO books (line, idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, \
+                            refund_id, card_last4, requests, applied_at, answer) \
+         SELECT line, idempotency_key, kind, reference, amount, currency, outcome, reason, charge_id, refund_id, \
+                card_last4, requests, applied_at, answer FROM books_v1;
+         DROP TABLE books_v1;
+         COMMIT;
+         PRAGMA legacy_alter_table = OFF;",
+    )
 }
 
 /// A read or write of the books failed: the request gets a 500 and nothing it did is kept.

@@ -64,6 +64,9 @@ fn router(state: handlers::Shared) -> Router {
         .route("/status", get(handlers::status))
         .route("/charges", post(handlers::post_charge).get(handlers::get_charges))
         .route("/refunds", post(handlers::post_refund).get(handlers::get_refunds))
+        .route("/authorizations", post(handlers::post_authorization).get(handlers::get_authorizations))
+        .route("/captures", post(handlers::post_capture).get(handlers::get_captures))
+        .route("/voids", post(handlers::post_void).get(handlers::get_voids))
         .route("/ledger", get(handlers::get_ledger))
         .route("/ledger/{key}", get(handlers::get_ledger_entry))
         .route("/faults", get(handlers::get_faults).put(handlers::put_faults))
@@ -93,13 +96,15 @@ async fn main() -> anyhow::Result<()> {
         latency_ms = config.latency_ms,
         latency_jitter_ms = config.latency_jitter_ms,
         key_ttl_secs = config.key_ttl_secs,
+        auth_validity_secs = config.auth_validity_secs,
         "bank simulator configuration"
     );
     // Opened before the port: a bank that cannot keep its books must not answer.
     let path = config.books_path();
     let key_ttl = std::time::Duration::from_secs(config.key_ttl_secs);
+    let validity = std::time::Duration::from_secs(config.auth_validity_secs);
     let (ledger, held) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let mut ledger = Ledger::open(&path, key_ttl)?;
+        let mut ledger = Ledger::open(&path, key_ttl)?.with_auth_validity(validity);
         let held = ledger.tidy(payment_platform::util::now_ms())?;
         Ok((ledger, held))
     })

@@ -12,7 +12,8 @@ use payment_platform::domain::money::{Amount, Currency};
 
 pub type Fingerprint = [u8; 32];
 
-/// `POST /charges`.
+/// `POST /charges`, and `POST /authorizations` (the same body: the card is checked and the
+/// amount held instead of taken).
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ChargeBody {
@@ -34,6 +35,29 @@ impl std::fmt::Debug for ChargeBody {
             .field("card_last4", &self.card_last4())
             .finish_non_exhaustive()
     }
+}
+
+/// `POST /captures`: some or all of what is left of an authorization (`Final`: nothing more
+/// will be captured; the rest is released).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CaptureBody {
+    pub reference: String,
+    #[serde(rename = "AuthorizationID")]
+    pub authorization_id: String,
+    pub amount: u64,
+    pub currency: Currency,
+    #[serde(default)]
+    pub r#final: bool,
+}
+
+/// `POST /voids`: releases what is left of an authorization.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VoidBody {
+    pub reference: String,
+    #[serde(rename = "AuthorizationID")]
+    pub authorization_id: String,
 }
 
 /// `POST /refunds`.
@@ -59,12 +83,14 @@ impl ChargeBody {
         Ok(body)
     }
 
-    pub fn fingerprint(&self, salt: &[u8]) -> Fingerprint {
+    /// The fingerprint of this body sent as `kind` (`charge` or `authorization`): the same key
+    /// never serves both.
+    pub fn fingerprint(&self, kind: &str, salt: &[u8]) -> Fingerprint {
         let amount = self.amount.to_string();
         fingerprint(
             salt,
             &[
-                "charge",
+                kind,
                 &self.reference,
                 &amount,
                 self.currency.as_str(),
@@ -81,14 +107,41 @@ impl ChargeBody {
     }
 }
 
+impl CaptureBody {
+    pub fn parse(bytes: &[u8]) -> Result<Self, SimError> {
+        let body: Self = parse_json(bytes, CAPTURE_SHAPE)?;
+        check_reference(&body.reference)?;
+        check_amount(body.amount)?;
+        check_id("AuthorizationID", &body.authorization_id)?;
+        Ok(body)
+    }
+
+    pub fn fingerprint(&self, salt: &[u8]) -> Fingerprint {
+        let amount = self.amount.to_string();
+        let last = if self.r#final { "final" } else { "partial" };
+        fingerprint(salt, &["capture", &self.reference, &self.authorization_id, &amount, self.currency.as_str(), last])
+    }
+}
+
+impl VoidBody {
+    pub fn parse(bytes: &[u8]) -> Result<Self, SimError> {
+        let body: Self = parse_json(bytes, VOID_SHAPE)?;
+        check_reference(&body.reference)?;
+        check_id("AuthorizationID", &body.authorization_id)?;
+        Ok(body)
+    }
+
+    pub fn fingerprint(&self, salt: &[u8]) -> Fingerprint {
+        fingerprint(salt, &["void", &self.reference, &self.authorization_id])
+    }
+}
+
 impl RefundBody {
     pub fn parse(bytes: &[u8]) -> Result<Self, SimError> {
         let body: Self = parse_json(bytes, REFUND_SHAPE)?;
         check_reference(&body.reference)?;
         check_amount(body.amount)?;
-        if body.charge_id.is_empty() || body.charge_id.len() > 128 {
-            return Err(invalid("ChargeID", "must be 1-128 characters"));
-        }
+        check_id("ChargeID", &body.charge_id)?;
         Ok(body)
     }
 
@@ -100,6 +153,9 @@ impl RefundBody {
 
 const CHARGE_SHAPE: &str = "the body must be a JSON object with Reference, Amount, Currency, \
                             CardNumber, CardCVV and CardExpiryDate";
+const CAPTURE_SHAPE: &str =
+    "the body must be a JSON object with Reference, AuthorizationID, Amount, Currency and optionally Final";
+const VOID_SHAPE: &str = "the body must be a JSON object with Reference and AuthorizationID";
 const REFUND_SHAPE: &str = "the body must be a JSON object with Reference, ChargeID, Amount and Currency";
 
 /// Parses without ever repeating the parser's message, which may quote a field's value.
@@ -110,6 +166,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(bytes: &[u8], shape: &str) -> Resu
 fn check_reference(reference: &str) -> Result<(), SimError> {
     let ok = !reference.is_empty() && reference.len() <= 128 && reference.bytes().all(|b| b.is_ascii_graphic());
     if ok { Ok(()) } else { Err(invalid("Reference", "must be 1-128 visible ASCII characters")) }
+}
+
+fn check_id(field: &str, id: &str) -> Result<(), SimError> {
+    if id.is_empty() || id.len() > 128 { Err(invalid(field, "must be 1-128 characters")) } else { Ok(()) }
 }
 
 fn check_amount(amount: u64) -> Result<(), SimError> {
@@ -142,11 +202,11 @@ mod tests {
     fn the_same_request_in_another_field_order_has_the_same_fingerprint() {
         let reordered = r#"{"CardCVV":"123","CardExpiryDate":"12/30","Amount":1234,
             "Currency":"EUR","CardNumber":"4000000000000002","Reference":"p1"}"#;
-        let a = ChargeBody::parse(CARD.as_bytes()).unwrap().fingerprint(b"s");
-        let b = ChargeBody::parse(reordered.as_bytes()).unwrap().fingerprint(b"s");
+        let a = ChargeBody::parse(CARD.as_bytes()).unwrap().fingerprint("charge", b"s");
+        let b = ChargeBody::parse(reordered.as_bytes()).unwrap().fingerprint("charge", b"s");
         assert_eq!(a, b);
         let other = CARD.replace("1234,", "1235,");
-        assert_ne!(a, ChargeBody::parse(other.as_bytes()).unwrap().fingerprint(b"s"));
+        assert_ne!(a, ChargeBody::parse(other.as_bytes()).unwrap().fingerprint("charge", b"s"));
     }
 
     #[test]
