@@ -16,6 +16,7 @@ fn payment(status: PaymentStatus, price: u64) -> PaymentView {
         sealed_card: SealedCard("x".into()),
         created_at_ms: 1_000,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     let mut p = new.pending();
     p.status = status;

@@ -45,7 +45,7 @@ impl Default for BankPolicy {
 impl BankPolicy {
     /// The bank's window as the decisions use it: its late-application bound widened by
     /// `send_slack`.
-    fn window(&self) -> BankWindow {
+    pub(crate) fn window(&self) -> BankWindow {
         let slack = u64::try_from(self.send_slack.as_millis()).unwrap_or(u64::MAX);
         BankWindow { late_apply_ms: self.window.late_apply_ms.saturating_add(slack), ..self.window }
     }
@@ -72,6 +72,10 @@ pub(super) struct Subject {
     pub payment: PaymentId,
     pub refund: Option<RefundId>,
     pub operation: &'static str,
+    /// Whether the request may be sent again after an unknown outcome (its attempts are noted on
+    /// the payment or refund item). A capture is sent once: after an unknown outcome the bank is
+    /// only asked (`app::settle::capture`).
+    pub resend: bool,
 }
 
 impl Services {
@@ -112,8 +116,8 @@ impl Services {
                 };
                 metrics::bank_inquiry(subject.operation, found_label(&inquired));
                 match send {
-                    Some(_) => window.decide(attempts, inquired, now),
-                    None => window.decide_unsendable(attempts, inquired, now),
+                    Some(_) if subject.resend => window.decide(attempts, inquired, now),
+                    _ => window.decide_unsendable(attempts, inquired, now),
                 }
             } else {
                 Decision::Send

@@ -2,6 +2,7 @@
 //! typed result or an `AppError` that the HTTP layer maps to one response.
 mod bank_calls;
 pub use bank_calls::BankPolicy;
+pub mod captures;
 mod carry;
 mod changes;
 pub mod delivery;
@@ -57,6 +58,19 @@ pub enum AppError {
     RefundExceedsRemaining { left: u64 },
     #[error("the pagination cursor is not valid")]
     InvalidCursor,
+    /// Not a manual-capture payment that is AUTHORIZED and open to captures (not canceling, not
+    /// closed by a final capture).
+    #[error("the payment is {0} and cannot be captured")]
+    NotCapturable(PaymentStatus),
+    #[error("the authorization has expired; nothing more can be captured")]
+    AuthorizationExpired,
+    #[error("the capture exceeds what is left to capture ({left})")]
+    CaptureExceedsCapturable { left: u64 },
+    #[error("the payment has {0} captures, as many as a payment may have")]
+    TooManyCaptures(usize),
+    /// Automatic, final, or with a capture in flight.
+    #[error("the payment cannot be canceled now")]
+    NotCancelable,
     #[error("event not found")]
     EventNotFound,
     #[error("a merchant may have at most {0} webhook endpoints")]

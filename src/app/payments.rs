@@ -38,6 +38,7 @@ impl Services {
             sealed_card: self.cards.seal(&req.card, id).map_err(|e| AppError::Internal(e.to_string()))?,
             created_at_ms: now,
             tags: req.tags,
+            capture_method: req.capture_method,
         };
         let claim = key.map(|k| k.claim(id.to_string(), now, accepted(id)));
         let mut cause = self.cause(Actor::Merchant(merchant.clone()));

@@ -8,8 +8,12 @@ use tokio::time::Instant;
 use tracing::{Instrument, debug};
 
 use super::{BankClientConfig, BankClientError};
+#[path = "holds.rs"]
+mod holds;
+
+use crate::domain::bank::{AuthorizationOutcome, BankCaptureOutcome, CaptureRequest, VoidOutcome, VoidRequest};
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
-use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ids::{CaptureId, PaymentId, RefundId};
 use crate::telemetry::{metrics, propagation};
 
 /// The bank over HTTP. Cheap to clone (the connection pool is shared).
@@ -18,6 +22,9 @@ pub struct HttpBank {
     client: reqwest::Client,
     charges: Url,
     refunds: Url,
+    authorizations: Url,
+    captures: Url,
+    voids: Url,
 }
 
 /// One line of a status inquiry (`GET /charges?reference=`, `GET /refunds?reference=`).
@@ -28,6 +35,11 @@ struct Applied {
     charge_id: Option<String>,
     #[serde(rename = "RefundID")]
     refund_id: Option<String>,
+    #[serde(rename = "AuthorizationID")]
+    authorization_id: Option<String>,
+    #[serde(rename = "CaptureID")]
+    capture_id: Option<String>,
+    expires_at: Option<u64>,
     status: String,
     decline_code: Option<String>,
     reason: Option<String>,
@@ -35,7 +47,7 @@ struct Applied {
 
 #[derive(Deserialize)]
 struct Inquiry {
-    #[serde(rename = "Charges", alias = "Refunds", default)]
+    #[serde(rename = "Charges", alias = "Refunds", alias = "Authorizations", alias = "Captures", default)]
     lines: Vec<Applied>,
 }
 
@@ -61,7 +73,14 @@ impl HttpBank {
             .connect_timeout(config.attempt_timeout)
             .build()
             .map_err(BankClientError::Client)?;
-        Ok(Self { client, charges: join("charges")?, refunds: join("refunds")? })
+        Ok(Self {
+            client,
+            charges: join("charges")?,
+            refunds: join("refunds")?,
+            authorizations: join("authorizations")?,
+            captures: join("captures")?,
+            voids: join("voids")?,
+        })
     }
 
     /// One POST with the key, in a span of its own whose trace context travels in the request
@@ -136,14 +155,7 @@ impl HttpBank {
 #[async_trait]
 impl Bank for HttpBank {
     async fn charge(&self, req: &ChargeRequest) -> Result<ChargeOutcome, BankError> {
-        let body = ChargeBody {
-            reference: req.payment_id.to_string(),
-            amount: req.amount.get(),
-            currency: req.currency.as_str(),
-            card_number: req.card.number(),
-            card_cvv: req.card.cvv(),
-            card_expiry_date: req.card.expiry().to_string(),
-        };
+        let body = ChargeBody::of(req);
         let reply: ChargeReply = self.post("charge", &self.charges, &req.idempotency_key(), &body).await?;
         charge_outcome(&reply.status, reply.charge_id, reply.decline_code.as_deref())
             .ok_or_else(|| BankError::Transient("unexpected_answer".into()))
@@ -171,6 +183,26 @@ impl Bank for HttpBank {
         let lines = self.inquire("refund_inquiry", &self.refunds, &refund.to_string()).await?;
         let outcomes = lines.into_iter().map(|l| refund_outcome(&l.status, l.refund_id, l.reason.as_deref()));
         outcomes.collect::<Option<Vec<_>>>().ok_or_else(|| BankError::Transient("unexpected_answer".into()))
+    }
+
+    async fn authorize(&self, req: &ChargeRequest) -> Result<AuthorizationOutcome, BankError> {
+        self.authorize_card(req).await
+    }
+
+    async fn authorizations_for(&self, payment: PaymentId) -> Result<Vec<AuthorizationOutcome>, BankError> {
+        self.authorizations_of(payment).await
+    }
+
+    async fn capture(&self, req: &CaptureRequest) -> Result<BankCaptureOutcome, BankError> {
+        self.capture_held(req).await
+    }
+
+    async fn captures_for(&self, capture: CaptureId) -> Result<Vec<BankCaptureOutcome>, BankError> {
+        self.captures_of(capture).await
+    }
+
+    async fn void(&self, req: &VoidRequest) -> Result<VoidOutcome, BankError> {
+        self.void_held(req).await
     }
 }
 
@@ -261,6 +293,20 @@ struct ChargeBody<'a> {
     #[serde(rename = "CardCVV")]
     card_cvv: &'a str,
     card_expiry_date: String,
+}
+
+impl<'a> ChargeBody<'a> {
+    /// A charge's body, and an authorization's (the same fields).
+    fn of(req: &'a ChargeRequest) -> Self {
+        Self {
+            reference: req.payment_id.to_string(),
+            amount: req.amount.get(),
+            currency: req.currency.as_str(),
+            card_number: req.card.number(),
+            card_cvv: req.card.cvv(),
+            card_expiry_date: req.card.expiry().to_string(),
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -12,8 +12,9 @@ use backon::{ExponentialBuilder, Retryable};
 use tracing::warn;
 
 use super::BankClientConfig;
+use crate::domain::bank::{AuthorizationOutcome, BankCaptureOutcome, CaptureRequest, VoidOutcome, VoidRequest};
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
-use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ids::{CaptureId, PaymentId, RefundId};
 
 /// Wraps any [`Bank`]: `Unsent` errors are retried within a budget of attempts; outcomes and
 /// every other error are returned at once. When the budget is spent the last `Unsent` error is
@@ -82,6 +83,29 @@ impl<B: Bank> Bank for RetryingBank<B> {
 
     async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError> {
         self.retry("refund_inquiry", &refund.to_string(), || self.inner.refunds_for(refund)).await
+    }
+
+    async fn authorize(&self, req: &ChargeRequest) -> Result<AuthorizationOutcome, BankError> {
+        let id = req.payment_id.to_string();
+        self.retry("authorization", &id, || self.inner.authorize(req)).await
+    }
+
+    async fn authorizations_for(&self, payment: PaymentId) -> Result<Vec<AuthorizationOutcome>, BankError> {
+        self.retry("authorization_inquiry", &payment.to_string(), || self.inner.authorizations_for(payment)).await
+    }
+
+    async fn capture(&self, req: &CaptureRequest) -> Result<BankCaptureOutcome, BankError> {
+        let id = req.capture_id.to_string();
+        self.retry("capture", &id, || self.inner.capture(req)).await
+    }
+
+    async fn captures_for(&self, capture: CaptureId) -> Result<Vec<BankCaptureOutcome>, BankError> {
+        self.retry("capture_inquiry", &capture.to_string(), || self.inner.captures_for(capture)).await
+    }
+
+    async fn void(&self, req: &VoidRequest) -> Result<VoidOutcome, BankError> {
+        let id = req.payment_id.to_string();
+        self.retry("void", &id, || self.inner.void(req)).await
     }
 }
 

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::card::CardDetails;
-use super::ids::{PaymentId, RefundId};
+use super::ids::{CaptureId, PaymentId, RefundId};
 use super::money::{Amount, Currency};
 
 /// A charge, keyed for idempotency by the stored payment's id: a retry moves no money twice.
@@ -58,6 +58,69 @@ pub enum BankRefundOutcome {
     },
 }
 
+impl ChargeRequest {
+    /// The same request as an authorization's: its own key, so the bank never confuses the two.
+    pub fn authorization_key(&self) -> String {
+        format!("authorize-{}", self.payment_id)
+    }
+}
+
+/// The answer to an authorization (a manual-capture payment's hold).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizationOutcome {
+    Approved { bank_authorization_id: String, expires_at_ms: u64 },
+    Declined { reason: String },
+}
+
+/// A capture of part or all of what is left of an authorization, keyed by the capture's id.
+#[derive(Debug, Clone)]
+pub struct CaptureRequest {
+    pub capture_id: CaptureId,
+    pub bank_authorization_id: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub final_capture: bool,
+}
+
+impl CaptureRequest {
+    pub fn idempotency_key(&self) -> String {
+        format!("capture-{}", self.capture_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BankCaptureOutcome {
+    Succeeded {
+        bank_capture_id: String,
+    },
+    /// A definitive refusal (e.g. `exceeds_authorized_amount`, `authorization_expired`).
+    Rejected {
+        reason: String,
+    },
+}
+
+/// A void of what is left of an authorization. Sending it again never moves money (a second
+/// void releases nothing), so it needs no inquiry.
+#[derive(Debug, Clone)]
+pub struct VoidRequest {
+    pub payment_id: PaymentId,
+    pub bank_authorization_id: String,
+}
+
+impl VoidRequest {
+    pub fn idempotency_key(&self) -> String {
+        format!("void-{}", self.payment_id)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VoidOutcome {
+    /// What was left is released (nothing, for one voided or expired before).
+    Released { amount: u64 },
+    /// Refused: e.g. `authorization_closed` (a final capture released the rest already).
+    Rejected { reason: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BankError {
     /// The request never reached the bank (the connection was refused): sending it again
@@ -84,4 +147,27 @@ pub trait Bank: Send + Sync {
 
     /// The same for a refund.
     async fn refunds_for(&self, refund: RefundId) -> Result<Vec<BankRefundOutcome>, BankError>;
+
+    /// Holds a manual-capture payment's amount on the card.
+    async fn authorize(&self, _req: &ChargeRequest) -> Result<AuthorizationOutcome, BankError> {
+        Err(BankError::Permanent("manual_capture_unsupported".into()))
+    }
+
+    /// Status inquiry of authorizations, as `charges_for`.
+    async fn authorizations_for(&self, _payment: PaymentId) -> Result<Vec<AuthorizationOutcome>, BankError> {
+        Ok(Vec::new())
+    }
+
+    async fn capture(&self, _req: &CaptureRequest) -> Result<BankCaptureOutcome, BankError> {
+        Err(BankError::Permanent("manual_capture_unsupported".into()))
+    }
+
+    /// Status inquiry of captures, by the capture's id.
+    async fn captures_for(&self, _capture: CaptureId) -> Result<Vec<BankCaptureOutcome>, BankError> {
+        Ok(Vec::new())
+    }
+
+    async fn void(&self, _req: &VoidRequest) -> Result<VoidOutcome, BankError> {
+        Err(BankError::Permanent("manual_capture_unsupported".into()))
+    }
 }

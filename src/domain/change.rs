@@ -4,8 +4,9 @@
 //! and the change land together or not at all, and of two racing writers only one lands: the
 //! other reads again and decides anew. The state rules live here and only here (the stores
 //! only check versions); a move that changes nothing is refused, so it records nothing.
+use super::capture::{CaptureOutcome, NewCapture};
 use super::events::{Cause, Event, EventType};
-use super::ids::RefundId;
+use super::ids::{CaptureId, RefundId};
 use super::inquiry::Attempts;
 use super::payment::{NewPayment, NewRefund, PaymentOutcome, PaymentView, Refund, RefundOutcome};
 use super::status::{PaymentStatus, RefundStatus};
@@ -18,6 +19,12 @@ pub enum Transition {
     RefundCreated(NewRefund),
     RefundProcessing(RefundId),
     RefundSettled(RefundId, RefundOutcome),
+    /// A manual-capture payment: the merchant asks to capture (`domain::capture`).
+    CaptureCreated(NewCapture),
+    CaptureProcessing(CaptureId),
+    CaptureSettled(CaptureId, CaptureOutcome),
+    /// A manual-capture payment: the merchant asks to cancel; carried out by the payment-worker.
+    CancelRequested,
 }
 
 /// Why a transition does not apply to the payment as read.
@@ -32,6 +39,20 @@ pub enum Refused {
     UnknownRefund,
     #[error("the payment has as many refunds as it may have")]
     TooManyRefunds,
+    /// Not a manual-capture payment that is AUTHORIZED, open to captures.
+    #[error("the payment cannot be captured")]
+    NotCapturable,
+    #[error("the authorization has expired")]
+    AuthorizationExpired,
+    #[error("not enough left to capture")]
+    InsufficientCapturable,
+    #[error("the payment has as many captures as it may have")]
+    TooManyCaptures,
+    #[error("the payment has no such capture")]
+    UnknownCapture,
+    /// Automatic, final, or with a capture in flight.
+    #[error("the payment cannot be canceled")]
+    NotCancelable,
 }
 
 /// Refunds one payment may have. Each event carries its payment with every refund, and an
@@ -87,7 +108,8 @@ impl Change {
     fn record(view: PaymentView, refund: Option<RefundId>, kind: EventType, at_ms: u64, cause: Cause) -> Self {
         let mut data = view.clone();
         data.payment.sealed_card = None;
-        let event = Event { kind, version: view.payment.version, at_ms, cause, refund_id: refund, data };
+        let event =
+            Event { kind, version: view.payment.version, at_ms, cause, refund_id: refund, capture_id: None, data };
         Self { view, refund, event, attempts_guard: None, notify: false }
     }
 }
@@ -96,6 +118,7 @@ impl PaymentView {
     /// `t` applied at `now_ms` on behalf of `cause`, or why it does not apply to this payment.
     pub fn apply(&self, t: Transition, now_ms: u64, cause: Cause) -> Result<Change, Refused> {
         let mut view = self.clone();
+        let mut capture = None;
         let (kind, refund) = match t {
             Transition::PaymentProcessing => {
                 move_payment(&mut view, PaymentStatus::Processing, now_ms)?;
@@ -103,8 +126,20 @@ impl PaymentView {
                 view.payment.bank_attempts = Some(Attempts::at(now_ms));
                 (EventType::PaymentProcessing, None)
             }
+            Transition::PaymentSettled(
+                outcome @ (PaymentOutcome::Authorized { .. } | PaymentOutcome::Ended { .. }),
+            ) => (super::capture_change::settle(&mut view, outcome, now_ms)?, None),
             Transition::PaymentSettled(outcome) => {
-                move_payment(&mut view, outcome.status(), now_ms)?;
+                let to = match &outcome {
+                    PaymentOutcome::Succeeded { .. } => PaymentStatus::Succeeded,
+                    PaymentOutcome::Declined { .. } => PaymentStatus::Declined,
+                    _ => PaymentStatus::Failed,
+                };
+                if to == PaymentStatus::Succeeded && view.payment.authorization.is_some() {
+                    // A manual-capture payment succeeds only by its captures (`Ended`).
+                    return Err(Refused::WrongState);
+                }
+                move_payment(&mut view, to, now_ms)?;
                 let p = &mut view.payment;
                 p.sealed_card = None;
                 let kind = match outcome {
@@ -120,9 +155,26 @@ impl PaymentView {
                         p.reason = Some(reason);
                         EventType::PaymentFailed
                     }
+                    PaymentOutcome::Authorized { .. } | PaymentOutcome::Ended { .. } => {
+                        unreachable!("matched above")
+                    }
                 };
                 (kind, None)
             }
+            Transition::CaptureCreated(new) => {
+                let id = new.id;
+                capture = Some(id);
+                (super::capture_change::create(&mut view, new, now_ms)?, None)
+            }
+            Transition::CaptureProcessing(id) => {
+                capture = Some(id);
+                (super::capture_change::processing(&mut view, id, now_ms)?, None)
+            }
+            Transition::CaptureSettled(id, outcome) => {
+                capture = Some(id);
+                (super::capture_change::settled(&mut view, id, outcome, now_ms)?, None)
+            }
+            Transition::CancelRequested => (super::capture_change::cancel_requested(&mut view, now_ms)?, None),
             Transition::RefundCreated(new) => {
                 let p = &mut view.payment;
                 if matches!(p.status, PaymentStatus::Declined | PaymentStatus::Failed)
@@ -168,11 +220,13 @@ impl PaymentView {
             }
         };
         view.payment.version += 1;
-        Ok(Change::record(view, refund, kind, now_ms, cause))
+        let mut change = Change::record(view, refund, kind, now_ms, cause);
+        change.event.capture_id = capture;
+        Ok(change)
     }
 }
 
-fn move_payment(view: &mut PaymentView, to: PaymentStatus, now_ms: u64) -> Result<(), Refused> {
+pub(super) fn move_payment(view: &mut PaymentView, to: PaymentStatus, now_ms: u64) -> Result<(), Refused> {
     let p = &mut view.payment;
     if !to.allowed_from().contains(&p.status) || p.status == to {
         return Err(Refused::WrongState);

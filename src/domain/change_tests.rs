@@ -24,6 +24,7 @@ fn created() -> Change {
         sealed_card: SealedCard("sealed".into()),
         created_at_ms: 1_000,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     Change::payment_created(&new, Cause::new(Actor::Merchant(merchant()), None))
 }

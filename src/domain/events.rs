@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::ids::{MerchantId, PaymentId, RefundId};
+use super::ids::{CaptureId, MerchantId, PaymentId, RefundId};
 use super::payment::PaymentView;
 
 macro_rules! event_types {
@@ -18,7 +18,29 @@ macro_rules! event_types {
 
             /// Whether it records a payment's final state.
             pub fn settles_payment(self) -> bool {
-                matches!(self, Self::PaymentSucceeded | Self::PaymentDeclined | Self::PaymentFailed)
+                matches!(
+                    self,
+                    Self::PaymentSucceeded | Self::PaymentDeclined | Self::PaymentFailed | Self::PaymentCanceled
+                )
+            }
+
+            /// Whether the change puts its payment at the back of the repair index (it moved to
+            /// a state a worker must carry on from, or asked a worker for something).
+            pub fn touches_repair(self) -> bool {
+                matches!(
+                    self,
+                    Self::PaymentProcessing
+                        | Self::PaymentAuthorized
+                        | Self::PaymentCancelRequested
+                        | Self::CaptureCreated
+                        | Self::CaptureProcessing
+                )
+            }
+
+            /// Whether the payment's sealed card goes with this change: at its final state, or
+            /// once authorized (captures need no card).
+            pub fn erases_card(self) -> bool {
+                self.settles_payment() || self == Self::PaymentAuthorized
             }
 
             pub fn as_str(self) -> &'static str {
@@ -45,6 +67,13 @@ event_types! {
     RefundProcessing => "refund.processing",
     RefundSucceeded => "refund.succeeded",
     RefundFailed => "refund.failed",
+    PaymentAuthorized => "payment.authorized",
+    PaymentCancelRequested => "payment.cancel_requested",
+    PaymentCanceled => "payment.canceled",
+    CaptureCreated => "capture.created",
+    CaptureProcessing => "capture.processing",
+    CaptureSucceeded => "capture.succeeded",
+    CaptureFailed => "capture.failed",
 }
 
 impl fmt::Display for EventType {
@@ -149,6 +178,8 @@ pub struct Event {
     pub cause: Cause,
     /// The refund that changed, for `refund.*` events.
     pub refund_id: Option<RefundId>,
+    /// The capture that changed, for `capture.*` events.
+    pub capture_id: Option<CaptureId>,
     /// The payment with its refunds right after the change; never card data (the sealed card
     /// is left out when the event is built).
     pub data: PaymentView,

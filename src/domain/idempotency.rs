@@ -2,7 +2,7 @@
 //! another body is refused, the same key while the first request is in flight is a conflict.
 use serde::{Deserialize, Serialize};
 
-use super::ids::{MerchantId, PaymentId, RefundId};
+use super::ids::{CaptureId, MerchantId, PaymentId, RefundId};
 use super::money::{Amount, Currency};
 
 /// A client's `Idempotency-Key`, scoped to its merchant.
@@ -44,13 +44,34 @@ pub enum Accepted {
         #[serde(rename = "Currency")]
         currency: Currency,
     },
+    /// A capture of `amount` of a manual-capture payment, stored PENDING.
+    Capture {
+        #[serde(rename = "CaptureID")]
+        capture_id: CaptureId,
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+        #[serde(rename = "Amount")]
+        amount: Amount,
+        #[serde(rename = "Currency")]
+        currency: Currency,
+        #[serde(rename = "FinalCapture")]
+        final_capture: bool,
+    },
+    /// A cancel of a manual-capture payment, to be carried out by the payment-worker.
+    Cancel {
+        #[serde(rename = "PaymentID")]
+        payment_id: PaymentId,
+    },
 }
 
 impl Accepted {
-    /// The payment the answer is about (the refunded one, for a refund).
+    /// The payment the answer is about (the refunded, captured or canceled one).
     pub fn payment_id(&self) -> PaymentId {
         match self {
-            Self::Payment { payment_id } | Self::Refund { payment_id, .. } => *payment_id,
+            Self::Payment { payment_id }
+            | Self::Refund { payment_id, .. }
+            | Self::Capture { payment_id, .. }
+            | Self::Cancel { payment_id } => *payment_id,
         }
     }
 }

@@ -51,6 +51,7 @@ macro_rules! uuid_id {
 
 uuid_id!(PaymentId, "payment");
 uuid_id!(RefundId, "refund");
+uuid_id!(CaptureId, "capture");
 
 /// A string that is not a UUID was given where an id was expected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

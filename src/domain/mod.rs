@@ -1,6 +1,8 @@
 //! The domain: what a payment and a refund are, which states they may move between, and the
 //! ports (traits) that storage, queue, bank and vault offer. No AWS, axum or tokio in here.
 pub mod bank;
+pub mod capture;
+mod capture_change;
 pub mod card;
 pub mod change;
 pub mod events;

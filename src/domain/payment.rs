@@ -1,4 +1,5 @@
 //! A payment and its refunds, as stored and as shown.
+use super::capture::{Authorization, CaptureMethod};
 use super::card::{CardDetails, SealedCard};
 use super::ids::{MerchantId, PaymentId, RefundId};
 use super::inquiry::Attempts;
@@ -15,6 +16,7 @@ pub struct PaymentRequest {
     pub currency: Currency,
     pub card: CardDetails,
     pub tags: Tags,
+    pub capture_method: CaptureMethod,
 }
 
 /// A payment as it is written the first time: PENDING, card sealed.
@@ -30,10 +32,12 @@ pub struct NewPayment {
     pub sealed_card: SealedCard,
     pub created_at_ms: u64,
     pub tags: Tags,
+    pub capture_method: CaptureMethod,
 }
 
 impl NewPayment {
-    /// The payment as it is first stored: PENDING, nothing refunded, its card sealed.
+    /// The payment as it is first stored: PENDING, nothing refunded, its card sealed. A
+    /// manual-capture payment has nothing to refund until something is captured.
     pub fn pending(&self) -> Payment {
         Payment {
             id: self.id,
@@ -50,11 +54,15 @@ impl NewPayment {
             created_at_ms: self.created_at_ms,
             updated_at_ms: self.created_at_ms,
             refunded_amount: 0,
-            refundable_left: self.amount.get(),
+            refundable_left: match self.capture_method {
+                CaptureMethod::Automatic => self.amount.get(),
+                CaptureMethod::Manual => 0,
+            },
             refund_timestamp_ms: None,
             version: 1,
             bank_attempts: None,
             tags: self.tags.clone(),
+            authorization: (self.capture_method == CaptureMethod::Manual).then(Authorization::default),
         }
     }
 }
@@ -87,9 +95,31 @@ pub struct Payment {
     pub bank_attempts: Option<Attempts>,
     /// The merchant's reference and metadata, as given at creation.
     pub tags: Tags,
+    /// A manual-capture payment's authorization and captures; `None` for an automatic one.
+    pub authorization: Option<Authorization>,
 }
 
 impl Payment {
+    pub fn capture_method(&self) -> CaptureMethod {
+        if self.authorization.is_some() { CaptureMethod::Manual } else { CaptureMethod::Automatic }
+    }
+
+    /// What a new capture may take now: nothing unless AUTHORIZED, unexpired at `now_ms`, not
+    /// being canceled and not closed by a final capture.
+    pub fn capturable_now(&self, now_ms: u64) -> u64 {
+        match &self.authorization {
+            Some(a)
+                if self.status == PaymentStatus::Authorized
+                    && !a.expired_at(now_ms)
+                    && a.cancel_requested_at_ms.is_none()
+                    && !a.closed_by_final_capture() =>
+            {
+                a.capturable_left
+            }
+            _ => 0,
+        }
+    }
+
     /// True once succeeded refunds add up to the price.
     pub fn fully_refunded(&self) -> bool {
         self.refunded_amount >= self.amount.get()
@@ -131,28 +161,40 @@ pub struct PaymentView {
 }
 
 impl PaymentView {
-    /// Clients poll until this is false.
+    /// Clients poll until this is false. An AUTHORIZED payment waits on its merchant (to capture
+    /// or cancel), not on a worker, unless a capture or a cancel is under way.
     pub fn in_flight(&self) -> bool {
-        !self.payment.status.is_final() || self.refunds.iter().any(|r| !r.status.is_final())
+        let p = &self.payment;
+        let payment = match (&p.authorization, p.status) {
+            (Some(a), PaymentStatus::Authorized) => a.capture_in_flight() || a.cancel_requested_at_ms.is_some(),
+            (_, status) => !status.is_final(),
+        };
+        payment || self.refunds.iter().any(|r| !r.status.is_final())
     }
 }
 
 /// How a charge ended: one typed update per final transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PaymentOutcome {
-    Succeeded { bank_charge_id: String },
-    Declined { reason: String },
-    Failed { reason: String },
-}
-
-impl PaymentOutcome {
-    pub fn status(&self) -> PaymentStatus {
-        match self {
-            Self::Succeeded { .. } => PaymentStatus::Succeeded,
-            Self::Declined { .. } => PaymentStatus::Declined,
-            Self::Failed { .. } => PaymentStatus::Failed,
-        }
-    }
+    Succeeded {
+        bank_charge_id: String,
+    },
+    Declined {
+        reason: String,
+    },
+    Failed {
+        reason: String,
+    },
+    /// A manual-capture payment's hold, approved.
+    Authorized {
+        bank_authorization_id: String,
+        expires_at_ms: u64,
+    },
+    /// A manual-capture payment ends: SUCCEEDED for what was captured, CANCELED when nothing
+    /// was (`reason`: why, when it was not the merchant's cancel).
+    Ended {
+        reason: Option<String>,
+    },
 }
 
 /// How a refund ended.

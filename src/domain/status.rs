@@ -7,9 +7,14 @@ use std::str::FromStr;
 pub enum PaymentStatus {
     Pending,
     Processing,
+    /// A manual-capture payment the bank holds the money of, until captured, voided or expired.
+    Authorized,
     Succeeded,
     Declined,
     Failed,
+    /// A manual-capture payment ended with nothing captured: canceled, or its authorization
+    /// expired.
+    Canceled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,6 +24,9 @@ pub enum RefundStatus {
     Succeeded,
     Failed,
 }
+
+/// A capture of a manual-capture payment: the same life as a refund's.
+pub type CaptureStatus = RefundStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown status {0:?}")]
@@ -59,9 +67,11 @@ macro_rules! status_strings {
 status_strings!(PaymentStatus {
     Pending => "PENDING",
     Processing => "PROCESSING",
+    Authorized => "AUTHORIZED",
     Succeeded => "SUCCEEDED",
     Declined => "DECLINED",
     Failed => "FAILED",
+    Canceled => "CANCELED",
 });
 
 status_strings!(RefundStatus {
@@ -73,18 +83,21 @@ status_strings!(RefundStatus {
 
 impl PaymentStatus {
     pub fn is_final(self) -> bool {
-        matches!(self, Self::Succeeded | Self::Declined | Self::Failed)
+        matches!(self, Self::Succeeded | Self::Declined | Self::Failed | Self::Canceled)
     }
 
     /// The states a payment may be in for a move to `self` to be allowed.
     /// A worker that crashed mid-charge is replaced by one that picks the PROCESSING payment up
     /// again (the bank's idempotency key makes that safe); that is no move, so it is not here.
+    /// A manual-capture payment ends from AUTHORIZED: SUCCEEDED for what was captured, or
+    /// CANCELED; one canceled before it was authorized ends CANCELED from PENDING.
     pub fn allowed_from(self) -> &'static [PaymentStatus] {
         use PaymentStatus::*;
         match self {
             Pending => &[],
             Processing => &[Pending],
-            Succeeded | Declined | Failed => &[Pending, Processing],
+            Authorized | Declined | Failed => &[Pending, Processing],
+            Succeeded | Canceled => &[Pending, Processing, Authorized],
         }
     }
 }
@@ -110,12 +123,14 @@ impl RefundStatus {
 mod tests {
     use super::*;
 
-    const PAYMENTS: [PaymentStatus; 5] = [
+    const PAYMENTS: [PaymentStatus; 7] = [
         PaymentStatus::Pending,
         PaymentStatus::Processing,
+        PaymentStatus::Authorized,
         PaymentStatus::Succeeded,
         PaymentStatus::Declined,
         PaymentStatus::Failed,
+        PaymentStatus::Canceled,
     ];
 
     #[test]
@@ -136,6 +151,15 @@ mod tests {
         assert_eq!(RefundStatus::Succeeded.allowed_from(), &[RefundStatus::Processing]);
         for to in [RefundStatus::Succeeded, RefundStatus::Failed] {
             assert!(to.allowed_from().iter().all(|from| !from.is_final()));
+        }
+    }
+
+    #[test]
+    fn an_authorization_is_not_final_and_ends_only_captured_or_canceled() {
+        assert!(!PaymentStatus::Authorized.is_final() && PaymentStatus::Canceled.is_final());
+        for to in PAYMENTS {
+            let from_authorized = to.allowed_from().contains(&PaymentStatus::Authorized);
+            assert_eq!(from_authorized, matches!(to, PaymentStatus::Succeeded | PaymentStatus::Canceled), "{to}");
         }
     }
 

@@ -8,7 +8,7 @@ use super::attrs::{Item, n, s};
 use super::items::{PaymentItem, RefundItem, from_item, to_item};
 use super::keys::*;
 use crate::domain::events::{Actor, Cause, Event, EventType};
-use crate::domain::ids::{MerchantId, PaymentId, RefundId};
+use crate::domain::ids::{CaptureId, MerchantId, PaymentId, RefundId};
 use crate::domain::payment::PaymentView;
 use crate::domain::ports::StoreError;
 
@@ -33,6 +33,8 @@ struct EventItem {
     merchant_id: MerchantId,
     #[serde(rename = "RefundID", default, skip_serializing_if = "Option::is_none")]
     refund_id: Option<RefundId>,
+    #[serde(rename = "CaptureID", default, skip_serializing_if = "Option::is_none")]
+    capture_id: Option<CaptureId>,
     data: DataItem,
 }
 
@@ -58,6 +60,7 @@ pub fn event_item(e: &Event, notify: bool) -> Item {
         payment_id: p.id,
         merchant_id: p.merchant_id.clone(),
         refund_id: e.refund_id,
+        capture_id: e.capture_id,
         data: DataItem {
             // `Change` leaves the card out of an event's data; this keeps it out whatever built it.
             payment: PaymentItem::from(&crate::domain::payment::Payment { sealed_card: None, ..p.clone() }),
@@ -97,6 +100,7 @@ pub fn event_from_item(item: &Item) -> Result<Event, StoreError> {
             idempotency_key: e.idempotency_key,
         },
         refund_id: e.refund_id,
+        capture_id: e.capture_id,
         data: PaymentView {
             payment: e.data.payment.into(),
             refunds: e.data.refunds.into_iter().map(Into::into).collect(),
@@ -126,6 +130,7 @@ mod tests {
             sealed_card: SealedCard("v1.secret".into()),
             created_at_ms: 1_700_000_000_123,
             tags: Default::default(),
+            capture_method: Default::default(),
         };
         let mut cause = Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into()));
         cause.idempotency_key = true;

@@ -5,7 +5,9 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
 use super::attrs::{Item, s};
+use super::capture_items::AuthorizationItem;
 use super::keys::*;
+use crate::domain::capture::Authorization;
 use crate::domain::card::SealedCard;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::inquiry::Attempts;
@@ -62,6 +64,9 @@ pub(super) struct PaymentItem {
     merchant_reference: Option<MerchantReference>,
     #[serde(default, skip_serializing_if = "Metadata::is_empty")]
     metadata: Metadata,
+    /// Manual capture only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorization: Option<AuthorizationItem>,
 }
 
 /// Written by the first change that sets them and by `record_attempt` only: a change computed
@@ -72,11 +77,19 @@ pub const BANK_LAST_ATTEMPT: &str = "BankLastAttempt";
 
 /// The attributes of `PaymentItem` that may be absent; a change that clears one removes it.
 pub const PAYMENT_OPTIONAL: &[&str] =
-    &["CustomerName", "Reason", "BankChargeID", "RefundTimestamp", "MerchantReference", "Metadata"];
+    &["CustomerName", "Reason", "BankChargeID", "RefundTimestamp", "MerchantReference", "Metadata", "Authorization"];
 /// The same for a change that makes the payment final: it also removes a card that a payment
 /// written before `CARD_SK` existed still holds on its own item.
-pub const PAYMENT_OPTIONAL_FINAL: &[&str] =
-    &["CustomerName", "Reason", CARD, "BankChargeID", "RefundTimestamp", "MerchantReference", "Metadata"];
+pub const PAYMENT_OPTIONAL_FINAL: &[&str] = &[
+    "CustomerName",
+    "Reason",
+    CARD,
+    "BankChargeID",
+    "RefundTimestamp",
+    "MerchantReference",
+    "Metadata",
+    "Authorization",
+];
 /// The same for `RefundItem`.
 pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID", "Metadata"];
 
@@ -145,6 +158,7 @@ impl From<&Payment> for PaymentItem {
             bank_last_attempt: p.bank_attempts.map(|a| a.last_ms),
             merchant_reference: p.tags.merchant_reference.clone(),
             metadata: p.tags.metadata.clone(),
+            authorization: p.authorization.as_ref().map(AuthorizationItem::from),
         }
     }
 }
@@ -235,7 +249,7 @@ pub fn new_refund_item(r: &Refund) -> Item {
 
 /// An item of a payment's collection that is the payment, one of its refunds, or its card.
 pub enum Record {
-    Payment(Payment),
+    Payment(Box<Payment>),
     Refund(Refund),
     Card(SealedCard),
 }
@@ -243,7 +257,7 @@ pub enum Record {
 /// The payment or refund `item` holds, by its sort key; `None` for any other item (an event).
 pub fn record_from_item(item: &Item) -> Result<Option<Record>, StoreError> {
     match item.get(SK).and_then(|v| v.as_s().ok()).map(String::as_str) {
-        Some(PAYMENT_SK) => payment_from_item(item).map(|p| Some(Record::Payment(p))),
+        Some(PAYMENT_SK) => payment_from_item(item).map(|p| Some(Record::Payment(Box::new(p)))),
         Some(sk) if sk.starts_with(REFUND_SK_PREFIX) => refund_from_item(item).map(|r| Some(Record::Refund(r))),
         Some(CARD_SK) => Ok(item.get(CARD).and_then(|v| v.as_s().ok()).map(|c| Record::Card(SealedCard(c.clone())))),
         _ => Ok(None),
@@ -276,6 +290,7 @@ impl From<PaymentItem> for Payment {
             version: p.version,
             bank_attempts: attempts(p.bank_first_attempt, p.bank_last_attempt),
             tags: Tags { merchant_reference: p.merchant_reference, metadata: p.metadata },
+            authorization: p.authorization.map(Authorization::from),
         }
     }
 }
@@ -321,6 +336,7 @@ mod tests {
             sealed_card: SealedCard("v1.k.x".into()),
             created_at_ms: 1_700_000_000_000,
             tags: Default::default(),
+            capture_method: Default::default(),
         };
         let item = new_payment_item(&new.pending());
         for (attr, want) in [("Status", "PENDING"), ("Currency", "EUR"), (SK, PAYMENT_SK)] {

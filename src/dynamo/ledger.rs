@@ -40,7 +40,7 @@ impl DynamoStore {
                 .map_err(classify)?;
             for item in out.items() {
                 match record_from_item(item)? {
-                    Some(Record::Payment(p)) => payments.push(p),
+                    Some(Record::Payment(p)) => payments.push(*p),
                     Some(Record::Refund(r)) => refunds.entry(r.payment_id).or_default().push(r),
                     Some(Record::Card(_)) | None => {}
                 }

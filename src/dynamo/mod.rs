@@ -4,6 +4,7 @@
 //! file of its role: `payments`, `events`, `idempotency`, `repair`, `merchants`, `webhooks` (endpoints) and
 //! `deliveries`.
 mod attrs;
+mod capture_items;
 mod deliveries;
 mod error;
 mod event_items;

@@ -47,8 +47,8 @@ impl Payments for DynamoStore {
             }
         } else {
             let index = match c.event.kind {
-                EventType::PaymentProcessing => Repair::Touch(repair_sk(c.event.at_ms, &p.id.to_string())),
                 k if k.settles_payment() => Repair::Leave,
+                k if k.touches_repair() => Repair::Touch(repair_sk(c.event.at_ms, &p.id.to_string())),
                 _ => Repair::Keep,
             };
             let mut sets = payment_attributes(p);
@@ -57,12 +57,11 @@ impl Payments for DynamoStore {
             sets.extend(filter_keys(p));
             let at = (payment_pk(p.id), PAYMENT_SK.to_owned());
             let guard = c.attempts_guard.filter(|_| c.refund.is_none());
-            let settles = c.event.kind.settles_payment();
-            let optional = if settles { PAYMENT_OPTIONAL_FINAL } else { PAYMENT_OPTIONAL };
+            let optional = if c.event.kind.erases_card() { PAYMENT_OPTIONAL_FINAL } else { PAYMENT_OPTIONAL };
             actions.push(self.update_item(at, sets, optional, index, Some(c.read_version()), guard)?);
             kinds.push(ConflictKind::Changed);
-            if settles {
-                // The card is erased with the final state, in the same write.
+            if c.event.kind.erases_card() {
+                // The card is erased with the final state (or the authorization), in the same write.
                 actions.push(self.delete_card(p.id)?);
                 kinds.push(ConflictKind::Changed);
             }
@@ -91,7 +90,7 @@ impl Payments for DynamoStore {
         // Events sort before the payment's own items: skip them.
         for item in self.whole_partition(&payment_pk(id), "SK >= :sk", PAYMENT_SK).await? {
             match record_from_item(&item)? {
-                Some(Record::Payment(p)) => payment = Some(p),
+                Some(Record::Payment(p)) => payment = Some(*p),
                 Some(Record::Refund(r)) => refunds.push(r),
                 Some(Record::Card(c)) => card = Some(c),
                 None => {}

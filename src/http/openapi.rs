@@ -36,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("GET", "/payments"),
     ("GET", "/payments/{id}"),
     ("PATCH", "/payments/{id}/refund"),
+    ("POST", "/payments/{id}/capture"),
+    ("POST", "/payments/{id}/cancel"),
     ("GET", "/payments/{id}/events"),
     ("GET", "/events"),
     ("GET", "/events/{id}"),

@@ -21,6 +21,8 @@ pub fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::create_payment, payments::list_payments))
         .routes(routes!(payments::get_payment))
         .routes(routes!(payments::refund))
+        .routes(routes!(payments::capture::capture))
+        .routes(routes!(payments::capture::cancel))
         .routes(routes!(events::payment_events))
         .routes(routes!(events::list_events))
         .routes(routes!(events::get_event))

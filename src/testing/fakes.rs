@@ -8,8 +8,9 @@ use async_trait::async_trait;
 
 use super::memory::MemoryStore;
 use crate::app::Services;
+use crate::domain::bank::{AuthorizationOutcome, BankCaptureOutcome, CaptureRequest, VoidOutcome, VoidRequest};
 use crate::domain::bank::{Bank, BankError, BankRefundOutcome, ChargeOutcome, ChargeRequest, RefundRequest};
-use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ids::{CaptureId, PaymentId, RefundId};
 use crate::domain::ports::{Clock, Job, JobQueue, QueueError, Stores};
 use crate::vault::AeadVault;
 
@@ -89,6 +90,14 @@ pub struct FakeBank {
     /// The books: what was applied, per reference, oldest first.
     pub charged: Mutex<HashMap<PaymentId, Vec<ChargeOutcome>>>,
     pub refunded: Mutex<HashMap<RefundId, Vec<BankRefundOutcome>>>,
+    /// Manual capture: scripts, the keys of each request, and the books.
+    pub authorization_script: Mutex<VecDeque<Scripted<AuthorizationOutcome>>>,
+    pub capture_script: Mutex<VecDeque<Scripted<BankCaptureOutcome>>>,
+    pub void_script: Mutex<VecDeque<Scripted<VoidOutcome>>>,
+    pub holds: Mutex<Vec<String>>,
+    pub authorized: Mutex<HashMap<PaymentId, Vec<AuthorizationOutcome>>>,
+    pub captured: Mutex<HashMap<CaptureId, Vec<BankCaptureOutcome>>>,
+    pub voided: Mutex<HashMap<PaymentId, Vec<VoidOutcome>>>,
     /// Keys the bank still remembers.
     keys: Mutex<HashSet<String>>,
 }
@@ -101,6 +110,21 @@ impl FakeBank {
 
     pub fn then_charge_lost(&self, applied: ChargeOutcome) -> &Self {
         self.charge_script.lock().unwrap().push_back(Scripted::Lost(applied));
+        self
+    }
+
+    pub fn then_capture(&self, answer: Scripted<BankCaptureOutcome>) -> &Self {
+        self.capture_script.lock().unwrap().push_back(answer);
+        self
+    }
+
+    pub fn then_authorize(&self, answer: Scripted<AuthorizationOutcome>) -> &Self {
+        self.authorization_script.lock().unwrap().push_back(answer);
+        self
+    }
+
+    pub fn then_void(&self, answer: Scripted<VoidOutcome>) -> &Self {
+        self.void_script.lock().unwrap().push_back(answer);
         self
     }
 
@@ -178,6 +202,45 @@ impl Bank for FakeBank {
         self.inquiry(format!("refunds?reference={refund}"))?;
         Ok(self.refunded.lock().unwrap().get(&refund).cloned().unwrap_or_default())
     }
+
+    async fn authorize(&self, req: &ChargeRequest) -> Result<AuthorizationOutcome, BankError> {
+        let key = req.authorization_key();
+        self.holds.lock().unwrap().push(key.clone());
+        let approved = AuthorizationOutcome::Approved {
+            bank_authorization_id: format!("au_{}", req.payment_id),
+            expires_at_ms: Self::HOLD_EXPIRES_AT,
+        };
+        run(key, req.payment_id, &self.keys, &self.authorized, &self.authorization_script, approved)
+    }
+
+    async fn authorizations_for(&self, payment: PaymentId) -> Result<Vec<AuthorizationOutcome>, BankError> {
+        self.inquiry(format!("authorizations?reference={payment}"))?;
+        Ok(self.authorized.lock().unwrap().get(&payment).cloned().unwrap_or_default())
+    }
+
+    async fn capture(&self, req: &CaptureRequest) -> Result<BankCaptureOutcome, BankError> {
+        let key = req.idempotency_key();
+        self.holds.lock().unwrap().push(key.clone());
+        let ok = BankCaptureOutcome::Succeeded { bank_capture_id: format!("cp_{}", req.capture_id) };
+        run(key, req.capture_id, &self.keys, &self.captured, &self.capture_script, ok)
+    }
+
+    async fn captures_for(&self, capture: CaptureId) -> Result<Vec<BankCaptureOutcome>, BankError> {
+        self.inquiry(format!("captures?reference={capture}"))?;
+        Ok(self.captured.lock().unwrap().get(&capture).cloned().unwrap_or_default())
+    }
+
+    async fn void(&self, req: &VoidRequest) -> Result<VoidOutcome, BankError> {
+        let key = req.idempotency_key();
+        self.holds.lock().unwrap().push(key.clone());
+        let released = VoidOutcome::Released { amount: 0 };
+        run(key, req.payment_id, &self.keys, &self.voided, &self.void_script, released)
+    }
+}
+
+impl FakeBank {
+    /// When the fake's authorizations expire: a week after `World`'s clock starts.
+    pub const HOLD_EXPIRES_AT: u64 = 1_800_000_000_000 + 7 * 86_400_000;
 }
 
 /// The use cases on memory, with handles to every fake.
@@ -257,6 +320,7 @@ pub fn sample_event() -> crate::domain::events::Event {
         sealed_card: SealedCard("v1.sealed".into()),
         created_at_ms: 1_800_000_000_123,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     Change::payment_created(&new, Cause::new(Actor::Merchant(m), None)).event
 }

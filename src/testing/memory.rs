@@ -149,7 +149,7 @@ impl Payments for MemoryStore {
             }
         }
         let at = c.event.at_ms;
-        let payment_moved = before.is_none_or(|row| row.record.status != p.status);
+        let payment_moved = before.is_none_or(|row| row.record.status != p.status) || c.event.kind.touches_repair();
         let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), at);
         // Bank attempts are moved by `record_attempt` only, never back by a change.
         let mut payment = p.clone();

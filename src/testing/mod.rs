@@ -8,6 +8,7 @@ pub mod memory;
 mod memory_webhooks;
 pub mod process;
 pub mod store_suite;
+mod store_suite_capture;
 mod store_suite_webhooks;
 
 pub use fakes::{FakeBank, FixedClock, RecordingQueue, World};

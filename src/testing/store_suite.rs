@@ -43,6 +43,7 @@ pub(super) fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
             merchant_reference: Some(crate::domain::reference::MerchantReference::parse("order-1").unwrap()),
             metadata: crate::domain::reference::Metadata::parse([("channel".into(), "web".into())]).unwrap(),
         },
+        capture_method: Default::default(),
     }
 }
 
@@ -78,12 +79,12 @@ fn answer() -> Accepted {
     }
 }
 
-fn conflict(kind: ConflictKind) -> Result<(), StoreError> {
+pub(super) fn conflict(kind: ConflictKind) -> Result<(), StoreError> {
     Err(StoreError::Conflict(kind))
 }
 
 /// Index reads (listing, the repair index) may lag a write on real DynamoDB: poll them.
-async fn until<T>(what: &str, mut read: impl AsyncFnMut() -> Option<T>) -> T {
+pub(super) async fn until<T>(what: &str, mut read: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         if let Some(v) = read().await {
@@ -94,7 +95,7 @@ async fn until<T>(what: &str, mut read: impl AsyncFnMut() -> Option<T>) -> T {
     }
 }
 
-fn worker() -> Cause {
+pub(super) fn worker() -> Cause {
     Cause::new(Actor::PaymentWorker, Some("4bf92f3577b34da6a3ce929d0e0e4736".into()))
 }
 
@@ -134,6 +135,7 @@ pub async fn run(stores: &Stores) {
     bank_attempts_are_noted_and_never_moved_back(stores).await;
     seeded_merchants_exist_and_others_do_not(stores).await;
     super::store_suite_webhooks::run(stores).await;
+    super::store_suite_capture::run(stores).await;
 }
 
 async fn payments_are_written_once_and_read_back(s: &Stores) {

@@ -15,7 +15,10 @@ pub struct EventBody {
     #[schema(example = "evt_0b6f8c1e2b7d4c1e9a550d2f3b4c5d6e_3")]
     event_id: String,
     /// `payment.created`, `payment.processing`, `payment.succeeded`, `payment.declined`,
-    /// `payment.failed`, `refund.created`, `refund.processing`, `refund.succeeded`, `refund.failed`.
+    /// `payment.failed`, `refund.created`, `refund.processing`, `refund.succeeded`, `refund.failed`;
+    /// with manual capture also `payment.authorized`, `payment.cancel_requested`,
+    /// `payment.canceled`, `capture.created`, `capture.processing`, `capture.succeeded`,
+    /// `capture.failed`.
     #[schema(example = "payment.succeeded")]
     r#type: &'static str,
     /// When the change was made, ms since the epoch.
@@ -40,6 +43,10 @@ pub struct EventBody {
     #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
     #[schema(format = "uuid", nullable = false)]
     refund_id: Option<String>,
+    /// The capture that changed, for `capture.*` events.
+    #[serde(rename = "CaptureID", skip_serializing_if = "Option::is_none")]
+    #[schema(format = "uuid", nullable = false)]
+    capture_id: Option<String>,
     /// The payment, with its refunds, right after the change.
     data: PaymentBody,
 }
@@ -55,6 +62,7 @@ pub fn event(e: &Event) -> EventBody {
         idempotency_key: e.cause.idempotency_key,
         payment_id: e.data.payment.id.to_string(),
         refund_id: e.refund_id.map(|r| r.to_string()),
+        capture_id: e.capture_id.map(|c| c.to_string()),
         data: view(&e.data),
     }
 }
@@ -68,6 +76,9 @@ struct Body {
     /// event resource names it).
     #[serde(rename = "RefundID", skip_serializing_if = "Option::is_none")]
     refund_id: Option<String>,
+    /// Likewise the capture of a `capture.*` event.
+    #[serde(rename = "CaptureID", skip_serializing_if = "Option::is_none")]
+    capture_id: Option<String>,
     data: PaymentBody,
 }
 
@@ -80,6 +91,7 @@ pub fn webhook_body(event: &Event) -> String {
         r#type: event.kind.as_str(),
         timestamp,
         refund_id: event.refund_id.map(|r| r.to_string()),
+        capture_id: event.capture_id.map(|c| c.to_string()),
         data: view(&event.data),
     };
     serde_json::to_string(&body).expect("a webhook body serialises")

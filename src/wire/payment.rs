@@ -3,9 +3,12 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::domain::capture::Capture;
 use crate::domain::payment::{Payment, PaymentView, Refund};
 
-/// `PENDING -> PROCESSING -> SUCCEEDED | DECLINED | FAILED`; a final state never changes.
+/// `PENDING -> PROCESSING -> SUCCEEDED | DECLINED | FAILED`; with manual capture
+/// `PENDING -> PROCESSING -> AUTHORIZED | DECLINED | FAILED`, then `AUTHORIZED -> SUCCEEDED`
+/// (something captured) `| CANCELED` (nothing captured). A final state never changes.
 #[derive(ToSchema)]
 #[schema(as = PaymentStatus)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -13,9 +16,38 @@ use crate::domain::payment::{Payment, PaymentView, Refund};
 pub enum PaymentStatusDoc {
     Pending,
     Processing,
+    Authorized,
     Succeeded,
     Declined,
     Failed,
+    Canceled,
+}
+
+/// One capture of a manual-capture payment.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = Capture)]
+pub struct CaptureBody {
+    #[serde(rename = "CaptureID")]
+    #[schema(format = "uuid")]
+    capture_id: String,
+    /// Minor units.
+    amount: u64,
+    /// `PENDING -> PROCESSING -> SUCCEEDED | FAILED`.
+    #[schema(value_type = RefundStatusDoc)]
+    status: &'static str,
+    /// Nothing more was to be captured after it.
+    final_capture: bool,
+    /// Why it failed (e.g. `authorization_expired`), when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reason: Option<String>,
+    /// Creation time, ms since the epoch.
+    timestamp: u64,
+    /// Last change, ms since the epoch.
+    updated_timestamp: u64,
+    /// The merchant's metadata (`{}` when none).
+    metadata: std::collections::BTreeMap<String, String>,
 }
 
 /// `PENDING -> PROCESSING -> SUCCEEDED | FAILED`; a final state never changes.
@@ -113,6 +145,33 @@ pub struct PaymentBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     refunds: Option<Vec<RefundBody>>,
+    /// `automatic` or `manual`.
+    #[schema(example = "manual")]
+    capture_method: &'static str,
+    /// Manual capture only: what the bank holds (0 until `AUTHORIZED`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    authorized_amount: Option<u64>,
+    /// Manual capture only: the sum of succeeded captures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    captured_amount: Option<u64>,
+    /// Manual capture only: what a new capture may take now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    capturable_amount: Option<u64>,
+    /// Manual capture only: until when the bank holds the money (ms since the epoch), once authorized.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    authorization_expires_at: Option<u64>,
+    /// Manual capture only: when the merchant asked to cancel, until the payment is final.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    cancel_requested_at: Option<u64>,
+    /// Manual capture only: its captures, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    captures: Option<Vec<CaptureBody>>,
 }
 
 fn refund(r: &Refund) -> RefundBody {
@@ -128,7 +187,22 @@ fn refund(r: &Refund) -> RefundBody {
     }
 }
 
+fn capture(c: &Capture) -> CaptureBody {
+    CaptureBody {
+        capture_id: c.id.to_string(),
+        amount: c.amount.get(),
+        status: c.status.as_str(),
+        final_capture: c.final_capture,
+        reason: c.reason.clone(),
+        timestamp: c.created_at_ms,
+        updated_timestamp: c.updated_at_ms,
+        metadata: c.metadata.pairs().clone(),
+    }
+}
+
 pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
+    let a = p.authorization.as_ref();
+    let now = crate::util::now_ms();
     PaymentBody {
         payment_id: p.id.to_string(),
         merchant_id: p.merchant_id.to_string(),
@@ -149,6 +223,13 @@ pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
         merchant_reference: p.tags.merchant_reference.as_ref().map(|r| r.as_str().to_owned()),
         metadata: p.tags.metadata.pairs().clone(),
         refunds: refunds.map(|rs| rs.iter().map(refund).collect()),
+        capture_method: p.capture_method().as_str(),
+        authorized_amount: a.map(|a| a.authorized_amount),
+        captured_amount: a.map(|a| a.captured_amount),
+        capturable_amount: a.map(|_| p.capturable_now(now)),
+        authorization_expires_at: a.and_then(|a| a.expires_at_ms),
+        cancel_requested_at: a.and_then(|a| a.cancel_requested_at_ms).filter(|_| !p.status.is_final()),
+        captures: a.map(|a| a.captures.iter().map(capture).collect()),
     }
 }
 

@@ -81,6 +81,7 @@ async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -
         sealed_card: payment_platform::domain::card::SealedCard("v1.x.y".into()),
         created_at_ms: now as u64,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     let created = payment_platform::domain::change::Change::payment_created(
         &new,

@@ -114,6 +114,7 @@ async fn the_repair_path_completes_a_payment_whose_message_was_never_sent() {
         sealed_card: vault.seal(&card, id).unwrap(),
         created_at_ms: now,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     let cause = Cause::new(Actor::Merchant(new.merchant_id.clone()), None);
     store.commit(&Change::payment_created(&new, cause), None).await.unwrap();

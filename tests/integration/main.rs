@@ -18,6 +18,7 @@ mod identity;
 mod infra_apply;
 mod infra_names;
 mod infra_plan;
+mod manual_capture;
 mod observability;
 mod postman;
 mod search;

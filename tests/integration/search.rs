@@ -58,6 +58,7 @@ async fn write(store: &DynamoStore, m: &Made) {
             merchant_reference: m.reference.as_deref().map(|r| MerchantReference::parse(r).unwrap()),
             metadata: Metadata::default(),
         },
+        capture_method: Default::default(),
     };
     let cause = || Cause::new(Actor::Merchant(new.merchant_id.clone()), None);
     let created = Change::payment_created(&new, cause());

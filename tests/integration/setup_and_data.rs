@@ -137,6 +137,7 @@ async fn setup_adds_the_index_an_older_table_lacks_and_its_payments_keep_working
         sealed_card: payment_platform::domain::card::SealedCard("v1.x.y".into()),
         created_at_ms: 1_800_000_000_000,
         tags: Default::default(),
+        capture_method: Default::default(),
     };
     let cause = || Cause::new(Actor::PaymentWorker, None);
     store.commit(&Change::payment_created(&new, cause()), None).await.unwrap();

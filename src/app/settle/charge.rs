@@ -1,4 +1,5 @@
-//! Charging a payment at the bank (the payment-worker's job).
+//! Charging a payment at the bank (the payment-worker's job); a manual-capture payment is
+//! authorized instead, and carried on in `capture.rs`.
 use super::{CARD_UNAVAILABLE, NOTHING_CHARGED};
 use crate::app::bank_calls::{Resolved, Subject};
 use crate::app::changes::Landed;
@@ -23,7 +24,13 @@ impl Services {
             Ok(None) => return Step::Poison("unknown payment".into()),
             Err(e) => return Step::Retry(e.to_string()),
         };
+        let canceled_early = view.payment.authorization.as_ref().is_some_and(|a| a.cancel_requested_at_ms.is_some());
         let (view, fresh) = match view.payment.status {
+            // A manual-capture payment canceled before it was sent: nothing is held, nothing to ask.
+            PaymentStatus::Pending if canceled_early => {
+                let ended = PaymentOutcome::Ended { reason: None };
+                return self.settle_charge(view, ended, &cause).await;
+            }
             PaymentStatus::Pending => match self.change(view, Transition::PaymentProcessing, &cause).await {
                 Ok(Landed::Yes(view)) => (view, true),
                 // A twin message's worker started it meanwhile: its attempt's outcome is unknown
@@ -36,6 +43,7 @@ impl Services {
                 self.hold(id, None).await;
                 (view, false)
             }
+            PaymentStatus::Authorized => return self.drive_authorized(bank, view, &cause).await,
             _ => return Step::Done,
         };
         let payment = &view.payment;
@@ -54,7 +62,10 @@ impl Services {
             }
             Some(Err(_)) | None => (None, CARD_UNAVAILABLE),
         };
-        let subject = Subject { payment: id, refund: None, operation: "charge" };
+        if view.payment.authorization.is_some() {
+            return self.authorize(bank, view, (attempts, fresh), (req, reason), &cause).await;
+        }
+        let subject = Subject { payment: id, refund: None, operation: "charge", resend: true };
         let send = req.as_ref().map(|req| || bank.charge(req));
         let resolved = self.resolve(subject, attempts, fresh, send, || bank.charges_for(id)).await;
         let outcome = match resolved {
@@ -73,7 +84,7 @@ impl Services {
         self.settle_charge(view, outcome, &cause).await
     }
 
-    async fn settle_charge(&self, view: PaymentView, outcome: PaymentOutcome, cause: &Cause) -> Step {
+    pub(super) async fn settle_charge(&self, view: PaymentView, outcome: PaymentOutcome, cause: &Cause) -> Step {
         let id = view.payment.id;
         match self.change(view, Transition::PaymentSettled(outcome), cause).await {
             Ok(Landed::Yes(view)) => {

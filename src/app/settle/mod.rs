@@ -1,6 +1,7 @@
 //! The workers' use cases, one file each: charge a payment (`charge.rs`), carry out a refund
 //! (`refund.rs`), repair what got stuck (`repair.rs`). Each returns a `Step` (`app::Step`) that
 //! tells the worker runtime what to do with the message. Here: what charge and refund share.
+mod capture;
 mod charge;
 mod refund;
 mod repair;

@@ -31,10 +31,13 @@ impl Services {
         if refund.status.is_final() {
             return Step::Done;
         }
-        let charge_id = match (view.payment.status, view.payment.bank_charge_id.clone()) {
+        // A manual-capture payment's refunds name its authorization: the bank gives back only
+        // what was captured under it (and a refund here never asks more, `refundable_left`).
+        let authorization = view.payment.authorization.as_ref().and_then(|a| a.bank_authorization_id.clone());
+        let charge_id = match (view.payment.status, view.payment.bank_charge_id.clone().or(authorization)) {
             // The payment's settlement enqueues this refund again (`release_waiting_refunds`).
             (PaymentStatus::Pending | PaymentStatus::Processing, _) => return Step::NotReady,
-            (PaymentStatus::Succeeded, Some(c)) => c,
+            (PaymentStatus::Succeeded | PaymentStatus::Authorized, Some(c)) => c,
             (status, _) => {
                 let reason = format!("payment_{}", status.as_str().to_ascii_lowercase());
                 return self.finish_refund(view, refund_id, RefundOutcome::Failed { reason }, &cause).await;
@@ -58,7 +61,7 @@ impl Services {
         let attempts = started.unwrap_or(Attempts::at(refund.updated_at_ms));
         let req =
             RefundRequest { refund_id, bank_charge_id: charge_id, amount: refund.amount, currency: refund.currency };
-        let subject = Subject { payment: payment_id, refund: Some(refund_id), operation: "refund" };
+        let subject = Subject { payment: payment_id, refund: Some(refund_id), operation: "refund", resend: true };
         let send = Some(|| bank.refund(&req));
         let resolved = self.resolve(subject, attempts, fresh, send, || bank.refunds_for(refund_id)).await;
         let outcome = match resolved {

@@ -1,6 +1,7 @@
 //! The use cases on the in-memory ports (`crate::testing`): every branch of creating,
 //! refunding, charging, settling and repairing, without an emulator. The memory store is held
 //! to the DynamoDB adapter by `testing::store_suite`, so what passes here holds there.
+mod capture;
 mod charge;
 mod create;
 mod events;
@@ -37,6 +38,7 @@ fn request(card: &str, price: u64) -> PaymentRequest {
         currency: Currency::parse("EUR").unwrap(),
         card: CardDetails::new(card.into(), "123".into(), Expiry { year: 2039, month: 12 }),
         tags: Default::default(),
+        capture_method: Default::default(),
     }
 }
 
@@ -61,6 +63,7 @@ fn new_payment(id: PaymentId, sealed: &str, created_at_ms: u64) -> crate::domain
         sealed_card: crate::domain::card::SealedCard(sealed.into()),
         created_at_ms,
         tags: Default::default(),
+        capture_method: Default::default(),
     }
 }
 

@@ -145,6 +145,11 @@ fn every_error() -> Vec<ApiError> {
         AppError::NothingLeftToRefund,
         AppError::TooManyRefunds(100),
         AppError::RefundExceedsRemaining { left: 1 },
+        AppError::NotCapturable(PaymentStatus::Pending),
+        AppError::AuthorizationExpired,
+        AppError::CaptureExceedsCapturable { left: 1 },
+        AppError::TooManyCaptures(50),
+        AppError::NotCancelable,
         AppError::InvalidCursor,
         AppError::EventNotFound,
         AppError::TooManyEndpoints(16),
@@ -165,6 +170,11 @@ fn every_error() -> Vec<ApiError> {
             | AppError::NothingLeftToRefund
             | AppError::TooManyRefunds(_)
             | AppError::RefundExceedsRemaining { .. }
+            | AppError::NotCapturable(_)
+            | AppError::AuthorizationExpired
+            | AppError::CaptureExceedsCapturable { .. }
+            | AppError::TooManyCaptures(_)
+            | AppError::NotCancelable
             | AppError::InvalidCursor
             | AppError::EventNotFound
             | AppError::TooManyEndpoints(_)

@@ -1,7 +1,9 @@
-//! The payments resource (README, "API"): create, read, list and refund. Each handler carries
+//! The payments resource (README, "API"): create, read, list and refund; capture and cancel
+//! (`capture.rs`). Each handler carries
 //! its OpenAPI description (`#[utoipa::path]`): every status it can answer, with the error codes
 //! of each (see `error::ApiError::parts`).
 mod accept;
+pub(crate) mod capture;
 pub(crate) mod filters;
 pub mod payload;
 pub(crate) mod views;

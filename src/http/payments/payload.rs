@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
+use crate::domain::capture::CaptureMethod;
 use crate::domain::card::{CardDetails, Expiry};
 use crate::domain::money::{Amount, Currency};
 use crate::domain::payment::PaymentRequest;
@@ -53,6 +54,11 @@ pub struct PaymentRequestDoc {
     /// payment, its events and webhooks. Never put card data in it.
     #[schema(nullable = false, example = json!({"channel": "web"}))]
     metadata: Option<std::collections::HashMap<String, String>>,
+    /// `automatic` (default): charged at once. `manual`: authorized at once, then captured with
+    /// `POST /payments/{id}/capture` (in parts, until a final one) or canceled with
+    /// `POST /payments/{id}/cancel`.
+    #[schema(nullable = false, pattern = "^(automatic|manual)$", example = "manual")]
+    capture_method: Option<String>,
 }
 
 /// `CardCVV`: the seed's client sends a number, others a string (needed for a leading zero).
@@ -234,6 +240,16 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
         .string("MerchantReference", false)
         .and_then(|s| f.check("MerchantReference", "invalid_format", MerchantReference::parse(s)));
     let tags = Tags { merchant_reference, metadata: f.metadata(Metadata::parse) };
+    let capture_method = f
+        .string("CaptureMethod", false)
+        .and_then(|s| {
+            f.check(
+                "CaptureMethod",
+                "invalid_value",
+                s.parse::<CaptureMethod>().map_err(|()| "must be automatic or manual"),
+            )
+        })
+        .unwrap_or_default();
     let value = (|| {
         Some(PaymentRequest {
             customer_id: customer_id?,
@@ -242,6 +258,7 @@ pub fn payment_request(map: &Map<String, Value>, today: (u16, u8)) -> Result<Pay
             currency: currency?,
             card: CardDetails::new(number?, cvv?, expiry?),
             tags,
+            capture_method,
         })
     })();
     f.finish(value)
@@ -253,6 +270,40 @@ pub fn refund_request(map: &Map<String, Value>) -> Result<(Option<Amount>, Metad
     let amount = f.amount("Amount", false);
     let metadata = f.metadata(Metadata::parse_for_refund);
     f.finish(Some((amount, metadata)))
+}
+
+/// `POST /payments/{id}/capture`: an optional `Amount` (default: all that is capturable),
+/// `FinalCapture` (default true) and `Metadata`.
+pub fn capture_request(map: &Map<String, Value>) -> Result<((Option<Amount>, bool), Metadata), ApiError> {
+    let mut f = Fields::new(map);
+    let amount = f.amount("Amount", false);
+    let last = match f.get("FinalCapture", false) {
+        None => true,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => {
+            f.type_error("FinalCapture", "a boolean");
+            true
+        }
+    };
+    let metadata = f.metadata(Metadata::parse_for_refund);
+    f.finish(Some(((amount, last), metadata)))
+}
+
+/// The capture body as the OpenAPI document shows it (`capture_request` reads it).
+#[derive(ToSchema)]
+#[serde(rename_all = "PascalCase")]
+#[schema(as = CaptureRequest, example = json!({"Amount": 600, "FinalCapture": false, "Metadata": {"shipment": "1 of 2"}}))]
+#[allow(dead_code)] // documentation only
+pub struct CaptureRequestDoc {
+    /// Minor units; at most `CapturableAmount`. Default: all of it.
+    #[schema(minimum = 1, maximum = 9_007_199_254_740_991_i64, nullable = false)]
+    amount: Option<u64>,
+    /// Nothing more will be captured after this one (default true); the rest is released.
+    #[schema(nullable = false)]
+    final_capture: Option<bool>,
+    /// As a refund's (at most 1024 bytes in all).
+    #[schema(nullable = false)]
+    metadata: Option<std::collections::HashMap<String, String>>,
 }
 
 #[cfg(test)]

@@ -54,6 +54,39 @@ pub struct RefundAccepted {
     status: &'static str,
 }
 
+/// `POST /payments/{id}/capture` accepted it (or an idempotent replay returns the first answer).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct CaptureAccepted {
+    #[serde(rename = "CaptureID")]
+    #[schema(format = "uuid")]
+    capture_id: String,
+    #[serde(rename = "PaymentID")]
+    #[schema(format = "uuid")]
+    payment_id: String,
+    /// Minor units.
+    amount: u64,
+    #[schema(example = "EUR")]
+    currency: &'static str,
+    /// Nothing more will be captured after it; the bank releases the rest.
+    final_capture: bool,
+    /// Always `PENDING` here: its progress shows in the payment's `Captures`.
+    #[schema(value_type = crate::wire::payment::RefundStatusDoc, example = "PENDING")]
+    status: &'static str,
+}
+
+/// `POST /payments/{id}/cancel` accepted it: the payment-worker releases what is not captured,
+/// and the payment ends `CANCELED` (or `SUCCEEDED` for what was captured).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct CancelAccepted {
+    #[serde(rename = "PaymentID")]
+    #[schema(format = "uuid")]
+    payment_id: String,
+    #[schema(example = true)]
+    cancel_requested: bool,
+}
+
 /// The 202's body for what was accepted, and the payment it is about (its `Location`).
 pub fn accepted(answer: &Accepted) -> (PaymentId, String) {
     let (payment, body) = match answer {
@@ -70,6 +103,21 @@ pub fn accepted(answer: &Accepted) -> (PaymentId, String) {
                 refund_id: refund_id.to_string(),
                 status: "PENDING",
             }),
+        ),
+        Accepted::Capture { capture_id, payment_id, amount, currency, final_capture } => (
+            *payment_id,
+            serde_json::to_string(&CaptureAccepted {
+                capture_id: capture_id.to_string(),
+                payment_id: payment_id.to_string(),
+                amount: amount.get(),
+                currency: currency.as_str(),
+                final_capture: *final_capture,
+                status: "PENDING",
+            }),
+        ),
+        Accepted::Cancel { payment_id } => (
+            *payment_id,
+            serde_json::to_string(&CancelAccepted { payment_id: payment_id.to_string(), cancel_requested: true }),
         ),
     };
     (payment, body.expect("a 202 body serialises"))
