@@ -56,8 +56,8 @@ reconcile: ## Compare the records of the last 24 h with the bank's books (make d
 	AWS_ENDPOINT_URL=$${AWS_ENDPOINT_URL:-http://127.0.0.1:4566} AWS_ACCESS_KEY_ID=$${AWS_ACCESS_KEY_ID:-test} \
 		AWS_SECRET_ACCESS_KEY=$${AWS_SECRET_ACCESS_KEY:-test} cargo run -q --locked --bin reconcile -- $(RECONCILE_ARGS)
 
-chaos: webhook-verifier ## The full chaos runs (200+ payments, faults, SIGKILLed workers, a bank that forgets keys, a bank SIGKILLed mid-request), each judged by reconcile
-	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} \
+chaos: webhook-verifier ## The full chaos runs (200+ payments, 60 manual captures, faults, SIGKILLed workers, a bank that forgets keys, a bank SIGKILLed mid-request), each judged by reconcile
+	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} CHAOS_CAPTURES=$${CHAOS_CAPTURES:-60} \
 		localstack/with-emulator.sh 4598 cargo test --test integration --locked --features testing chaos -- --nocapture
 
 NEWMAN := postman/node_modules/.bin/newman

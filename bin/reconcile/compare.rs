@@ -7,19 +7,29 @@ use payment_platform::domain::payment::PaymentView;
 use payment_platform::domain::status::{PaymentStatus, RefundStatus};
 use serde::Deserialize;
 
+#[path = "holds.rs"]
+mod holds;
+
 /// One line of the bank's books (the simulator's `GET /ledger`; an acquirer's settlement file).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct BankLine {
-    /// `charge` or `refund`.
+    /// `charge`, `refund`, `authorization`, `capture` or `void`.
     pub kind: String,
-    /// The merchant's reference: the payment id of a charge, the refund id of a refund.
+    /// The merchant's reference: the payment id of a charge, an authorization or a void, the
+    /// refund id of a refund, the capture id of a capture.
     pub reference: String,
     pub amount: u64,
-    /// `approved` | `declined` for charges, `succeeded` | `rejected` for refunds.
+    /// `approved` | `declined` for charges and authorizations, `succeeded` | `rejected` for the rest.
     pub outcome: String,
     #[serde(default)]
     pub applied_at: u64,
+    /// A capture's `Final`.
+    #[serde(default)]
+    pub final_capture: Option<bool>,
+    /// Until when an authorization holds its amount.
+    #[serde(default)]
+    pub expires_at: Option<u64>,
 }
 
 impl BankLine {
@@ -30,16 +40,49 @@ impl BankLine {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mismatch {
-    ChargedTwice { payment: String, times: usize },
-    ChargedNotSucceeded { payment: String, status: PaymentStatus },
-    SucceededNotCharged { payment: String },
-    ChargeAmountDiffers { payment: String, platform: u64, bank: u64 },
-    RefundedTwice { refund: String, times: usize },
-    RefundedNotSucceeded { refund: String, status: RefundStatus },
-    SucceededNotRefunded { refund: String },
-    RefundAmountDiffers { refund: String, platform: u64, bank: u64 },
-    RefundsAboveCharge { payment: String, refunded: u64, charged: u64 },
-    UnknownReference { kind: String, reference: String },
+    ChargedTwice {
+        payment: String,
+        times: usize,
+    },
+    ChargedNotSucceeded {
+        payment: String,
+        status: PaymentStatus,
+    },
+    SucceededNotCharged {
+        payment: String,
+    },
+    ChargeAmountDiffers {
+        payment: String,
+        platform: u64,
+        bank: u64,
+    },
+    RefundedTwice {
+        refund: String,
+        times: usize,
+    },
+    RefundedNotSucceeded {
+        refund: String,
+        status: RefundStatus,
+    },
+    SucceededNotRefunded {
+        refund: String,
+    },
+    RefundAmountDiffers {
+        refund: String,
+        platform: u64,
+        bank: u64,
+    },
+    RefundsAboveCharge {
+        payment: String,
+        refunded: u64,
+        charged: u64,
+    },
+    UnknownReference {
+        kind: String,
+        reference: String,
+    },
+    /// Manual capture (`holds.rs`).
+    Hold(holds::HoldMismatch),
 }
 
 impl fmt::Display for Mismatch {
@@ -67,6 +110,7 @@ impl fmt::Display for Mismatch {
             Self::UnknownReference { kind, reference } => {
                 write!(f, "unknown_reference kind={kind} reference={reference}")
             }
+            Self::Hold(m) => m.fmt(f),
         }
     }
 }
@@ -101,6 +145,17 @@ pub fn reconcile(
     for view in platform {
         let p = &view.payment;
         let id = p.id.to_string();
+        if p.authorization.is_some() {
+            let charged = holds::compare(view, &by_ref, range.1, &mut summary, &mut found);
+            for kind in ["authorization", "void"] {
+                known.insert((kind.to_owned(), id.clone()));
+            }
+            for c in p.authorization.iter().flat_map(|a| &a.captures) {
+                known.insert(("capture".to_owned(), c.id.to_string()));
+            }
+            refunds(view, &by_ref, charged, &mut summary, &mut found, &mut known);
+            continue;
+        }
         let charges = by_ref.get(&("charge", id.as_str())).cloned().unwrap_or_default();
         summary.bank_charges += charges.len();
         let charged: u64 = charges.iter().map(|l| l.amount).sum();
@@ -122,36 +177,7 @@ pub fn reconcile(
             }
             _ => {}
         }
-        let mut refunded = 0;
-        for r in &view.refunds {
-            summary.refunds += 1;
-            let rid = r.id.to_string();
-            let done = by_ref.get(&("refund", rid.as_str())).cloned().unwrap_or_default();
-            summary.bank_refunds += done.len();
-            refunded += done.iter().map(|l| l.amount).sum::<u64>();
-            if done.len() > 1 {
-                found.push(Mismatch::RefundedTwice { refund: rid.clone(), times: done.len() });
-            }
-            match (r.status, done.first()) {
-                (RefundStatus::Pending | RefundStatus::Processing, _) => summary.in_flight += 1,
-                (RefundStatus::Succeeded, None) => found.push(Mismatch::SucceededNotRefunded { refund: rid.clone() }),
-                (RefundStatus::Succeeded, Some(line)) if line.amount != r.amount.get() => {
-                    found.push(Mismatch::RefundAmountDiffers {
-                        refund: rid.clone(),
-                        platform: r.amount.get(),
-                        bank: line.amount,
-                    })
-                }
-                (RefundStatus::Failed, Some(_)) => {
-                    found.push(Mismatch::RefundedNotSucceeded { refund: rid.clone(), status: r.status })
-                }
-                _ => {}
-            }
-            known.insert(("refund".to_owned(), rid));
-        }
-        if refunded > charged {
-            found.push(Mismatch::RefundsAboveCharge { payment: id.clone(), refunded, charged });
-        }
+        refunds(view, &by_ref, charged, &mut summary, &mut found, &mut known);
         known.insert(("charge".to_owned(), id));
     }
     for line in lines.iter().filter(|l| l.moved_money() && (range.0..=range.1).contains(&l.applied_at)) {
@@ -161,6 +187,49 @@ pub fn reconcile(
         }
     }
     (summary, found)
+}
+
+/// A payment's refunds against the bank's refund lines, and all of them against what it was
+/// `charged` (or, with manual capture, what was captured).
+fn refunds(
+    view: &PaymentView,
+    by_ref: &HashMap<(&str, &str), Vec<&BankLine>>,
+    charged: u64,
+    summary: &mut Summary,
+    found: &mut Vec<Mismatch>,
+    known: &mut HashSet<(String, String)>,
+) {
+    let id = view.payment.id.to_string();
+    let mut refunded = 0;
+    for r in &view.refunds {
+        summary.refunds += 1;
+        let rid = r.id.to_string();
+        let done = by_ref.get(&("refund", rid.as_str())).cloned().unwrap_or_default();
+        summary.bank_refunds += done.len();
+        refunded += done.iter().map(|l| l.amount).sum::<u64>();
+        if done.len() > 1 {
+            found.push(Mismatch::RefundedTwice { refund: rid.clone(), times: done.len() });
+        }
+        match (r.status, done.first()) {
+            (RefundStatus::Pending | RefundStatus::Processing, _) => summary.in_flight += 1,
+            (RefundStatus::Succeeded, None) => found.push(Mismatch::SucceededNotRefunded { refund: rid.clone() }),
+            (RefundStatus::Succeeded, Some(line)) if line.amount != r.amount.get() => {
+                found.push(Mismatch::RefundAmountDiffers {
+                    refund: rid.clone(),
+                    platform: r.amount.get(),
+                    bank: line.amount,
+                })
+            }
+            (RefundStatus::Failed, Some(_)) => {
+                found.push(Mismatch::RefundedNotSucceeded { refund: rid.clone(), status: r.status })
+            }
+            _ => {}
+        }
+        known.insert(("refund".to_owned(), rid));
+    }
+    if refunded > charged {
+        found.push(Mismatch::RefundsAboveCharge { payment: id, refunded, charged });
+    }
 }
 
 #[cfg(test)]

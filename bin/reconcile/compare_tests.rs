@@ -40,7 +40,15 @@ fn with_refund(mut v: PaymentView, status: RefundStatus, amount: u64) -> Payment
 }
 
 fn line(kind: &str, reference: impl ToString, amount: u64, outcome: &str) -> BankLine {
-    BankLine { kind: kind.into(), reference: reference.to_string(), amount, outcome: outcome.into(), applied_at: 1_500 }
+    BankLine {
+        kind: kind.into(),
+        reference: reference.to_string(),
+        amount,
+        outcome: outcome.into(),
+        applied_at: 1_500,
+        final_capture: None,
+        expires_at: None,
+    }
 }
 
 const RANGE: (u64, u64) = (0, 10_000);
@@ -118,4 +126,74 @@ fn money_moved_in_the_range_for_an_older_payment_is_known() {
     assert_eq!(found, []);
     let (_, found) = reconcile(&[], &HashSet::new(), &[refund_of_last_week], RANGE);
     assert_eq!(found.len(), 1);
+}
+
+fn manual(status: PaymentStatus) -> PaymentView {
+    let mut v = payment(status, 1000);
+    v.payment.authorization = Some(payment_platform::domain::capture::Authorization {
+        bank_authorization_id: Some("au".into()),
+        authorized_amount: 1000,
+        ..Default::default()
+    });
+    v
+}
+
+fn captured(mut v: PaymentView, status: payment_platform::domain::status::CaptureStatus, amount: u64) -> PaymentView {
+    let a = v.payment.authorization.as_mut().unwrap();
+    a.captures.push(payment_platform::domain::capture::Capture {
+        id: payment_platform::domain::ids::CaptureId::new(),
+        amount: Amount::parse(i128::from(amount)).unwrap(),
+        status,
+        final_capture: false,
+        reason: None,
+        bank_capture_id: None,
+        created_at_ms: 2_000,
+        updated_at_ms: 2_000,
+        sent_at_ms: None,
+        metadata: Default::default(),
+    });
+    v
+}
+
+fn hold(v: &PaymentView, expires_at: u64) -> BankLine {
+    BankLine { expires_at: Some(expires_at), ..line("authorization", v.payment.id, 1000, "approved") }
+}
+
+#[test]
+fn a_manual_payment_captured_and_ended_as_the_bank_says_has_no_mismatch() {
+    use payment_platform::domain::status::RefundStatus::Succeeded;
+    let v = captured(manual(PaymentStatus::Succeeded), Succeeded, 1000);
+    let c = v.payment.authorization.as_ref().unwrap().captures[0].id;
+    let canceled = manual(PaymentStatus::Canceled);
+    let lines = [
+        hold(&v, 9_000),
+        BankLine { final_capture: Some(true), ..line("capture", c, 1000, "succeeded") },
+        hold(&canceled, 9_000),
+        line("void", canceled.payment.id, 1000, "succeeded"),
+    ];
+    let (_, found) = reconcile(&[v, canceled], &HashSet::new(), &lines, RANGE);
+    assert_eq!(found, []);
+}
+
+#[test]
+fn captured_twice_above_the_hold_or_held_after_the_end_is_a_mismatch() {
+    use payment_platform::domain::status::RefundStatus::Succeeded;
+    let v = captured(captured(manual(PaymentStatus::Succeeded), Succeeded, 600), Succeeded, 500);
+    let caps: Vec<_> = v.payment.authorization.as_ref().unwrap().captures.iter().map(|c| c.id).collect();
+    let left_held = manual(PaymentStatus::Canceled);
+    let lines = [
+        hold(&v, 9_000),
+        line("capture", caps[0], 600, "succeeded"),
+        line("capture", caps[0], 600, "succeeded"),
+        line("capture", caps[1], 500, "succeeded"),
+        hold(&left_held, 99_000),
+    ];
+    let (_, found) = reconcile(&[v.clone(), left_held.clone()], &HashSet::new(), &lines, RANGE);
+    let text: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert!(text.iter().any(|t| t.starts_with("captured_twice")), "{text:?}");
+    assert!(text.iter().any(|t| t.starts_with("captures_above_authorization")), "{text:?}");
+    assert!(text.iter().any(|t| t == &format!("held_after_final payment={} held=1000", left_held.payment.id)));
+    let expired = [hold(&left_held, 5_000)];
+    let (_, found) = reconcile(&[left_held], &HashSet::new(), &expired, RANGE);
+    assert_eq!(found, [], "an expired hold holds nothing");
 }

@@ -10,6 +10,7 @@ mod bank_outcomes;
 mod bank_sim;
 mod chaos;
 mod chaos_bank;
+mod chaos_capture;
 mod dev_script;
 mod e2e;
 mod events;

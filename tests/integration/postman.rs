@@ -133,5 +133,15 @@ async fn run_collection(sys: &System, n: u64) {
     let ledger = sys.bank.ledger().await;
     let approved = full["PaymentID"].as_str().unwrap();
     assert_eq!(ledger["ChargesByReference"][approved], 1, "{ledger}");
-    assert_eq!(ledger["RefundedAmount"], 2500 * n, "{ledger}");
+    // 2500 of the approved payment and 500 of the manual-capture one (folder 9) per run.
+    assert_eq!(ledger["RefundedAmount"], (2500 + 500) * n, "{ledger}");
+    // Folder 9 captured 3000 in two parts and had 1500 released by a cancel, per run; nothing
+    // stays held.
+    let holds = &ledger["Holds"];
+    assert_eq!(
+        (holds["CapturedAmount"].as_u64(), holds["ReleasedAmount"].as_u64()),
+        (Some(3000 * n), Some(1500 * n)),
+        "{holds}"
+    );
+    assert_eq!((holds["HeldAmount"].as_u64(), &holds["OverCaptured"]), (Some(0), &serde_json::json!([])), "{holds}");
 }
