@@ -99,6 +99,22 @@ impl Api {
         Ok(Accepted { id, sent_ms })
     }
 
+    /// `POST /payments` with `CaptureMethod: manual`: authorized, not charged.
+    pub async fn create_manual(&self, i: usize) -> Result<Accepted, String> {
+        let sent_ms = now_ms();
+        let mut body = payment_body(i);
+        body["CaptureMethod"] = json!("manual");
+        let v = self.accepted("POST", self.http.post(format!("{}/payments", self.base)), &body).await?;
+        let id = v["paymentID"].as_str().ok_or("POST no paymentID")?.to_owned();
+        Ok(Accepted { id, sent_ms })
+    }
+
+    /// `POST /payments/{id}/capture` of all that is left, final.
+    pub async fn capture(&self, payment_id: &str) -> Result<(), String> {
+        let req = self.http.post(format!("{}/payments/{payment_id}/capture", self.base));
+        self.accepted("POST capture", req, &json!({})).await.map(|_| ())
+    }
+
     /// `PATCH /payments/{id}/refund` of the whole amount.
     pub async fn refund(&self, payment_id: &str) -> Result<AcceptedRefund, String> {
         let sent_ms = now_ms();

@@ -238,6 +238,45 @@ pub async fn refunds(ctx: &RunCtx<'_>, payments: Vec<String>) -> FlowStats {
     flow_stats((ctx.workers, ctx.concurrency, n), request, &sent, refund_is_final)
 }
 
+/// Manual capture, the whole lifecycle: `n` payments authorized, then each captured whole, at
+/// the run's concurrency, waiting for each stage in the table (not through the API, so the
+/// waiting costs the services nothing). Answers how many ended SUCCEEDED.
+pub async fn manual_capture(ctx: &RunCtx<'_>, n: usize) -> usize {
+    let api = Arc::clone(ctx.api);
+    let out = drive(ctx.concurrency, Until::Calls(n), move |i| {
+        let api = Arc::clone(&api);
+        async move { api.create_manual(i).await }
+    })
+    .await;
+    let ids: Arc<Vec<String>> = Arc::new(out.successes.into_iter().map(|(_, _, a)| a.id).collect());
+    let authorized = reach(ctx, &ids, "AUTHORIZED").await;
+    let api = Arc::clone(ctx.api);
+    let to_capture = Arc::clone(&ids);
+    drive(ctx.concurrency, Until::Calls(authorized), move |i| {
+        let (api, ids) = (Arc::clone(&api), Arc::clone(&to_capture));
+        async move { api.capture(&ids[i]).await }
+    })
+    .await;
+    reach(ctx, &ids, "SUCCEEDED").await
+}
+
+/// Polls the table until every one of `ids` has `status` (or the run's timeout); how many have.
+async fn reach(ctx: &RunCtx<'_>, ids: &[String], status: &str) -> usize {
+    let keys: Vec<_> = ids.iter().map(|id| payment_key(id)).collect();
+    let deadline = tokio::time::Instant::now() + ctx.timeout;
+    loop {
+        let read = ctx.tracker.read(&keys).await.unwrap_or_default();
+        let there = read.values().filter(|f| f.status == status).count();
+        if there == ids.len() || tokio::time::Instant::now() >= deadline {
+            if there < ids.len() {
+                eprintln!("bench: {there} of {} payments {status} within {:?}", ids.len(), ctx.timeout);
+            }
+            return there;
+        }
+        tokio::time::sleep(ctx.poll).await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

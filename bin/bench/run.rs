@@ -33,6 +33,9 @@ const WORKER_VARS: &[&str] = &[
     "BANK_MAX_ATTEMPTS",
 ];
 
+/// The phase of the authorize + capture lifecycle (manual capture).
+const MANUAL_PHASE: &str = "authorize+capture (manual)";
+
 struct Measured {
     api: Vec<LevelStats>,
     floor: Vec<LevelStats>,
@@ -280,6 +283,17 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     } else {
         None
     };
+    // Manual capture: the authorize + capture lifecycle, beside create + charge above.
+    if args.refunds > 0 {
+        let n = args.refunds;
+        eprintln!("bench: manual capture, {n} payments authorized then captured");
+        let (before, cpu_before) = (sys.snapshot(&stack).await, sys.cpu(&stack));
+        let done = phases::manual_capture(&ctx, n).await as u64;
+        tokio::time::sleep(SETTLE_PAUSE).await;
+        let calls = requests::phase(MANUAL_PHASE, "payment", done, &before, &sys.snapshot(&stack).await);
+        cpu.push(cpu::phase(MANUAL_PHASE, "payment", done, &cpu_before, &sys.cpu(&stack)).with_calls(calls.total));
+        aws.push(calls);
+    }
     sys.stop_all(Some(&stack)).await;
 
     // Another build against this one, if asked for.

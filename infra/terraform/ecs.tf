@@ -115,6 +115,7 @@ locals {
     { name = "BANK_MAX_ATTEMPTS", value = tostring(var.bank_max_attempts) },
     { name = "BANK_KEY_TTL_SECS", value = tostring(var.bank_key_ttl_secs) },
     { name = "BANK_LATE_APPLY_MS", value = tostring(var.bank_late_apply_ms) },
+    { name = "AUTHORIZATION_VALIDITY_SECS", value = tostring(var.authorization_validity_secs) },
   ]
 
   # Every worker on 4446 (the binaries' defaults differ: 4446, 4447, 4449), the port the worker

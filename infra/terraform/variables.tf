@@ -260,6 +260,12 @@ variable "bank_late_apply_ms" {
   default     = 60000
 }
 
+variable "authorization_validity_secs" {
+  description = "AUTHORIZATION_VALIDITY_SECS: how long a manual-capture payment's authorization is kept (at most the acquirer's own hold); past it a capture is refused and the payment ends."
+  type        = number
+  default     = 604800
+}
+
 variable "webhook_timeout_ms" {
   description = "WEBHOOK_TIMEOUT_MS: limit of one webhook delivery attempt (100 to 60000)."
   type        = number

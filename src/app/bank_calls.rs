@@ -28,6 +28,9 @@ pub struct BankPolicy {
     /// own retries of refused connections, its timeouts, and clock skew between workers. Added
     /// to the bank's late-application bound before "nothing applied" counts as final.
     pub send_slack: Duration,
+    /// How long an authorization is kept (`AUTHORIZATION_VALIDITY_SECS`), when the bank's own
+    /// hold is longer.
+    pub authorization_validity: Duration,
 }
 
 impl Default for BankPolicy {
@@ -38,6 +41,7 @@ impl Default for BankPolicy {
             min_delay: Duration::from_millis(50),
             max_delay: Duration::from_secs(2),
             send_slack: Duration::from_secs(33),
+            authorization_validity: Duration::from_secs(7 * 86_400),
         }
     }
 }

@@ -32,4 +32,9 @@ pub struct BankArgs {
     /// has passed since the last attempt, "nothing applied" is final.
     #[arg(long, env = "BANK_LATE_APPLY_MS", default_value_t = 60_000)]
     pub bank_late_apply_ms: u64,
+    /// How long a manual-capture payment's authorization is kept, in seconds: past it (or past
+    /// the bank's own expiry, if sooner) a capture is refused and the repair path ends the payment.
+    #[arg(long, env = "AUTHORIZATION_VALIDITY_SECS", default_value_t = 604_800,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub authorization_validity_secs: u64,
 }

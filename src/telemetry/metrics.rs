@@ -17,7 +17,8 @@ pub const MESSAGES: &str = "worker_messages_total";
 pub const IN_FLIGHT: &str = "worker_messages_in_flight";
 /// Age of the oldest message in the latest receive (0 when it brought none).
 pub const OLDEST_AGE: &str = "worker_oldest_message_age_seconds";
-/// Bank calls by `operation` (`charge`, `refund`, `charge_inquiry`, `refund_inquiry`) and `outcome`.
+/// Bank calls by `operation` (`charge`, `refund`, `authorization`, `capture`, `void`, and each but `void`
+/// with `_inquiry`) and `outcome`.
 pub const BANK_DURATION: &str = "bank_request_duration_seconds";
 pub const BANK_RETRIES: &str = "bank_retries_total";
 /// Status inquiries after an unknown outcome, by what they found.

@@ -131,6 +131,7 @@ fn bank_policy(args: &BankArgs, client: &BankClientConfig) -> BankPolicy {
         send_slack: (client.attempt_timeout + client.retry_max_delay)
             * u32::try_from(client.max_attempts).unwrap_or(u32::MAX)
             + Duration::from_secs(1),
+        authorization_validity: Duration::from_secs(args.authorization_validity_secs),
     }
 }
 

@@ -40,7 +40,10 @@ impl Services {
         let resolved = self.resolve(subject, attempts, fresh, send, || bank.authorizations_for(id)).await;
         let outcome = match resolved {
             Resolved::Outcome(AuthorizationOutcome::Approved { bank_authorization_id, expires_at_ms }) => {
-                PaymentOutcome::Authorized { bank_authorization_id, expires_at_ms }
+                // Kept as long as the bank holds it, or `AUTHORIZATION_VALIDITY_SECS`, if less.
+                let validity = u64::try_from(self.bank_policy.authorization_validity.as_millis()).unwrap_or(u64::MAX);
+                let ours = self.clock.now_ms().saturating_add(validity);
+                PaymentOutcome::Authorized { bank_authorization_id, expires_at_ms: expires_at_ms.min(ours) }
             }
             Resolved::Outcome(AuthorizationOutcome::Declined { reason }) => PaymentOutcome::Declined { reason },
             Resolved::Refused(code) => PaymentOutcome::Failed { reason: format!("bank_rejected:{code}") },

@@ -245,3 +245,38 @@ async fn an_automatic_payment_is_neither_captured_nor_canceled() {
     assert!(matches!(w.services.request_cancel(&merchant(), id, None).await, Err(AppError::NotCancelable)));
     assert!(matches!(w.services.request_cancel(&other_merchant(), id, None).await, Err(AppError::NotFound)));
 }
+
+#[tokio::test]
+async fn an_authorization_is_kept_no_longer_than_its_validity_nor_the_banks_hold() {
+    let mut w = World::new();
+    w.services.bank_policy.authorization_validity = std::time::Duration::from_secs(60);
+    let id = w.authorized(100).await;
+    let a = w.view(id).await.payment.authorization.unwrap();
+    assert_eq!(a.expires_at_ms, Some(w.services.clock.now_ms() + 60_000), "ours, shorter than the bank's week");
+    let mut w = World::new();
+    w.services.bank_policy.authorization_validity = std::time::Duration::from_secs(30 * 86_400);
+    let id = w.authorized(100).await;
+    let a = w.view(id).await.payment.authorization.unwrap();
+    assert_eq!(a.expires_at_ms, Some(FakeBank::HOLD_EXPIRES_AT), "never past the bank's hold");
+}
+
+#[tokio::test]
+async fn a_declined_or_refused_authorization_ends_the_payment_with_nothing_held() {
+    let w = World::new();
+    w.bank.then_authorize(Scripted::Answer(Ok(AuthorizationOutcome::Declined { reason: "card_declined".into() })));
+    w.bank.then_authorize(Scripted::Answer(Err(BankError::Permanent("http 400 invalid_request".into()))));
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let mut req = request("4242424242424242", 100);
+        req.capture_method = CaptureMethod::Manual;
+        let id = id_of(&w.services.create_payment(&merchant(), req, None).await.unwrap());
+        assert_eq!(w.charge(id).await, Step::Done);
+        ids.push(id);
+    }
+    let declined = w.view(ids[0]).await.payment;
+    assert_eq!((declined.status, declined.reason.as_deref()), (PaymentStatus::Declined, Some("card_declined")));
+    let failed = w.view(ids[1]).await.payment;
+    assert_eq!(failed.status, PaymentStatus::Failed);
+    assert!(failed.reason.unwrap().starts_with("bank_rejected:"));
+    assert!(matches!(w.capture(ids[0], None, true).await, Err(AppError::NotCapturable(PaymentStatus::Declined))));
+}

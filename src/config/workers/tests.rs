@@ -36,7 +36,8 @@ const SHARED: [&str; 13] = [
     "SHUTDOWN_GRACE_SECS",
     "VISIBILITY_EXTEND_SECS",
 ];
-const BANK: [&str; 8] = [
+const BANK: [&str; 9] = [
+    "AUTHORIZATION_VALIDITY_SECS",
     "BANK_URL",
     "BANK_TIMEOUT_MS",
     "BANK_RETRY_MIN_DELAY_MS",
