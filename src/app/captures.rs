@@ -117,8 +117,8 @@ impl Services {
             let now = self.clock.now_ms();
             let mut change = match view.apply(ask.transition(), now, cause.clone()) {
                 Ok(change) => change,
-                // A cancel asked before: accepted again, nothing more written.
-                Err(Refused::WrongState) if matches!(ask, Ask::Cancel) && Self::canceling(&view) => {
+                // A cancel asked before (carried out or not): accepted again, nothing more written.
+                Err(_) if matches!(ask, Ask::Cancel) && Self::canceling(&view) => {
                     return match self.replay_ask(key).await? {
                         Some(answer) => Ok(answer),
                         None => Ok(Accepted::Cancel { payment_id }),
@@ -135,8 +135,12 @@ impl Services {
                     return Ok(resp);
                 }
                 Err(StoreError::Conflict(kind)) => {
-                    // Our own write, landed on an attempt whose answer was lost, is carried on.
+                    // Our own write, landed on an attempt whose answer was lost, is carried on:
+                    // its answer is ours (the same capture id), and the worker is woken for it.
                     if let Some(resp) = self.replay_ask(key).await.map_err(AppError::after_write)? {
+                        if resp == answer {
+                            return Ok(self.wake_payment_worker(resp, None).await);
+                        }
                         return Ok(resp);
                     }
                     view = self.get_payment(merchant, payment_id).await.map_err(AppError::after_write)?;

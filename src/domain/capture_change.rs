@@ -26,7 +26,15 @@ pub(super) fn settle(view: &mut PaymentView, outcome: PaymentOutcome, now_ms: u6
         }
         PaymentOutcome::Ended { reason } => {
             // A capture in flight is carried to its end first: the payment's outcome depends on it.
-            if auth.capture_in_flight() {
+            // Never while PROCESSING: an authorization may be on its way, and must be settled (and
+            // voided) first; from PENDING only before anything was sent.
+            let sent = view.payment.bank_attempts.is_some();
+            let open = match view.payment.status {
+                PaymentStatus::Authorized => true,
+                PaymentStatus::Pending => !sent,
+                _ => false,
+            };
+            if auth.capture_in_flight() || !open {
                 return Err(Refused::WrongState);
             }
             let captured = auth.captured_amount > 0;
@@ -58,6 +66,10 @@ pub(super) fn create(view: &mut PaymentView, new: NewCapture, now_ms: u64) -> Re
     let Some(a) = p.authorization.as_mut() else { return Err(Refused::NotCapturable) };
     if a.capture(new.id).is_some() {
         return Err(Refused::WrongState);
+    }
+    // Past its expiry an authorization takes no capture, whether or not the payment has ended yet.
+    if a.bank_authorization_id.is_some() && a.expired_at(now_ms) && a.cancel_requested_at_ms.is_none() {
+        return Err(Refused::AuthorizationExpired);
     }
     if status != PaymentStatus::Authorized || a.cancel_requested_at_ms.is_some() || a.closed_by_final_capture() {
         return Err(Refused::NotCapturable);

@@ -188,6 +188,20 @@ fn an_expired_authorization_ends_canceled_with_its_reason_and_automatic_payments
 }
 
 #[test]
+fn a_cancel_asked_before_the_authorization_is_sent_stops_it_and_none_ends_a_payment_being_authorized() {
+    let canceling = apply(&manual(), Transition::CancelRequested, 1_050).unwrap();
+    assert_eq!(apply(&canceling, Transition::PaymentProcessing, 1_060), Err(Refused::WrongState), "never sent");
+    let processing = apply(&manual(), Transition::PaymentProcessing, 1_100).unwrap();
+    let canceling = apply(&processing, Transition::CancelRequested, 1_150).unwrap();
+    let ended = PaymentOutcome::Ended { reason: None };
+    assert_eq!(
+        apply(&canceling, Transition::PaymentSettled(ended), 1_200),
+        Err(Refused::WrongState),
+        "an authorization may be on its way: settled (and voided) first"
+    );
+}
+
+#[test]
 fn refunds_of_a_manual_payment_take_only_captured_money() {
     let v = authorized();
     let refund = |amount: u64| NewRefund {

@@ -121,6 +121,10 @@ impl PaymentView {
         let mut capture = None;
         let (kind, refund) = match t {
             Transition::PaymentProcessing => {
+                // A manual-capture payment canceled before it was sent is ended, never sent.
+                if view.payment.authorization.as_ref().is_some_and(|a| a.cancel_requested_at_ms.is_some()) {
+                    return Err(Refused::WrongState);
+                }
                 move_payment(&mut view, PaymentStatus::Processing, now_ms)?;
                 // The worker sends the charge right after this write: the key's first use.
                 view.payment.bank_attempts = Some(Attempts::at(now_ms));

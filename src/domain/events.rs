@@ -34,6 +34,8 @@ macro_rules! event_types {
                         | Self::PaymentCancelRequested
                         | Self::CaptureCreated
                         | Self::CaptureProcessing
+                        | Self::CaptureSucceeded
+                        | Self::CaptureFailed
                 )
             }
 

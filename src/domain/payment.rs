@@ -121,8 +121,29 @@ impl Payment {
     }
 
     /// True once succeeded refunds add up to the price.
+    /// (With manual capture: once succeeded refunds add up to what was captured.)
     pub fn fully_refunded(&self) -> bool {
-        self.refunded_amount >= self.amount.get()
+        match &self.authorization {
+            Some(a) => a.captured_amount > 0 && self.refunded_amount >= a.captured_amount,
+            None => self.refunded_amount >= self.amount.get(),
+        }
+    }
+
+    /// When the repair pass should look at this payment again, written `at_ms`: a manual-capture
+    /// payment AUTHORIZED with nothing under way waits for its merchant until its expiry; anything
+    /// else, from now (`REPAIR_AFTER_SECS` later).
+    pub fn repair_due_ms(&self, at_ms: u64) -> u64 {
+        match &self.authorization {
+            Some(a)
+                if self.status == PaymentStatus::Authorized
+                    && !a.capture_in_flight()
+                    && a.cancel_requested_at_ms.is_none()
+                    && !a.fully_captured() =>
+            {
+                a.expires_at_ms.unwrap_or(at_ms).max(at_ms)
+            }
+            _ => at_ms,
+        }
     }
 
     /// What a new refund may still ask for: nothing once the payment was declined or failed
@@ -166,7 +187,9 @@ impl PaymentView {
     pub fn in_flight(&self) -> bool {
         let p = &self.payment;
         let payment = match (&p.authorization, p.status) {
-            (Some(a), PaymentStatus::Authorized) => a.capture_in_flight() || a.cancel_requested_at_ms.is_some(),
+            (Some(a), PaymentStatus::Authorized) => {
+                a.capture_in_flight() || a.cancel_requested_at_ms.is_some() || a.fully_captured()
+            }
             (_, status) => !status.is_final(),
         };
         payment || self.refunds.iter().any(|r| !r.status.is_final())

@@ -48,7 +48,7 @@ impl Payments for DynamoStore {
         } else {
             let index = match c.event.kind {
                 k if k.settles_payment() => Repair::Leave,
-                k if k.touches_repair() => Repair::Touch(repair_sk(c.event.at_ms, &p.id.to_string())),
+                k if k.touches_repair() => Repair::Touch(repair_sk(p.repair_due_ms(c.event.at_ms), &p.id.to_string())),
                 _ => Repair::Keep,
             };
             let mut sets = payment_attributes(p);

@@ -150,7 +150,8 @@ impl Payments for MemoryStore {
         }
         let at = c.event.at_ms;
         let payment_moved = before.is_none_or(|row| row.record.status != p.status) || c.event.kind.touches_repair();
-        let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), at);
+        let due = p.repair_due_ms(at);
+        let touched = touched_after(before.and_then(|r| r.touched), payment_moved, p.status.is_final(), due);
         // Bank attempts are moved by `record_attempt` only, never back by a change.
         let mut payment = p.clone();
         payment.bank_attempts = before.and_then(|row| row.record.bank_attempts).or(p.bank_attempts);

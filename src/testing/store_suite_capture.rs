@@ -85,27 +85,31 @@ async fn racing_captures_cannot_both_take_what_is_left(s: &Stores) {
 }
 
 async fn an_idle_authorization_waits_in_the_repair_index_until_its_expiry(s: &Stores) {
-    // Authorized long ago (the clock is the caller's), then held until its expiry by a worker.
+    // Authorized long ago (the clock is the caller's): the AUTHORIZED write put it in the repair
+    // index at its expiry, so it is not stale before then.
     let view = authorized(s, 1_000).await;
     let id = view.payment.id;
-    until("the authorization to be stale before it is held", async || {
-        s.repair.stale_payments(2_000, 100).await.ok()?.contains(&id).then_some(())
+    until("the authorization to wait for its expiry", async || {
+        (!s.repair.stale_payments(EXPIRES - 1, 1_000).await.ok()?.contains(&id)).then_some(())
     })
     .await;
-    s.repair.hold(id, None, EXPIRES).await.unwrap();
-    until("the held authorization to wait for its expiry", async || {
-        let before = s.repair.stale_payments(EXPIRES - 1, 100).await.ok()?;
-        (!before.contains(&id)).then_some(())
-    })
-    .await;
-    until("the held authorization to be stale after its expiry", async || {
+    until("the authorization to be stale after its expiry", async || {
         s.repair.stale_payments(EXPIRES + 1, 1_000).await.ok()?.contains(&id).then_some(())
     })
     .await;
-    // A capture asked meanwhile brings it to the front again: a lost message is repaired soon.
-    let (_, _) = apply(s, &view, Transition::CaptureCreated(capture(&view, 1)), 3_000).await;
-    until("the touched authorization to be stale again soon", async || {
+    // A capture asked brings it to the front: a lost message is repaired soon.
+    let new = capture(&view, 1);
+    let (view, _) = apply(s, &view, Transition::CaptureCreated(new.clone()), 3_000).await;
+    until("the touched authorization to be stale soon", async || {
         s.repair.stale_payments(4_000, 1_000).await.ok()?.contains(&id).then_some(())
+    })
+    .await;
+    // Once the capture is settled and nothing is under way, it waits for its expiry again.
+    let (view, _) = apply(s, &view, Transition::CaptureProcessing(new.id), 3_001).await;
+    let ok = CaptureOutcome::Succeeded { bank_capture_id: "cp".into() };
+    apply(s, &view, Transition::CaptureSettled(new.id, ok), 3_002).await;
+    until("the idle authorization to wait for its expiry again", async || {
+        (!s.repair.stale_payments(EXPIRES - 1, 1_000).await.ok()?.contains(&id)).then_some(())
     })
     .await;
 }

@@ -63,7 +63,7 @@ pub fn event(e: &Event) -> EventBody {
         payment_id: e.data.payment.id.to_string(),
         refund_id: e.refund_id.map(|r| r.to_string()),
         capture_id: e.capture_id.map(|c| c.to_string()),
-        data: view(&e.data),
+        data: view(&e.data, e.at_ms),
     }
 }
 
@@ -92,7 +92,7 @@ pub fn webhook_body(event: &Event) -> String {
         timestamp,
         refund_id: event.refund_id.map(|r| r.to_string()),
         capture_id: event.capture_id.map(|c| c.to_string()),
-        data: view(&event.data),
+        data: view(&event.data, event.at_ms),
     };
     serde_json::to_string(&body).expect("a webhook body serialises")
 }

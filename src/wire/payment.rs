@@ -200,9 +200,11 @@ fn capture(c: &Capture) -> CaptureBody {
     }
 }
 
-pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
+/// `p` as clients see it at `now_ms` (what may still be captured depends on the time: an event
+/// is rendered at its own time, so its body is the same on every read and every delivery).
+pub fn payment(p: &Payment, refunds: Option<&[Refund]>, now_ms: u64) -> PaymentBody {
     let a = p.authorization.as_ref();
-    let now = crate::util::now_ms();
+    let now = now_ms;
     PaymentBody {
         payment_id: p.id.to_string(),
         merchant_id: p.merchant_id.to_string(),
@@ -233,6 +235,6 @@ pub fn payment(p: &Payment, refunds: Option<&[Refund]>) -> PaymentBody {
     }
 }
 
-pub fn view(v: &PaymentView) -> PaymentBody {
-    payment(&v.payment, Some(&v.refunds))
+pub fn view(v: &PaymentView, now_ms: u64) -> PaymentBody {
+    payment(&v.payment, Some(&v.refunds), now_ms)
 }

@@ -10,7 +10,7 @@ use super::NOTHING_CHARGED;
 use crate::app::bank_calls::{Resolved, Subject};
 use crate::app::changes::Landed;
 use crate::app::{Services, Step};
-use crate::domain::bank::{AuthorizationOutcome, Bank, BankCaptureOutcome, CaptureRequest, ChargeRequest};
+use crate::domain::bank::{AuthorizationOutcome, Bank, BankCaptureOutcome, BankError, CaptureRequest, ChargeRequest};
 use crate::domain::bank::{VoidOutcome, VoidRequest};
 use crate::domain::capture::{AUTHORIZATION_EXPIRED, CaptureOutcome};
 use crate::domain::change::Transition;
@@ -84,22 +84,20 @@ impl Services {
                 continue;
             }
             let now = self.clock.now_ms();
-            let reason = if a.fully_captured() || a.cancel_requested_at_ms.is_some() {
+            let reason = if a.fully_captured() {
                 None
             } else if a.expired_at(now) {
                 Some(AUTHORIZATION_EXPIRED.to_owned())
+            } else if a.cancel_requested_at_ms.is_some() {
+                None
             } else {
-                // Nothing to do until a merchant asks, or the hold runs out: the repair pass
-                // looks at it again then (or sooner, when a capture or cancel touches it).
-                let until = a.expires_at_ms.unwrap_or(now);
-                if let Err(e) = self.store.repair.hold(view.payment.id, None, until).await {
-                    tracing::warn!(payment_id = %view.payment.id, error = %e, "could not hold the authorization");
-                }
+                // Nothing to do until the merchant asks, or the hold runs out: the write that
+                // left it so put it in the repair index at its expiry (`Payment::repair_due_ms`).
                 return Step::Done;
             };
-            if a.cancel_requested_at_ms.is_some()
-                && !a.fully_captured()
-                && !a.expired_at(now)
+            // What was not captured is released at the bank (for an authorization past its
+            // expiry the bank has nothing left to release, or ours ended before the bank's).
+            if !a.fully_captured()
                 && let Err(step) = self.void(bank, &view).await
             {
                 return step;
@@ -191,6 +189,12 @@ impl Services {
             Ok(VoidOutcome::Rejected { reason }) => {
                 // Closed by a final capture already, or unknown to the bank: nothing is held.
                 tracing::warn!(payment_id = %p.id, reason = %reason, "void refused; nothing left to release");
+                Ok(())
+            }
+            // The bank refuses the request itself: sending it again cannot help. The payment ends;
+            // what the bank still holds is released by its own expiry.
+            Err(BankError::Permanent(code)) => {
+                tracing::error!(payment_id = %p.id, code = %code, "void refused by the bank; the hold ends at its expiry");
                 Ok(())
             }
             Err(e) => Err(Step::Retry(e.to_string())),

@@ -3,6 +3,7 @@
 use crate::app::{AppError, Services};
 use crate::domain::ids::PaymentId;
 use crate::domain::ports::Job;
+use crate::domain::status::PaymentStatus;
 
 pub enum Stale {
     Payments,
@@ -61,6 +62,7 @@ impl Services {
 
     async fn waits_for_its_payment(&self, payment: PaymentId) -> Result<bool, AppError> {
         let view = self.store.payments.get_payment(payment).await?;
-        Ok(view.is_some_and(|v| !v.payment.status.is_final()))
+        // Only a payment not yet charged or authorized holds its refunds back (`settle::refund`).
+        Ok(view.is_some_and(|v| matches!(v.payment.status, PaymentStatus::Pending | PaymentStatus::Processing)))
     }
 }

@@ -99,7 +99,9 @@ async fn a_cancel_voids_and_ends_canceled_and_nothing_can_be_captured_after_it()
     let p = w.view(id).await.payment;
     assert_eq!((p.status, p.reason), (PaymentStatus::Canceled, None));
     assert!(w.bank.holds.lock().unwrap().contains(&format!("void-{id}")));
-    assert!(matches!(w.services.request_cancel(&merchant(), id, None).await, Err(AppError::NotCancelable)));
+    let again = w.services.request_cancel(&merchant(), id, None).await.unwrap();
+    assert_eq!(again, asked, "a cancel carried out is answered the same when asked again");
+    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Canceled);
 }
 
 #[tokio::test]
@@ -203,6 +205,8 @@ async fn an_expired_authorization_refuses_captures_and_the_repair_path_ends_it()
     assert_eq!(w.charge(none).await, Step::Done);
     let p = w.view(none).await.payment;
     assert_eq!((p.status, p.reason.as_deref()), (PaymentStatus::Canceled, Some("authorization_expired")));
+    assert!(w.bank.holds.lock().unwrap().contains(&format!("void-{none}")), "what is left is released");
+    assert!(matches!(w.capture(none, Some(1), false).await, Err(AppError::AuthorizationExpired)), "ended or not");
 }
 
 #[tokio::test]
@@ -279,4 +283,17 @@ async fn a_declined_or_refused_authorization_ends_the_payment_with_nothing_held(
     assert_eq!(failed.status, PaymentStatus::Failed);
     assert!(failed.reason.unwrap().starts_with("bank_rejected:"));
     assert!(matches!(w.capture(ids[0], None, true).await, Err(AppError::NotCapturable(PaymentStatus::Declined))));
+}
+
+#[tokio::test]
+async fn a_refund_of_captured_money_whose_message_is_lost_is_repaired_while_the_payment_is_authorized() {
+    let w = World::new();
+    let id = w.authorized(1000).await;
+    w.capture(id, Some(400), false).await.unwrap();
+    assert_eq!(w.charge(id).await, Step::Done);
+    w.services.request_refund(&merchant(), id, Some(amount(100)), Default::default(), None).await.unwrap();
+    // Its message is lost: the repair pass finds it, though the payment is not final.
+    w.clock.advance(10);
+    let repaired = w.services.repair(crate::app::settle::Stale::Refunds, 1, 100).await.unwrap();
+    assert_eq!(repaired, 1);
 }

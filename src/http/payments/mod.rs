@@ -86,7 +86,7 @@ pub async fn get_payment(
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
     let view = state.services.get_payment(&merchant, payment_id(&id)?).await?;
-    let mut resp = Json(wire_payment::view(&view)).into_response();
+    let mut resp = Json(wire_payment::view(&view, state.services.clock.now_ms())).into_response();
     if view.in_flight() {
         // Clients poll until the payment and its refunds are final; this paces them.
         resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
@@ -120,7 +120,7 @@ pub async fn list_payments(
     let limit = page_limit(q.limit.as_deref())?;
     let filter = q.filter()?;
     let page = state.services.list_payments(&merchant, &filter, limit, q.cursor.as_deref()).await?;
-    Ok(Json(views::page(&page.payments, page.next_cursor)))
+    Ok(Json(views::page(&page.payments, page.next_cursor, state.services.clock.now_ms())))
 }
 
 /// Refund a payment, in full or in part.

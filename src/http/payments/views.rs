@@ -123,6 +123,6 @@ pub fn accepted(answer: &Accepted) -> (PaymentId, String) {
     (payment, body.expect("a 202 body serialises"))
 }
 
-pub fn page(payments: &[Payment], next_cursor: Option<String>) -> PaymentPage {
-    PaymentPage { payments: payments.iter().map(|p| payment(p, None)).collect(), next_cursor }
+pub fn page(payments: &[Payment], next_cursor: Option<String>, now_ms: u64) -> PaymentPage {
+    PaymentPage { payments: payments.iter().map(|p| payment(p, None, now_ms)).collect(), next_cursor }
 }
