@@ -91,7 +91,8 @@ impl Services {
     }
 
     /// Accepts a cancel of a manual-capture payment that is PENDING, PROCESSING (carried out
-    /// once authorized) or AUTHORIZED with no capture in flight. Asked again, it answers the same.
+    /// once authorized) or AUTHORIZED with no capture in flight. Asked again while it is under way, it
+    /// answers the same.
     pub async fn request_cancel(
         &self,
         merchant: &MerchantId,
@@ -117,8 +118,10 @@ impl Services {
             let now = self.clock.now_ms();
             let mut change = match view.apply(ask.transition(), now, cause.clone()) {
                 Ok(change) => change,
-                // A cancel asked before (carried out or not): accepted again, nothing more written.
-                Err(_) if matches!(ask, Ask::Cancel) && Self::canceling(&view) => {
+                // A cancel asked before and still under way: accepted again, nothing more written.
+                // Once the payment is final, only a replay of the first request's key answers 202
+                // (the contract's 409 `not_cancelable` otherwise).
+                Err(_) if matches!(ask, Ask::Cancel) && Self::canceling(&view) && !view.payment.status.is_final() => {
                     return match self.replay_ask(key).await? {
                         Some(answer) => Ok(answer),
                         None => Ok(Accepted::Cancel { payment_id }),

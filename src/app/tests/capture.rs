@@ -99,9 +99,7 @@ async fn a_cancel_voids_and_ends_canceled_and_nothing_can_be_captured_after_it()
     let p = w.view(id).await.payment;
     assert_eq!((p.status, p.reason), (PaymentStatus::Canceled, None));
     assert!(w.bank.holds.lock().unwrap().contains(&format!("void-{id}")));
-    let again = w.services.request_cancel(&merchant(), id, None).await.unwrap();
-    assert_eq!(again, asked, "a cancel carried out is answered the same when asked again");
-    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Canceled);
+    assert!(matches!(w.services.request_cancel(&merchant(), id, None).await, Err(AppError::NotCancelable)), "final");
 }
 
 #[tokio::test]
@@ -296,4 +294,17 @@ async fn a_refund_of_captured_money_whose_message_is_lost_is_repaired_while_the_
     w.clock.advance(10);
     let repaired = w.services.repair(crate::app::settle::Stale::Refunds, 1, 100).await.unwrap();
     assert_eq!(repaired, 1);
+}
+
+#[tokio::test]
+async fn a_cancel_replayed_with_its_key_after_the_payment_ended_gets_the_first_answer() {
+    let w = World::new();
+    let id = w.authorized(100).await;
+    let key = keyed("cancel-1", "h");
+    let first = w.services.request_cancel(&merchant(), id, Some(&key)).await.unwrap();
+    assert_eq!(w.charge(id).await, Step::Done);
+    assert_eq!(w.view(id).await.payment.status, PaymentStatus::Canceled);
+    assert_eq!(w.services.request_cancel(&merchant(), id, Some(&key)).await.unwrap(), first, "the key's answer");
+    let other = keyed("cancel-2", "h");
+    assert!(matches!(w.services.request_cancel(&merchant(), id, Some(&other)).await, Err(AppError::NotCancelable)));
 }

@@ -66,7 +66,8 @@ pub async fn capture(
 /// Answers 202; the payment-worker releases what is not captured and the payment ends
 /// `CANCELED` (or `SUCCEEDED` for what was captured before). Allowed while `PENDING`,
 /// `PROCESSING` (carried out once authorized) or `AUTHORIZED` with no capture in flight; asked
-/// again, the same answer. It takes no body.
+/// again while under way, the same answer; once final, 409 (a replay of the first request's
+/// `Idempotency-Key` still returns its answer). It takes no body.
 #[utoipa::path(post, path = "/payments/{id}/cancel", tag = TAG_PAYMENTS, security(("bearer" = [])),
     params(("id" = String, Path, format = "uuid", description = "The `paymentID`."),
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255,
