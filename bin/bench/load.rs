@@ -92,19 +92,20 @@ impl Api {
 
     /// `POST /payments`; `Err` carries the kind of failure (for the error counts).
     pub async fn create(&self, i: usize) -> Result<Accepted, String> {
-        let sent_ms = now_ms();
-        let req = self.http.post(format!("{}/payments", self.base));
-        let v = self.accepted("POST", req, &payment_body(i)).await?;
-        let id = v["paymentID"].as_str().ok_or("POST no paymentID")?.to_owned();
-        Ok(Accepted { id, sent_ms })
+        self.post_payment(&payment_body(i)).await
     }
 
     /// `POST /payments` with `CaptureMethod: manual`: authorized, not charged.
     pub async fn create_manual(&self, i: usize) -> Result<Accepted, String> {
-        let sent_ms = now_ms();
         let mut body = payment_body(i);
         body["CaptureMethod"] = json!("manual");
-        let v = self.accepted("POST", self.http.post(format!("{}/payments", self.base)), &body).await?;
+        self.post_payment(&body).await
+    }
+
+    /// `POST /payments` of `body`: the accepted payment, timed from its sending.
+    async fn post_payment(&self, body: &Value) -> Result<Accepted, String> {
+        let sent_ms = now_ms();
+        let v = self.accepted("POST", self.http.post(format!("{}/payments", self.base)), body).await?;
         let id = v["paymentID"].as_str().ok_or("POST no paymentID")?.to_owned();
         Ok(Accepted { id, sent_ms })
     }

@@ -94,6 +94,12 @@ impl Authorization {
             && !self.capture_in_flight()
     }
 
+    /// Nothing under way and nothing to end: an AUTHORIZED payment so waits on its merchant (to
+    /// capture or cancel), not on a worker, until its expiry.
+    pub fn waits_on_merchant(&self) -> bool {
+        !self.capture_in_flight() && self.cancel_requested_at_ms.is_none() && !self.fully_captured()
+    }
+
     pub fn capture(&self, id: CaptureId) -> Option<&Capture> {
         self.captures.iter().find(|c| c.id == id)
     }

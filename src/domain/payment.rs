@@ -134,12 +134,7 @@ impl Payment {
     /// else, from now (`REPAIR_AFTER_SECS` later).
     pub fn repair_due_ms(&self, at_ms: u64) -> u64 {
         match &self.authorization {
-            Some(a)
-                if self.status == PaymentStatus::Authorized
-                    && !a.capture_in_flight()
-                    && a.cancel_requested_at_ms.is_none()
-                    && !a.fully_captured() =>
-            {
+            Some(a) if self.status == PaymentStatus::Authorized && a.waits_on_merchant() => {
                 a.expires_at_ms.unwrap_or(at_ms).max(at_ms)
             }
             _ => at_ms,
@@ -187,9 +182,7 @@ impl PaymentView {
     pub fn in_flight(&self) -> bool {
         let p = &self.payment;
         let payment = match (&p.authorization, p.status) {
-            (Some(a), PaymentStatus::Authorized) => {
-                a.capture_in_flight() || a.cancel_requested_at_ms.is_some() || a.fully_captured()
-            }
+            (Some(a), PaymentStatus::Authorized) => !a.waits_on_merchant(),
             (_, status) => !status.is_final(),
         };
         payment || self.refunds.iter().any(|r| !r.status.is_final())
