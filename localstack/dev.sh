@@ -31,6 +31,7 @@ export RUST_LOG="${RUST_LOG:-info}"
 payment_workers="${PAYMENT_WORKERS:-1}" refund_workers="${REFUND_WORKERS:-1}" webhook_workers="${WEBHOOK_WORKERS:-1}"
 payment_port="${PAYMENT_WORKER_PORT:-4450}" refund_port="${REFUND_WORKER_PORT:-4460}"
 webhook_port="${WEBHOOK_WORKER_PORT:-4470}" inbox_port="${INBOX_PORT:-4480}"
+export DASHBOARD_PORT="${DASHBOARD_PORT:-4490}"
 for n in "$payment_workers" "$refund_workers" "$webhook_workers"; do
   [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -le 9 ] || {
     echo "dev: PAYMENT_WORKERS, REFUND_WORKERS and WEBHOOK_WORKERS must be 0 to 9" >&2
@@ -164,6 +165,10 @@ listing+=("bank-simulator|http://127.0.0.1:$BANK_PORT|$pids/bank-simulator.pid")
 start front api env SETUP=true "$bin/api"
 listing+=("api|http://localhost:$HTTP_PORT (admin, metrics: http://127.0.0.1:$ADMIN_PORT)|$pids/api.pid")
 wait_http "http://127.0.0.1:$HTTP_PORT/status" api
+# The dashboard calls only the API; development mode (the emulator) gives it the one-click sign-in.
+start front dashboard env DASHBOARD_API_URL="http://127.0.0.1:$HTTP_PORT" \
+  DASHBOARD_BASE_URL="http://127.0.0.1:$DASHBOARD_PORT" "$bin/dashboard"
+listing+=("dashboard|http://127.0.0.1:$DASHBOARD_PORT (open it: one click signs in as ${MERCHANT_ID:-test@merchant})|$pids/dashboard.pid")
 for ((i = 0; i < payment_workers; i++)); do
   start workers "payment-worker-$((i + 1))" env WORKER_HTTP_PORT=$((payment_port + i)) "$bin/payment-worker"
   listing+=("payment-worker-$((i + 1))|http://127.0.0.1:$((payment_port + i))|$pids/payment-worker-$((i + 1)).pid")
@@ -192,6 +197,7 @@ for ((i = 0; i < webhook_workers; i++)); do
   wait_http "http://127.0.0.1:$((webhook_port + i))/status" "webhook-worker-$((i + 1))"
 done
 [ "${WEBHOOK_INBOX:-1}" = 0 ] || wait_http "http://127.0.0.1:$inbox_port/" webhook-inbox
+wait_http "http://127.0.0.1:$DASHBOARD_PORT/status" dashboard
 
 {
   echo

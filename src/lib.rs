@@ -9,6 +9,7 @@ pub mod app;
 pub mod aws;
 pub mod bank_client;
 pub mod config;
+pub mod dashboard;
 pub mod domain;
 pub mod dynamo;
 pub mod http;

@@ -15,6 +15,7 @@ pub const DEV_CARD_KEY: &str = "ZGV2LW9ubHktY2FyZC1rZXktbm90LWZvci1wcm9kISE=";
 pub const DEV_JWT_SECRET: &str = "dev-only-jwt-secret-not-for-production";
 pub const DEV_WEBHOOK_SECRET_KEY: &str = "ZGV2LW9ubHktd2ViaG9vay1zZWNyZXRzLWtleSEhISE=";
 pub const DEV_FINGERPRINT_KEY: &str = "ZGV2LW9ubHktaWRlbXBvdGVuY3ktZmluZ2VycHJpbnQ=";
+pub const DEV_DASHBOARD_SESSION_KEY: &str = "ZGV2LW9ubHktZGFzaGJvYXJkLXNlc3Npb24ta2V5ISE=";
 
 /// The shortest HS256 secret accepted outside development mode: as long as the hash's output,
 /// RFC 7518 section 3.2.

@@ -6,7 +6,8 @@ use clap::Args;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use keys::{
-    DEV_CARD_KEY, DEV_FINGERPRINT_KEY, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET_KEY, SecretSetting, SettingError,
+    DEV_CARD_KEY, DEV_DASHBOARD_SESSION_KEY, DEV_FINGERPRINT_KEY, DEV_JWT_SECRET, DEV_WEBHOOK_SECRET_KEY,
+    SecretSetting, SettingError,
 };
 
 /// The settings every component that touches AWS shares.
@@ -140,9 +141,11 @@ pub fn mask(secret: &Option<SecretString>) -> &'static str {
 
 mod api;
 mod bank;
+mod dashboard;
 mod workers;
 
 pub use api::ApiConfig;
 pub use bank::BankArgs;
+pub use dashboard::{DashboardConfig, SignIn};
 pub use workers::{BankWorkerConfig, WebhookArgs, WebhookWorkerConfig, WorkerArgs, WorkerBinary};
 pub use workers::{PAYMENT_WORKER, REFUND_WORKER, WEBHOOK_WORKER};

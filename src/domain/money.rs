@@ -55,6 +55,23 @@ const ISO_4217: &[&str] = &[
     "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
 ];
 
+/// Currencies with no minor unit (ISO 4217 exponent 0) and with three digits of it.
+const NO_MINOR_UNIT: &[&str] =
+    &["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"];
+const THREE_DIGITS: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
+
+/// How many digits of an amount in `currency` (ISO 4217) are its minor unit: 2 for EUR (cents),
+/// 0 for JPY, 3 for KWD. An amount in minor units is `amount / 10^digits` in major units.
+pub fn minor_unit_digits(currency: &str) -> u32 {
+    if NO_MINOR_UNIT.contains(&currency) {
+        0
+    } else if THREE_DIGITS.contains(&currency) {
+        3
+    } else {
+        2
+    }
+}
+
 /// An ISO 4217 currency code, upper case.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Currency(&'static str);

@@ -174,6 +174,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
         ("REFUND_WORKERS", "1".into()),
         ("WEBHOOK_WORKER_PORT", free_port().to_string()),
         ("INBOX_PORT", inbox.to_string()),
+        ("DASHBOARD_PORT", free_port().to_string()),
     ];
     let components = COMPONENTS_WITH_TWO_PAYMENT_WORKERS;
     let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
@@ -297,6 +298,7 @@ async fn make_dev_stops_within_its_bound_on_a_group_sigterm_under_load_and_keeps
         ("REFUND_WORKER_PORT", free_port().to_string()),
         ("WEBHOOK_WORKER_PORT", free_port().to_string()),
         ("INBOX_PORT", free_port().to_string()),
+        ("DASHBOARD_PORT", free_port().to_string()),
         ("PAYMENT_WORKERS", "2".into()),
     ];
     let components = COMPONENTS_WITH_TWO_PAYMENT_WORKERS;

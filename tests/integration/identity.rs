@@ -21,11 +21,11 @@ const ISSUER: &str = "https://idp.test.local";
 const AUDIENCE: &str = "payment-platform-api";
 
 /// A signing key and its public half as a JWK.
-struct TestKey {
-    kid: String,
-    alg: Algorithm,
-    signing: EncodingKey,
-    jwk: Value,
+pub(crate) struct TestKey {
+    pub kid: String,
+    pub alg: Algorithm,
+    pub signing: EncodingKey,
+    pub jwk: Value,
     /// The public key in PEM, for the algorithm-confusion attack.
     public_pem: String,
 }
@@ -68,7 +68,7 @@ fn pkcs1_of(p8: &[u8]) -> Vec<u8> {
     p8[i..i + len].to_vec()
 }
 
-fn rsa_key(kid: &str) -> TestKey {
+pub(crate) fn rsa_key(kid: &str) -> TestKey {
     let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).unwrap();
     let pkcs8 = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
     let public = pair.public_key();
@@ -108,7 +108,7 @@ fn claims(merchant: &str) -> Value {
             "scope": "payment-platform/payments.read payment-platform/payments.write payment-platform/webhooks.manage" })
 }
 
-fn sign(key: &TestKey, claims: &Value) -> String {
+pub(crate) fn sign(key: &TestKey, claims: &Value) -> String {
     let mut header = Header::new(key.alg);
     header.kid = Some(key.kid.clone());
     encode(&header, claims, &key.signing).unwrap()

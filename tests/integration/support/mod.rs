@@ -1,5 +1,7 @@
 pub mod app;
 pub mod bank;
+pub mod browser;
+pub mod dashboard;
 pub mod emulator;
 pub mod events;
 pub mod metrics;

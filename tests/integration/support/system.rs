@@ -28,7 +28,7 @@ impl Proc {
         let admin_port = if name.ends_with("api") { free_port() } else { port };
         let log = log_dir().join(format!("{name}.log"));
         let mut env = env.to_vec();
-        for var in ["HTTP_PORT", "WORKER_HTTP_PORT"] {
+        for var in ["HTTP_PORT", "WORKER_HTTP_PORT", "DASHBOARD_PORT"] {
             env.push((var.to_owned(), port.to_string()));
         }
         env.push(("ADMIN_PORT".to_owned(), admin_port.to_string()));

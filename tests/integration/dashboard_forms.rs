@@ -1,0 +1,131 @@
+//! The dashboard's forms and sessions as a hostile or clumsy client meets them, over plain HTTP
+//! against real processes: a double-submitted refund is one refund; a form without its CSRF
+//! token, or with another session's, changes nothing; a session the API no longer accepts, or
+//! past its expiry, is sent to sign in (no 500); a crafted id never reaches another route; every
+//! page carries the security headers and no cookie leaves its attributes behind.
+use std::time::Duration;
+
+use payment_platform::dashboard::session::{Cookies, SESSION, Session};
+use payment_platform::vault::AeadVault;
+use reqwest::StatusCode;
+
+use super::support::app::card_request;
+use super::support::dashboard::{self, Visitor};
+use super::support::system::System;
+
+const WITHIN: Duration = Duration::from_secs(60);
+
+/// A session cookie sealed with the development key, as the dashboard seals them, holding
+/// `token` until `expires_at_ms`: what a stolen-and-replayed or long-kept cookie looks like.
+fn sealed_session(token: &str, expires_at_ms: u64) -> String {
+    let cookies =
+        Cookies::new(AeadVault::new(payment_platform::config::DEV_DASHBOARD_SESSION_KEY, &[]).unwrap(), false);
+    let set = cookies.set(SESSION, Some(&Session::new(token.into(), "test@merchant".into(), expires_at_ms)), 3600);
+    let pair = set.to_str().unwrap().split(';').next().unwrap().to_owned();
+    pair.split_once('=').unwrap().1.to_owned()
+}
+
+#[tokio::test]
+async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_signs_in_again() {
+    let sys = System::start("dash-forms", &[], &[]).await;
+    let dash = dashboard::start(&sys, &[]).await;
+    let base = format!("http://127.0.0.1:{}", dash.port);
+    let id = sys.app.create_ok(&card_request("4242424242424242", 5000)).await;
+    sys.settled(&id, WITHIN).await;
+
+    let mut staff = Visitor::new(&base);
+    staff.sign_in_dev().await;
+    let page = staff.get(&format!("/payments/{id}")).await;
+    assert_eq!(page.status, 200);
+    for (header, expected) in [
+        ("content-security-policy", "script-src 'none'"),
+        ("content-security-policy", "frame-ancestors 'none'"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        let value = page.headers.get(header).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(value.contains(expected), "{header}: {value}");
+    }
+    let action = format!("/payments/{id}/refund");
+    let csrf = page.field(&action, "csrf").expect("the refund form's csrf");
+    let key = page.field(&action, "idempotency_key").expect("the refund form's key");
+
+    // A double click: the same form, twice at once, is one refund.
+    let form = [("csrf", csrf.as_str()), ("idempotency_key", key.as_str()), ("amount", "10.00")];
+    let mut twin = Visitor::new(&base);
+    twin.cookies = staff.cookies.clone();
+    let (a, b) = tokio::join!(staff.post(&action, &form), twin.post(&action, &form));
+    for answer in [&a, &b] {
+        assert!(
+            answer.status == StatusCode::SEE_OTHER || answer.body.contains("busy with another change"),
+            "{}: {}",
+            answer.status,
+            answer.body
+        );
+    }
+    let again = staff.post(&action, &form).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "a later resubmit replays: {}", again.body);
+    let settled = sys.settled(&id, WITHIN).await;
+    let refunds = settled["Refunds"].as_array().unwrap();
+    assert_eq!(refunds.len(), 1, "one refund for three submits of one form: {refunds:?}");
+    assert_eq!(refunds[0]["Amount"], 1000);
+
+    // Without the CSRF token, or with another session's, nothing happens.
+    let fresh_key = uuid::Uuid::new_v4().to_string();
+    let mut other = Visitor::new(&base);
+    other.sign_in_dev().await;
+    let other_csrf = other.get("/payments").await.field("/sign-out", "csrf").expect("the sign-out form's csrf");
+    for forged in [
+        vec![("idempotency_key", fresh_key.as_str()), ("amount", "5.00")],
+        vec![("csrf", ""), ("idempotency_key", fresh_key.as_str()), ("amount", "5.00")],
+        vec![("csrf", other_csrf.as_str()), ("idempotency_key", fresh_key.as_str()), ("amount", "5.00")],
+    ] {
+        let refused = staff.post(&action, &forged).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert!(refused.body.contains("This form was not sent from this dashboard"), "{}", refused.body);
+    }
+    let cancel = staff.post(&format!("/payments/{id}/cancel"), &[("idempotency_key", fresh_key.as_str())]).await;
+    assert_eq!(cancel.status, StatusCode::FORBIDDEN);
+    assert_eq!(sys.app.get_json(&id).await["Refunds"].as_array().unwrap().len(), 1, "nothing more was refunded");
+
+    // A form field that is not an amount, or not one of our keys, is a sentence, not a 500.
+    let fresh = staff.get(&format!("/payments/{id}")).await;
+    let (csrf, key) = (fresh.field(&action, "csrf").unwrap(), fresh.field(&action, "idempotency_key").unwrap());
+    let typo = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("amount", "12,3.4.5")]).await;
+    assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(typo.body.contains("is not an amount in EUR"), "{}", typo.body);
+    let bad_key = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("amount", "1")]).await;
+    assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
+
+    // Ids that are not ids never reach the API's other routes.
+    for path in ["/payments/..%2Fwebhook-endpoints", "/payments/a.b", "/events/a%3Fb", "/nowhere"] {
+        let missing = staff.get(path).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}: {}", missing.body);
+    }
+
+    // A session whose token the API refuses (revoked, or signed with a rotated-out secret), and
+    // one past its expiry, go to sign in, coming back to where they were going.
+    for cookie in [sealed_session("not.a.token", payment_platform::util::now_ms() + 60_000), sealed_session("x", 1)] {
+        let mut stale = Visitor::new(&base);
+        stale.cookies.insert("session".into(), cookie);
+        let sent = stale.get("/payments?status=SUCCEEDED").await;
+        assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+        assert_eq!(sent.location(), "/sign-in?next=%2Fpayments%3Fstatus%3DSUCCEEDED");
+        assert!(!stale.cookies.contains_key("session"), "the dead session is removed");
+    }
+    let tampered = {
+        let mut t = Visitor::new(&base);
+        t.cookies.insert("session".into(), staff.cookies["session"].replacen("v1.", "v1.f", 1));
+        t.get("/payments").await
+    };
+    assert_eq!(tampered.status, StatusCode::SEE_OTHER);
+
+    // Sign-out takes its CSRF token too, and ends the session.
+    let csrf = staff.get("/payments").await.field("/sign-out", "csrf").unwrap();
+    let out = staff.post("/sign-out", &[("csrf", &csrf)]).await;
+    assert_eq!((out.status, out.location()), (StatusCode::SEE_OTHER, "/sign-in?signed_out=1"));
+    let set_cookie = out.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Max-Age=0"));
+    assert_eq!(staff.get("/payments").await.status, StatusCode::SEE_OTHER);
+}
