@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: webhook-verifier reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: browser html-validator screenshots webhook-verifier reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -24,7 +24,7 @@ dev-reset: ## Wipe the data `make dev` keeps: the emulator's and the bank simula
 	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state $${DEV_STATE_DIR:-.emulator/dev}/bank
 	@echo "dev-reset: the next make dev starts empty"
 
-test: lint tf-fmt tf-validate openapi-check postman-install webhook-verifier ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
+test: lint tf-fmt tf-validate openapi-check postman-install webhook-verifier browser html-validator ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
 	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked --features testing
 
 unit: ## Unit tests only (no emulator)
@@ -59,6 +59,26 @@ reconcile: ## Compare the records of the last 24 h with the bank's books (make d
 chaos: webhook-verifier ## The full chaos runs (200+ payments, 60 manual captures, faults, SIGKILLed workers, a bank that forgets keys, a bank SIGKILLed mid-request), each judged by reconcile
 	@CHAOS_PAYMENTS=$${CHAOS_PAYMENTS:-200} CHAOS_REFUNDS=$${CHAOS_REFUNDS:-50} CHAOS_CAPTURES=$${CHAOS_CAPTURES:-60} \
 		localstack/with-emulator.sh 4598 cargo test --test integration --locked --features testing chaos -- --nocapture
+
+browser: ## Debian's Chromium and ChromeDriver for the dashboard's browser tests, installed with apt-get when missing
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "browser: installing Debian's chromium and chromium-driver" >&2; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+VNU_JAR := tests/html/node_modules/vnu-jar/build/dist/vnu.jar
+
+html-validator: $(VNU_JAR) ## The W3C Nu HTML Checker (vnu.jar, pinned in tests/html/package-lock.json) and a Java to run it
+
+$(VNU_JAR): tests/html/package.json tests/html/package-lock.json
+	@command -v java >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless; }
+	npm ci --prefix tests/html --no-audit --no-fund
+	@touch $@
+
+screenshots: browser html-validator ## Regenerate the README's dashboard screenshots (docs/screenshots/) with the browser test
+	@mkdir -p docs/screenshots
+	@DASHBOARD_SCREENSHOTS=$(CURDIR)/docs/screenshots localstack/with-emulator.sh 4597 \
+		cargo test --test integration --locked --features testing dashboard::shop_staff -- --exact --nocapture
 
 NEWMAN := postman/node_modules/.bin/newman
 POSTMAN_BASE_URL ?= http://localhost:4444

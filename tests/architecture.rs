@@ -172,7 +172,8 @@ fn only_wiring_names_the_concrete_adapters() {
     for path in sources(&src()) {
         let file = path.strip_prefix(src()).unwrap().display().to_string();
         let home = file.split(['/', '.']).next().unwrap();
-        if ["wiring", "testing", "setup"].contains(&home) || ADAPTERS.contains(&home) {
+        // The dashboard is a service of its own that builds its own few parts (its cookie vault).
+        if ["wiring", "testing", "setup", "dashboard"].contains(&home) || ADAPTERS.contains(&home) {
             continue;
         }
         let Some(code) = code(&path) else { continue };
@@ -186,6 +187,20 @@ fn only_wiring_names_the_concrete_adapters() {
         }
     }
     assert_none(breaches, "wiring is the only module that names concrete adapters for a service");
+}
+
+#[test]
+fn the_dashboard_is_a_client_of_the_public_api_and_reaches_no_store_queue_or_use_case() {
+    let mut breaches = naming_only("dashboard", &["config", "domain", "telemetry", "util", "vault"]);
+    for (file, code) in files_of("dashboard") {
+        for krate in adapter_crates(&code)
+            .into_iter()
+            .filter(|k| k.starts_with("aws_sdk") || k.starts_with("aws_smithy") || *k == "aws_config")
+        {
+            breaches.push(format!("src/{file} uses {krate}"));
+        }
+    }
+    assert_none(breaches, "the dashboard uses only the public API");
 }
 
 #[test]

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::support::app::{card_request, eventually};
 use super::support::bank::free_port;
+use super::support::dashboard::Visitor;
 
 const UP: Duration = Duration::from_secs(120);
 
@@ -147,7 +148,7 @@ async fn payment(http: &reqwest::Client, dev: &Dev, token: &str, id: &str) -> Op
 }
 
 /// What `make dev` runs with `PAYMENT_WORKERS=2`, as its start-up listing names them.
-const COMPONENTS_WITH_TWO_PAYMENT_WORKERS: [&str; 8] = [
+const COMPONENTS_WITH_TWO_PAYMENT_WORKERS: [&str; 9] = [
     "emulator",
     "bank-simulator",
     "api",
@@ -156,6 +157,7 @@ const COMPONENTS_WITH_TWO_PAYMENT_WORKERS: [&str; 8] = [
     "refund-worker-1",
     "webhook-worker-1",
     "webhook-inbox",
+    "dashboard",
 ];
 #[tokio::test]
 async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_started() {
@@ -213,6 +215,15 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
     })
     .await;
     assert!(received.iter().all(|r| r["Verified"] == true), "every delivery verified: {received:?}");
+    // The dashboard is in the listing, and one click there signs in as the development merchant,
+    // who sees the payment.
+    let dashboard = env.iter().find(|(k, _)| *k == "DASHBOARD_PORT").unwrap().1.clone();
+    let dashboard_url = format!("http://127.0.0.1:{dashboard}");
+    assert!(listing.contains(&dashboard_url) && listing.contains("one click"), "the dashboard listed: {listing}");
+    let mut staff = Visitor::new(&dashboard_url);
+    staff.sign_in_dev().await;
+    let list = staff.get("/payments").await;
+    assert!(list.body.contains(&id[..8]) && list.body.contains("EUR 12.34"), "{}", list.body);
     assert!(dev.log().contains("payment.succeeded"), "the inbox prints each delivery");
 
     // kill -9 a worker, the API and the bank: each comes back, under a new pid, with the data

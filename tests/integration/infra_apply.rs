@@ -1,8 +1,8 @@
 //! `infra/terraform` applied to an emulator of the test's own (`localstack/infra-local.sh`, the
 //! same path as `make infra-local`): what it creates is compared field by field with what SETUP
 //! creates, the services settle a payment and a refund on the Terraform-made table and queues,
-//! each component's IAM policy is held to the AWS calls its process made, and everything is
-//! destroyed at the end. Skipped with a warning where terraform or its provider is missing.
+//! each component's IAM policy is held to the AWS calls its process made (the dashboard's role
+//! grants nothing), and everything is destroyed at the end. Skipped with a warning where terraform or its provider is missing.
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -355,8 +355,10 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     assert_eq!(names("payment-worker"), ["CARD_ENCRYPTION_KEY"]);
     assert_eq!(names("refund-worker"), Vec::<&str>::new());
     assert_eq!(names("webhook-worker"), ["WEBHOOK_SECRET_KEY"]);
+    // The dashboard (infra-local.sh applies it, on a made-up host): its session key alone.
+    assert_eq!(names("dashboard"), ["DASHBOARD_SESSION_KEY"]);
     let roles: BTreeSet<&str> = injected.values().map(|i| i.execution_role.as_str()).collect();
-    assert_eq!(roles.len(), 4, "one execution role per service: {roles:?}");
+    assert_eq!(roles.len(), 5, "one execution role per service: {roles:?}");
     for (service, i) in &injected {
         let used: BTreeSet<String> = i.secrets.values().cloned().collect();
         assert_eq!(i.readable, used, "{service}'s execution role reads exactly its task's secrets");
@@ -366,6 +368,20 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         !injected["webhook-worker"].readable.iter().any(|arn| arn == card_key_arn),
         "the webhook-worker's execution role cannot read the card key"
     );
+
+    // The dashboard makes no AWS call: it has a task role of its own, with no policy, inline
+    // (`granted` above has no entry for it) or attached.
+    let applied = resources(&state);
+    assert!(
+        applied.iter().any(|r| r["type"] == "aws_iam_role" && r["name"] == "task" && r["index"] == "dashboard"),
+        "the dashboard's task role"
+    );
+    let on_dashboard_task_role: Vec<&Value> = applied
+        .iter()
+        .filter(|r| r["type"] == "aws_iam_role_policy" || r["type"] == "aws_iam_role_policy_attachment")
+        .filter(|r| r["values"]["role"].as_str().is_some_and(|role| role.ends_with("-dashboard-task")))
+        .collect();
+    assert!(on_dashboard_task_role.is_empty(), "the dashboard's task role grants nothing: {on_dashboard_task_role:?}");
 
     // Port 80 redirects to the HTTPS listener, which sends HSTS (applied with a certificate).
     let listeners: BTreeMap<String, Value> = resources(&state)

@@ -3,7 +3,7 @@
 //! own constants and clap defaults, so renaming an index (or a queue default) in only one of the
 //! two places fails here. Reads the `.tf` files as text; needs no emulator.
 use clap::CommandFactory;
-use payment_platform::config::{ApiConfig, BankWorkerConfig, WebhookWorkerConfig};
+use payment_platform::config::{ApiConfig, BankWorkerConfig, DashboardConfig, WebhookWorkerConfig};
 use payment_platform::dynamo::keys::{PK, SK, TTL_ATTRIBUTE};
 use payment_platform::dynamo::setup::{BILLING_MODE, INDEXES};
 use payment_platform::sqs::setup::{
@@ -152,15 +152,22 @@ fn terraform_declares_the_queues_that_setup_creates() {
 #[test]
 fn ecs_sets_only_variables_the_binaries_read_and_never_the_emulator_endpoint() {
     let tf = terraform();
-    let mut known: Vec<String> = [ApiConfig::command(), BankWorkerConfig::command(), WebhookWorkerConfig::command()]
-        .iter()
-        .flat_map(|c| c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_str().unwrap().to_owned()))
-        .collect();
+    let mut known: Vec<String> =
+        [ApiConfig::command(), BankWorkerConfig::command(), WebhookWorkerConfig::command(), DashboardConfig::command()]
+            .iter()
+            .flat_map(|c| c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_str().unwrap().to_owned()))
+            .collect();
     // Read outside clap: the log set-up and the OpenTelemetry exporter (src/telemetry).
     known.extend(["LOG_FORMAT", "RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT"].map(String::from));
     let set: Vec<&str> = tf.split("{ name = \"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
     let required = ["AWS_REGION", "DYNAMODB_TABLE", "PAYMENTS_QUEUE", "REFUNDS_QUEUE", "BANK_URL"];
-    let secrets = ["JWT_SECRET_KEY", "CARD_ENCRYPTION_KEY", "WEBHOOK_SECRET_KEY", "IDEMPOTENCY_FINGERPRINT_KEY"];
+    let secrets = [
+        "JWT_SECRET_KEY",
+        "CARD_ENCRYPTION_KEY",
+        "WEBHOOK_SECRET_KEY",
+        "IDEMPOTENCY_FINGERPRINT_KEY",
+        "DASHBOARD_SESSION_KEY",
+    ];
     for name in required.into_iter().chain(secrets).chain(["API_DOCS"]) {
         assert!(set.contains(&name), "ECS does not set {name}");
     }

@@ -2,7 +2,8 @@
 //! plan's few reads: the account, the default VPC and its subnets), for what must hold before
 //! anything is applied: a public load balancer without a certificate does not plan; with one,
 //! port 80 only redirects to HTTPS and 443 speaks TLS 1.2+ with HSTS; an internal one may serve
-//! plain HTTP; each service gets only its own secrets; images are pinned and logs kept a year.
+//! plain HTTP; each service gets only its own secrets; images are pinned and logs kept a year; the
+//! dashboard gets its own host, a public Cognito client, its session key and no AWS permission.
 //! Also validates the example state backend (`infra/terraform/state-backend`). Skipped with a
 //! warning where terraform or its provider is missing, as `infra_apply` is.
 use std::path::{Path, PathBuf};
@@ -251,6 +252,53 @@ fn terraform_plan_with_a_certificate_redirects_port_80_and_gives_each_service_on
     assert_eq!(names("webhook-worker"), ["WEBHOOK_SECRET_KEY", "WEBHOOK_SECRET_OLD_KEYS"]);
     // Which ARNs each execution role may read is known only at apply (the secrets are created
     // then): infra_apply holds each role to exactly its task's secrets.
+}
+
+#[test]
+fn terraform_plan_serves_the_dashboard_on_its_own_host_without_aws_permissions() {
+    let _one = PLANS.lock().unwrap_or_else(|e| e.into_inner());
+    let Some((_emulator, dir)) = setup("dashboard") else { return };
+    let certificate = format!("certificate_arn={CERTIFICATE}");
+
+    // It calls the API at its public URL, whose host must be on the certificate (the load
+    // balancer's DNS name is on none), and signs staff in at Cognito: without either, no plan.
+    let error = plan(&dir, &["image_tag=v1.0.0", &certificate, "dashboard_host=dashboard.example.com"])
+        .expect_err("a dashboard without base_url must not plan");
+    assert!(error.contains("The dashboard (dashboard_host) calls the API over https"), "{error}");
+    let error = plan(
+        &dir,
+        &[
+            "image_tag=v1.0.0",
+            &certificate,
+            "dashboard_host=dashboard.example.com",
+            "base_url=https://api.example.com",
+            "cognito_enabled=false",
+        ],
+    )
+    .expect_err("a dashboard without Cognito must not plan");
+    assert!(error.contains("The dashboard (dashboard_host) signs staff in at the Cognito user pool"), "{error}");
+
+    let dashboard = plan(
+        &dir,
+        &["image_tag=v1.0.0", &certificate, "dashboard_host=dashboard.example.com", "base_url=https://api.example.com"],
+    )
+    .unwrap_or_else(|e| panic!("a dashboard with its host, the API's URL and a certificate plans:\n{e}"));
+    // Its own host on the HTTPS listener, its own target group.
+    let rule = planned(&dashboard, "aws_lb_listener_rule.dashboard[0]");
+    assert_eq!(rule["condition"][0]["host_header"][0]["values"], json!(["dashboard.example.com"]), "{rule}");
+    assert!(has(&dashboard, "aws_lb_target_group.dashboard[0]"), "the dashboard's target group");
+    // A public client: authorization code (with PKCE), back to <dashboard>/auth/callback.
+    let client = planned(&dashboard, "aws_cognito_user_pool_client.dashboard[0]");
+    assert_eq!(client["generate_secret"], false, "{client}");
+    assert_eq!(client["allowed_oauth_flows"], json!(["code"]), "{client}");
+    assert_eq!(client["callback_urls"], json!(["https://dashboard.example.com/auth/callback"]), "{client}");
+    // Its session key alone; a task role with no policy; an execution role reading that key.
+    let secrets = &dashboard["planned_values"]["outputs"]["service_secret_names"]["value"];
+    assert_eq!(secrets["dashboard"], json!(["DASHBOARD_SESSION_KEY"]), "{secrets}");
+    assert!(has(&dashboard, "aws_iam_role.task[\"dashboard\"]"), "the dashboard's task role");
+    assert!(!has(&dashboard, "aws_iam_role_policy.task[\"dashboard\"]"), "the dashboard's task role grants nothing");
+    assert!(has(&dashboard, "aws_iam_role_policy.execution_secrets[\"dashboard\"]"), "it reads its session key");
+    assert_eq!(dashboard["planned_values"]["outputs"]["dashboard_url"]["value"], "https://dashboard.example.com");
 }
 
 #[test]
