@@ -78,7 +78,7 @@ $(VNU_JAR): tests/html/package.json tests/html/package-lock.json
 screenshots: browser html-validator ## Regenerate the README's dashboard screenshots (docs/screenshots/) with the browser test
 	@mkdir -p docs/screenshots
 	@DASHBOARD_SCREENSHOTS=$(CURDIR)/docs/screenshots localstack/with-emulator.sh 4597 \
-		cargo test --test integration --locked --features testing dashboard::shop_staff -- --exact --nocapture
+		cargo test --test integration --locked --features testing dashboard::shop_staff -- --nocapture
 
 NEWMAN := postman/node_modules/.bin/newman
 POSTMAN_BASE_URL ?= http://localhost:4444
