@@ -59,7 +59,9 @@ pub struct ApiConfig {
     /// tokens are then RS256/ES256 from that provider, and HS256 tokens are refused.
     #[arg(long, env = "JWT_JWKS_URL")]
     pub jwt_jwks_url: Option<String>,
-    /// The claim naming the merchant (`client_id` for Cognito's client-credentials tokens).
+    /// The claim naming the merchant (`client_id` for Cognito's client-credentials tokens), or
+    /// several, comma-separated, of which the first the token carries counts
+    /// (`merchant_id,client_id`: staff signed in to the dashboard, and machines).
     #[arg(long, env = "JWT_MERCHANT_CLAIM", default_value = "sub")]
     pub jwt_merchant_claim: String,
     /// Reads (GET and HEAD) per second per merchant and API replica, burst of one second's worth; 0 = no limit.

@@ -312,3 +312,20 @@ async fn a_burst_over_the_write_limit_gets_429_with_its_headers_and_other_mercha
     })
     .await;
 }
+
+#[tokio::test]
+async fn of_several_merchant_claims_the_first_the_token_carries_names_the_merchant() {
+    let rsa = rsa_key("rsa-claims");
+    let idp = Idp::start(vec![rsa.jwk.clone()]).await;
+    let app = app_on(&idp, "merchant_id, sub").await;
+    assert_eq!(status_with(&app, &sign(&rsa, &claims("test@merchant"))).await, 200, "a machine's token: sub");
+    let mut staff = claims("nobody@example");
+    staff["merchant_id"] = json!("test@merchant");
+    assert_eq!(status_with(&app, &sign(&rsa, &staff)).await, 200, "a staff token: merchant_id first");
+    let mut unregistered = claims("test@merchant");
+    unregistered["merchant_id"] = json!("nobody@example");
+    assert_eq!(status_with(&app, &sign(&rsa, &unregistered)).await, 401, "present, it is not passed over");
+    let mut not_a_string = claims("test@merchant");
+    not_a_string["merchant_id"] = json!(42);
+    assert_eq!(status_with(&app, &sign(&rsa, &not_a_string)).await, 401);
+}

@@ -111,7 +111,11 @@ impl JwksVerifier {
         validation.leeway = 5;
         let data = decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|_| ApiError::Unauthorized)?;
-        let merchant = data.claims.get(&self.settings.merchant_claim).and_then(|v| v.as_str());
+        // The first of the configured claims the token carries names the merchant (a staff user's
+        // token carries `merchant_id`, a merchant's machine token only `client_id`); one present
+        // but not a merchant id is refused, never passed over for the next.
+        let claims = self.settings.merchant_claim.split(',').map(str::trim).filter(|c| !c.is_empty());
+        let merchant = claims.into_iter().find_map(|c| data.claims.get(c)).and_then(|v| v.as_str());
         let merchant = merchant.and_then(|m| MerchantId::parse(m).ok()).ok_or(ApiError::Unauthorized)?;
         // Required above, and a number once it validated (jsonwebtoken takes a fractional one too).
         let exp = data.claims.get("exp").and_then(serde_json::Value::as_f64).ok_or(ApiError::Unauthorized)?;
