@@ -129,7 +129,7 @@ impl Services {
                 }
                 Err(refused) => return self.replay_ask(key).await?.ok_or_else(|| refusal(refused, &view)),
             };
-            change.notify = self.notifies(merchant).await;
+            change.notify = self.webhooks_want(merchant).await.wants(change.event.kind);
             let answer = accepted(&ask, &change.view)?;
             let claim = key.map(|k| k.claim(resource.clone(), now, answer.clone()));
             match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {

@@ -43,14 +43,14 @@ impl Services {
         cause: &Cause,
     ) -> Result<Landed, StoreError> {
         let id = view.payment.id;
-        let notify = self.notifies(&view.payment.merchant_id).await;
+        let wanted = self.webhooks_want(&view.payment.merchant_id).await;
         let mut delays = contention();
         loop {
             let mut change = match view.apply(t.clone(), self.clock.now_ms(), cause.clone()) {
                 Ok(change) => change,
                 Err(_) => return Ok(Landed::Refused(view)),
             };
-            change.notify = notify;
+            change.notify = wanted.wants(change.event.kind);
             match carry::store_write(|| self.store.payments.commit(&change, None)).await {
                 Ok(()) => {
                     self.announce(&change).await;

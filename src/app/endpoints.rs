@@ -59,8 +59,9 @@ impl Services {
             }
             Err(e) => return Err(AppError::after_write_of(e)),
         }
-        // This process sends the merchant's events to the webhooks from now on (`app::notify`).
-        self.presence.set(merchant, true, now);
+        // This process sends the merchant's events to the webhooks from now on (`app::notify`):
+        // all of them until its next look-up says which the endpoints want.
+        self.presence.set(merchant, crate::domain::webhooks::Wanted::ALL, now);
         Ok((endpoint, secret))
     }
 

@@ -1,14 +1,15 @@
-//! Whether a change's event goes to the webhooks at all. A merchant with no enabled endpoint
-//! pays nothing for them: its events are not put in the due-time index and not announced. Each
-//! process learns whether a merchant has endpoints from the store and remembers it for
-//! `DISCOVERY_MS`, so an endpoint gets every event recorded from that long after its creation
-//! on (and, from the process that created it, at once); an event recorded in between goes to it
-//! only if its writer already knew.
+//! Whether a change's event goes to the webhooks at all. An event of a type none of the
+//! merchant's enabled endpoints wants (every event, for a merchant with none) costs nothing: it
+//! is not put in the due-time index and not announced. Each process learns what a merchant's
+//! endpoints want from the store and remembers it for `DISCOVERY_MS`, so an endpoint gets every
+//! event recorded from that long after its creation (or a change of its types) on, and, from
+//! the process that created it, at once; an event recorded in between goes to it only if its
+//! writer already knew.
 use std::convert::Infallible;
 
 use super::Services;
 use crate::domain::ids::MerchantId;
-use crate::domain::webhooks::EndpointStatus;
+use crate::domain::webhooks::Wanted;
 use crate::util::cache::ExpiringCache;
 
 /// How long a process trusts what it learnt about a merchant's endpoints.
@@ -16,15 +17,15 @@ pub const DISCOVERY_MS: u64 = 5_000;
 /// Merchants remembered at most.
 const REMEMBERED: usize = 10_000;
 
-/// After a failed look-up, "it has" (the safe answer) is trusted this long, so the requests that
+/// After a failed look-up, "it wants everything" (the safe answer) is trusted this long, so the requests that
 /// waited for that look-up, and those right behind them, do not each try again at once.
 const FAILED_ANSWER_MS: u64 = 1_000;
 
-/// Per process: whether each merchant has an enabled endpoint, trusted until a time, looked up
+/// Per process: what each merchant's enabled endpoints want, trusted until a time, looked up
 /// by one request per merchant at a time (`util::cache`). Beside it, the other thing a process
 /// keeps per merchant for its webhooks: what is left of its redelivery budget.
 pub struct EndpointPresence {
-    known: ExpiringCache<MerchantId, bool>,
+    known: ExpiringCache<MerchantId, Wanted>,
     pub(crate) redeliveries: super::redelivery::RedeliveryBudget,
 }
 
@@ -35,9 +36,9 @@ impl Default for EndpointPresence {
 }
 
 impl EndpointPresence {
-    /// Remembers what `m`'s endpoints were found to be at `now_ms`.
-    pub(crate) fn set(&self, m: &MerchantId, has: bool, now_ms: u64) {
-        self.known.insert(m.clone(), has, now_ms, now_ms + DISCOVERY_MS);
+    /// Remembers what `m`'s endpoints were found to want at `now_ms`.
+    pub(crate) fn set(&self, m: &MerchantId, wanted: Wanted, now_ms: u64) {
+        self.known.insert(m.clone(), wanted, now_ms, now_ms + DISCOVERY_MS);
     }
 
     /// Merchants being looked up now.
@@ -48,15 +49,16 @@ impl EndpointPresence {
 }
 
 impl Services {
-    /// Whether `merchant`'s events go to the webhooks. When the store cannot say, they do: the
-    /// webhook worker then finds no endpoint and drops the event from the index.
-    pub(crate) async fn notifies(&self, merchant: &MerchantId) -> bool {
+    /// Which of `merchant`'s events go to the webhooks (`Change::notify` is whether this one
+    /// does). When the store cannot say, all do: the webhook worker then finds no endpoint that
+    /// wants one and drops it from the index.
+    pub(crate) async fn webhooks_want(&self, merchant: &MerchantId) -> Wanted {
         let look_up = |now: u64| async move {
             Ok::<_, Infallible>(match self.store.endpoints.endpoints(merchant).await {
-                Ok(all) => (all.iter().any(|e| e.status == EndpointStatus::Enabled), now + DISCOVERY_MS),
+                Ok(all) => (Wanted::of(&all), now + DISCOVERY_MS),
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not tell whether the merchant has webhook endpoints; assuming it has");
-                    (true, now + FAILED_ANSWER_MS)
+                    tracing::warn!(error = %e, "could not tell what the merchant's webhook endpoints want; assuming everything");
+                    (Wanted::ALL, now + FAILED_ANSWER_MS)
                 }
             })
         };

@@ -44,7 +44,7 @@ impl Services {
         let mut cause = self.cause(Actor::Merchant(merchant.clone()));
         cause.idempotency_key = key.is_some();
         let mut change = Change::payment_created(&new, cause);
-        change.notify = self.notifies(merchant).await;
+        change.notify = self.webhooks_want(merchant).await.wants(change.event.kind);
         let written = carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await;
         match (written, key) {
             (Ok(()), _) => {

@@ -76,7 +76,7 @@ impl Services {
             let mut change = view
                 .apply(Transition::RefundCreated(refund.clone()), now, cause.clone())
                 .map_err(|_| refusal(&view, Some(amount)).unwrap_or(AppError::NothingLeftToRefund))?;
-            change.notify = self.notifies(merchant).await;
+            change.notify = self.webhooks_want(merchant).await.wants(change.event.kind);
             let claim = key.map(|k| k.claim(refund.id.to_string(), now, accepted(&refund)));
             match carry::store_write(|| self.store.payments.commit(&change, claim.as_ref())).await {
                 // The claim was written done: nothing to finish.

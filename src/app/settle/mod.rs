@@ -46,7 +46,7 @@ impl Services {
             Err(_) => return Step::Done,
         };
         change.attempts_guard = Some(stored.map(|a| a.last_ms));
-        change.notify = self.notifies(&view.payment.merchant_id).await;
+        change.notify = self.webhooks_want(&view.payment.merchant_id).await.wants(change.event.kind);
         match carry::store_write(|| self.store.payments.commit(&change, None)).await {
             Ok(()) => {
                 self.announce(&change).await;

@@ -91,3 +91,26 @@ async fn a_failed_look_up_is_not_repeated_by_each_waiting_payment_and_assumes_en
     assert_eq!(counted.listed.load(Ordering::SeqCst), 2);
     assert_eq!(w.queue.deliveries().len(), 50, "no endpoint: nothing more announced");
 }
+
+#[tokio::test]
+async fn only_events_of_a_type_some_endpoint_wants_are_indexed_and_announced() {
+    use crate::app::endpoints::NewEndpoint;
+    use crate::domain::events::EventType;
+    use crate::domain::webhooks::WebhookUrl;
+    let w = World::new();
+    let new = NewEndpoint {
+        url: WebhookUrl::parse("https://shop.example.com/hooks", false).unwrap(),
+        event_types: vec![EventType::PaymentSucceeded],
+        description: None,
+    };
+    w.services.create_endpoint(&merchant(), new).await.unwrap();
+    // Another process, which learns the endpoints from the store.
+    let services = Services { presence: Arc::default(), ..w.services.clone() };
+    let id = id_of(&services.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap());
+    assert!(w.queue.deliveries().is_empty(), "payment.created: nobody wants it");
+    let outstanding = services.store.deliveries.outstanding(10).await.unwrap();
+    assert!(outstanding.is_empty(), "nor is it in the due-time index: {outstanding:?}");
+    assert!(matches!(services.process_charge(w.bank.as_ref(), id).await, crate::app::Step::Done));
+    let announced: Vec<u64> = w.queue.deliveries().iter().map(|(e, _)| e.version).collect();
+    assert_eq!(announced, [3], "payment.processing (2) stays quiet, payment.succeeded (3) goes");
+}

@@ -14,6 +14,37 @@ pub const MAX_ENDPOINTS: usize = 16;
 /// Longest `Description` kept.
 pub const MAX_DESCRIPTION: usize = 512;
 
+/// The event types a merchant's enabled endpoints want, as one set: an event of a type none
+/// of them wants costs the webhooks nothing (`app::notify`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wanted(u32);
+
+impl Wanted {
+    /// Every type: what a process assumes when it cannot tell.
+    pub const ALL: Self = Self(u32::MAX);
+    pub const NONE: Self = Self(0);
+
+    fn bit(kind: EventType) -> u32 {
+        let i = EventType::ALL.iter().position(|k| *k == kind).expect("every type is in ALL");
+        1 << i
+    }
+
+    /// What `endpoints` want between them (disabled ones want nothing).
+    pub fn of<'a>(endpoints: impl IntoIterator<Item = &'a Endpoint>) -> Self {
+        endpoints.into_iter().filter(|e| e.status == EndpointStatus::Enabled).fold(Self::NONE, |w, e| {
+            if e.event_types.is_empty() {
+                Self::ALL
+            } else {
+                e.event_types.iter().fold(w, |w, k| Self(w.0 | Self::bit(*k)))
+            }
+        })
+    }
+
+    pub fn wants(self, kind: EventType) -> bool {
+        self.0 & Self::bit(kind) != 0
+    }
+}
+
 /// An endpoint's id: `we_` and 32 hex digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct EndpointId(Uuid);

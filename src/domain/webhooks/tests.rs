@@ -188,3 +188,21 @@ fn success_delivers_410_fails_at_once_and_retry_after_is_honoured() {
     assert!(replanned.is_due(99));
     assert_eq!((replanned.tries, replanned.attempts), (0, 1));
 }
+
+#[test]
+fn what_a_merchant_s_endpoints_want_is_the_union_of_the_enabled_ones() {
+    assert!(EventType::ALL.len() <= 32, "one bit per type");
+    let one = endpoint(vec![EventType::PaymentSucceeded]);
+    let two = endpoint(vec![EventType::RefundSucceeded, EventType::PaymentFailed]);
+    let wanted = Wanted::of([&one, &two]);
+    for kind in EventType::ALL {
+        let expected =
+            matches!(kind, EventType::PaymentSucceeded | EventType::RefundSucceeded | EventType::PaymentFailed);
+        assert_eq!(wanted.wants(*kind), expected, "{kind:?}");
+    }
+    let mut off = endpoint(vec![]);
+    off.status = EndpointStatus::Disabled;
+    assert_eq!(Wanted::of([&off]), Wanted::NONE, "a disabled endpoint wants nothing");
+    assert_eq!(Wanted::of([&one, &endpoint(vec![])]), Wanted::ALL, "no types: every type");
+    assert!(EventType::ALL.iter().all(|k| Wanted::ALL.wants(*k) && !Wanted::NONE.wants(*k)));
+}
