@@ -91,6 +91,11 @@ impl<K: Eq + Hash + Clone, V: Clone> ExpiringCache<K, V> {
         Ok(value)
     }
 
+    /// Forgets `key`'s answer: the next caller looks it up.
+    pub fn remove(&self, key: &K) {
+        lock(&self.entries).map.remove(key);
+    }
+
     /// Entries held now, trusted or not.
     pub fn len(&self) -> usize {
         lock(&self.entries).map.len()

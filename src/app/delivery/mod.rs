@@ -17,18 +17,22 @@ mod slots;
 
 use slots::Slots;
 
+use super::DISCOVERY_MS;
 use super::{AppError, Services, Step};
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{ConflictKind, DeliveryClaim, Job, Outgoing, StoreError, WebhookSender};
 use crate::domain::webhooks::*;
 use crate::telemetry::metrics;
+use crate::util::cache::ExpiringCache;
 
 /// SQS's longest delay: a later retry waits in the due-time index for the sweep.
 const MAX_QUEUE_DELAY_MS: u64 = 900_000;
 /// Clocks of different hosts disagree a little: an endpoint created this much after an event
 /// (by the clocks that stamped them) still gets it, so none recorded after it is missed.
 const CLOCK_SKEW_MS: u64 = 5_000;
+/// Merchants whose endpoints a worker remembers at most.
+const REMEMBERED_MERCHANTS: usize = 10_000;
 /// Claims and enqueues a sweep runs at once.
 const SWEEP_PARALLELISM: usize = 16;
 
@@ -68,6 +72,11 @@ pub struct Deliverer {
     overall: Arc<Semaphore>,
     per_endpoint: Slots<EndpointId>,
     per_merchant: Slots<MerchantId>,
+    /// Each merchant's endpoints as last read, trusted for `DISCOVERY_MS`, as the writers of
+    /// events trust what they want (`app::notify`): a round does not read them again for every
+    /// event. A change made through the API (a new, deleted or rotated endpoint) reaches the
+    /// deliveries within that time; one this worker makes (disabling) at once.
+    endpoints: ExpiringCache<MerchantId, Arc<Vec<Endpoint>>>,
 }
 
 impl Deliverer {
@@ -75,7 +84,17 @@ impl Deliverer {
         let overall = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let per_endpoint = Slots::new(settings.endpoint_concurrency);
         let per_merchant = Slots::new(settings.merchant_concurrency);
-        Self { services, sender, settings, overall, per_endpoint, per_merchant }
+        let endpoints = ExpiringCache::new(REMEMBERED_MERCHANTS);
+        Self { services, sender, settings, overall, per_endpoint, per_merchant, endpoints }
+    }
+
+    /// `merchant`'s endpoints, as read at most `DISCOVERY_MS` ago.
+    async fn endpoints_of(&self, merchant: &MerchantId) -> Result<Arc<Vec<Endpoint>>, StoreError> {
+        let read = |now: u64| async move {
+            let all = self.services.store.endpoints.endpoints(merchant).await?;
+            Ok::<_, StoreError>((Arc::new(all), now + DISCOVERY_MS))
+        };
+        self.endpoints.get_or_load(merchant, || self.services.clock.now_ms(), read).await
     }
 
     /// Keys whose slots this worker tracks now: (endpoints, merchants).
@@ -101,7 +120,7 @@ impl Deliverer {
             Ok(DeliveryClaim::Busy) | Ok(DeliveryClaim::Settled) => return Step::Done,
             Err(e) => return Step::Retry(e.to_string()),
         };
-        let endpoints = match self.services.store.endpoints.endpoints(found.merchant_id()).await {
+        let endpoints = match self.endpoints_of(found.merchant_id()).await {
             Ok(e) => e,
             Err(e) => return Step::Retry(e.to_string()),
         };
@@ -239,6 +258,7 @@ impl Deliverer {
             }
             match self.services.store.endpoints.update_endpoint(&endpoint).await {
                 Ok(()) => {
+                    self.endpoints.remove(&merchant);
                     if let Some(reason) =
                         endpoint.disabled_reason.as_deref().filter(|_| endpoint.status == EndpointStatus::Disabled)
                     {
