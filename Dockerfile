@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
-# The services' image: api, payment-worker, refund-worker, webhook-worker, and nothing else (the
-# bank simulator is a test tool: it has a target of its own, `bank-simulator`, for docker compose).
+# The services' image: api, payment-worker, refund-worker, webhook-worker, dashboard, and nothing
+# else (the bank simulator is a test tool: it has a target of its own, `bank-simulator`, for docker
+# compose).
 # The command picks which service runs (`docker run IMAGE payment-worker`; ECS `command`,
 # compose `command:`); without one it runs the api.
 #
@@ -8,11 +9,13 @@
 # time (ECS injects them from Secrets Manager, infra/terraform/ecs.tf): the api
 # CARD_ENCRYPTION_KEY, WEBHOOK_SECRET_KEY, IDEMPOTENCY_FINGERPRINT_KEY (and JWT_SECRET_KEY without
 # Cognito); the payment-worker CARD_ENCRYPTION_KEY; the webhook-worker WEBHOOK_SECRET_KEY; the
-# refund-worker none. Tag each build immutably (a version or commit id, never `latest`): the
-# Terraform refuses `latest` and its ECR repository will not overwrite a tag.
+# dashboard DASHBOARD_SESSION_KEY; the refund-worker none. Tag each build immutably (a version or
+# commit id, never `latest`): the Terraform refuses `latest` and its ECR repository will not
+# overwrite a tag.
 #
 #   docker build -t payment-platform .
 #   docker run --rm payment-platform api --help
+#   docker run --rm payment-platform dashboard --help
 #   docker build --target bank-simulator -t payment-platform-bank .
 
 # --- build --------------------------------------------------------------------------------------
@@ -64,10 +67,13 @@ ENTRYPOINT ["bank-simulator"]
 # --- the services (the default target: last) ------------------------------------------------------
 FROM base AS services
 COPY --from=build /src/target/release/api /src/target/release/payment-worker \
-    /src/target/release/refund-worker /src/target/release/webhook-worker /usr/local/bin/
+    /src/target/release/refund-worker /src/target/release/webhook-worker \
+    /src/target/release/dashboard /usr/local/bin/
 ENV HTTP_HOST=0.0.0.0 \
     ADMIN_HOST=0.0.0.0 \
-    WORKER_HTTP_HOST=0.0.0.0
-# api, api admin (metrics), payment-worker, refund-worker, webhook-worker (WORKER_HTTP_PORT defaults)
-EXPOSE 4444 4448 4446 4447 4449
+    WORKER_HTTP_HOST=0.0.0.0 \
+    DASHBOARD_HOST=0.0.0.0
+# api, api admin (metrics), payment-worker, refund-worker, webhook-worker (WORKER_HTTP_PORT
+# defaults), dashboard
+EXPOSE 4444 4448 4446 4447 4449 4490
 CMD ["api"]

@@ -35,6 +35,7 @@ provider "aws" {
   skip_requesting_account_id  = true
   endpoints {
     applicationautoscaling = "$url"
+    cloudformation         = "$url"
     cloudwatch             = "$url"
     cloudwatchlogs         = "$url"
     cognitoidp             = "$url"
@@ -45,6 +46,7 @@ provider "aws" {
     elbv2                  = "$url"
     iam                    = "$url"
     kms                    = "$url"
+    lambda                 = "$url"
     secretsmanager         = "$url"
     sns                    = "$url"
     sqs                    = "$url"
@@ -57,10 +59,12 @@ HCL
 
 # What the emulator cannot do or needs no real value for: no autoscaling, no S3 endpoint for the
 # load balancer's access logs, a made-up certificate (the HTTPS listener, its redirect and HSTS are
-# applied; no TLS is served) and an image tag nothing pulls.
+# applied; no TLS is served) and an image tag nothing pulls. The dashboard is applied as in
+# production, on made-up host names (its service, listener rule, app client and sign-in trigger).
 vars=(-var autoscaling_enabled=false -var table_deletion_protection=false -var cognito_deletion_protection=false
   -var image_tag=emulator -var alb_access_logs_enabled=false
-  -var certificate_arn=arn:aws:acm:us-east-1:000000000000:certificate/emulator)
+  -var certificate_arn=arn:aws:acm:us-east-1:000000000000:certificate/emulator
+  -var dashboard_host=dashboard.emulator.test -var base_url=https://api.emulator.test)
 
 case "${1:-}" in
   apply)

@@ -1,5 +1,6 @@
 # Each service scales on its own signal.
 #   api:     stateless; ALB requests per task, and CPU.
+#   dashboard: stateless too (the session is in the user's cookie); ALB requests per task, and CPU.
 #   workers: backlog per task = (visible + in-flight messages) / running tasks. In-flight
 #            (ApproximateNumberOfMessagesNotVisible) counts because a worker holds each message
 #            for the whole slow bank call: a queue with nothing visible can still be saturated.
@@ -9,7 +10,7 @@
 
 # autoscaling_enabled = false (the local emulator, which has no Application Auto Scaling API)
 # creates none of these: each service then runs its desired count (the services variable's
-# min_tasks) and does not scale.
+# min_tasks, dashboard_desired_count) and does not scale.
 
 resource "aws_appautoscaling_target" "service" {
   for_each = var.autoscaling_enabled ? local.service_names : toset([])
@@ -17,8 +18,8 @@ resource "aws_appautoscaling_target" "service" {
   service_namespace  = "ecs"
   scalable_dimension = "ecs:service:DesiredCount"
   resource_id        = "service/${aws_ecs_cluster.main.name}/${aws_ecs_service.service[each.key].name}"
-  min_capacity       = var.services[each.key].min_tasks
-  max_capacity       = var.services[each.key].max_tasks
+  min_capacity       = local.service_sizes[each.key].min_tasks
+  max_capacity       = local.service_sizes[each.key].max_tasks
 }
 
 resource "aws_appautoscaling_policy" "api_requests" {
@@ -50,6 +51,47 @@ resource "aws_appautoscaling_policy" "api_cpu" {
   service_namespace  = aws_appautoscaling_target.service["api"].service_namespace
   scalable_dimension = aws_appautoscaling_target.service["api"].scalable_dimension
   resource_id        = aws_appautoscaling_target.service["api"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.api_cpu_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ECSServiceAverageCPUUtilization"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "dashboard_requests" {
+  count = var.autoscaling_enabled && local.dashboard_enabled ? 1 : 0
+
+  name               = "${var.name_prefix}-dashboard-requests-per-task"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["dashboard"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["dashboard"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["dashboard"].resource_id
+
+  target_tracking_scaling_policy_configuration {
+    target_value       = var.dashboard_requests_per_target
+    scale_out_cooldown = 60
+    scale_in_cooldown  = 300
+
+    predefined_metric_specification {
+      predefined_metric_type = "ALBRequestCountPerTarget"
+      resource_label         = "${aws_lb.api.arn_suffix}/${aws_lb_target_group.dashboard[0].arn_suffix}"
+    }
+  }
+}
+
+resource "aws_appautoscaling_policy" "dashboard_cpu" {
+  count = var.autoscaling_enabled && local.dashboard_enabled ? 1 : 0
+
+  name               = "${var.name_prefix}-dashboard-cpu"
+  policy_type        = "TargetTrackingScaling"
+  service_namespace  = aws_appautoscaling_target.service["dashboard"].service_namespace
+  scalable_dimension = aws_appautoscaling_target.service["dashboard"].scalable_dimension
+  resource_id        = aws_appautoscaling_target.service["dashboard"].resource_id
 
   target_tracking_scaling_policy_configuration {
     target_value       = var.api_cpu_target

@@ -1,4 +1,6 @@
-# One Fargate service per binary, all from the one image (the command picks the binary).
+# One Fargate service per binary, all from the one image (the command picks the binary): api,
+# payment-worker, refund-worker, webhook-worker, and the dashboard when dashboard_host is set
+# (dashboard.tf).
 # Environment names are the binaries' own (CONTRACT.md section 2, the clap `env = "..."` names);
 # AWS_ENDPOINT_URL is never set: unset means real AWS. SETUP stays unset (false): Terraform owns
 # the table and the queues.
@@ -36,7 +38,26 @@ resource "aws_cloudwatch_log_group" "service" {
 }
 
 locals {
-  service_names = toset(["api", "payment-worker", "refund-worker", "webhook-worker"])
+  service_names = toset(concat(
+    ["api", "payment-worker", "refund-worker", "webhook-worker"],
+    local.dashboard_enabled ? ["dashboard"] : [],
+  ))
+
+  # Size and task count bounds of each service: the services variable, and the dashboard's own.
+  service_sizes = merge(var.services, local.dashboard_enabled ? {
+    "dashboard" = {
+      cpu       = var.dashboard_cpu
+      memory    = var.dashboard_memory
+      min_tasks = var.dashboard_desired_count
+      max_tasks = max(var.dashboard_desired_count, var.dashboard_max_count)
+    }
+  } : {})
+
+  # The services behind the load balancer: their target group (each listens on its `port`).
+  service_target_groups = merge(
+    { "api" = aws_lb_target_group.api.arn },
+    local.dashboard_enabled ? { "dashboard" = aws_lb_target_group.dashboard[0].arn } : {},
+  )
   # The image of a service: <repository>:<tag>, or <repository>@sha256:<digest> (variables.tf).
   service_images = { for s in local.service_names : s => (
     startswith(lookup(var.image_tags, s, var.image_tag), "sha256:")
@@ -85,11 +106,14 @@ locals {
   ]
 
   # Who issues the bearer tokens. Cognito (identity.tf): RS256 tokens checked against the pool's
-  # JWKS, the merchant in `client_id`, and no GET /token. Otherwise HS256 with JWT_SECRET_KEY.
+  # JWKS, and no GET /token. The merchant is the first of these claims a token has: `merchant_id`
+  # in a staff user's token (the dashboard's; put there by the pre token generation trigger from
+  # the user's custom:merchant_id), else `client_id`, a merchant's own machine token.
+  # Otherwise HS256 with JWT_SECRET_KEY.
   cognito_auth_env = [
     { name = "JWT_JWKS_URL", value = local.cognito_jwks_url },
     { name = "JWT_ISSUER", value = local.cognito_issuer },
-    { name = "JWT_MERCHANT_CLAIM", value = "client_id" },
+    { name = "JWT_MERCHANT_CLAIM", value = "merchant_id,client_id" },
     { name = "TOKEN_ISSUANCE", value = "false" },
   ]
 
@@ -140,12 +164,29 @@ locals {
     { name = "WEBHOOK_DISABLE_AFTER_SECS", value = tostring(var.webhook_disable_after_secs) },
   ]
 
+  # The dashboard (dashboard.tf): no AWS settings at all (it calls the API, nothing else), so no
+  # AWS_ENDPOINT_URL either: it is not in development mode, and refuses to start without its
+  # identity provider, client id and session key. The scopes: openid, and the API's three, as the
+  # resource server names them.
+  dashboard_env = concat(local.otel_env, [
+    { name = "LOG_FORMAT", value = "json" },
+    { name = "RUST_LOG", value = var.rust_log },
+    { name = "DASHBOARD_HOST", value = "0.0.0.0" },
+    { name = "DASHBOARD_PORT", value = "4490" },
+    { name = "DASHBOARD_API_URL", value = local.dashboard_api_url },
+    { name = "DASHBOARD_BASE_URL", value = local.dashboard_url },
+    { name = "DASHBOARD_OIDC_ISSUER", value = local.cognito_issuer },
+    { name = "DASHBOARD_CLIENT_ID", value = one(aws_cognito_user_pool_client.dashboard[*].id) },
+    { name = "DASHBOARD_OIDC_SCOPES", value = join(" ", local.dashboard_scopes) },
+  ])
+
   # Secrets, injected by ECS from Secrets Manager (iam.tf). Each key goes only where it is used
   # (CONTRACT.md section 6), and each service's execution role may read only its own:
   #   CARD_ENCRYPTION_KEY          api (seals cards), payment-worker (opens them for the bank)
   #   WEBHOOK_SECRET_KEY           api (seals endpoint signing secrets), webhook-worker (opens them)
   #   IDEMPOTENCY_FINGERPRINT_KEY  api (keys the HMAC of Idempotency-Key request fingerprints)
   #   JWT_SECRET_KEY               api, and only with cognito_enabled = false
+  #   DASHBOARD_SESSION_KEY        dashboard (seals its session cookies)
   # The refund-worker holds no secret at all, and the webhook-worker, which talks to
   # merchant-chosen URLs, cannot open a card. Each *_OLD_KEYS (previous keys, during a rotation)
   # goes with its key.
@@ -163,6 +204,10 @@ locals {
 
   old_jwt_keys_secret = var.jwt_old_secret_keys_secret_arn == null ? [] : [
     { name = "JWT_OLD_SECRET_KEYS", valueFrom = var.jwt_old_secret_keys_secret_arn },
+  ]
+
+  old_dashboard_keys_secret = var.dashboard_session_old_keys_secret_arn == null ? [] : [
+    { name = "DASHBOARD_SESSION_OLD_KEYS", valueFrom = var.dashboard_session_old_keys_secret_arn },
   ]
 
   # Only the HS256 mode needs the JWT secret: with Cognito it is not injected (its Secrets Manager
@@ -183,18 +228,22 @@ locals {
     { name = "IDEMPOTENCY_FINGERPRINT_KEY", valueFrom = aws_secretsmanager_secret.idempotency_fingerprint_key.arn },
   ])
 
+  dashboard_secrets = local.dashboard_enabled ? concat(local.old_dashboard_keys_secret, [
+    { name = "DASHBOARD_SESSION_KEY", valueFrom = one(aws_secretsmanager_secret.dashboard_session_key[*].arn) },
+  ]) : []
+
   # What each service's task gets; iam.tf grants each execution role these ARNs and no others.
-  service_secrets = {
+  service_secrets = merge({
     "api"            = concat(local.card_secrets, local.webhook_secrets, local.fingerprint_secrets, local.jwt_secrets)
     "payment-worker" = local.card_secrets
     "refund-worker"  = []
     "webhook-worker" = local.webhook_secrets
-  }
+  }, local.dashboard_enabled ? { "dashboard" = local.dashboard_secrets } : {})
 
   # `command`: the binary (and, for the api, its flags); `port`: the one the container's health
-  # check asks `GET /status` on; `ports`: every port the container exposes (the API's ADMIN_PORT
-  # for metrics scrapers too).
-  service_settings = {
+  # check asks `GET /status` on (and, behind the load balancer, the one it forwards to); `ports`:
+  # every port the container exposes (the API's ADMIN_PORT for metrics scrapers too).
+  service_settings = merge({
     "api" = {
       command         = local.api_command
       port            = 4444
@@ -227,7 +276,18 @@ locals {
       secrets         = local.service_secrets["webhook-worker"]
       security_groups = [aws_security_group.worker.id]
     }
-  }
+  }, local.dashboard_service_settings)
+
+  dashboard_service_settings = local.dashboard_enabled ? {
+    "dashboard" = {
+      command         = ["dashboard"]
+      port            = 4490
+      ports           = [4490]
+      environment     = local.dashboard_env
+      secrets         = local.dashboard_secrets
+      security_groups = aws_security_group.dashboard[*].id
+    }
+  } : {}
 }
 
 resource "aws_ecs_task_definition" "service" {
@@ -236,8 +296,8 @@ resource "aws_ecs_task_definition" "service" {
   family                   = "${var.name_prefix}-${each.key}"
   requires_compatibilities = ["FARGATE"]
   network_mode             = "awsvpc"
-  cpu                      = var.services[each.key].cpu
-  memory                   = var.services[each.key].memory
+  cpu                      = local.service_sizes[each.key].cpu
+  memory                   = local.service_sizes[each.key].memory
   # Its own execution role: ECS can inject into this task only the secrets it lists.
   execution_role_arn = aws_iam_role.execution[each.key].arn
   task_role_arn      = aws_iam_role.task[each.key].arn
@@ -282,11 +342,11 @@ resource "aws_ecs_service" "service" {
   name                               = each.key
   cluster                            = aws_ecs_cluster.main.id
   task_definition                    = aws_ecs_task_definition.service[each.key].arn
-  desired_count                      = var.services[each.key].min_tasks
+  desired_count                      = local.service_sizes[each.key].min_tasks
   launch_type                        = "FARGATE"
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
-  health_check_grace_period_seconds  = each.key == "api" ? 30 : null
+  health_check_grace_period_seconds  = contains(keys(local.service_target_groups), each.key) ? 30 : null
   propagate_tags                     = "SERVICE"
 
   deployment_circuit_breaker {
@@ -300,12 +360,13 @@ resource "aws_ecs_service" "service" {
     assign_public_ip = local.assign_public_ip
   }
 
+  # The api and the dashboard, each in its own target group (network.tf, dashboard.tf).
   dynamic "load_balancer" {
-    for_each = each.key == "api" ? [aws_lb_target_group.api.arn] : []
+    for_each = contains(keys(local.service_target_groups), each.key) ? [local.service_target_groups[each.key]] : []
     content {
       target_group_arn = load_balancer.value
-      container_name   = "api"
-      container_port   = 4444
+      container_name   = each.key
+      container_port   = each.value.port
     }
   }
 
@@ -314,5 +375,10 @@ resource "aws_ecs_service" "service" {
     ignore_changes = [desired_count]
   }
 
-  depends_on = [aws_lb_listener.http, aws_iam_role_policy.task, aws_iam_role_policy.execution_secrets, aws_iam_role_policy_attachment.execution]
+  # A target group must be attached to the load balancer (listener, or the dashboard's rule)
+  # before a service can use it.
+  depends_on = [
+    aws_lb_listener.http, aws_lb_listener.https, aws_lb_listener_rule.dashboard, aws_iam_role_policy.task,
+    aws_iam_role_policy.execution_secrets, aws_iam_role_policy_attachment.execution,
+  ]
 }

@@ -1,5 +1,6 @@
 # One task role per component, each granted only the calls its code makes (found by reading the
-# SDK calls in src/dynamo, src/sqs and src/worker). SETUP's calls (CreateTable, CreateQueue,
+# SDK calls in src/dynamo, src/sqs and src/worker). The dashboard's role grants nothing at all: it
+# makes no AWS call (it calls the API over HTTPS with the signed-in user's token). SETUP's calls (CreateTable, CreateQueue,
 # UpdateTimeToLive, DescribeTable, GetQueueAttributes) are not granted: Terraform creates the
 # table and queues, and SETUP stays off in production.
 #
@@ -151,8 +152,10 @@ data "aws_iam_policy_document" "execution_assume" {
   }
 }
 
+# Every component's task role; the dashboard's has no policy (none in task_policies), and nothing
+# is attached to it.
 resource "aws_iam_role" "task" {
-  for_each = local.task_policies
+  for_each = toset(concat(keys(local.task_policies), local.dashboard_enabled ? ["dashboard"] : []))
 
   name               = "${var.name_prefix}-${each.key}-task"
   assume_role_policy = data.aws_iam_policy_document.task_assume.json
@@ -173,7 +176,8 @@ resource "aws_iam_role_policy" "task" {
 # secrets it injects into the containers. One per service, each allowed to read exactly the
 # secrets its task definition lists (ecs.tf, `service_secrets`): a task definition naming another
 # service's secret (the card key in the webhook-worker's, say) cannot start, since ECS cannot
-# fetch it. The refund-worker's role reads no secret at all.
+# fetch it. The refund-worker's role reads no secret at all; the dashboard's reads its session key
+# alone.
 resource "aws_iam_role" "execution" {
   for_each = local.service_names
 
@@ -207,7 +211,8 @@ resource "aws_iam_role_policy" "execution_secrets" {
 # Values are never in Terraform (nor its state): put each with
 #   aws secretsmanager put-secret-value --secret-id <arn> --secret-string "$(openssl rand -base64 32)"
 # before the services start (outputs: card_encryption_key_secret_arn, webhook_secret_key_secret_arn,
-# idempotency_fingerprint_key_secret_arn, and jwt_secret_arn with cognito_enabled = false).
+# idempotency_fingerprint_key_secret_arn, jwt_secret_arn with cognito_enabled = false, and
+# dashboard_session_key_secret_arn with a dashboard).
 resource "aws_secretsmanager_secret" "jwt_secret_key" {
   name                    = "${var.name_prefix}/JWT_SECRET_KEY"
   description             = "HS256 secret of the API's bearer tokens (JWT_SECRET_KEY)."
@@ -229,5 +234,14 @@ resource "aws_secretsmanager_secret" "webhook_secret_key" {
 resource "aws_secretsmanager_secret" "idempotency_fingerprint_key" {
   name                    = "${var.name_prefix}/IDEMPOTENCY_FINGERPRINT_KEY"
   description             = "Base64 of 32 random bytes: HMAC key of Idempotency-Key request fingerprints (IDEMPOTENCY_FINGERPRINT_KEY); api only."
+  recovery_window_in_days = 7
+}
+
+# Only with a dashboard (dashboard_host): its own key, which no other service may read.
+resource "aws_secretsmanager_secret" "dashboard_session_key" {
+  count = local.dashboard_enabled ? 1 : 0
+
+  name                    = "${var.name_prefix}/DASHBOARD_SESSION_KEY"
+  description             = "Base64 of 32 random bytes: key sealing the dashboard's session cookies, which hold the users' tokens (DASHBOARD_SESSION_KEY); dashboard only."
   recovery_window_in_days = 7
 }

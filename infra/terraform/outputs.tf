@@ -33,7 +33,7 @@ output "service_names" {
 }
 
 output "alb_dns_name" {
-  description = "The API's load balancer."
+  description = "The load balancer of the API (and of the dashboard, on dashboard_host): point the API's and the dashboard's DNS names at it."
   value       = aws_lb.api.dns_name
 }
 
@@ -64,6 +64,11 @@ output "card_encryption_key_secret_arn" {
 output "webhook_secret_key_secret_arn" {
   description = "Put WEBHOOK_SECRET_KEY (base64 of 32 random bytes, not the card key) here before the api and the webhook-worker start."
   value       = aws_secretsmanager_secret.webhook_secret_key.arn
+}
+
+output "dashboard_session_key_secret_arn" {
+  description = "With a dashboard: put DASHBOARD_SESSION_KEY (base64 of 32 random bytes, a key of its own) here before the dashboard starts. null without one."
+  value       = one(aws_secretsmanager_secret.dashboard_session_key[*].arn)
 }
 
 output "idempotency_fingerprint_key_secret_arn" {
@@ -115,4 +120,21 @@ output "merchant_client_secrets" {
   description = "Client secret by merchants key, as generated at creation (`terraform output -json merchant_client_secrets`). After a rotation (docs/OPERATIONS.md) it may no longer be the merchant's current secret."
   value       = { for k, c in aws_cognito_user_pool_client.merchant : k => c.client_secret }
   sensitive   = true
+}
+
+# --- Dashboard (dashboard_host; null without it) -------------------------------------------------
+
+output "dashboard_url" {
+  description = "The staff dashboard: https://<dashboard_host> (DASHBOARD_BASE_URL). Its sign-in returns to <this>/auth/callback."
+  value       = local.dashboard_url
+}
+
+output "dashboard_client_id" {
+  description = "The dashboard's public Cognito app client (DASHBOARD_CLIENT_ID)."
+  value       = one(aws_cognito_user_pool_client.dashboard[*].id)
+}
+
+output "dashboard_sign_in_domain" {
+  description = "The Cognito domain serving the staff's sign-in pages (and /logout)."
+  value       = local.dashboard_identity ? "https://${local.cognito_domain_prefix}.auth.${var.region}.amazoncognito.com" : null
 }

@@ -87,7 +87,7 @@ variable "image_tag" {
 }
 
 variable "image_tags" {
-  description = "Per-service overrides of image_tag (same rules: an immutable tag or sha256:<digest>), keyed by service (api, payment-worker, refund-worker, webhook-worker)."
+  description = "Per-service overrides of image_tag (same rules: an immutable tag or sha256:<digest>), keyed by service (api, payment-worker, refund-worker, webhook-worker, dashboard)."
   type        = map(string)
   default     = {}
 
@@ -97,8 +97,8 @@ variable "image_tags" {
   }
 
   validation {
-    condition     = length(setsubtract(keys(var.image_tags), ["api", "payment-worker", "refund-worker", "webhook-worker"])) == 0
-    error_message = "image_tags keys are services: api, payment-worker, refund-worker, webhook-worker."
+    condition     = length(setsubtract(keys(var.image_tags), ["api", "payment-worker", "refund-worker", "webhook-worker", "dashboard"])) == 0
+    error_message = "image_tags keys are services: api, payment-worker, refund-worker, webhook-worker, dashboard."
   }
 }
 
@@ -492,6 +492,93 @@ variable "cognito_deletion_protection" {
   description = "Refuse to delete the user pool (every merchant's client id, so every merchant id, lives in it; turn off only to tear an environment down)."
   type        = bool
   default     = true
+}
+
+# --- Dashboard (dashboard.tf) -------------------------------------------------------------------
+
+variable "dashboard_host" {
+  description = "Host name of the staff dashboard (e.g. dashboard.pay.example.com): a DNS name pointing at the load balancer and covered by certificate_arn. The load balancer sends the requests for this host to the dashboard service; its URL is https://<dashboard_host>. null: no dashboard (no service, app client, sign-in trigger or secret). Needs cognito_enabled and certificate_arn."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dashboard_host == null || can(regex("^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\\.)+[a-z]{2,63}$", coalesce(var.dashboard_host, "-")))
+    error_message = "dashboard_host is a lowercase DNS name alone (dashboard.pay.example.com): no scheme, port or path."
+  }
+}
+
+variable "dashboard_desired_count" {
+  description = "Dashboard tasks at creation, and the fewest autoscaling keeps."
+  type        = number
+  default     = 2
+
+  validation {
+    condition     = var.dashboard_desired_count >= 1 && floor(var.dashboard_desired_count) == var.dashboard_desired_count
+    error_message = "dashboard_desired_count must be a whole number, 1 or more."
+  }
+}
+
+variable "dashboard_max_count" {
+  description = "The most dashboard tasks autoscaling runs (at least dashboard_desired_count)."
+  type        = number
+  default     = 4
+}
+
+variable "dashboard_cpu" {
+  description = "Fargate cpu units of a dashboard task."
+  type        = number
+  default     = 256
+}
+
+variable "dashboard_memory" {
+  description = "Fargate memory (MiB) of a dashboard task."
+  type        = number
+  default     = 512
+}
+
+variable "dashboard_requests_per_target" {
+  description = "Dashboard target tracking: ALB requests per task per minute (beside api_cpu_target on CPU)."
+  type        = number
+  default     = 300
+}
+
+variable "dashboard_api_url" {
+  description = "DASHBOARD_API_URL: where the dashboard calls the API, https on port 443 only (it sends the users' tokens; its security group lets nothing else out). null: base_url, the API's public URL, through this load balancer (so alb_ingress_cidrs must admit the tasks' outbound addresses, e.g. the NAT gateways' IPs). With a dashboard, base_url or this must be set: the load balancer's own DNS name is not on the certificate."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dashboard_api_url == null || startswith(coalesce(var.dashboard_api_url, "-"), "https://")
+    error_message = "dashboard_api_url must be an https URL: the dashboard sends the signed-in users' tokens to it."
+  }
+}
+
+variable "dashboard_mfa" {
+  description = "Multi-factor sign-in of the staff (the pool's users): ON (every user sets up an authenticator app, TOTP, at first sign-in) or OPTIONAL. Applies only with a dashboard; machine tokens (client credentials) are not affected."
+  type        = string
+  default     = "ON"
+
+  validation {
+    condition     = contains(["ON", "OPTIONAL"], var.dashboard_mfa)
+    error_message = "dashboard_mfa is ON or OPTIONAL."
+  }
+}
+
+variable "dashboard_session_hours" {
+  description = "How long a staff sign-in lasts: the refresh token's lifetime in hours (1 to 24); the access token lives 60 minutes within it. Past it the user signs in again."
+  type        = number
+  default     = 12
+
+  validation {
+    condition     = var.dashboard_session_hours >= 1 && var.dashboard_session_hours <= 24 && floor(var.dashboard_session_hours) == var.dashboard_session_hours
+    error_message = "dashboard_session_hours must be a whole number from 1 to 24."
+  }
+}
+
+variable "dashboard_session_old_keys_secret_arn" {
+  description = "Secrets Manager secret holding DASHBOARD_SESSION_OLD_KEYS (comma-separated previous session keys, still opening sessions) during a rotation; given to the dashboard alone. null: not set."
+  type        = string
+  default     = null
 }
 
 # --- Alarms -------------------------------------------------------------------------------------
