@@ -49,7 +49,8 @@ pub struct DashboardConfig {
     #[arg(long, env = "AWS_ENDPOINT_URL")]
     pub aws_endpoint_url: Option<String>,
     /// How long a call to the API may take before the page says the API did not answer.
-    #[arg(long, env = "DASHBOARD_API_TIMEOUT_MS", default_value_t = 10_000)]
+    /// Longer than the API's own `REQUEST_TIMEOUT_MS` (10 s), so its answer, even a 504, arrives.
+    #[arg(long, env = "DASHBOARD_API_TIMEOUT_MS", default_value_t = 15_000)]
     pub api_timeout_ms: u64,
 }
 
@@ -84,14 +85,24 @@ impl DashboardConfig {
 
     /// How people sign in: the identity provider when one is set; the one-click development
     /// sign-in only in development mode; anything else refuses to start, naming the setting.
+    /// Outside development mode the API and the dashboard itself are reached over https (http
+    /// only on this machine): every call carries a user's token, every page a session cookie.
     pub fn sign_in(&self) -> Result<SignIn, SettingError> {
+        let web = |u: &str| u.starts_with("https://") || u.starts_with("http://");
+        let safe = |u: &str| u.starts_with("https://") || keys::is_loopback_url(u);
+        if !web(&self.api_url) || !self.is_development() && !safe(&self.api_url) {
+            return Err(SettingError::NotHttps("DASHBOARD_API_URL"));
+        }
+        if !web(&self.base_url) || !self.is_development() && !safe(&self.base_url) {
+            return Err(SettingError::NotHttps("DASHBOARD_BASE_URL"));
+        }
         let set = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
         match (set(&self.oidc_issuer), set(&self.client_id)) {
             (Some(issuer), Some(client_id)) => {
                 // Plain http only to this machine (a test's provider): a token must not cross a
                 // network in the clear.
                 if !issuer.starts_with("https://") && !keys::is_loopback_url(&issuer) {
-                    return Err(SettingError::Invalid("DASHBOARD_OIDC_ISSUER (an https URL)"));
+                    return Err(SettingError::NotHttps("DASHBOARD_OIDC_ISSUER"));
                 }
                 Ok(SignIn::Oidc { issuer, client_id, scopes: self.oidc_scopes.clone() })
             }
@@ -162,6 +173,15 @@ mod tests {
         assert_eq!(config(None, Some(idp), None).sign_in().unwrap_err(), SettingError::Missing("DASHBOARD_CLIENT_ID"));
         assert!(config(None, Some("http://idp.example.com"), Some("c")).sign_in().is_err());
         assert!(config(None, Some("http://127.0.0.1:9000"), Some("c")).sign_in().is_ok(), "a test's provider");
+        let mut plain_api = config(None, Some(idp), Some("c"));
+        plain_api.api_url = "http://api.internal:4444".into();
+        assert_eq!(plain_api.sign_in().unwrap_err(), SettingError::NotHttps("DASHBOARD_API_URL"));
+        let mut plain_base = config(None, Some(idp), Some("c"));
+        plain_base.base_url = "http://dashboard.example.com".into();
+        assert_eq!(plain_base.sign_in().unwrap_err(), SettingError::NotHttps("DASHBOARD_BASE_URL"));
+        let mut not_web = config(Some("http://127.0.0.1:4566"), None, None);
+        not_web.api_url = "ftp://127.0.0.1".into();
+        assert!(not_web.sign_in().is_err());
         let mut published = config(None, Some(idp), Some("c"));
         published.session_key = Some(crate::config::DEV_DASHBOARD_SESSION_KEY.into());
         assert_eq!(published.session_key().unwrap_err(), SettingError::DevelopmentDefault("DASHBOARD_SESSION_KEY"));

@@ -39,6 +39,8 @@ pub enum SettingError {
     TokenIssuanceNotAcknowledged,
     #[error("{0} must be base64 of 32 bytes")]
     Invalid(&'static str),
+    #[error("{0} must be an https URL (http only to this machine, or in development mode)")]
+    NotHttps(&'static str),
 }
 
 /// A secret setting as given: its variable's name, its current value and previous ones still

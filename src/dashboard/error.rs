@@ -104,9 +104,16 @@ fn signed_out_cookies() -> [HeaderValue; 2] {
     ]
 }
 
-/// Where to go after signing in: only a path of this dashboard, never another site.
+/// Where to go after signing in: only a path of this dashboard, never another site. Printable
+/// ASCII only: browsers drop tabs and line breaks from a URL, so `/<tab>/evil.example` would
+/// become `//evil.example`, another site.
 pub fn local_path(next: Option<&str>) -> Option<&str> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/auth/"))
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n[1..].starts_with(['/', '\\'])
+            && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\')
+            && !n.starts_with("/auth/")
+    })
 }
 
 impl IntoResponse for PageError {
@@ -190,7 +197,17 @@ mod tests {
     #[test]
     fn only_local_paths_are_followed_after_sign_in() {
         assert_eq!(local_path(Some("/payments?status=FAILED")), Some("/payments?status=FAILED"));
-        for bad in ["//evil.example", "https://evil.example", "/\\evil.example", "/auth/callback"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "/auth/callback",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\n/evil.example",
+            "/ /evil.example",
+            "/payments\u{0}",
+        ] {
             assert_eq!(local_path(Some(bad)), None, "{bad}");
         }
     }

@@ -22,14 +22,23 @@ pub fn money(amount: u64, currency: &str) -> String {
     }
 }
 
-/// What a person typed in major units (`12.5`, `12.50`, `1,200`) as minor units of `currency`;
-/// `None` for anything else, more decimals than the currency has included.
+/// What a person typed in major units (`12.5`, `12.50`, `1,200.00`) as minor units of
+/// `currency`; `None` for anything else. A comma is only a thousands separator between groups of
+/// three digits: `1,50` (a decimal comma) is refused, never read as 150.
 pub fn parse_amount(input: &str, currency: &str) -> Option<u64> {
     let digits = minor_unit_digits(currency) as usize;
-    let cleaned: String = input.trim().chars().filter(|c| *c != ',' && *c != ' ').collect();
-    let (major, minor) = cleaned.split_once('.').unwrap_or((&cleaned, ""));
+    let input = input.trim();
+    let (major, minor) = input.split_once('.').unwrap_or((input, ""));
     let all_digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
-    if major.is_empty() && minor.is_empty() || !all_digits(major) || !all_digits(minor) || minor.len() > digits {
+    let groups: Vec<&str> = major.split(',').collect();
+    let grouped = groups.len() == 1 || (1..=3).contains(&groups[0].len()) && groups[1..].iter().all(|g| g.len() == 3);
+    let major: String = groups.concat();
+    if major.is_empty() && minor.is_empty()
+        || !grouped
+        || !all_digits(&major)
+        || !all_digits(minor)
+        || minor.len() > digits
+    {
         return None;
     }
     let major: u64 = if major.is_empty() { 0 } else { major.parse().ok()? };
@@ -48,7 +57,11 @@ pub fn time(ms: u64) -> String {
 
 /// The start of `date` (`YYYY-MM-DD`, UTC) in ms since the epoch, `days_after` days later.
 pub fn date_ms(date: &str, days_after: i64) -> Option<u64> {
-    let mut parts = date.trim().splitn(3, '-');
+    let date = date.trim();
+    if date.len() != 10 || date.as_bytes()[4] != b'-' || date.as_bytes()[7] != b'-' {
+        return None;
+    }
+    let mut parts = date.splitn(3, '-');
     let (y, m, d) = (parts.next()?.parse().ok()?, parts.next()?.parse::<u8>().ok()?, parts.next()?.parse().ok()?);
     let day = time::Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()?;
     let at = day.midnight().assume_utc() + time::Duration::days(days_after);
@@ -104,7 +117,9 @@ mod tests {
         assert_eq!(parse_amount("1500", "JPY"), Some(1500));
         assert_eq!(parse_amount("1.5", "JPY"), None, "JPY has no minor unit");
         assert_eq!(parse_amount("1.005", "EUR"), None);
-        for bad in ["", "0", "-1", "1e3", "abc", "1.2.3", "."] {
+        assert_eq!(parse_amount("1,50", "EUR"), None, "a decimal comma is refused, not read as 150");
+        assert_eq!(parse_amount("1,234,567", "JPY"), Some(1_234_567));
+        for bad in ["", "0", "-1", "1e3", "abc", "1.2.3", ".", "1 000", ",100", "1,0000", "12,34.5"] {
             assert_eq!(parse_amount(bad, "EUR"), None, "{bad}");
         }
         assert_eq!(parse_amount("99999999999999999999", "EUR"), None, "overflow");
@@ -116,6 +131,7 @@ mod tests {
         assert_eq!(date_ms("2025-12-03", 0), Some(1_764_720_000_000));
         assert_eq!(date_ms("2025-12-03", 1), Some(1_764_806_400_000));
         assert_eq!(date_ms("2025-02-30", 0), None);
+        assert_eq!(date_ms("2025-1-3", 0), None, "only what a date field sends");
         assert_eq!(state("PENDING"), "Pending");
         assert!(plausible_id("evt_0b6f_3") && !plausible_id("../x") && !plausible_id(""));
     }

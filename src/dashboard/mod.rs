@@ -87,7 +87,7 @@ pub fn router(state: State) -> Router {
         .route("/payments/{id}", get(pages::payment::show))
         .route("/payments/{id}/refund", post(pages::payment::refund))
         .route("/payments/{id}/capture", post(pages::payment::capture))
-        .route("/payments/{id}/cancel", post(pages::payment::cancel))
+        .route("/payments/{id}/cancel", get(pages::payment::confirm_cancel).post(pages::payment::cancel))
         .route("/events", get(pages::events::list))
         .route("/events/{id}", get(pages::events::show))
         .route("/events/{id}/redeliver", post(pages::events::redeliver))

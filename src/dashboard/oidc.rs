@@ -35,6 +35,8 @@ pub struct Pending {
     pub next: Option<String>,
     /// The development sign-in form's CSRF token (double-submitted: cookie and form).
     pub csrf: String,
+    /// When the sign-in started (ms): past `sign_in::SIGN_IN_SECS` the cookie is refused.
+    pub started_ms: u64,
 }
 
 /// A token the provider issued.
@@ -85,6 +87,11 @@ impl Provider {
                 if doc.issuer.trim_end_matches('/') != self.issuer {
                     return Err(OidcError::IssuerMismatch);
                 }
+                // The code and the token travel to these: https only (http only on this machine).
+                let safe = |u: &str| u.starts_with("https://") || crate::util::is_loopback_url(u);
+                if !safe(&doc.authorization_endpoint) || !safe(&doc.token_endpoint) {
+                    return Err(OidcError::Discovery);
+                }
                 Ok(doc)
             })
             .await
@@ -119,8 +126,13 @@ impl Provider {
             .add_scopes(self.scopes.iter().cloned().map(Scope::new))
             .set_pkce_challenge(challenge)
             .url();
-        let pending =
-            Pending { state: state.secret().clone(), verifier: verifier.secret().clone(), next, csrf: String::new() };
+        let pending = Pending {
+            state: state.secret().clone(),
+            verifier: verifier.secret().clone(),
+            next,
+            csrf: String::new(),
+            started_ms: crate::util::now_ms(),
+        };
         Ok((url.to_string(), pending))
     }
 

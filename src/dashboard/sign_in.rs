@@ -34,7 +34,7 @@ pub async fn form(Axum(state): Axum<State>, headers: HeaderMap, Query(q): Query<
     match &state.sign_in {
         SignIn::Development { merchant } => {
             let csrf = random_token();
-            let pending = Pending { csrf: csrf.clone(), ..Pending::default() };
+            let pending = Pending { csrf: csrf.clone(), started_ms: crate::util::now_ms(), ..Pending::default() };
             let body = page(
                 frame,
                 html! {
@@ -125,6 +125,10 @@ pub async fn callback(
     let provider = state.provider.as_ref().ok_or(PageError::NotFound("page"))?;
     let expired = PageError::SignInFailed("This sign-in expired or was started in another browser.");
     let pending: Pending = state.cookies.get(&headers, SIGN_IN).ok_or(expired)?;
+    // The cookie's Max-Age is up to the browser; its sealed time is ours.
+    if pending.started_ms + SIGN_IN_SECS * 1000 < crate::util::now_ms() {
+        return Err(PageError::SignInFailed("This sign-in expired or was started in another browser."));
+    }
     if q.error.is_some() {
         return Err(PageError::SignInFailed("The identity provider did not sign you in."));
     }

@@ -109,6 +109,9 @@ async fn shop_staff_find_refund_capture_cancel_and_redeliver_in_a_real_browser()
     let captured = status_becomes(&sys, &to_capture, "SUCCEEDED").await;
     assert_eq!(captured["CapturedAmount"], 1500);
     browser.goto(&format!("{base}/payments/{to_cancel}")).await;
+    browser.click("a[href$='/cancel']").await;
+    browser.until_text("This cannot be undone.", WITHIN).await;
+    html.keep("cancel-confirm", &visitor.get(&format!("/payments/{to_cancel}/cancel")).await.body);
     browser.click("form[action$='/cancel'] button").await;
     browser.until_text("Payment canceled", WITHIN).await;
     assert_eq!(status_becomes(&sys, &to_cancel, "CANCELED").await["CapturedAmount"], 0);

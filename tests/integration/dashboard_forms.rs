@@ -28,7 +28,8 @@ fn sealed_session(token: &str, expires_at_ms: u64) -> String {
 #[tokio::test]
 async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_signs_in_again() {
     let sys = System::start("dash-forms", &[], &[]).await;
-    let dash = dashboard::start(&sys, &[]).await;
+    // Short, so the test's stalled API is "no answer" quickly.
+    let dash = dashboard::start(&sys, &[("DASHBOARD_API_TIMEOUT_MS", "2000")]).await;
     let base = format!("http://127.0.0.1:{}", dash.port);
     let id = sys.app.create_ok(&card_request("4242424242424242", 5000)).await;
     sys.settled(&id, WITHIN).await;
@@ -52,7 +53,7 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     let key = page.field(&action, "idempotency_key").expect("the refund form's key");
 
     // A double click: the same form, twice at once, is one refund.
-    let form = [("csrf", csrf.as_str()), ("idempotency_key", key.as_str()), ("amount", "10.00")];
+    let form = [("csrf", csrf.as_str()), ("idempotency_key", key.as_str()), ("currency", "EUR"), ("amount", "10.00")];
     let mut twin = Visitor::new(&base);
     twin.cookies = staff.cookies.clone();
     let (a, b) = tokio::join!(staff.post(&action, &form), twin.post(&action, &form));
@@ -71,6 +72,25 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     assert_eq!(refunds.len(), 1, "one refund for three submits of one form: {refunds:?}");
     assert_eq!(refunds[0]["Amount"], 1000);
 
+    // The API stalls mid-refund (SIGSTOP): the page says it could not confirm, and offers the
+    // same request again, same key, same amount, fixed. Sent again once the API is back, it is
+    // replayed: one refund, not two.
+    let fresh = staff.get(&format!("/payments/{id}")).await;
+    let (csrf, key) = (fresh.field(&action, "csrf").unwrap(), fresh.field(&action, "idempotency_key").unwrap());
+    sys.api.signal("STOP");
+    let stalled = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
+    sys.api.signal("CONT");
+    assert_eq!(stalled.status, StatusCode::BAD_GATEWAY, "{}", stalled.body);
+    assert!(stalled.body.contains("Nothing was sent twice"), "{}", stalled.body);
+    assert_eq!(stalled.field(&action, "idempotency_key").as_deref(), Some(key.as_str()), "the same key");
+    assert!(stalled.body.contains("value=\"7\" readonly"), "the same amount, fixed: {}", stalled.body);
+    assert!(!stalled.body.contains("http-equiv=\"refresh\""), "an answer to a POST never reloads itself");
+    let again = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
+    let settled = sys.settled(&id, WITHIN).await;
+    let sevens = settled["Refunds"].as_array().unwrap().iter().filter(|r| r["Amount"] == 700).count();
+    assert_eq!(sevens, 1, "one refund of 7.00 for a stalled request and its retry: {settled}");
+
     // Without the CSRF token, or with another session's, nothing happens.
     let fresh_key = uuid::Uuid::new_v4().to_string();
     let mut other = Visitor::new(&base);
@@ -87,15 +107,15 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     }
     let cancel = staff.post(&format!("/payments/{id}/cancel"), &[("idempotency_key", fresh_key.as_str())]).await;
     assert_eq!(cancel.status, StatusCode::FORBIDDEN);
-    assert_eq!(sys.app.get_json(&id).await["Refunds"].as_array().unwrap().len(), 1, "nothing more was refunded");
+    assert_eq!(sys.app.get_json(&id).await["Refunds"].as_array().unwrap().len(), 2, "nothing more was refunded");
 
     // A form field that is not an amount, or not one of our keys, is a sentence, not a 500.
     let fresh = staff.get(&format!("/payments/{id}")).await;
     let (csrf, key) = (fresh.field(&action, "csrf").unwrap(), fresh.field(&action, "idempotency_key").unwrap());
-    let typo = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("amount", "12,3.4.5")]).await;
+    let typo = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "12,3.4.5")]).await;
     assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(typo.body.contains("is not an amount in EUR"), "{}", typo.body);
-    let bad_key = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("amount", "1")]).await;
+    let bad_key = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("currency", "EUR"), ("amount", "1")]).await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
 
     // Ids that are not ids never reach the API's other routes.

@@ -81,7 +81,7 @@ fn row(e: &Endpoint, session: &Session) -> Markup {
             td class="row-actions" {
                 form method="post" action={ (HERE) "/" (e.id) "/rotate" } {
                     (csrf(session))
-                    button type="submit" aria-label={ "Rotate the secret of " (e.url) } { "Rotate secret" }
+                    button type="submit" aria-label={ "Rotate secret of " (e.url) } { "Rotate secret" }
                 }
                 form method="post" action={ (HERE) "/" (e.id) "/delete" } {
                     (csrf(session))
@@ -140,7 +140,7 @@ pub async fn create(
         Err(e) if e.status() == Some(StatusCode::UNAUTHORIZED) => Err(PageError::SignedOut { next: Some(HERE.into()) }),
         Err(e) => {
             let status = e.status().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_GATEWAY);
-            render(&state, &session, Some(Notice::Problem(sentence(&e, None))), status).await
+            render(&state, &session, Some(Notice::Problem(unrepeatable(&e))), status).await
         }
     }
 }
@@ -171,6 +171,18 @@ pub async fn delete(
     match state.api.delete(&session.token, state.api.url(&["webhook-endpoints", &id], &[])).await {
         Ok(()) => Ok(Redirect::to(&format!("{HERE}?done=deleted")).into_response()),
         Err(e) => Err(endpoint_failure(e)),
+    }
+}
+
+/// Adding an endpoint and rotating a secret are not idempotent at the API: after an unknown
+/// outcome the list, not a second try, tells whether it was done.
+fn unrepeatable(e: &crate::dashboard::api::ApiFailure) -> String {
+    if e.outcome_unknown() {
+        "The payments service did not confirm the change, which may have been made. Look at the list below \
+         before trying again."
+            .into()
+    } else {
+        sentence(e, None)
     }
 }
 

@@ -59,7 +59,7 @@ pub async fn list(
 
 #[derive(Deserialize)]
 pub struct Done {
-    redelivered: Option<usize>,
+    redelivered: Option<String>,
 }
 
 pub async fn show(
@@ -68,7 +68,7 @@ pub async fn show(
     Path(id): Path<String>,
     Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
-    let notice = done.redelivered.map(|n| match n {
+    let notice = done.redelivered.and_then(|n| n.parse::<usize>().ok()).map(|n| match n {
         0 => Notice::Problem("No enabled endpoint takes this type of event: nothing was sent.".into()),
         1 => Notice::Done("Redelivery started to 1 endpoint. Its attempt shows below.".into()),
         n => Notice::Done(format!("Redelivery started to {n} endpoints. Their attempts show below.")),
