@@ -78,14 +78,16 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     let fresh = staff.get(&format!("/payments/{id}")).await;
     let (csrf, key) = (fresh.field(&action, "csrf").unwrap(), fresh.field(&action, "idempotency_key").unwrap());
     sys.api.signal("STOP");
-    let stalled = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
+    let stalled =
+        staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
     sys.api.signal("CONT");
     assert_eq!(stalled.status, StatusCode::BAD_GATEWAY, "{}", stalled.body);
     assert!(stalled.body.contains("Nothing was sent twice"), "{}", stalled.body);
     assert_eq!(stalled.field(&action, "idempotency_key").as_deref(), Some(key.as_str()), "the same key");
     assert!(stalled.body.contains("value=\"7\" readonly"), "the same amount, fixed: {}", stalled.body);
     assert!(!stalled.body.contains("http-equiv=\"refresh\""), "an answer to a POST never reloads itself");
-    let again = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
+    let again =
+        staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
     let settled = sys.settled(&id, WITHIN).await;
     let sevens = settled["Refunds"].as_array().unwrap().iter().filter(|r| r["Amount"] == 700).count();
@@ -112,10 +114,14 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     // A form field that is not an amount, or not one of our keys, is a sentence, not a 500.
     let fresh = staff.get(&format!("/payments/{id}")).await;
     let (csrf, key) = (fresh.field(&action, "csrf").unwrap(), fresh.field(&action, "idempotency_key").unwrap());
-    let typo = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "12,3.4.5")]).await;
+    let typo = staff
+        .post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "12,3.4.5")])
+        .await;
     assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(typo.body.contains("is not an amount in EUR"), "{}", typo.body);
-    let bad_key = staff.post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("currency", "EUR"), ("amount", "1")]).await;
+    let bad_key = staff
+        .post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("currency", "EUR"), ("amount", "1")])
+        .await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
 
     // Ids that are not ids never reach the API's other routes.
