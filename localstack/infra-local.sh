@@ -79,7 +79,13 @@ case "${1:-}" in
   destroy)
     [ -f "$work/terraform.tfstate" ] || { log "nothing applied in $work"; exit 0; }
     prepare
-    terraform -chdir="$work" destroy -auto-approve -input=false "${vars[@]}" >&2
+    # The emulator sometimes drops a load balancer's target group with the rule that used it, then
+    # answers TargetGroupNotFound to its own delete: a second destroy refreshes the state first and
+    # finds nothing left to delete there.
+    if ! terraform -chdir="$work" destroy -auto-approve -input=false "${vars[@]}" >&2; then
+      log "destroy failed once; refreshing and destroying again"
+      terraform -chdir="$work" destroy -auto-approve -input=false "${vars[@]}" >&2
+    fi
     ;;
   output)
     terraform -chdir="$work" output -json
