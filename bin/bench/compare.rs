@@ -1,7 +1,8 @@
 //! Two builds in one run (`BENCH_COMPARE_BIN_DIR`): this run's binaries against another build's
 //! (an earlier commit, another SDK version), on one table and queues, in alternating slices, so
 //! the emulator's mood of the day is the same for both. It measures the API's accepted/s and
-//! CPU per accepted payment, and the payment worker's CPU per settled payment.
+//! CPU per accepted payment, and the payment worker's CPU per settled payment; the webhook run
+//! of each build (`webhook_run`) is added to it.
 use std::path::Path;
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use super::procs::Role;
 use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
+use super::webhook_run::WebhookRun;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Side {
@@ -23,6 +25,9 @@ pub struct Side {
     pub api_p50_ms: Option<f64>,
     pub api_cpu_us_per_payment: Option<f64>,
     pub worker_cpu_us_per_payment: Option<f64>,
+    /// The webhook run of this build (`webhook_run`), each build on a stack of its own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhooks: Option<super::webhook_run::WebhookFigures>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -41,6 +46,15 @@ async fn cpu_of<T>(sys: &System, name: &str, f: impl Future<Output = T>) -> (T, 
 
 fn per(us: Option<u64>, n: u64) -> Option<f64> {
     us.filter(|_| n > 0).map(|us| round(us as f64 / n as f64, 1))
+}
+
+impl Comparison {
+    /// With the webhook runs of both builds.
+    pub fn with_webhooks(mut self, this: Option<&WebhookRun>, other: Option<&WebhookRun>) -> Self {
+        self.this.webhooks = this.map(WebhookRun::figures);
+        self.other.webhooks = other.map(WebhookRun::figures);
+        self
+    }
 }
 
 pub async fn run(
@@ -94,6 +108,7 @@ pub async fn run(
             api_p50_ms: a.p50_ms,
             api_cpu_us_per_payment: per(this_api_cpu, a.ok),
             worker_cpu_us_per_payment: per(this_worker, this_settled),
+            webhooks: None,
         },
         other: Side {
             build: other_dir.display().to_string(),
@@ -101,6 +116,7 @@ pub async fn run(
             api_p50_ms: b.p50_ms,
             api_cpu_us_per_payment: per(other_api_cpu, b.ok),
             worker_cpu_us_per_payment: per(other_worker, other_settled),
+            webhooks: None,
         },
     })
 }

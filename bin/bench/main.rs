@@ -26,6 +26,7 @@ mod stats;
 mod system;
 mod table;
 mod track;
+mod webhook_run;
 
 pub use args::BenchArgs;
 pub use error::BenchError;

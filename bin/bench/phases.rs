@@ -88,6 +88,7 @@ pub fn refund_is_final(s: &str) -> bool {
 }
 
 /// What a run needs besides the API: the tracker and its limits.
+#[derive(Clone, Copy)]
 pub struct RunCtx<'a> {
     pub api: &'a Arc<Api>,
     pub tracker: &'a Tracker,

@@ -97,6 +97,21 @@ pub struct Headline {
     pub webhook_run_aws_requests_per_delivered: Option<f64>,
     /// The webhook-worker's CPU per delivered event, µs.
     pub webhook_cpu_us_per_delivered: Option<f64>,
+    /// What the webhooks add per delivered event: the webhook-worker's requests and the
+    /// announcements (`webhook_run::WebhookFigures`).
+    pub webhook_requests_per_event: Option<f64>,
+    pub webhook_cpu_us_per_event: Option<f64>,
+    /// A payment's final state to its webhook, in the open loop at 80 % of one payment worker's
+    /// capacity, with the webhook-worker beside it, ms.
+    pub webhook_delivery_p99_ms: Option<f64>,
+    /// The floor client's CPU per AWS request, µs: what one request costs a plain SDK client.
+    pub floor_cpu_us_per_request: Option<f64>,
+    /// The payment worker's CPU per settled payment over what its AWS requests and its bank
+    /// call (priced as one request) cost the floor's client.
+    pub worker_floor_ratio: Option<f64>,
+    /// The webhook-worker's CPU per delivered event over what its AWS requests cost the floor's
+    /// client.
+    pub webhook_floor_ratio: Option<f64>,
     /// Settled/s over accepted/s of the open-loop run (each over its own span).
     pub open_loop_settle_ratio: Option<f64>,
     /// POST to final in the open-loop run, ms.
@@ -116,8 +131,7 @@ pub struct CpuFigures<'a> {
 /// The runs after the pipelines: the open loop, and the webhook run with its AWS phase.
 pub struct LaterRuns<'a> {
     pub open_loop: Option<&'a super::phases::OpenLoop>,
-    pub hooks: Option<&'a super::hooks::HookStats>,
-    pub hooks_aws: Option<&'a AwsPhase>,
+    pub webhooks: Option<&'a super::webhook_run::WebhookRun>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -162,8 +176,17 @@ pub fn headline(
     let of = |phase: Option<&CpuPhase>, role| phase.and_then(|p: &CpuPhase| p.us_per_unit.get(&role).copied());
     let api_cpu = of(cpu.phases.first(), Role::Api);
     let worker_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("pipeline")), Role::PaymentWorker);
-    let webhook_cpu = of(cpu.phases.iter().rfind(|p| p.phase.starts_with("webhooks")), Role::WebhookWorker);
+    let hooks = later.webhooks.map(super::webhook_run::WebhookRun::figures);
+    let webhook_cpu = hooks.as_ref().and_then(|h| h.cpu_us_per_event);
     let floor_cpu = cpu.floor_us_per_payment;
+    let per_request = floor_cpu.map(|f| round(f / super::floor::calls_per_payment() as f64, 1)).filter(|f| *f > 0.0);
+    let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]);
+    let worker_floor_ratio =
+        worker_cpu.zip(charge_requests).zip(per_request).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
+    let webhook_floor_ratio = webhook_cpu
+        .zip(hooks.as_ref().and_then(|h| h.worker_requests_per_event))
+        .zip(per_request)
+        .map(|((w, n), f)| round(w / (n * f), 2));
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
     let accept = cmp.map(|c| c.api_per_sec).filter(|a| *a > 0.0);
@@ -191,6 +214,10 @@ pub fn headline(
         target("api_cpu_us_over_floor", api_over_floor, "<= 100", |v| v <= 100.0),
         target("worker_cpu_us_per_payment", worker_cpu, "<= 300", |v| v <= 300.0),
         target("open_loop_settle_ratio", open_loop.and_then(|o| o.settle_ratio), ">= 0.98", |v| v >= 0.98),
+        target("webhook_requests_per_event", hooks.as_ref().and_then(|h| h.requests_per_event), "<= 4", |v| v <= 4.0),
+        target("webhook_delivery_p99_ms", hooks.as_ref().and_then(|h| h.delivery_p99_ms), "<= 2000", |v| v <= 2000.0),
+        target("webhook_floor_ratio", webhook_floor_ratio, "<= 1.2", |v| v <= 1.2),
+        target("worker_floor_ratio", worker_floor_ratio, "<= 1.2", |v| v <= 1.2),
     ];
     Headline {
         concurrency,
@@ -207,11 +234,17 @@ pub fn headline(
         api_cpu_us_per_payment: api_cpu,
         floor_cpu_us_per_payment: floor_cpu,
         worker_cpu_us_per_payment: worker_cpu,
-        webhook_p50_ms: later.hooks.and_then(|h| h.to_delivery_p50_ms),
-        webhook_p99_ms: later.hooks.and_then(|h| h.to_delivery_p99_ms),
-        webhook_aws_requests_per_delivered: later.hooks_aws.and_then(|a| a.per_unit_of(&[Role::WebhookWorker])),
-        webhook_run_aws_requests_per_delivered: later.hooks_aws.and_then(|a| a.per_unit),
+        webhook_p50_ms: hooks.as_ref().and_then(|h| h.delivery_p50_ms),
+        webhook_p99_ms: hooks.as_ref().and_then(|h| h.delivery_p99_ms),
+        webhook_aws_requests_per_delivered: hooks.as_ref().and_then(|h| h.worker_requests_per_event),
+        webhook_run_aws_requests_per_delivered: later.webhooks.and_then(|w| w.aws.per_unit),
         webhook_cpu_us_per_delivered: webhook_cpu,
+        webhook_requests_per_event: hooks.as_ref().and_then(|h| h.requests_per_event),
+        webhook_cpu_us_per_event: webhook_cpu,
+        webhook_delivery_p99_ms: hooks.as_ref().and_then(|h| h.delivery_p99_ms),
+        floor_cpu_us_per_request: per_request,
+        worker_floor_ratio,
+        webhook_floor_ratio,
         open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
         open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
         open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
@@ -238,7 +271,9 @@ impl Headline {
             "api_vs_floor={} settle_vs_accept={} aws_requests_per_payment={} max_rss_mb={} \
              api_cpu_us_per_payment={} floor_cpu_us_per_payment={} worker_cpu_us_per_payment={} \
              open_loop_settle_ratio={} webhook_p50_ms={} webhook_p99_ms={} \
-             webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={}",
+             webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
+             webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
+             worker_floor_ratio={} webhook_floor_ratio={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -252,6 +287,11 @@ impl Headline {
             fixed(self.webhook_aws_requests_per_delivered, 1),
             fixed(self.webhook_cpu_us_per_delivered, 0),
             fixed(self.emulator_cpu_us_per_call, 0),
+            fixed(self.webhook_requests_per_event, 2),
+            fixed(self.webhook_cpu_us_per_event, 0),
+            fixed(self.webhook_delivery_p99_ms, 0),
+            fixed(self.worker_floor_ratio, 2),
+            fixed(self.webhook_floor_ratio, 2),
         )
     }
 }
@@ -282,6 +322,12 @@ mod tests {
             webhook_aws_requests_per_delivered: Some(13.333),
             webhook_run_aws_requests_per_delivered: None,
             webhook_cpu_us_per_delivered: None,
+            webhook_requests_per_event: Some(3.456),
+            webhook_cpu_us_per_event: None,
+            webhook_delivery_p99_ms: Some(812.0),
+            floor_cpu_us_per_request: None,
+            worker_floor_ratio: Some(1.234),
+            webhook_floor_ratio: None,
             open_loop_settle_ratio: None,
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,
@@ -293,7 +339,9 @@ mod tests {
             "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23 \
              api_cpu_us_per_payment=812 floor_cpu_us_per_payment=640 worker_cpu_us_per_payment=n/a \
              open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
-             webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610"
+             webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
+             webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
+             worker_floor_ratio=1.23 webhook_floor_ratio=n/a"
         );
     }
 

@@ -8,7 +8,6 @@ use super::args::BenchArgs;
 use super::cpu::{self, CpuPhase};
 use super::error::BenchError;
 use super::floor::{self, Floor};
-use super::hooks::{self, HookStats};
 use super::levels;
 use super::load::{self, Api};
 use super::phases::{self, FlowStats, RunCtx};
@@ -19,6 +18,7 @@ use super::stats::LevelStats;
 use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
+use super::webhook_run;
 use payment_platform::config::AwsArgs;
 
 /// Worker settings a caller may pass through the environment (e.g. `WORKER_CONCURRENCY=64 make bench`).
@@ -44,7 +44,7 @@ struct Measured {
     floor_cpu_us_per_payment: Option<f64>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
-    webhooks: Option<HookStats>,
+    webhooks: Option<webhook_run::WebhookRun>,
     open_loop: Option<phases::OpenLoop>,
     compare: Option<super::compare::Comparison>,
     aws: Vec<AwsPhase>,
@@ -79,11 +79,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         (&lifecycle, refund),
         &sys.memory,
         report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment },
-        report::LaterRuns {
-            open_loop: m.open_loop.as_ref(),
-            hooks: m.webhooks.as_ref(),
-            hooks_aws: m.aws.iter().find(|p| p.phase == WEBHOOK_PHASE),
-        },
+        report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
     );
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
@@ -117,7 +113,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         floor_matches_api,
         pipelines: m.pipelines,
         refunds: m.refunds,
-        webhooks: m.webhooks,
+        webhooks: m.webhooks.as_ref().map(|w| w.stats.clone()),
         open_loop: m.open_loop,
         compare: m.compare,
         aws_requests: aws,
@@ -151,12 +147,10 @@ async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
 
 const CREATE_PHASE: &str = "create (api levels)";
 const HTTP_ALONE_PHASE: &str = "GET /status (http alone)";
-/// The webhook run's phase, per delivered event (one per payment: its final state).
-pub const WEBHOOK_PHASE: &str = "webhooks (pipeline 1+1+1)";
 const OPEN_LOOP_PHASE: &str = "open loop (80 % of capacity)";
 
 /// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
-const SETTLE_PAUSE: Duration = Duration::from_millis(500);
+pub const SETTLE_PAUSE: Duration = Duration::from_millis(500);
 
 async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchError> {
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
@@ -308,36 +302,43 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         None => None,
     };
 
-    // The webhook run: a pipeline on a third table and queues with a webhook-worker, delivering
-    // each payment's final state to a receiver in this process.
-    let stack = sys.stack(&run_id, "hooks");
-    let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-hooks", &stack).await?).await?);
-    sys.start(Role::PaymentWorker, "payment-worker-hooks", &stack).await?;
-    sys.start(Role::RefundWorker, "refund-worker-hooks", &stack).await?;
-    sys.start(Role::WebhookWorker, "webhook-worker", &stack).await?;
-    let receiver = hooks::Receiver::start().await?;
-    api.register_endpoint(&receiver.url, &hooks::FINAL_TYPES).await?;
-    let tracker = Tracker::new(payment_platform::aws::clients(&stack).await.dynamodb, stack.table.clone());
-    let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
-    eprintln!("bench: webhooks, {} payments, 1 process of each worker", args.pipeline_payments);
-    let before = sys.snapshot(&stack).await;
-    let cpu_before = sys.cpu(&stack);
-    let (_, joined) = phases::pipeline(&ctx, args.pipeline_payments).await;
-    let finals = joined.iter().filter(|(_, f)| f.is_some()).count() as u64;
-    let webhooks = receiver.wait_and_measure(finals, ctx.timeout).await;
-    tokio::time::sleep(SETTLE_PAUSE).await;
-    let after = sys.snapshot(&stack).await;
-    let calls = requests::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &before, &after);
-    let phase = cpu::phase(WEBHOOK_PHASE, "delivered event", webhooks.delivered, &cpu_before, &sys.cpu(&stack));
-    cpu.push(phase.with_calls(calls.total));
-    aws.push(calls);
+    // The webhook runs: an open loop at 80 % of what one payment worker settles, with a
+    // webhook-worker beside it, delivering each payment's final state to a receiver in this
+    // process; this build's, and the other build's when one is compared.
+    let one_worker = pipelines.first().map(|p| p.settled_per_sec).filter(|r| *r > 0.0);
+    let n = if args.open_loop_payments > 0 { args.open_loop_payments } else { args.pipeline_payments };
+    let (webhooks, webhooks_other) = match one_worker {
+        Some(capacity) => {
+            let sizes = (0.8 * capacity, n);
+            let stack = sys.stack(&run_id, "hooks");
+            let this = webhook_run::run(sys, None, &stack, "this", sizes, ctx).await?;
+            let other = match &args.compare_bin_dir {
+                Some(dir) => {
+                    let stack = sys.stack(&run_id, "hooks-other");
+                    Some(webhook_run::run(sys, Some(dir), &stack, "other", sizes, ctx).await?)
+                }
+                None => None,
+            };
+            (Some(this), other)
+        }
+        None => (None, None),
+    };
+    let compare = compare.map(|c| c.with_webhooks(webhooks.as_ref(), webhooks_other.as_ref()));
+    if let Some(w) = &webhooks {
+        cpu.push(w.cpu.clone());
+        aws.push(w.aws.clone());
+    }
+    if let Some(w) = &webhooks_other {
+        cpu.push(w.cpu.clone());
+        aws.push(w.aws.clone());
+    }
     Ok(Measured {
         api: api_levels,
         floor: floor_levels,
         event_cost,
         pipelines,
         refunds,
-        webhooks: Some(webhooks),
+        webhooks,
         open_loop,
         compare,
         aws,

@@ -231,18 +231,25 @@ fn compare(out: &mut String, r: &Report) {
         "\n== This build against {} (same run, alternating; concurrency {}) ==",
         c.other.build, c.concurrency
     );
-    let _ =
-        writeln!(out, "{:<8} {:>10} {:>9} {:>14} {:>16}", "build", "api/s", "p50 ms", "api µs/pay", "pay-wkr µs/pay");
+    let _ = writeln!(
+        out,
+        "{:<8} {:>10} {:>9} {:>14} {:>16} {:>12} {:>14} {:>14}",
+        "build", "api/s", "p50 ms", "api µs/pay", "pay-wkr µs/pay", "hook req/ev", "hook µs/ev", "hook p99 ms"
+    );
     for s in [&c.this, &c.other] {
         let name = if s.build == "this" { "this" } else { "other" };
+        let hooks = s.webhooks.as_ref();
         let _ = writeln!(
             out,
-            "{:<8} {:>10.1} {:>9} {:>14} {:>16}",
+            "{:<8} {:>10.1} {:>9} {:>14} {:>16} {:>12} {:>14} {:>14}",
             name,
             s.api_per_sec,
             f(s.api_p50_ms, 2),
             f(s.api_cpu_us_per_payment, 0),
-            f(s.worker_cpu_us_per_payment, 0)
+            f(s.worker_cpu_us_per_payment, 0),
+            f(hooks.and_then(|h| h.requests_per_event), 2),
+            f(hooks.and_then(|h| h.cpu_us_per_event), 0),
+            f(hooks.and_then(|h| h.delivery_p99_ms), 0),
         );
     }
 }
@@ -275,7 +282,8 @@ fn webhooks(out: &mut String, r: &Report) {
     let Some(h) = &r.webhooks else { return };
     let _ = writeln!(
         out,
-        "\n== Webhooks: each payment's final state delivered to a receiver (pipeline 1+1, 1 webhook-worker) =="
+        "\n== Webhooks: each payment's final state delivered to a receiver (open loop at 80 % of one payment \
+         worker's capacity, 1 webhook-worker beside it) =="
     );
     let _ = writeln!(
         out,
@@ -289,10 +297,14 @@ fn webhooks(out: &mut String, r: &Report) {
     );
     let _ = writeln!(
         out,
-        "AWS requests per delivered event: webhook-worker {}, the whole run {}; webhook-worker CPU {} µs",
+        "AWS requests per delivered event: what the webhooks add {} (the webhook-worker {}, and the announcements), \
+         the whole run {}; webhook-worker CPU {} µs, {} times what its requests cost the floor's client ({} µs each)",
+        f(r.headline.webhook_requests_per_event, 2),
         f(r.headline.webhook_aws_requests_per_delivered, 2),
         f(r.headline.webhook_run_aws_requests_per_delivered, 2),
-        f(r.headline.webhook_cpu_us_per_delivered, 0)
+        f(r.headline.webhook_cpu_us_per_delivered, 0),
+        f(r.headline.webhook_floor_ratio, 2),
+        f(r.headline.floor_cpu_us_per_request, 0),
     );
 }
 

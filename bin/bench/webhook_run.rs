@@ -1,0 +1,143 @@
+//! The webhook run: api, payment-, refund- and webhook-worker of one build on a table and queues
+//! of their own, payments sent in an open loop at a given rate (80 % of what one payment worker
+//! settles), the webhook-worker beside the payment-worker, and a receiver in this process
+//! subscribed to the payments' final states. What one delivered event costs: its AWS requests,
+//! the webhook-worker's CPU, and how long after the final state the webhook arrives.
+use std::path::Path;
+use std::sync::Arc;
+
+use payment_platform::config::AwsArgs;
+use serde::Serialize;
+
+use super::cpu::{self, CpuPhase};
+use super::error::BenchError;
+use super::hooks::{self, HookStats};
+use super::load::Api;
+use super::phases::{self, RunCtx};
+use super::procs::Role;
+use super::requests::{self, AwsPhase};
+use super::stats::round;
+use super::system::System;
+use super::track::Tracker;
+
+pub struct WebhookRun {
+    pub stats: HookStats,
+    pub aws: AwsPhase,
+    pub cpu: CpuPhase,
+    pub payments: u64,
+}
+
+/// What the figures of a run are, for the report and the comparison of two builds.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookFigures {
+    /// AWS requests per delivered event that the webhooks add: everything the webhook-worker
+    /// asks, and the announcements (the messages to the webhooks queue) of the API and the
+    /// payment-worker; the event's own item is written with the payment's change, not counted.
+    pub requests_per_event: Option<f64>,
+    /// The webhook-worker's own requests per delivered event.
+    pub worker_requests_per_event: Option<f64>,
+    pub cpu_us_per_event: Option<f64>,
+    pub delivery_p50_ms: Option<f64>,
+    pub delivery_p99_ms: Option<f64>,
+}
+
+impl WebhookRun {
+    pub fn figures(&self) -> WebhookFigures {
+        WebhookFigures {
+            requests_per_event: requests_per_event(&self.aws, self.payments),
+            worker_requests_per_event: self.aws.per_unit_of(&[Role::WebhookWorker]),
+            cpu_us_per_event: self.cpu.us_per_unit.get(&Role::WebhookWorker).copied(),
+            delivery_p50_ms: self.stats.to_delivery_p50_ms,
+            delivery_p99_ms: self.stats.to_delivery_p99_ms,
+        }
+    }
+}
+
+/// The webhook-worker's requests and the announcements, per delivered event. The API's
+/// `SendMessage`s beyond one per payment (its charge job) and every `SendMessage` of the
+/// payment-worker are announcements.
+fn requests_per_event(phase: &AwsPhase, payments: u64) -> Option<f64> {
+    if phase.units == 0 || !phase.available {
+        return None;
+    }
+    let count = |role: Role, op: Option<&str>| -> f64 {
+        phase
+            .operations
+            .iter()
+            .filter(|o| o.role == role && op.is_none_or(|op| o.operation == op))
+            .map(|o| o.count)
+            .sum()
+    };
+    let announced = count(Role::PaymentWorker, Some("SendMessage"))
+        + (count(Role::Api, Some("SendMessage")) - payments as f64).max(0.0);
+    Some(round((count(Role::WebhookWorker, None) + announced) / phase.units as f64, 2))
+}
+
+/// One run of `n` payments at `rate` per second with the binaries of `from` (this build's
+/// without), named `tag`.
+pub async fn run(
+    sys: &mut System,
+    from: Option<&Path>,
+    stack: &AwsArgs,
+    tag: &str,
+    (rate, n): (f64, usize),
+    ctx: RunCtx<'_>,
+) -> Result<WebhookRun, BenchError> {
+    let start = async |sys: &mut System, role: Role, name: String| match from {
+        Some(dir) => sys.start_from(dir, role, &name, stack).await,
+        None => sys.start(role, &name, stack).await,
+    };
+    let api_url = start(sys, Role::Api, format!("api-{tag}")).await?;
+    let api = Arc::new(Api::connect(sys.http.clone(), api_url).await?);
+    start(sys, Role::PaymentWorker, format!("payment-worker-{tag}")).await?;
+    start(sys, Role::RefundWorker, format!("refund-worker-{tag}")).await?;
+    start(sys, Role::WebhookWorker, format!("webhook-worker-{tag}")).await?;
+    let receiver = hooks::Receiver::start().await?;
+    api.register_endpoint(&receiver.url, &hooks::FINAL_TYPES).await?;
+    let tracker = Tracker::new(payment_platform::aws::clients(stack).await.dynamodb, stack.table.clone());
+    let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
+    eprintln!("bench: webhooks ({tag}), {n} payments at {rate:.1}/s, 1 process of each worker");
+    let (before, cpu_before) = (sys.snapshot(stack).await, sys.cpu(stack));
+    let run = phases::open_loop(&ctx, rate, n).await;
+    let stats = receiver.wait_and_measure(run.flow.final_count, ctx.timeout).await;
+    tokio::time::sleep(super::run::SETTLE_PAUSE).await;
+    let name = format!("webhooks ({tag}, open loop)");
+    let aws = requests::phase(&name, "delivered event", stats.delivered, &before, &sys.snapshot(stack).await);
+    let cpu = cpu::phase(&name, "delivered event", stats.delivered, &cpu_before, &sys.cpu(stack)).with_calls(aws.total);
+    sys.stop_all(Some(stack)).await;
+    Ok(WebhookRun { stats, aws, cpu, payments: run.flow.accepted })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::requests::OpRow;
+
+    fn op(role: Role, operation: &str, count: f64) -> OpRow {
+        OpRow { role, service: "sqs".into(), operation: operation.into(), count, per_unit: None }
+    }
+
+    #[test]
+    fn the_webhooks_requests_are_the_worker_s_and_the_announcements() {
+        let phase = AwsPhase {
+            phase: "w".into(),
+            unit: "delivered event",
+            units: 100,
+            available: true,
+            missing: vec![],
+            total: None,
+            per_unit: None,
+            by_role: Default::default(),
+            operations: vec![
+                op(Role::Api, "SendMessage", 100.0),
+                op(Role::Api, "TransactWriteItems", 100.0),
+                op(Role::PaymentWorker, "SendMessage", 100.0),
+                op(Role::PaymentWorker, "TransactWriteItems", 200.0),
+                op(Role::WebhookWorker, "UpdateItem", 100.0),
+                op(Role::WebhookWorker, "TransactWriteItems", 100.0),
+                op(Role::WebhookWorker, "ReceiveMessage", 20.0),
+            ],
+        };
+        assert_eq!(requests_per_event(&phase, 100), Some(3.2), "1 announcement + 2.2 of the worker");
+    }
+}
