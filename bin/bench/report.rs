@@ -196,9 +196,10 @@ pub fn headline(
         last.filter(|p| p.accept_per_sec > 0.0).map(|p| round(p.settled_per_sec / p.accept_per_sec, 3));
     let (pipeline, refund) = lifecycle;
     let workers = [Role::PaymentWorker, Role::RefundWorker];
+    // This build's processes: not the bank (a test double), nor another build's (compared).
     let max_rss_mb = memory
         .iter()
-        .filter(|m| m.role != Role::BankSimulator)
+        .filter(|m| m.role != Role::BankSimulator && !m.name.ends_with("-other"))
         .filter_map(|m| m.peak_rss_mb)
         .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
         .map(|v| v.ceil() as u64);

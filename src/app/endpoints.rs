@@ -5,8 +5,9 @@ use super::{AppError, Services};
 use crate::domain::events::EventType;
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{ConflictKind, StoreError};
-use crate::domain::webhooks::new_secret;
-use crate::domain::webhooks::{Endpoint, EndpointId, EndpointStatus, MAX_ENDPOINTS, SecretEntry, WebhookUrl};
+use crate::domain::webhooks::{
+    Endpoint, EndpointId, EndpointStatus, MAX_ENDPOINTS, SecretEntry, Wanted, WebhookUrl, new_secret,
+};
 
 /// What a merchant asks for.
 #[derive(Debug, Clone)]
@@ -60,8 +61,12 @@ impl Services {
             Err(e) => return Err(AppError::after_write_of(e)),
         }
         // This process sends the merchant's events to the webhooks from now on (`app::notify`):
-        // all of them until its next look-up says which the endpoints want.
-        self.presence.set(merchant, crate::domain::webhooks::Wanted::ALL, now);
+        // those its endpoints, the new one among them, want; all of them if they cannot be read.
+        let wanted = match self.store.endpoints.endpoints(merchant).await {
+            Ok(all) if all.iter().any(|e| e.id == endpoint.id) => Wanted::of(&all),
+            _ => Wanted::ALL,
+        };
+        self.presence.set(merchant, wanted, now);
         Ok((endpoint, secret))
     }
 

@@ -104,6 +104,9 @@ async fn only_events_of_a_type_some_endpoint_wants_are_indexed_and_announced() {
         description: None,
     };
     w.services.create_endpoint(&merchant(), new).await.unwrap();
+    // The process that created it knows at once what it wants, and only that.
+    w.payment(100).await;
+    assert!(w.queue.deliveries().is_empty(), "payment.created, from the creating process: nobody wants it");
     // Another process, which learns the endpoints from the store.
     let services = Services { presence: Arc::default(), ..w.services.clone() };
     let id = id_of(&services.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap());
