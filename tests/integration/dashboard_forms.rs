@@ -155,3 +155,64 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Max-Age=0"));
     assert_eq!(staff.get("/payments").await.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn webhook_endpoints_are_added_rotated_and_deleted_and_a_disabled_one_is_marked() {
+    use super::support::receiver::{Behaviour, Receiver};
+    let mut sys = System::start("dash-hooks", &[], super::webhooks::FAST).await;
+    sys.with_webhooks(super::webhooks::FAST).await;
+    let dash = dashboard::start(&sys, &[]).await;
+    let mut staff = Visitor::new(&format!("http://127.0.0.1:{}", dash.port));
+    staff.sign_in_dev().await;
+    let (gone, ok) = (Receiver::start(Behaviour::Status(410)).await, Receiver::start(Behaviour::Ok).await);
+
+    let secret_of = |body: &str| {
+        let at = body.find("value=\"whsec_").map(|i| i + 7)?;
+        Some(body[at..at + body[at..].find('"')?].to_owned())
+    };
+    let mut add = async |url: &str| {
+        let list = staff.get("/webhook-endpoints").await;
+        let csrf = list.field("/webhook-endpoints", "csrf").expect("the create form's csrf");
+        let added = staff
+            .post("/webhook-endpoints", &[("csrf", &csrf), ("url", url), ("event_types", "payment.succeeded")])
+            .await;
+        assert_eq!(added.status, StatusCode::OK, "{}", added.body);
+        assert!(added.body.contains("Copy the signing secret now"), "{}", added.body);
+        secret_of(&added.body).expect("the secret, shown once")
+    };
+    let first = add(&ok.url).await;
+    add(&gone.url).await;
+    let list = staff.get("/webhook-endpoints").await;
+    assert!(secret_of(&list.body).is_none(), "the list never shows a secret");
+    assert_eq!(list.body.matches("Enabled").count(), 2, "{}", list.body);
+
+    // A payment: the endpoint that answers 410 is disabled, and marked so, with why.
+    let id = sys.app.create_ok(&card_request("4242424242424242", 1500)).await;
+    sys.settled(&id, WITHIN).await;
+    let marked = super::support::app::eventually(WITHIN, "the gone endpoint marked disabled", || async {
+        let mut look = Visitor::new(&staff.base);
+        look.cookies = staff.cookies.clone();
+        let list = look.get("/webhook-endpoints").await;
+        list.body.contains("Disabled").then_some(list)
+    })
+    .await;
+    assert!(marked.body.contains("(gone)") && marked.body.contains("Enabled"), "{}", marked.body);
+
+    // Rotate the working one's secret (a new one, shown once), then delete it.
+    let action_of = |body: &str, url: &str| {
+        let row = &body[body.find(url)?..];
+        let at = row.find("action=\"/webhook-endpoints/we_")? + 8;
+        Some(row[at..at + row[at..].find("/rotate")?].to_owned())
+    };
+    let endpoint = action_of(&marked.body, &ok.url).expect("the endpoint's rotate form");
+    let csrf = marked.field(&format!("{endpoint}/rotate"), "csrf").unwrap();
+    let rotated = staff.post(&format!("{endpoint}/rotate"), &[("csrf", &csrf)]).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
+    let second = secret_of(&rotated.body).expect("the new secret");
+    assert_ne!(first, second);
+    let deleted = staff.post(&format!("{endpoint}/delete"), &[("csrf", &csrf)]).await;
+    assert_eq!((deleted.status, deleted.location()), (StatusCode::SEE_OTHER, "/webhook-endpoints?done=deleted"));
+    let after = staff.get(deleted.location()).await;
+    assert!(after.body.contains("The endpoint was deleted.") && !after.body.contains(&ok.url), "{}", after.body);
+    assert!(after.body.contains(&gone.url), "the other one stays");
+}
