@@ -34,6 +34,20 @@ impl PageError {
     pub fn from_api(failure: ApiFailure, next: Option<String>) -> Self {
         if failure.status() == Some(StatusCode::UNAUTHORIZED) { Self::SignedOut { next } } else { Self::Api(failure) }
     }
+
+    /// A failure of a call about the `what` a URL named: its 404, and its 400 for an id that
+    /// cannot be one (`invalid_payment_id`, `invalid_event_id`, ...), are "no such `what` here";
+    /// the rest as `from_api`.
+    pub fn about(failure: ApiFailure, what: &'static str, next: Option<String>) -> Self {
+        let code = failure.code();
+        let bad_id =
+            failure.status() == Some(StatusCode::BAD_REQUEST) && code.starts_with("invalid_") && code.ends_with("_id");
+        if failure.status() == Some(StatusCode::NOT_FOUND) || bad_id {
+            Self::NotFound(what)
+        } else {
+            Self::from_api(failure, next)
+        }
+    }
 }
 
 /// The sentence for an API failure; `payment`, when known, lets it name the amounts.
@@ -192,6 +206,24 @@ mod tests {
         assert!(sentence(&answered("authorization_expired", "x", None), None).contains("has expired"));
         assert!(sentence(&ApiFailure::NoAnswer, None).contains("safe"));
         assert_eq!(sentence(&answered("something_new", "the thing failed", None), None), "The thing failed.");
+    }
+
+    #[test]
+    fn a_missing_resource_or_an_id_that_cannot_be_one_is_not_found_and_a_401_signs_in_again() {
+        let with = |status, code: &str| ApiFailure::Answered {
+            status,
+            code: code.into(),
+            message: String::new(),
+            fields: vec![],
+            retry_after: None,
+        };
+        let about = |f| PageError::about(f, "event", Some("/events/x".into()));
+        assert!(matches!(about(with(StatusCode::NOT_FOUND, "event_not_found")), PageError::NotFound("event")));
+        assert!(matches!(about(with(StatusCode::BAD_REQUEST, "invalid_event_id")), PageError::NotFound("event")));
+        assert!(matches!(about(with(StatusCode::BAD_REQUEST, "invalid_cursor")), PageError::Api(_)));
+        assert!(matches!(about(with(StatusCode::UNAUTHORIZED, "unauthorized")), PageError::SignedOut { .. }));
+        assert!(matches!(about(with(StatusCode::CONFLICT, "delivery_in_progress")), PageError::Api(_)));
+        assert!(matches!(about(ApiFailure::NoAnswer), PageError::Api(_)));
     }
 
     #[test]

@@ -156,7 +156,7 @@ pub async fn rotate(
     let url = state.api.url(&["webhook-endpoints", &id, "rotate-secret"], &[]);
     match state.api.write::<Endpoint>(Method::POST, &session.token, url, None, None::<&Value>).await {
         Ok(rotated) => Ok(secret_page(&session, "Secret rotated", &rotated)),
-        Err(e) => Err(endpoint_failure(e)),
+        Err(e) => Err(PageError::about(e, "webhook endpoint", Some(HERE.into()))),
     }
 }
 
@@ -170,7 +170,7 @@ pub async fn delete(
     id_of(&id, "webhook endpoint")?;
     match state.api.delete(&session.token, state.api.url(&["webhook-endpoints", &id], &[])).await {
         Ok(()) => Ok(Redirect::to(&format!("{HERE}?done=deleted")).into_response()),
-        Err(e) => Err(endpoint_failure(e)),
+        Err(e) => Err(PageError::about(e, "webhook endpoint", Some(HERE.into()))),
     }
 }
 
@@ -183,14 +183,6 @@ fn unrepeatable(e: &crate::dashboard::api::ApiFailure) -> String {
             .into()
     } else {
         sentence(e, None)
-    }
-}
-
-fn endpoint_failure(e: crate::dashboard::api::ApiFailure) -> PageError {
-    if e.status() == Some(StatusCode::NOT_FOUND) {
-        PageError::NotFound("webhook endpoint")
-    } else {
-        PageError::from_api(e, Some(HERE.into()))
     }
 }
 

@@ -89,13 +89,7 @@ async fn render(
         state.api.get::<Event>(&session.token, state.api.url(&["events", id], &[])),
         state.api.get::<AttemptList>(&session.token, state.api.url(&["events", id, "attempts"], &[])),
     );
-    let missing = |e: crate::dashboard::api::ApiFailure| {
-        if e.status() == Some(StatusCode::NOT_FOUND) {
-            PageError::NotFound("event")
-        } else {
-            PageError::from_api(e, next.clone())
-        }
-    };
+    let missing = |e| PageError::about(e, "event", next.clone());
     let e = event.map_err(missing)?.body;
     let attempts = attempts.map_err(missing)?.body.attempts;
     let title = format!("Event {}", e.r#type);
@@ -153,13 +147,12 @@ pub async fn redeliver(
     let url = state.api.url(&["events", &id, "redeliver"], &[]);
     match state.api.write::<Redelivery>(Method::POST, &session.token, url, None, None::<&Value>).await {
         Ok(r) => Ok(Redirect::to(&format!("/events/{id}?redelivered={}", r.endpoints)).into_response()),
-        Err(e) if e.status() == Some(StatusCode::UNAUTHORIZED) => {
-            Err(PageError::SignedOut { next: Some(format!("/events/{id}")) })
-        }
-        Err(e) if e.status() == Some(StatusCode::NOT_FOUND) => Err(PageError::NotFound("event")),
-        Err(e) => {
-            let status = e.status().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_GATEWAY);
-            render(&state, &session, &id, Some(Notice::Problem(sentence(&e, None))), status).await
-        }
+        Err(e) => match PageError::about(e, "event", Some(format!("/events/{id}"))) {
+            PageError::Api(e) => {
+                let status = e.status().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_GATEWAY);
+                render(&state, &session, &id, Some(Notice::Problem(sentence(&e, None))), status).await
+            }
+            not_there_or_signed_out => Err(not_there_or_signed_out),
+        },
     }
 }

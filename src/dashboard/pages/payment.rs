@@ -66,8 +66,8 @@ async fn render(state: &State, session: &Session, id: &str, shown: Shown) -> Res
         state.api.get::<Payment>(&session.token, state.api.url(&["payments", id], &[])),
         trail(state, session, id),
     );
-    let Answer { body: p, in_flight } = payment.map_err(|e| not_found_or(e, next.clone()))?;
-    let events = events.map_err(|e| not_found_or(e, next))?;
+    let Answer { body: p, in_flight } = payment.map_err(|e| PageError::about(e, "payment", next.clone()))?;
+    let events = events.map_err(|e| PageError::about(e, "payment", next))?;
     let title = format!("Payment {}", p.merchant_reference.as_deref().unwrap_or(&p.id));
     let body = html! {
         (summary(&p))
@@ -95,14 +95,6 @@ async fn trail(state: &State, session: &Session, id: &str) -> Result<Vec<Event>,
         }
     }
     Ok(all)
-}
-
-/// The API's 404, and its 400 for an id that cannot be one, are "no such payment here".
-fn not_found_or(e: ApiFailure, next: Option<String>) -> PageError {
-    match e.status() {
-        Some(StatusCode::NOT_FOUND | StatusCode::BAD_REQUEST) => PageError::NotFound("payment"),
-        _ => PageError::from_api(e, next),
-    }
 }
 
 fn summary(p: &Payment) -> Markup {

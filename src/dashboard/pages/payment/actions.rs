@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::super::layout::{Frame, Notice, Section, csrf, page};
 use super::super::{PageForm, check_csrf, id_of, key_of, new_key};
-use super::{Shown, not_found_or, render};
+use super::{Shown, render};
 use crate::dashboard::State;
 use crate::dashboard::error::{PageError, sentence};
 use crate::dashboard::format::{is_final, money, parse_amount};
@@ -148,7 +148,7 @@ pub async fn confirm_cancel(
         .api
         .get::<Payment>(&session.token, state.api.url(&["payments", &id], &[]))
         .await
-        .map_err(|e| not_found_or(e, next))?
+        .map_err(|e| PageError::about(e, "payment", next))?
         .body;
     let held = p.capturable_amount.unwrap_or(0);
     let body = html! {
