@@ -31,6 +31,16 @@ pub fn is_loopback_url(url: &str) -> bool {
     }
 }
 
+/// Whether a token or a code may travel to `url`: https, or plain http to this machine
+/// (`is_loopback_url`).
+pub fn is_https_or_loopback(url: &str) -> bool {
+    match url::Url::parse(url.trim()) {
+        Ok(u) if u.scheme() == "https" => true,
+        Ok(u) if u.scheme() == "http" => is_loopback_url(url),
+        _ => false,
+    }
+}
+
 /// Binding a listener failed: which address, and why.
 #[derive(Debug, thiserror::Error)]
 #[error("binding {addr} failed")]
@@ -93,6 +103,16 @@ pub fn split_page<T: Clone>(mut items: Vec<T>, limit: u32, stopped_early: bool) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_travel_over_https_or_to_this_machine_only() {
+        for ok in ["https://idp.example.com", "http://127.0.0.1:9000/x", "http://localhost", "http://[::1]:1"] {
+            assert!(is_https_or_loopback(ok), "{ok}");
+        }
+        for bad in ["http://idp.example.com", "ftp://127.0.0.1", "127.0.0.1:80", ""] {
+            assert!(!is_https_or_loopback(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn sha256_of_abc_is_the_standard_vector() {

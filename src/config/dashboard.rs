@@ -89,7 +89,7 @@ impl DashboardConfig {
     /// only on this machine): every call carries a user's token, every page a session cookie.
     pub fn sign_in(&self) -> Result<SignIn, SettingError> {
         let web = |u: &str| u.starts_with("https://") || u.starts_with("http://");
-        let safe = |u: &str| u.starts_with("https://") || keys::is_loopback_url(u);
+        let safe = crate::util::is_https_or_loopback;
         if !web(&self.api_url) || !self.is_development() && !safe(&self.api_url) {
             return Err(SettingError::NotHttps("DASHBOARD_API_URL"));
         }
@@ -101,7 +101,7 @@ impl DashboardConfig {
             (Some(issuer), Some(client_id)) => {
                 // Plain http only to this machine (a test's provider): a token must not cross a
                 // network in the clear.
-                if !issuer.starts_with("https://") && !keys::is_loopback_url(&issuer) {
+                if !crate::util::is_https_or_loopback(&issuer) {
                     return Err(SettingError::NotHttps("DASHBOARD_OIDC_ISSUER"));
                 }
                 Ok(SignIn::Oidc { issuer, client_id, scopes: self.oidc_scopes.clone() })

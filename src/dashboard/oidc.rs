@@ -88,7 +88,7 @@ impl Provider {
                     return Err(OidcError::IssuerMismatch);
                 }
                 // The code and the token travel to these: https only (http only on this machine).
-                let safe = |u: &str| u.starts_with("https://") || crate::util::is_loopback_url(u);
+                let safe = crate::util::is_https_or_loopback;
                 if !safe(&doc.authorization_endpoint) || !safe(&doc.token_endpoint) {
                     return Err(OidcError::Discovery);
                 }
