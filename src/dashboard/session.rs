@@ -30,11 +30,18 @@ impl Session {
         Self { token, who, expires_at_ms, csrf: random_token() }
     }
 
-    /// Whether `given` is this session's CSRF token (in constant time).
+    /// Whether `given` is this session's CSRF token.
     pub fn csrf_matches(&self, given: &str) -> bool {
-        !given.is_empty()
-            && aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), self.csrf.as_bytes()).is_ok()
+        same_token(given, &self.csrf)
     }
+}
+
+/// Whether `given` is the secret token `expected` (a CSRF token, a sign-in's state), compared
+/// in constant time; an empty token never matches.
+pub fn same_token(given: &str, expected: &str) -> bool {
+    !given.is_empty()
+        && !expected.is_empty()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), expected.as_bytes()).is_ok()
 }
 
 /// 32 random bytes, hex.

@@ -12,7 +12,7 @@ use super::error::{PageError, local_path};
 use super::oidc::{OidcError, Pending, claims_of};
 use super::pages::PageForm;
 use super::pages::layout::{Frame, Notice, Section, page};
-use super::session::{SESSION, SIGN_IN, Session, random_token};
+use super::session::{SESSION, SIGN_IN, Session, random_token, same_token};
 use crate::config::SignIn;
 
 /// How long a sign-in may take between leaving for the provider and coming back.
@@ -85,8 +85,7 @@ pub async fn development(
 ) -> Result<Response, PageError> {
     let SignIn::Development { merchant } = &state.sign_in else { return Err(PageError::NotFound("page")) };
     let pending: Pending = state.cookies.get(&headers, SIGN_IN).ok_or(PageError::Csrf)?;
-    let expected = Session { csrf: pending.csrf, ..Session::new(String::new(), String::new(), 0) };
-    if !expected.csrf_matches(&form.csrf) {
+    if !same_token(&form.csrf, &pending.csrf) {
         return Err(PageError::Csrf);
     }
     let token = state.api.dev_token(merchant).await?;
@@ -132,9 +131,7 @@ pub async fn callback(
     if q.error.is_some() {
         return Err(PageError::SignInFailed("The identity provider did not sign you in."));
     }
-    let given = q.state.unwrap_or_default();
-    let same_state = !pending.state.is_empty()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), pending.state.as_bytes()).is_ok();
+    let same_state = same_token(&q.state.unwrap_or_default(), &pending.state);
     let (true, Some(code)) = (same_state, q.code) else {
         return Err(PageError::SignInFailed("This sign-in expired or was started in another browser."));
     };
