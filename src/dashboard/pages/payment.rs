@@ -62,12 +62,13 @@ const TIMELINE_PAGES: usize = 10;
 async fn render(state: &State, session: &Session, id: &str, shown: Shown) -> Result<Response, PageError> {
     id_of(id, "payment")?;
     let next = Some(format!("/payments/{id}"));
-    let (payment, events) = tokio::join!(
-        state.api.get::<Payment>(&session.token, state.api.url(&["payments", id], &[])),
-        trail(state, session, id),
-    );
+    // The payment first, its trail after: each change is written with its event in one
+    // transaction and both reads are consistent, so a trail read second holds every change the
+    // payment shows. Read side by side, a payment seen final after a trail read a moment before
+    // would stop the page reloading without its last event on the timeline.
+    let payment = state.api.get::<Payment>(&session.token, state.api.url(&["payments", id], &[])).await;
     let Answer { body: p, in_flight } = payment.map_err(|e| PageError::about(e, "payment", next.clone()))?;
-    let events = events.map_err(|e| PageError::about(e, "payment", next))?;
+    let events = trail(state, session, id).await.map_err(|e| PageError::about(e, "payment", next))?;
     let title = format!("Payment {}", p.merchant_reference.as_deref().unwrap_or(&p.id));
     let body = html! {
         (summary(&p))
