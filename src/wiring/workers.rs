@@ -143,6 +143,7 @@ fn delivery_settings(args: &WebhookArgs) -> DeliverySettings {
         concurrency: usize::from(args.webhook_concurrency),
         endpoint_concurrency: usize::from(args.webhook_endpoint_concurrency),
         merchant_concurrency: usize::from(args.webhook_merchant_concurrency),
+        ..DeliverySettings::default()
     }
 }
 

@@ -49,6 +49,9 @@ pub struct DeliverySettings {
     pub concurrency: usize,
     pub endpoint_concurrency: usize,
     pub merchant_concurrency: usize,
+    /// How long an attempt waits for a slot before its delivery is postponed (`busy_delay_ms`):
+    /// a fast receiver's slots free within it, a slow one's do not.
+    pub slot_wait: Duration,
 }
 
 impl Default for DeliverySettings {
@@ -60,6 +63,7 @@ impl Default for DeliverySettings {
             concurrency: 64,
             endpoint_concurrency: 4,
             merchant_concurrency: 16,
+            slot_wait: Duration::from_secs(1),
         }
     }
 }
@@ -103,11 +107,12 @@ impl Deliverer {
         (self.per_endpoint.tracked(), self.per_merchant.tracked())
     }
 
-    /// A round's lease: its attempts run at once, each bounded by the timeout (and perhaps one
-    /// more timeout waiting for a slot), with the store calls around them. A round that
-    /// overruns it may be repeated by another worker: delivery is at least once.
+    /// A round's lease: its attempts run at once, each bounded by the wait for a slot and the
+    /// timeout, with the store calls around them. A round that overruns it may be repeated by
+    /// another worker: delivery is at least once.
     fn lease_ms(&self) -> u64 {
-        u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).saturating_mul(3).saturating_add(5_000)
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        ms(self.settings.timeout).saturating_mul(3).saturating_add(ms(self.settings.slot_wait)).saturating_add(5_000)
     }
 
     /// One round on `event`.
@@ -217,13 +222,16 @@ impl Deliverer {
     }
 
     /// One signed POST, or `None` when the endpoint's slots, its merchant's, or the worker's
-    /// are all taken: a round never waits for a slot, so a slow receiver holds at most its own
-    /// slots, a merchant's receivers at most the merchant's (the other merchants keep the rest),
-    /// and a round's length is bounded by one attempt's timeout (well inside its lease).
+    /// stay taken for `slot_wait`: a burst of events to a fast receiver waits the few
+    /// milliseconds its slots take to free, where postponing them would cost seconds and three
+    /// more requests each; a slow receiver still holds at most its own slots, a merchant's
+    /// receivers at most the merchant's (the other merchants keep the rest), and a round's length
+    /// is bounded by the wait and one attempt's timeout (inside its lease).
     async fn attempt(&self, event: &Event, endpoint: &Endpoint) -> Option<(AttemptOutcome, u64, Duration)> {
-        let slot = self.per_endpoint.try_take(&endpoint.id)?;
-        let merchant_slot = self.per_merchant.try_take(&endpoint.merchant_id)?;
-        let _overall = Arc::clone(&self.overall).try_acquire_owned().ok()?;
+        let deadline = tokio::time::Instant::now() + self.settings.slot_wait;
+        let slot = self.per_endpoint.take_by(&endpoint.id, deadline).await?;
+        let merchant_slot = self.per_merchant.take_by(&endpoint.merchant_id, deadline).await?;
+        let _overall = slots::wait_for(Arc::clone(&self.overall), deadline).await?;
         let at_ms = self.services.clock.now_ms();
         let secrets: Vec<String> = endpoint
             .signing_secrets(at_ms)

@@ -3,6 +3,7 @@
 //! redelivery.
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -359,7 +360,11 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_redelivery_sends_again() 
 async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     let w = World::new();
     let gate = Arc::new(Gate::default());
-    let settings = DeliverySettings { endpoint_concurrency: 1, ..DeliverySettings::default() };
+    let settings = DeliverySettings {
+        endpoint_concurrency: 1,
+        slot_wait: Duration::from_millis(100),
+        ..DeliverySettings::default()
+    };
     let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
     endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
     let a = EventId { payment_id: w.payment(500).await, version: 1 };
@@ -369,7 +374,7 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
         async move { hooks.deliver(a).await }
     });
     gate.entered.acquire().await.unwrap().forget();
-    assert_eq!(hooks.deliver(b).await, Step::Done, "b waits for no slot");
+    assert_eq!(hooks.deliver(b).await, Step::Done, "b waits for a slot no longer than slot_wait");
     assert!(w.services.delivery_attempts(&merchant(), b).await.unwrap().is_empty(), "no attempt counted");
     let due = w.services.store.deliveries.outstanding(100).await.unwrap();
     let waits = due.iter().find(|d| d.event == b).map(|d| d.due_ms - w.clock.now_ms()).unwrap();
@@ -379,12 +384,49 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);
 }
 
+// Paused time: the runtime moves the clock only when every task is idle, so the short sleep
+// below ends once b's round is waiting for the slot, whatever order the tasks run in.
+#[tokio::test(start_paused = true)]
+async fn an_event_waits_for_a_slot_that_frees_within_the_wait_and_is_not_postponed() {
+    let w = World::new();
+    let gate = Arc::new(Gate::default());
+    let settings =
+        DeliverySettings { endpoint_concurrency: 1, slot_wait: Duration::from_secs(30), ..DeliverySettings::default() };
+    let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
+    let a = EventId { payment_id: w.payment(500).await, version: 1 };
+    let b = EventId { payment_id: w.payment(500).await, version: 1 };
+    let deliver = |e: EventId| {
+        let hooks = Arc::clone(&hooks);
+        tokio::spawn(async move { hooks.deliver(e).await })
+    };
+    let first = deliver(a);
+    gate.entered.acquire().await.unwrap().forget();
+    let second = deliver(b);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert!(gate.entered.try_acquire().is_err(), "b's attempt has not started: a holds the one slot");
+    // Once a's attempt ends, b's is made in the same round.
+    gate.release.add_permits(2);
+    assert_eq!(first.await.unwrap(), Step::Done);
+    assert_eq!(second.await.unwrap(), Step::Done);
+    for e in [a, b] {
+        assert_eq!(w.services.delivery_attempts(&merchant(), e).await.unwrap().len(), 1, "{e:?} delivered once");
+    }
+    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
+    assert!(due.iter().all(|d| d.event != b), "b delivered in its round, not postponed: {due:?}");
+}
+
 #[tokio::test]
 async fn a_merchant_at_its_bound_does_not_block_another_merchants_deliveries() {
     let w = World::new();
     let gate = Arc::new(Gate::default());
     // Two slots in all: without a bound of its own, one merchant's two slow endpoints take both.
-    let settings = DeliverySettings { concurrency: 2, merchant_concurrency: 1, ..DeliverySettings::default() };
+    let settings = DeliverySettings {
+        concurrency: 2,
+        merchant_concurrency: 1,
+        slot_wait: Duration::ZERO,
+        ..DeliverySettings::default()
+    };
     let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
     endpoint(&w, "https://slow.example.com/1", &[EventType::PaymentCreated]).await;
     endpoint(&w, "https://slow.example.com/2", &[EventType::PaymentCreated]).await;
