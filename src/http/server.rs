@@ -29,10 +29,10 @@ use tower::ServiceExt;
 
 use crate::telemetry::metrics;
 
-/// Above this, hyper itself answers a bare 431 and closes: the API's own limit
-/// (`MAX_HEADER_BYTES`, answered with the error envelope by `middleware::size`) must stay below.
-pub const HARD_MAX_HEADER_BYTES: usize = 256 * 1024;
-/// Likewise for the number of header fields (the API's own limit is `limits::MAX_HEADERS`).
+/// The least read buffer hyper takes.
+pub const MIN_READ_BUFFER_BYTES: usize = 8 * 1024;
+/// Above this many header fields, hyper itself answers a bare 431 and closes: the API's own
+/// limit (`middleware::size`, answered with the error envelope) must stay below.
 pub const HARD_MAX_HEADERS: usize = 256;
 
 /// How long, at shutdown, open connections may take to finish their requests.
@@ -43,6 +43,11 @@ pub struct ConnLimits {
     pub header_read_timeout: Duration,
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// The most a connection's read buffer grows to (hyper's default is about 400 KB, which 64
+    /// clients streaming oversized bodies at once turned into 26 MB). A request's head must fit
+    /// in it whole: a larger head gets hyper's own bare 431; a smaller one over the API's
+    /// `MAX_HEADER_BYTES` gets the error envelope from `middleware::size`, so keep it above.
+    pub read_buffer_bytes: usize,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting and waits for
@@ -60,7 +65,8 @@ pub async fn serve(
     let open = Arc::new(AtomicU64::new(0));
     let mut http = hyper::server::conn::http1::Builder::new();
     // No hyper header timer: `watchdog` times the head and the idle wait separately.
-    http.header_read_timeout(None).max_header_size(HARD_MAX_HEADER_BYTES).max_headers(HARD_MAX_HEADERS);
+    let buffer = limits.read_buffer_bytes.max(MIN_READ_BUFFER_BYTES);
+    http.header_read_timeout(None).max_buf_size(buffer).max_header_size(buffer).max_headers(HARD_MAX_HEADERS);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -257,6 +263,7 @@ mod tests {
         header_read_timeout: Duration::from_secs(2),
         idle_timeout: Duration::from_secs(10),
         max_connections: 1,
+        read_buffer_bytes: 16 * 1024,
     };
 
     #[test]

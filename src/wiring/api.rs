@@ -21,6 +21,8 @@ pub fn conn_limits(config: &ApiConfig) -> ConnLimits {
         header_read_timeout: Duration::from_secs(config.header_read_timeout_secs),
         idle_timeout: Duration::from_secs(config.idle_timeout_secs),
         max_connections: usize::try_from(config.max_connections).unwrap_or(usize::MAX),
+        // Twice the API's own header limit: a head up to that size gets the error envelope.
+        read_buffer_bytes: usize::try_from(config.max_header_bytes.saturating_mul(2)).unwrap_or(usize::MAX),
     }
 }
 

@@ -60,6 +60,7 @@ fn offline_state() -> AppState {
                 header_read_timeout: Duration::from_secs(5),
                 idle_timeout: Duration::from_secs(5),
                 max_connections: 16,
+                read_buffer_bytes: 32 * 1024,
             },
             base_url: "http://localhost:4444".into(),
             api_docs: true,
