@@ -65,20 +65,32 @@ pub fn slices(duration: f64, slice: f64) -> usize {
 }
 
 /// What one level measured: the API's figures, the floor's, every payment the API accepted
-/// (warm-up included), and the bench's own CPU over the floor's slices (the floor's client cost).
+/// (warm-up included), and the bench's own CPU over each side's slices: the floor's client
+/// cost, and the API's load generator's (its HTTP client).
 pub struct Level {
     pub api: LevelStats,
     pub floor: LevelStats,
     pub accepted: u64,
     pub floor_calls: u64,
     pub floor_client_cpu_us: u64,
+    pub api_calls: u64,
+    pub api_client_cpu_us: u64,
 }
 
 /// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
 pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, f64, f64)) -> Level {
     let (a, f, warm) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
     let (floor_calls, floor_client_cpu_us) = (f.calls, f.own_cpu_us);
-    Level { accepted: warm + a.calls, api: a.stats(c), floor: f.stats(c), floor_calls, floor_client_cpu_us }
+    let (api_calls, api_client_cpu_us) = (a.calls, a.own_cpu_us);
+    Level {
+        accepted: warm + a.calls,
+        api: a.stats(c),
+        floor: f.stats(c),
+        floor_calls,
+        floor_client_cpu_us,
+        api_calls,
+        api_client_cpu_us,
+    }
 }
 
 /// Two kinds of calls at concurrency `c` in alternating slices, as `compare` runs the API and
@@ -109,6 +121,11 @@ async fn alternate(
     let each = duration / n as f64;
     let (mut ga, mut gb) = (Gathered::default(), Gathered::default());
     for round in 0..n {
+        let run_a = async |ga: &mut Gathered| {
+            let cpu = super::cpu::own_cpu_us();
+            ga.add(a(each).await);
+            ga.add_cpu(cpu);
+        };
         let run_b = async |gb: &mut Gathered| {
             let cpu = super::cpu::own_cpu_us();
             gb.add(b(each).await);
@@ -116,9 +133,9 @@ async fn alternate(
         };
         if round % 2 == 0 {
             run_b(&mut gb).await;
-            ga.add(a(each).await);
+            run_a(&mut ga).await;
         } else {
-            ga.add(a(each).await);
+            run_a(&mut ga).await;
             run_b(&mut gb).await;
         }
     }

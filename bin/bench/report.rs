@@ -85,6 +85,13 @@ pub struct Headline {
     pub api_cpu_us_per_payment: Option<f64>,
     /// The bench's own CPU per floor payment: the same SDK calls made by a plain client, µs.
     pub floor_cpu_us_per_payment: Option<f64>,
+    /// The bench's own CPU per API payment (its HTTP client, the load generator), µs.
+    pub load_cpu_us_per_payment: Option<f64>,
+    /// Where the CPU is the limit (2 cores shared by the emulator, the bench and the API), the
+    /// most of the floor's rate the API can reach: a floor payment's CPU on this machine (the
+    /// floor's client and the emulator's two calls) over an API payment's (the load generator,
+    /// the API, and the same two calls).
+    pub api_cpu_bound_ratio: Option<f64>,
     /// The payment workers' CPU per settled payment (the last pipeline run), µs.
     pub worker_cpu_us_per_payment: Option<f64>,
     /// A payment's final state to its webhook's arrival, at the webhook run's pipeline rate, ms.
@@ -112,6 +119,9 @@ pub struct Headline {
     /// The webhook-worker's CPU per delivered event over what its AWS requests cost the floor's
     /// client.
     pub webhook_floor_ratio: Option<f64>,
+    /// The same with its POST to the receiver priced as one request, as the payment worker's
+    /// bank call is in `worker_floor_ratio`.
+    pub webhook_post_floor_ratio: Option<f64>,
     /// Settled/s over accepted/s of the open-loop run (each over its own span).
     pub open_loop_settle_ratio: Option<f64>,
     /// POST to final in the open-loop run, ms.
@@ -126,6 +136,8 @@ pub struct Headline {
 pub struct CpuFigures<'a> {
     pub phases: &'a [CpuPhase],
     pub floor_us_per_payment: Option<f64>,
+    /// The bench's own CPU per API payment over the API's slices: its HTTP client.
+    pub load_us_per_payment: Option<f64>,
 }
 
 /// The runs after the pipelines: the open loop, and the webhook run with its AWS phase.
@@ -183,11 +195,20 @@ pub fn headline(
     let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]);
     let worker_floor_ratio =
         worker_cpu.zip(charge_requests).zip(per_request).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
-    let webhook_floor_ratio = webhook_cpu
-        .zip(hooks.as_ref().and_then(|h| h.worker_requests_per_event))
-        .zip(per_request)
-        .map(|((w, n), f)| round(w / (n * f), 2));
+    let webhook_requests = hooks.as_ref().and_then(|h| h.worker_requests_per_event);
+    let webhook_floor_ratio =
+        webhook_cpu.zip(webhook_requests).zip(per_request).map(|((w, n), f)| round(w / (n * f), 2));
+    let webhook_post_floor_ratio =
+        webhook_cpu.zip(webhook_requests).zip(per_request).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
+    let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
+    let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {
+        (Some(f), Some(l), Some(a), Some(e)) => {
+            let calls = super::floor::calls_per_payment() as f64;
+            Some(round((f + calls * e) / (l + a + calls * e), 2))
+        }
+        _ => None,
+    };
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);
     let accept = cmp.map(|c| c.api_per_sec).filter(|a| *a > 0.0);
     let last = pipelines.last();
@@ -234,6 +255,8 @@ pub fn headline(
         max_rss_mb,
         api_cpu_us_per_payment: api_cpu,
         floor_cpu_us_per_payment: floor_cpu,
+        load_cpu_us_per_payment: cpu.load_us_per_payment,
+        api_cpu_bound_ratio,
         worker_cpu_us_per_payment: worker_cpu,
         webhook_p50_ms: hooks.as_ref().and_then(|h| h.delivery_p50_ms),
         webhook_p99_ms: hooks.as_ref().and_then(|h| h.delivery_p99_ms),
@@ -246,6 +269,7 @@ pub fn headline(
         floor_cpu_us_per_request: per_request,
         worker_floor_ratio,
         webhook_floor_ratio,
+        webhook_post_floor_ratio,
         open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
         open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
         open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
@@ -274,7 +298,7 @@ impl Headline {
              open_loop_settle_ratio={} webhook_p50_ms={} webhook_p99_ms={} \
              webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
-             worker_floor_ratio={} webhook_floor_ratio={}",
+             worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -293,6 +317,8 @@ impl Headline {
             fixed(self.webhook_delivery_p99_ms, 0),
             fixed(self.worker_floor_ratio, 2),
             fixed(self.webhook_floor_ratio, 2),
+            fixed(self.webhook_post_floor_ratio, 2),
+            fixed(self.api_cpu_bound_ratio, 2),
         )
     }
 }
@@ -317,6 +343,8 @@ mod tests {
             max_rss_mb: Some(23),
             api_cpu_us_per_payment: Some(812.4),
             floor_cpu_us_per_payment: Some(640.0),
+            load_cpu_us_per_payment: None,
+            api_cpu_bound_ratio: Some(0.876),
             worker_cpu_us_per_payment: None,
             webhook_p50_ms: Some(41.0),
             webhook_p99_ms: None,
@@ -329,6 +357,7 @@ mod tests {
             floor_cpu_us_per_request: None,
             worker_floor_ratio: Some(1.234),
             webhook_floor_ratio: None,
+            webhook_post_floor_ratio: None,
             open_loop_settle_ratio: None,
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,
@@ -342,7 +371,7 @@ mod tests {
              open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
              webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
-             worker_floor_ratio=1.23 webhook_floor_ratio=n/a"
+             worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88"
         );
     }
 

@@ -42,6 +42,7 @@ struct Measured {
     event_cost: Vec<(LevelStats, LevelStats)>,
     cpu: Vec<CpuPhase>,
     floor_cpu_us_per_payment: Option<f64>,
+    load_cpu_us_per_payment: Option<f64>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
     webhooks: Option<webhook_run::WebhookRun>,
@@ -78,7 +79,11 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         &m.pipelines,
         (&lifecycle, refund),
         &sys.memory,
-        report::CpuFigures { phases: &m.cpu, floor_us_per_payment: m.floor_cpu_us_per_payment },
+        report::CpuFigures {
+            phases: &m.cpu,
+            floor_us_per_payment: m.floor_cpu_us_per_payment,
+            load_us_per_payment: m.load_cpu_us_per_payment,
+        },
         report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
     );
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
@@ -163,7 +168,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-levels", &stack).await?).await?);
     let floor = Arc::new(floor_for(&stack).await?);
     let (mut api_levels, mut floor_levels, mut accepted) = (Vec::new(), Vec::new(), 0);
-    let (mut floor_calls, mut floor_cpu) = (0, 0);
+    let (mut floor_calls, mut floor_cpu, mut api_calls, mut load_cpu) = (0, 0, 0, 0);
     let before = sys.snapshot(&stack).await;
     let cpu_before = sys.cpu(&stack);
     for &c in &args.concurrency {
@@ -174,9 +179,11 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         floor_levels.push(level.floor);
         accepted += level.accepted;
         (floor_calls, floor_cpu) = (floor_calls + level.floor_calls, floor_cpu + level.floor_client_cpu_us);
+        (api_calls, load_cpu) = (api_calls + level.api_calls, load_cpu + level.api_client_cpu_us);
     }
     let after = sys.snapshot(&stack).await;
     let floor_cpu_us_per_payment = (floor_calls > 0).then(|| round(floor_cpu as f64 / floor_calls as f64, 1));
+    let load_cpu_us_per_payment = (api_calls > 0).then(|| round(load_cpu as f64 / api_calls as f64, 1));
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
     // The emulator served the floor's calls too, alternating with the api's.
     let calls = aws[0].total.map(|t| t + (floor_calls * floor::calls_per_payment()) as f64);
@@ -344,5 +351,6 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         aws,
         cpu,
         floor_cpu_us_per_payment,
+        load_cpu_us_per_payment,
     })
 }

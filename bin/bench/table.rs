@@ -298,13 +298,15 @@ fn webhooks(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
         "AWS requests per delivered event: what the webhooks add {} (the webhook-worker {}, and the announcements), \
-         the whole run {}; webhook-worker CPU {} µs, {} times what its requests cost the floor's client ({} µs each)",
+         the whole run {}; webhook-worker CPU {} µs, {} times what its requests cost the floor's client ({} µs each), \
+         {} times with its POST to the receiver priced as one more",
         f(r.headline.webhook_requests_per_event, 2),
         f(r.headline.webhook_aws_requests_per_delivered, 2),
         f(r.headline.webhook_run_aws_requests_per_delivered, 2),
         f(r.headline.webhook_cpu_us_per_delivered, 0),
         f(r.headline.webhook_floor_ratio, 2),
         f(r.headline.floor_cpu_us_per_request, 0),
+        f(r.headline.webhook_post_floor_ratio, 2),
     );
 }
 
@@ -334,9 +336,18 @@ fn cpu(out: &mut String, r: &Report) {
             f(p.emulator_us_per_call, 0)
         );
     }
+    let h = &r.headline;
     let _ = writeln!(
         out,
-        "floor client (the bench's own CPU over the floor's slices): {} µs per payment",
-        f(r.headline.floor_cpu_us_per_payment, 0)
+        "floor client (the bench's own CPU over the floor's slices): {} µs per payment; load generator (its own \
+         CPU over the api's slices): {} µs per payment",
+        f(h.floor_cpu_us_per_payment, 0),
+        f(h.load_cpu_us_per_payment, 0)
+    );
+    let _ = writeln!(
+        out,
+        "where the 2 cores are the limit, the api can reach at most {} of the floor's rate (a floor payment's CPU \
+         on this machine over an api payment's, the emulator's calls included)",
+        f(h.api_cpu_bound_ratio, 2)
     );
 }
