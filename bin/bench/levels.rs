@@ -20,6 +20,8 @@ struct Gathered {
     calls: u64,
     /// The bench process's own CPU over these slices, µs.
     own_cpu_us: u64,
+    /// Each slice's rate, in order.
+    rates: Vec<f64>,
 }
 
 impl Gathered {
@@ -36,6 +38,9 @@ impl Gathered {
         }
         self.seconds += out.seconds();
         self.calls += out.successes.len() as u64;
+        if out.seconds() > 0.0 {
+            self.rates.push(out.successes.len() as f64 / out.seconds());
+        }
     }
 
     fn stats(self, c: usize) -> LevelStats {
@@ -75,6 +80,21 @@ pub struct Level {
     pub floor_client_cpu_us: u64,
     pub api_calls: u64,
     pub api_client_cpu_us: u64,
+    /// The median over the rounds of the API's rate in a slice over the floor's in the slice
+    /// beside it: an emulator's pause costs one round, not the level.
+    pub median_ratio: Option<f64>,
+}
+
+/// The median of `a[i] / b[i]` over the rounds where both ran.
+pub fn median_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
+    let mut ratios: Vec<f64> = a.iter().zip(b).filter(|(_, b)| **b > 0.0).map(|(a, b)| a / b).collect();
+    if ratios.is_empty() {
+        return None;
+    }
+    ratios.sort_by(f64::total_cmp);
+    let mid = ratios.len() / 2;
+    let median = if ratios.len() % 2 == 1 { ratios[mid] } else { (ratios[mid - 1] + ratios[mid]) / 2.0 };
+    Some(super::stats::round(median, 3))
 }
 
 /// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
@@ -82,6 +102,7 @@ pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, 
     let (a, f, warm) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
     let (floor_calls, floor_client_cpu_us) = (f.calls, f.own_cpu_us);
     let (api_calls, api_client_cpu_us) = (a.calls, a.own_cpu_us);
+    let median_ratio = median_ratio(&a.rates, &f.rates);
     Level {
         accepted: warm + a.calls,
         api: a.stats(c),
@@ -90,6 +111,7 @@ pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, 
         floor_client_cpu_us,
         api_calls,
         api_client_cpu_us,
+        median_ratio,
     }
 }
 
@@ -152,5 +174,12 @@ mod tests {
         assert_eq!(slices(3.0, 2.0), 2);
         assert_eq!(slices(1.0, 2.0), 1);
         assert_eq!(slices(10.0, 0.0), 1);
+    }
+
+    #[test]
+    fn the_median_ratio_pairs_slices_and_ignores_one_paused_round() {
+        assert_eq!(median_ratio(&[90.0, 10.0, 95.0], &[100.0, 100.0, 100.0]), Some(0.9));
+        assert_eq!(median_ratio(&[90.0, 100.0], &[100.0, 100.0]), Some(0.95));
+        assert_eq!(median_ratio(&[1.0], &[0.0]), None);
     }
 }

@@ -30,6 +30,8 @@ pub struct Comparison {
     pub api_per_sec: f64,
     pub floor_per_sec: f64,
     pub api_vs_floor: Option<f64>,
+    /// The median over the level's rounds of the API's rate in a slice over the floor's beside it.
+    pub median_slice_ratio: Option<f64>,
     pub api_p99_ms: Option<f64>,
     pub floor_p99_ms: Option<f64>,
     /// API p50 minus floor p50 (robust to the emulator's pauses, which decide the p99s).
@@ -45,12 +47,22 @@ impl Comparison {
             api_per_sec: api.per_sec,
             floor_per_sec: floor.per_sec,
             api_vs_floor: (floor.per_sec > 0.0).then(|| round(api.per_sec / floor.per_sec, 3)),
+            median_slice_ratio: None,
             api_p99_ms: api.p99_ms,
             floor_p99_ms: floor.p99_ms,
             added_p50_ms: api.p50_ms.zip(floor.p50_ms).map(|(a, f)| round(a - f, 3)),
             added_p99_ms: api.p99_ms.zip(floor.p99_ms).map(|(a, f)| round(a - f, 3)),
         }
     }
+}
+
+/// The bench's own CPU per payment at one level: as the floor's client, and as the API's load
+/// generator. A plain SDK client's price per request depends on how many calls share a wake-up.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClientCpu {
+    pub concurrency: usize,
+    pub floor_us_per_payment: Option<f64>,
+    pub load_us_per_payment: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -66,6 +78,8 @@ pub struct Target {
 pub struct Headline {
     pub concurrency: usize,
     pub api_vs_floor: Option<f64>,
+    /// The lowest, over the levels, of the median slice-by-slice ratio.
+    pub api_vs_floor_median_min: Option<f64>,
     pub api_added_p99_ms: Option<f64>,
     /// Settled/s over accepted/s of the same pipeline run: do the workers keep up with what the
     /// API accepts while both share the emulator?
@@ -154,6 +168,8 @@ pub struct Report {
     /// The floor with its event item and without, per concurrency: what the event log costs.
     pub event_cost: Vec<(LevelStats, LevelStats)>,
     pub comparison: Vec<Comparison>,
+    /// The bench's own CPU per payment at each level, on each side.
+    pub client_cpu: Vec<ClientCpu>,
     /// The floor's calls, and whether the api was counted making exactly those per payment.
     pub floor_calls: Vec<String>,
     pub floor_matches_api: Option<bool>,
@@ -225,10 +241,15 @@ pub fn headline(
         .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
         .map(|v| v.ceil() as u64);
     let api_vs_floor = cmp.and_then(|c| c.api_vs_floor);
+    let api_vs_floor_median_min = comparison
+        .iter()
+        .filter_map(|c| c.median_slice_ratio)
+        .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.min(v))));
     let added = cmp.and_then(|c| c.added_p99_ms);
     let aws = pipeline.per_unit;
     let targets = vec![
         target("api_vs_floor", api_vs_floor, ">= 0.85", |v| v >= 0.85),
+        target("api_vs_floor_median_min", api_vs_floor_median_min, ">= 0.95", |v| v >= 0.95),
         target("api_added_p99_ms", added, "< 2", |v| v < 2.0),
         target("settle_vs_accept", settle_vs_accept, ">= 0.9", |v| v >= 0.9),
         target("aws_requests_per_payment", aws, "<= 5", |v| v <= 5.0),
@@ -244,6 +265,7 @@ pub fn headline(
     Headline {
         concurrency,
         api_vs_floor,
+        api_vs_floor_median_min,
         api_added_p99_ms: added,
         settle_vs_accept,
         settle_vs_api_alone,
@@ -298,7 +320,8 @@ impl Headline {
              open_loop_settle_ratio={} webhook_p50_ms={} webhook_p99_ms={} \
              webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
-             worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={}",
+             worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
+             api_vs_floor_median_min={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -319,6 +342,7 @@ impl Headline {
             fixed(self.webhook_floor_ratio, 2),
             fixed(self.webhook_post_floor_ratio, 2),
             fixed(self.api_cpu_bound_ratio, 2),
+            fixed(self.api_vs_floor_median_min, 2),
         )
     }
 }
@@ -332,6 +356,7 @@ mod tests {
         let h = Headline {
             concurrency: 64,
             api_vs_floor: Some(0.8567),
+            api_vs_floor_median_min: Some(0.9),
             api_added_p99_ms: None,
             settle_vs_accept: Some(1.0),
             settle_vs_api_alone: Some(0.5),
@@ -371,7 +396,8 @@ mod tests {
              open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
              webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
-             worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88"
+             worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88 \
+             api_vs_floor_median_min=0.90"
         );
     }
 

@@ -39,6 +39,10 @@ const MANUAL_PHASE: &str = "authorize+capture (manual)";
 struct Measured {
     api: Vec<LevelStats>,
     floor: Vec<LevelStats>,
+    /// Per level, the median of the API's rate over the floor's, slice by slice.
+    median_ratios: Vec<Option<f64>>,
+    /// Per level, the bench's own CPU per payment on each side.
+    client_cpu: Vec<report::ClientCpu>,
     event_cost: Vec<(LevelStats, LevelStats)>,
     cpu: Vec<CpuPhase>,
     floor_cpu_us_per_payment: Option<f64>,
@@ -69,7 +73,13 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let measured = measure(args, &mut sys).await;
     sys.stop_all(None).await;
     let m = measured?;
-    let comparison: Vec<Comparison> = m.api.iter().zip(&m.floor).map(|(a, f)| Comparison::new(a, f)).collect();
+    let comparison: Vec<Comparison> = m
+        .api
+        .iter()
+        .zip(&m.floor)
+        .zip(&m.median_ratios)
+        .map(|((a, f), median)| Comparison { median_slice_ratio: *median, ..Comparison::new(a, f) })
+        .collect();
     let pipeline_phases: Vec<&AwsPhase> = m.aws.iter().filter(|p| p.phase.starts_with("pipeline")).collect();
     let lifecycle = requests::combine("create+charge (pipelines)", &pipeline_phases);
     let refund = m.aws.iter().find(|p| p.unit == "refund");
@@ -114,6 +124,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         floor: m.floor,
         event_cost: m.event_cost,
         comparison,
+        client_cpu: m.client_cpu,
         floor_calls: floor::CALLS.iter().map(|(s, op, n)| format!("{s}:{op} x{n}")).collect(),
         floor_matches_api,
         pipelines: m.pipelines,
@@ -168,6 +179,8 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let api = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::Api, "api-levels", &stack).await?).await?);
     let floor = Arc::new(floor_for(&stack).await?);
     let (mut api_levels, mut floor_levels, mut accepted) = (Vec::new(), Vec::new(), 0);
+    let mut median_ratios = Vec::new();
+    let mut client_cpu = Vec::new();
     let (mut floor_calls, mut floor_cpu, mut api_calls, mut load_cpu) = (0, 0, 0, 0);
     let before = sys.snapshot(&stack).await;
     let cpu_before = sys.cpu(&stack);
@@ -175,6 +188,13 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         eprintln!("bench: api and floor at concurrency {c}");
         let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
         let level = levels::compare(&api, &floor, c, sizes).await;
+        median_ratios.push(level.median_ratio);
+        let per = |us: u64, n: u64| (n > 0).then(|| round(us as f64 / n as f64, 1));
+        client_cpu.push(report::ClientCpu {
+            concurrency: c,
+            floor_us_per_payment: per(level.floor_client_cpu_us, level.floor_calls),
+            load_us_per_payment: per(level.api_client_cpu_us, level.api_calls),
+        });
         api_levels.push(level.api);
         floor_levels.push(level.floor);
         accepted += level.accepted;
@@ -341,6 +361,8 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     }
     Ok(Measured {
         api: api_levels,
+        median_ratios,
+        client_cpu,
         floor: floor_levels,
         event_cost,
         pipelines,

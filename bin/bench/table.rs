@@ -51,12 +51,12 @@ pub fn render(r: &Report) -> String {
     let _ = writeln!(out, "{check}");
     let _ = writeln!(
         out,
-        "{} s of each per level, alternating in ~{} s slices, after {} s warm-up; latency in ms",
+        "{} s of each per level, alternating in ~{} s slices, after {} s warm-up; latency in ms; median: of the api/floor ratios of the slices side by side",
         s.duration_secs, s.slice_secs, s.warmup_secs
     );
     let _ = writeln!(
         out,
-        "{:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9}",
+        "{:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9} {:>9}",
         "conc",
         "api/s",
         "p50",
@@ -69,6 +69,7 @@ pub fn render(r: &Report) -> String {
         "p99",
         "err",
         "api/floor",
+        "median",
         "added p50",
         "added p99"
     );
@@ -76,7 +77,7 @@ pub fn render(r: &Report) -> String {
         let c = r.comparison.iter().find(|c| c.concurrency == a.concurrency);
         let _ = writeln!(
             out,
-            "{:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9}",
+            "{:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>8.1} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9} {:>9}",
             a.concurrency,
             a.per_sec,
             f(a.p50_ms, 2),
@@ -89,6 +90,7 @@ pub fn render(r: &Report) -> String {
             f(fl.p99_ms, 2),
             fl.errors,
             f(c.and_then(|c| c.api_vs_floor), 2),
+            f(c.and_then(|c| c.median_slice_ratio), 2),
             f(c.and_then(|c| c.added_p50_ms), 2),
             f(c.and_then(|c| c.added_p99_ms), 2),
         );
@@ -344,6 +346,12 @@ fn cpu(out: &mut String, r: &Report) {
         f(h.floor_cpu_us_per_payment, 0),
         f(h.load_cpu_us_per_payment, 0)
     );
+    let levels: Vec<String> = r
+        .client_cpu
+        .iter()
+        .map(|c| format!("{}: {} / {}", c.concurrency, f(c.floor_us_per_payment, 0), f(c.load_us_per_payment, 0)))
+        .collect();
+    let _ = writeln!(out, "by concurrency, floor client / load generator µs per payment: {}", levels.join(", "));
     let _ = writeln!(
         out,
         "where the 2 cores are the limit, the api can reach at most {} of the floor's rate (a floor payment's CPU \
