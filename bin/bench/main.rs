@@ -17,6 +17,7 @@ mod hooks;
 mod levels;
 mod load;
 mod phases;
+mod price;
 mod procs;
 mod report;
 mod requests;

@@ -128,14 +128,21 @@ pub struct Headline {
     /// The floor client's CPU per AWS request, µs: what one request costs a plain SDK client.
     pub floor_cpu_us_per_request: Option<f64>,
     /// The payment worker's CPU per settled payment over what its AWS requests and its bank
-    /// call (priced as one request) cost the floor's client.
+    /// call (priced as one request) cost the floor's client, at the floor level whose rate of
+    /// requests is nearest the worker's (`price`).
     pub worker_floor_ratio: Option<f64>,
+    /// The same, at the price averaged over every level (how earlier runs priced it).
+    pub worker_floor_ratio_averaged: Option<f64>,
+    /// The prices per request used for the payment worker and the webhook-worker, µs.
+    pub worker_price_us_per_request: Option<f64>,
+    pub webhook_price_us_per_request: Option<f64>,
     /// The webhook-worker's CPU per delivered event over what its AWS requests cost the floor's
     /// client.
     pub webhook_floor_ratio: Option<f64>,
     /// The same with its POST to the receiver priced as one request, as the payment worker's
     /// bank call is in `worker_floor_ratio`.
     pub webhook_post_floor_ratio: Option<f64>,
+    pub webhook_post_floor_ratio_averaged: Option<f64>,
     /// Settled/s over accepted/s of the open-loop run (each over its own span).
     pub open_loop_settle_ratio: Option<f64>,
     /// POST to final in the open-loop run, ms.
@@ -152,6 +159,8 @@ pub struct CpuFigures<'a> {
     pub floor_us_per_payment: Option<f64>,
     /// The bench's own CPU per API payment over the API's slices: its HTTP client.
     pub load_us_per_payment: Option<f64>,
+    /// The same two per level.
+    pub client: &'a [ClientCpu],
 }
 
 /// The runs after the pipelines: the open loop, and the webhook run with its AWS phase.
@@ -208,14 +217,24 @@ pub fn headline(
     let webhook_cpu = hooks.as_ref().and_then(|h| h.cpu_us_per_event);
     let floor_cpu = cpu.floor_us_per_payment;
     let per_request = floor_cpu.map(|f| round(f / super::floor::calls_per_payment() as f64, 1)).filter(|f| *f > 0.0);
-    let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]);
-    let worker_floor_ratio =
-        worker_cpu.zip(charge_requests).zip(per_request).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
+    // Each process priced at the floor level whose rate of requests is nearest its own
+    // (`price`), its bank call or its POST to the receiver counted as one request more.
+    let prices = super::price::Prices::new(comparison, cpu.client);
+    let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]).map(|n| n + 1.0);
+    let worker_rate = pipelines.last().map(|p| p.settled_per_sec).zip(charge_requests).map(|(r, n)| r * n);
+    let worker_price = worker_rate.and_then(|r| prices.at(r));
+    let worker_floor_ratio = worker_cpu.zip(charge_requests).zip(worker_price).map(|((w, n), f)| round(w / (n * f), 2));
     let webhook_requests = hooks.as_ref().and_then(|h| h.worker_requests_per_event);
+    let webhook_rate = later.webhooks.map(|w| w.rate).zip(webhook_requests).map(|(r, n)| r * (n + 1.0));
+    let webhook_price = webhook_rate.and_then(|r| prices.at(r));
     let webhook_floor_ratio =
-        webhook_cpu.zip(webhook_requests).zip(per_request).map(|((w, n), f)| round(w / (n * f), 2));
+        webhook_cpu.zip(webhook_requests).zip(webhook_price).map(|((w, n), f)| round(w / (n * f), 2));
     let webhook_post_floor_ratio =
-        webhook_cpu.zip(webhook_requests).zip(per_request).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
+        webhook_cpu.zip(webhook_requests).zip(webhook_price).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
+    let averaged =
+        |cpu: Option<f64>, n: Option<f64>| cpu.zip(n).zip(per_request).map(|((w, n), f)| round(w / (n * f), 2));
+    let worker_floor_ratio_averaged = averaged(worker_cpu, charge_requests);
+    let webhook_post_floor_ratio_averaged = averaged(webhook_cpu, webhook_requests.map(|n| n + 1.0));
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
     let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {
@@ -290,8 +309,12 @@ pub fn headline(
         webhook_delivery_p99_ms: hooks.as_ref().and_then(|h| h.delivery_p99_ms),
         floor_cpu_us_per_request: per_request,
         worker_floor_ratio,
+        worker_floor_ratio_averaged,
+        worker_price_us_per_request: worker_price.map(|p| round(p, 1)),
+        webhook_price_us_per_request: webhook_price.map(|p| round(p, 1)),
         webhook_floor_ratio,
         webhook_post_floor_ratio,
+        webhook_post_floor_ratio_averaged,
         open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
         open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
         open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
@@ -381,8 +404,12 @@ mod tests {
             webhook_delivery_p99_ms: Some(812.0),
             floor_cpu_us_per_request: None,
             worker_floor_ratio: Some(1.234),
+            worker_floor_ratio_averaged: None,
+            worker_price_us_per_request: None,
+            webhook_price_us_per_request: None,
             webhook_floor_ratio: None,
             webhook_post_floor_ratio: None,
+            webhook_post_floor_ratio_averaged: None,
             open_loop_settle_ratio: None,
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,

@@ -93,6 +93,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             phases: &m.cpu,
             floor_us_per_payment: m.floor_cpu_us_per_payment,
             load_us_per_payment: m.load_cpu_us_per_payment,
+            client: &m.client_cpu,
         },
         report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
     );

@@ -300,15 +300,16 @@ fn webhooks(out: &mut String, r: &Report) {
     let _ = writeln!(
         out,
         "AWS requests per delivered event: what the webhooks add {} (the webhook-worker {}, and the announcements), \
-         the whole run {}; webhook-worker CPU {} µs, {} times what its requests cost the floor's client ({} µs each), \
-         {} times with its POST to the receiver priced as one more",
+         the whole run {}; webhook-worker CPU {} µs, {} times what its requests cost the floor's client ({} µs each at \
+         its rate), {} times with its POST to the receiver priced as one more ({} at the price averaged over the levels)",
         f(r.headline.webhook_requests_per_event, 2),
         f(r.headline.webhook_aws_requests_per_delivered, 2),
         f(r.headline.webhook_run_aws_requests_per_delivered, 2),
         f(r.headline.webhook_cpu_us_per_delivered, 0),
         f(r.headline.webhook_floor_ratio, 2),
-        f(r.headline.floor_cpu_us_per_request, 0),
+        f(r.headline.webhook_price_us_per_request, 0),
         f(r.headline.webhook_post_floor_ratio, 2),
+        f(r.headline.webhook_post_floor_ratio_averaged, 2),
     );
 }
 
@@ -352,6 +353,16 @@ fn cpu(out: &mut String, r: &Report) {
         .map(|c| format!("{}: {} / {}", c.concurrency, f(c.floor_us_per_payment, 0), f(c.load_us_per_payment, 0)))
         .collect();
     let _ = writeln!(out, "by concurrency, floor client / load generator µs per payment: {}", levels.join(", "));
+    let _ = writeln!(
+        out,
+        "payment worker: {} µs per settled payment, {} times what its requests and bank call cost the floor's client \
+         at its rate ({} µs each; {} at the price averaged over the levels, {} µs)",
+        f(h.worker_cpu_us_per_payment, 0),
+        f(h.worker_floor_ratio, 2),
+        f(h.worker_price_us_per_request, 0),
+        f(h.worker_floor_ratio_averaged, 2),
+        f(h.floor_cpu_us_per_request, 0),
+    );
     let _ = writeln!(
         out,
         "where the 2 cores are the limit, the api can reach at most {} of the floor's rate (a floor payment's CPU \

@@ -25,6 +25,8 @@ pub struct WebhookRun {
     pub aws: AwsPhase,
     pub cpu: CpuPhase,
     pub payments: u64,
+    /// Payments sent per second: each one's final state is one delivered event.
+    pub rate: f64,
 }
 
 /// What the figures of a run are, for the report and the comparison of two builds.
@@ -105,7 +107,7 @@ pub async fn run(
     let aws = requests::phase(&name, "delivered event", stats.delivered, &before, &sys.snapshot(stack).await);
     let cpu = cpu::phase(&name, "delivered event", stats.delivered, &cpu_before, &sys.cpu(stack)).with_calls(aws.total);
     sys.stop_all(Some(stack)).await;
-    Ok(WebhookRun { stats, aws, cpu, payments: run.flow.accepted })
+    Ok(WebhookRun { stats, aws, cpu, payments: run.flow.accepted, rate })
 }
 
 #[cfg(test)]

@@ -62,8 +62,9 @@ pub fn event_item(e: &Event, notify: bool) -> Item {
         refund_id: e.refund_id,
         capture_id: e.capture_id,
         data: DataItem {
-            // `Change` leaves the card out of an event's data; this keeps it out whatever built it.
-            payment: PaymentItem::from(&crate::domain::payment::Payment { sealed_card: None, ..p.clone() }),
+            // `Change` leaves the card out of an event's data; `PaymentItem` never carries it
+            // (`card_sealed: None` whatever the payment holds), so it stays out whatever built it.
+            payment: PaymentItem::from(p),
             refunds: e.data.refunds.iter().map(RefundItem::from).collect(),
         },
     };

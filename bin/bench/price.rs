@@ -1,0 +1,69 @@
+//! What one AWS request costs a plain SDK client (the floor's), by the rate it is made at. A
+//! client that makes few requests a second wakes for each one (its runtime parks and unparks
+//! between them); one that makes many shares its wake-ups: the bench measured 854 µs per floor
+//! payment at concurrency 1 and 660 at 64. A process is priced at the floor level whose rate of
+//! requests is nearest its own.
+use super::report::{ClientCpu, Comparison};
+
+pub struct Prices {
+    /// (requests per second, µs per request) of each floor level.
+    levels: Vec<(f64, f64)>,
+}
+
+impl Prices {
+    pub fn new(comparison: &[Comparison], client_cpu: &[ClientCpu]) -> Self {
+        let calls = super::floor::calls_per_payment() as f64;
+        let levels = client_cpu
+            .iter()
+            .filter_map(|c| {
+                let rate = comparison.iter().find(|l| l.concurrency == c.concurrency)?.floor_per_sec * calls;
+                let price = c.floor_us_per_payment? / calls;
+                (rate > 0.0 && price > 0.0).then_some((rate, price))
+            })
+            .collect();
+        Self { levels }
+    }
+
+    /// The price per request at the level whose rate is nearest `rate` requests a second (by
+    /// ratio: 100/s is as far from 50/s as from 200/s).
+    pub fn at(&self, rate: f64) -> Option<f64> {
+        if rate <= 0.0 {
+            return None;
+        }
+        let distance = |r: f64| (r / rate).ln().abs();
+        self.levels.iter().min_by(|a, b| distance(a.0).total_cmp(&distance(b.0))).map(|l| l.1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn level(c: usize, floor_per_sec: f64) -> Comparison {
+        Comparison {
+            concurrency: c,
+            api_per_sec: 0.0,
+            floor_per_sec,
+            api_vs_floor: None,
+            median_slice_ratio: None,
+            api_p99_ms: None,
+            floor_p99_ms: None,
+            added_p50_ms: None,
+            added_p99_ms: None,
+        }
+    }
+
+    #[test]
+    fn a_rate_is_priced_at_the_nearest_level() {
+        let cmp = [level(1, 250.0), level(64, 350.0)];
+        let cpu = [
+            ClientCpu { concurrency: 1, floor_us_per_payment: Some(860.0), load_us_per_payment: None },
+            ClientCpu { concurrency: 64, floor_us_per_payment: Some(660.0), load_us_per_payment: None },
+        ];
+        let prices = Prices::new(&cmp, &cpu);
+        // 500 and 700 requests a second at the two levels.
+        assert_eq!(prices.at(300.0), Some(430.0));
+        assert_eq!(prices.at(650.0), Some(330.0));
+        assert_eq!(prices.at(0.0), None);
+    }
+}
