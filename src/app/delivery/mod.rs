@@ -33,6 +33,9 @@ const MAX_QUEUE_DELAY_MS: u64 = 900_000;
 const CLOCK_SKEW_MS: u64 = 5_000;
 /// Merchants whose endpoints a worker remembers at most.
 const REMEMBERED_MERCHANTS: usize = 10_000;
+/// Rounds that may wait for a slot at once, in all: each holds one of the worker's job slots
+/// (`WORKER_CONCURRENCY`, 32 by default) while it waits.
+const WAITING_ROUNDS: usize = 8;
 /// Claims and enqueues a sweep runs at once.
 const SWEEP_PARALLELISM: usize = 16;
 
@@ -76,6 +79,8 @@ pub struct Deliverer {
     overall: Arc<Semaphore>,
     per_endpoint: Slots<EndpointId>,
     per_merchant: Slots<MerchantId>,
+    /// Places for rounds waiting for a slot (`WAITING_ROUNDS`).
+    waiting: Arc<Semaphore>,
     /// Each merchant's endpoints as last read, trusted for `DISCOVERY_MS`, as the writers of
     /// events trust what they want (`app::notify`): a round does not read them again for every
     /// event. A change made through the API (a new, deleted or rotated endpoint) reaches the
@@ -89,7 +94,8 @@ impl Deliverer {
         let per_endpoint = Slots::new(settings.endpoint_concurrency);
         let per_merchant = Slots::new(settings.merchant_concurrency);
         let endpoints = ExpiringCache::new(REMEMBERED_MERCHANTS);
-        Self { services, sender, settings, overall, per_endpoint, per_merchant, endpoints }
+        let waiting = Arc::new(Semaphore::new(WAITING_ROUNDS));
+        Self { services, sender, settings, overall, per_endpoint, per_merchant, waiting, endpoints }
     }
 
     /// `merchant`'s endpoints, as read at most `DISCOVERY_MS` ago.
@@ -223,15 +229,17 @@ impl Deliverer {
 
     /// One signed POST, or `None` when the endpoint's slots, its merchant's, or the worker's
     /// stay taken for `slot_wait`: a burst of events to a fast receiver waits the few
-    /// milliseconds its slots take to free, where postponing them would cost seconds and three
-    /// more requests each; a slow receiver still holds at most its own slots, a merchant's
-    /// receivers at most the merchant's (the other merchants keep the rest), and a round's length
-    /// is bounded by the wait and one attempt's timeout (inside its lease).
+    /// milliseconds its slots take to free, where postponing them would cost 15-30 s and three
+    /// more requests each. As many rounds as an endpoint (or merchant) has slots may wait for
+    /// one, and `WAITING_ROUNDS` in all (`slots::wait_for`); the others are postponed at once.
+    /// So a slow receiver still holds at most its own slots and a few waiting rounds, a
+    /// merchant's receivers at most the merchant's (the other merchants keep the rest), and a
+    /// round's length is bounded by the wait and one attempt's timeout (inside its lease).
     async fn attempt(&self, event: &Event, endpoint: &Endpoint) -> Option<(AttemptOutcome, u64, Duration)> {
         let deadline = tokio::time::Instant::now() + self.settings.slot_wait;
-        let slot = self.per_endpoint.take_by(&endpoint.id, deadline).await?;
-        let merchant_slot = self.per_merchant.take_by(&endpoint.merchant_id, deadline).await?;
-        let _overall = slots::wait_for(Arc::clone(&self.overall), deadline).await?;
+        let slot = self.per_endpoint.take_by(&endpoint.id, &self.waiting, deadline).await?;
+        let merchant_slot = self.per_merchant.take_by(&endpoint.merchant_id, &self.waiting, deadline).await?;
+        let _overall = slots::wait_for(Arc::clone(&self.overall), &[&self.waiting], deadline).await?;
         let at_ms = self.services.clock.now_ms();
         let secrets: Vec<String> = endpoint
             .signing_secrets(at_ms)

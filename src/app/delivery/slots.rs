@@ -1,12 +1,20 @@
-//! Bounds on the attempts in flight, per endpoint and per merchant.
+//! Bounds on the attempts in flight, per endpoint and per merchant, and on the rounds that wait
+//! for one of their slots.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
-/// A permit of `slots`, at once if one is free, else the first to free before `deadline`.
-pub(super) async fn wait_for(slots: Arc<Semaphore>, deadline: Instant) -> Option<OwnedSemaphorePermit> {
+/// A permit of `slots`, at once if one is free, else the first to free before `deadline`. Only
+/// a round that gets a place in each of `places` waits; without one it gets `None` at once: a
+/// waiting round holds one of the worker's job slots, so a hung receiver's events, each coming
+/// back every 15-30 s, must not each hold one for the whole wait.
+pub(super) async fn wait_for(
+    slots: Arc<Semaphore>,
+    places: &[&Arc<Semaphore>],
+    deadline: Instant,
+) -> Option<OwnedSemaphorePermit> {
     if let Ok(permit) = Arc::clone(&slots).try_acquire_owned() {
         return Some(permit);
     }
@@ -15,17 +23,34 @@ pub(super) async fn wait_for(slots: Arc<Semaphore>, deadline: Instant) -> Option
     if deadline <= Instant::now() {
         return None;
     }
+    let mut held = Vec::with_capacity(places.len());
+    for place in places {
+        held.push(Arc::clone(place).try_acquire_owned().ok()?);
+    }
     tokio::time::timeout_at(deadline, slots.acquire_owned()).await.ok()?.ok()
 }
 
 /// Endpoints, and merchants, whose slots a worker keeps track of before it forgets idle ones.
 const TRACKED_SLOTS: usize = 4_096;
 
-/// A semaphore of `limit` slots per key, made when first asked for; the idle ones (no attempt
-/// holds a slot) are forgotten once `TRACKED_SLOTS` keys are known, so memory stays bounded.
+/// A key's slots, and as many places to wait for one.
+struct Pen {
+    slots: Arc<Semaphore>,
+    places: Arc<Semaphore>,
+}
+
+impl Pen {
+    /// Nothing but the map holds an idle key's semaphores: a permit, or a waiter, holds a clone.
+    fn idle(&self) -> bool {
+        Arc::strong_count(&self.slots) == 1 && Arc::strong_count(&self.places) == 1
+    }
+}
+
+/// `limit` slots per key, and `limit` places to wait for one, made when first asked for; the
+/// idle keys are forgotten once `TRACKED_SLOTS` are known, so memory stays bounded.
 pub(super) struct Slots<K> {
     limit: usize,
-    known: Mutex<HashMap<K, Arc<Semaphore>>>,
+    known: Mutex<HashMap<K, Pen>>,
 }
 
 impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
@@ -36,22 +61,32 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
     /// One slot of `key`'s, or `None` when all are taken: never waits.
     #[cfg(test)]
     pub(super) fn try_take(&self, key: &K) -> Option<OwnedSemaphorePermit> {
-        self.semaphore(key).try_acquire_owned().ok()
+        self.pen(key).0.try_acquire_owned().ok()
     }
 
     /// One slot of `key`'s, waiting for one until `deadline` at most (first come, first
-    /// served), or `None` if none frees by then.
-    pub(super) async fn take_by(&self, key: &K, deadline: Instant) -> Option<OwnedSemaphorePermit> {
-        wait_for(self.semaphore(key), deadline).await
+    /// served) if a place to wait is free, both `key`'s and one of `anywhere`; else, or if no
+    /// slot frees by then, `None`.
+    pub(super) async fn take_by(
+        &self,
+        key: &K,
+        anywhere: &Arc<Semaphore>,
+        deadline: Instant,
+    ) -> Option<OwnedSemaphorePermit> {
+        let (slots, places) = self.pen(key);
+        wait_for(slots, &[&places, anywhere], deadline).await
     }
 
-    fn semaphore(&self, key: &K) -> Arc<Semaphore> {
+    fn pen(&self, key: &K) -> (Arc<Semaphore>, Arc<Semaphore>) {
         let mut known = crate::util::lock(&self.known);
         if known.len() >= TRACKED_SLOTS && !known.contains_key(key) {
-            // Nothing but this map holds an idle key's semaphore (a waiter holds a clone).
-            known.retain(|_, s| Arc::strong_count(s) > 1);
+            known.retain(|_, pen| !pen.idle());
         }
-        Arc::clone(known.entry(key.clone()).or_insert_with(|| Arc::new(Semaphore::new(self.limit))))
+        let pen = known.entry(key.clone()).or_insert_with(|| Pen {
+            slots: Arc::new(Semaphore::new(self.limit)),
+            places: Arc::new(Semaphore::new(self.limit)),
+        });
+        (Arc::clone(&pen.slots), Arc::clone(&pen.places))
     }
 
     #[cfg(test)]
@@ -82,14 +117,32 @@ mod tests {
     async fn a_slot_freed_before_the_deadline_is_taken_and_none_after_it() {
         let slots = Arc::new(Slots::<u32>::new(1));
         let held = slots.try_take(&0).expect("a free slot");
+        let anywhere = Arc::new(Semaphore::new(8));
         let soon = Instant::now() + std::time::Duration::from_millis(500);
-        assert!(slots.take_by(&0, soon).await.is_none(), "none freed within the wait");
+        assert!(slots.take_by(&0, &anywhere, soon).await.is_none(), "none freed within the wait");
         let waiter = tokio::spawn({
-            let slots = Arc::clone(&slots);
-            async move { slots.take_by(&0, Instant::now() + std::time::Duration::from_secs(1)).await.is_some() }
+            let (slots, anywhere) = (Arc::clone(&slots), Arc::clone(&anywhere));
+            async move {
+                let deadline = Instant::now() + std::time::Duration::from_secs(1);
+                slots.take_by(&0, &anywhere, deadline).await.is_some()
+            }
         });
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        // The one place to wait for key 0 is taken: another round does not wait, at all.
+        let started = Instant::now();
+        assert!(slots.take_by(&0, &anywhere, started + std::time::Duration::from_secs(1)).await.is_none());
+        assert_eq!(Instant::now(), started, "no place to wait: none at once");
         drop(held);
         assert!(waiter.await.unwrap(), "the slot freed while it waited");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn rounds_wait_only_while_the_worker_has_places_for_them() {
+        let slots = Slots::<u32>::new(1);
+        let anywhere = Arc::new(Semaphore::new(0));
+        let _held = slots.try_take(&0).expect("a free slot");
+        let started = Instant::now();
+        assert!(slots.take_by(&0, &anywhere, started + std::time::Duration::from_secs(1)).await.is_none());
+        assert_eq!(Instant::now(), started, "no place in the worker: none at once");
     }
 }
