@@ -127,6 +127,14 @@ pub async fn pair(
     (a.stats(c), b.stats(c))
 }
 
+/// Runs one slice (a future does nothing until awaited), adding what it did and the bench's own
+/// CPU over it to `g`.
+async fn measured(g: &mut Gathered, slice: impl Future<Output = Outcome<()>>) {
+    let cpu = super::cpu::own_cpu_us();
+    g.add(slice.await);
+    g.add_cpu(cpu);
+}
+
 /// Runs `a` and `b` in alternating slices after a warm-up of each; returns what each did
 /// (measured slices only) and how many calls `a` made while warming up.
 async fn alternate(
@@ -143,22 +151,12 @@ async fn alternate(
     let each = duration / n as f64;
     let (mut ga, mut gb) = (Gathered::default(), Gathered::default());
     for round in 0..n {
-        let run_a = async |ga: &mut Gathered| {
-            let cpu = super::cpu::own_cpu_us();
-            ga.add(a(each).await);
-            ga.add_cpu(cpu);
-        };
-        let run_b = async |gb: &mut Gathered| {
-            let cpu = super::cpu::own_cpu_us();
-            gb.add(b(each).await);
-            gb.add_cpu(cpu);
-        };
         if round % 2 == 0 {
-            run_b(&mut gb).await;
-            run_a(&mut ga).await;
+            measured(&mut gb, b(each)).await;
+            measured(&mut ga, a(each)).await;
         } else {
-            run_a(&mut ga).await;
-            run_b(&mut gb).await;
+            measured(&mut ga, a(each)).await;
+            measured(&mut gb, b(each)).await;
         }
     }
     (ga, gb, warm)

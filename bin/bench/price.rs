@@ -35,6 +35,12 @@ impl Prices {
     }
 }
 
+/// A process's CPU per unit over what its `requests` per unit cost at `price` each.
+pub fn ratio(cpu: Option<f64>, requests: Option<f64>, price: Option<f64>) -> Option<f64> {
+    let (cpu, requests, price) = (cpu?, requests?, price?);
+    (requests > 0.0 && price > 0.0).then(|| super::stats::round(cpu / (requests * price), 2))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +71,11 @@ mod tests {
         assert_eq!(prices.at(300.0), Some(430.0));
         assert_eq!(prices.at(650.0), Some(330.0));
         assert_eq!(prices.at(0.0), None);
+    }
+
+    #[test]
+    fn a_ratio_needs_all_three_figures() {
+        assert_eq!(ratio(Some(1200.0), Some(3.0), Some(400.0)), Some(1.0));
+        assert_eq!(ratio(Some(1200.0), None, Some(400.0)), None);
     }
 }

@@ -223,18 +223,16 @@ pub fn headline(
     let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]).map(|n| n + 1.0);
     let worker_rate = pipelines.last().map(|p| p.settled_per_sec).zip(charge_requests).map(|(r, n)| r * n);
     let worker_price = worker_rate.and_then(|r| prices.at(r));
-    let worker_floor_ratio = worker_cpu.zip(charge_requests).zip(worker_price).map(|((w, n), f)| round(w / (n * f), 2));
     let webhook_requests = hooks.as_ref().and_then(|h| h.worker_requests_per_event);
-    let webhook_rate = later.webhooks.map(|w| w.rate).zip(webhook_requests).map(|(r, n)| r * (n + 1.0));
+    let with_post = webhook_requests.map(|n| n + 1.0);
+    let webhook_rate = later.webhooks.map(|w| w.rate).zip(with_post).map(|(r, n)| r * n);
     let webhook_price = webhook_rate.and_then(|r| prices.at(r));
-    let webhook_floor_ratio =
-        webhook_cpu.zip(webhook_requests).zip(webhook_price).map(|((w, n), f)| round(w / (n * f), 2));
-    let webhook_post_floor_ratio =
-        webhook_cpu.zip(webhook_requests).zip(webhook_price).map(|((w, n), f)| round(w / ((n + 1.0) * f), 2));
-    let averaged =
-        |cpu: Option<f64>, n: Option<f64>| cpu.zip(n).zip(per_request).map(|((w, n), f)| round(w / (n * f), 2));
-    let worker_floor_ratio_averaged = averaged(worker_cpu, charge_requests);
-    let webhook_post_floor_ratio_averaged = averaged(webhook_cpu, webhook_requests.map(|n| n + 1.0));
+    let ratio = super::price::ratio;
+    let worker_floor_ratio = ratio(worker_cpu, charge_requests, worker_price);
+    let webhook_floor_ratio = ratio(webhook_cpu, webhook_requests, webhook_price);
+    let webhook_post_floor_ratio = ratio(webhook_cpu, with_post, webhook_price);
+    let worker_floor_ratio_averaged = ratio(worker_cpu, charge_requests, per_request);
+    let webhook_post_floor_ratio_averaged = ratio(webhook_cpu, with_post, per_request);
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
     let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {

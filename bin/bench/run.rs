@@ -183,6 +183,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let mut median_ratios = Vec::new();
     let mut client_cpu = Vec::new();
     let (mut floor_calls, mut floor_cpu, mut api_calls, mut load_cpu) = (0, 0, 0, 0);
+    let per = |us: u64, n: u64| (n > 0).then(|| round(us as f64 / n as f64, 1));
     let before = sys.snapshot(&stack).await;
     let cpu_before = sys.cpu(&stack);
     for &c in &args.concurrency {
@@ -190,7 +191,6 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
         let level = levels::compare(&api, &floor, c, sizes).await;
         median_ratios.push(level.median_ratio);
-        let per = |us: u64, n: u64| (n > 0).then(|| round(us as f64 / n as f64, 1));
         client_cpu.push(report::ClientCpu {
             concurrency: c,
             floor_us_per_payment: per(level.floor_client_cpu_us, level.floor_calls),
@@ -203,8 +203,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         (api_calls, load_cpu) = (api_calls + level.api_calls, load_cpu + level.api_client_cpu_us);
     }
     let after = sys.snapshot(&stack).await;
-    let floor_cpu_us_per_payment = (floor_calls > 0).then(|| round(floor_cpu as f64 / floor_calls as f64, 1));
-    let load_cpu_us_per_payment = (api_calls > 0).then(|| round(load_cpu as f64 / api_calls as f64, 1));
+    let (floor_cpu_us_per_payment, load_cpu_us_per_payment) = (per(floor_cpu, floor_calls), per(load_cpu, api_calls));
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
     // The emulator served the floor's calls too, alternating with the api's.
     let calls = aws[0].total.map(|t| t + (floor_calls * floor::calls_per_payment()) as f64);

@@ -7,10 +7,10 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::support::app::{api_config, card_request, eventually, spawn_app_with, unique_aws_args};
+use super::support::app::{TestApp, api_config, card_request, eventually, spawn_app_with, unique_aws_args};
 use super::support::emulator::PrivateEmulator;
 use super::support::metrics::sample;
-use super::support::system::{System, Worker, api_alone};
+use super::support::system::{Proc, System, Worker, api_alone};
 
 /// One HTTP/1.1 answer read off a raw socket.
 struct RawAnswer {
@@ -106,12 +106,17 @@ async fn invented_methods_grow_neither_the_metrics_nor_the_memory_and_metrics_ar
     assert!(other >= 3201.0, "the attack was counted, under OTHER: {other}");
     assert_eq!(series(&after, "http_requests_total"), series(&before, "http_requests_total"), "{after}");
     assert!(after.len() < before.len() + 2048, "metrics grew from {} to {} bytes", before.len(), after.len());
-    let peak_mb = api.peak_rss_kb() / 1024;
-    println!("api peak RSS: {peak_mb} MB");
-    assert!(peak_mb < 50, "the API peaked at {peak_mb} MB under 3,200 odd requests");
+    peak_under_50_mb(&api, "3,200 odd requests");
 }
 
 const SECS_5: Duration = Duration::from_secs(5);
+
+/// The API's peak resident memory stayed under 50 MB through `attack`.
+fn peak_under_50_mb(api: &Proc, attack: &str) {
+    let peak_mb = api.peak_rss_kb() / 1024;
+    println!("api peak RSS: {peak_mb} MB");
+    assert!(peak_mb < 50, "the API peaked at {peak_mb} MB under {attack}");
+}
 
 #[tokio::test]
 async fn slow_and_silent_clients_are_disconnected_and_cannot_starve_real_ones() {
@@ -148,14 +153,12 @@ async fn slow_and_silent_clients_are_disconnected_and_cannot_starve_real_ones() 
     };
     assert!(timed_out("header_read").is_some_and(|n| n >= 300.0), "{text}");
     assert!(timed_out("idle").is_some_and(|n| n >= 1.0), "{text}");
-    let peak_mb = api.peak_rss_kb() / 1024;
-    println!("api peak RSS: {peak_mb} MB");
-    assert!(peak_mb < 50, "the API peaked at {peak_mb} MB under 300 slow clients");
+    peak_under_50_mb(&api, "300 slow clients");
 }
 
 #[tokio::test]
 async fn oversized_bodies_and_headers_are_refused_at_once_with_the_envelope() {
-    let (api, _) = api_alone("oversized", &[]).await;
+    let (api, aws) = api_alone("oversized", &[]).await;
     // A declared body over MAX_BODY_BYTES: refused before a byte of it is sent.
     let declared =
         b"POST /payments HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 50000000\r\n\r\n";
@@ -178,13 +181,8 @@ async fn oversized_bodies_and_headers_are_refused_at_once_with_the_envelope() {
     // taken, and none is held in memory whole. The server answers 413 and closes with the rest
     // unread, so the kernel may reset the connection before the client reads the answer: each
     // connection ends in a 413 or a reset, never in silence, another answer or a stalled write.
-    println!("api peak RSS before the flood: {} MB", api.peak_rss_kb() / 1024);
     let port = api.port;
-    let token = reqwest::get(format!("http://127.0.0.1:{port}/token")).await.unwrap().json::<Value>().await.unwrap()
-        ["AuthenticationToken"]
-        .as_str()
-        .expect("a development token")
-        .to_owned();
+    let token = TestApp::external(format!("http://127.0.0.1:{port}"), aws).await.token.clone();
     let streams: Vec<_> = (0..64)
         .map(|_| {
             let token = token.clone();
@@ -226,9 +224,7 @@ async fn oversized_bodies_and_headers_are_refused_at_once_with_the_envelope() {
         }
     }
     assert!(refused > 0, "not one of 64 oversized bodies was answered 413");
-    let peak_mb = api.peak_rss_kb() / 1024;
-    println!("api peak RSS: {peak_mb} MB");
-    assert!(peak_mb < 50, "the API peaked at {peak_mb} MB under 64 oversized bodies at once");
+    peak_under_50_mb(&api, "64 oversized bodies at once");
 }
 
 /// Receives from `queue` until every id of `want` was seen in a message, or `within` passes.
