@@ -136,7 +136,7 @@ pub async fn create(
     }
     let url = state.api.url(&["webhook-endpoints"], &[]);
     match state.api.write::<Endpoint>(Method::POST, &session.token, url, None, Some(&request)).await {
-        Ok(created) => Ok(secret_page(&session, "Endpoint added", &created)),
+        Ok(created) => Ok(secret_page(&session, "Endpoint added", &created, true)),
         Err(e) if e.status() == Some(StatusCode::UNAUTHORIZED) => Err(PageError::SignedOut { next: Some(HERE.into()) }),
         Err(e) => {
             let status = e.status().filter(|s| s.is_client_error()).unwrap_or(StatusCode::BAD_GATEWAY);
@@ -155,7 +155,7 @@ pub async fn rotate(
     id_of(&id, "webhook endpoint")?;
     let url = state.api.url(&["webhook-endpoints", &id, "rotate-secret"], &[]);
     match state.api.write::<Endpoint>(Method::POST, &session.token, url, None, None::<&Value>).await {
-        Ok(rotated) => Ok(secret_page(&session, "Secret rotated", &rotated)),
+        Ok(rotated) => Ok(secret_page(&session, "Secret rotated", &rotated, false)),
         Err(e) => Err(PageError::about(e, "webhook endpoint", Some(HERE.into()))),
     }
 }
@@ -186,10 +186,15 @@ fn unrepeatable(e: &crate::dashboard::api::ApiFailure) -> String {
     }
 }
 
-/// The only page that ever shows a secret: the answer to create or rotate. Not kept anywhere.
-fn secret_page(session: &Session, title: &str, e: &Endpoint) -> Response {
+/// The only page that ever shows a secret: the answer to create (`new`) or rotate. Not kept
+/// anywhere. A new endpoint is told when it starts: the services learn of it within
+/// `app::DISCOVERY_MS` (`app::notify`).
+fn secret_page(session: &Session, title: &str, e: &Endpoint, new: bool) -> Response {
     let body = html! {
         p { "Events go to " code { (e.url) } "." }
+        @if new {
+            p class="hint" { "It receives the events recorded from about five seconds from now on." }
+        }
         @if let Some(secret) = &e.secret {
             p role="alert" { strong { "Copy the signing secret now: it is not shown again." } }
             p { label for="secret" { "Signing secret" } }
