@@ -1,10 +1,11 @@
 //! A merchant's webhook endpoints: created with a secret shown once, listed, deleted, and given
 //! a new secret while the old one keeps signing for a day. Secrets are sealed before they are
 //! stored, bound to their endpoint.
+use super::delivery::CATCH_UP_DELAY_SECS;
 use super::{AppError, Services};
 use crate::domain::events::EventType;
 use crate::domain::ids::MerchantId;
-use crate::domain::ports::{ConflictKind, StoreError};
+use crate::domain::ports::{ConflictKind, Job, StoreError};
 use crate::domain::webhooks::{
     Endpoint, EndpointId, EndpointStatus, MAX_ENDPOINTS, SecretEntry, Wanted, WebhookUrl, new_secret,
 };
@@ -67,6 +68,13 @@ impl Services {
             _ => Wanted::ALL,
         };
         self.presence.set(merchant, wanted, now);
+        // Other processes learn of it within `DISCOVERY_MS`: the events of its first seconds that
+        // they did not plan for it are given to it once they all know it (`Deliverer::catch_up`).
+        let catch_up = Job::CatchUp { merchant: merchant.clone(), endpoint: id };
+        if let Err(e) = self.queue.enqueue_after(&catch_up, CATCH_UP_DELAY_SECS).await {
+            tracing::warn!(endpoint = %id, error = %e,
+                "could not enqueue the new endpoint's catch-up: it gets the events recorded from 5 s after its creation on");
+        }
         Ok((endpoint, secret))
     }
 

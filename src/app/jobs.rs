@@ -52,7 +52,9 @@ impl Jobs for Charges {
         match job {
             Job::Charge { payment_id } => self.services.process_charge(self.bank.as_ref(), payment_id).await,
             // Never sent here by us: retrying on this queue could never succeed.
-            Job::Refund { .. } | Job::Deliver { .. } => Step::Poison("not a charge job, on the payments queue".into()),
+            Job::Refund { .. } | Job::Deliver { .. } | Job::CatchUp { .. } => {
+                Step::Poison("not a charge job, on the payments queue".into())
+            }
         }
     }
 
@@ -80,7 +82,9 @@ impl Jobs for Refunds {
             Job::Refund { payment_id, refund_id } => {
                 self.services.process_refund(self.bank.as_ref(), payment_id, refund_id).await
             }
-            Job::Charge { .. } | Job::Deliver { .. } => Step::Poison("not a refund job, on the refunds queue".into()),
+            Job::Charge { .. } | Job::Deliver { .. } | Job::CatchUp { .. } => {
+                Step::Poison("not a refund job, on the refunds queue".into())
+            }
         }
     }
 
@@ -105,6 +109,7 @@ impl Jobs for Deliveries {
     async fn run(&self, job: Job) -> Step {
         match job {
             Job::Deliver { event } => self.webhooks.deliver(event).await,
+            Job::CatchUp { merchant, endpoint } => self.webhooks.catch_up(&merchant, endpoint).await,
             Job::Charge { .. } | Job::Refund { .. } => Step::Poison("not a delivery, on the webhooks queue".into()),
         }
     }

@@ -1,10 +1,10 @@
 //! Whether a change's event goes to the webhooks at all. An event of a type none of the
 //! merchant's enabled endpoints wants (every event, for a merchant with none) costs nothing: it
 //! is not put in the due-time index and not announced. Each process learns what a merchant's
-//! endpoints want from the store and remembers it for `DISCOVERY_MS`, so an endpoint gets every
-//! event recorded from that long after its creation (or a change of its types) on, and, from
-//! the process that created it, at once; an event recorded in between goes to it only if its
-//! writer already knew.
+//! endpoints want from the store and remembers it for `DISCOVERY_MS`, so an event recorded in
+//! an endpoint's first seconds goes to it only if its writer already knew (the process that
+//! created it knows at once); the others of those seconds are given to it by its catch-up
+//! (`Deliverer::catch_up`), once every process knows it.
 use std::convert::Infallible;
 
 use super::Services;

@@ -187,6 +187,13 @@ pub enum DeliveryClaim {
     Settled,
 }
 
+/// A page of a merchant's events, each with its deliveries as planned (`Deliveries::planned_events`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlannedPage {
+    pub events: Vec<(Event, Option<Vec<Delivery>>)>,
+    pub next_cursor: Option<String>,
+}
+
 /// An event with deliveries outstanding, in the due-time index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DueEvent {
@@ -228,6 +235,18 @@ pub trait Deliveries: Send + Sync {
 
     /// Events with deliveries outstanding, earliest due first; at most `limit` per shard.
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError>;
+
+    /// `merchant`'s events recorded in `[from_ms, until_ms)`, newest first, a page at a time, each
+    /// with its deliveries as planned (`None`: never planned), as the merchant's feed shows them.
+    /// The feed may lag the events by a moment: an event may be missing from it for that moment,
+    /// and a plan read there may have grown since (never lost an endpoint that still exists).
+    async fn planned_events(
+        &self,
+        merchant: &MerchantId,
+        range_ms: (u64, u64),
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PlannedPage, StoreError>;
 
     /// Marks an event due before `older_than_ms` as picked up by the sweep: due again at
     /// `again_ms`, should that pick-up be lost too. Only one of several racing sweeps gets `true`.

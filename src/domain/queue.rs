@@ -7,10 +7,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::events::EventId;
-use super::ids::{PaymentId, RefundId};
+use super::ids::{MerchantId, PaymentId, RefundId};
+use super::webhooks::EndpointId;
 
 /// A unit of work for a worker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Job {
     Charge {
         payment_id: PaymentId,
@@ -23,28 +24,36 @@ pub enum Job {
     Deliver {
         event: EventId,
     },
+    /// Give a new endpoint the events recorded around its creation that were not planned for it
+    /// (`Deliverer::catch_up`): sent by the API that created it, delayed until every process
+    /// knows of it.
+    CatchUp {
+        merchant: MerchantId,
+        endpoint: EndpointId,
+    },
 }
 
 impl Job {
     /// The payment the job is about (a delivered event's too).
-    pub fn payment_id(&self) -> PaymentId {
+    pub fn payment_id(&self) -> Option<PaymentId> {
         match self {
-            Self::Charge { payment_id } | Self::Refund { payment_id, .. } => *payment_id,
-            Self::Deliver { event } => event.payment_id,
+            Self::Charge { payment_id } | Self::Refund { payment_id, .. } => Some(*payment_id),
+            Self::Deliver { event } => Some(event.payment_id),
+            Self::CatchUp { .. } => None,
         }
     }
 
     pub fn refund_id(&self) -> Option<RefundId> {
         match self {
             Self::Refund { refund_id, .. } => Some(*refund_id),
-            Self::Charge { .. } | Self::Deliver { .. } => None,
+            Self::Charge { .. } | Self::Deliver { .. } | Self::CatchUp { .. } => None,
         }
     }
 
     pub fn event_id(&self) -> Option<EventId> {
         match self {
             Self::Deliver { event } => Some(*event),
-            Self::Charge { .. } | Self::Refund { .. } => None,
+            Self::Charge { .. } | Self::Refund { .. } | Self::CatchUp { .. } => None,
         }
     }
 }

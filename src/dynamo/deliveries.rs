@@ -11,7 +11,9 @@ use super::event_items::event_from_item;
 use super::keys::*;
 use super::webhook_items::*;
 use crate::domain::events::{Event, EventId};
-use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, StoreError};
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, PlannedPage, StoreError};
+use crate::domain::search::EventFilter;
 use crate::domain::webhooks::{AttemptRecord, Delivery, next_due};
 
 /// Attempts `attempts` reads at most: 16 endpoints, each with its schedule and a few redeliveries.
@@ -153,6 +155,20 @@ impl Deliveries for DynamoStore {
         }
         found.sort_by_key(|a| (a.at_ms, a.number));
         Ok(found)
+    }
+
+    /// The merchant's feed (GSI1) projects every attribute of the event item, its deliveries too.
+    async fn planned_events(
+        &self,
+        merchant: &MerchantId,
+        (from_ms, until_ms): (u64, u64),
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PlannedPage, StoreError> {
+        let range = EventFilter { created_gte: Some(from_ms), created_lt: Some(until_ms), ..EventFilter::default() };
+        let (items, next_cursor) = self.feed_page(merchant, &range, limit, super::events::before(cursor)?).await?;
+        let events = items.iter().map(|item| Ok((event_from_item(item)?, deliveries_from_item(item)?)));
+        Ok(PlannedPage { events: events.collect::<Result<_, StoreError>>()?, next_cursor })
     }
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {

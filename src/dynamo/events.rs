@@ -50,43 +50,15 @@ impl Events for DynamoStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<EventPage, StoreError> {
-        // The cursor is the feed sort key of the last event of the page before: (key, event id).
-        let before = cursor.map(|c| {
-            let key = decode(c)?;
-            let (_, id) = parse_time_sort_key(&key, EventId::parse).ok_or(StoreError::InvalidCursor)?;
-            Ok::<_, StoreError>((key, id))
-        });
-        let before = before.transpose()?;
-        if let Some(payment) = filter.payment {
-            return self.events_of_payment(merchant, payment, filter, limit, before).await;
+        let before = before(cursor)?;
+        match filter.payment {
+            Some(payment) => self.events_of_payment(merchant, payment, filter, limit, before).await,
+            None => {
+                let (items, next_cursor) = self.feed_page(merchant, filter, limit, before).await?;
+                let events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
+                Ok(EventPage { events, next_cursor })
+            }
         }
-        let (index, pk_name, sk_name, pk) = match filter.kind {
-            None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
-            Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
-        };
-        let start =
-            match cursor_fit(before.as_ref().map(|(key, _)| key.as_str()), filter.created_gte, filter.created_lt) {
-                Some(CursorFit::Exhausted) => return Ok(EventPage { events: Vec::new(), next_cursor: None }),
-                Some(CursorFit::After) => None,
-                Some(CursorFit::Within) | None => before,
-            };
-        let start = start.map(|(key, id)| {
-            Item::from([
-                (PK.to_owned(), s(payment_pk(id.payment_id))),
-                (SK.to_owned(), s(event_sk(id.version))),
-                (pk_name.to_owned(), s(&pk)),
-                (sk_name.to_owned(), s(key)),
-            ])
-        });
-        // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
-        let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
-        let out = self
-            .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)
-            .send()
-            .await
-            .map_err(classify)?;
-        let (events, next) = page(out.items(), out.last_evaluated_key.is_some(), limit)?;
-        Ok(EventPage { events, next_cursor: next.map(|e| util::cursor(&feed_sort_key(&e))) })
     }
 
     async fn get_event(&self, id: EventId) -> Result<Option<Event>, StoreError> {
@@ -120,7 +92,57 @@ fn decode(cursor: &str) -> Result<String, StoreError> {
     util::position(cursor).ok_or(StoreError::InvalidCursor)
 }
 
+/// A feed cursor is the feed sort key of the last event of the page before: (key, event id).
+pub(super) fn before(cursor: Option<&str>) -> Result<Option<(String, EventId)>, StoreError> {
+    let before = cursor.map(|c| {
+        let key = decode(c)?;
+        let (_, id) = parse_time_sort_key(&key, EventId::parse).ok_or(StoreError::InvalidCursor)?;
+        Ok::<_, StoreError>((key, id))
+    });
+    before.transpose()
+}
+
 impl DynamoStore {
+    /// A page of `merchant`'s feed (GSI1, or GSI3 for one type) that `filter`'s type and time
+    /// range match, newest first, as the index holds its items (both project every attribute),
+    /// with the next page's cursor.
+    pub(super) async fn feed_page(
+        &self,
+        merchant: &MerchantId,
+        filter: &EventFilter,
+        limit: u32,
+        before: Option<(String, EventId)>,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let (index, pk_name, sk_name, pk) = match filter.kind {
+            None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
+            Some(k) => (GSI3, GSI3PK, GSI3SK, merchant_events_of_type_pk(merchant, k)),
+        };
+        let start =
+            match cursor_fit(before.as_ref().map(|(key, _)| key.as_str()), filter.created_gte, filter.created_lt) {
+                Some(CursorFit::Exhausted) => return Ok((Vec::new(), None)),
+                Some(CursorFit::After) => None,
+                Some(CursorFit::Within) | None => before,
+            };
+        let start = start.map(|(key, id)| {
+            Item::from([
+                (PK.to_owned(), s(payment_pk(id.payment_id))),
+                (SK.to_owned(), s(event_sk(id.version))),
+                (pk_name.to_owned(), s(&pk)),
+                (sk_name.to_owned(), s(key)),
+            ])
+        });
+        // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
+        let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
+        let out = self
+            .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)
+            .send()
+            .await
+            .map_err(classify)?;
+        let (items, next) = util::split_page(out.items().to_vec(), limit, out.last_evaluated_key.is_some());
+        let next_cursor = next.map(|item| event_from_item(&item).map(|e| util::cursor(&feed_sort_key(&e))));
+        Ok((items, next_cursor.transpose()?))
+    }
+
     /// `merchant`'s events of one payment that `filter` matches, newest first: the payment's own
     /// item collection, read from the cursor a page and one more at a time, type and time as a
     /// filter, until the page is full or the collection ends (so a filter that leaves few never

@@ -3,8 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::events::EventId;
-use crate::domain::ids::{PaymentId, RefundId};
+use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::ports::Job;
+use crate::domain::webhooks::EndpointId;
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "Kind", deny_unknown_fields)]
@@ -26,13 +27,23 @@ enum Message {
         #[serde(rename = "EventID")]
         event_id: String,
     },
+    #[serde(rename = "catch-up")]
+    CatchUp {
+        #[serde(rename = "MerchantID")]
+        merchant_id: String,
+        #[serde(rename = "WebhookEndpointID")]
+        endpoint_id: String,
+    },
 }
 
 pub fn encode(job: &Job) -> String {
-    let msg = match *job {
-        Job::Charge { payment_id } => Message::Charge { payment_id },
-        Job::Refund { payment_id, refund_id } => Message::Refund { payment_id, refund_id },
+    let msg = match job {
+        Job::Charge { payment_id } => Message::Charge { payment_id: *payment_id },
+        Job::Refund { payment_id, refund_id } => Message::Refund { payment_id: *payment_id, refund_id: *refund_id },
         Job::Deliver { event } => Message::Deliver { event_id: event.to_string() },
+        Job::CatchUp { merchant, endpoint } => {
+            Message::CatchUp { merchant_id: merchant.to_string(), endpoint_id: endpoint.to_string() }
+        }
     };
     serde_json::to_string(&msg).expect("message serialises")
 }
@@ -43,6 +54,9 @@ pub fn decode(body: &str) -> Option<Job> {
         Message::Charge { payment_id } => Job::Charge { payment_id },
         Message::Refund { payment_id, refund_id } => Job::Refund { payment_id, refund_id },
         Message::Deliver { event_id } => Job::Deliver { event: EventId::parse(&event_id)? },
+        Message::CatchUp { merchant_id, endpoint_id } => {
+            Job::CatchUp { merchant: MerchantId::parse(&merchant_id).ok()?, endpoint: EndpointId::parse(&endpoint_id)? }
+        }
     })
 }
 
@@ -56,9 +70,10 @@ mod tests {
             Job::Charge { payment_id: PaymentId::new() },
             Job::Refund { payment_id: PaymentId::new(), refund_id: RefundId::new() },
             Job::Deliver { event: EventId { payment_id: PaymentId::new(), version: 3 } },
+            Job::CatchUp { merchant: MerchantId::parse("test@merchant").unwrap(), endpoint: EndpointId::new() },
         ];
         for job in jobs {
-            assert_eq!(decode(&encode(&job)), Some(job));
+            assert_eq!(decode(&encode(&job)), Some(job.clone()));
         }
     }
 
@@ -67,6 +82,8 @@ mod tests {
         assert_eq!(decode("hello"), None);
         assert_eq!(decode(r#"{"Kind":"charge","PaymentID":"not-a-uuid"}"#), None);
         assert_eq!(decode(r#"{"Kind":"deliver","EventID":"evt_x_1"}"#), None);
+        assert_eq!(decode(r#"{"Kind":"catch-up","MerchantID":"m","WebhookEndpointID":"we_1"}"#), None);
+        assert_eq!(decode(r#"{"Kind":"catch-up","MerchantID":"","WebhookEndpointID":"we_0123"}"#), None);
         assert_eq!(decode(r#"{"Kind":"wire","PaymentID":"8c4e5b7e-58d4-4bde-9d4e-8f4f0c7c2a11"}"#), None);
     }
 }

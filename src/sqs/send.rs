@@ -42,7 +42,7 @@ impl JobQueue for SqsJobQueue {
         let url = match job {
             Job::Charge { .. } => &self.payments_url,
             Job::Refund { .. } => &self.refunds_url,
-            Job::Deliver { .. } => &self.webhooks_url,
+            Job::Deliver { .. } | Job::CatchUp { .. } => &self.webhooks_url,
         };
         let mut send = self.client.send_message().queue_url(url).message_body(message::encode(job));
         if delay_secs > 0 {

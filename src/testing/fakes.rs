@@ -43,7 +43,14 @@ pub struct RecordingQueue {
 impl RecordingQueue {
     /// The charge and refund jobs sent, in order.
     pub fn jobs(&self) -> Vec<Job> {
-        self.sent.lock().unwrap().iter().map(|(j, _)| *j).filter(|j| !matches!(j, Job::Deliver { .. })).collect()
+        let sent = self.sent.lock().unwrap();
+        sent.iter().map(|(j, _)| j.clone()).filter(|j| matches!(j, Job::Charge { .. } | Job::Refund { .. })).collect()
+    }
+
+    /// The catch-ups sent, in order, each with its delay in seconds.
+    pub fn catch_ups(&self) -> Vec<(Job, u32)> {
+        let sent = self.sent.lock().unwrap();
+        sent.iter().filter(|(j, _)| matches!(j, Job::CatchUp { .. })).cloned().collect()
     }
 
     /// The webhook deliveries sent, in order, each with its delay in seconds.
@@ -61,7 +68,7 @@ impl JobQueue for RecordingQueue {
         if let Some(e) = self.failing.lock().unwrap().clone() {
             return Err(e);
         }
-        self.sent.lock().unwrap().push((*job, delay_secs));
+        self.sent.lock().unwrap().push((job.clone(), delay_secs));
         Ok(())
     }
 }

@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use super::memory::MemoryStore;
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;
-use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, StoreError, WebhookEndpoints};
+use crate::domain::ports::{
+    ConflictKind, Deliveries, DeliveryClaim, DueEvent, Events, PlannedPage, StoreError, WebhookEndpoints,
+};
+use crate::domain::search::EventFilter;
 use crate::domain::webhooks::{AttemptRecord, Delivery, Endpoint, EndpointId, MAX_ENDPOINTS, next_due};
 
 #[derive(Default)]
@@ -124,6 +127,24 @@ impl Deliveries for MemoryStore {
         let mut found = self.lock().webhooks.attempts.get(&event).cloned().unwrap_or_default();
         found.sort_by_key(|a| (a.at_ms, a.number));
         Ok(found)
+    }
+
+    async fn planned_events(
+        &self,
+        merchant: &MerchantId,
+        (from_ms, until_ms): (u64, u64),
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<PlannedPage, StoreError> {
+        let range = EventFilter { created_gte: Some(from_ms), created_lt: Some(until_ms), ..EventFilter::default() };
+        let page = self.merchant_events(merchant, &range, limit, cursor).await?;
+        let state = self.lock();
+        let planned = |e: &Event| state.webhooks.deliveries.get(&e.id()).and_then(|row| row.deliveries.clone());
+        let events = page.events.into_iter().map(|e| {
+            let deliveries = planned(&e);
+            (e, deliveries)
+        });
+        Ok(PlannedPage { events: events.collect(), next_cursor: page.next_cursor })
     }
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {

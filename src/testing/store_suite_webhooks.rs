@@ -26,6 +26,7 @@ pub async fn run(s: &Stores) {
     endpoints_are_kept_per_merchant_and_updated_by_revision(s).await;
     racing_creates_never_pass_the_cap_and_a_delete_frees_one_place(s).await;
     an_events_deliveries_are_leased_indexed_and_recorded(s).await;
+    a_merchants_events_in_a_time_range_come_with_their_plans(s).await;
 }
 
 async fn endpoints_are_kept_per_merchant_and_updated_by_revision(s: &Stores) {
@@ -165,4 +166,31 @@ async fn an_events_deliveries_are_leased_indexed_and_recorded(s: &Stores) {
     let unknown = EventId { payment_id: crate::domain::ids::PaymentId::new(), version: 1 };
     assert_eq!(s.deliveries.claim_delivery(unknown, T0, T0 + 1, false).await.unwrap(), DeliveryClaim::Settled);
     assert!(s.deliveries.attempts(unknown).await.unwrap().is_empty());
+}
+
+async fn a_merchants_events_in_a_time_range_come_with_their_plans(s: &Stores) {
+    let m = fresh_merchant();
+    let [before, first, second, after] = [T0 - 10, T0, T0 + 5, T0 + 100].map(|at| new_payment(&m, 100, at));
+    for p in [&before, &first, &second, &after] {
+        create(s, p).await;
+    }
+    create(s, &new_payment(&fresh_merchant(), 100, T0 + 1)).await;
+    let (first_id, second_id) =
+        (EventId { payment_id: first.id, version: 1 }, EventId { payment_id: second.id, version: 1 });
+    let DeliveryClaim::Claimed { event, lease_ms, .. } =
+        s.deliveries.claim_delivery(first_id, T0 + 1, T0 + 1_000, false).await.unwrap()
+    else {
+        panic!("a new event is claimed");
+    };
+    let plan = vec![Delivery::new(EndpointId::new(), T0 + 1)];
+    s.deliveries.save_delivery(&event, lease_ms, &plan, &[]).await.unwrap();
+
+    let page = s.deliveries.planned_events(&m, (T0, T0 + 100), 1, None).await.unwrap();
+    let seen: Vec<_> = page.events.iter().map(|(e, d)| (e.id(), d.clone())).collect();
+    assert_eq!(seen, [(second_id, None)], "newest first, a page of one, never planned");
+    let cursor = page.next_cursor.expect("one more");
+    let page = s.deliveries.planned_events(&m, (T0, T0 + 100), 1, Some(&cursor)).await.unwrap();
+    let seen: Vec<_> = page.events.iter().map(|(e, d)| (e.id(), d.clone())).collect();
+    assert_eq!(seen, [(first_id, Some(plan))], "with its plan; the range leaves out the others");
+    assert_eq!(page.next_cursor, None);
 }

@@ -32,7 +32,7 @@ impl<H: Jobs + ?Sized, Q: WorkQueue + ?Sized> JobContext<H, Q> {
     /// Runs `msg`'s job to its outcome; `_slot` is the concurrency slot it holds until it ends.
     pub async fn run(self: Arc<Self>, msg: Received, _slot: Option<OwnedSemaphorePermit>) {
         let _in_flight = InFlight::enter(&self.stats);
-        let job = msg.job;
+        let job = msg.job.clone();
         let span = job_span(&msg, job.as_ref());
         self.settle(msg, job).instrument(span).await;
     }
@@ -98,7 +98,9 @@ fn job_span(msg: &Received, job: Option<&Job>) -> Span {
         trace_id = tracing::field::Empty,
     );
     if let Some(job) = job {
-        span.record("payment_id", tracing::field::display(job.payment_id()));
+        if let Some(payment) = job.payment_id() {
+            span.record("payment_id", tracing::field::display(payment));
+        }
         if let Some(refund) = job.refund_id() {
             span.record("refund_id", tracing::field::display(refund));
         }

@@ -113,6 +113,33 @@ async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
     assert_eq!(sys.app.get_path(&format!("/webhook-endpoints/{endpoint_id}")).await.status(), 404);
 }
 
+/// An endpoint gets the events of its first seconds too. The payment-worker read the merchant's
+/// endpoints (none) while settling the first payment, and trusts that for a few seconds: it
+/// records the second payment's success, just after the endpoint's creation, without announcing
+/// it. The catch-up the API sent when it created the endpoint delivers it, once.
+#[tokio::test]
+async fn a_new_endpoint_gets_the_events_of_its_first_seconds() {
+    let mut sys = System::start("webhooks-first", &[], &[]).await;
+    sys.with_webhooks(FAST).await;
+    let first = sys.app.create_ok(&card_request("4242424242424242", 100)).await;
+    sys.settled(&first, Duration::from_secs(30)).await;
+    let receiver = Receiver::start(Behaviour::Ok).await;
+    sys.app.endpoint(&receiver.url, &["payment.succeeded"]).await;
+    let id = sys.app.create_ok(&card_request("4242424242424242", 200)).await;
+    let payment = sys.settled(&id, Duration::from_secs(30)).await;
+    let trail = sys.app.checked_trail(&payment).await;
+    let event = trail.iter().find(|e| e["Type"] == "payment.succeeded").expect("its success")["EventID"].clone();
+    let event = event.as_str().unwrap();
+    let got = eventually(Duration::from_secs(60), "the success of the endpoint's first seconds", || async {
+        let got = of(&receiver.delivered(), event);
+        (!got.is_empty()).then_some(got)
+    })
+    .await;
+    assert_eq!(got[0].json()["data"]["PaymentID"], id.as_str());
+    let attempts: Value = sys.app.get_path(&format!("/events/{event}/attempts")).await.json().await.unwrap();
+    assert_eq!(attempts["Attempts"].as_array().unwrap().len(), 1, "delivered once: {attempts}");
+}
+
 #[tokio::test]
 async fn gone_disables_an_endpoint_and_a_rotation_signs_with_both_secrets() {
     let mut sys = System::start("webhooks-gone", &[], &[]).await;

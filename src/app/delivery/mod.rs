@@ -13,8 +13,10 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::Semaphore;
 
+mod catch_up;
 mod slots;
 
+pub use catch_up::CATCH_UP_DELAY_SECS;
 use slots::Slots;
 
 use super::DISCOVERY_MS;
@@ -69,6 +71,14 @@ impl Default for DeliverySettings {
             slot_wait: Duration::from_secs(1),
         }
     }
+}
+
+/// An event's deliveries the first time they are planned: one, due at `now`, to each of
+/// `endpoints` that wants its type and existed when it was recorded. An endpoint gets the events
+/// recorded once it exists, not the ones before.
+fn first_plan(endpoints: &[Endpoint], event: &Event, now: u64) -> Vec<Delivery> {
+    let wanting = endpoints.iter().filter(|e| e.wants(event.kind) && e.created_ms <= event.at_ms + CLOCK_SKEW_MS);
+    wanting.map(|e| Delivery::new(e.id, now)).collect()
 }
 
 /// The webhook worker's use cases, with the sender and the limits on attempts in flight.
@@ -135,13 +145,8 @@ impl Deliverer {
             Ok(e) => e,
             Err(e) => return Step::Retry(e.to_string()),
         };
-        // An endpoint gets the events recorded once it exists, not the ones before.
         let first_round = planned.is_none();
-        let mut deliveries = planned.unwrap_or_else(|| {
-            let wanting =
-                endpoints.iter().filter(|e| e.wants(found.kind) && e.created_ms <= found.at_ms + CLOCK_SKEW_MS);
-            wanting.map(|e| Delivery::new(e.id, now)).collect()
-        });
+        let mut deliveries = planned.unwrap_or_else(|| first_plan(&endpoints, &found, now));
         let pending_before: Vec<EndpointId> =
             deliveries.iter().filter(|d| d.state == DeliveryState::Pending).map(|d| d.endpoint).collect();
         let (attempts, postponed) = self.round(&found, &endpoints, &mut deliveries).await;

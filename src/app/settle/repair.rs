@@ -30,7 +30,7 @@ impl Services {
         for job in jobs {
             // One record that cannot be handled now (unreadable, a failed send) must not stop
             // the pass for the others: it is logged, and met again on a later pass.
-            match self.repair_one(job, cutoff, now).await {
+            match self.repair_one(&job, cutoff, now).await {
                 Ok(true) => repaired += 1,
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, ?job, "repair: record skipped this pass"),
@@ -42,11 +42,11 @@ impl Services {
     /// Re-enqueues one stale record if this repairer wins its claim. A refund still waiting for
     /// its payment is not stale: its claim only moves it to the back of the index (so waiting
     /// refunds cannot crowd stale ones out of a pass), and its payment's settlement releases it.
-    async fn repair_one(&self, job: Job, cutoff: u64, now: u64) -> Result<bool, AppError> {
-        let (payment, refund) = match job {
+    async fn repair_one(&self, job: &Job, cutoff: u64, now: u64) -> Result<bool, AppError> {
+        let (payment, refund) = match *job {
             Job::Charge { payment_id } => (payment_id, None),
             Job::Refund { payment_id, refund_id } => (payment_id, Some(refund_id)),
-            Job::Deliver { .. } => return Ok(false),
+            Job::Deliver { .. } | Job::CatchUp { .. } => return Ok(false),
         };
         // The claim comes first: a repairer that loses it spends no read on the payment.
         if !self.store.repair.claim_stale(payment, refund, cutoff, now).await? {
@@ -56,7 +56,7 @@ impl Services {
             return Ok(false);
         }
         tracing::warn!(payment_id = %payment, refund_id = ?refund, "repair: re-enqueuing a stale record");
-        self.queue.enqueue(&job).await?;
+        self.queue.enqueue(job).await?;
         Ok(true)
     }
 

@@ -10,10 +10,10 @@ use async_trait::async_trait;
 use super::*;
 use crate::app::AppError;
 use crate::app::Step;
-use crate::app::delivery::{Deliverer, DeliverySettings};
+use crate::app::delivery::{CATCH_UP_DELAY_SECS, Deliverer, DeliverySettings};
 use crate::app::endpoints::NewEndpoint;
 use crate::domain::events::{EventId, EventType};
-use crate::domain::ports::{Clock, DeliveryClaim, Outgoing, WebhookSender};
+use crate::domain::ports::{Clock, DeliveryClaim, Job, Outgoing, WebhookSender};
 use crate::domain::webhooks::*;
 
 /// A receiver that answers from a script (then 200) and records what it was sent.
@@ -103,6 +103,7 @@ async fn other_processes_learn_of_a_new_endpoint_within_the_discovery_time() {
     let other = crate::app::Services { presence: Arc::default(), ..w.services.clone() };
     let before = other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
     endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let catch_up = w.queue.catch_ups();
     let here = w.payment(100).await;
     let stale = other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
     w.clock.advance(crate::app::DISCOVERY_MS);
@@ -112,6 +113,87 @@ async fn other_processes_learn_of_a_new_endpoint_within_the_discovery_time() {
     assert!(!announced.contains(&id_of(&before)) && !announced.contains(&id_of(&stale)));
     deliver_announced(&w, &hooks).await;
     assert_eq!(receiver.got().len(), 2);
+
+    // Its catch-up, once every process knows it, gives it the two it missed: `stale`, and
+    // `before`, recorded within the clock skew an endpoint's plan allows (`first_plan`).
+    assert_eq!(catch_up.len(), 1, "sent by the process that created it");
+    assert_eq!(catch_up[0].1, CATCH_UP_DELAY_SECS);
+    w.clock.advance(u64::from(CATCH_UP_DELAY_SECS) * 1000);
+    run_catch_ups(&hooks, &catch_up).await;
+    deliver_announced(&w, &hooks).await;
+    let mut got: Vec<_> = receiver.got().iter().map(|(_, e, _)| e.payment_id.to_string()).collect();
+    got.sort();
+    let mut every: Vec<_> = [id_of(&before), here, id_of(&stale), id_of(&fresh)].map(|p| p.to_string()).to_vec();
+    every.sort();
+    assert_eq!(got, every, "each once");
+}
+
+async fn run_catch_ups(hooks: &Deliverer, jobs: &[(Job, u32)]) {
+    for (job, _) in jobs {
+        let Job::CatchUp { merchant, endpoint } = job else { panic!("{job:?}") };
+        assert_eq!(hooks.catch_up(merchant, *endpoint).await, Step::Done);
+    }
+}
+
+/// The webhook-worker plans an event's first round from what it read of the merchant's endpoints
+/// up to `DISCOVERY_MS` before: an event of a new endpoint's first second can be planned without
+/// it, though its writer knew of it. The catch-up adds that delivery, and nothing else: no
+/// endpoint gets an event twice, and a catch-up run again changes nothing.
+#[tokio::test]
+async fn a_new_endpoint_gets_the_events_of_its_first_seconds_that_a_round_planned_without_it() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    endpoint(&w, "https://first.example.com/", &[EventType::PaymentCreated]).await;
+    let mut catch_ups = w.queue.catch_ups();
+    w.payment(100).await;
+    // Delivered (the worker reads the endpoints) more than the clock skew after it was recorded,
+    // so that it is not the second endpoint's to get.
+    w.clock.advance(5_500);
+    deliver_announced(&w, &hooks).await;
+    let (second, _) = endpoint(&w, "https://second.example.com/", &[EventType::PaymentCreated]).await;
+    catch_ups.extend(w.queue.catch_ups());
+    let early = w.payment(100).await;
+    deliver_announced(&w, &hooks).await;
+    let sent_to = |id: crate::domain::ids::PaymentId| -> Vec<String> {
+        receiver.got().into_iter().filter(|(_, e, _)| e.payment_id == id).map(|(url, _, _)| url).collect()
+    };
+    assert_eq!(sent_to(early), ["https://first.example.com/"], "planned from the worker's older read");
+
+    w.clock.advance(u64::from(CATCH_UP_DELAY_SECS) * 1000);
+    assert_eq!(catch_ups.len(), 2);
+    run_catch_ups(&hooks, &catch_ups).await;
+    deliver_announced(&w, &hooks).await;
+    assert_eq!(sent_to(early), ["https://first.example.com/", "https://second.example.com/"]);
+    assert_eq!(receiver.got().len(), 3, "the first payment's event only to the first endpoint");
+    let attempts = w.services.store.deliveries.attempts(early_event(&w, early).await).await.unwrap();
+    assert_eq!(attempts.iter().filter(|a| a.endpoint == second.id).count(), 1);
+
+    run_catch_ups(&hooks, &catch_ups).await;
+    assert!(w.queue.deliveries().is_empty(), "nothing more to deliver");
+    assert_eq!(receiver.got().len(), 3);
+}
+
+/// The first event (`payment.created`) of `payment`.
+async fn early_event(w: &World, payment: crate::domain::ids::PaymentId) -> EventId {
+    let trail = w.services.store.events.payment_events(payment, 10, None).await.unwrap();
+    trail.events[0].id()
+}
+
+/// An endpoint deleted before its catch-up runs gets nothing.
+#[tokio::test]
+async fn a_catch_up_for_an_endpoint_deleted_since_does_nothing() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let other = crate::app::Services { presence: Arc::default(), ..w.services.clone() };
+    other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    let (gone, _) = endpoint(&w, "https://shop.example.com/", &[]).await;
+    let catch_up = w.queue.catch_ups();
+    other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    w.services.delete_endpoint(&merchant(), gone.id).await.unwrap();
+    w.clock.advance(u64::from(CATCH_UP_DELAY_SECS) * 1000);
+    run_catch_ups(&hooks, &catch_up).await;
+    assert!(w.queue.deliveries().is_empty());
+    assert!(w.services.store.deliveries.outstanding(100).await.unwrap().is_empty(), "nothing indexed");
 }
 
 #[tokio::test]

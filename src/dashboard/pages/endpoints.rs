@@ -187,13 +187,12 @@ fn unrepeatable(e: &crate::dashboard::api::ApiFailure) -> String {
 }
 
 /// The only page that ever shows a secret: the answer to create (`new`) or rotate. Not kept
-/// anywhere. A new endpoint is told when it starts: the services learn of it within
-/// `app::DISCOVERY_MS` (`app::notify`).
+/// anywhere. A new endpoint's first events may come a few seconds late (`Deliverer::catch_up`).
 fn secret_page(session: &Session, title: &str, e: &Endpoint, new: bool) -> Response {
     let body = html! {
         p { "Events go to " code { (e.url) } "." }
         @if new {
-            p class="hint" { "It receives the events recorded from about five seconds from now on." }
+            p class="hint" { "It receives the events recorded from now on; those of its first seconds may take a few seconds more." }
         }
         @if let Some(secret) = &e.secret {
             p role="alert" { strong { "Copy the signing secret now: it is not shown again." } }

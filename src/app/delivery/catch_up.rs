@@ -1,0 +1,124 @@
+//! A new endpoint's first seconds. The writers of events and the webhook-worker trust what they
+//! read of a merchant's endpoints for `DISCOVERY_MS` (`app::notify`, `Deliverer::endpoints_of`),
+//! so an event recorded in the first seconds of an endpoint may not be planned for it: its writer
+//! did not announce it, or its first round was planned without it. The API that created the
+//! endpoint sends a `Job::CatchUp`, delayed until every process has learnt of the endpoint
+//! (`CATCH_UP_DELAY_SECS`); the worker then reads the merchant's events of those seconds with
+//! their plans, and adds a delivery to the endpoint to each one it wants that lacks one. Every
+//! later event is planned for it by whoever records or delivers it.
+use super::{CLOCK_SKEW_MS, DISCOVERY_MS, Deliverer, first_plan};
+use crate::app::Step;
+use crate::domain::events::Event;
+use crate::domain::ids::MerchantId;
+use crate::domain::ports::{DeliveryClaim, StoreError};
+use crate::domain::webhooks::{Delivery, DeliveryState, Endpoint, EndpointId, EndpointStatus};
+
+/// How long after an endpoint's creation its catch-up runs: every process's knowledge of the
+/// merchant's endpoints is then newer than the endpoint, whatever the clocks' skew.
+pub const CATCH_UP_DELAY_SECS: u32 = ((DISCOVERY_MS + CLOCK_SKEW_MS) / 1000 + 1) as u32;
+/// The events an endpoint may lack, by the time their writers stamped them, from its creation
+/// (by the API's clock): recorded within `DISCOVERY_MS` of it, by a clock up to `CLOCK_SKEW_MS`
+/// off either way (`first_plan` gives an endpoint the events stamped up to that before it).
+const WINDOW_MS: (u64, u64) = (CLOCK_SKEW_MS, DISCOVERY_MS + 2 * CLOCK_SKEW_MS);
+// The catch-up runs once every process knows the endpoint, within SQS's longest delay (900 s),
+// and looks at every event stamped while some process may not have known it.
+const _: () = assert!(
+    CATCH_UP_DELAY_SECS as u64 * 1000 > DISCOVERY_MS + CLOCK_SKEW_MS
+        && CATCH_UP_DELAY_SECS <= 900
+        && WINDOW_MS.1 >= DISCOVERY_MS + CLOCK_SKEW_MS
+);
+/// Events read per page of the merchant's feed...
+const PAGE: u32 = 100;
+/// ...and at most in all. A merchant recording more in an endpoint's first seconds gets the
+/// newest of them looked at, and a warning in the log; the others can be redelivered.
+const MOST_EVENTS: usize = 10_000;
+
+/// Whether `deliveries` already carry `endpoint`'s delivery: any but one cancelled (a round of a
+/// worker that did not know the endpoint yet cancels its delivery).
+fn carries(deliveries: &[Delivery], endpoint: EndpointId) -> bool {
+    deliveries.iter().any(|d| d.endpoint == endpoint && d.state != DeliveryState::Cancelled)
+}
+
+impl Deliverer {
+    /// Gives `endpoint` the events of its first seconds that lack it (module comment). Done at
+    /// once for an endpoint deleted or disabled since. Only the events whose plan, as the feed
+    /// shows it, lacks the endpoint are claimed and written; a job repeated after a failure
+    /// finds the ones it already planned planned.
+    pub async fn catch_up(&self, merchant: &MerchantId, endpoint: EndpointId) -> Step {
+        // Read now, not from the worker's cache: it may be older than the endpoint.
+        let all = match self.services.store.endpoints.endpoints(merchant).await {
+            Ok(all) => all,
+            Err(e) => return Step::Retry(e.to_string()),
+        };
+        let Some(new) = all.iter().find(|e| e.id == endpoint && e.status == EndpointStatus::Enabled) else {
+            return Step::Done;
+        };
+        let range = (new.created_ms.saturating_sub(WINDOW_MS.0), new.created_ms.saturating_add(WINDOW_MS.1));
+        let (mut cursor, mut seen, mut added) = (None::<String>, 0, 0);
+        loop {
+            let page = self.services.store.deliveries.planned_events(merchant, range, PAGE, cursor.as_deref());
+            let page = match page.await {
+                Ok(page) => page,
+                Err(e) => return Step::Retry(e.to_string()),
+            };
+            for (event, planned) in page.events.iter().filter(|(e, _)| new.wants(e.kind)) {
+                seen += 1;
+                if seen > MOST_EVENTS {
+                    tracing::warn!(endpoint = %endpoint, caught_up = added, "catch-up stopped at its bound; older events of the endpoint's first seconds can be redelivered");
+                    return Step::Done;
+                }
+                if planned.as_deref().is_some_and(|d| carries(d, endpoint)) {
+                    continue;
+                }
+                match self.plan_into(event, new, &all).await {
+                    Ok(true) => added += 1,
+                    Ok(false) => {}
+                    Err(step) => return step,
+                }
+            }
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        if added > 0 {
+            tracing::info!(endpoint = %endpoint, caught_up = added, "webhook endpoint caught up");
+        }
+        Step::Done
+    }
+
+    /// Adds a delivery to `new` to `event`'s plan if it lacks one (an event never planned is
+    /// planned as its first round would, with the endpoints just read), and enqueues it;
+    /// answers whether it added one.
+    async fn plan_into(&self, event: &Event, new: &Endpoint, all: &[Endpoint]) -> Result<bool, Step> {
+        let now = self.services.clock.now_ms();
+        let claim = self.services.store.deliveries.claim_delivery(event.id(), now, now + self.lease_ms(), true);
+        let (event, planned, lease) = match claim.await {
+            Ok(DeliveryClaim::Claimed { event, deliveries, lease_ms }) => (event, deliveries, lease_ms),
+            // A round holds it: its plan may lack the endpoint, so the job is tried again later.
+            Ok(DeliveryClaim::Busy) => return Err(Step::Retry("a delivery round holds an event to catch up".into())),
+            Ok(DeliveryClaim::Settled) => return Ok(false),
+            Err(e) => return Err(Step::Retry(e.to_string())),
+        };
+        let first = planned.is_none();
+        let mut deliveries = planned.unwrap_or_else(|| first_plan(all, &event, now));
+        let lacking = !carries(&deliveries, new.id);
+        if lacking {
+            match deliveries.iter_mut().find(|d| d.endpoint == new.id) {
+                Some(cancelled) => cancelled.replan(now),
+                None => deliveries.push(Delivery::new(new.id, now)),
+            }
+        }
+        match self.services.store.deliveries.save_delivery(&event, lease, &deliveries, &[]).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => {
+                return Err(Step::Retry("an event's lease ran out while catching up".into()));
+            }
+            Err(e) => return Err(Step::Retry(e.to_string())),
+        }
+        if first || lacking {
+            self.trigger_next(event.id(), &deliveries).await;
+        }
+        Ok(lacking)
+    }
+}
