@@ -61,7 +61,8 @@ locals {
   # the DLQ with SendMessage. The webhook worker leases an event with UpdateItem (GetItem when
   # the lease is refused), reads the merchant's endpoints with Query, saves the deliveries and
   # their attempts in one transaction (UpdateItem, PutItem), an endpoint's health with PutItem,
-  # and its sweep queries the due-time index (GSI2 too) and claims with UpdateItem.
+  # and its sweep queries the due-time index (GSI2 too) and claims with UpdateItem; a new
+  # endpoint's catch-up reads the merchant's events of its first seconds from the feed (GSI1).
   # tests/integration/infra_apply.rs holds this to the calls the processes make.
   worker_policies = { for worker, queue in local.worker_queues : worker => [
     {
@@ -71,10 +72,10 @@ locals {
       Resource = [local.table_arn]
     },
     {
-      Sid      = "RepairIndex"
+      Sid      = "Indexes"
       Effect   = "Allow"
       Action   = ["dynamodb:Query"]
-      Resource = ["${local.table_arn}/index/GSI2"]
+      Resource = [for index in local.worker_indexes[worker] : "${local.table_arn}/index/${index}"]
     },
     {
       Sid      = "ResolveQueues"
@@ -110,6 +111,14 @@ locals {
     "payment-worker" = ["payments", "refunds", "webhooks"]
     "refund-worker"  = ["refunds", "webhooks"]
     "webhook-worker" = ["webhooks"]
+  }
+
+  # The indexes each worker queries: the repair index or due-time index (GSI2), and the
+  # merchant's feed (GSI1) for a new endpoint's catch-up.
+  worker_indexes = {
+    "payment-worker" = ["GSI2"]
+    "refund-worker"  = ["GSI2"]
+    "webhook-worker" = ["GSI1", "GSI2"]
   }
 
   # The item calls each worker makes on the table. The bank workers' every change is a

@@ -43,14 +43,15 @@ impl Services {
         cause: &Cause,
     ) -> Result<Landed, StoreError> {
         let id = view.payment.id;
-        let wanted = self.webhooks_want(&view.payment.merchant_id).await;
         let mut delays = contention();
         loop {
             let mut change = match view.apply(t.clone(), self.clock.now_ms(), cause.clone()) {
                 Ok(change) => change,
                 Err(_) => return Ok(Landed::Refused(view)),
             };
-            change.notify = wanted.wants(change.event.kind);
+            // Asked again on each round (a look-up remembered per process): a round seconds after
+            // the first must not go by what the merchant's endpoints wanted then.
+            change.notify = self.webhooks_want(&view.payment.merchant_id).await.wants(change.event.kind);
             match carry::store_write(|| self.store.payments.commit(&change, None)).await {
                 Ok(()) => {
                     self.announce(&change).await;

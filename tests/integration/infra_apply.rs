@@ -195,6 +195,27 @@ fn granted(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
     by_component
 }
 
+/// The indexes each component's policy lets it query, from the applied Terraform state.
+fn queried_indexes(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let mut by_component = BTreeMap::new();
+    for r in resources(state).iter().filter(|r| r["type"] == "aws_iam_role_policy" && r["name"] == "task") {
+        let policy: Value = serde_json::from_str(r["values"]["policy"].as_str().unwrap()).unwrap();
+        let mut indexes = BTreeSet::new();
+        for statement in policy["Statement"].as_array().unwrap() {
+            if !statement["Action"].to_string().contains("dynamodb:Query") {
+                continue;
+            }
+            let arns = match &statement["Resource"] {
+                Value::Array(list) => list.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                other => vec![other.as_str().unwrap_or_default().to_owned()],
+            };
+            indexes.extend(arns.iter().filter_map(|a| a.split_once("/index/")).map(|(_, index)| index.to_owned()));
+        }
+        by_component.insert(r["index"].as_str().unwrap().to_owned(), indexes);
+    }
+    by_component
+}
+
 /// Per service, from the applied state: the secrets its task definition injects (environment
 /// name and ARN), its execution role, and the secrets that role may read.
 struct Injected {
@@ -332,6 +353,16 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
     // nothing their role does not grant.
     let granted = granted(&state);
     assert_eq!(granted, declared(), "the task policies in infra/terraform/iam.tf against the code's calls");
+    // The indexes too, by name: the API reads the merchant's lists; the workers the repair and
+    // due-time index, and the webhook-worker the merchant's feed for a new endpoint's catch-up.
+    let indexes = |names: &[&str]| names.iter().map(|n| (*n).to_owned()).collect::<BTreeSet<_>>();
+    let wanted = BTreeMap::from([
+        ("api".to_owned(), indexes(&["GSI1", "GSI3", "GSI4", "GSI5", "GSI6"])),
+        ("payment-worker".to_owned(), indexes(&["GSI2"])),
+        ("refund-worker".to_owned(), indexes(&["GSI2"])),
+        ("webhook-worker".to_owned(), indexes(&["GSI1", "GSI2"])),
+    ]);
+    assert_eq!(queried_indexes(&state), wanted, "the indexes each role may query (infra/terraform/iam.tf)");
     let called = [
         ("api", actions_called(sys.api.admin_port, &["PutItem", "UpdateItem"]).await),
         ("payment-worker", actions_called(sys.payment_worker.port, &["PutItem", "UpdateItem"]).await),

@@ -116,7 +116,7 @@ async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
 /// An endpoint gets the events of its first seconds too. The payment-worker read the merchant's
 /// endpoints (none) while settling the first payment, and trusts that for a few seconds: it
 /// records the second payment's success, just after the endpoint's creation, without announcing
-/// it. The catch-up the API sent when it created the endpoint delivers it, once.
+/// it. The catch-up the API sent when it created the endpoint (30 s later) delivers it, once.
 #[tokio::test]
 async fn a_new_endpoint_gets_the_events_of_its_first_seconds() {
     let mut sys = System::start("webhooks-first", &[], &[]).await;
@@ -130,7 +130,7 @@ async fn a_new_endpoint_gets_the_events_of_its_first_seconds() {
     let trail = sys.app.checked_trail(&payment).await;
     let event = trail.iter().find(|e| e["Type"] == "payment.succeeded").expect("its success")["EventID"].clone();
     let event = event.as_str().unwrap();
-    let got = eventually(Duration::from_secs(60), "the success of the endpoint's first seconds", || async {
+    let got = eventually(Duration::from_secs(90), "the success of the endpoint's first seconds", || async {
         let got = of(&receiver.delivered(), event);
         (!got.is_empty()).then_some(got)
     })

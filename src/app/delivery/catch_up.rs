@@ -13,20 +13,20 @@ use crate::domain::ids::MerchantId;
 use crate::domain::ports::{DeliveryClaim, StoreError};
 use crate::domain::webhooks::{Delivery, DeliveryState, Endpoint, EndpointId, EndpointStatus};
 
-/// How long after an endpoint's creation its catch-up runs: every process's knowledge of the
-/// merchant's endpoints is then newer than the endpoint, whatever the clocks' skew.
-pub const CATCH_UP_DELAY_SECS: u32 = ((DISCOVERY_MS + CLOCK_SKEW_MS) / 1000 + 1) as u32;
+/// How long after an endpoint's creation its catch-up runs. Every process's knowledge of the
+/// merchant's endpoints is newer than the endpoint after `DISCOVERY_MS`; the rest is for the
+/// writes decided before that to land (a write retried through a stalled store takes seconds)
+/// and for the first rounds of the last events it may lack to end.
+pub const CATCH_UP_DELAY_SECS: u32 = 30;
+/// How long the catch-up holds an event it adds a delivery to: a claim and a save.
+const LEASE_MS: u64 = 10_000;
 /// The events an endpoint may lack, by the time their writers stamped them, from its creation
 /// (by the API's clock): recorded within `DISCOVERY_MS` of it, by a clock up to `CLOCK_SKEW_MS`
 /// off either way (`first_plan` gives an endpoint the events stamped up to that before it).
 const WINDOW_MS: (u64, u64) = (CLOCK_SKEW_MS, DISCOVERY_MS + 2 * CLOCK_SKEW_MS);
-// The catch-up runs once every process knows the endpoint, within SQS's longest delay (900 s),
-// and looks at every event stamped while some process may not have known it.
-const _: () = assert!(
-    CATCH_UP_DELAY_SECS as u64 * 1000 > DISCOVERY_MS + CLOCK_SKEW_MS
-        && CATCH_UP_DELAY_SECS <= 900
-        && WINDOW_MS.1 >= DISCOVERY_MS + CLOCK_SKEW_MS
-);
+// The catch-up runs after every event it looks at was stamped (by a clock up to the skew
+// ahead), within SQS's longest delay (900 s).
+const _: () = assert!(CATCH_UP_DELAY_SECS as u64 * 1000 > WINDOW_MS.1 + CLOCK_SKEW_MS && CATCH_UP_DELAY_SECS <= 900);
 /// Events read per page of the merchant's feed...
 const PAGE: u32 = 100;
 /// ...and at most in all. A merchant recording more in an endpoint's first seconds gets the
@@ -42,8 +42,8 @@ fn carries(deliveries: &[Delivery], endpoint: EndpointId) -> bool {
 impl Deliverer {
     /// Gives `endpoint` the events of its first seconds that lack it (module comment). Done at
     /// once for an endpoint deleted or disabled since. Only the events whose plan, as the feed
-    /// shows it, lacks the endpoint are claimed and written; a job repeated after a failure
-    /// finds the ones it already planned planned.
+    /// shows it, lacks the endpoint are claimed and written. One that a round holds is passed
+    /// over, and the job tried again once the others are done (it then finds those planned).
     pub async fn catch_up(&self, merchant: &MerchantId, endpoint: EndpointId) -> Step {
         // Read now, not from the worker's cache: it may be older than the endpoint.
         let all = match self.services.store.endpoints.endpoints(merchant).await {
@@ -54,7 +54,7 @@ impl Deliverer {
             return Step::Done;
         };
         let range = (new.created_ms.saturating_sub(WINDOW_MS.0), new.created_ms.saturating_add(WINDOW_MS.1));
-        let (mut cursor, mut seen, mut added) = (None::<String>, 0, 0);
+        let (mut cursor, mut seen, mut added, mut held) = (None::<String>, 0, 0, 0);
         loop {
             let page = self.services.store.deliveries.planned_events(merchant, range, PAGE, cursor.as_deref());
             let page = match page.await {
@@ -71,8 +71,9 @@ impl Deliverer {
                     continue;
                 }
                 match self.plan_into(event, new, &all).await {
-                    Ok(true) => added += 1,
-                    Ok(false) => {}
+                    Ok(Some(true)) => added += 1,
+                    Ok(Some(false)) => {}
+                    Ok(None) => held += 1,
                     Err(step) => return step,
                 }
             }
@@ -84,20 +85,22 @@ impl Deliverer {
         if added > 0 {
             tracing::info!(endpoint = %endpoint, caught_up = added, "webhook endpoint caught up");
         }
+        if held > 0 {
+            return Step::Retry(format!("{held} events to catch up were held by delivery rounds"));
+        }
         Step::Done
     }
 
     /// Adds a delivery to `new` to `event`'s plan if it lacks one (an event never planned is
-    /// planned as its first round would, with the endpoints just read), and enqueues it;
-    /// answers whether it added one.
-    async fn plan_into(&self, event: &Event, new: &Endpoint, all: &[Endpoint]) -> Result<bool, Step> {
+    /// planned as its first round would, with the endpoints just read), and enqueues the event;
+    /// answers whether it planned one, `None` when a round holds the event.
+    async fn plan_into(&self, event: &Event, new: &Endpoint, all: &[Endpoint]) -> Result<Option<bool>, Step> {
         let now = self.services.clock.now_ms();
-        let claim = self.services.store.deliveries.claim_delivery(event.id(), now, now + self.lease_ms(), true);
+        let claim = self.services.store.deliveries.claim_delivery(event.id(), now, now + LEASE_MS, true);
         let (event, planned, lease) = match claim.await {
             Ok(DeliveryClaim::Claimed { event, deliveries, lease_ms }) => (event, deliveries, lease_ms),
-            // A round holds it: its plan may lack the endpoint, so the job is tried again later.
-            Ok(DeliveryClaim::Busy) => return Err(Step::Retry("a delivery round holds an event to catch up".into())),
-            Ok(DeliveryClaim::Settled) => return Ok(false),
+            Ok(DeliveryClaim::Busy) => return Ok(None),
+            Ok(DeliveryClaim::Settled) => return Ok(Some(false)),
             Err(e) => return Err(Step::Retry(e.to_string())),
         };
         let first = planned.is_none();
@@ -116,9 +119,9 @@ impl Deliverer {
             }
             Err(e) => return Err(Step::Retry(e.to_string())),
         }
-        if first || lacking {
-            self.trigger_next(event.id(), &deliveries).await;
-        }
-        Ok(lacking)
+        // Whatever changed: a round's message that found the event held by this claim was
+        // dropped as done, so its due deliveries need one.
+        self.trigger_next(event.id(), &deliveries).await;
+        Ok(Some(first || lacking))
     }
 }

@@ -173,6 +173,36 @@ async fn a_new_endpoint_gets_the_events_of_its_first_seconds_that_a_round_planne
     assert_eq!(receiver.got().len(), 3);
 }
 
+/// A round holding an event (another worker's) makes the catch-up pass it over and ask to be
+/// tried again; the others are planned at once, and the held one on the next try.
+#[tokio::test]
+async fn a_catch_up_passes_over_an_event_a_round_holds_and_comes_back_for_it() {
+    let (w, receiver) = (World::new(), Arc::new(Receiver::default()));
+    let hooks = hooks(&w, &receiver);
+    let other = crate::app::Services { presence: Arc::default(), ..w.services.clone() };
+    other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap();
+    endpoint(&w, "https://shop.example.com/", &[EventType::PaymentCreated]).await;
+    let catch_up = w.queue.catch_ups();
+    let free = id_of(&other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap());
+    let held = id_of(&other.create_payment(&merchant(), request("4242424242424242", 100), None).await.unwrap());
+    w.clock.advance(u64::from(CATCH_UP_DELAY_SECS) * 1000);
+    let now = w.clock.now_ms();
+    let held_event = EventId { payment_id: held, version: 1 };
+    let claim = w.services.store.deliveries.claim_delivery(held_event, now, now + 60_000, true).await.unwrap();
+    assert!(matches!(claim, DeliveryClaim::Claimed { .. }));
+    let Job::CatchUp { merchant, endpoint } = &catch_up[0].0 else { panic!("{catch_up:?}") };
+    assert!(matches!(hooks.catch_up(merchant, *endpoint).await, Step::Retry(_)));
+    deliver_announced(&w, &hooks).await;
+    let got = || receiver.got().iter().map(|(_, e, _)| e.payment_id.to_string()).collect::<Vec<_>>();
+    assert!(got().contains(&free.to_string()) && !got().contains(&held.to_string()), "{:?}", got());
+
+    w.clock.advance(60_001);
+    assert_eq!(hooks.catch_up(merchant, *endpoint).await, Step::Done);
+    deliver_announced(&w, &hooks).await;
+    assert_eq!(got().iter().filter(|p| **p == held.to_string()).count(), 1, "{:?}", got());
+    assert_eq!(got().iter().filter(|p| **p == free.to_string()).count(), 1, "not twice: {:?}", got());
+}
+
 /// The first event (`payment.created`) of `payment`.
 async fn early_event(w: &World, payment: crate::domain::ids::PaymentId) -> EventId {
     let trail = w.services.store.events.payment_events(payment, 10, None).await.unwrap();

@@ -192,7 +192,7 @@ fn secret_page(session: &Session, title: &str, e: &Endpoint, new: bool) -> Respo
     let body = html! {
         p { "Events go to " code { (e.url) } "." }
         @if new {
-            p class="hint" { "It receives the events recorded from now on; those of its first seconds may take a few seconds more." }
+            p class="hint" { "It receives the events recorded from now on; those of its first seconds may come up to half a minute later." }
         }
         @if let Some(secret) = &e.secret {
             p role="alert" { strong { "Copy the signing secret now: it is not shown again." } }
