@@ -62,7 +62,8 @@ locals {
   # the lease is refused), reads the merchant's endpoints with Query, saves the deliveries and
   # their attempts in one transaction (UpdateItem, PutItem), an endpoint's health with PutItem,
   # and its sweep queries the due-time index (GSI2 too) and claims with UpdateItem; a new
-  # endpoint's catch-up reads the merchant's events of its first seconds from the feed (GSI1).
+  # endpoint's catch-up reads the merchant's events of its first seconds from the feed (GSI1, or
+  # GSI3 by type).
   # tests/integration/infra_apply.rs holds this to the calls the processes make.
   worker_policies = { for worker, queue in local.worker_queues : worker => [
     {
@@ -114,11 +115,11 @@ locals {
   }
 
   # The indexes each worker queries: the repair index or due-time index (GSI2), and the
-  # merchant's feed (GSI1) for a new endpoint's catch-up.
+  # merchant's feed (GSI1, GSI3 by type) for a new endpoint's catch-up.
   worker_indexes = {
     "payment-worker" = ["GSI2"]
     "refund-worker"  = ["GSI2"]
-    "webhook-worker" = ["GSI1", "GSI2"]
+    "webhook-worker" = ["GSI1", "GSI2", "GSI3"]
   }
 
   # The item calls each worker makes on the table. The bank workers' every change is a

@@ -236,13 +236,15 @@ pub trait Deliveries: Send + Sync {
     /// Events with deliveries outstanding, earliest due first; at most `limit` per shard.
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError>;
 
-    /// `merchant`'s events recorded in `[from_ms, until_ms)`, newest first, a page at a time, each
-    /// with its deliveries as planned (`None`: never planned), as the merchant's feed shows them.
+    /// `merchant`'s events (of `kind`, or all) recorded in `[from_ms, until_ms)`, newest first, a
+    /// page at a time, each with its deliveries as planned (`None`: never planned), as the
+    /// merchant's feed shows them.
     /// The feed may lag the events by a moment: an event may be missing from it for that moment,
     /// and a plan read there may have grown since (never lost an endpoint that still exists).
     async fn planned_events(
         &self,
         merchant: &MerchantId,
+        kind: Option<crate::domain::events::EventType>,
         range_ms: (u64, u64),
         limit: u32,
         cursor: Option<&str>,

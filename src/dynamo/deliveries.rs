@@ -157,15 +157,17 @@ impl Deliveries for DynamoStore {
         Ok(found)
     }
 
-    /// The merchant's feed (GSI1) projects every attribute of the event item, its deliveries too.
+    /// The merchant's feed (GSI1, or GSI3 by type) projects every attribute of the event item, its
+    /// deliveries too.
     async fn planned_events(
         &self,
         merchant: &MerchantId,
+        kind: Option<crate::domain::events::EventType>,
         (from_ms, until_ms): (u64, u64),
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PlannedPage, StoreError> {
-        let range = EventFilter { created_gte: Some(from_ms), created_lt: Some(until_ms), ..EventFilter::default() };
+        let range = EventFilter { kind, created_gte: Some(from_ms), created_lt: Some(until_ms), payment: None };
         let (items, next_cursor) = self.feed_page(merchant, &range, limit, super::events::before(cursor)?).await?;
         let events = items.iter().map(|item| Ok((event_from_item(item)?, deliveries_from_item(item)?)));
         Ok(PlannedPage { events: events.collect::<Result<_, StoreError>>()?, next_cursor })

@@ -132,11 +132,12 @@ impl Deliveries for MemoryStore {
     async fn planned_events(
         &self,
         merchant: &MerchantId,
+        kind: Option<crate::domain::events::EventType>,
         (from_ms, until_ms): (u64, u64),
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<PlannedPage, StoreError> {
-        let range = EventFilter { created_gte: Some(from_ms), created_lt: Some(until_ms), ..EventFilter::default() };
+        let range = EventFilter { kind, created_gte: Some(from_ms), created_lt: Some(until_ms), payment: None };
         let page = self.merchant_events(merchant, &range, limit, cursor).await?;
         let state = self.lock();
         let planned = |e: &Event| state.webhooks.deliveries.get(&e.id()).and_then(|row| row.deliveries.clone());

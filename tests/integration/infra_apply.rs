@@ -360,7 +360,7 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         ("api".to_owned(), indexes(&["GSI1", "GSI3", "GSI4", "GSI5", "GSI6"])),
         ("payment-worker".to_owned(), indexes(&["GSI2"])),
         ("refund-worker".to_owned(), indexes(&["GSI2"])),
-        ("webhook-worker".to_owned(), indexes(&["GSI1", "GSI2"])),
+        ("webhook-worker".to_owned(), indexes(&["GSI1", "GSI2", "GSI3"])),
     ]);
     assert_eq!(queried_indexes(&state), wanted, "the indexes each role may query (infra/terraform/iam.tf)");
     let called = [

@@ -8,7 +8,7 @@
 //! later event is planned for it by whoever records or delivers it.
 use super::{CLOCK_SKEW_MS, DISCOVERY_MS, Deliverer, first_plan};
 use crate::app::Step;
-use crate::domain::events::Event;
+use crate::domain::events::{Event, EventType};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{DeliveryClaim, StoreError};
 use crate::domain::webhooks::{Delivery, DeliveryState, Endpoint, EndpointId, EndpointStatus};
@@ -27,8 +27,8 @@ const WINDOW_MS: (u64, u64) = (CLOCK_SKEW_MS, DISCOVERY_MS + 2 * CLOCK_SKEW_MS);
 // The catch-up runs after every event it looks at was stamped (by a clock up to the skew
 // ahead), within SQS's longest delay (900 s).
 const _: () = assert!(CATCH_UP_DELAY_SECS as u64 * 1000 > WINDOW_MS.1 + CLOCK_SKEW_MS && CATCH_UP_DELAY_SECS <= 900);
-/// Events read per page of the merchant's feed...
-const PAGE: u32 = 100;
+/// Events read per page of the merchant's feed (DynamoDB answers at most 1 MB a page)...
+const PAGE: u32 = 1_000;
 /// ...and at most in all. A merchant recording more in an endpoint's first seconds gets the
 /// newest of them looked at, and a warning in the log; the others can be redelivered.
 const MOST_EVENTS: usize = 10_000;
@@ -39,9 +39,20 @@ fn carries(deliveries: &[Delivery], endpoint: EndpointId) -> bool {
     deliveries.iter().any(|d| d.endpoint == endpoint && d.state != DeliveryState::Cancelled)
 }
 
+/// What a catch-up did: pages read, events looked at, planned for the endpoint, and held by a
+/// round (to come back for).
+#[derive(Default)]
+struct Tally {
+    pages: usize,
+    seen: usize,
+    added: usize,
+    held: usize,
+}
+
 impl Deliverer {
     /// Gives `endpoint` the events of its first seconds that lack it (module comment). Done at
-    /// once for an endpoint deleted or disabled since. Only the events whose plan, as the feed
+    /// once for an endpoint deleted or disabled since. The feed is read by type when the endpoint
+    /// names its types (GSI3), so only its events are read; only those whose plan, as the feed
     /// shows it, lacks the endpoint are claimed and written. One that a round holds is passed
     /// over, and the job tried again once the others are done (it then finds those planned).
     pub async fn catch_up(&self, merchant: &MerchantId, endpoint: EndpointId) -> Step {
@@ -53,42 +64,59 @@ impl Deliverer {
         let Some(new) = all.iter().find(|e| e.id == endpoint && e.status == EndpointStatus::Enabled) else {
             return Step::Done;
         };
+        let kinds: Vec<Option<EventType>> = match new.event_types.as_slice() {
+            [] => vec![None],
+            some => some.iter().copied().map(Some).collect(),
+        };
+        let mut tally = Tally::default();
+        for kind in kinds {
+            if let Err(step) = self.catch_up_kind(new, &all, kind, &mut tally).await {
+                return step;
+            }
+        }
+        tracing::info!(endpoint = %endpoint, pages = tally.pages, looked_at = tally.seen, caught_up = tally.added,
+            held = tally.held, "webhook endpoint catch-up");
+        if tally.held > 0 {
+            return Step::Retry(format!("{} events to catch up were held by delivery rounds", tally.held));
+        }
+        Step::Done
+    }
+
+    /// One pass of `catch_up` over the feed: the events of `kind` (all, for `None`).
+    async fn catch_up_kind(
+        &self,
+        new: &Endpoint,
+        all: &[Endpoint],
+        kind: Option<EventType>,
+        tally: &mut Tally,
+    ) -> Result<(), Step> {
         let range = (new.created_ms.saturating_sub(WINDOW_MS.0), new.created_ms.saturating_add(WINDOW_MS.1));
-        let (mut cursor, mut seen, mut added, mut held) = (None::<String>, 0, 0, 0);
+        let mut cursor = None::<String>;
         loop {
-            let page = self.services.store.deliveries.planned_events(merchant, range, PAGE, cursor.as_deref());
-            let page = match page.await {
-                Ok(page) => page,
-                Err(e) => return Step::Retry(e.to_string()),
-            };
+            let page =
+                self.services.store.deliveries.planned_events(&new.merchant_id, kind, range, PAGE, cursor.as_deref());
+            let page = page.await.map_err(|e| Step::Retry(e.to_string()))?;
+            tally.pages += 1;
             for (event, planned) in page.events.iter().filter(|(e, _)| new.wants(e.kind)) {
-                seen += 1;
-                if seen > MOST_EVENTS {
-                    tracing::warn!(endpoint = %endpoint, caught_up = added, "catch-up stopped at its bound; older events of the endpoint's first seconds can be redelivered");
-                    return Step::Done;
+                tally.seen += 1;
+                if tally.seen > MOST_EVENTS {
+                    tracing::warn!(endpoint = %new.id, caught_up = tally.added, "catch-up stopped at its bound; older events of the endpoint's first seconds can be redelivered");
+                    return Ok(());
                 }
-                if planned.as_deref().is_some_and(|d| carries(d, endpoint)) {
+                if planned.as_deref().is_some_and(|d| carries(d, new.id)) {
                     continue;
                 }
-                match self.plan_into(event, new, &all).await {
-                    Ok(Some(true)) => added += 1,
-                    Ok(Some(false)) => {}
-                    Ok(None) => held += 1,
-                    Err(step) => return step,
+                match self.plan_into(event, new, all).await? {
+                    Some(true) => tally.added += 1,
+                    Some(false) => {}
+                    None => tally.held += 1,
                 }
             }
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
-                None => break,
+                None => return Ok(()),
             }
         }
-        if added > 0 {
-            tracing::info!(endpoint = %endpoint, caught_up = added, "webhook endpoint caught up");
-        }
-        if held > 0 {
-            return Step::Retry(format!("{held} events to catch up were held by delivery rounds"));
-        }
-        Step::Done
     }
 
     /// Adds a delivery to `new` to `event`'s plan if it lacks one (an event never planned is
