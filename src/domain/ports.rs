@@ -190,8 +190,18 @@ pub enum DeliveryClaim {
 /// A page of a merchant's events, each with its deliveries as planned (`Deliveries::planned_events`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlannedPage {
-    pub events: Vec<(Event, Option<Vec<Delivery>>)>,
+    pub events: Vec<PlannedEvent>,
     pub next_cursor: Option<String>,
+}
+
+/// An event as far as its deliveries go: which, of what type, when, and its plan (`None`: never
+/// planned). Not its data: a page of them is read whole and kept small.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedEvent {
+    pub id: EventId,
+    pub kind: crate::domain::events::EventType,
+    pub at_ms: u64,
+    pub deliveries: Option<Vec<Delivery>>,
 }
 
 /// An event with deliveries outstanding, in the due-time index.

@@ -12,12 +12,24 @@ use super::keys::*;
 use super::webhook_items::*;
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;
-use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, PlannedPage, StoreError};
+use crate::domain::ports::{ConflictKind, Deliveries, DeliveryClaim, DueEvent, PlannedEvent, PlannedPage, StoreError};
 use crate::domain::search::EventFilter;
 use crate::domain::webhooks::{AttemptRecord, Delivery, next_due};
 
 /// Attempts `attempts` reads at most: 16 endpoints, each with its schedule and a few redeliveries.
 pub const MAX_ATTEMPTS_LISTED: usize = 1_000;
+
+/// The attributes of an event item that `planned_from_item` reads, and the keys that resume a
+/// page after it (`Type` is a reserved word: `#type`, named in `feed_page`).
+const PLANNED_PROJECTION: &str = "PK, SK, GSI1PK, GSI1SK, GSI3PK, GSI3SK, #type, WebhookDeliveries";
+
+fn planned_from_item(item: &Item) -> Result<PlannedEvent, StoreError> {
+    let bad = || StoreError::Permanent("unreadable event item".into());
+    let feed = item.get(GSI1SK).and_then(|v| v.as_s().ok()).ok_or_else(bad)?;
+    let (at_ms, id) = parse_time_sort_key(feed, EventId::parse).ok_or_else(bad)?;
+    let kind = item.get("Type").and_then(|v| v.as_s().ok()).and_then(|t| t.parse().ok()).ok_or_else(bad)?;
+    Ok(PlannedEvent { id, kind, at_ms, deliveries: deliveries_from_item(item)? })
+}
 
 fn event_key(event: EventId) -> [(String, aws_sdk_dynamodb::types::AttributeValue); 2] {
     [(PK.to_owned(), s(payment_pk(event.payment_id))), (SK.to_owned(), s(event_sk(event.version)))]
@@ -158,7 +170,7 @@ impl Deliveries for DynamoStore {
     }
 
     /// The merchant's feed (GSI1, or GSI3 by type) projects every attribute of the event item, its
-    /// deliveries too.
+    /// deliveries too; only those `PlannedEvent` needs are read.
     async fn planned_events(
         &self,
         merchant: &MerchantId,
@@ -168,9 +180,11 @@ impl Deliveries for DynamoStore {
         cursor: Option<&str>,
     ) -> Result<PlannedPage, StoreError> {
         let range = EventFilter { kind, created_gte: Some(from_ms), created_lt: Some(until_ms), payment: None };
-        let (items, next_cursor) = self.feed_page(merchant, &range, limit, super::events::before(cursor)?).await?;
-        let events = items.iter().map(|item| Ok((event_from_item(item)?, deliveries_from_item(item)?)));
-        Ok(PlannedPage { events: events.collect::<Result<_, StoreError>>()?, next_cursor })
+        let projection = Some(PLANNED_PROJECTION);
+        let (items, next_cursor) =
+            self.feed_page(merchant, &range, limit, super::events::before(cursor)?, projection).await?;
+        let events = items.iter().map(planned_from_item).collect::<Result<_, StoreError>>()?;
+        Ok(PlannedPage { events, next_cursor })
     }
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {

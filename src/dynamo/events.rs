@@ -54,7 +54,7 @@ impl Events for DynamoStore {
         match filter.payment {
             Some(payment) => self.events_of_payment(merchant, payment, filter, limit, before).await,
             None => {
-                let (items, next_cursor) = self.feed_page(merchant, filter, limit, before).await?;
+                let (items, next_cursor) = self.feed_page(merchant, filter, limit, before, None).await?;
                 let events = items.iter().map(event_from_item).collect::<Result<Vec<_>, _>>()?;
                 Ok(EventPage { events, next_cursor })
             }
@@ -104,14 +104,15 @@ pub(super) fn before(cursor: Option<&str>) -> Result<Option<(String, EventId)>, 
 
 impl DynamoStore {
     /// A page of `merchant`'s feed (GSI1, or GSI3 for one type) that `filter`'s type and time
-    /// range match, newest first, as the index holds its items (both project every attribute),
-    /// with the next page's cursor.
+    /// range match, newest first, as the index holds its items (both project every attribute;
+    /// `projection` names fewer, `#type` standing for `Type`), with the next page's cursor.
     pub(super) async fn feed_page(
         &self,
         merchant: &MerchantId,
         filter: &EventFilter,
         limit: u32,
         before: Option<(String, EventId)>,
+        projection: Option<&str>,
     ) -> Result<(Vec<Item>, Option<String>), StoreError> {
         let (index, pk_name, sk_name, pk) = match filter.kind {
             None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
@@ -133,14 +134,20 @@ impl DynamoStore {
         });
         // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
         let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
-        let out = self
-            .newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start)
-            .send()
-            .await
-            .map_err(classify)?;
+        let mut query = self.newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start);
+        if let Some(projection) = projection {
+            query = query.projection_expression(projection).expression_attribute_names("#type", "Type");
+        }
+        let out = query.send().await.map_err(classify)?;
         let (items, next) = util::split_page(out.items().to_vec(), limit, out.last_evaluated_key.is_some());
-        let next_cursor = next.map(|item| event_from_item(&item).map(|e| util::cursor(&feed_sort_key(&e))));
-        Ok((items, next_cursor.transpose()?))
+        // The cursor is the last item's feed sort key, which GSI1SK holds (GSI3SK the same).
+        let key = next.map(|item| item.get(GSI1SK).and_then(|v| v.as_s().ok()).cloned());
+        let next_cursor = match key {
+            Some(Some(key)) => Some(util::cursor(&key)),
+            Some(None) => return Err(StoreError::Permanent("an event item without its feed key".into())),
+            None => None,
+        };
+        Ok((items, next_cursor))
     }
 
     /// `merchant`'s events of one payment that `filter` matches, newest first: the payment's own

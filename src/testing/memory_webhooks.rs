@@ -9,7 +9,7 @@ use super::memory::MemoryStore;
 use crate::domain::events::{Event, EventId};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{
-    ConflictKind, Deliveries, DeliveryClaim, DueEvent, Events, PlannedPage, StoreError, WebhookEndpoints,
+    ConflictKind, Deliveries, DeliveryClaim, DueEvent, Events, PlannedEvent, PlannedPage, StoreError, WebhookEndpoints,
 };
 use crate::domain::search::EventFilter;
 use crate::domain::webhooks::{AttemptRecord, Delivery, Endpoint, EndpointId, MAX_ENDPOINTS, next_due};
@@ -140,12 +140,13 @@ impl Deliveries for MemoryStore {
         let range = EventFilter { kind, created_gte: Some(from_ms), created_lt: Some(until_ms), payment: None };
         let page = self.merchant_events(merchant, &range, limit, cursor).await?;
         let state = self.lock();
-        let planned = |e: &Event| state.webhooks.deliveries.get(&e.id()).and_then(|row| row.deliveries.clone());
-        let events = page.events.into_iter().map(|e| {
-            let deliveries = planned(&e);
-            (e, deliveries)
-        });
-        Ok(PlannedPage { events: events.collect(), next_cursor: page.next_cursor })
+        let planned = |e: &Event| PlannedEvent {
+            id: e.id(),
+            kind: e.kind,
+            at_ms: e.at_ms,
+            deliveries: state.webhooks.deliveries.get(&e.id()).and_then(|row| row.deliveries.clone()),
+        };
+        Ok(PlannedPage { events: page.events.iter().map(planned).collect(), next_cursor: page.next_cursor })
     }
 
     async fn outstanding(&self, limit: u32) -> Result<Vec<DueEvent>, StoreError> {

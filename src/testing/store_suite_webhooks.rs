@@ -186,16 +186,18 @@ async fn a_merchants_events_in_a_time_range_come_with_their_plans(s: &Stores) {
     s.deliveries.save_delivery(&event, lease_ms, &plan, &[]).await.unwrap();
 
     let page = s.deliveries.planned_events(&m, None, (T0, T0 + 100), 1, None).await.unwrap();
-    let seen: Vec<_> = page.events.iter().map(|(e, d)| (e.id(), d.clone())).collect();
+    let seen: Vec<_> = page.events.iter().map(|e| (e.id, e.deliveries.clone())).collect();
     assert_eq!(seen, [(second_id, None)], "newest first, a page of one, never planned");
+    let kind = crate::domain::events::EventType::PaymentCreated;
+    assert_eq!((page.events[0].kind, page.events[0].at_ms), (kind, T0 + 5));
     let cursor = page.next_cursor.expect("one more");
     let page = s.deliveries.planned_events(&m, None, (T0, T0 + 100), 1, Some(&cursor)).await.unwrap();
-    let seen: Vec<_> = page.events.iter().map(|(e, d)| (e.id(), d.clone())).collect();
+    let seen: Vec<_> = page.events.iter().map(|e| (e.id, e.deliveries.clone())).collect();
     assert_eq!(seen, [(first_id, Some(plan))], "with its plan; the range leaves out the others");
     assert_eq!(page.next_cursor, None);
     let created = Some(crate::domain::events::EventType::PaymentCreated);
     let page = s.deliveries.planned_events(&m, created, (T0, T0 + 100), 10, None).await.unwrap();
-    assert_eq!(page.events.iter().map(|(e, _)| e.id()).collect::<Vec<_>>(), [second_id, first_id], "by type");
+    assert_eq!(page.events.iter().map(|e| e.id).collect::<Vec<_>>(), [second_id, first_id], "by type");
     let succeeded = Some(crate::domain::events::EventType::PaymentSucceeded);
     assert!(s.deliveries.planned_events(&m, succeeded, (T0, T0 + 100), 10, None).await.unwrap().events.is_empty());
 }

@@ -8,7 +8,7 @@
 //! later event is planned for it by whoever records or delivers it.
 use super::{CLOCK_SKEW_MS, DISCOVERY_MS, Deliverer, first_plan};
 use crate::app::Step;
-use crate::domain::events::{Event, EventType};
+use crate::domain::events::{EventId, EventType};
 use crate::domain::ids::MerchantId;
 use crate::domain::ports::{DeliveryClaim, StoreError};
 use crate::domain::webhooks::{Delivery, DeliveryState, Endpoint, EndpointId, EndpointStatus};
@@ -97,16 +97,16 @@ impl Deliverer {
                 self.services.store.deliveries.planned_events(&new.merchant_id, kind, range, PAGE, cursor.as_deref());
             let page = page.await.map_err(|e| Step::Retry(e.to_string()))?;
             tally.pages += 1;
-            for (event, planned) in page.events.iter().filter(|(e, _)| new.wants(e.kind)) {
+            for event in page.events.iter().filter(|e| new.wants(e.kind)) {
                 tally.seen += 1;
                 if tally.seen > MOST_EVENTS {
                     tracing::warn!(endpoint = %new.id, caught_up = tally.added, "catch-up stopped at its bound; older events of the endpoint's first seconds can be redelivered");
                     return Ok(());
                 }
-                if planned.as_deref().is_some_and(|d| carries(d, new.id)) {
+                if event.deliveries.as_deref().is_some_and(|d| carries(d, new.id)) {
                     continue;
                 }
-                match self.plan_into(event, new, all).await? {
+                match self.plan_into(event.id, new, all).await? {
                     Some(true) => tally.added += 1,
                     Some(false) => {}
                     None => tally.held += 1,
@@ -122,9 +122,9 @@ impl Deliverer {
     /// Adds a delivery to `new` to `event`'s plan if it lacks one (an event never planned is
     /// planned as its first round would, with the endpoints just read), and enqueues the event;
     /// answers whether it planned one, `None` when a round holds the event.
-    async fn plan_into(&self, event: &Event, new: &Endpoint, all: &[Endpoint]) -> Result<Option<bool>, Step> {
+    async fn plan_into(&self, event: EventId, new: &Endpoint, all: &[Endpoint]) -> Result<Option<bool>, Step> {
         let now = self.services.clock.now_ms();
-        let claim = self.services.store.deliveries.claim_delivery(event.id(), now, now + LEASE_MS, true);
+        let claim = self.services.store.deliveries.claim_delivery(event, now, now + LEASE_MS, true);
         let (event, planned, lease) = match claim.await {
             Ok(DeliveryClaim::Claimed { event, deliveries, lease_ms }) => (event, deliveries, lease_ms),
             Ok(DeliveryClaim::Busy) => return Ok(None),
