@@ -76,7 +76,7 @@ locals {
       Sid      = "Indexes"
       Effect   = "Allow"
       Action   = ["dynamodb:Query"]
-      Resource = [for index in local.worker_indexes[worker] : "${local.table_arn}/index/${index}"]
+      Resource = local.worker_indexes[worker]
     },
     {
       Sid      = "ResolveQueues"
@@ -117,9 +117,9 @@ locals {
   # The indexes each worker queries: the repair index or due-time index (GSI2), and the
   # merchant's feed (GSI1, GSI3 by type) for a new endpoint's catch-up.
   worker_indexes = {
-    "payment-worker" = ["GSI2"]
-    "refund-worker"  = ["GSI2"]
-    "webhook-worker" = ["GSI1", "GSI2", "GSI3"]
+    "payment-worker" = ["${local.table_arn}/index/GSI2"]
+    "refund-worker"  = ["${local.table_arn}/index/GSI2"]
+    "webhook-worker" = ["${local.table_arn}/index/GSI1", "${local.table_arn}/index/GSI2", "${local.table_arn}/index/GSI3"]
   }
 
   # The item calls each worker makes on the table. The bank workers' every change is a
