@@ -20,8 +20,9 @@ use crate::domain::webhooks::{AttemptRecord, Delivery, next_due};
 pub const MAX_ATTEMPTS_LISTED: usize = 1_000;
 
 /// The attributes of an event item that `planned_from_item` reads, and the keys that resume a
-/// page after it (`Type` is a reserved word: `#type`, named in `feed_page`).
-const PLANNED_PROJECTION: &str = "PK, SK, GSI1PK, GSI1SK, GSI3PK, GSI3SK, #type, WebhookDeliveries";
+/// page after it (`Type` is a reserved word: `#type`).
+const PLANNED_PROJECTION: (&str, &[(&str, &str)]) =
+    ("PK, SK, GSI1PK, GSI1SK, GSI3PK, GSI3SK, #type, WebhookDeliveries", &[("#type", "Type")]);
 
 fn planned_from_item(item: &Item) -> Result<PlannedEvent, StoreError> {
     let bad = || StoreError::Permanent("unreadable event item".into());

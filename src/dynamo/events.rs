@@ -105,14 +105,15 @@ pub(super) fn before(cursor: Option<&str>) -> Result<Option<(String, EventId)>, 
 impl DynamoStore {
     /// A page of `merchant`'s feed (GSI1, or GSI3 for one type) that `filter`'s type and time
     /// range match, newest first, as the index holds its items (both project every attribute;
-    /// `projection` names fewer, `#type` standing for `Type`), with the next page's cursor.
+    /// `projection` names fewer: the expression and its attribute names), with the next page's
+    /// cursor.
     pub(super) async fn feed_page(
         &self,
         merchant: &MerchantId,
         filter: &EventFilter,
         limit: u32,
         before: Option<(String, EventId)>,
-        projection: Option<&str>,
+        projection: Option<(&str, &[(&str, &str)])>,
     ) -> Result<(Vec<Item>, Option<String>), StoreError> {
         let (index, pk_name, sk_name, pk) = match filter.kind {
             None => (GSI1, GSI1PK, GSI1SK, merchant_events_pk(merchant)),
@@ -135,8 +136,11 @@ impl DynamoStore {
         // The time range is a key condition on the feed's sort key (`<ms>#<event id>`).
         let at = ListIndex { name: index, pk_name, sk_name, pk: &pk };
         let mut query = self.newest_first(&at, (filter.created_gte, filter.created_lt), one_more(limit), start);
-        if let Some(projection) = projection {
-            query = query.projection_expression(projection).expression_attribute_names("#type", "Type");
+        if let Some((expression, names)) = projection {
+            query = query.projection_expression(expression);
+            for (placeholder, name) in names {
+                query = query.expression_attribute_names(*placeholder, *name);
+            }
         }
         let out = query.send().await.map_err(classify)?;
         let (items, next) = util::split_page(out.items().to_vec(), limit, out.last_evaluated_key.is_some());
