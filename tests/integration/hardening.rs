@@ -106,6 +106,10 @@ async fn invented_methods_grow_neither_the_metrics_nor_the_memory_and_metrics_ar
     assert!(other >= 3201.0, "the attack was counted, under OTHER: {other}");
     assert_eq!(series(&after, "http_requests_total"), series(&before, "http_requests_total"), "{after}");
     assert!(after.len() < before.len() + 2048, "metrics grew from {} to {} bytes", before.len(), after.len());
+    // The recorder keeps each latency sample until it is folded into its histogram: without the
+    // upkeep thread, an API nobody scrapes grows by every request it serves.
+    let threads = api.thread_names();
+    assert!(threads.iter().any(|t| t == "metrics-upkeep"), "no metrics upkeep thread among {threads:?}");
     peak_under_50_mb(&api, "3,200 odd requests");
 }
 

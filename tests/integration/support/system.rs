@@ -164,6 +164,15 @@ impl Proc {
         self.child.peak_rss_kb().expect("VmHWM of a running process")
     }
 
+    /// The names of its threads (`/proc/<pid>/task/*/comm`).
+    pub fn thread_names(&self) -> Vec<String> {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", self.child.pid())).expect("a running process's tasks");
+        tasks
+            .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+            .map(|name| name.trim().to_owned())
+            .collect()
+    }
+
     /// `GET /metrics` on the admin port.
     pub async fn metrics(&self) -> String {
         super::metrics::scrape(self.admin_port).await
