@@ -68,9 +68,8 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub services: Services,
-    /// Writes being carried through, in place or in tasks of their own once their request was
-    /// dropped (see `payments::accept::carried`); waited for at shutdown so none is cut between
-    /// its write and its enqueue.
+    /// Writes carried through in tasks of their own (see `payments::accept::carried`); waited for at
+    /// shutdown so none is cut between its write and its enqueue.
     pub writes: tokio_util::task::TaskTracker,
     pub auth: Arc<Auth>,
     pub settings: Arc<Settings>,

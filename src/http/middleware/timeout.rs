@@ -26,8 +26,7 @@ impl WriteStarted {
 
 /// Bounds every request; a slow dependency answers with the envelope instead of hanging: 503
 /// `timeout` (retry later) while nothing was written, 504 `outcome_unknown` once a write started.
-/// The write itself is not cut short: what is left of it moves to a task of its own and is carried
-/// through.
+/// The write itself is not cut short: it runs in a task of its own and is carried through.
 pub async fn timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = WriteStarted::default();
     req.extensions_mut().insert(started.clone());
