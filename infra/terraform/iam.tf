@@ -116,8 +116,8 @@ locals {
 
   # The indexes each worker queries: the repair index or due-time index (GSI2), and the
   # merchant's feed (GSI1, GSI3 by type) for a new endpoint's catch-up. Whole ARNs, each index
-  # named literally: tests/integration/infra_names.rs reads the names after `/index/` in this
-  # text, and an interpolated `${index}` would hide them from it.
+  # named literally: tests/integration/infra_names.rs reads every index name out of the ARNs in
+  # this text, and an interpolated name would hide it from that check.
   worker_indexes = {
     "payment-worker" = ["${local.table_arn}/index/GSI2"]
     "refund-worker"  = ["${local.table_arn}/index/GSI2"]
