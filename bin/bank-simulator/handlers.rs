@@ -167,44 +167,19 @@ where
     }
     let received = tokio::time::Instant::now();
     let hang = faults.roll_hang();
-    let claimed = key.clone();
-    let claim = app.books(move |l| l.claim(&claimed, fingerprint)).await?;
-    let answer = match claim {
-        Err(e) => {
-            info!(%key, code = e.code(), "refused");
-            return Err(e);
-        }
-        Ok(Claim::Replay(answer)) => {
+    // The claim and the apply run in one task of their own: a client that hangs up at any
+    // moment, even while its claim is being written, drops this handler but not the task, so
+    // the key never stays in flight for ever with nobody left to apply or abandon it.
+    let task = Arc::clone(&app);
+    let settled = tokio::spawn(claim_and_apply(task, key, fingerprint, hang, faults, apply).in_current_span())
+        .await
+        .map_err(|_| SimError::Internal)??;
+    let answer = match settled {
+        Settled::Replay(answer) => {
             app.delay(faults.latency()).await?;
-            info!(%key, "replayed the recorded answer");
             answer
         }
-        // Applied in its own task: a client that hangs up mid-way must not leave the key
-        // in flight forever, nor half-applied.
-        Ok(Claim::New) => {
-            let task = Arc::clone(&app);
-            let key = key.clone();
-            let apply_after = if hang { faults.late() } else { faults.latency() };
-            if hang {
-                warn!(%key, apply_after_ms = apply_after.as_millis() as u64, "fault: hanging, applied late");
-            }
-            tokio::spawn(
-                async move {
-                    let applying = key.clone();
-                    if let Err(e) = task.delay(apply_after).await {
-                        task.books(move |l| l.abandon(&applying)).await?;
-                        return Err(e);
-                    }
-                    // Committed to the books before anything is answered.
-                    let answer = task.books(move |l| apply(l, &applying)).await??;
-                    info!(%key, status = %answer.body["Status"], "applied");
-                    Ok(answer)
-                }
-                .in_current_span(),
-            )
-            .await
-            .map_err(|_| SimError::Internal)??
-        }
+        Settled::Applied(answer) => answer,
     };
     if hang {
         // The answer comes `hang_ms` after the request, whenever it was applied.
@@ -214,6 +189,53 @@ where
         held?;
     }
     Ok((answer.status, Json(answer.body)).into_response())
+}
+
+/// What became of a request's key: answered before, or applied now.
+enum Settled {
+    Replay(Answer),
+    Applied(Answer),
+}
+
+/// Claims `key`; a new key is applied after the latency (or, for a request that hangs, at its
+/// late moment), then leaves the in-flight set, applied or abandoned.
+async fn claim_and_apply<F>(
+    app: Shared,
+    key: String,
+    fingerprint: Fingerprint,
+    hang: bool,
+    faults: Faults,
+    apply: F,
+) -> Result<Settled, SimError>
+where
+    F: FnOnce(&mut Ledger, &str) -> Result<Answer, SimError> + Send + 'static,
+{
+    let claimed = key.clone();
+    match app.books(move |l| l.claim(&claimed, fingerprint)).await? {
+        Err(e) => {
+            info!(%key, code = e.code(), "refused");
+            Err(e)
+        }
+        Ok(Claim::Replay(answer)) => {
+            info!(%key, "replayed the recorded answer");
+            Ok(Settled::Replay(answer))
+        }
+        Ok(Claim::New) => {
+            let apply_after = if hang { faults.late() } else { faults.latency() };
+            if hang {
+                warn!(%key, apply_after_ms = apply_after.as_millis() as u64, "fault: hanging, applied late");
+            }
+            let applying = key.clone();
+            if let Err(e) = app.delay(apply_after).await {
+                app.books(move |l| l.abandon(&applying)).await?;
+                return Err(e);
+            }
+            // Committed to the books before anything is answered.
+            let answer = app.books(move |l| apply(l, &applying)).await??;
+            info!(%key, status = %answer.body["Status"], "applied");
+            Ok(Settled::Applied(answer))
+        }
+    }
 }
 
 #[derive(serde::Deserialize)]
@@ -375,3 +397,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, SimError> {
     }
     Ok(key.to_owned())
 }
+
+#[cfg(test)]
+#[path = "handlers_tests.rs"]
+mod tests;
