@@ -132,8 +132,8 @@ impl ApiError {
 /// What a client is told when a write may have taken effect: never "retry" alone, since a blind
 /// retry of a request without `Idempotency-Key` could create a second payment or refund.
 pub const OUTCOME_UNKNOWN: &str = "the request may or may not have taken effect (the database did not confirm \
-    in time); do not retry it blindly: repeat it with the same Idempotency-Key, which is safe, or look for the \
-    payment before sending it again";
+    in time); do not retry it blindly: repeat it with the same Idempotency-Key, which is safe, or look for what it \
+    would have made (the payment, refund or webhook endpoint) before sending it again";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -238,4 +238,9 @@ pub mod doc {
         processed). Never sent with `Retry-After`: do not retry blindly. Repeat the request with the same \
         `Idempotency-Key` (a replay returns the first answer, or creates it once), or without a key look for the \
         payment (`GET /payments`) before sending it again.";
+    pub const ENDPOINT_OUTCOME_UNKNOWN: &str = "`outcome_unknown`: the database did not confirm the write in time, \
+        so the endpoint may or may not have been created (or its secret rotated); if it was, the change is carried \
+        through. Never sent with `Retry-After`: list the endpoints (`GET /webhook-endpoints`) before sending it \
+        again. The secret of a change whose answer was lost is never shown: rotate it again, or delete the \
+        endpoint.";
 }

@@ -68,7 +68,7 @@ impl std::ops::Deref for AppState {
 
 pub struct Shared {
     pub services: Services,
-    /// Writes carried through in tasks of their own (see `payments::accept::carried`); waited for at
+    /// Writes carried through in tasks of their own (see `middleware::timeout::carry`); waited for at
     /// shutdown so none is cut between its write and its enqueue.
     pub writes: tokio_util::task::TaskTracker,
     pub auth: Arc<Auth>,

@@ -1,14 +1,12 @@
-//! The API against hostile clients and a stalled database: real processes, raw sockets where
-//! the attack is below HTTP, and an emulator of the test's own paused with SIGSTOP.
-use std::collections::BTreeSet;
+//! The API against hostile clients: real processes, and raw sockets where the attack is below
+//! HTTP (a stalled database: `stalled_database`).
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::support::app::{TestApp, api_config, card_request, eventually, spawn_app_with, unique_aws_args};
-use super::support::emulator::PrivateEmulator;
+use super::support::app::{TestApp, card_request, eventually};
 use super::support::metrics::sample;
 use super::support::system::{Proc, System, Worker, api_alone};
 
@@ -229,73 +227,6 @@ async fn oversized_bodies_and_headers_are_refused_at_once_with_the_envelope() {
     }
     assert!(refused > 0, "not one of 64 oversized bodies was answered 413");
     peak_under_50_mb(&api, "64 oversized bodies at once");
-}
-
-/// Receives from `queue` until every id of `want` was seen in a message, or `within` passes.
-async fn charges_enqueued(app: &super::support::app::TestApp, want: &BTreeSet<String>, within: Duration) {
-    let url = app.queue_url(&app.aws.payments_queue).await;
-    let mut seen = BTreeSet::new();
-    let deadline = Instant::now() + within;
-    while !want.is_subset(&seen) {
-        assert!(Instant::now() < deadline, "charges enqueued for {seen:?}, expected {want:?}");
-        let out = app.clients.sqs.receive_message().queue_url(&url).max_number_of_messages(10).wait_time_seconds(1);
-        for m in out.send().await.unwrap().messages.unwrap_or_default() {
-            let body = m.body.unwrap_or_default();
-            seen.extend(want.iter().filter(|id| body.contains(id.as_str())).cloned());
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_write_the_stalled_database_did_not_confirm_is_carried_through_and_never_invites_a_blind_retry() {
-    let emulator = PrivateEmulator::start("stall");
-    let mut aws = unique_aws_args();
-    aws.endpoint_url = Some(emulator.url.clone());
-    let mut config = api_config(aws);
-    config.request_timeout_ms = 1_500;
-    let app = spawn_app_with(config).await;
-    let warm = app.create_ok(&card_request("4242424242424242", 100)).await;
-
-    // The database freezes while a write is in flight, with and without an Idempotency-Key.
-    let mut keyed_body = None;
-    for key in [None, Some("stall-key-1")] {
-        emulator.pause();
-        let resp = app.create(&card_request("4242424242424242", 200), key).await;
-        let (status, retry_after) = (resp.status(), resp.headers().get("retry-after").cloned());
-        let body: Value = resp.json().await.unwrap();
-        emulator.resume();
-        assert_eq!(status, 504, "{body}");
-        assert_eq!(body["Error"]["Code"], "outcome_unknown");
-        assert!(retry_after.is_none(), "an answer after a write must not invite a blind retry");
-        if key.is_some() {
-            keyed_body = Some(card_request("4242424242424242", 200));
-        }
-    }
-
-    // Retrying with the same key is safe: one answer, one payment.
-    let body = keyed_body.unwrap();
-    let replayed: Value = eventually(Duration::from_secs(30), "the keyed retry to be answered", || async {
-        let resp = app.create(&body, Some("stall-key-1")).await;
-        (resp.status() == 202).then_some(())?;
-        resp.json().await.ok()
-    })
-    .await;
-
-    // Each request wrote exactly one payment, and the API itself (no worker, no repair runs
-    // here) enqueued each one's charge: nothing was cut between the write and the enqueue.
-    let ids: BTreeSet<String> = eventually(Duration::from_secs(30), "three payments", || async {
-        let items = app.scan().await;
-        let ids: BTreeSet<String> = items
-            .iter()
-            .filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|sk| sk == "PAYMENT"))
-            .filter_map(|i| i.get("PK")?.as_s().ok()?.strip_prefix("PAY#").map(str::to_owned))
-            .collect();
-        (ids.len() == 3).then_some(ids)
-    })
-    .await;
-    assert!(ids.contains(&warm));
-    assert!(ids.contains(replayed["paymentID"].as_str().unwrap()), "{replayed} names a stored payment");
-    charges_enqueued(&app, &ids, Duration::from_secs(30)).await;
 }
 
 /// The refund worker's `GET /status`.

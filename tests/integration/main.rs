@@ -28,6 +28,7 @@ mod postman;
 mod search;
 mod security;
 mod setup_and_data;
+mod stalled_database;
 mod store_suite;
 mod support;
 mod webhooks;

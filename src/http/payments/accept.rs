@@ -1,10 +1,6 @@
 //! The write path of the payments resource: the `Idempotency-Key` bound to the request, the
-//! use case carried through in a task of its own, the 202 rendered from what was accepted.
+//! use case carried through in a task of its own (`carry`), the 202 rendered from what was accepted.
 use std::future::Future;
-
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use tracing::Instrument;
 
 use super::payload;
 use super::views;
@@ -13,7 +9,9 @@ use crate::domain::idempotency::{Accepted, IdempotencyKey};
 use crate::domain::ids::MerchantId;
 use crate::http::AppState;
 use crate::http::error::ApiError;
-use crate::http::middleware::timeout::WriteStarted;
+use crate::http::middleware::timeout::{WriteStarted, carry};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
 /// The `Idempotency-Key` header, if sent, bound to the merchant and the request's keyed
 /// fingerprint.
@@ -53,22 +51,11 @@ fn accepted(answer: &Accepted) -> Response {
     (StatusCode::ACCEPTED, headers, body).into_response()
 }
 
-/// Runs a use case that writes in a task of its own, so that the request's timeout (or a client
-/// that hangs up) cannot cut it between its write and its enqueue: once started, it is carried
-/// through. The timeout's answer then says the outcome is unknown (see `middleware::timeout`).
+/// A payment write carried through (`carry`), answered 202 from what was accepted.
 pub(super) async fn carried(
     state: &AppState,
     started: &WriteStarted,
     work: impl Future<Output = Result<Accepted, AppError>> + Send + 'static,
 ) -> Result<Response, ApiError> {
-    started.mark();
-    let task = state.writes.spawn(work.instrument(tracing::Span::current()));
-    match task.await {
-        Ok(answer) => Ok(accepted(&answer?)),
-        // The task died mid-way (a panic): its write may have landed, so the outcome is unknown.
-        Err(e) => {
-            tracing::error!(error = %e, "the request's task ended before answering");
-            Err(AppError::OutcomeUnknown.into())
-        }
-    }
+    carry(state, started, work).await.map(|answer| accepted(&answer))
 }

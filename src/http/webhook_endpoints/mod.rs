@@ -2,7 +2,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
@@ -12,7 +12,8 @@ use views::{EndpointBody, EndpointList};
 
 use super::AppState;
 use super::auth::Merchant;
-use super::error::{ApiError, BearerErrors, ErrorEnvelope, FieldError};
+use super::error::{ApiError, BearerErrors, ErrorEnvelope, FieldError, doc};
+use super::middleware::timeout::{WriteStarted, carry};
 use super::openapi::TAG_WEBHOOKS;
 use super::request::{object, read_body, unknown_fields};
 use crate::app::endpoints::NewEndpoint;
@@ -107,20 +108,26 @@ fn endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
         (status = 201, description = "Created, with its `Secret` (`whsec_...`).", body = EndpointBody),
         (status = 400, description = "`malformed_json`: the body is not a JSON object.", body = ErrorEnvelope),
         (status = 409, description = "`too_many_webhook_endpoints`: the merchant has 16 already.", body = ErrorEnvelope),
-        (status = 413, description = super::error::doc::BODY_TOO_LARGE, body = ErrorEnvelope),
+        (status = 413, description = doc::BODY_TOO_LARGE, body = ErrorEnvelope),
         (status = 422, description = "`validation_failed`: `Fields` names `Url` (`required`, `invalid_type`, \
             `invalid_url`: not https, not a public host, or malformed), `EventTypes` (`unknown_event_type`) or \
             `Description`.", body = ErrorEnvelope),
+        (status = 504, description = doc::ENDPOINT_OUTCOME_UNKNOWN, body = ErrorEnvelope),
         BearerErrors,
     ))]
 pub async fn create_endpoint(
     State(state): State<AppState>,
+    Extension(started): Extension<WriteStarted>,
     Merchant(merchant): Merchant,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<EndpointBody>), ApiError> {
     let map = object(&read_body(raw)?, false)?;
     let new = endpoint_request(&map, state.settings.webhook_allow_private)?;
-    let (endpoint, secret) = state.services.create_endpoint(&merchant, new).await?;
+    // Carried through: the endpoint's write is followed by its catch-up job, which plans for it
+    // the events of its first seconds; cut between the two, those would never reach it.
+    let services = state.services.clone();
+    let (endpoint, secret) =
+        carry(&state, &started, async move { services.create_endpoint(&merchant, new).await }).await?;
     Ok((StatusCode::CREATED, Json(views::endpoint(&endpoint, Some(secret)))))
 }
 
@@ -179,13 +186,18 @@ pub async fn delete_endpoint(
         (status = 400, description = "`invalid_webhook_endpoint_id`.", body = ErrorEnvelope),
         (status = 404, description = "`webhook_endpoint_not_found`: unknown, or another merchant's.", body = ErrorEnvelope),
         (status = 409, description = "`payment_busy`: the endpoint kept changing; nothing was changed.", body = ErrorEnvelope),
+        (status = 504, description = doc::ENDPOINT_OUTCOME_UNKNOWN, body = ErrorEnvelope),
         BearerErrors,
     ))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
+    Extension(started): Extension<WriteStarted>,
     Merchant(merchant): Merchant,
     Path(id): Path<String>,
 ) -> Result<Json<EndpointBody>, ApiError> {
-    let (endpoint, secret) = state.services.rotate_secret(&merchant, endpoint_id(&id)?).await?;
+    let id = endpoint_id(&id)?;
+    let services = state.services.clone();
+    let (endpoint, secret) =
+        carry(&state, &started, async move { services.rotate_secret(&merchant, id).await }).await?;
     Ok(Json(views::endpoint(&endpoint, Some(secret))))
 }
