@@ -183,12 +183,27 @@ where
     };
     if hang {
         // The answer comes `hang_ms` after the request, whenever it was applied.
-        app.hanging_applied.fetch_add(1, Ordering::Relaxed);
-        let held = app.delay(faults.hang().saturating_sub(received.elapsed())).await;
-        app.hanging_applied.fetch_sub(1, Ordering::Relaxed);
-        held?;
+        // Counted while held, and no longer once the client hangs up (the guard's drop).
+        let _counted = Counted::up(&app.hanging_applied);
+        app.delay(faults.hang().saturating_sub(received.elapsed())).await?;
     }
     Ok((answer.status, Json(answer.body)).into_response())
+}
+
+/// One in `counter` for as long as it lives: a handler dropped mid-wait takes itself off too.
+struct Counted<'a>(&'a AtomicU64);
+
+impl<'a> Counted<'a> {
+    fn up(counter: &'a AtomicU64) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Self(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What became of a request's key: answered before, or applied now.
