@@ -173,6 +173,21 @@ async fn shop_staff_find_refund_capture_cancel_and_redeliver_in_a_real_browser()
     assert_eq!(page.status, 404);
     html.keep("not-found", &page.body);
 
+    // Every control of every kind of page is reached with the keyboard alone, and its text has
+    // WCAG AA contrast, as the browser renders it.
+    for path in [
+        "/payments".to_owned(),
+        format!("/payments/{paid}"),
+        format!("/events/{event_id}"),
+        "/webhook-endpoints".into(),
+    ] {
+        browser.goto(&format!("{base}{path}")).await;
+        let unreached = browser.unreached_by_tab().await;
+        assert!(unreached.is_empty(), "{path}: controls Tab never reaches: {unreached:?}");
+        let low = browser.low_contrast().await;
+        assert!(low.is_empty(), "{path}: text under WCAG AA contrast: {low:?}");
+    }
+
     // At phone width nothing spills sideways (tables scroll inside their own box).
     browser.client.set_window_size(390, 844).await.unwrap();
     for path in ["/payments".to_owned(), format!("/payments/{paid}"), "/webhook-endpoints".to_owned()] {

@@ -2,7 +2,9 @@
 //! against real processes: a double-submitted refund is one refund; a form without its CSRF
 //! token, or with another session's, changes nothing; a session the API no longer accepts, or
 //! past its expiry, is sent to sign in (no 500); a crafted id never reaches another route; every
-//! page carries the security headers and no cookie leaves its attributes behind.
+//! page carries the security headers and no cookie leaves its attributes behind; the payments
+//! list filters by status, customer and dates. Every page these tests meet, error pages and the
+//! one that shows a secret among them, goes through the HTML checker.
 use std::time::Duration;
 
 use payment_platform::dashboard::session::{Cookies, SESSION, Session};
@@ -10,7 +12,7 @@ use payment_platform::vault::AeadVault;
 use reqwest::StatusCode;
 
 use super::support::app::card_request;
-use super::support::dashboard::{self, Visitor};
+use super::support::dashboard::{self, HtmlCheck, Visitor};
 use super::support::system::System;
 
 const WITHIN: Duration = Duration::from_secs(60);
@@ -34,6 +36,7 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     let id = sys.app.create_ok(&card_request("4242424242424242", 5000)).await;
     sys.settled(&id, WITHIN).await;
 
+    let mut html = HtmlCheck::new("dashboard-forms");
     let mut staff = Visitor::new(&base);
     staff.sign_in_dev().await;
     let page = staff.get(&format!("/payments/{id}")).await;
@@ -86,6 +89,7 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     assert_eq!(stalled.field(&action, "idempotency_key").as_deref(), Some(key.as_str()), "the same key");
     assert!(stalled.body.contains("value=\"7\" readonly"), "the same amount, fixed: {}", stalled.body);
     assert!(!stalled.body.contains("http-equiv=\"refresh\""), "an answer to a POST never reloads itself");
+    html.keep("same-request-again", &stalled.body);
     let again =
         staff.post(&action, &[("csrf", &csrf), ("idempotency_key", &key), ("currency", "EUR"), ("amount", "7")]).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.body);
@@ -106,6 +110,7 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
         let refused = staff.post(&action, &forged).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
         assert!(refused.body.contains("This form was not sent from this dashboard"), "{}", refused.body);
+        html.keep("forged-form", &refused.body);
     }
     let cancel = staff.post(&format!("/payments/{id}/cancel"), &[("idempotency_key", fresh_key.as_str())]).await;
     assert_eq!(cancel.status, StatusCode::FORBIDDEN);
@@ -119,15 +124,18 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
         .await;
     assert_eq!(typo.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(typo.body.contains("is not an amount in EUR"), "{}", typo.body);
+    html.keep("not-an-amount", &typo.body);
     let bad_key = staff
         .post(&action, &[("csrf", &csrf), ("idempotency_key", "x'); drop"), ("currency", "EUR"), ("amount", "1")])
         .await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
+    html.keep("bad-key", &bad_key.body);
 
     // Ids that are not ids never reach the API's other routes.
     for path in ["/payments/..%2Fwebhook-endpoints", "/payments/a.b", "/events/a%3Fb", "/nowhere"] {
         let missing = staff.get(path).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND, "{path}: {}", missing.body);
+        html.keep("no-such-page", &missing.body);
     }
 
     // A session whose token the API refuses (revoked, or signed with a rotated-out secret), and
@@ -154,6 +162,8 @@ async fn forms_refuse_forgery_a_double_submit_refunds_once_and_a_dead_session_si
     let set_cookie = out.headers.get("set-cookie").unwrap().to_str().unwrap();
     assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Lax") && set_cookie.contains("Max-Age=0"));
     assert_eq!(staff.get("/payments").await.status, StatusCode::SEE_OTHER);
+    html.keep("signed-out", &staff.get(out.location()).await.body);
+    html.assert_valid();
 }
 
 #[tokio::test]
@@ -164,13 +174,14 @@ async fn webhook_endpoints_are_added_rotated_and_deleted_and_a_disabled_one_is_m
     let dash = dashboard::start(&sys, &[]).await;
     let mut staff = Visitor::new(&format!("http://127.0.0.1:{}", dash.port));
     staff.sign_in_dev().await;
+    let mut html = HtmlCheck::new("dashboard-endpoints");
     let (gone, ok) = (Receiver::start(Behaviour::Status(410)).await, Receiver::start(Behaviour::Ok).await);
 
     let secret_of = |body: &str| {
         let at = body.find("value=\"whsec_").map(|i| i + 7)?;
         Some(body[at..at + body[at..].find('"')?].to_owned())
     };
-    let mut add = async |url: &str| {
+    let mut add = async |url: &str, html: &mut HtmlCheck| {
         let list = staff.get("/webhook-endpoints").await;
         let csrf = list.field("/webhook-endpoints", "csrf").expect("the create form's csrf");
         let added = staff
@@ -178,10 +189,11 @@ async fn webhook_endpoints_are_added_rotated_and_deleted_and_a_disabled_one_is_m
             .await;
         assert_eq!(added.status, StatusCode::OK, "{}", added.body);
         assert!(added.body.contains("Copy the signing secret now"), "{}", added.body);
+        html.keep("endpoint-secret", &added.body);
         secret_of(&added.body).expect("the secret, shown once")
     };
-    let first = add(&ok.url).await;
-    add(&gone.url).await;
+    let first = add(&ok.url, &mut html).await;
+    add(&gone.url, &mut html).await;
     let list = staff.get("/webhook-endpoints").await;
     assert!(secret_of(&list.body).is_none(), "the list never shows a secret");
     assert_eq!(list.body.matches("Enabled").count(), 2, "{}", list.body);
@@ -197,6 +209,7 @@ async fn webhook_endpoints_are_added_rotated_and_deleted_and_a_disabled_one_is_m
     })
     .await;
     assert!(marked.body.contains("(gone)") && marked.body.contains("Enabled"), "{}", marked.body);
+    html.keep("endpoints-one-disabled", &marked.body);
 
     // Rotate the working one's secret (a new one, shown once), then delete it.
     let action_of = |body: &str, url: &str| {
@@ -210,9 +223,72 @@ async fn webhook_endpoints_are_added_rotated_and_deleted_and_a_disabled_one_is_m
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.body);
     let second = secret_of(&rotated.body).expect("the new secret");
     assert_ne!(first, second);
+    html.keep("endpoint-rotated", &rotated.body);
     let deleted = staff.post(&format!("{endpoint}/delete"), &[("csrf", &csrf)]).await;
     assert_eq!((deleted.status, deleted.location()), (StatusCode::SEE_OTHER, "/webhook-endpoints?done=deleted"));
     let after = staff.get(deleted.location()).await;
     assert!(after.body.contains("The endpoint was deleted.") && !after.body.contains(&ok.url), "{}", after.body);
     assert!(after.body.contains(&gone.url), "the other one stays");
+    html.keep("endpoint-deleted", &after.body);
+    html.assert_valid();
+}
+
+/// The list's filters other than the reference (which the browser test uses): status, customer
+/// and the days of creation, alone and together, each answered by the API's search.
+#[tokio::test]
+async fn the_payments_list_filters_by_status_customer_and_dates() {
+    let sys = System::start("dash-filters", &[], &[]).await;
+    let dash = dashboard::start(&sys, &[]).await;
+    let mut staff = Visitor::new(&format!("http://127.0.0.1:{}", dash.port));
+    staff.sign_in_dev().await;
+    let mut html = HtmlCheck::new("dashboard-filters");
+
+    let mut ann = card_request("4242424242424242", 1111);
+    ann["CustomerID"] = "cust-ann".into();
+    let mut bob = card_request("4000000000000002", 2222);
+    bob["CustomerID"] = "cust-bob".into();
+    let (paid, declined) = (sys.app.create_ok(&ann).await, sys.app.create_ok(&bob).await);
+    assert_eq!(sys.settled(&paid, WITHIN).await["Status"], "SUCCEEDED");
+    assert_eq!(sys.settled(&declined, WITHIN).await["Status"], "DECLINED");
+
+    let today = time::OffsetDateTime::now_utc().date();
+    let day = |d: time::Date| format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
+    let (yesterday, tomorrow) = (day(today.previous_day().unwrap()), day(today.next_day().unwrap()));
+    let today = day(today);
+    let both = [paid.as_str(), declined.as_str()];
+    for (query, shown) in [
+        ("status=SUCCEEDED".to_owned(), vec![paid.as_str()]),
+        ("status=DECLINED".to_owned(), vec![declined.as_str()]),
+        ("status=CANCELED".to_owned(), vec![]),
+        ("customer=cust-bob".to_owned(), vec![declined.as_str()]),
+        (format!("from={today}&to={today}"), both.to_vec()),
+        (format!("from={yesterday}&to={yesterday}"), vec![]),
+        (format!("from={tomorrow}"), vec![]),
+        (format!("to={today}&customer=cust-ann"), vec![paid.as_str()]),
+    ] {
+        // The list reads indexes, which follow a change within a moment (GET /payments).
+        let listing = |page: &dashboard::Page| both.map(|id| page.body.contains(&format!("href=\"/payments/{id}\"")));
+        let want = both.map(|id| shown.contains(&id));
+        let page = super::support::app::eventually(WITHIN, &format!("the list for {query}"), || async {
+            let mut look = Visitor::new(&staff.base);
+            look.cookies = staff.cookies.clone();
+            let page = look.get(&format!("/payments?{query}")).await;
+            (page.status == StatusCode::OK && listing(&page) == want).then_some(page)
+        })
+        .await;
+        if shown.is_empty() {
+            assert!(page.body.contains("No payments match."), "{query}");
+        }
+        html.keep(&format!("payments-{}", query.replace(['=', '&'], "-")), &page.body);
+    }
+    // Two of reference, status and customer: no index serves it, and the page says what to do.
+    let unserved = staff.get("/payments?customer=cust-ann&status=DECLINED").await;
+    assert_eq!(unserved.status, StatusCode::BAD_REQUEST, "{}", unserved.body);
+    assert!(unserved.body.contains("That combination of filters cannot be searched."), "{}", unserved.body);
+    html.keep("payments-unsupported-filter", &unserved.body);
+    let bad = staff.get("/payments?from=03%2F12%2F2026").await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("Dates are days such as"), "{}", bad.body);
+    html.keep("payments-bad-date", &bad.body);
+    html.assert_valid();
 }

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::identity::{TestKey, rsa_key, sign};
 use super::support::app::{MERCHANT, card_request};
 use super::support::bank::{free_port, log_dir};
-use super::support::dashboard::Visitor;
+use super::support::dashboard::{HtmlCheck, Visitor};
 use super::support::system::api_alone;
 
 const CLIENT_ID: &str = "dashboard-test-client";
@@ -170,12 +170,14 @@ async fn staff_sign_in_at_the_identity_provider_with_pkce_and_the_dashboard_refu
     let (mut dash, base) = dashboard("dash-oidc-dashboard", &env).await;
     dash.wait_healthy(&format!("{base}/status"), Duration::from_secs(30)).await.unwrap();
     let mut clerk = Visitor::new(&base);
+    let mut html = HtmlCheck::new("dashboard-sign-in");
 
     // A page sends the stranger to sign in; sign-in leaves for the provider with S256 PKCE.
     let sent = clerk.get("/payments").await;
     assert_eq!((sent.status, sent.location()), (StatusCode::SEE_OTHER, "/sign-in?next=%2Fpayments"));
     let page = clerk.get(sent.location()).await;
     assert!(page.body.contains("href=\"/auth/start?next=%2Fpayments\""), "{}", page.body);
+    html.keep("sign-in-at-provider", &page.body);
     let start = clerk.get("/auth/start?next=%2Fpayments").await;
     assert_eq!(start.status, StatusCode::SEE_OTHER);
     let authorize = url::Url::parse(start.location()).unwrap();
@@ -208,6 +210,7 @@ async fn staff_sign_in_at_the_identity_provider_with_pkce_and_the_dashboard_refu
     let stolen = thief.get(&callback).await;
     assert_eq!(stolen.status, StatusCode::BAD_REQUEST, "another browser's sign-in: {}", stolen.body);
     assert!(stolen.body.contains("Sign-in failed"), "{}", stolen.body);
+    html.keep("sign-in-failed", &stolen.body);
 
     // The code was spent by that attempt (codes are single-use): sign in once more, for real.
     clerk.cookies = first_sign_in;
@@ -229,6 +232,7 @@ async fn staff_sign_in_at_the_identity_provider_with_pkce_and_the_dashboard_refu
     assert_eq!(list.status, StatusCode::OK, "{}", list.body);
     assert!(list.body.contains(&id[..8]) && list.body.contains("EUR 43.21"), "the merchant's payment is listed");
     assert!(list.body.contains("clerk@shop.example"), "who is signed in");
+    html.keep("payments-signed-in-at-provider", &list.body);
     let hsts = list.headers.get("strict-transport-security").map(|v| v.to_str().unwrap().to_owned());
     assert!(hsts.is_some_and(|v| v.contains("max-age")), "HSTS outside development mode");
 
@@ -243,6 +247,8 @@ async fn staff_sign_in_at_the_identity_provider_with_pkce_and_the_dashboard_refu
     let refused = declining.get(back.location()).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.body.contains("The identity provider did not sign you in."), "{}", refused.body);
+    html.keep("sign-in-declined", &refused.body);
+    html.assert_valid();
 
     // Without a provider (and no emulator), the dashboard refuses to start, naming the setting.
     let (mut bare, _) =

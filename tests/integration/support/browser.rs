@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use payment_platform::testing::process::Child;
 use serde_json::json;
@@ -101,6 +103,72 @@ impl Browser {
         let path = self.shots.join(format!("{name}.png"));
         std::fs::write(&path, png).unwrap();
         path
+    }
+}
+
+/// The page's controls a person can use (links, buttons, fields), each marked with its index in
+/// `data-kb` so that Tab's progress can be followed; returns how many.
+const MARK_CONTROLS: &str =
+    "const all = [...document.querySelectorAll('a[href], button, input:not([type=hidden]), select, textarea')]
+    .filter(e => !e.disabled && e.getClientRects().length > 0);
+all.forEach((e, i) => e.setAttribute('data-kb', String(i)));
+return all.length;";
+
+/// Every element with text of its own whose contrast with the background it sits on is under
+/// WCAG 2 AA (4.5:1; 3:1 for large text), as "tag: text (ratio)".
+const LOW_CONTRAST: &str = "const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+const bg = e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor; const p = rgb(c);
+    if (p.length === 3 || (p.length === 4 && p[3] > 0)) return c; } return 'rgb(255, 255, 255)'; };
+const low = [];
+for (const e of document.body.querySelectorAll('*')) {
+    const own = [...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || e.getClientRects().length === 0) continue;
+    const s = getComputedStyle(e);
+    const [a, b] = [lum(s.color), lum(bg(e))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) low.push(e.tagName + ': ' + e.textContent.trim().slice(0, 40) + ' (' + ratio.toFixed(2) + ')');
+}
+return low;";
+
+impl Browser {
+    /// Presses Tab through the page from its top, as a keyboard user would, and returns the
+    /// controls it never reached (their HTML, cut short).
+    pub async fn unreached_by_tab(&self) -> Vec<String> {
+        let count = self.client.execute(MARK_CONTROLS, vec![]).await.unwrap().as_u64().unwrap();
+        let tab = Key::Tab.chars().next().unwrap();
+        let mut reached = std::collections::BTreeSet::new();
+        // A control may hold more than one stop (a date field's day, month and year; a table
+        // that scrolls is a stop of its own): press on until every control was reached, or
+        // three times as often as there are controls.
+        for _ in 0..3 * count + 10 {
+            if reached.len() as u64 == count {
+                break;
+            }
+            let press = KeyActions::new("keyboard".into())
+                .then(KeyAction::Down { value: tab })
+                .then(KeyAction::Up { value: tab });
+            self.client.perform_actions(press).await.unwrap();
+            let at =
+                self.client.execute("return document.activeElement.getAttribute('data-kb')", vec![]).await.unwrap();
+            reached.extend(at.as_str().and_then(|i| i.parse::<u64>().ok()));
+        }
+        let missed: Vec<u64> = (0..count).filter(|i| !reached.contains(i)).collect();
+        let mut html = Vec::new();
+        for i in missed {
+            let script = format!("return document.querySelector('[data-kb=\"{i}\"]').outerHTML.slice(0, 120)");
+            html.push(self.client.execute(&script, vec![]).await.unwrap().as_str().unwrap_or_default().to_owned());
+        }
+        html
+    }
+
+    /// Text on the page below WCAG 2 AA contrast, as the browser renders it.
+    pub async fn low_contrast(&self) -> Vec<String> {
+        let low = self.client.execute(LOW_CONTRAST, vec![]).await.unwrap();
+        serde_json::from_value(low).unwrap()
     }
 }
 
