@@ -99,7 +99,7 @@ pub fn median_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
 
 /// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
 pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, f64, f64)) -> Level {
-    let (a, f, warm) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
+    let (a, f, (warm, _)) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
     let (floor_calls, floor_client_cpu_us) = (f.calls, f.own_cpu_us);
     let (api_calls, api_client_cpu_us) = (a.calls, a.own_cpu_us);
     let median_ratio = median_ratio(&a.rates, &f.rates);
@@ -127,6 +127,25 @@ pub async fn pair(
     (a.stats(c), b.stats(c))
 }
 
+/// One side of `pair_with_median`: its measured slices, and the calls of its warm-up.
+pub struct Side {
+    pub stats: LevelStats,
+    pub warm: u64,
+}
+
+/// `pair`, with each side's warm-up calls (for a process's CPU, which counts them too) and the
+/// median of the first's rate over the second's, slice by slice.
+pub async fn pair_with_median(
+    first: impl AsyncFn(f64) -> Outcome<()>,
+    second: impl AsyncFn(f64) -> Outcome<()>,
+    c: usize,
+    sizes: (f64, f64, f64),
+) -> (Side, Side, Option<f64>) {
+    let (a, b, (warm_a, warm_b)) = alternate(first, second, sizes).await;
+    let median = median_ratio(&a.rates, &b.rates);
+    (Side { stats: a.stats(c), warm: warm_a }, Side { stats: b.stats(c), warm: warm_b }, median)
+}
+
 /// Runs one slice (a future does nothing until awaited), adding what it did and the bench's own
 /// CPU over it to `g`.
 async fn measured(g: &mut Gathered, slice: impl Future<Output = Outcome<()>>) {
@@ -136,16 +155,16 @@ async fn measured(g: &mut Gathered, slice: impl Future<Output = Outcome<()>>) {
 }
 
 /// Runs `a` and `b` in alternating slices after a warm-up of each; returns what each did
-/// (measured slices only) and how many calls `a` made while warming up.
+/// (measured slices only) and how many calls each made while warming up.
 async fn alternate(
     a: impl AsyncFn(f64) -> Outcome<()>,
     b: impl AsyncFn(f64) -> Outcome<()>,
     (warmup, duration, slice): (f64, f64, f64),
-) -> (Gathered, Gathered, u64) {
-    let mut warm = 0;
+) -> (Gathered, Gathered, (u64, u64)) {
+    let mut warm = (0, 0);
     if warmup > 0.0 {
-        b(warmup).await;
-        warm += a(warmup).await.successes.len() as u64;
+        warm.1 = b(warmup).await.successes.len() as u64;
+        warm.0 = a(warmup).await.successes.len() as u64;
     }
     let n = slices(duration, slice);
     let each = duration / n as f64;

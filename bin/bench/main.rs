@@ -2,12 +2,14 @@
 //!
 //! It starts (and stops, by pid) a bank simulator with added latency, an api, and the workers,
 //! each on a fresh table and queues, and measures: the API's accepted payments per second and
-//! latency against the floor (the same DynamoDB and SQS calls made directly), the pipeline from
+//! latency against the floor (the same DynamoDB and SQS calls made directly) and against a bare
+//! HTTP server making those calls (`bare`: this binary, started with `BENCH_SERVE_BARE`), the pipeline from
 //! POST to final with 1 and 2 processes of each worker, AWS requests per payment counted by the
 //! processes themselves (`aws_requests_total` at `GET /metrics`), and each process's peak memory.
 //! Prints tables, the JSON report (also written to `<out>/report.json`), and one last line:
 //! `api_vs_floor=R settle_vs_accept=R aws_requests_per_payment=N max_rss_mb=N`.
 mod args;
+mod bare;
 mod compare;
 mod cpu;
 mod drive;
@@ -35,6 +37,9 @@ pub use error::BenchError;
 use clap::Parser;
 
 fn main() -> Result<(), BenchError> {
+    if bare::asked() {
+        return bare::serve();
+    }
     let args = BenchArgs::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

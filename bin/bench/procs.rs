@@ -18,6 +18,8 @@ pub enum Role {
     BankSimulator,
     /// The AWS emulator (`EMULATOR_PID`): not started by the bench, only measured.
     Emulator,
+    /// The bench itself as a bare HTTP service making the floor's calls (`bare`).
+    BareHttp,
 }
 
 impl Role {
@@ -29,21 +31,22 @@ impl Role {
             Self::WebhookWorker => "webhook-worker",
             Self::BankSimulator => "bank-simulator",
             Self::Emulator => "emulator",
+            Self::BareHttp => "bench",
         }
     }
 
     /// The variable that sets the port `/status` and `/metrics` answer on.
     fn port_var(self) -> &'static str {
         match self {
-            Self::Api => "HTTP_PORT",
+            Self::Api | Self::BareHttp => "HTTP_PORT",
             Self::PaymentWorker | Self::RefundWorker | Self::WebhookWorker => "WORKER_HTTP_PORT",
             Self::BankSimulator | Self::Emulator => "BANK_PORT",
         }
     }
 
-    /// Whether it talks to AWS (and so exposes `aws_requests_total`).
+    /// Whether it counts its AWS requests (`aws_requests_total` at `GET /metrics`).
     pub fn uses_aws(self) -> bool {
-        !matches!(self, Self::BankSimulator | Self::Emulator)
+        !matches!(self, Self::BankSimulator | Self::Emulator | Self::BareHttp)
     }
 }
 

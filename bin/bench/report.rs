@@ -150,6 +150,11 @@ pub struct Headline {
     pub open_loop_p99_ms: Option<f64>,
     /// The emulator's CPU per AWS call in the last pipeline run, µs (`EMULATOR_PID` unset: n/a).
     pub emulator_cpu_us_per_call: Option<f64>,
+    /// The API's CPU per payment over the bare HTTP server's (`bare`): the API's own work, µs.
+    pub api_cpu_us_over_bare: Option<f64>,
+    /// The bare HTTP server's CPU per payment over the floor's client: the price of serving
+    /// HTTP at all, which no cut in the API removes, µs.
+    pub bare_cpu_us_over_floor: Option<f64>,
     pub targets: Vec<Target>,
 }
 
@@ -188,6 +193,8 @@ pub struct Report {
     pub open_loop: Option<super::phases::OpenLoop>,
     /// This build against another (`BENCH_COMPARE_BIN_DIR`), in the same run.
     pub compare: Option<super::compare::Comparison>,
+    /// The API against a bare HTTP service making the same calls (`bare`), at every level.
+    pub bare_http: Option<super::bare::BareHttp>,
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,
@@ -250,10 +257,11 @@ pub fn headline(
         last.filter(|p| p.accept_per_sec > 0.0).map(|p| round(p.settled_per_sec / p.accept_per_sec, 3));
     let (pipeline, refund) = lifecycle;
     let workers = [Role::PaymentWorker, Role::RefundWorker];
-    // This build's processes: not the bank (a test double), nor another build's (compared).
+    // This build's processes: not the bank (a test double), nor another build's (compared), nor
+    // the bench's own bare server.
     let max_rss_mb = memory
         .iter()
-        .filter(|m| m.role != Role::BankSimulator && !m.name.ends_with("-other"))
+        .filter(|m| !matches!(m.role, Role::BankSimulator | Role::BareHttp) && !m.name.ends_with("-other"))
         .filter_map(|m| m.peak_rss_mb)
         .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
         .map(|v| v.ceil() as u64);
@@ -321,7 +329,23 @@ pub fn headline(
             .iter()
             .rfind(|p| p.phase.starts_with("pipeline"))
             .and_then(|p| p.emulator_us_per_call),
+        api_cpu_us_over_bare: None,
+        bare_cpu_us_over_floor: None,
         targets,
+    }
+}
+
+impl Headline {
+    /// With the API against the bare HTTP server (`bare`), and the target that measures the
+    /// API's own work: at most 100 µs of CPU per payment over an HTTP service making its calls.
+    pub fn with_bare(mut self, bare: Option<&super::bare::BareHttp>) -> Self {
+        self.api_cpu_us_over_bare = bare.and_then(super::bare::BareHttp::api_over_bare_us);
+        self.bare_cpu_us_over_floor = bare
+            .and_then(|b| b.bare_cpu_us_per_payment)
+            .zip(self.floor_cpu_us_per_payment)
+            .map(|(b, f)| round(b - f, 0));
+        self.targets.push(target("api_cpu_us_over_bare", self.api_cpu_us_over_bare, "<= 100", |v| v <= 100.0));
+        self
     }
 }
 
@@ -342,7 +366,7 @@ impl Headline {
              webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
              worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
-             api_vs_floor_median_min={}",
+             api_vs_floor_median_min={} api_cpu_us_over_bare={} bare_cpu_us_over_floor={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -364,6 +388,8 @@ impl Headline {
             fixed(self.webhook_post_floor_ratio, 2),
             fixed(self.api_cpu_bound_ratio, 2),
             fixed(self.api_vs_floor_median_min, 2),
+            fixed(self.api_cpu_us_over_bare, 0),
+            fixed(self.bare_cpu_us_over_floor, 0),
         )
     }
 }
@@ -412,6 +438,8 @@ mod tests {
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,
             emulator_cpu_us_per_call: Some(610.4),
+            api_cpu_us_over_bare: Some(151.4),
+            bare_cpu_us_over_floor: None,
             targets: vec![],
         };
         assert_eq!(
@@ -422,7 +450,7 @@ mod tests {
              webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
              worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88 \
-             api_vs_floor_median_min=0.90"
+             api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a"
         );
     }
 

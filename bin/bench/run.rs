@@ -52,6 +52,7 @@ struct Measured {
     webhooks: Option<webhook_run::WebhookRun>,
     open_loop: Option<phases::OpenLoop>,
     compare: Option<super::compare::Comparison>,
+    bare_http: Option<super::bare::BareHttp>,
     aws: Vec<AwsPhase>,
 }
 
@@ -96,7 +97,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             client: &m.client_cpu,
         },
         report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
-    );
+    )
+    .with_bare(m.bare_http.as_ref());
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
     if floor_matches_api == Some(false) {
@@ -133,6 +135,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         webhooks: m.webhooks.as_ref().map(|w| w.stats.clone()),
         open_loop: m.open_loop,
         compare: m.compare,
+        bare_http: m.bare_http,
         aws_requests: aws,
         cpu: m.cpu,
         memory: sys.memory.clone(),
@@ -154,7 +157,7 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
     Ok(())
 }
 
-async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
+pub(super) async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
     let clients = payment_platform::aws::clients(stack).await;
     let url = payment_platform::sqs::queue_url(&clients.sqs, &stack.payments_queue)
         .await
@@ -232,6 +235,9 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         let without = async |secs| levels::floor_slice(&bare, c, secs).await;
         event_cost.push(levels::pair(with, without, c, sizes).await);
     }
+    // The API against a bare HTTP service making the same calls: the API's own work.
+    let sizes = (args.warmup_secs, args.duration_secs, args.slice_secs);
+    let bare_http = super::bare::measure(sys, &stack, (&api, "api-levels"), &args.concurrency, sizes).await?;
     sys.stop_all(Some(&stack)).await;
 
     // Pipeline runs and the refund run: api + workers on a second table and queues.
@@ -370,6 +376,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         webhooks,
         open_loop,
         compare,
+        bare_http: Some(bare_http),
         aws,
         cpu,
         floor_cpu_us_per_payment,

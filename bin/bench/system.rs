@@ -158,6 +158,10 @@ impl System {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
+        let mut env = env;
+        if role == Role::BareHttp {
+            env.push((super::bare::MODE_VAR.to_owned(), "1".to_owned()));
+        }
         let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
         p.wait_healthy(Duration::from_secs(60)).await?;
         let url = p.url();
@@ -220,7 +224,7 @@ impl System {
         self.procs = keep;
         stopping.sort_by_key(|(p, _)| match p.role {
             Role::PaymentWorker | Role::RefundWorker | Role::WebhookWorker => 0,
-            Role::Api => 1,
+            Role::Api | Role::BareHttp => 1,
             Role::BankSimulator | Role::Emulator => 2,
         });
         self.memory.extend(stopping.iter().map(|(p, _)| memory_row(p)));

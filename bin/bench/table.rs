@@ -101,6 +101,9 @@ pub fn render(r: &Report) -> String {
         }
     }
     event_cost(&mut out, r);
+    if let Some(bare) = &r.bare_http {
+        super::bare::render(&mut out, bare, &r.headline);
+    }
     cpu(&mut out, r);
     open_loop(&mut out, r);
     compare(&mut out, r);
