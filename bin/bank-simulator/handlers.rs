@@ -31,9 +31,14 @@ pub struct AppState {
     faults: Mutex<Faults>,
     /// Salt for request fingerprints (kept in the books), so they cannot be looked up in a table.
     salt: [u8; 16],
-    /// Requests applied whose answer is held back by a hang: what a crash now would leave
-    /// applied and unanswered (`GET /status`, for the tests that kill the bank at that moment).
+    /// Requests applied whose answer is held back by a hang right now, for a client still
+    /// waiting: what a crash now would leave applied and unanswered (`GET /status`, for the tests
+    /// that kill the bank at that moment).
     hanging_applied: AtomicU64,
+    /// Every request applied whose answer was held back, since start: it stays counted when its
+    /// client hangs up first (a worker's timeout shorter than the hang), for the tests that wait
+    /// for such a request whatever became of its client.
+    held_back: AtomicU64,
     /// Turns true when the server starts shutting down; cuts latency and hangs short.
     shutdown: watch::Receiver<bool>,
 }
@@ -48,6 +53,7 @@ impl AppState {
             faults: Mutex::new(faults),
             salt,
             hanging_applied: AtomicU64::new(0),
+            held_back: AtomicU64::new(0),
             shutdown,
         }
     }
@@ -90,7 +96,8 @@ impl AppState {
 pub async fn status(State(app): State<Shared>) -> Result<Json<serde_json::Value>, SimError> {
     let in_flight = app.books(|l| l.in_flight()).await?;
     let hanging_applied = app.hanging_applied.load(Ordering::Relaxed);
-    Ok(Json(json!({ "Status": "OK", "InFlight": in_flight, "HangingApplied": hanging_applied })))
+    let held_back = app.held_back.load(Ordering::Relaxed);
+    Ok(Json(json!({ "Status": "OK", "InFlight": in_flight, "HangingApplied": hanging_applied, "HeldBack": held_back })))
 }
 
 pub async fn post_charge(
@@ -184,6 +191,7 @@ where
     if hang {
         // The answer comes `hang_ms` after the request, whenever it was applied.
         // Counted while held, and no longer once the client hangs up (the guard's drop).
+        app.held_back.fetch_add(1, Ordering::Relaxed);
         let _counted = Counted::up(&app.hanging_applied);
         app.delay(faults.hang().saturating_sub(received.elapsed())).await?;
     }

@@ -82,4 +82,5 @@ async fn a_client_that_hangs_up_during_a_hang_is_no_longer_counted_as_hanging() 
     request.abort();
     assert!(request.await.unwrap_err().is_cancelled());
     assert_eq!(app.hanging_applied.load(Ordering::Relaxed), 0, "a request nobody waits for is still counted");
+    assert_eq!(app.held_back.load(Ordering::Relaxed), 1, "but it was held back once, and stays in the total");
 }

@@ -50,11 +50,13 @@ async fn a_charge_applied_before_the_bank_is_killed_is_found_by_inquiry_after_it
     let mut sys = System::start("bank-killed-mid-charge", &bank, &workers).await;
     let id = sys.app.create_ok(&card_request("4242424242424242", 900)).await;
 
-    // Applied, its answer held back: the moment to die.
+    // Applied, its answer held back: the moment to die. The worker hangs up after its 300 ms
+    // timeout, so the bank counts the request in its total of answers held back (`HeldBack`),
+    // not among those held for a client still waiting.
     let charge_id = eventually(Duration::from_secs(30), "the charge applied with its answer held back", || async {
         let ledger = sys.bank.ledger().await;
         let line = lines(&ledger, &id).first().map(|l| l["ChargeID"].as_str().unwrap().to_owned())?;
-        (sys.bank.status().await["HangingApplied"] == 1).then_some(line)
+        (sys.bank.status().await["HeldBack"] == 1).then_some(line)
     })
     .await;
     assert_eq!(sys.app.get_json(&id).await["Status"], "PROCESSING", "the worker has no answer");

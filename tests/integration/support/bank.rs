@@ -102,8 +102,9 @@ impl BankSim {
         self.child = Self::spawn(&self.url, &self.log_path, &vars).await;
     }
 
-    /// `GET /status`: `InFlight` (keys claimed, not applied) and `HangingApplied` (applied,
-    /// answer held back by a hang).
+    /// `GET /status`: `InFlight` (keys claimed, not applied), `HangingApplied` (applied, answer
+    /// held back by a hang for a client still waiting) and `HeldBack` (every such request since
+    /// start, its client gone or not).
     pub async fn status(&self) -> Value {
         let response = self.client.get(format!("{}/status", self.url)).send().await.expect("GET /status");
         assert_eq!(response.status(), 200, "GET /status");
