@@ -32,7 +32,7 @@ pub const MODE_VAR: &str = "BENCH_SERVE_BARE";
 
 /// Whether this process was started as the bare server.
 pub fn asked() -> bool {
-    std::env::var_os(MODE_VAR).is_some()
+    std::env::var(MODE_VAR).is_ok_and(|v| v == "1")
 }
 
 #[derive(Parser)]
@@ -107,7 +107,11 @@ pub async fn measure(
     levels: &[usize],
     sizes: (f64, f64, f64),
 ) -> Result<BareHttp, BenchError> {
-    let bare = Arc::new(Api::connect(sys.http.clone(), sys.start(Role::BareHttp, "bare-http", stack).await?).await?);
+    // This very binary, wherever `BENCH_BIN_DIR` points for the services.
+    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
+    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
+    let url = sys.start_from(dir, Role::BareHttp, "bare-http", stack).await?;
+    let bare = Arc::new(Api::connect(sys.http.clone(), url).await?);
     let (mut rows, mut api_ok, mut bare_ok, mut api_cpu, mut bare_cpu) = (Vec::new(), 0, 0, Some(0), Some(0));
     for &c in levels {
         eprintln!("bench: api and the bare HTTP server at concurrency {c}");
