@@ -248,23 +248,31 @@ async fn the_payments_list_filters_by_status_customer_and_dates() {
     let mut bob = card_request("4000000000000002", 2222);
     bob["CustomerID"] = "cust-bob".into();
     let (paid, declined) = (sys.app.create_ok(&ann).await, sys.app.create_ok(&bob).await);
-    assert_eq!(sys.settled(&paid, WITHIN).await["Status"], "SUCCEEDED");
-    assert_eq!(sys.settled(&declined, WITHIN).await["Status"], "DECLINED");
+    let (paid_json, declined_json) = (sys.settled(&paid, WITHIN).await, sys.settled(&declined, WITHIN).await);
+    assert_eq!((paid_json["Status"].as_str(), declined_json["Status"].as_str()), (Some("SUCCEEDED"), Some("DECLINED")));
 
-    let today = time::OffsetDateTime::now_utc().date();
+    // The days of creation, from the payments themselves (the two may straddle midnight, UTC).
+    let day_of = |p: &serde_json::Value| {
+        let ms = i128::from(p["Timestamp"].as_u64().expect("Timestamp"));
+        time::OffsetDateTime::from_unix_timestamp_nanos(ms * 1_000_000).unwrap().date()
+    };
     let day = |d: time::Date| format!("{}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day());
-    let (yesterday, tomorrow) = (day(today.previous_day().unwrap()), day(today.next_day().unwrap()));
-    let today = day(today);
+    let (first, last) = (day_of(&paid_json), day_of(&declined_json));
+    let on = |d: time::Date| {
+        [(&paid, first), (&declined, last)].into_iter().filter(|(_, at)| *at == d).map(|(id, _)| id.as_str()).collect()
+    };
+    let (before, after) = (first.previous_day().unwrap(), last.next_day().unwrap());
     let both = [paid.as_str(), declined.as_str()];
     for (query, shown) in [
         ("status=SUCCEEDED".to_owned(), vec![paid.as_str()]),
         ("status=DECLINED".to_owned(), vec![declined.as_str()]),
         ("status=CANCELED".to_owned(), vec![]),
         ("customer=cust-bob".to_owned(), vec![declined.as_str()]),
-        (format!("from={today}&to={today}"), both.to_vec()),
-        (format!("from={yesterday}&to={yesterday}"), vec![]),
-        (format!("from={tomorrow}"), vec![]),
-        (format!("to={today}&customer=cust-ann"), vec![paid.as_str()]),
+        (format!("from={}&to={}", day(first), day(first)), on(first)),
+        (format!("from={}&to={}", day(first), day(last)), both.to_vec()),
+        (format!("from={0}&to={0}", day(before)), vec![]),
+        (format!("from={}", day(after)), vec![]),
+        (format!("to={}&customer=cust-ann", day(first)), vec![paid.as_str()]),
     ] {
         // The list reads indexes, which follow a change within a moment (GET /payments).
         let listing = |page: &dashboard::Page| both.map(|id| page.body.contains(&format!("href=\"/payments/{id}\"")));

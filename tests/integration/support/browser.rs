@@ -115,7 +115,9 @@ all.forEach((e, i) => e.setAttribute('data-kb', String(i)));
 return all.length;";
 
 /// Every element with text of its own whose contrast with the background it sits on is under
-/// WCAG 2 AA (4.5:1; 3:1 for large text), as "tag: text (ratio)".
+/// WCAG 2 AA (4.5:1; 3:1 for large text), as "tag: text (ratio)". Colours are taken as solid
+/// (alpha, opacity and background images are not blended: the dashboard's CSS has none), and
+/// what is inside a form field (typed values, placeholders) is not text of an element.
 const LOW_CONTRAST: &str = "const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
 const lum = c => { const v = rgb(c).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; });
     return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
