@@ -54,28 +54,37 @@ impl Services {
             failing_since_ms: None,
             revision: 0,
         };
-        match self.store.endpoints.create_endpoint(&endpoint).await {
-            Ok(()) => {}
+        let written = match self.store.endpoints.create_endpoint(&endpoint).await {
+            Ok(()) => Ok(()),
             Err(StoreError::Conflict(ConflictKind::WrongState)) => {
                 return Err(AppError::TooManyEndpoints(MAX_ENDPOINTS));
             }
-            Err(e) => return Err(AppError::after_write_of(e)),
-        }
-        // This process sends the merchant's events to the webhooks from now on (`app::notify`):
-        // those its endpoints, the new one among them, want; all of them if they cannot be read.
-        let wanted = match self.store.endpoints.endpoints(merchant).await {
-            Ok(all) if all.iter().any(|e| e.id == endpoint.id) => Wanted::of(&all),
-            _ => Wanted::ALL,
+            // The write may have landed, its answer lost: the catch-up below is still owed to it.
+            Err(e) => match AppError::after_write_of(e) {
+                AppError::OutcomeUnknown => Err(AppError::OutcomeUnknown),
+                other => return Err(other),
+            },
         };
-        self.presence.set(merchant, wanted, now);
+        if written.is_ok() {
+            // This process sends the merchant's events to the webhooks from now on
+            // (`app::notify`): those its endpoints, the new one among them, want; all of them if
+            // they cannot be read.
+            let wanted = match self.store.endpoints.endpoints(merchant).await {
+                Ok(all) if all.iter().any(|e| e.id == endpoint.id) => Wanted::of(&all),
+                _ => Wanted::ALL,
+            };
+            self.presence.set(merchant, wanted, now);
+        }
         // Other processes learn of it within `DISCOVERY_MS`: the events of its first seconds that
         // they did not plan for it are given to it once they all know it (`Deliverer::catch_up`).
+        // Sent whether or not the write was confirmed: for an endpoint that never landed, the
+        // catch-up finds nothing and ends.
         let catch_up = Job::CatchUp { merchant: merchant.clone(), endpoint: id };
-        if let Err(e) = self.queue.enqueue_after(&catch_up, CATCH_UP_DELAY_SECS).await {
+        if let Err(e) = super::carry::enqueue(|| self.queue.enqueue_after(&catch_up, CATCH_UP_DELAY_SECS)).await {
             tracing::warn!(endpoint = %id, error = %e,
                 "could not enqueue the new endpoint's catch-up: it gets the events recorded from 5 s after its creation on");
         }
-        Ok((endpoint, secret))
+        written.map(|()| (endpoint, secret))
     }
 
     pub async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<Endpoint>, AppError> {
@@ -94,7 +103,8 @@ impl Services {
         }
     }
 
-    /// A new secret (shown once); the previous one signs beside it for 24 hours.
+    /// A new secret (shown once); the previous one signs beside it for 24 hours
+    /// (`Endpoint::rotate`, which also keeps any still in their overlap).
     pub async fn rotate_secret(&self, merchant: &MerchantId, id: EndpointId) -> Result<(Endpoint, String), AppError> {
         let secret = new_secret();
         let sealed =

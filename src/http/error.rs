@@ -130,10 +130,13 @@ impl ApiError {
 }
 
 /// What a client is told when a write may have taken effect: never "retry" alone, since a blind
-/// retry of a request without `Idempotency-Key` could create a second payment or refund.
+/// retry of a request without `Idempotency-Key` could create a second payment, refund or webhook
+/// endpoint. One text for every route: a payment write with a key is safe to repeat with it; the
+/// webhook endpoints' routes take no key.
 pub const OUTCOME_UNKNOWN: &str = "the request may or may not have taken effect (the database did not confirm \
-    in time); do not retry it blindly: repeat it with the same Idempotency-Key, which is safe, or look for what it \
-    would have made (the payment, refund or webhook endpoint) before sending it again";
+    in time); if it did, it is carried through. Do not retry it blindly: a payment, refund, capture or cancel sent \
+    with an Idempotency-Key is safe to repeat with the same key; otherwise look for what it would have made (the \
+    payment, refund or webhook endpoint) before sending it again";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -240,7 +243,8 @@ pub mod doc {
         payment (`GET /payments`) before sending it again.";
     pub const ENDPOINT_OUTCOME_UNKNOWN: &str = "`outcome_unknown`: the database did not confirm the write in time, \
         so the endpoint may or may not have been created (or its secret rotated); if it was, the change is carried \
-        through. Never sent with `Retry-After`: list the endpoints (`GET /webhook-endpoints`) before sending it \
-        again. The secret of a change whose answer was lost is never shown: rotate it again, or delete the \
-        endpoint.";
+        through, and may appear after this answer. Never sent with `Retry-After`, and these routes take no \
+        `Idempotency-Key`: list the endpoints (`GET /webhook-endpoints`) before creating one again, and delete an \
+        endpoint whose secret you never saw. A rotation whose answer was lost can be sent again: the secret your \
+        receivers have keeps signing for its 24 hours either way.";
 }

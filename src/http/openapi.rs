@@ -62,13 +62,15 @@ answers 202 at once; workers charge the bank and settle it. Poll `GET /payments/
 served to operators on the admin port (`ADMIN_PORT`).\n\n\
 **Rate limits**: per merchant and API replica, for reads and for writes; over them, 429 `rate_limited` \
 with `Retry-After` and the `RateLimit-Policy` / `RateLimit` headers.\n\n\
-**Idempotency**: `POST /payments` and `PATCH /payments/{id}/refund` honour an `Idempotency-Key` header. \
-Send one with every write: it is what makes a retry safe.\n\n\
+**Idempotency**: `POST /payments`, `PATCH /payments/{id}/refund` and a payment's capture and cancel honour \
+an `Idempotency-Key` header. Send one with every write: it is what makes a retry safe.\n\n\
 **Ambiguous answers**: a write the database did not confirm in time answers 504 `outcome_unknown`, never \
-a bare \"retry\": the payment or refund may exist, and if it does it is carried through. Repeat the request with \
-the same `Idempotency-Key` (a replay returns the first answer, or creates it once); without a key, look for \
-the payment (`GET /payments`) before sending it again. 503 (`service_unavailable`, `timeout`, with \
-`Retry-After`) is only answered when nothing was written, so it is safe to retry.\n\n\
+a bare \"retry\": the payment, refund or webhook endpoint may exist, and if it does it is carried through. \
+Repeat the request with the same `Idempotency-Key` (a replay returns the first answer, or creates it once); \
+without a key, look for what it would have made (`GET /payments`, `GET /webhook-endpoints`) before sending it \
+again. 503 (`service_unavailable`, `timeout`, with `Retry-After`) means nothing was written, or that the \
+request is one that may be repeated (deleting a webhook endpoint, redelivering an event), so it is safe to \
+retry.\n\n\
 **Errors** all have one envelope, `{\"Error\": {\"Code\", \"Message\", \"Fields\"?}}`, with a stable `Code`; \
 each response below lists the codes it carries. Besides those, an unknown path answers 404 \
 `route_not_found`, a method a path does not document answers 405 `method_not_allowed`, and headers over \

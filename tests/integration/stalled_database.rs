@@ -99,8 +99,10 @@ async fn an_endpoint_the_stalled_database_did_not_confirm_is_carried_through_wit
     assert_eq!(answer["Error"]["Code"], "outcome_unknown");
     assert!(retry_after.is_none(), "a retry would make a second endpoint, with a secret nobody saw");
 
-    // The endpoint was written, and its catch-up job queued after it (delayed by
-    // `CATCH_UP_DELAY_SECS`): the events of its first seconds are still planned for it.
+    // The emulator froze at the create's first call (the endpoint count): the carried create
+    // went on after the timeout, wrote the endpoint, and queued its catch-up job (delayed by
+    // `CATCH_UP_DELAY_SECS`). A write that lands unconfirmed, between the two, is the unit test
+    // `an_endpoint_whose_write_was_not_confirmed_still_gets_its_catch_up`.
     eventually(Duration::from_secs(30), "the endpoint written", || async {
         let listed: Value = app.get_path("/webhook-endpoints").await.json().await.ok()?;
         let urls: Vec<&str> = listed["WebhookEndpoints"].as_array()?.iter().filter_map(|e| e["Url"].as_str()).collect();

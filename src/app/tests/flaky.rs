@@ -10,7 +10,8 @@ use crate::domain::idempotency::IdempotencyClaim;
 use crate::domain::ids::{MerchantId, PaymentId, RefundId};
 use crate::domain::inquiry::Attempts;
 use crate::domain::payment::PaymentView;
-use crate::domain::ports::{PaymentPage, Payments, StoreError, Stores};
+use crate::domain::ports::{PaymentPage, Payments, StoreError, Stores, WebhookEndpoints};
+use crate::domain::webhooks::{Endpoint, EndpointId};
 use crate::testing::{MemoryStore, World};
 
 #[derive(Clone, Copy)]
@@ -33,6 +34,13 @@ impl Flaky {
         let flaky = Arc::new(Flaky { inner: Arc::clone(&world.store), fault, left: AtomicU32::new(times) });
         let all = Stores::all(Arc::clone(&world.store));
         world.services.store = Stores { payments: flaky, ..all };
+    }
+
+    /// The same for the webhook endpoints' creates.
+    pub fn install_endpoints(world: &mut World, fault: Fault, times: u32) {
+        let flaky = Arc::new(Flaky { inner: Arc::clone(&world.store), fault, left: AtomicU32::new(times) });
+        let all = Stores::all(Arc::clone(&world.store));
+        world.services.store = Stores { endpoints: flaky, ..all };
     }
 
     /// Whether this call fails, and if so whether it first applies the write.
@@ -68,5 +76,25 @@ impl Payments for Flaky {
         cursor: Option<&str>,
     ) -> Result<PaymentPage, StoreError> {
         self.inner.list_payments(m, filter, limit, cursor).await
+    }
+}
+
+#[async_trait]
+impl WebhookEndpoints for Flaky {
+    async fn create_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        match self.trip() {
+            Some(Fault::AppliedButLost) => self.inner.create_endpoint(endpoint).await.and(Err(lost())),
+            Some(Fault::NotApplied) => Err(lost()),
+            None => self.inner.create_endpoint(endpoint).await,
+        }
+    }
+    async fn update_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        self.inner.update_endpoint(endpoint).await
+    }
+    async fn endpoints(&self, merchant: &MerchantId) -> Result<Vec<Endpoint>, StoreError> {
+        self.inner.endpoints(merchant).await
+    }
+    async fn delete_endpoint(&self, merchant: &MerchantId, id: EndpointId) -> Result<bool, StoreError> {
+        self.inner.delete_endpoint(merchant, id).await
     }
 }

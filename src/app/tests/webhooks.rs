@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use super::flaky::{Fault, Flaky};
 use super::*;
 use crate::app::AppError;
 use crate::app::Step;
@@ -647,5 +648,32 @@ impl WebhookSender for Gate {
         self.entered.add_permits(1);
         self.release.acquire().await.unwrap().forget();
         status(200)
+    }
+}
+
+/// A create whose write landed but was not confirmed (a stalled table) answers that the outcome
+/// is unknown, and still queues the endpoint's catch-up: the events of its first seconds are
+/// owed to it all the same. One that never landed queues it too; the catch-up finds nothing.
+#[tokio::test]
+async fn an_endpoint_whose_write_was_not_confirmed_still_gets_its_catch_up() {
+    for fault in [Fault::AppliedButLost, Fault::NotApplied] {
+        let mut w = World::new();
+        Flaky::install_endpoints(&mut w, fault, 1);
+        let receiver = Arc::new(Receiver::default());
+        let hooks = hooks(&w, &receiver);
+        let url = WebhookUrl::parse("https://shop.example.com/", false).unwrap();
+        let new = NewEndpoint { url, event_types: vec![], description: None };
+        let answer = w.services.create_endpoint(&merchant(), new).await;
+        assert!(matches!(answer, Err(AppError::OutcomeUnknown)), "{answer:?}");
+        let stored: Vec<_> = w.services.endpoints(&merchant()).await.unwrap().into_iter().map(|e| e.id).collect();
+        let catch_ups = w.queue.catch_ups();
+        assert_eq!(catch_ups.len(), 1, "{catch_ups:?}");
+        let Job::CatchUp { endpoint, .. } = &catch_ups[0].0 else { panic!("{catch_ups:?}") };
+        match fault {
+            Fault::AppliedButLost => assert_eq!(stored, [*endpoint], "the catch-up names the endpoint that landed"),
+            Fault::NotApplied => assert!(stored.is_empty(), "{stored:?}"),
+        }
+        w.clock.advance(u64::from(CATCH_UP_DELAY_SECS) * 1000);
+        run_catch_ups(&hooks, &catch_ups).await;
     }
 }

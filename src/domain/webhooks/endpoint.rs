@@ -9,6 +9,9 @@ use crate::domain::ids::MerchantId;
 
 /// How long a rotated-out secret keeps signing beside the new one.
 pub const ROTATION_OVERLAP_MS: u64 = 24 * 3_600_000;
+
+/// The most secrets that sign at once: the current one and two still in their overlap.
+pub const MAX_SIGNING_SECRETS: usize = 3;
 /// Endpoints one merchant may have: every event is offered to each of them.
 pub const MAX_ENDPOINTS: usize = 16;
 /// Longest `Description` kept.
@@ -140,14 +143,17 @@ impl Endpoint {
         self.secrets.iter().filter(move |s| s.expires_ms.is_none_or(|e| e > now_ms))
     }
 
-    /// A new current secret; the current one keeps signing for `ROTATION_OVERLAP_MS`. At most
-    /// two sign: an older one still in its overlap stops at once, as do expired ones.
+    /// A new current secret; the current one keeps signing for `ROTATION_OVERLAP_MS`, and those
+    /// already in their overlap keep theirs, so a rotation sent again after its answer was lost
+    /// never cuts off the secret the receivers have. At most `MAX_SIGNING_SECRETS` sign: past
+    /// that the oldest stops at once; expired ones are dropped.
     pub fn rotate(&mut self, sealed: String, now_ms: u64) {
-        self.secrets.retain(|s| s.expires_ms.is_none());
-        for s in &mut self.secrets {
+        self.secrets.retain(|s| s.expires_ms.is_none_or(|end| end > now_ms));
+        for s in self.secrets.iter_mut().filter(|s| s.expires_ms.is_none()) {
             s.expires_ms = Some(now_ms + ROTATION_OVERLAP_MS);
         }
         self.secrets.insert(0, SecretEntry { sealed, created_ms: now_ms, expires_ms: None });
+        self.secrets.truncate(MAX_SIGNING_SECRETS);
     }
 
     /// What a delivery's outcome does to the endpoint; `true` when it changed.

@@ -115,9 +115,16 @@ fn a_rotated_secret_signs_beside_the_new_one_for_a_day() {
     assert_eq!(at(1_000 + ROTATION_OVERLAP_MS), ["s2"]);
     e.rotate("s3".into(), 2_000 + ROTATION_OVERLAP_MS);
     assert_eq!(e.secrets.len(), 2, "an expired secret is dropped at the next rotation");
+    // Rotated again within the day (a retry after a lost answer): the secret the receivers had
+    // keeps its own overlap, it is not cut off.
     e.rotate("s4".into(), 3_000 + ROTATION_OVERLAP_MS);
-    let signing: Vec<_> = e.signing_secrets(3_000 + ROTATION_OVERLAP_MS).map(|s| s.sealed.clone()).collect();
-    assert_eq!(signing, ["s4", "s3"], "two rotations in a day: the oldest stops signing");
+    let signing = |e: &Endpoint, ms| e.signing_secrets(ms).map(|s| s.sealed.clone()).collect::<Vec<_>>();
+    assert_eq!(signing(&e, 3_000 + ROTATION_OVERLAP_MS), ["s4", "s3", "s2"]);
+    assert_eq!(signing(&e, 2_000 + 2 * ROTATION_OVERLAP_MS), ["s4", "s3"], "s2 ends a day after its rotation");
+    // A third rotation within the day: three sign at most, the oldest stops.
+    e.rotate("s5".into(), 4_000 + ROTATION_OVERLAP_MS);
+    assert_eq!(signing(&e, 4_000 + ROTATION_OVERLAP_MS), ["s5", "s4", "s3"]);
+    assert_eq!(e.secrets.len(), MAX_SIGNING_SECRETS);
 }
 
 #[test]
