@@ -147,7 +147,7 @@ pub async fn measure(
 /// The API against the bare server: rates per level, then CPU per payment of the floor's
 /// client, the bare server and the API, and the two differences.
 pub fn render(out: &mut String, bare: &BareHttp, headline: &super::report::Headline) {
-    let f = |v: Option<f64>, places: usize| v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"));
+    use super::table::f;
     let _ = writeln!(out, "\n== API against a bare HTTP server making the same calls (alternating slices) ==");
     let _ = writeln!(out, "{:>5} | {:>8} {:>8} | {:>9} {:>9}", "conc", "api/s", "bare/s", "api/bare", "median");
     for l in &bare.levels {

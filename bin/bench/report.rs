@@ -7,6 +7,8 @@ use super::procs::Role;
 use super::requests::AwsPhase;
 use super::stats::{LevelStats, round};
 use super::system::MemoryRow;
+// A figure with `places` decimals, or `n/a`: the tables' own rule.
+use super::table::f as fixed;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Settings {
@@ -347,10 +349,6 @@ impl Headline {
         self.targets.push(target("api_cpu_us_over_bare", self.api_cpu_us_over_bare, "<= 100", |v| v <= 100.0));
         self
     }
-}
-
-fn fixed(v: Option<f64>, places: usize) -> String {
-    v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
 }
 
 impl Headline {

@@ -5,7 +5,7 @@ use super::phases::FlowStats;
 use super::procs::Role;
 use super::report::Report;
 
-fn f(v: Option<f64>, places: usize) -> String {
+pub(super) fn f(v: Option<f64>, places: usize) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
 }
 
