@@ -174,8 +174,8 @@ pub async fn delete(
     }
 }
 
-/// Adding an endpoint and rotating a secret are not idempotent at the API: after an unknown
-/// outcome the list, not a second try, tells whether it was done.
+/// Adding an endpoint is not idempotent at the API (it takes no key): after an unknown outcome
+/// the list, not a second try, tells whether it was done.
 fn unrepeatable(e: &crate::dashboard::api::ApiFailure) -> String {
     if e.outcome_unknown() {
         "The payments service did not confirm the change, which may have been made. Look at the list below \
