@@ -78,6 +78,9 @@ pub struct Level {
     pub accepted: u64,
     pub floor_calls: u64,
     pub floor_client_cpu_us: u64,
+    /// The AWS requests the floor made per payment, warm-up included (its charge jobs share
+    /// `SendMessageBatch` calls when many go at once).
+    pub floor_requests_per_payment: Option<f64>,
     pub api_calls: u64,
     pub api_client_cpu_us: u64,
     /// The median over the rounds of the API's rate in a slice over the floor's in the slice
@@ -99,7 +102,17 @@ pub fn median_ratio(a: &[f64], b: &[f64]) -> Option<f64> {
 
 /// `warmup` seconds of each unmeasured, then `duration` seconds of each measured, in slices.
 pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, f64, f64)) -> Level {
-    let (a, f, (warm, _)) = alternate(|secs| api_slice(api, c, secs), |secs| floor_slice(floor, c, secs), sizes).await;
+    let requests = std::sync::atomic::AtomicU64::new(0);
+    let counted = async |secs| {
+        let before = floor.requests();
+        let out = floor_slice(floor, c, secs).await;
+        requests.fetch_add(floor.requests() - before, std::sync::atomic::Ordering::Relaxed);
+        out
+    };
+    let (a, f, (warm, floor_warm)) = alternate(|secs| api_slice(api, c, secs), counted, sizes).await;
+    let floor_payments = f.calls + floor_warm;
+    let floor_requests_per_payment =
+        (floor_payments > 0).then(|| super::stats::round(requests.into_inner() as f64 / floor_payments as f64, 3));
     let (floor_calls, floor_client_cpu_us) = (f.calls, f.own_cpu_us);
     let (api_calls, api_client_cpu_us) = (a.calls, a.own_cpu_us);
     let median_ratio = median_ratio(&a.rates, &f.rates);
@@ -109,6 +122,7 @@ pub async fn compare(api: &Arc<Api>, floor: &Arc<Floor>, c: usize, sizes: (f64, 
         floor: f.stats(c),
         floor_calls,
         floor_client_cpu_us,
+        floor_requests_per_payment,
         api_calls,
         api_client_cpu_us,
         median_ratio,

@@ -12,10 +12,11 @@ pub struct Prices {
 
 impl Prices {
     pub fn new(comparison: &[Comparison], client_cpu: &[ClientCpu]) -> Self {
-        let calls = super::floor::calls_per_payment() as f64;
+        let unbatched = super::floor::calls_per_payment() as f64;
         let levels = client_cpu
             .iter()
             .filter_map(|c| {
+                let calls = c.floor_requests_per_payment.unwrap_or(unbatched);
                 let rate = comparison.iter().find(|l| l.concurrency == c.concurrency)?.floor_per_sec * calls;
                 let price = c.floor_us_per_payment? / calls;
                 (rate > 0.0 && price > 0.0).then_some((rate, price))
@@ -63,13 +64,24 @@ mod tests {
     fn a_rate_is_priced_at_the_nearest_level() {
         let cmp = [level(1, 250.0), level(64, 350.0)];
         let cpu = [
-            ClientCpu { concurrency: 1, floor_us_per_payment: Some(860.0), load_us_per_payment: None },
-            ClientCpu { concurrency: 64, floor_us_per_payment: Some(660.0), load_us_per_payment: None },
+            ClientCpu {
+                concurrency: 1,
+                floor_us_per_payment: Some(860.0),
+                floor_requests_per_payment: None,
+                load_us_per_payment: None,
+            },
+            ClientCpu {
+                concurrency: 64,
+                floor_us_per_payment: Some(660.0),
+                floor_requests_per_payment: Some(1.5),
+                load_us_per_payment: None,
+            },
         ];
         let prices = Prices::new(&cmp, &cpu);
-        // 500 and 700 requests a second at the two levels.
+        // 500 requests a second at 430 µs each at the first level (two per payment, uncounted);
+        // 525 at 440 at the second, where a payment took 1.5 (its sends shared batches).
         assert_eq!(prices.at(300.0), Some(430.0));
-        assert_eq!(prices.at(650.0), Some(330.0));
+        assert_eq!(prices.at(600.0), Some(440.0));
         assert_eq!(prices.at(0.0), None);
     }
 

@@ -64,6 +64,8 @@ impl Comparison {
 pub struct ClientCpu {
     pub concurrency: usize,
     pub floor_us_per_payment: Option<f64>,
+    /// The AWS requests behind each floor payment at this level (`floor::Floor::requests`).
+    pub floor_requests_per_payment: Option<f64>,
     pub load_us_per_payment: Option<f64>,
 }
 
@@ -164,6 +166,8 @@ pub struct Headline {
 pub struct CpuFigures<'a> {
     pub phases: &'a [CpuPhase],
     pub floor_us_per_payment: Option<f64>,
+    /// The AWS requests behind each floor payment, over every level.
+    pub floor_requests_per_payment: Option<f64>,
     /// The bench's own CPU per API payment over the API's slices: its HTTP client.
     pub load_us_per_payment: Option<f64>,
     /// The same two per level.
@@ -225,7 +229,8 @@ pub fn headline(
     let hooks = later.webhooks.map(super::webhook_run::WebhookRun::figures);
     let webhook_cpu = hooks.as_ref().and_then(|h| h.cpu_us_per_event);
     let floor_cpu = cpu.floor_us_per_payment;
-    let per_request = floor_cpu.map(|f| round(f / super::floor::calls_per_payment() as f64, 1)).filter(|f| *f > 0.0);
+    let floor_requests = cpu.floor_requests_per_payment.unwrap_or(super::floor::calls_per_payment() as f64);
+    let per_request = floor_cpu.map(|f| round(f / floor_requests, 1)).filter(|f| *f > 0.0);
     // Each process priced at the floor level whose rate of requests is nearest its own
     // (`price`), its bank call or its POST to the receiver counted as one request more.
     let prices = super::price::Prices::new(comparison, cpu.client);
@@ -245,10 +250,8 @@ pub fn headline(
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
     let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {
-        (Some(f), Some(l), Some(a), Some(e)) => {
-            let calls = super::floor::calls_per_payment() as f64;
-            Some(round((f + calls * e) / (l + a + calls * e), 2))
-        }
+        // The emulator serves the same requests for either (the API's are counted alike).
+        (Some(f), Some(l), Some(a), Some(e)) => Some(round((f + floor_requests * e) / (l + a + floor_requests * e), 2)),
         _ => None,
     };
     let cmp = comparison.iter().find(|c| c.concurrency == concurrency);

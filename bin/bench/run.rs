@@ -46,6 +46,7 @@ struct Measured {
     event_cost: Vec<(LevelStats, LevelStats)>,
     cpu: Vec<CpuPhase>,
     floor_cpu_us_per_payment: Option<f64>,
+    floor_requests_per_payment: Option<f64>,
     load_cpu_us_per_payment: Option<f64>,
     pipelines: Vec<FlowStats>,
     refunds: Option<FlowStats>,
@@ -93,6 +94,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         report::CpuFigures {
             phases: &m.cpu,
             floor_us_per_payment: m.floor_cpu_us_per_payment,
+            floor_requests_per_payment: m.floor_requests_per_payment,
             load_us_per_payment: m.load_cpu_us_per_payment,
             client: &m.client_cpu,
         },
@@ -186,6 +188,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let mut median_ratios = Vec::new();
     let mut client_cpu = Vec::new();
     let (mut floor_calls, mut floor_cpu, mut api_calls, mut load_cpu) = (0, 0, 0, 0);
+    let mut floor_requests = 0.0;
     let per = |us: u64, n: u64| (n > 0).then(|| round(us as f64 / n as f64, 1));
     let before = sys.snapshot(&stack).await;
     let cpu_before = sys.cpu(&stack);
@@ -197,19 +200,23 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         client_cpu.push(report::ClientCpu {
             concurrency: c,
             floor_us_per_payment: per(level.floor_client_cpu_us, level.floor_calls),
+            floor_requests_per_payment: level.floor_requests_per_payment,
             load_us_per_payment: per(level.api_client_cpu_us, level.api_calls),
         });
         api_levels.push(level.api);
         floor_levels.push(level.floor);
         accepted += level.accepted;
+        let unbatched = floor::calls_per_payment() as f64;
+        floor_requests += level.floor_calls as f64 * level.floor_requests_per_payment.unwrap_or(unbatched);
         (floor_calls, floor_cpu) = (floor_calls + level.floor_calls, floor_cpu + level.floor_client_cpu_us);
         (api_calls, load_cpu) = (api_calls + level.api_calls, load_cpu + level.api_client_cpu_us);
     }
     let after = sys.snapshot(&stack).await;
     let (floor_cpu_us_per_payment, load_cpu_us_per_payment) = (per(floor_cpu, floor_calls), per(load_cpu, api_calls));
+    let floor_requests_per_payment = (floor_calls > 0).then(|| round(floor_requests / floor_calls as f64, 3));
     let mut aws = vec![requests::phase(CREATE_PHASE, "payment", accepted, &before, &after)];
     // The emulator served the floor's calls too, alternating with the api's.
-    let calls = aws[0].total.map(|t| t + (floor_calls * floor::calls_per_payment()) as f64);
+    let calls = aws[0].total.map(|t| t + floor_requests);
     let mut cpu = vec![cpu::phase(CREATE_PHASE, "payment", accepted, &cpu_before, &sys.cpu(&stack)).with_calls(calls)];
     // What serving HTTP alone costs the api: `GET /status` (its middleware, no token, no AWS call)
     // at the headline concurrency, the part of the API's excess over the floor no cut can remove.
@@ -384,6 +391,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         aws,
         cpu,
         floor_cpu_us_per_payment,
+        floor_requests_per_payment,
         load_cpu_us_per_payment,
     })
 }

@@ -56,8 +56,9 @@ impl WebhookRun {
 }
 
 /// The webhook-worker's requests and the announcements, per delivered event. The API's
-/// `SendMessage`s beyond one per payment (its charge job) and every `SendMessage` of the
-/// payment-worker are announcements.
+/// sends beyond one per payment (its charge job) and every send of the payment-worker are
+/// announcements; a send is a `SendMessage` (a build from before batching) or a
+/// `SendMessageBatch`, so announcements that share a call count once.
 fn requests_per_event(phase: &AwsPhase, payments: u64) -> Option<f64> {
     if phase.units == 0 || !phase.available {
         return None;
@@ -66,7 +67,7 @@ fn requests_per_event(phase: &AwsPhase, payments: u64) -> Option<f64> {
         phase
             .operations
             .iter()
-            .filter(|o| o.role == role && op.is_none_or(|op| o.operation == op))
+            .filter(|o| o.role == role && op.is_none_or(|op| o.operation.starts_with(op)))
             .map(|o| o.count)
             .sum()
     };
@@ -141,5 +142,18 @@ mod tests {
             ],
         };
         assert_eq!(requests_per_event(&phase, 100), Some(3.2), "1 announcement + 2.2 of the worker");
+
+        // Batched: the API's 40 calls carried its 100 charge jobs; the payment worker's
+        // 100 announcements went in 30 calls.
+        let batched = AwsPhase {
+            operations: vec![
+                op(Role::Api, "SendMessageBatch", 40.0),
+                op(Role::PaymentWorker, "SendMessageBatch", 30.0),
+                op(Role::WebhookWorker, "UpdateItem", 100.0),
+                op(Role::WebhookWorker, "TransactWriteItems", 100.0),
+            ],
+            ..phase
+        };
+        assert_eq!(requests_per_event(&batched, 100), Some(2.3), "0.3 of announcements + 2 of the worker");
     }
 }

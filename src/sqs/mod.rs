@@ -1,12 +1,14 @@
 //! The SQS adapter, both sides of the queue ports (`domain::queue`): the API and the workers
-//! enqueue jobs (`send.rs`), each worker receives from its own queue (`receive.rs`). Queue URLs
+//! enqueue jobs (`send.rs`, batched by `batch.rs`), each worker receives from its own queue (`receive.rs`). Queue URLs
 //! are resolved by name at start (emulators and regions differ in account ids: never hard-code
 //! a URL).
+mod batch;
 pub mod message;
 mod receive;
 mod send;
 pub mod setup;
 
+pub use batch::BatchSender;
 pub use receive::SqsWorkQueue;
 pub use send::{MAX_DELAY_SECS, QueueNames, SqsJobQueue};
 
@@ -34,6 +36,12 @@ pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
         "AccessDenied",
         "InvalidParameterValue",
         "InvalidMessageContents",
+        // A batch this adapter built wrongly: sending it again would fail the same way.
+        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+        "AWS.SimpleQueueService.BatchRequestTooLong",
+        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+        "AWS.SimpleQueueService.EmptyBatchRequest",
+        "AWS.SimpleQueueService.InvalidBatchEntryId",
     ];
     match AwsFailure::of(&err) {
         AwsFailure::Service(Some(c)) if PERMANENT.contains(&c.as_str()) => QueueError::Permanent(c),

@@ -1,8 +1,11 @@
-//! The send side: jobs to the queue of the worker that runs them, with the sender's trace.
+//! The send side: jobs to the queue of the worker that runs them, with the sender's trace, in
+//! batches when many are sent at once (`batch.rs`).
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 
-use super::{classify, message, queue_url, string_attribute};
+use super::batch::BatchSender;
+use super::{message, queue_url, string_attribute};
 use crate::domain::queue::{Job, JobQueue, QueueError};
 use crate::telemetry::propagation;
 
@@ -18,40 +21,43 @@ pub struct QueueNames<'a> {
 /// the webhooks queue.
 #[derive(Clone)]
 pub struct SqsJobQueue {
-    client: Client,
-    payments_url: String,
-    refunds_url: String,
-    webhooks_url: String,
+    payments: BatchSender,
+    refunds: BatchSender,
+    webhooks: BatchSender,
 }
 
 /// SQS's longest `DelaySeconds`.
 pub const MAX_DELAY_SECS: u32 = 900;
 
 impl SqsJobQueue {
+    /// Resolves the queues' URLs and starts a sender for each (on the current tokio runtime).
     pub async fn resolve(client: Client, names: QueueNames<'_>) -> Result<Self, QueueError> {
-        let payments_url = queue_url(&client, names.payments).await?;
-        let refunds_url = queue_url(&client, names.refunds).await?;
-        let webhooks_url = queue_url(&client, names.webhooks).await?;
-        Ok(Self { client, payments_url, refunds_url, webhooks_url })
+        let sender = |url| BatchSender::spawn(client.clone(), url);
+        let payments = sender(queue_url(&client, names.payments).await?);
+        let refunds = sender(queue_url(&client, names.refunds).await?);
+        let webhooks = sender(queue_url(&client, names.webhooks).await?);
+        Ok(Self { payments, refunds, webhooks })
     }
 }
 
 #[async_trait]
 impl JobQueue for SqsJobQueue {
     async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError> {
-        let url = match job {
-            Job::Charge { .. } => &self.payments_url,
-            Job::Refund { .. } => &self.refunds_url,
-            Job::Deliver { .. } | Job::CatchUp { .. } => &self.webhooks_url,
+        let sender = match job {
+            Job::Charge { .. } => &self.payments,
+            Job::Refund { .. } => &self.refunds,
+            Job::Deliver { .. } | Job::CatchUp { .. } => &self.webhooks,
         };
-        let mut send = self.client.send_message().queue_url(url).message_body(message::encode(job));
+        // The id is the batch's to give (`BatchSender::send`).
+        let mut entry = SendMessageBatchRequestEntry::builder().id("0").message_body(message::encode(job));
         if delay_secs > 0 {
-            send = send.delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0));
+            entry = entry.delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0));
         }
         // The trace travels beside the body, so the worker's span joins the request's trace.
         for (name, value) in propagation::inject(&tracing::Span::current()) {
-            send = send.message_attributes(name, string_attribute(&value)?);
+            entry = entry.message_attributes(name, string_attribute(&value)?);
         }
-        send.send().await.map(|_| ()).map_err(classify)
+        let entry = entry.build().map_err(|_| QueueError::Permanent("request could not be built".into()))?;
+        sender.send(entry).await
     }
 }

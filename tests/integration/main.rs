@@ -25,6 +25,7 @@ mod infra_plan;
 mod manual_capture;
 mod observability;
 mod postman;
+mod queue_batching;
 mod search;
 mod security;
 mod setup_and_data;

@@ -150,7 +150,8 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
     let latency = ["route=\"/payments/{id}\"", "status=\"200\""];
     assert!(sample(&api, "http_request_duration_seconds_count", &latency).unwrap_or(0.0) >= 1.0, "{api}");
     // Counted per request sent: each payment (with or without a key) and the refund is one
-    // transaction with its event, followed by one SendMessage; nothing is written twice.
+    // transaction with its event, followed by one send (a `SendMessageBatch` of one message, as
+    // nothing else was being sent at the time: `sqs::BatchSender`); nothing is written twice.
     let aws = |service: &str, operation: &str| {
         let labels = [format!("aws_service=\"{service}\""), format!("operation=\"{operation}\"")];
         sample(&api, "aws_requests_total", &[&labels[0], &labels[1], "service=\"api\""])
@@ -158,7 +159,8 @@ async fn the_api_and_the_workers_expose_prometheus_metrics() {
     assert_eq!(aws("dynamodb", "PutItem"), None, "{api}");
     assert_eq!(aws("dynamodb", "TransactWriteItems"), Some(3.0), "{api}");
     assert_eq!(aws("dynamodb", "UpdateItem"), None, "{api}");
-    assert_eq!(aws("sqs", "SendMessage"), Some(3.0), "{api}");
+    assert_eq!(aws("sqs", "SendMessageBatch"), Some(3.0), "{api}");
+    assert_eq!(aws("sqs", "SendMessage"), None, "{api}");
 
     // The payment worker charged two payments, the refund worker refunded one.
     for (port, operation, jobs) in [(sys.payment_worker.port, "charge", 2.0), (sys.refund_worker.port, "refund", 1.0)] {
