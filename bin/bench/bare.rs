@@ -1,14 +1,16 @@
 //! The HTTP floor: a bare HTTP service whose `POST /payments` reads the JSON body and makes the
-//! floor's two calls (`floor::Floor::one`), and nothing else: no token, no validation, no sealed
+//! floor's calls (`floor::Floor::one`), and nothing else: no token, no validation, no sealed
 //! card, no idempotency key, no span, log line or metric. The bench runs it as a process of its
 //! own (this binary, with [`MODE_VAR`] set) on the API's table and queues, and drives it in
 //! alternating slices with the API at every level. What it costs over the floor's client is the
 //! price of being an HTTP service at all (a second process and its runtime's wake-ups, a
 //! connection's reads and writes, a body to parse, an answer to write), which no cut in the API
-//! can remove; what the API costs over it is the API's own work.
+//! can remove; what the API costs over it is the API's own work. It also answers `POST /hook`
+//! with 204 and nothing else, the receiver of the webhook POST's floor ([`post_floor`]).
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -56,6 +58,7 @@ pub fn serve() -> Result<(), BenchError> {
         let app = axum::Router::new()
             .route("/payments", post(pay))
             .route("/status", get(|| async { "OK" }))
+            .route("/hook", post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }))
             .route("/token", get(|| async { Json(json!({ "AuthenticationToken": "bare" })) }))
             .with_state(floor);
         let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
@@ -89,6 +92,8 @@ pub struct BareHttp {
     pub levels: Vec<BareLevel>,
     pub api_cpu_us_per_payment: Option<f64>,
     pub bare_cpu_us_per_payment: Option<f64>,
+    /// The floor of a webhook delivery's POST, µs of the bench's own CPU (`post_floor`).
+    pub post_cpu_us: Option<f64>,
 }
 
 impl BareHttp {
@@ -111,7 +116,7 @@ pub async fn measure(
     let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
     let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
     let url = sys.start_from(dir, Role::BareHttp, "bare-http", stack).await?;
-    let bare = Arc::new(Api::connect(sys.http.clone(), url).await?);
+    let bare = Arc::new(Api::connect(sys.http.clone(), url.clone()).await?);
     let (mut rows, mut api_ok, mut bare_ok, mut api_cpu, mut bare_cpu) = (Vec::new(), 0, 0, Some(0), Some(0));
     for &c in levels {
         eprintln!("bench: api and the bare HTTP server at concurrency {c}");
@@ -137,11 +142,54 @@ pub async fn measure(
         });
     }
     let per = |us: Option<u64>, n: u64| us.filter(|_| n > 0).map(|us| round(us as f64 / n as f64, 1));
+    eprintln!("bench: the webhook POST's floor (signed POSTs to the bare server, one at a time)");
+    let post_cpu_us = post_floor(&sys.http, &url, sizes.1).await;
     Ok(BareHttp {
         levels: rows,
         api_cpu_us_per_payment: per(api_cpu, api_ok),
         bare_cpu_us_per_payment: per(bare_cpu, bare_ok),
+        post_cpu_us,
     })
+}
+
+/// A webhook body of the usual size: a payment's final state as `wire::event::webhook_body`
+/// renders it.
+const HOOK_BODY: &str = r#"{"type":"payment.succeeded","timestamp":"2026-12-04T16:21:24.229Z","data":{"payment":{"paymentID":"3f0c2a9e-6a53-4d0e-9a51-5a1f3c2b7d10","merchantID":"test@merchant","status":"SUCCEEDED","amount":1999,"currency":"EUR","customerID":"bench-1","customerName":"Bench Customer","merchantReference":"order-000123","cardLast4":"4242","captureMethod":"automatic","capturedAmount":1999,"refundedAmount":0,"refundableAmount":1999,"bankChargeID":"ch_3f0c2a9e6a534d0e9a515a1f3c2b7d10","createdAt":"2026-12-04T16:21:24.101Z","updatedAt":"2026-12-04T16:21:24.229Z","version":3}}}"#;
+
+/// What a webhook delivery's POST costs a plain client: the bench's own CPU per POST of a
+/// webhook-sized body, signed as the webhook-worker signs (`webhook_client::sign`, HMAC-SHA256),
+/// to the bare server, which answers 204 and does nothing else; one at a time, as the
+/// webhook-worker sends at the webhook run's rate. The POST is work no AWS request prices: with
+/// it, the webhook-worker is held to its AWS requests and its POST at the floor's prices.
+async fn post_floor(http: &reqwest::Client, base: &str, secs: f64) -> Option<f64> {
+    use payment_platform::webhook_client::sign::signature_header;
+    let (http, url) = (http.clone(), format!("{base}/hook"));
+    let before = super::cpu::own_cpu_us()?;
+    let until = super::drive::Until::Elapsed(Duration::from_secs_f64(secs));
+    let out = super::drive::drive(1, until, move |i| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            let (id, at) = (format!("evt_bench_{i}"), super::load::now_ms() / 1000);
+            let signature = signature_header(&[[7u8; 32]], &id, at, HOOK_BODY);
+            let sent = http
+                .post(url)
+                .header("content-type", "application/json")
+                .header("webhook-id", id)
+                .header("webhook-timestamp", at.to_string())
+                .header("webhook-signature", signature)
+                .body(HOOK_BODY)
+                .send()
+                .await
+                .map_err(|e| format!("POST /hook: {e}"))?;
+            (sent.status() == StatusCode::NO_CONTENT)
+                .then_some(())
+                .ok_or_else(|| format!("POST /hook {}", sent.status()))
+        }
+    })
+    .await;
+    let used = super::cpu::own_cpu_us()?.saturating_sub(before);
+    let n = out.successes.len() as u64;
+    (n > 0).then(|| round(used as f64 / n as f64, 1))
 }
 
 /// The API against the bare server: rates per level, then CPU per payment of the floor's
@@ -171,6 +219,11 @@ pub fn render(out: &mut String, bare: &BareHttp, headline: &super::report::Headl
         f(bare.api_cpu_us_per_payment, 0),
         f(headline.api_cpu_us_over_bare, 0),
     );
+    let _ = writeln!(
+        out,
+        "a webhook POST's floor (signed, to the bare server, one at a time): {} µs of the client's CPU",
+        f(bare.post_cpu_us, 0)
+    );
 }
 
 #[cfg(test)]
@@ -179,8 +232,12 @@ mod tests {
 
     #[test]
     fn the_api_over_the_bare_server_needs_both_figures() {
-        let both =
-            BareHttp { levels: vec![], api_cpu_us_per_payment: Some(981.4), bare_cpu_us_per_payment: Some(817.0) };
+        let both = BareHttp {
+            levels: vec![],
+            api_cpu_us_per_payment: Some(981.4),
+            bare_cpu_us_per_payment: Some(817.0),
+            post_cpu_us: None,
+        };
         assert_eq!(both.api_over_bare_us(), Some(164.0));
         let one = BareHttp { bare_cpu_us_per_payment: None, ..both };
         assert_eq!(one.api_over_bare_us(), None);

@@ -2,7 +2,10 @@
 //! client that makes few requests a second wakes for each one (its runtime parks and unparks
 //! between them); one that makes many shares its wake-ups: the bench measured 854 µs per floor
 //! payment at concurrency 1 and 660 at 64. A process is priced at the floor level whose rate of
-//! requests is nearest its own.
+//! requests is nearest its own, among the levels where the floor's charge jobs each went in a
+//! call of their own (`floor::Floor::requests`): where they shared calls, the floor's CPU per
+//! request carries the work of several messages per send (each entry encoded, handed over and
+//! answered), which would overprice the workers' requests.
 use super::report::{ClientCpu, Comparison};
 
 pub struct Prices {
@@ -17,12 +20,21 @@ impl Prices {
             .iter()
             .filter_map(|c| {
                 let calls = c.floor_requests_per_payment.unwrap_or(unbatched);
+                if calls < unbatched - 0.05 {
+                    return None;
+                }
                 let rate = comparison.iter().find(|l| l.concurrency == c.concurrency)?.floor_per_sec * calls;
                 let price = c.floor_us_per_payment? / calls;
                 (rate > 0.0 && price > 0.0).then_some((rate, price))
             })
             .collect();
         Self { levels }
+    }
+
+    /// The mean price per request over the levels kept.
+    pub fn mean(&self) -> Option<f64> {
+        let n = self.levels.len();
+        (n > 0).then(|| super::stats::round(self.levels.iter().map(|l| l.1).sum::<f64>() / n as f64, 1))
     }
 
     /// The price per request at the level whose rate is nearest `rate` requests a second (by
@@ -79,9 +91,10 @@ mod tests {
         ];
         let prices = Prices::new(&cmp, &cpu);
         // 500 requests a second at 430 µs each at the first level (two per payment, uncounted);
-        // 525 at 440 at the second, where a payment took 1.5 (its sends shared batches).
+        // the second is left out: a payment took 1.5 requests there (its sends shared calls).
         assert_eq!(prices.at(300.0), Some(430.0));
-        assert_eq!(prices.at(600.0), Some(440.0));
+        assert_eq!(prices.at(600.0), Some(430.0));
+        assert_eq!(prices.mean(), Some(430.0));
         assert_eq!(prices.at(0.0), None);
     }
 

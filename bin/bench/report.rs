@@ -129,7 +129,8 @@ pub struct Headline {
     /// A payment's final state to its webhook, in the open loop at 80 % of one payment worker's
     /// capacity, with the webhook-worker beside it, ms.
     pub webhook_delivery_p99_ms: Option<f64>,
-    /// The floor client's CPU per AWS request, µs: what one request costs a plain SDK client.
+    /// The floor client's CPU per AWS request, µs: what one request costs a plain SDK client (the
+    /// mean over the levels where its sends went alone, `price::Prices::mean`).
     pub floor_cpu_us_per_request: Option<f64>,
     /// The payment worker's CPU per settled payment over what its AWS requests and its bank
     /// call (priced as one request) cost the floor's client, at the floor level whose rate of
@@ -147,6 +148,11 @@ pub struct Headline {
     /// bank call is in `worker_floor_ratio`.
     pub webhook_post_floor_ratio: Option<f64>,
     pub webhook_post_floor_ratio_averaged: Option<f64>,
+    /// What the POST costs a plain client (`bare::post_floor`), µs, and the webhook-worker's CPU
+    /// over its AWS requests at the floor's price plus that: the POST measured, not priced as a
+    /// request.
+    pub webhook_post_floor_us: Option<f64>,
+    pub webhook_measured_post_floor_ratio: Option<f64>,
     /// Settled/s over accepted/s of the open-loop run (each over its own span).
     pub open_loop_settle_ratio: Option<f64>,
     /// POST to final in the open-loop run, ms.
@@ -230,10 +236,11 @@ pub fn headline(
     let webhook_cpu = hooks.as_ref().and_then(|h| h.cpu_us_per_event);
     let floor_cpu = cpu.floor_us_per_payment;
     let floor_requests = cpu.floor_requests_per_payment.unwrap_or(super::floor::calls_per_payment() as f64);
-    let per_request = floor_cpu.map(|f| round(f / floor_requests, 1)).filter(|f| *f > 0.0);
     // Each process priced at the floor level whose rate of requests is nearest its own
-    // (`price`), its bank call or its POST to the receiver counted as one request more.
+    // (`price`), its bank call or its POST to the receiver counted as one request more; or at
+    // the mean over those levels ("averaged").
     let prices = super::price::Prices::new(comparison, cpu.client);
+    let per_request = prices.mean().filter(|f| *f > 0.0);
     let charge_requests = lifecycle.0.per_unit_of(&[Role::PaymentWorker]).map(|n| n + 1.0);
     let worker_rate = pipelines.last().map(|p| p.settled_per_sec).zip(charge_requests).map(|(r, n)| r * n);
     let worker_price = worker_rate.and_then(|r| prices.at(r));
@@ -326,6 +333,8 @@ pub fn headline(
         webhook_floor_ratio,
         webhook_post_floor_ratio,
         webhook_post_floor_ratio_averaged,
+        webhook_post_floor_us: None,
+        webhook_measured_post_floor_ratio: None,
         open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
         open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
         open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
@@ -350,6 +359,15 @@ impl Headline {
             .zip(self.floor_cpu_us_per_payment)
             .map(|(b, f)| round(b - f, 0));
         self.targets.push(target("api_cpu_us_over_bare", self.api_cpu_us_over_bare, "<= 100", |v| v <= 100.0));
+        self.webhook_post_floor_us = bare.and_then(|b| b.post_cpu_us);
+        let aws = self.webhook_aws_requests_per_delivered.zip(self.webhook_price_us_per_request).map(|(n, p)| n * p);
+        self.webhook_measured_post_floor_ratio = match (self.webhook_cpu_us_per_event, aws, self.webhook_post_floor_us)
+        {
+            (Some(cpu), Some(aws), Some(post)) if aws + post > 0.0 => Some(round(cpu / (aws + post), 2)),
+            _ => None,
+        };
+        let measured = self.webhook_measured_post_floor_ratio;
+        self.targets.push(target("webhook_measured_post_floor_ratio", measured, "<= 1.2", |v| v <= 1.2));
         self
     }
 }
@@ -367,7 +385,8 @@ impl Headline {
              webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
              worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
-             api_vs_floor_median_min={} api_cpu_us_over_bare={} bare_cpu_us_over_floor={}",
+             api_vs_floor_median_min={} api_cpu_us_over_bare={} bare_cpu_us_over_floor={} \
+             webhook_measured_post_floor_ratio={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -391,6 +410,7 @@ impl Headline {
             fixed(self.api_vs_floor_median_min, 2),
             fixed(self.api_cpu_us_over_bare, 0),
             fixed(self.bare_cpu_us_over_floor, 0),
+            fixed(self.webhook_measured_post_floor_ratio, 2),
         )
     }
 }
@@ -435,6 +455,8 @@ mod tests {
             webhook_floor_ratio: None,
             webhook_post_floor_ratio: None,
             webhook_post_floor_ratio_averaged: None,
+            webhook_post_floor_us: None,
+            webhook_measured_post_floor_ratio: Some(1.104),
             open_loop_settle_ratio: None,
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,
@@ -451,8 +473,24 @@ mod tests {
              webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
              worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88 \
-             api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a"
+             api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a \
+             webhook_measured_post_floor_ratio=1.10"
         );
+
+        // 2.5 requests at 300 µs and a 300 µs POST: 1,050 µs of floor for 1,260 of CPU.
+        let bare = super::super::bare::BareHttp {
+            levels: vec![],
+            api_cpu_us_per_payment: None,
+            bare_cpu_us_per_payment: None,
+            post_cpu_us: Some(300.0),
+        };
+        let priced = Headline {
+            webhook_aws_requests_per_delivered: Some(2.5),
+            webhook_price_us_per_request: Some(300.0),
+            webhook_cpu_us_per_event: Some(1260.0),
+            ..h
+        };
+        assert_eq!(priced.with_bare(Some(&bare)).webhook_measured_post_floor_ratio, Some(1.2));
     }
 
     #[test]

@@ -55,10 +55,13 @@ impl WebhookRun {
     }
 }
 
-/// The webhook-worker's requests and the announcements, per delivered event. The API's
-/// sends beyond one per payment (its charge job) and every send of the payment-worker are
-/// announcements; a send is a `SendMessage` (a build from before batching) or a
-/// `SendMessageBatch`, so announcements that share a call count once.
+/// The webhook-worker's requests and the announcements, per delivered event. Every send of the
+/// payment-worker is an announcement, and so are the API's sends beyond one per payment (its
+/// charge job); a send is a `SendMessage` (a build from before batching) or a `SendMessageBatch`,
+/// so announcements that share a call count once. Batched, the API's charge jobs take fewer calls
+/// than payments and its announcements cannot be told apart from them (the count has no queue
+/// label): they are left out, none in this run (its endpoint wants final states only, which the
+/// workers announce).
 fn requests_per_event(phase: &AwsPhase, payments: u64) -> Option<f64> {
     if phase.units == 0 || !phase.available {
         return None;

@@ -24,7 +24,8 @@ locals {
   api_policy = {
     # POST/GET/PATCH: idempotency claim + PENDING record (PutItem, or a transaction of Put and
     # Update), reads (GetItem, consistent Query of a payment's items), the merchant list on
-    # GSI1, and one SendMessage per accepted payment or refund. Webhook endpoints: PutItem,
+    # GSI1, and one message per accepted payment or refund (sent with SendMessageBatch, which
+    # sqs:SendMessage allows; messages of concurrent requests share a call). Webhook endpoints: PutItem,
     # Query, DeleteItem (DELETE /webhook-endpoints/{id}); each event is announced on the
     # webhooks queue, as is a redelivery (POST /events/{id}/redeliver).
     "api" = [

@@ -28,23 +28,29 @@ pub fn string_attribute(value: &str) -> Result<MessageAttributeValue, QueueError
         .map_err(|_| QueueError::Permanent("request could not be built".into()))
 }
 
+/// SQS error codes that sending again would get again.
+const PERMANENT: &[&str] = &[
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "InvalidParameterValue",
+    "InvalidMessageContents",
+    // A batch this adapter built wrongly: sending it again would fail the same way.
+    "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
+    "AWS.SimpleQueueService.BatchRequestTooLong",
+    "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
+    "AWS.SimpleQueueService.EmptyBatchRequest",
+    "AWS.SimpleQueueService.InvalidBatchEntryId",
+];
+
+fn is_permanent(code: &str) -> bool {
+    PERMANENT.contains(&code)
+}
+
 /// Keeps only the error code: messages can carry queue URLs and account ids.
 pub fn classify<E: ProvideErrorMetadata, R>(err: SdkError<E, R>) -> QueueError {
-    const PERMANENT: &[&str] = &[
-        "AWS.SimpleQueueService.NonExistentQueue",
-        "QueueDoesNotExist",
-        "AccessDenied",
-        "InvalidParameterValue",
-        "InvalidMessageContents",
-        // A batch this adapter built wrongly: sending it again would fail the same way.
-        "AWS.SimpleQueueService.TooManyEntriesInBatchRequest",
-        "AWS.SimpleQueueService.BatchRequestTooLong",
-        "AWS.SimpleQueueService.BatchEntryIdsNotDistinct",
-        "AWS.SimpleQueueService.EmptyBatchRequest",
-        "AWS.SimpleQueueService.InvalidBatchEntryId",
-    ];
     match AwsFailure::of(&err) {
-        AwsFailure::Service(Some(c)) if PERMANENT.contains(&c.as_str()) => QueueError::Permanent(c),
+        AwsFailure::Service(Some(c)) if is_permanent(&c) => QueueError::Permanent(c),
         f @ AwsFailure::Build => QueueError::Permanent(f.reason()),
         f => QueueError::Transient(f.reason()),
     }

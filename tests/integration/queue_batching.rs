@@ -57,7 +57,7 @@ async fn messages_sent_together_share_calls_and_each_arrives_once_with_its_attri
 
     // Eight callers, each sending its next message once the last is answered, as an API's
     // requests do under load: messages that wait for a call go together. One call per message
-    // would be 200. (The limit on calls out: `sqs::batch`'s unit test.)
+    // would be 200. (The limit on calls out and a stalled call: `sqs::batch`'s unit tests.)
     let bodies: Vec<String> = (0..200).map(|i| format!("m{i:03}")).collect();
     let callers = bodies.chunks(25).map(|mine| {
         let (sender, mine) = (sender.clone(), mine.to_vec());
@@ -87,6 +87,7 @@ async fn a_call_sqs_refuses_is_refused_to_every_message_in_it() {
     let sender = BatchSender::spawn(clients.sqs.clone(), url);
 
     let results = join_all(["a", "b", "c"].map(|b| sender.send(entry(b)))).await;
+    assert_eq!(sender.calls(), 1, "handed over together, the three share a call");
     for result in results {
         // Not sent, and not worth sending again: the caller logs it and the repair path takes over.
         assert!(matches!(result, Err(QueueError::Permanent(_))), "{result:?}");
