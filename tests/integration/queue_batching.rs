@@ -6,7 +6,7 @@ use futures::future::join_all;
 use payment_platform::domain::queue::QueueError;
 use payment_platform::sqs::{BatchSender, queue_url, string_attribute};
 
-use super::support::app::unique_aws_args;
+use super::support::app::{receive_all, unique_aws_args};
 
 fn entry(body: &str) -> SendMessageBatchRequestEntry {
     SendMessageBatchRequestEntry::builder()
@@ -17,39 +17,32 @@ fn entry(body: &str) -> SendMessageBatchRequestEntry {
         .unwrap()
 }
 
-/// Every message on the queue, as (body, its `traceparent` attribute), sorted. Stops after two
-/// empty receives in a row.
+/// Every message on the queue, as (body, its `traceparent` attribute), sorted.
 async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<(String, String)> {
-    let mut got = Vec::new();
-    let mut empty = 0;
-    while empty < 2 {
-        let out = sqs
-            .receive_message()
-            .queue_url(url)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .visibility_timeout(60)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .expect("receive");
-        let msgs = out.messages.unwrap_or_default();
-        empty = if msgs.is_empty() { empty + 1 } else { 0 };
-        for m in msgs {
+    let mut got: Vec<(String, String)> = receive_all(sqs, url)
+        .await
+        .into_iter()
+        .map(|m| {
             let trace = m.message_attributes.as_ref().and_then(|a| a.get("traceparent")?.string_value.clone());
-            got.push((m.body.unwrap_or_default(), trace.unwrap_or_default()));
-        }
-    }
+            (m.body.unwrap_or_default(), trace.unwrap_or_default())
+        })
+        .collect();
     got.sort();
     got
 }
 
-#[tokio::test]
-async fn messages_sent_together_share_calls_and_each_arrives_once_with_its_attributes() {
+/// A test's own queues on the emulator: the clients and the payments queue's URL.
+async fn payments_queue() -> (payment_platform::aws::Clients, String) {
     let aws = unique_aws_args();
     let clients = payment_platform::aws::clients(&aws).await;
     payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
     let url = queue_url(&clients.sqs, &aws.payments_queue).await.expect("queue url");
+    (clients, url)
+}
+
+#[tokio::test]
+async fn messages_sent_together_share_calls_and_each_arrives_once_with_its_attributes() {
+    let (clients, url) = payments_queue().await;
     let sender = BatchSender::spawn(clients.sqs.clone(), url.clone());
 
     sender.send(entry("alone")).await.expect("a message alone");
@@ -79,10 +72,7 @@ async fn messages_sent_together_share_calls_and_each_arrives_once_with_its_attri
 
 #[tokio::test]
 async fn a_call_sqs_refuses_is_refused_to_every_message_in_it() {
-    let aws = unique_aws_args();
-    let clients = payment_platform::aws::clients(&aws).await;
-    payment_platform::setup::run(&clients, &aws).await.expect("SETUP");
-    let url = queue_url(&clients.sqs, &aws.payments_queue).await.expect("queue url");
+    let (clients, url) = payments_queue().await;
     clients.sqs.delete_queue().queue_url(&url).send().await.expect("delete the queue");
     let sender = BatchSender::spawn(clients.sqs.clone(), url);
 

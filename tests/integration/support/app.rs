@@ -205,29 +205,10 @@ impl TestApp {
         payment_platform::sqs::queue_url(&self.clients.sqs, name).await.expect("queue url")
     }
 
-    /// Drains a queue (the tests own it), returning every body. Stops after a receive that
-    /// comes back empty twice in a row.
+    /// Drains a queue (the tests own it), returning every body.
     pub async fn drain(&self, queue: &str) -> Vec<String> {
         let url = self.queue_url(queue).await;
-        let mut bodies = Vec::new();
-        let mut empty = 0;
-        while empty < 2 {
-            let out = self
-                .clients
-                .sqs
-                .receive_message()
-                .queue_url(&url)
-                .max_number_of_messages(10)
-                .visibility_timeout(60)
-                .wait_time_seconds(1)
-                .send()
-                .await
-                .expect("receive");
-            let msgs = out.messages.unwrap_or_default();
-            empty = if msgs.is_empty() { empty + 1 } else { 0 };
-            bodies.extend(msgs.into_iter().filter_map(|m| m.body));
-        }
-        bodies
+        receive_all(&self.clients.sqs, &url).await.into_iter().filter_map(|m| m.body).collect()
     }
 
     /// Every item of the test's table.
@@ -235,6 +216,29 @@ impl TestApp {
         let out = self.clients.dynamodb.scan().table_name(&self.aws.table).send().await.expect("scan");
         out.items.unwrap_or_default()
     }
+}
+
+/// Every message on a queue the test owns, with its attributes. Stops after a receive that
+/// comes back empty twice in a row.
+pub async fn receive_all(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut got = Vec::new();
+    let mut empty = 0;
+    while empty < 2 {
+        let out = sqs
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .visibility_timeout(60)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        let msgs = out.messages.unwrap_or_default();
+        empty = if msgs.is_empty() { empty + 1 } else { 0 };
+        got.extend(msgs);
+    }
+    got
 }
 
 /// Polls `check` until it returns `Some`, or panics after `within`.
