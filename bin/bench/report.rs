@@ -257,7 +257,8 @@ pub fn headline(
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
     let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {
-        // The emulator serves the same requests for either (the API's are counted alike).
+        // Both sides priced at the floor's requests per payment; the API's own (the create phase's
+        // count) differ by a few tenths, as their batches share calls less or more.
         (Some(f), Some(l), Some(a), Some(e)) => Some(round((f + floor_requests * e) / (l + a + floor_requests * e), 2)),
         _ => None,
     };

@@ -10,7 +10,7 @@ pub mod setup;
 
 pub use batch::BatchSender;
 pub use receive::SqsWorkQueue;
-pub use send::{MAX_DELAY_SECS, QueueNames, SqsJobQueue};
+pub use send::{MAX_DELAY_SECS, QueueNames, SqsJobQueue, job_entry};
 
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};

@@ -40,6 +40,20 @@ impl SqsJobQueue {
     }
 }
 
+/// The message of `job`, received no sooner than `delay_secs` from now, with the current span's
+/// trace beside its body; its id is the batch's to give (`BatchSender::send`).
+pub fn job_entry(job: &Job, delay_secs: u32) -> Result<SendMessageBatchRequestEntry, QueueError> {
+    let mut entry = SendMessageBatchRequestEntry::builder().id("0").message_body(message::encode(job));
+    if delay_secs > 0 {
+        entry = entry.delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0));
+    }
+    // The trace travels beside the body, so the worker's span joins the request's trace.
+    for (name, value) in propagation::inject(&tracing::Span::current()) {
+        entry = entry.message_attributes(name, string_attribute(&value)?);
+    }
+    entry.build().map_err(|_| QueueError::Permanent("request could not be built".into()))
+}
+
 #[async_trait]
 impl JobQueue for SqsJobQueue {
     async fn enqueue_after(&self, job: &Job, delay_secs: u32) -> Result<(), QueueError> {
@@ -48,16 +62,6 @@ impl JobQueue for SqsJobQueue {
             Job::Refund { .. } => &self.refunds,
             Job::Deliver { .. } | Job::CatchUp { .. } => &self.webhooks,
         };
-        // The id is the batch's to give (`BatchSender::send`).
-        let mut entry = SendMessageBatchRequestEntry::builder().id("0").message_body(message::encode(job));
-        if delay_secs > 0 {
-            entry = entry.delay_seconds(i32::try_from(delay_secs.min(MAX_DELAY_SECS)).unwrap_or(0));
-        }
-        // The trace travels beside the body, so the worker's span joins the request's trace.
-        for (name, value) in propagation::inject(&tracing::Span::current()) {
-            entry = entry.message_attributes(name, string_attribute(&value)?);
-        }
-        let entry = entry.build().map_err(|_| QueueError::Permanent("request could not be built".into()))?;
-        sender.send(entry).await
+        sender.send(job_entry(job, delay_secs)?).await
     }
 }
