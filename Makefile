@@ -24,8 +24,11 @@ dev-reset: ## Wipe the data `make dev` keeps: the emulator's and the bank simula
 	rm -rf .emulator/$${EMULATOR_PORT:-4566}/state $${DEV_STATE_DIR:-.emulator/dev}/bank
 	@echo "dev-reset: the next make dev starts empty"
 
+# A failing test prints its message and location (the process tests add the end of the log that
+# explains it); no backtrace, so that CI's excerpt of the output holds every failure.
+# TEST_BACKTRACE=1 brings backtraces back.
 test: lint tf-fmt tf-validate openapi-check postman-install webhook-verifier browser html-validator ## Every test: unit, integration and end-to-end against a private emulator (port 4599)
-	@localstack/with-emulator.sh 4599 cargo test --all-targets --locked --features testing
+	@RUST_BACKTRACE=$${TEST_BACKTRACE:-0} localstack/with-emulator.sh 4599 cargo test --all-targets --locked --features testing
 
 unit: ## Unit tests only (no emulator)
 	cargo test --lib --bins --locked --features testing

@@ -103,8 +103,8 @@ impl Proc {
     pub async fn wait_healthy(&mut self, within: Duration) -> Result<(), BenchError> {
         let url = format!("{}/status", self.url());
         self.child.wait_healthy(&url, within).await.map_err(|e| match e {
-            Unhealthy::Exited { name, status, log } => BenchError::Exited { name, status: status.to_string(), log },
-            Unhealthy::Timeout { name, secs, log } => BenchError::NotHealthy { name, secs, log },
+            Unhealthy::Exited { name, status, log, .. } => BenchError::Exited { name, status: status.to_string(), log },
+            Unhealthy::Timeout { name, secs, log, .. } => BenchError::NotHealthy { name, secs, log },
         })
     }
 

@@ -2,10 +2,11 @@
 //! `MemoryStore` implements every storage port with the DynamoDB adapter's conditional
 //! semantics, `store_suite` runs the same checks on both, and `fakes` has a clock, a queue and
 //! a bank to drive the use cases without I/O (`World`); `process` runs this package's binaries
-//! as child processes for the integration tests and the bench.
+//! as child processes for the integration tests and the bench, on ports from `ports`.
 pub mod fakes;
 pub mod memory;
 mod memory_webhooks;
+pub mod ports;
 pub mod process;
 pub mod store_suite;
 mod store_suite_capture;

@@ -2,12 +2,14 @@
 //! environment, its output in a log file, health-checked over HTTP, stopped by its pid (TERM,
 //! then KILL), and killed on drop so nothing outlives whoever started it.
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+/// How many lines of its log a failure to come up shows.
+const TAIL: usize = 20;
 
 pub struct Child {
     pub name: String,
@@ -19,16 +21,21 @@ pub struct Child {
 /// Why a child never answered its health check.
 #[derive(Debug, thiserror::Error)]
 pub enum Unhealthy {
-    #[error("{name} exited ({status}) before answering; see {}", log.display())]
-    Exited { name: String, status: ExitStatus, log: PathBuf },
-    #[error("{name} did not answer within {secs} s; see {}", log.display())]
-    Timeout { name: String, secs: u64, log: PathBuf },
+    #[error("{name} exited ({status}) before answering; {}, which ends:\n{tail}", log.display())]
+    Exited { name: String, status: ExitStatus, log: PathBuf, tail: String },
+    #[error("{name} did not answer within {secs} s; {}, which ends:\n{tail}", log.display())]
+    Timeout { name: String, secs: u64, log: PathBuf, tail: String },
 }
 
-/// A port that was free a moment ago: bind to port 0, read the port, let it go.
-pub fn free_port() -> std::io::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+/// The last `lines` lines of a log, for a failure message: CI keeps the test's output, not its
+/// files.
+pub fn tail(log: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_else(|e| format!("(unreadable: {e})"));
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
 }
+
+pub use super::ports::{free_port, free_ports};
 
 impl Child {
     /// Starts `bin` with `args` and `env` (after removing `unset`), its output appended to `log`.
@@ -91,7 +98,8 @@ impl Child {
         let deadline = Instant::now() + within;
         loop {
             if let Some(status) = self.exited() {
-                return Err(Unhealthy::Exited { name: self.name.clone(), status, log: self.log.clone() });
+                let (name, log) = (self.name.clone(), self.log.clone());
+                return Err(Unhealthy::Exited { name, status, tail: tail(&log, TAIL), log });
             }
             let probe = http.get(url).timeout(Duration::from_millis(500)).send().await;
             if probe.is_ok_and(|r| r.status().is_success()) {
@@ -102,6 +110,7 @@ impl Child {
                     name: self.name.clone(),
                     secs: within.as_secs(),
                     log: self.log.clone(),
+                    tail: tail(&self.log, TAIL),
                 });
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -3,12 +3,11 @@
 //! a kill -9 of the bank and a restart of the whole thing (`reconcile` then finds no mismatch), and
 //! SIGTERM or Ctrl-C stops every process it started, within a bound even under load and signalled
 //! to the whole process group.
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use payment_platform::testing::process::Child;
+use payment_platform::testing::process::{Child, tail};
 use serde_json::Value;
 
 use super::support::app::{card_request, eventually};
@@ -19,12 +18,7 @@ const UP: Duration = Duration::from_secs(120);
 
 /// Two consecutive free ports, for a worker kind that runs twice.
 fn free_pair() -> u16 {
-    loop {
-        let p = free_port();
-        if TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
-            return p;
-        }
-    }
+    payment_platform::testing::process::free_ports(2).expect("two free ports")
 }
 
 struct Dev {
@@ -70,15 +64,23 @@ impl Dev {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    /// Polls until the whole listing is up and answering.
-    async fn up(&self, components: &[&str]) -> Vec<u32> {
-        eventually(UP, "make dev to come up", || async {
+    /// Polls until the whole listing is up and answering. If dev.sh gives up first, or the
+    /// deadline passes, the failure shows the end of its log (CI keeps output, not files).
+    async fn up(&mut self, components: &[&str]) -> Vec<u32> {
+        let deadline = Instant::now() + UP;
+        loop {
             let up = reqwest::get(self.url("/status")).await.is_ok_and(|r| r.status() == 200);
             let listed = self.log().contains("dev: up");
             let pids: Option<Vec<u32>> = components.iter().map(|c| self.pid_of(c)).collect();
-            (up && listed).then_some(pids).flatten()
-        })
-        .await
+            if let Some(pids) = pids.filter(|_| up && listed) {
+                return pids;
+            }
+            if let Some(status) = self.child.exited() {
+                panic!("make dev exited ({status}) before it was up; its log ends:\n{}", tail(&self.log, 40));
+            }
+            assert!(Instant::now() < deadline, "make dev not up within {UP:?}; its log ends:\n{}", tail(&self.log, 40));
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     async fn exited(&mut self, within: Duration) {

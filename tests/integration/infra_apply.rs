@@ -12,6 +12,7 @@ use aws_sdk_dynamodb::types::TableDescription;
 use aws_sdk_sqs::types::QueueAttributeName;
 use payment_platform::aws::Clients;
 use payment_platform::config::AwsArgs;
+use payment_platform::testing::process::tail;
 use serde_json::Value;
 
 use super::support::app::card_request;
@@ -41,10 +42,12 @@ pub(super) const EMULATOR_VARS: [(&str, &str); 3] = [
 
 /// Runs `infra-local.sh <verb>` against `emulator`, with its state in `state`.
 fn infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Value {
-    try_infra(verb, emulator, state).unwrap_or_else(|log| panic!("infra-local.sh {verb} failed; see {log}"))
+    try_infra(verb, emulator, state).unwrap_or_else(|log| {
+        panic!("infra-local.sh {verb} failed; {}, which ends:\n{}", log.display(), tail(&log, 40))
+    })
 }
 
-fn try_infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Result<Value, String> {
+fn try_infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Result<Value, PathBuf> {
     let out = Command::new("bash")
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/localstack/infra-local.sh"))
         .arg(verb)
@@ -57,7 +60,7 @@ fn try_infra(verb: &str, emulator: &PrivateEmulator, state: &Path) -> Result<Val
     let log = state.with_extension(format!("{verb}.log"));
     std::fs::write(&log, &out.stderr).unwrap();
     if !out.status.success() {
-        return Err(log.display().to_string());
+        return Err(log);
     }
     Ok(serde_json::from_slice(&out.stdout).unwrap_or(Value::Null))
 }
@@ -73,12 +76,13 @@ fn applied() -> (PrivateEmulator, PathBuf, Value) {
         match try_infra("apply", &emulator, &state) {
             Ok(outputs) => return (emulator, state, outputs),
             Err(log) => {
-                eprintln!("warning: terraform apply attempt {attempt} failed on the emulator; see {log}");
+                eprintln!("warning: terraform apply attempt {attempt} failed on the emulator; see {}", log.display());
                 failed = Some(log);
             }
         }
     }
-    panic!("infra-local.sh apply failed twice; see {}", failed.unwrap_or_default());
+    let log = failed.unwrap_or_default();
+    panic!("infra-local.sh apply failed twice; {}, which ends:\n{}", log.display(), tail(&log, 40));
 }
 
 /// What SETUP and Terraform must agree on for a table (names aside).
