@@ -162,34 +162,36 @@ const HOOK_BODY: &str = r#"{"type":"payment.succeeded","timestamp":"2026-12-04T1
 /// webhook-worker sends at the webhook run's rate. The POST is work no AWS request prices: with
 /// it, the webhook-worker is held to its AWS requests and its POST at the floor's prices.
 async fn post_floor(http: &reqwest::Client, base: &str, secs: f64) -> Option<f64> {
-    use payment_platform::webhook_client::sign::signature_header;
     let (http, url) = (http.clone(), format!("{base}/hook"));
     let before = super::cpu::own_cpu_us()?;
     let until = super::drive::Until::Elapsed(Duration::from_secs_f64(secs));
     let out = super::drive::drive(1, until, move |i| {
         let (http, url) = (http.clone(), url.clone());
-        async move {
-            let (id, at) = (format!("evt_bench_{i}"), super::load::now_ms() / 1000);
-            let signature = signature_header(&[[7u8; 32]], &id, at, HOOK_BODY);
-            let sent = http
-                .post(url)
-                .header("content-type", "application/json")
-                .header("webhook-id", id)
-                .header("webhook-timestamp", at.to_string())
-                .header("webhook-signature", signature)
-                .body(HOOK_BODY)
-                .send()
-                .await
-                .map_err(|e| format!("POST /hook: {e}"))?;
-            (sent.status() == StatusCode::NO_CONTENT)
-                .then_some(())
-                .ok_or_else(|| format!("POST /hook {}", sent.status()))
-        }
+        async move { post_hook(&http, &url, &format!("evt_bench_{i}")).await }
     })
     .await;
     let used = super::cpu::own_cpu_us()?.saturating_sub(before);
     let n = out.successes.len() as u64;
     (n > 0).then(|| round(used as f64 / n as f64, 1))
+}
+
+/// One webhook delivery's POST of `HOOK_BODY` to the bare server's `url` (`/hook`), signed as
+/// the webhook-worker signs (`webhook_client::sign`, HMAC-SHA256) with the event's `id`.
+pub async fn post_hook(http: &reqwest::Client, url: &str, id: &str) -> Result<(), String> {
+    use payment_platform::webhook_client::sign::signature_header;
+    let at = super::load::now_ms() / 1000;
+    let signature = signature_header(&[[7u8; 32]], id, at, HOOK_BODY);
+    let sent = http
+        .post(url)
+        .header("content-type", "application/json")
+        .header("webhook-id", id)
+        .header("webhook-timestamp", at.to_string())
+        .header("webhook-signature", signature)
+        .body(HOOK_BODY)
+        .send()
+        .await
+        .map_err(|e| format!("POST /hook: {e}"))?;
+    (sent.status() == StatusCode::NO_CONTENT).then_some(()).ok_or_else(|| format!("POST /hook {}", sent.status()))
 }
 
 /// The API against the bare server: rates per level, then CPU per payment of the floor's

@@ -29,6 +29,7 @@ mod stats;
 mod system;
 mod table;
 mod track;
+mod webhook_floor;
 mod webhook_run;
 
 pub use args::BenchArgs;

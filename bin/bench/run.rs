@@ -135,6 +135,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         pipelines: m.pipelines,
         refunds: m.refunds,
         webhooks: m.webhooks.as_ref().map(|w| w.stats.clone()),
+        webhook_floor: m.webhooks.as_ref().and_then(|w| w.floor.clone()),
         open_loop: m.open_loop,
         compare: m.compare,
         bare_http: m.bare_http,

@@ -314,6 +314,20 @@ fn webhooks(out: &mut String, r: &Report) {
         f(r.headline.webhook_post_floor_ratio, 2),
         f(r.headline.webhook_post_floor_ratio_averaged, 2),
     );
+    if let Some(floor) = &r.webhook_floor {
+        let _ = writeln!(
+            out,
+            "The webhook-worker's floor (a plain client making its requests as it makes them, and its POST, on the run's \
+             {} events at its rate, {} a receive): {} µs and {} AWS requests per event, {} µs priced at the webhook-worker's \
+             requests; the webhook-worker {} times that",
+            floor.events,
+            floor.per_receive,
+            floor.cpu_us_per_event,
+            floor.requests_per_event,
+            f(r.headline.webhook_op_floor_us_per_event, 0),
+            f(r.headline.webhook_op_floor_ratio, 2),
+        );
+    }
 }
 
 /// CPU per unit, per phase and role, from /proc (user + system), beside the floor's client.

@@ -19,6 +19,7 @@ use super::requests::{self, AwsPhase};
 use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
+use super::webhook_floor::{self, WebhookFloor};
 
 pub struct WebhookRun {
     pub stats: HookStats,
@@ -27,6 +28,8 @@ pub struct WebhookRun {
     pub payments: u64,
     /// Payments sent per second: each one's final state is one delivered event.
     pub rate: f64,
+    /// The webhook-worker's floor, replayed on this run's events (this build's run only).
+    pub floor: Option<WebhookFloor>,
 }
 
 /// What the figures of a run are, for the report and the comparison of two builds.
@@ -111,7 +114,21 @@ pub async fn run(
     let aws = requests::phase(&name, "delivered event", stats.delivered, &before, &sys.snapshot(stack).await);
     let cpu = cpu::phase(&name, "delivered event", stats.delivered, &cpu_before, &sys.cpu(stack)).with_calls(aws.total);
     sys.stop_all(Some(stack)).await;
-    Ok(WebhookRun { stats, aws, cpu, payments: run.flow.accepted, rate })
+    let floor = match from {
+        None => {
+            // As many messages a receive as the webhook-worker's receives carried.
+            let receives = aws
+                .operations
+                .iter()
+                .filter(|o| o.role == Role::WebhookWorker && o.operation == "ReceiveMessage")
+                .map(|o| o.count)
+                .sum::<f64>();
+            let per_receive = if receives > 0.0 { (stats.delivered as f64 / receives).round() as usize } else { 10 };
+            webhook_floor::measure(sys, stack, rate, per_receive).await
+        }
+        Some(_) => None,
+    };
+    Ok(WebhookRun { stats, aws, cpu, payments: run.flow.accepted, rate, floor })
 }
 
 #[cfg(test)]

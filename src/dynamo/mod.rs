@@ -21,6 +21,9 @@ pub mod setup;
 mod webhook_items;
 mod webhooks;
 
+/// The event item's webhook attributes, for the bench's floor of a delivery.
+pub use webhook_items::{DELIVERIES, LEASE};
+
 use aws_sdk_dynamodb::Client;
 
 #[derive(Clone)]

@@ -1,0 +1,305 @@
+//! The webhook-worker's floor: what delivering one event needs, made directly with the SDK and a
+//! plain HTTP client, on the events the webhook run just delivered (its services stopped). Per
+//! event, the webhook-worker's happy path (src/app/delivery, src/dynamo/deliveries.rs):
+//! 1. its share of a `ReceiveMessage` on the webhooks queue, the announcement as the workers send
+//!    it (`sqs::job_entry`);
+//! 2. `UpdateItem` on the event item: the lease, conditional, returning the whole item (`ALL_NEW`,
+//!    which the webhook-worker needs to render the body);
+//! 3. the signed POST of a webhook-sized body to the bare server (`bare::post_hook`), which answers 204;
+//! 4. `TransactWriteItems`: the deliveries saved and the lease removed, on the condition that the
+//!    lease is still its own, and the attempt's item put (a copy of the run's, under a key of
+//!    its own);
+//! 5. its share of a `DeleteMessageBatch`.
+//!
+//! Each receive asks for as many messages as the webhook-worker's receives carried on average
+//! in the run, and the batches start at the run's rate, so calls share wake-ups as they did
+//! there. Its CPU is the bench's own over the phase (nothing else of the bench runs then).
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
+use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use payment_platform::config::AwsArgs;
+use payment_platform::domain::events::EventId;
+use payment_platform::domain::ids::PaymentId;
+use payment_platform::domain::queue::Job;
+use payment_platform::dynamo::keys::{ATTEMPT_SK_PREFIX, EVENT_SK_PREFIX, PK, SK};
+use payment_platform::dynamo::{DELIVERIES, LEASE};
+use payment_platform::sqs::{BatchSender, job_entry};
+use serde::Serialize;
+
+use super::error::BenchError;
+use super::procs::Role;
+use super::stats::round;
+use super::system::System;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// What the floor measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct WebhookFloor {
+    pub events: u64,
+    /// Messages asked for per receive.
+    pub per_receive: usize,
+    /// The bench's CPU per delivered event, µs (its POST included).
+    pub cpu_us_per_event: f64,
+    /// AWS requests per event (the POST not counted).
+    pub requests_per_event: f64,
+}
+
+impl WebhookFloor {
+    /// What the floor would have spent making `requests` AWS requests per event instead of its
+    /// own (the webhook-worker's sweeps, or receives that carried fewer messages): the difference,
+    /// either way, priced at its mean per operation (a POST counted as one).
+    pub fn priced_at(&self, requests: f64) -> f64 {
+        let per_op = self.cpu_us_per_event / (self.requests_per_event + 1.0);
+        self.cpu_us_per_event + (requests - self.requests_per_event) * per_op
+    }
+}
+
+/// One delivered event of the run: its item's key, its deliveries and an attempt's item.
+struct Delivered {
+    key: Item,
+    deliveries: AttributeValue,
+    attempt: Item,
+    event: EventId,
+}
+
+#[derive(Default)]
+struct Counts {
+    receives: AtomicU64,
+    deletes: AtomicU64,
+    updates: AtomicU64,
+    transactions: AtomicU64,
+}
+
+/// Runs the floor on `stack` after its webhook run: `rate` events a second, `per_receive` asked
+/// for at a time. `None` (with a warning) when the run left nothing to replay or a call failed.
+pub async fn measure(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Option<WebhookFloor> {
+    match run(sys, stack, rate, per_receive.clamp(1, 10)).await {
+        Ok(floor) => Some(floor),
+        Err(e) => {
+            eprintln!("warning: the webhook-worker's floor was not measured: {e}");
+            None
+        }
+    }
+}
+
+async fn run(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Result<WebhookFloor, BenchError> {
+    let clients = payment_platform::aws::clients(stack).await;
+    let (dynamodb, sqs) = (clients.dynamodb, clients.sqs);
+    let events = delivered(&dynamodb, &stack.table).await?;
+    if events.is_empty() || rate <= 0.0 {
+        return Err(BenchError::Unexpected("the webhook run left no delivered event".into()));
+    }
+    let queue = sqs
+        .get_queue_url()
+        .queue_name(&stack.webhooks_queue)
+        .send()
+        .await
+        .map_err(|e| BenchError::Unexpected(format!("the webhooks queue: {e}")))?
+        .queue_url
+        .unwrap_or_default();
+    // The announcements, sent before the measure.
+    let sender = BatchSender::spawn(sqs.clone(), queue.clone());
+    let sends = events.iter().map(|d| {
+        let entry = job_entry(&Job::Deliver { event: d.event }, 0);
+        let sender = sender.clone();
+        async move { sender.send(entry.map_err(|e| e.to_string())?).await.map_err(|e| e.to_string()) }
+    });
+    for sent in futures::future::join_all(sends).await {
+        sent.map_err(|e| BenchError::Unexpected(format!("announcing for the floor: {e}")))?;
+    }
+    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
+    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
+    let hook = format!("{}/hook", sys.start_from(dir, Role::BareHttp, "bare-hooks", stack).await?);
+    let by_event: HashMap<EventId, &Delivered> = events.iter().map(|d| (d.event, d)).collect();
+    let counts = Counts::default();
+    let http = sys.http.clone();
+    eprintln!("bench: the webhook-worker's floor, {} events at {rate:.1}/s, {per_receive} a receive", events.len());
+
+    let before = super::cpu::own_cpu_us();
+    let (start, mut done, mut failed) = (Instant::now(), 0usize, None);
+    let deadline = start + Duration::from_secs_f64(events.len() as f64 / rate * 3.0 + 60.0);
+    while done < events.len() && failed.is_none() && Instant::now() < deadline {
+        // Batch k starts no earlier than k receives' worth of events at the run's rate.
+        let due = start + Duration::from_secs_f64(done as f64 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        counts.receives.fetch_add(1, Ordering::Relaxed);
+        let got = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .max_number_of_messages(per_receive as i32)
+            .wait_time_seconds(1)
+            .visibility_timeout(30)
+            .send()
+            .await
+            .map_err(|e| BenchError::Unexpected(format!("ReceiveMessage: {e}")))?;
+        let messages = got.messages.unwrap_or_default();
+        let handled = messages.iter().map(|m| {
+            let job = m.body.as_deref().and_then(payment_platform::sqs::message::decode);
+            let found = match job {
+                Some(Job::Deliver { event }) => by_event.get(&event).copied(),
+                _ => None,
+            };
+            deliver(&dynamodb, &http, &hook, &stack.table, found, &counts)
+        });
+        for outcome in futures::future::join_all(handled).await {
+            if let Err(e) = outcome {
+                failed.get_or_insert(e);
+            }
+        }
+        if !messages.is_empty() {
+            counts.deletes.fetch_add(1, Ordering::Relaxed);
+            let entries = messages.iter().enumerate().filter_map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(m.receipt_handle.clone()?)
+                    .build()
+                    .ok()
+            });
+            sqs.delete_message_batch()
+                .queue_url(&queue)
+                .set_entries(Some(entries.collect()))
+                .send()
+                .await
+                .map_err(|e| BenchError::Unexpected(format!("DeleteMessageBatch: {e}")))?;
+        }
+        done += messages.len();
+    }
+    let used = before.zip(super::cpu::own_cpu_us()).map(|(b, a)| a.saturating_sub(b));
+    sys.stop_one(Role::BareHttp, stack).await;
+    if let Some(e) = failed {
+        return Err(BenchError::Unexpected(e));
+    }
+    if done < events.len() {
+        return Err(BenchError::Unexpected(format!("{done} of {} events replayed in time", events.len())));
+    }
+    let used = used.ok_or_else(|| BenchError::Unexpected("the bench's own CPU is unreadable".into()))?;
+    let requests = [&counts.receives, &counts.deletes, &counts.updates, &counts.transactions]
+        .iter()
+        .map(|c| c.load(Ordering::Relaxed))
+        .sum::<u64>();
+    let n = done as f64;
+    Ok(WebhookFloor {
+        events: done as u64,
+        per_receive,
+        cpu_us_per_event: round(used as f64 / n, 1),
+        requests_per_event: round(requests as f64 / n, 2),
+    })
+}
+
+/// Steps 2 to 4 for one event.
+async fn deliver(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    http: &reqwest::Client,
+    hook: &str,
+    table: &str,
+    found: Option<&Delivered>,
+    counts: &Counts,
+) -> Result<(), String> {
+    let d = found.ok_or("a message the floor did not send")?;
+    let now = super::load::now_ms();
+    let lease = (now + 30_000).to_string();
+    counts.updates.fetch_add(1, Ordering::Relaxed);
+    let leased = dynamodb
+        .update_item()
+        .table_name(table)
+        .set_key(Some(d.key.clone()))
+        .update_expression(format!("SET {LEASE} = :lease"))
+        .condition_expression(format!("attribute_exists(PK) AND (attribute_not_exists({LEASE}) OR {LEASE} < :now)"))
+        .expression_attribute_values(":lease", AttributeValue::N(lease.clone()))
+        .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+        .return_values(ReturnValue::AllNew)
+        .send()
+        .await
+        .map_err(|e| format!("the lease: {e}"))?;
+    let deliveries =
+        leased.attributes.and_then(|mut item| item.remove(DELIVERIES)).unwrap_or_else(|| d.deliveries.clone());
+    super::bare::post_hook(http, hook, &d.event.to_string()).await?;
+    let update = Update::builder()
+        .table_name(table)
+        .set_key(Some(d.key.clone()))
+        .update_expression(format!("SET {DELIVERIES} = :d REMOVE {LEASE}, GSI2PK, GSI2SK"))
+        .condition_expression(format!("{LEASE} = :lease"))
+        .expression_attribute_values(":lease", AttributeValue::N(lease))
+        .expression_attribute_values(":d", deliveries)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut attempt = d.attempt.clone();
+    if let Some(AttributeValue::S(sk)) = attempt.get_mut(SK) {
+        sk.push_str("#floor");
+    }
+    let put = Put::builder().table_name(table).set_item(Some(attempt)).build().map_err(|e| e.to_string())?;
+    counts.transactions.fetch_add(1, Ordering::Relaxed);
+    dynamodb
+        .transact_write_items()
+        .transact_items(TransactWriteItem::builder().update(update).build())
+        .transact_items(TransactWriteItem::builder().put(put).build())
+        .send()
+        .await
+        .map_err(|e| format!("the save: {e}"))?;
+    Ok(())
+}
+
+/// The events of the run that were delivered, each with one of its attempts' items (a scan,
+/// before the measure).
+async fn delivered(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Delivered>, BenchError> {
+    let (mut events, mut attempts): (Vec<Item>, HashMap<(String, String), Item>) = (Vec::new(), HashMap::new());
+    let mut start = None;
+    loop {
+        let page = dynamodb
+            .scan()
+            .table_name(table)
+            .filter_expression("begins_with(SK, :e) OR begins_with(SK, :a)")
+            .expression_attribute_values(":e", AttributeValue::S(EVENT_SK_PREFIX.into()))
+            .expression_attribute_values(":a", AttributeValue::S(ATTEMPT_SK_PREFIX.into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .map_err(|e| BenchError::Unexpected(format!("scanning the run's events: {e}")))?;
+        for item in page.items.unwrap_or_default() {
+            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+            let (pk, sk) = (text(PK), text(SK));
+            if let Some(rest) = sk.strip_prefix(ATTEMPT_SK_PREFIX) {
+                // `DELIVERY#<version>#<endpoint>#<number>`: one attempt per event is enough.
+                let version = rest.split('#').next().unwrap_or_default().to_owned();
+                attempts.entry((pk, version)).or_insert(item);
+            } else if item.contains_key(DELIVERIES) {
+                events.push(item);
+            }
+        }
+        start = page.last_evaluated_key;
+        if start.is_none() {
+            break;
+        }
+    }
+    Ok(events
+        .into_iter()
+        .filter_map(|item| {
+            let text = |k: &str| item.get(k).and_then(|v| v.as_s().ok()).cloned();
+            let (pk, sk) = (text(PK)?, text(SK)?);
+            let version = sk.strip_prefix(EVENT_SK_PREFIX)?.to_owned();
+            let attempt = attempts.remove(&(pk.clone(), version.clone()))?;
+            let payment_id = PaymentId::parse(pk.strip_prefix("PAY#")?).ok()?;
+            let event = EventId { payment_id, version: version.parse().ok()? };
+            let key = HashMap::from([(PK.to_owned(), AttributeValue::S(pk)), (SK.to_owned(), AttributeValue::S(sk))]);
+            Some(Delivered { key, deliveries: item.get(DELIVERIES)?.clone(), attempt, event })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_the_floor_did_not_make_are_priced_at_its_mean_per_operation() {
+        // 2.4 requests and a POST for 1,020 µs: 300 µs an operation.
+        let floor = WebhookFloor { events: 100, per_receive: 5, cpu_us_per_event: 1020.0, requests_per_event: 2.4 };
+        assert_eq!(floor.priced_at(2.4), 1020.0);
+        assert!((floor.priced_at(2.5) - 1050.0).abs() < 1e-9);
+        assert!((floor.priced_at(2.0) - 900.0).abs() < 1e-9);
+    }
+}
