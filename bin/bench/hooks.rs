@@ -29,6 +29,9 @@ pub struct HookStats {
     pub to_delivery_p50_ms: Option<f64>,
     pub to_delivery_p99_ms: Option<f64>,
     pub to_delivery_max_ms: Option<f64>,
+    /// Deliveries a second over the middle 90 % of arrivals (stragglers left out): the pace the
+    /// webhook-worker actually delivered at, which the payments' settling, not the send rate, set.
+    pub delivered_per_sec: Option<f64>,
 }
 
 /// (arrival ms, event id, event ms) of each request.
@@ -99,6 +102,8 @@ impl Receiver {
         }
         let mut lat: Vec<u64> = first.values().map(|(a, e)| a.saturating_sub(*e)).collect();
         lat.sort_unstable();
+        let mut arrivals: Vec<u64> = first.values().map(|(a, _)| *a).collect();
+        arrivals.sort_unstable();
         HookStats {
             expected,
             delivered: first.len() as u64,
@@ -106,11 +111,40 @@ impl Receiver {
             to_delivery_p50_ms: percentile(&lat, 50.0).map(|v| v as f64),
             to_delivery_p99_ms: percentile(&lat, 99.0).map(|v| v as f64),
             to_delivery_max_ms: lat.last().map(|v| *v as f64),
+            delivered_per_sec: middle_rate(&arrivals),
         }
+    }
+
+    /// Every request received so far, repeats included.
+    pub fn received(&self) -> usize {
+        self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
     fn distinct(&self) -> u64 {
         let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         got.iter().map(|(_, id, _)| id.as_str()).collect::<std::collections::HashSet<_>>().len() as u64
+    }
+}
+
+/// Arrivals a second between the 5th and the 95th percentile of sorted arrival times (ms).
+fn middle_rate(sorted_ms: &[u64]) -> Option<f64> {
+    let (lo, hi) = (sorted_ms.len() / 20, sorted_ms.len() * 19 / 20);
+    let span_ms = sorted_ms.get(hi.checked_sub(1)?)?.checked_sub(*sorted_ms.get(lo)?)?;
+    (span_ms > 0 && hi - 1 > lo).then(|| (hi - 1 - lo) as f64 * 1000.0 / span_ms as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::middle_rate;
+
+    #[test]
+    fn the_rate_leaves_the_first_and_last_twentieths_out() {
+        // 100 arrivals 10 ms apart, and a straggler 30 s later: 100 a second.
+        let mut arrivals: Vec<u64> = (0..100).map(|i| i * 10).collect();
+        arrivals.push(30_000);
+        let rate = middle_rate(&arrivals).unwrap();
+        assert!((rate - 100.0).abs() < 1e-9, "{rate}");
+        assert_eq!(middle_rate(&[5]), None);
+        assert_eq!(middle_rate(&[]), None);
     }
 }

@@ -30,6 +30,7 @@ mod system;
 mod table;
 mod track;
 mod webhook_floor;
+mod webhook_replay;
 mod webhook_run;
 
 pub use args::BenchArgs;

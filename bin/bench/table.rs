@@ -319,13 +319,16 @@ fn webhooks(out: &mut String, r: &Report) {
             out,
             "The webhook-worker's floor (a plain client making its requests as it makes them, and its POST, on the run's \
              {} events at its rate, {} a receive): {} µs and {} AWS requests per event, {} µs priced at the webhook-worker's \
-             requests; the webhook-worker {} times that",
+             requests; the webhook-worker {} times that in the run, and {} times (replaying the same events at the same pace \
+             on the same quiet machine: {} µs per event)",
             floor.events,
             floor.per_receive,
             floor.cpu_us_per_event,
             floor.requests_per_event,
             f(r.headline.webhook_op_floor_us_per_event, 0),
             f(r.headline.webhook_op_floor_ratio, 2),
+            f(r.headline.webhook_replay_floor_ratio, 2),
+            f(r.headline.webhook_replay_cpu_us_per_event, 0),
         );
     }
 }

@@ -11,22 +11,28 @@
 //!    its own);
 //! 5. its share of a `DeleteMessageBatch`.
 //!
-//! Each receive asks for as many messages as the webhook-worker's receives carried on average
-//! in the run, and the batches start at the run's rate, so calls share wake-ups as they did
-//! there. Its CPU is the bench's own over the phase (nothing else of the bench runs then).
+//! Each receive asks for as many messages, with the same attributes, as the webhook-worker's
+//! receives carried on average in the run; the messages carry a trace as the services' do; the
+//! receives start at the pace the webhook-worker delivered at; each event is a task of its own
+//! on the runtime's worker threads, as the webhook-worker's jobs are. Its CPU is the bench's own
+//! over the phase (nothing else of the bench runs then). What the floor leaves out is the
+//! webhook-worker's own work: reading the event out of the item, opening the endpoint's secret,
+//! rendering the body, its span, log lines and metrics, its sweeps (their requests are priced,
+//! `WebhookFloor::priced_at`).
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValue, TransactWriteItem, Update};
-use aws_sdk_sqs::types::DeleteMessageBatchRequestEntry;
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName};
 use payment_platform::config::AwsArgs;
 use payment_platform::domain::events::EventId;
 use payment_platform::domain::ids::PaymentId;
 use payment_platform::domain::queue::Job;
 use payment_platform::dynamo::keys::{ATTEMPT_SK_PREFIX, EVENT_SK_PREFIX, PK, SK};
 use payment_platform::dynamo::{DELIVERIES, LEASE};
-use payment_platform::sqs::{BatchSender, job_entry};
+use payment_platform::sqs::{BatchSender, TRACE_ATTRIBUTES, job_entry};
 use serde::Serialize;
 
 use super::error::BenchError;
@@ -46,6 +52,9 @@ pub struct WebhookFloor {
     pub cpu_us_per_event: f64,
     /// AWS requests per event (the POST not counted).
     pub requests_per_event: f64,
+    /// The webhook-worker's CPU per event delivering the same events again, at the same pace, on
+    /// the same quiet machine (`webhook_replay`), µs.
+    pub replay_cpu_us_per_event: Option<f64>,
 }
 
 impl WebhookFloor {
@@ -59,11 +68,11 @@ impl WebhookFloor {
 }
 
 /// One delivered event of the run: its item's key, its deliveries and an attempt's item.
-struct Delivered {
-    key: Item,
+pub struct Delivered {
+    pub key: Item,
     deliveries: AttributeValue,
     attempt: Item,
-    event: EventId,
+    pub event: EventId,
 }
 
 #[derive(Default)]
@@ -77,128 +86,154 @@ struct Counts {
 /// Runs the floor on `stack` after its webhook run: `rate` events a second, `per_receive` asked
 /// for at a time. `None` (with a warning) when the run left nothing to replay or a call failed.
 pub async fn measure(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Option<WebhookFloor> {
-    match run(sys, stack, rate, per_receive.clamp(1, 10)).await {
-        Ok(floor) => Some(floor),
+    let clients = payment_platform::aws::clients(stack).await;
+    // A queue of its own: nothing else (a catch-up, a sweep's re-announcement) lands in it.
+    let name = format!("{}-floor", stack.webhooks_queue);
+    let queue = match clients.sqs.create_queue().queue_name(&name).send().await {
+        Ok(out) => out.queue_url.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("warning: the webhook-worker's floor was not measured: creating its queue: {e}");
+            return None;
+        }
+    };
+    let exe = std::env::current_exe().ok()?;
+    let hook = match sys.start_from(exe.parent()?, Role::BareHttp, "bare-hooks", stack).await {
+        Ok(url) => format!("{url}/hook"),
         Err(e) => {
             eprintln!("warning: the webhook-worker's floor was not measured: {e}");
-            None
+            return None;
         }
-    }
+    };
+    let shared = Shared { dynamodb: clients.dynamodb, http: sys.http.clone(), hook, table: stack.table.clone() };
+    let out = run(shared, clients.sqs.clone(), queue.clone(), rate, per_receive.clamp(1, 10)).await;
+    sys.stop_one(Role::BareHttp, stack).await;
+    let _ = clients.sqs.delete_queue().queue_url(queue).send().await;
+    out.inspect_err(|e| eprintln!("warning: the webhook-worker's floor was not measured: {e}")).ok()
 }
 
-async fn run(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Result<WebhookFloor, BenchError> {
-    let clients = payment_platform::aws::clients(stack).await;
-    let (dynamodb, sqs) = (clients.dynamodb, clients.sqs);
-    let events = delivered(&dynamodb, &stack.table).await?;
+/// What every event's delivery uses.
+struct Shared {
+    dynamodb: aws_sdk_dynamodb::Client,
+    http: reqwest::Client,
+    hook: String,
+    table: String,
+}
+
+async fn run(
+    shared: Shared,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+    rate: f64,
+    per_receive: usize,
+) -> Result<WebhookFloor, BenchError> {
+    let events = delivered(&shared.dynamodb, &shared.table).await?;
     if events.is_empty() || rate <= 0.0 {
         return Err(BenchError::Unexpected("the webhook run left no delivered event".into()));
     }
-    let queue = sqs
-        .get_queue_url()
-        .queue_name(&stack.webhooks_queue)
-        .send()
-        .await
-        .map_err(|e| BenchError::Unexpected(format!("the webhooks queue: {e}")))?
-        .queue_url
-        .unwrap_or_default();
-    // The announcements, sent before the measure.
+    // The announcements, sent before the measure, each with a trace as the services' carry.
     let sender = BatchSender::spawn(sqs.clone(), queue.clone());
     let sends = events.iter().map(|d| {
-        let entry = job_entry(&Job::Deliver { event: d.event }, 0);
         let sender = sender.clone();
+        let entry = job_entry(&Job::Deliver { event: d.event }, 0).map(|mut e| {
+            let trace = format!("00-{}-{:016x}-01", uuid::Uuid::new_v4().simple(), rand::random::<u64>());
+            let value = MessageAttributeValue::builder().data_type("String").string_value(trace).build();
+            if let Ok(v) = value {
+                e.message_attributes.get_or_insert_with(HashMap::new).insert(TRACE_ATTRIBUTES[0].to_owned(), v);
+            }
+            e
+        });
         async move { sender.send(entry.map_err(|e| e.to_string())?).await.map_err(|e| e.to_string()) }
     });
     for sent in futures::future::join_all(sends).await {
         sent.map_err(|e| BenchError::Unexpected(format!("announcing for the floor: {e}")))?;
     }
-    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
-    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
-    let hook = format!("{}/hook", sys.start_from(dir, Role::BareHttp, "bare-hooks", stack).await?);
-    let by_event: HashMap<EventId, &Delivered> = events.iter().map(|d| (d.event, d)).collect();
-    let counts = Counts::default();
-    let http = sys.http.clone();
-    eprintln!("bench: the webhook-worker's floor, {} events at {rate:.1}/s, {per_receive} a receive", events.len());
+    let n = events.len();
+    let by_event: Arc<HashMap<EventId, Delivered>> = Arc::new(events.into_iter().map(|d| (d.event, d)).collect());
+    let (shared, counts) = (Arc::new(shared), Arc::new(Counts::default()));
+    eprintln!("bench: the webhook-worker's floor, {n} events at {rate:.1}/s, {per_receive} a receive");
 
     let before = super::cpu::own_cpu_us();
-    let (start, mut done, mut failed) = (Instant::now(), 0usize, None);
-    let deadline = start + Duration::from_secs_f64(events.len() as f64 / rate * 3.0 + 60.0);
-    while done < events.len() && failed.is_none() && Instant::now() < deadline {
-        // Batch k starts no earlier than k receives' worth of events at the run's rate.
-        let due = start + Duration::from_secs_f64(done as f64 / rate);
-        tokio::time::sleep_until(due.into()).await;
-        counts.receives.fetch_add(1, Ordering::Relaxed);
-        let got = sqs
-            .receive_message()
-            .queue_url(&queue)
-            .max_number_of_messages(per_receive as i32)
-            .wait_time_seconds(1)
-            .visibility_timeout(30)
-            .send()
-            .await
-            .map_err(|e| BenchError::Unexpected(format!("ReceiveMessage: {e}")))?;
-        let messages = got.messages.unwrap_or_default();
-        let handled = messages.iter().map(|m| {
-            let job = m.body.as_deref().and_then(payment_platform::sqs::message::decode);
-            let found = match job {
-                Some(Job::Deliver { event }) => by_event.get(&event).copied(),
-                _ => None,
-            };
-            deliver(&dynamodb, &http, &hook, &stack.table, found, &counts)
-        });
-        for outcome in futures::future::join_all(handled).await {
-            if let Err(e) = outcome {
-                failed.get_or_insert(e);
+    // On a worker thread of the runtime, each event a task of its own, as the webhook-worker
+    // runs its jobs (not polled by the bench's main thread, whose wake-ups cost more).
+    let replay = tokio::spawn({
+        let (counts, by_event) = (counts.clone(), by_event.clone());
+        async move {
+            let (start, mut done) = (Instant::now(), 0usize);
+            let deadline = start + Duration::from_secs_f64(n as f64 / rate * 3.0 + 60.0);
+            while done < n && Instant::now() < deadline {
+                // The next receive no earlier than the events so far take at the run's pace.
+                tokio::time::sleep_until((start + Duration::from_secs_f64(done as f64 / rate)).into()).await;
+                counts.receives.fetch_add(1, Ordering::Relaxed);
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&queue)
+                    .max_number_of_messages(per_receive as i32)
+                    .wait_time_seconds(1)
+                    .visibility_timeout(30)
+                    .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+                    .message_system_attribute_names(MessageSystemAttributeName::SentTimestamp)
+                    .set_message_attribute_names(Some(TRACE_ATTRIBUTES.map(String::from).to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| format!("ReceiveMessage: {e}"))?;
+                let messages = got.messages.unwrap_or_default();
+                let tasks: Vec<_> = messages
+                    .iter()
+                    .map(|m| {
+                        let job = m.body.as_deref().and_then(payment_platform::sqs::message::decode);
+                        let (shared, counts, by_event) = (shared.clone(), counts.clone(), by_event.clone());
+                        tokio::spawn(async move {
+                            let found = match job {
+                                Some(Job::Deliver { event }) => by_event.get(&event),
+                                _ => None,
+                            };
+                            deliver(&shared, found, &counts).await
+                        })
+                    })
+                    .collect();
+                for task in tasks {
+                    task.await.map_err(|e| e.to_string())??;
+                }
+                if !messages.is_empty() {
+                    counts.deletes.fetch_add(1, Ordering::Relaxed);
+                    let entries = messages.iter().enumerate().filter_map(|(i, m)| {
+                        let receipt = m.receipt_handle.clone()?;
+                        DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build().ok()
+                    });
+                    sqs.delete_message_batch()
+                        .queue_url(&queue)
+                        .set_entries(Some(entries.collect()))
+                        .send()
+                        .await
+                        .map_err(|e| format!("DeleteMessageBatch: {e}"))?;
+                }
+                done += messages.len();
             }
+            Ok::<usize, String>(done)
         }
-        if !messages.is_empty() {
-            counts.deletes.fetch_add(1, Ordering::Relaxed);
-            let entries = messages.iter().enumerate().filter_map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(m.receipt_handle.clone()?)
-                    .build()
-                    .ok()
-            });
-            sqs.delete_message_batch()
-                .queue_url(&queue)
-                .set_entries(Some(entries.collect()))
-                .send()
-                .await
-                .map_err(|e| BenchError::Unexpected(format!("DeleteMessageBatch: {e}")))?;
-        }
-        done += messages.len();
-    }
+    });
+    let done = replay.await.map_err(|e| BenchError::Unexpected(e.to_string()))?.map_err(BenchError::Unexpected)?;
     let used = before.zip(super::cpu::own_cpu_us()).map(|(b, a)| a.saturating_sub(b));
-    sys.stop_one(Role::BareHttp, stack).await;
-    if let Some(e) = failed {
-        return Err(BenchError::Unexpected(e));
-    }
-    if done < events.len() {
-        return Err(BenchError::Unexpected(format!("{done} of {} events replayed in time", events.len())));
+    if done < n {
+        return Err(BenchError::Unexpected(format!("{done} of {n} events replayed in time")));
     }
     let used = used.ok_or_else(|| BenchError::Unexpected("the bench's own CPU is unreadable".into()))?;
     let requests = [&counts.receives, &counts.deletes, &counts.updates, &counts.transactions]
         .iter()
         .map(|c| c.load(Ordering::Relaxed))
         .sum::<u64>();
-    let n = done as f64;
     Ok(WebhookFloor {
         events: done as u64,
         per_receive,
-        cpu_us_per_event: round(used as f64 / n, 1),
-        requests_per_event: round(requests as f64 / n, 2),
+        cpu_us_per_event: round(used as f64 / done as f64, 1),
+        requests_per_event: round(requests as f64 / done as f64, 2),
+        replay_cpu_us_per_event: None,
     })
 }
 
 /// Steps 2 to 4 for one event.
-async fn deliver(
-    dynamodb: &aws_sdk_dynamodb::Client,
-    http: &reqwest::Client,
-    hook: &str,
-    table: &str,
-    found: Option<&Delivered>,
-    counts: &Counts,
-) -> Result<(), String> {
+async fn deliver(shared: &Shared, found: Option<&Delivered>, counts: &Counts) -> Result<(), String> {
+    let Shared { dynamodb, http, hook, table } = shared;
     let d = found.ok_or("a message the floor did not send")?;
     let now = super::load::now_ms();
     let lease = (now + 30_000).to_string();
@@ -245,7 +280,7 @@ async fn deliver(
 
 /// The events of the run that were delivered, each with one of its attempts' items (a scan,
 /// before the measure).
-async fn delivered(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Delivered>, BenchError> {
+pub async fn delivered(dynamodb: &aws_sdk_dynamodb::Client, table: &str) -> Result<Vec<Delivered>, BenchError> {
     let (mut events, mut attempts): (Vec<Item>, HashMap<(String, String), Item>) = (Vec::new(), HashMap::new());
     let mut start = None;
     loop {
@@ -297,7 +332,13 @@ mod tests {
     #[test]
     fn requests_the_floor_did_not_make_are_priced_at_its_mean_per_operation() {
         // 2.4 requests and a POST for 1,020 µs: 300 µs an operation.
-        let floor = WebhookFloor { events: 100, per_receive: 5, cpu_us_per_event: 1020.0, requests_per_event: 2.4 };
+        let floor = WebhookFloor {
+            events: 100,
+            per_receive: 5,
+            cpu_us_per_event: 1020.0,
+            requests_per_event: 2.4,
+            replay_cpu_us_per_event: None,
+        };
         assert_eq!(floor.priced_at(2.4), 1020.0);
         assert!((floor.priced_at(2.5) - 1050.0).abs() < 1e-9);
         assert!((floor.priced_at(2.0) - 900.0).abs() < 1e-9);

@@ -20,6 +20,7 @@ use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
 use super::webhook_floor::{self, WebhookFloor};
+use super::webhook_replay;
 
 pub struct WebhookRun {
     pub stats: HookStats,
@@ -124,7 +125,13 @@ pub async fn run(
                 .map(|o| o.count)
                 .sum::<f64>();
             let per_receive = if receives > 0.0 { (stats.delivered as f64 / receives).round() as usize } else { 10 };
-            webhook_floor::measure(sys, stack, rate, per_receive).await
+            // At the pace the webhook-worker delivered, which the payments' settling set.
+            let pace = stats.delivered_per_sec.unwrap_or(rate);
+            let mut floor = webhook_floor::measure(sys, stack, pace, per_receive).await;
+            if let Some(f) = floor.as_mut() {
+                f.replay_cpu_us_per_event = webhook_replay::measure(sys, stack, &receiver, pace).await;
+            }
+            floor
         }
         Some(_) => None,
     };

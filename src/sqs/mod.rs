@@ -9,7 +9,7 @@ mod send;
 pub mod setup;
 
 pub use batch::BatchSender;
-pub use receive::SqsWorkQueue;
+pub use receive::{SqsWorkQueue, TRACE_ATTRIBUTES};
 pub use send::{MAX_DELAY_SECS, QueueNames, SqsJobQueue, job_entry};
 
 use aws_sdk_sqs::Client;

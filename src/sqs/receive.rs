@@ -12,7 +12,7 @@ use super::{classify, queue_url, string_attribute};
 use crate::domain::queue::{MAX_BATCH, QueueError, Received, WorkQueue};
 
 /// The message attributes that carry trace context.
-const TRACE_ATTRIBUTES: [&str; 2] = ["traceparent", "tracestate"];
+pub const TRACE_ATTRIBUTES: [&str; 2] = ["traceparent", "tracestate"];
 
 /// One SQS work queue and its dead-letter queue, both resolved by name at start.
 #[derive(Clone)]
