@@ -199,7 +199,8 @@ impl Deliverer {
             let d = &mut deliveries[i];
             match outcome {
                 None => {
-                    d.postpone(now + self.busy_delay_ms());
+                    let merchant = endpoints.iter().find(|e| e.id == d.endpoint).map(|e| &e.merchant_id);
+                    d.postpone(now + self.busy_delay_ms(&d.endpoint, merchant));
                     postponed = true;
                 }
                 Some((outcome, at_ms, latency)) => {
@@ -225,11 +226,18 @@ impl Deliverer {
         (records, postponed)
     }
 
-    /// How long a delivery whose endpoint (or the worker) has no free slot waits: the slots free
-    /// within one timeout, and the jitter spreads the events that wait for them.
-    fn busy_delay_ms(&self) -> u64 {
-        let timeout = u64::try_from(self.settings.timeout.as_millis()).unwrap_or(u64::MAX).max(1_000);
-        timeout + rand::random_range(0..timeout)
+    /// How long a delivery whose endpoint (or the worker) has no free slot waits: about as long
+    /// as the slots it lacked are held. When the last attempts to end, the endpoint's and its
+    /// merchant's, held theirs for milliseconds, the rounds ran out of their wait in a burst or
+    /// on a stalled machine: the event comes back in 1-2 s, not the 15-30 s that were the tail of
+    /// the bench's webhook latency. Otherwise (a slow receiver, or none answered yet), within one
+    /// to two timeouts, as the slots free within one. The jitter spreads the events that wait.
+    fn busy_delay_ms(&self, endpoint: &EndpointId, merchant: Option<&MerchantId>) -> u64 {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let timeout = ms(self.settings.timeout).max(1_000);
+        let held = self.per_endpoint.last_held(endpoint).zip(merchant.and_then(|m| self.per_merchant.last_held(m)));
+        let base = held.map_or(timeout, |(e, m)| ms(e.max(m)).saturating_mul(2).clamp(1_000, timeout));
+        base + rand::random_range(0..base)
     }
 
     /// One signed POST, or `None` when the endpoint's slots, its merchant's, or the worker's
@@ -259,6 +267,8 @@ impl Deliverer {
         let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
         let outcome = self.sender.send(&out).await;
         drop((slot, merchant_slot));
+        self.per_endpoint.note_held(&endpoint.id, started.elapsed());
+        self.per_merchant.note_held(&endpoint.merchant_id, started.elapsed());
         Some((outcome, at_ms, started.elapsed()))
     }
 

@@ -1,7 +1,9 @@
 //! Bounds on the attempts in flight, per endpoint and per merchant, and on the rounds that wait
 //! for one of their slots.
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
@@ -37,6 +39,8 @@ const TRACKED_SLOTS: usize = 4_096;
 struct Pen {
     slots: Arc<Semaphore>,
     places: Arc<Semaphore>,
+    /// How long the last attempt to end held one of the slots, ms; `u64::MAX` before any did.
+    held_ms: AtomicU64,
 }
 
 impl Pen {
@@ -85,8 +89,25 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
         let pen = known.entry(key.clone()).or_insert_with(|| Pen {
             slots: Arc::new(Semaphore::new(self.limit)),
             places: Arc::new(Semaphore::new(self.limit)),
+            held_ms: AtomicU64::new(u64::MAX),
         });
         (Arc::clone(&pen.slots), Arc::clone(&pen.places))
+    }
+
+    /// Notes how long an attempt held one of `key`'s slots.
+    pub(super) fn note_held(&self, key: &K, held: Duration) {
+        let ms = u64::try_from(held.as_millis()).unwrap_or(u64::MAX - 1).min(u64::MAX - 1);
+        if let Some(pen) = crate::util::lock(&self.known).get(key) {
+            pen.held_ms.store(ms, Ordering::Relaxed);
+        }
+    }
+
+    /// How long the last attempt to end held one of `key`'s slots, if one ended since the key
+    /// was last forgotten.
+    pub(super) fn last_held(&self, key: &K) -> Option<Duration> {
+        let known = crate::util::lock(&self.known);
+        let ms = known.get(key)?.held_ms.load(Ordering::Relaxed);
+        (ms != u64::MAX).then(|| Duration::from_millis(ms))
     }
 
     #[cfg(test)]

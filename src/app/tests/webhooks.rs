@@ -507,6 +507,44 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);
 }
 
+/// A receiver that answered its last attempt at once is busy only for milliseconds: a round
+/// that ran out of its wait in a burst comes back in 1-2 s, not one to two timeouts.
+#[tokio::test]
+async fn a_fast_receiver_s_postponed_delivery_comes_back_within_seconds() {
+    let w = World::new();
+    let gate = Arc::new(Gate::default());
+    let settings = DeliverySettings {
+        endpoint_concurrency: 1,
+        slot_wait: Duration::from_millis(100),
+        ..DeliverySettings::default()
+    };
+    let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
+    endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
+    let [a, b, c] = [w.payment(500).await, w.payment(500).await, w.payment(500).await]
+        .map(|payment_id| EventId { payment_id, version: 1 });
+    // a: answered as soon as it is sent.
+    let first = tokio::spawn({
+        let hooks = Arc::clone(&hooks);
+        async move { hooks.deliver(a).await }
+    });
+    gate.entered.acquire().await.unwrap().forget();
+    gate.release.add_permits(1);
+    assert_eq!(first.await.unwrap(), Step::Done);
+    // b holds the one slot; c, behind it, runs out of its wait.
+    let second = tokio::spawn({
+        let hooks = Arc::clone(&hooks);
+        async move { hooks.deliver(b).await }
+    });
+    gate.entered.acquire().await.unwrap().forget();
+    assert_eq!(hooks.deliver(c).await, Step::Done);
+    assert!(w.services.delivery_attempts(&merchant(), c).await.unwrap().is_empty(), "no attempt counted");
+    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
+    let waits = due.iter().find(|d| d.event == c).map(|d| d.due_ms - w.clock.now_ms()).unwrap();
+    assert!((1_000..2_000).contains(&waits), "a second or two, jittered: {waits}");
+    gate.release.add_permits(1);
+    assert_eq!(second.await.unwrap(), Step::Done);
+}
+
 // Paused time: the runtime moves the clock only when every task is idle, so the short sleep
 // below ends once b's round is waiting for the slot, whatever order the tasks run in.
 #[tokio::test(start_paused = true)]
