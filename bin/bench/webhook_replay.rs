@@ -54,17 +54,20 @@ async fn run(sys: &mut System, stack: &AwsArgs, receiver: &Receiver, pace: f64) 
             .await
             .map_err(|e| BenchError::Unexpected(format!("putting an event back: {e}")))?;
     }
+    // A webhooks queue of its own (its SETUP creates it): the run's queue may still hold the
+    // endpoint's catch-up, delayed, which would plan again the events put back above.
+    let stack = &AwsArgs { webhooks_queue: format!("{}-replay", stack.webhooks_queue), ..stack.clone() };
+    let name = "webhook-worker-replay";
+    sys.start(Role::WebhookWorker, name, stack).await?;
     let queue = clients
         .sqs
         .get_queue_url()
         .queue_name(&stack.webhooks_queue)
         .send()
         .await
-        .map_err(|e| BenchError::Unexpected(format!("the webhooks queue: {e}")))?
+        .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?
         .queue_url
         .unwrap_or_default();
-    let name = "webhook-worker-replay";
-    sys.start(Role::WebhookWorker, name, stack).await?;
     eprintln!("bench: the webhook-worker replays {} events at {pace:.1}/s", events.len());
     let (before, received) = (sys.cpu_of(name), receiver.received());
     let sender = BatchSender::spawn(clients.sqs, queue);
