@@ -479,8 +479,9 @@ async fn a_rotated_secret_signs_beside_the_new_one_and_redelivery_sends_again() 
     assert_eq!(numbers, [1, 2]);
 }
 
-#[tokio::test]
-async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
+/// One slot per endpoint, a wait of 100 ms for it, and a receiver held at the `Gate` until
+/// released; with three events to deliver to it.
+async fn one_slot_behind_a_gate() -> (World, Arc<Gate>, Arc<Deliverer>, [EventId; 3]) {
     let w = World::new();
     let gate = Arc::new(Gate::default());
     let settings = DeliverySettings {
@@ -490,17 +491,34 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
     };
     let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
     endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
-    let a = EventId { payment_id: w.payment(500).await, version: 1 };
-    let b = EventId { payment_id: w.payment(500).await, version: 1 };
-    let first = tokio::spawn({
-        let hooks = Arc::clone(&hooks);
-        async move { hooks.deliver(a).await }
+    let events = [w.payment(500).await, w.payment(500).await, w.payment(500).await]
+        .map(|payment_id| EventId { payment_id, version: 1 });
+    (w, gate, hooks, events)
+}
+
+/// Starts `event`'s round and answers once its attempt is held at the gate.
+async fn held_at_the_gate(hooks: &Arc<Deliverer>, gate: &Gate, event: EventId) -> tokio::task::JoinHandle<Step> {
+    let round = tokio::spawn({
+        let hooks = Arc::clone(hooks);
+        async move { hooks.deliver(event).await }
     });
     gate.entered.acquire().await.unwrap().forget();
-    assert_eq!(hooks.deliver(b).await, Step::Done, "b waits for a slot no longer than slot_wait");
-    assert!(w.services.delivery_attempts(&merchant(), b).await.unwrap().is_empty(), "no attempt counted");
+    round
+}
+
+/// Delivers `event` while the one slot is held: no attempt, and due again after how long.
+async fn postponed_by(w: &World, hooks: &Deliverer, event: EventId) -> u64 {
+    assert_eq!(hooks.deliver(event).await, Step::Done, "it waits for a slot no longer than slot_wait");
+    assert!(w.services.delivery_attempts(&merchant(), event).await.unwrap().is_empty(), "no attempt counted");
     let due = w.services.store.deliveries.outstanding(100).await.unwrap();
-    let waits = due.iter().find(|d| d.event == b).map(|d| d.due_ms - w.clock.now_ms()).unwrap();
+    due.iter().find(|d| d.event == event).map(|d| d.due_ms - w.clock.now_ms()).unwrap()
+}
+
+#[tokio::test]
+async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
+    let (w, gate, hooks, [a, b, _]) = one_slot_behind_a_gate().await;
+    let first = held_at_the_gate(&hooks, &gate, a).await;
+    let waits = postponed_by(&w, &hooks, b).await;
     assert!((15_000..30_000).contains(&waits), "one to two timeouts, jittered: {waits}");
     gate.release.add_permits(1);
     assert_eq!(first.await.unwrap(), Step::Done);
@@ -511,35 +529,14 @@ async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
 /// that ran out of its wait in a burst comes back in 1-2 s, not one to two timeouts.
 #[tokio::test]
 async fn a_fast_receiver_s_postponed_delivery_comes_back_within_seconds() {
-    let w = World::new();
-    let gate = Arc::new(Gate::default());
-    let settings = DeliverySettings {
-        endpoint_concurrency: 1,
-        slot_wait: Duration::from_millis(100),
-        ..DeliverySettings::default()
-    };
-    let hooks = Arc::new(Deliverer::new(w.services.clone(), Arc::clone(&gate) as Arc<dyn WebhookSender>, settings));
-    endpoint(&w, "https://slow.example.com/", &[EventType::PaymentCreated]).await;
-    let [a, b, c] = [w.payment(500).await, w.payment(500).await, w.payment(500).await]
-        .map(|payment_id| EventId { payment_id, version: 1 });
+    let (w, gate, hooks, [a, b, c]) = one_slot_behind_a_gate().await;
     // a: answered as soon as it is sent.
-    let first = tokio::spawn({
-        let hooks = Arc::clone(&hooks);
-        async move { hooks.deliver(a).await }
-    });
-    gate.entered.acquire().await.unwrap().forget();
+    let first = held_at_the_gate(&hooks, &gate, a).await;
     gate.release.add_permits(1);
     assert_eq!(first.await.unwrap(), Step::Done);
     // b holds the one slot; c, behind it, runs out of its wait.
-    let second = tokio::spawn({
-        let hooks = Arc::clone(&hooks);
-        async move { hooks.deliver(b).await }
-    });
-    gate.entered.acquire().await.unwrap().forget();
-    assert_eq!(hooks.deliver(c).await, Step::Done);
-    assert!(w.services.delivery_attempts(&merchant(), c).await.unwrap().is_empty(), "no attempt counted");
-    let due = w.services.store.deliveries.outstanding(100).await.unwrap();
-    let waits = due.iter().find(|d| d.event == c).map(|d| d.due_ms - w.clock.now_ms()).unwrap();
+    let second = held_at_the_gate(&hooks, &gate, b).await;
+    let waits = postponed_by(&w, &hooks, c).await;
     assert!((1_000..2_000).contains(&waits), "a second or two, jittered: {waits}");
     gate.release.add_permits(1);
     assert_eq!(second.await.unwrap(), Step::Done);
