@@ -112,10 +112,7 @@ pub async fn measure(
     levels: &[usize],
     sizes: (f64, f64, f64),
 ) -> Result<BareHttp, BenchError> {
-    // This very binary, wherever `BENCH_BIN_DIR` points for the services.
-    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
-    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
-    let url = sys.start_from(dir, Role::BareHttp, "bare-http", stack).await?;
+    let url = start(sys, "bare-http", stack).await?;
     let bare = Arc::new(Api::connect(sys.http.clone(), url.clone()).await?);
     let (mut rows, mut api_ok, mut bare_ok, mut api_cpu, mut bare_cpu) = (Vec::new(), 0, 0, Some(0), Some(0));
     for &c in levels {
@@ -150,6 +147,14 @@ pub async fn measure(
         bare_cpu_us_per_payment: per(bare_cpu, bare_ok),
         post_cpu_us,
     })
+}
+
+/// Starts the bare server as `name` on `stack`; answers its URL. It is this very binary,
+/// wherever `BENCH_BIN_DIR` points for the services.
+pub async fn start(sys: &mut System, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
+    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
+    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
+    sys.start_from(dir, Role::BareHttp, name, stack).await
 }
 
 /// A webhook body of the usual size: a payment's final state as `wire::event::webhook_body`

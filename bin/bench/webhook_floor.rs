@@ -86,28 +86,28 @@ struct Counts {
 /// Runs the floor on `stack` after its webhook run: `rate` events a second, `per_receive` asked
 /// for at a time. `None` (with a warning) when the run left nothing to replay or a call failed.
 pub async fn measure(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Option<WebhookFloor> {
-    let clients = payment_platform::aws::clients(stack).await;
-    // A queue of its own: nothing else (a catch-up, a sweep's re-announcement) lands in it.
-    let name = format!("{}-floor", stack.webhooks_queue);
-    let queue = match clients.sqs.create_queue().queue_name(&name).send().await {
-        Ok(out) => out.queue_url.unwrap_or_default(),
-        Err(e) => {
-            eprintln!("warning: the webhook-worker's floor was not measured: creating its queue: {e}");
-            return None;
-        }
-    };
-    let exe = std::env::current_exe().ok()?;
-    let hook = match sys.start_from(exe.parent()?, Role::BareHttp, "bare-hooks", stack).await {
+    let hook = match super::bare::start(sys, "bare-hooks", stack).await {
         Ok(url) => format!("{url}/hook"),
         Err(e) => {
             eprintln!("warning: the webhook-worker's floor was not measured: {e}");
             return None;
         }
     };
-    let shared = Shared { dynamodb: clients.dynamodb, http: sys.http.clone(), hook, table: stack.table.clone() };
-    let out = run(shared, clients.sqs.clone(), queue.clone(), rate, per_receive.clamp(1, 10)).await;
+    let clients = payment_platform::aws::clients(stack).await;
+    // A queue of its own: nothing else (a catch-up, a sweep's re-announcement) lands in it.
+    let name = format!("{}-floor", stack.webhooks_queue);
+    let out = match clients.sqs.create_queue().queue_name(&name).send().await {
+        Ok(created) => {
+            let queue = created.queue_url.unwrap_or_default();
+            let shared =
+                Shared { dynamodb: clients.dynamodb, http: sys.http.clone(), hook, table: stack.table.clone() };
+            let out = run(shared, clients.sqs.clone(), queue.clone(), rate, per_receive.clamp(1, 10)).await;
+            let _ = clients.sqs.delete_queue().queue_url(queue).send().await;
+            out
+        }
+        Err(e) => Err(BenchError::Unexpected(format!("creating its queue: {e}"))),
+    };
     sys.stop_one(Role::BareHttp, stack).await;
-    let _ = clients.sqs.delete_queue().queue_url(queue).send().await;
     out.inspect_err(|e| eprintln!("warning: the webhook-worker's floor was not measured: {e}")).ok()
 }
 

@@ -14,7 +14,7 @@ use payment_platform::config::AwsArgs;
 use payment_platform::domain::queue::Job;
 use payment_platform::dynamo::keys::{webhook_due_pk, webhook_due_sk};
 use payment_platform::dynamo::{DELIVERIES, LEASE};
-use payment_platform::sqs::{BatchSender, job_entry};
+use payment_platform::sqs::{BatchSender, job_entry, queue_url};
 
 use super::error::BenchError;
 use super::hooks::Receiver;
@@ -59,15 +59,9 @@ async fn run(sys: &mut System, stack: &AwsArgs, receiver: &Receiver, pace: f64) 
     let stack = &AwsArgs { webhooks_queue: format!("{}-replay", stack.webhooks_queue), ..stack.clone() };
     let name = "webhook-worker-replay";
     sys.start(Role::WebhookWorker, name, stack).await?;
-    let queue = clients
-        .sqs
-        .get_queue_url()
-        .queue_name(&stack.webhooks_queue)
-        .send()
+    let queue = queue_url(&clients.sqs, &stack.webhooks_queue)
         .await
-        .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?
-        .queue_url
-        .unwrap_or_default();
+        .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?;
     eprintln!("bench: the webhook-worker replays {} events at {pace:.1}/s", events.len());
     let (before, received) = (sys.cpu_of(name), receiver.received());
     let sender = BatchSender::spawn(clients.sqs, queue);

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use super::ports::{free_port, free_ports};
+
 /// How many lines of its log a failure to come up shows.
 const TAIL: usize = 20;
 
@@ -34,8 +36,6 @@ pub fn tail(log: &Path, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
-
-pub use super::ports::{free_port, free_ports};
 
 impl Child {
     /// Starts `bin` with `args` and `env` (after removing `unset`), its output appended to `log`.

@@ -267,9 +267,10 @@ impl Deliverer {
         let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
         let outcome = self.sender.send(&out).await;
         drop((slot, merchant_slot));
-        self.per_endpoint.note_held(&endpoint.id, started.elapsed());
-        self.per_merchant.note_held(&endpoint.merchant_id, started.elapsed());
-        Some((outcome, at_ms, started.elapsed()))
+        let held = started.elapsed();
+        self.per_endpoint.note_held(&endpoint.id, held);
+        self.per_merchant.note_held(&endpoint.merchant_id, held);
+        Some((outcome, at_ms, held))
     }
 
     /// Records what an attempt says about its endpoint (as this round read it): a 410 or days of

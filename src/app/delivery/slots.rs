@@ -96,7 +96,8 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
 
     /// Notes how long an attempt held one of `key`'s slots.
     pub(super) fn note_held(&self, key: &K, held: Duration) {
-        let ms = u64::try_from(held.as_millis()).unwrap_or(u64::MAX - 1).min(u64::MAX - 1);
+        // `u64::MAX` stands for "none yet".
+        let ms = u64::try_from(held.as_millis()).unwrap_or(u64::MAX).min(u64::MAX - 1);
         if let Some(pen) = crate::util::lock(&self.known).get(key) {
             pen.held_ms.store(ms, Ordering::Relaxed);
         }
