@@ -32,6 +32,13 @@ pub struct HookStats {
     /// Deliveries a second over the middle 90 % of arrivals (stragglers left out): the pace the
     /// webhook-worker actually delivered at, which the payments' settling, not the send rate, set.
     pub delivered_per_sec: Option<f64>,
+    /// When the last of them arrived (ms since the epoch).
+    #[serde(skip)]
+    pub last_arrival_ms: Option<u64>,
+    /// Payments sent a second in the run, and what the system settled and delivered a second
+    /// with the webhook-worker beside the payment-worker, measured first (`webhook_run`).
+    pub sent_per_sec: Option<f64>,
+    pub capacity_per_sec: Option<f64>,
 }
 
 /// (arrival ms, event id, event ms) of each request.
@@ -82,11 +89,12 @@ impl Receiver {
         Ok(Self { url: format!("http://{addr}/hooks"), got, stop: Some(stop) })
     }
 
-    /// Waits until `expected` distinct events arrived or `within` passed; then the figures.
-    pub async fn wait_and_measure(&self, expected: u64, within: Duration) -> HookStats {
+    /// Waits until `expected` distinct events that happened at `since_ms` or later arrived, or
+    /// `within` passed; then their figures (earlier events, of a run before, are left out).
+    pub async fn wait_and_measure(&self, expected: u64, within: Duration, since_ms: u64) -> HookStats {
         let deadline = Instant::now() + within;
         loop {
-            let distinct = self.distinct();
+            let distinct = self.distinct(since_ms);
             if distinct >= expected || Instant::now() >= deadline {
                 if distinct < expected {
                     eprintln!("bench: {distinct} of {expected} webhooks arrived within {within:?}");
@@ -95,7 +103,14 @@ impl Receiver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let got: Vec<_> = self
+            .got
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|(_, _, event_ms)| *event_ms >= since_ms)
+            .cloned()
+            .collect();
         let mut first: std::collections::HashMap<&str, (u64, u64)> = std::collections::HashMap::new();
         for (arrived, id, event_ms) in &got {
             first.entry(id.as_str()).or_insert((*arrived, *event_ms));
@@ -112,6 +127,9 @@ impl Receiver {
             to_delivery_p99_ms: percentile(&lat, 99.0).map(|v| v as f64),
             to_delivery_max_ms: lat.last().map(|v| *v as f64),
             delivered_per_sec: middle_rate(&arrivals),
+            last_arrival_ms: arrivals.last().copied(),
+            sent_per_sec: None,
+            capacity_per_sec: None,
         }
     }
 
@@ -120,9 +138,13 @@ impl Receiver {
         self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
     }
 
-    fn distinct(&self) -> u64 {
+    fn distinct(&self, since_ms: u64) -> u64 {
         let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        got.iter().map(|(_, id, _)| id.as_str()).collect::<std::collections::HashSet<_>>().len() as u64
+        got.iter()
+            .filter(|(_, _, event_ms)| *event_ms >= since_ms)
+            .map(|(_, id, _)| id.as_str())
+            .collect::<std::collections::HashSet<_>>()
+            .len() as u64
     }
 }
 
@@ -135,7 +157,33 @@ fn middle_rate(sorted_ms: &[u64]) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::middle_rate;
+    use super::*;
+
+    async fn post(client: &reqwest::Client, url: &str, id: &str, event_ms: u64) {
+        let body = serde_json::json!({ "data": { "UpdatedTimestamp": event_ms } });
+        let answer = client.post(url).header("webhook-id", id).json(&body).send().await.unwrap();
+        assert_eq!(answer.status(), 204);
+    }
+
+    #[tokio::test]
+    async fn a_measure_counts_the_events_of_its_own_run_and_their_repeats_once() {
+        let receiver = Receiver::start().await.unwrap();
+        let client = reqwest::Client::new();
+        let now = now_ms();
+        // A run before: an event and its repeat, arriving late.
+        post(&client, &receiver.url, "msg_old", now - 60_000).await;
+        post(&client, &receiver.url, "msg_old", now - 60_000).await;
+        // This run: two events, one delivered twice.
+        post(&client, &receiver.url, "msg_a", now + 1).await;
+        post(&client, &receiver.url, "msg_b", now + 2).await;
+        post(&client, &receiver.url, "msg_b", now + 2).await;
+        let stats = receiver.wait_and_measure(2, Duration::from_secs(5), now).await;
+        assert_eq!((stats.expected, stats.delivered, stats.duplicates), (2, 2, 1));
+        assert!(stats.last_arrival_ms.is_some_and(|t| t >= now));
+        // Nothing of this run yet: the old run's events do not satisfy the wait.
+        let later = receiver.wait_and_measure(1, Duration::from_millis(200), now_ms() + 60_000).await;
+        assert_eq!((later.delivered, later.duplicates, later.last_arrival_ms), (0, 0, None));
+    }
 
     #[test]
     fn the_rate_leaves_the_first_and_last_twentieths_out() {

@@ -347,20 +347,23 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         None => None,
     };
 
-    // The webhook runs: an open loop at 80 % of what one payment worker settles, with a
-    // webhook-worker beside it, delivering each payment's final state to a receiver in this
-    // process; this build's, and the other build's when one is compared.
+    // The webhook runs: one payment worker with a webhook-worker beside it, delivering each
+    // payment's final state to a receiver in this process, in an open loop at 80 % of what that
+    // system settles and delivers (measured first by this build's run; without it, 80 % of what
+    // one payment worker settles alone); this build's, and the other build's at the same rate
+    // when one is compared.
     let one_worker = pipelines.first().map(|p| p.settled_per_sec).filter(|r| *r > 0.0);
     let n = if args.open_loop_payments > 0 { args.open_loop_payments } else { args.pipeline_payments };
     let (webhooks, webhooks_other) = match one_worker {
         Some(capacity) => {
-            let sizes = (0.8 * capacity, n);
+            let load = webhook_run::Load::Measured { otherwise: 0.8 * capacity };
             let stack = sys.stack(&run_id, "hooks");
-            let this = webhook_run::run(sys, None, &stack, "this", sizes, ctx).await?;
+            let this = webhook_run::run(sys, None, &stack, "this", (load, n), ctx).await?;
             let other = match &args.compare_bin_dir {
                 Some(dir) => {
                     let stack = sys.stack(&run_id, "hooks-other");
-                    Some(webhook_run::run(sys, Some(dir), &stack, "other", sizes, ctx).await?)
+                    let load = webhook_run::Load::At(this.rate);
+                    Some(webhook_run::run(sys, Some(dir), &stack, "other", (load, n), ctx).await?)
                 }
                 None => None,
             };

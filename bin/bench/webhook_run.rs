@@ -1,8 +1,9 @@
 //! The webhook run: api, payment-, refund- and webhook-worker of one build on a table and queues
-//! of their own, payments sent in an open loop at a given rate (80 % of what one payment worker
-//! settles), the webhook-worker beside the payment-worker, and a receiver in this process
-//! subscribed to the payments' final states. What one delivered event costs: its AWS requests,
-//! the webhook-worker's CPU, and how long after the final state the webhook arrives.
+//! of their own, the webhook-worker beside the payment-worker, and a receiver in this process
+//! subscribed to the payments' final states. First a closed loop measures what this system
+//! settles and delivers a second (its capacity); then payments are sent in an open loop at 80 %
+//! of it. What one delivered event costs: its AWS requests, the webhook-worker's CPU, and how long
+//! after the final state the webhook arrives.
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use serde::Serialize;
 use super::cpu::{self, CpuPhase};
 use super::error::BenchError;
 use super::hooks::{self, HookStats};
-use super::load::Api;
+use super::load::{Api, now_ms};
 use super::phases::{self, RunCtx};
 use super::procs::Role;
 use super::requests::{self, AwsPhase};
@@ -83,14 +84,40 @@ fn requests_per_event(phase: &AwsPhase, payments: u64) -> Option<f64> {
     Some(round((count(Role::WebhookWorker, None) + announced) / phase.units as f64, 2))
 }
 
-/// One run of `n` payments at `rate` per second with the binaries of `from` (this build's
-/// without), named `tag`.
+/// How fast a webhook run sends its payments.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// At 80 % of the capacity a closed loop of this build measures first; at `otherwise` per
+    /// second if it cannot be measured.
+    Measured { otherwise: f64 },
+    /// At this rate (another build, compared at this build's load).
+    At(f64),
+}
+
+/// The share of the capacity the open loop sends at.
+const LOAD_SHARE: f64 = 0.8;
+
+/// What the system settles and delivers a second with the webhook-worker beside the
+/// payment-worker: `n` payments sent closed loop, from the first send to the last webhook. The
+/// pipeline runs measure a capacity without the webhooks, whose requests (two to three an event,
+/// and the announcements) share the same emulator: 80 % of that capacity is more than this system
+/// can carry, and an open loop over capacity has no p99 to speak of, only a queue that grows.
+async fn capacity(ctx: &RunCtx<'_>, receiver: &hooks::Receiver, n: usize) -> Option<f64> {
+    let since = now_ms();
+    let (stats, joined) = phases::pipeline(ctx, n).await;
+    let hooks = receiver.wait_and_measure(stats.final_count, ctx.timeout, since).await;
+    let first = joined.iter().map(|(a, _)| a.sent_ms).min()?;
+    let span_ms = hooks.last_arrival_ms?.checked_sub(first)?;
+    (span_ms > 0 && hooks.delivered > 0).then(|| round(hooks.delivered as f64 * 1000.0 / span_ms as f64, 1))
+}
+
+/// One run of `n` payments with the binaries of `from` (this build's without), named `tag`.
 pub async fn run(
     sys: &mut System,
     from: Option<&Path>,
     stack: &AwsArgs,
     tag: &str,
-    (rate, n): (f64, usize),
+    (load, n): (Load, usize),
     ctx: RunCtx<'_>,
 ) -> Result<WebhookRun, BenchError> {
     let start = async |sys: &mut System, role: Role, name: String| match from {
@@ -106,10 +133,21 @@ pub async fn run(
     api.register_endpoint(&receiver.url, &hooks::FINAL_TYPES).await?;
     let tracker = Tracker::new(payment_platform::aws::clients(stack).await.dynamodb, stack.table.clone());
     let ctx = RunCtx { api: &api, tracker: &tracker, workers: 1, ..ctx };
+    let (rate, capacity) = match load {
+        Load::At(rate) => (rate, None),
+        Load::Measured { otherwise } => {
+            let m = (n / 2).max(100);
+            eprintln!("bench: webhooks ({tag}), capacity: {m} payments closed loop, 1 process of each worker");
+            let capacity = capacity(&ctx, &receiver, m).await;
+            (capacity.map_or(otherwise, |c| LOAD_SHARE * c), capacity)
+        }
+    };
     eprintln!("bench: webhooks ({tag}), {n} payments at {rate:.1}/s, 1 process of each worker");
+    let since = now_ms();
     let (before, cpu_before) = (sys.snapshot(stack).await, sys.cpu(stack));
     let run = phases::open_loop(&ctx, rate, n).await;
-    let stats = receiver.wait_and_measure(run.flow.final_count, ctx.timeout).await;
+    let mut stats = receiver.wait_and_measure(run.flow.final_count, ctx.timeout, since).await;
+    (stats.sent_per_sec, stats.capacity_per_sec) = (Some(round(rate, 1)), capacity);
     tokio::time::sleep(super::run::SETTLE_PAUSE).await;
     let name = format!("webhooks ({tag}, open loop)");
     let aws = requests::phase(&name, "delivered event", stats.delivered, &before, &sys.snapshot(stack).await);
