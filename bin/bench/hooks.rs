@@ -1,6 +1,7 @@
-//! The webhook run: a receiver in the bench process, registered through the API for the
-//! payments' final states, while a pipeline runs with a webhook-worker. Measures how long after
-//! its final state each payment's webhook arrives, at the pipeline's rate.
+//! The webhook runs' receiver: in the bench process, registered through the API for the
+//! payments' final states while a webhook-worker runs beside the payment-worker. Measures how
+//! long after its final state each payment's webhook arrives, and how fast they arrive.
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
+
+use payment_platform::domain::events::EventId;
+use payment_platform::domain::ids::PaymentId;
 
 use super::error::BenchError;
 use super::load::now_ms;
@@ -32,13 +36,9 @@ pub struct HookStats {
     /// Deliveries a second over the middle 90 % of arrivals (stragglers left out): the pace the
     /// webhook-worker actually delivered at, which the payments' settling, not the send rate, set.
     pub delivered_per_sec: Option<f64>,
-    /// When the last of them arrived (ms since the epoch).
+    /// When the last of them arrived, ms since the epoch.
     #[serde(skip)]
     pub last_arrival_ms: Option<u64>,
-    /// Payments sent a second in the run, and what the system settled and delivered a second
-    /// with the webhook-worker beside the payment-worker, measured first (`webhook_run`).
-    pub sent_per_sec: Option<f64>,
-    pub capacity_per_sec: Option<f64>,
 }
 
 /// (arrival ms, event id, event ms) of each request.
@@ -89,12 +89,13 @@ impl Receiver {
         Ok(Self { url: format!("http://{addr}/hooks"), got, stop: Some(stop) })
     }
 
-    /// Waits until `expected` distinct events that happened at `since_ms` or later arrived, or
-    /// `within` passed; then their figures (earlier events, of a run before, are left out).
-    pub async fn wait_and_measure(&self, expected: u64, within: Duration, since_ms: u64) -> HookStats {
+    /// Waits until the webhooks of `expected` distinct events of `payments` arrived, or `within`
+    /// passed; then their figures. Events of other payments (a phase before, still arriving or
+    /// delivered again) are left out: the `webhook-id` names the event's payment.
+    pub async fn wait_and_measure(&self, payments: &HashSet<PaymentId>, expected: u64, within: Duration) -> HookStats {
         let deadline = Instant::now() + within;
         loop {
-            let distinct = self.distinct(since_ms);
+            let distinct = self.of(payments).iter().map(|(_, id, _)| id.clone()).collect::<HashSet<_>>().len() as u64;
             if distinct >= expected || Instant::now() >= deadline {
                 if distinct < expected {
                     eprintln!("bench: {distinct} of {expected} webhooks arrived within {within:?}");
@@ -103,15 +104,8 @@ impl Receiver {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        let got: Vec<_> = self
-            .got
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .iter()
-            .filter(|(_, _, event_ms)| *event_ms >= since_ms)
-            .cloned()
-            .collect();
-        let mut first: std::collections::HashMap<&str, (u64, u64)> = std::collections::HashMap::new();
+        let got = self.of(payments);
+        let mut first: HashMap<&str, (u64, u64)> = HashMap::new();
         for (arrived, id, event_ms) in &got {
             first.entry(id.as_str()).or_insert((*arrived, *event_ms));
         }
@@ -128,23 +122,19 @@ impl Receiver {
             to_delivery_max_ms: lat.last().map(|v| *v as f64),
             delivered_per_sec: middle_rate(&arrivals),
             last_arrival_ms: arrivals.last().copied(),
-            sent_per_sec: None,
-            capacity_per_sec: None,
         }
+    }
+
+    /// The requests received so far for events of `payments`, repeats included.
+    fn of(&self, payments: &HashSet<PaymentId>) -> Vec<(u64, String, u64)> {
+        let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let ours = |id: &str| EventId::parse(id).is_some_and(|e| payments.contains(&e.payment_id));
+        got.iter().filter(|(_, id, _)| ours(id)).cloned().collect()
     }
 
     /// Every request received so far, repeats included.
     pub fn received(&self) -> usize {
         self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner).len()
-    }
-
-    fn distinct(&self, since_ms: u64) -> u64 {
-        let got = self.got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        got.iter()
-            .filter(|(_, _, event_ms)| *event_ms >= since_ms)
-            .map(|(_, id, _)| id.as_str())
-            .collect::<std::collections::HashSet<_>>()
-            .len() as u64
     }
 }
 
@@ -159,30 +149,34 @@ fn middle_rate(sorted_ms: &[u64]) -> Option<f64> {
 mod tests {
     use super::*;
 
-    async fn post(client: &reqwest::Client, url: &str, id: &str, event_ms: u64) {
-        let body = serde_json::json!({ "data": { "UpdatedTimestamp": event_ms } });
-        let answer = client.post(url).header("webhook-id", id).json(&body).send().await.unwrap();
+    async fn post(client: &reqwest::Client, url: &str, event: &EventId) {
+        let body = serde_json::json!({ "data": { "UpdatedTimestamp": now_ms() } });
+        let answer = client.post(url).header("webhook-id", event.to_string()).json(&body).send().await.unwrap();
         assert_eq!(answer.status(), 204);
     }
 
     #[tokio::test]
-    async fn a_measure_counts_the_events_of_its_own_run_and_their_repeats_once() {
+    async fn a_measure_counts_the_events_of_its_own_payments_and_their_repeats_once() {
         let receiver = Receiver::start().await.unwrap();
         let client = reqwest::Client::new();
-        let now = now_ms();
-        // A run before: an event and its repeat, arriving late.
-        post(&client, &receiver.url, "msg_old", now - 60_000).await;
-        post(&client, &receiver.url, "msg_old", now - 60_000).await;
-        // This run: two events, one delivered twice.
-        post(&client, &receiver.url, "msg_a", now + 1).await;
-        post(&client, &receiver.url, "msg_b", now + 2).await;
-        post(&client, &receiver.url, "msg_b", now + 2).await;
-        let stats = receiver.wait_and_measure(2, Duration::from_secs(5), now).await;
+        let event = |payment: PaymentId| EventId { payment_id: payment, version: 3 };
+        let (before, a, b) = (PaymentId::new(), PaymentId::new(), PaymentId::new());
+        // A phase before: its event, delivered again while this one runs.
+        post(&client, &receiver.url, &event(before)).await;
+        post(&client, &receiver.url, &event(before)).await;
+        // This phase: two events, one delivered twice.
+        post(&client, &receiver.url, &event(a)).await;
+        post(&client, &receiver.url, &event(b)).await;
+        post(&client, &receiver.url, &event(b)).await;
+        let ours = HashSet::from([a, b]);
+        let stats = receiver.wait_and_measure(&ours, 2, Duration::from_secs(5)).await;
         assert_eq!((stats.expected, stats.delivered, stats.duplicates), (2, 2, 1));
-        assert!(stats.last_arrival_ms.is_some_and(|t| t >= now));
-        // Nothing of this run yet: the old run's events do not satisfy the wait.
-        let later = receiver.wait_and_measure(1, Duration::from_millis(200), now_ms() + 60_000).await;
-        assert_eq!((later.delivered, later.duplicates, later.last_arrival_ms), (0, 0, None));
+        assert!(stats.last_arrival_ms.is_some());
+        // The phase before's events do not count for a phase of other payments.
+        let none = receiver.wait_and_measure(&HashSet::from([PaymentId::new()]), 0, Duration::ZERO).await;
+        assert_eq!((none.delivered, none.duplicates), (0, 0));
+        let earlier = receiver.wait_and_measure(&HashSet::from([before]), 1, Duration::ZERO).await;
+        assert_eq!((earlier.delivered, earlier.duplicates), (1, 1));
     }
 
     #[test]

@@ -127,7 +127,7 @@ pub async fn pipeline(ctx: &RunCtx<'_>, n: usize) -> (FlowStats, Vec<(Accepted, 
 /// POSTs `n` payments open loop: the i-th is sent at `i / rate` seconds, whether or not the
 /// ones before it were answered (as customers arrive), then waits until all are final. Below
 /// the system's capacity the payments settle as fast as they arrive; above it they queue up.
-pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> OpenLoop {
+pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> (OpenLoop, Vec<Accepted>) {
     let period = Duration::from_secs_f64(1.0 / rate.max(0.1));
     let start = tokio::time::Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -168,12 +168,13 @@ pub async fn open_loop(ctx: &RunCtx<'_>, rate: f64, n: usize) -> OpenLoop {
     let ratio = |rate: fn(&[u64]) -> Option<f64>| {
         rate(&final_times).zip(rate(&sent_times)).map(|(s, a)| round(s / a * settled_share, 3))
     };
-    OpenLoop {
+    let run = OpenLoop {
         rate: round(rate, 1),
         flow: flow_stats((ctx.workers, 0, n), request, &sent, payment_is_final),
         settle_ratio: ratio(fitted_rate),
         settle_ratio_first_to_last: ratio(span_rate),
-    }
+    };
+    (run, accepted)
 }
 
 /// An open-loop run: its arrival rate, its flow, and settled/s over accepted/s.

@@ -112,7 +112,7 @@ pub struct Headline {
     pub api_cpu_bound_ratio: Option<f64>,
     /// The payment workers' CPU per settled payment (the last pipeline run), µs.
     pub worker_cpu_us_per_payment: Option<f64>,
-    /// A payment's final state to its webhook's arrival, at the webhook run's pipeline rate, ms.
+    /// A payment's final state to its webhook's arrival in the webhook run's open loop, ms.
     pub webhook_p50_ms: Option<f64>,
     pub webhook_p99_ms: Option<f64>,
     /// The webhook-worker's AWS requests per delivered event (it also handles the events of the
@@ -126,8 +126,8 @@ pub struct Headline {
     /// announcements (`webhook_run::WebhookFigures`).
     pub webhook_requests_per_event: Option<f64>,
     pub webhook_cpu_us_per_event: Option<f64>,
-    /// A payment's final state to its webhook, in the open loop at 80 % of one payment worker's
-    /// capacity, with the webhook-worker beside it, ms.
+    /// A payment's final state to its webhook, in the open loop at 80 % of what one payment
+    /// worker with the webhook-worker beside it delivers (`webhook_run::capacity`), ms.
     pub webhook_delivery_p99_ms: Option<f64>,
     /// The floor client's CPU per AWS request, µs: what one request costs a plain SDK client (the
     /// mean over the levels where its sends went alone, `price::Prices::mean`).
@@ -213,6 +213,8 @@ pub struct Report {
     pub pipelines: Vec<FlowStats>,
     pub refunds: Option<FlowStats>,
     pub webhooks: Option<super::hooks::HookStats>,
+    /// How fast the webhook run sent, on what basis, and what the system could carry.
+    pub webhook_load: Option<super::webhook_run::WebhookLoad>,
     /// The webhook-worker's floor, replayed on the webhook run's events (`webhook_floor`).
     pub webhook_floor: Option<super::webhook_floor::WebhookFloor>,
     pub open_loop: Option<super::phases::OpenLoop>,
@@ -259,7 +261,7 @@ pub fn headline(
     let worker_price = worker_rate.and_then(|r| prices.at(r));
     let webhook_requests = hooks.as_ref().and_then(|h| h.worker_requests_per_event);
     let with_post = webhook_requests.map(|n| n + 1.0);
-    let webhook_rate = later.webhooks.map(|w| w.rate).zip(with_post).map(|(r, n)| r * n);
+    let webhook_rate = later.webhooks.map(|w| w.load.sent_per_sec).zip(with_post).map(|(r, n)| r * n);
     let webhook_price = webhook_rate.and_then(|r| prices.at(r));
     let ratio = super::price::ratio;
     let worker_floor_ratio = ratio(worker_cpu, charge_requests, worker_price);

@@ -135,6 +135,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         pipelines: m.pipelines,
         refunds: m.refunds,
         webhooks: m.webhooks.as_ref().map(|w| w.stats.clone()),
+        webhook_load: m.webhooks.as_ref().map(|w| w.load.clone()),
         webhook_floor: m.webhooks.as_ref().and_then(|w| w.floor.clone()),
         open_loop: m.open_loop,
         compare: m.compare,
@@ -296,7 +297,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
                 args.open_loop_payments
             );
             let (before, cpu_before) = (sys.snapshot(&stack).await, sys.cpu(&stack));
-            let run = phases::open_loop(&ctx, rate, args.open_loop_payments).await;
+            let (run, _) = phases::open_loop(&ctx, rate, args.open_loop_payments).await;
             tokio::time::sleep(SETTLE_PAUSE).await;
             let calls =
                 requests::phase(OPEN_LOOP_PHASE, "payment", run.flow.accepted, &before, &sys.snapshot(&stack).await);
@@ -349,20 +350,19 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
 
     // The webhook runs: one payment worker with a webhook-worker beside it, delivering each
     // payment's final state to a receiver in this process, in an open loop at 80 % of what that
-    // system settles and delivers (measured first by this build's run; without it, 80 % of what
-    // one payment worker settles alone); this build's, and the other build's at the same rate
-    // when one is compared.
+    // system delivers (`webhook_run::capacity`); this build's, and the other build's at the same
+    // rate when one is compared.
     let one_worker = pipelines.first().map(|p| p.settled_per_sec).filter(|r| *r > 0.0);
     let n = if args.open_loop_payments > 0 { args.open_loop_payments } else { args.pipeline_payments };
     let (webhooks, webhooks_other) = match one_worker {
         Some(capacity) => {
-            let load = webhook_run::Load::Measured { otherwise: 0.8 * capacity };
+            let load = webhook_run::Load::Measured { pipeline: capacity };
             let stack = sys.stack(&run_id, "hooks");
             let this = webhook_run::run(sys, None, &stack, "this", (load, n), ctx).await?;
             let other = match &args.compare_bin_dir {
                 Some(dir) => {
                     let stack = sys.stack(&run_id, "hooks-other");
-                    let load = webhook_run::Load::At(this.rate);
+                    let load = webhook_run::Load::At(this.load.sent_per_sec);
                     Some(webhook_run::run(sys, Some(dir), &stack, "other", (load, n), ctx).await?)
                 }
                 None => None,
