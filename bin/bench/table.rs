@@ -4,7 +4,7 @@ use std::fmt::Write;
 use super::phases::FlowStats;
 use super::procs::Role;
 use super::report::Report;
-use super::webhook_run::{LOAD_SHARE, RateBasis};
+use super::webhook_run::{KEPT_UP, LOAD_SHARE, RateBasis};
 
 pub(super) fn f(v: Option<f64>, places: usize) -> String {
     v.map_or_else(|| "n/a".to_owned(), |v| format!("{v:.places$}"))
@@ -318,6 +318,15 @@ fn webhooks(out: &mut String, r: &Report) {
          (open loop at {sent} payments/s, {basis}; delivered at {}/s) ==",
         f(load.and_then(|l| l.delivered_per_sec), 1),
     );
+    if load.and_then(|l| l.kept_up) == Some(false) {
+        let _ = writeln!(
+            out,
+            "OVER CAPACITY: the open loop delivered under {} % of the rate it sent (the emulator slower than in the \
+             capacity phase); its latencies are those of a growing queue, not of {} % of capacity",
+            KEPT_UP * 100.0,
+            LOAD_SHARE * 100.0
+        );
+    }
     let _ = writeln!(
         out,
         "delivered {} of {} (duplicates {}); final state to delivery p50 {} ms, p99 {} ms, max {} ms",

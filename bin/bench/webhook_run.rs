@@ -61,6 +61,17 @@ pub struct WebhookLoad {
     /// Webhooks delivered a second in the open loop, over the middle 90 % of arrivals: about
     /// `sent_per_sec` below capacity, less over it.
     pub delivered_per_sec: Option<f64>,
+    /// Whether the open loop delivered at least `KEPT_UP` of the rate it sent. If not, it ran over
+    /// capacity after all (the emulator's speed moves by a third between phases minutes apart),
+    /// and its latencies are those of a queue that grew, not of the load it was meant to carry.
+    pub kept_up: Option<bool>,
+}
+
+/// The share of the sent rate an open loop below capacity delivers at, at least.
+pub const KEPT_UP: f64 = 0.9;
+
+fn kept_up(sent_per_sec: f64, delivered_per_sec: Option<f64>) -> Option<bool> {
+    delivered_per_sec.map(|d| d >= KEPT_UP * sent_per_sec)
 }
 
 /// What the figures of a run are, for the report and the comparison of two builds.
@@ -201,7 +212,9 @@ pub async fn run(
     let (run, accepted) = phases::open_loop(&ctx, rate, n).await;
     let stats = receiver.wait_and_measure(&ids(accepted.iter()), run.flow.final_count, ctx.timeout).await;
     let delivered_per_sec = stats.delivered_per_sec.map(|r| round(r, 1));
-    let load = WebhookLoad { sent_per_sec: round(rate, 1), basis, capacity_per_sec: capacity, delivered_per_sec };
+    let kept_up = kept_up(rate, delivered_per_sec);
+    let load =
+        WebhookLoad { sent_per_sec: round(rate, 1), basis, capacity_per_sec: capacity, delivered_per_sec, kept_up };
     tokio::time::sleep(super::run::SETTLE_PAUSE).await;
     let name = format!("webhooks ({tag}, open loop)");
     let aws = requests::phase(&name, "delivered event", stats.delivered, &before, &sys.snapshot(stack).await);
@@ -237,6 +250,14 @@ mod tests {
 
     fn op(role: Role, operation: &str, count: f64) -> OpRow {
         OpRow { role, service: "sqs".into(), operation: operation.into(), count, per_unit: None }
+    }
+
+    #[test]
+    fn an_open_loop_that_delivered_well_under_its_rate_did_not_keep_up() {
+        assert_eq!(kept_up(45.4, Some(34.9)), Some(false), "the full-size run of 2026-12-04 22:55");
+        assert_eq!(kept_up(27.5, Some(27.1)), Some(true));
+        assert_eq!(kept_up(45.6, Some(49.2)), Some(true), "arrivals bunched after a stall");
+        assert_eq!(kept_up(30.0, None), None);
     }
 
     #[test]
