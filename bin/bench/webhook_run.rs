@@ -200,7 +200,8 @@ pub async fn run(
         (Load::Measured { .. }, Some(c)) => (LOAD_SHARE * c, RateBasis::OwnCapacity),
         (Load::Measured { pipeline }, None) => {
             eprintln!(
-                "warning: the webhook run sends at 80 % of what one payment worker settled alone, likely over capacity"
+                "warning: the webhook run sends at {} % of what one payment worker settled alone, likely over capacity",
+                LOAD_SHARE * 100.0
             );
             (LOAD_SHARE * pipeline, RateBasis::PipelineFallback)
         }

@@ -29,6 +29,12 @@ impl TestApp {
         assert_eq!(resp.status(), 201);
         resp.json().await.unwrap()
     }
+
+    /// The attempts recorded for `event_id`, oldest first.
+    pub async fn attempts(&self, event_id: &str) -> Vec<Value> {
+        let body: Value = self.get_path(&format!("/events/{event_id}/attempts")).await.json().await.unwrap();
+        body["Attempts"].as_array().unwrap().clone()
+    }
 }
 
 /// The deliveries of `event_id` the receiver took (2xx).
@@ -75,22 +81,15 @@ async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
     // Nothing is left to send: each delivery is saved as made once (the save follows its POST by
     // milliseconds, and a saved delivery is never attempted again unasked), and the other types
     // planned none. A state to check, not a time to wait out.
-    let attempts_of = |id: String| {
-        let app = &sys.app;
-        async move {
-            let body: Value = app.get_path(&format!("/events/{id}/attempts")).await.json().await.unwrap();
-            body["Attempts"].as_array().unwrap().clone()
-        }
-    };
     for id in &ids {
         eventually(Duration::from_secs(10), "the delivery saved", || async {
-            (attempts_of(id.to_string()).await.len() == 1).then_some(())
+            (sys.app.attempts(id).await.len() == 1).then_some(())
         })
         .await;
     }
     for other in trail.iter().filter(|e| !wanted.contains(e)) {
         assert_eq!(
-            attempts_of(other["EventID"].as_str().unwrap().to_owned()).await,
+            sys.app.attempts(other["EventID"].as_str().unwrap()).await,
             Vec::<Value>::new(),
             "{}",
             other["Type"]
@@ -99,7 +98,7 @@ async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
     assert_eq!(receiver.requests().len(), 2, "nothing of the unsubscribed types, nothing twice");
 
     // The attempts, and a redelivery with the same webhook-id.
-    let attempts = attempts_of(ids[0].to_owned()).await;
+    let attempts = sys.app.attempts(ids[0]).await;
     assert_eq!(attempts.len(), 1);
     assert_eq!(
         (
@@ -158,8 +157,8 @@ async fn a_new_endpoint_gets_the_events_of_its_first_seconds() {
     })
     .await;
     assert_eq!(got[0].json()["data"]["PaymentID"], id.as_str());
-    let attempts: Value = sys.app.get_path(&format!("/events/{event}/attempts")).await.json().await.unwrap();
-    assert_eq!(attempts["Attempts"].as_array().unwrap().len(), 1, "delivered once: {attempts}");
+    let attempts = sys.app.attempts(event).await;
+    assert_eq!(attempts.len(), 1, "delivered once: {attempts:?}");
 }
 
 #[tokio::test]
