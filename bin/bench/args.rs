@@ -22,6 +22,10 @@ pub struct BenchArgs {
     /// Unmeasured seconds before each level (connections, caches).
     #[arg(long, env = "BENCH_WARMUP_SECS", default_value_t = 1.0)]
     pub warmup_secs: f64,
+    /// Measured seconds of each side of the quiet run (the floor's client, the bare server and the
+    /// api against a stub AWS, `quiet`); 0: none.
+    #[arg(long, env = "BENCH_QUIET_SECS", default_value_t = 10.0)]
+    pub quiet_secs: f64,
     /// Payments of each pipeline run (POST to final).
     #[arg(long, env = "BENCH_PIPELINE_PAYMENTS", default_value_t = 3000)]
     pub pipeline_payments: usize,

@@ -21,11 +21,13 @@ mod load;
 mod phases;
 mod price;
 mod procs;
+mod quiet;
 mod report;
 mod requests;
 mod run;
 mod scrape;
 mod stats;
+mod stub;
 mod system;
 mod table;
 mod track;
@@ -41,6 +43,9 @@ use clap::Parser;
 fn main() -> Result<(), BenchError> {
     if bare::asked() {
         return bare::serve();
+    }
+    if stub::asked() {
+        return stub::serve();
     }
     let args = BenchArgs::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -20,6 +20,8 @@ pub enum Role {
     Emulator,
     /// The bench itself as a bare HTTP service making the floor's calls (`bare`).
     BareHttp,
+    /// The bench itself as DynamoDB and SQS answering at once (`stub`), for the quiet run.
+    AwsStub,
 }
 
 impl Role {
@@ -31,14 +33,14 @@ impl Role {
             Self::WebhookWorker => "webhook-worker",
             Self::BankSimulator => "bank-simulator",
             Self::Emulator => "emulator",
-            Self::BareHttp => "bench",
+            Self::BareHttp | Self::AwsStub => "bench",
         }
     }
 
     /// The variable that sets the port `/status` and `/metrics` answer on.
     fn port_var(self) -> &'static str {
         match self {
-            Self::Api | Self::BareHttp => "HTTP_PORT",
+            Self::Api | Self::BareHttp | Self::AwsStub => "HTTP_PORT",
             Self::PaymentWorker | Self::RefundWorker | Self::WebhookWorker => "WORKER_HTTP_PORT",
             Self::BankSimulator | Self::Emulator => "BANK_PORT",
         }
@@ -46,7 +48,16 @@ impl Role {
 
     /// Whether it counts its AWS requests (`aws_requests_total` at `GET /metrics`).
     pub fn uses_aws(self) -> bool {
-        !matches!(self, Self::BankSimulator | Self::Emulator | Self::BareHttp)
+        !matches!(self, Self::BankSimulator | Self::Emulator | Self::BareHttp | Self::AwsStub)
+    }
+
+    /// The variable that starts the bench binary as this role, for the roles it plays itself.
+    pub fn mode_var(self) -> Option<&'static str> {
+        match self {
+            Self::BareHttp => Some(super::bare::MODE_VAR),
+            Self::AwsStub => Some(super::stub::MODE_VAR),
+            _ => None,
+        }
     }
 }
 

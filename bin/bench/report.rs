@@ -176,6 +176,11 @@ pub struct Headline {
     /// The bare HTTP server's CPU per payment over the floor's client: the price of serving
     /// HTTP at all, which no cut in the API removes, µs.
     pub bare_cpu_us_over_floor: Option<f64>,
+    /// The same two in the quiet run (`quiet`: against a stub AWS, where they hold still), and the
+    /// API over the floor's client there.
+    pub quiet_api_cpu_us_over_bare: Option<f64>,
+    pub quiet_bare_cpu_us_over_floor: Option<f64>,
+    pub quiet_api_cpu_us_over_floor: Option<f64>,
     pub targets: Vec<Target>,
 }
 
@@ -222,6 +227,7 @@ pub struct Report {
     pub compare: Option<super::compare::Comparison>,
     /// The API against a bare HTTP service making the same calls (`bare`), at every level.
     pub bare_http: Option<super::bare::BareHttp>,
+    pub quiet: Option<super::quiet::QuietRun>,
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,
@@ -290,10 +296,12 @@ pub fn headline(
     let (pipeline, refund) = lifecycle;
     let workers = [Role::PaymentWorker, Role::RefundWorker];
     // This build's processes: not the bank (a test double), nor another build's (compared), nor
-    // the bench's own bare server.
+    // the bench's own bare server or quiet AWS.
     let max_rss_mb = memory
         .iter()
-        .filter(|m| !matches!(m.role, Role::BankSimulator | Role::BareHttp) && !m.name.ends_with("-other"))
+        .filter(|m| {
+            !matches!(m.role, Role::BankSimulator | Role::BareHttp | Role::AwsStub) && !m.name.ends_with("-other")
+        })
         .filter_map(|m| m.peak_rss_mb)
         .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
         .map(|v| v.ceil() as u64);
@@ -369,11 +377,25 @@ pub fn headline(
             .and_then(|p| p.emulator_us_per_call),
         api_cpu_us_over_bare: None,
         bare_cpu_us_over_floor: None,
+        quiet_api_cpu_us_over_bare: None,
+        quiet_bare_cpu_us_over_floor: None,
+        quiet_api_cpu_us_over_floor: None,
         targets,
     }
 }
 
 impl Headline {
+    /// With the quiet run (`quiet`), and its target: the API's own work at most 100 µs of CPU
+    /// per payment over an HTTP service making its calls, measured where it holds still.
+    pub fn with_quiet(mut self, quiet: Option<&super::quiet::QuietRun>) -> Self {
+        self.quiet_api_cpu_us_over_bare = quiet.and_then(super::quiet::QuietRun::api_over_bare);
+        self.quiet_bare_cpu_us_over_floor = quiet.and_then(super::quiet::QuietRun::bare_over_floor);
+        self.quiet_api_cpu_us_over_floor = quiet.and_then(super::quiet::QuietRun::api_over_floor);
+        let own = self.quiet_api_cpu_us_over_bare;
+        self.targets.push(target("quiet_api_cpu_us_over_bare", own, "<= 100", |v| v <= 100.0));
+        self
+    }
+
     /// With the API against the bare HTTP server (`bare`), and the target that measures the
     /// API's own work: at most 100 µs of CPU per payment over an HTTP service making its calls.
     pub fn with_bare(mut self, bare: Option<&super::bare::BareHttp>) -> Self {
@@ -408,7 +430,8 @@ impl Headline {
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
              worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
              api_vs_floor_median_min={} api_cpu_us_over_bare={} bare_cpu_us_over_floor={} \
-             webhook_measured_post_floor_ratio={} webhook_op_floor_ratio={} webhook_replay_floor_ratio={}",
+             webhook_measured_post_floor_ratio={} webhook_op_floor_ratio={} webhook_replay_floor_ratio={} \
+             quiet_api_cpu_us_over_bare={} quiet_bare_cpu_us_over_floor={} quiet_api_cpu_us_over_floor={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
             fixed(self.aws_requests_per_payment, 1),
@@ -435,6 +458,9 @@ impl Headline {
             fixed(self.webhook_measured_post_floor_ratio, 2),
             fixed(self.webhook_op_floor_ratio, 2),
             fixed(self.webhook_replay_floor_ratio, 2),
+            fixed(self.quiet_api_cpu_us_over_bare, 0),
+            fixed(self.quiet_bare_cpu_us_over_floor, 0),
+            fixed(self.quiet_api_cpu_us_over_floor, 0),
         )
     }
 }
@@ -491,6 +517,9 @@ mod tests {
             emulator_cpu_us_per_call: Some(610.4),
             api_cpu_us_over_bare: Some(151.4),
             bare_cpu_us_over_floor: None,
+            quiet_api_cpu_us_over_bare: Some(81.0),
+            quiet_bare_cpu_us_over_floor: Some(60.0),
+            quiet_api_cpu_us_over_floor: None,
             targets: vec![],
         };
         assert_eq!(
@@ -502,7 +531,8 @@ mod tests {
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
              worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88 \
              api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a \
-             webhook_measured_post_floor_ratio=1.10 webhook_op_floor_ratio=1.16 webhook_replay_floor_ratio=n/a"
+             webhook_measured_post_floor_ratio=1.10 webhook_op_floor_ratio=1.16 webhook_replay_floor_ratio=n/a \
+             quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=n/a"
         );
 
         // 2.5 requests at 300 µs and a 300 µs POST: 1,050 µs of floor for 1,260 of CPU.

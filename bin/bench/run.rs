@@ -54,6 +54,7 @@ struct Measured {
     open_loop: Option<phases::OpenLoop>,
     compare: Option<super::compare::Comparison>,
     bare_http: Option<super::bare::BareHttp>,
+    quiet: Option<super::quiet::QuietRun>,
     aws: Vec<AwsPhase>,
 }
 
@@ -100,7 +101,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         },
         report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
     )
-    .with_bare(m.bare_http.as_ref());
+    .with_bare(m.bare_http.as_ref())
+    .with_quiet(m.quiet.as_ref());
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
     if floor_matches_api == Some(false) {
@@ -140,6 +142,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         open_loop: m.open_loop,
         compare: m.compare,
         bare_http: m.bare_http,
+        quiet: m.quiet,
         aws_requests: aws,
         cpu: m.cpu,
         memory: sys.memory.clone(),
@@ -173,6 +176,9 @@ const CREATE_PHASE: &str = "create (api levels)";
 const HTTP_ALONE_PHASE: &str = "GET /status (http alone)";
 const OPEN_LOOP_PHASE: &str = "open loop (80 % of capacity)";
 
+/// The quiet run's concurrency: the middle API level's.
+const QUIET_CONCURRENCY: usize = 16;
+
 /// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
 pub const SETTLE_PAUSE: Duration = Duration::from_millis(500);
 
@@ -180,6 +186,21 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
     eprintln!("bench: run {run_id}; process logs in {}", sys.log_dir.display());
     sys.start_bank(args.bank_latency_ms).await?;
+
+    // The quiet run first, while the emulator has nothing to do. Its figures only: a quiet AWS
+    // that cannot start costs nothing else.
+    let quiet = if args.quiet_secs > 0.0 {
+        let c = QUIET_CONCURRENCY;
+        eprintln!("bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {c}");
+        let slices = levels::slices(args.quiet_secs, args.slice_secs);
+        let each = args.quiet_secs / slices as f64;
+        super::quiet::measure(sys, &run_id, args.compare_bin_dir.as_deref(), (c, slices, each))
+            .await
+            .inspect_err(|e| eprintln!("bench: the quiet run was not measured: {e}"))
+            .ok()
+    } else {
+        None
+    };
 
     // API levels against the floor: an api alone on its own table and queues (no workers, so
     // nothing else competes for the 2 cores or the emulator).
@@ -392,6 +413,7 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         open_loop,
         compare,
         bare_http,
+        quiet,
         aws,
         cpu,
         floor_cpu_us_per_payment,

@@ -135,7 +135,7 @@ impl System {
     ) -> Result<String, BenchError> {
         let port = free_port()?;
         let env: Vec<(String, String)> = [
-            ("AWS_ENDPOINT_URL", self.endpoint.clone()),
+            ("AWS_ENDPOINT_URL", stack.endpoint_url.clone().unwrap_or_else(|| self.endpoint.clone())),
             ("AWS_REGION", self.region.clone()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
@@ -143,7 +143,7 @@ impl System {
             ("PAYMENTS_QUEUE", stack.payments_queue.clone()),
             ("REFUNDS_QUEUE", stack.refunds_queue.clone()),
             ("WEBHOOKS_QUEUE", stack.webhooks_queue.clone()),
-            ("SETUP", "true".into()),
+            ("SETUP", stack.setup.to_string()),
             ("CARD_ENCRYPTION_KEY", self.card_key.clone()),
             ("JWT_SECRET_KEY", self.jwt_secret.clone()),
             ("BANK_URL", self.bank_url.clone()),
@@ -159,10 +159,12 @@ impl System {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut env = env;
-        if role == Role::BareHttp {
-            env.push((super::bare::MODE_VAR.to_owned(), "1".to_owned()));
+        if let Some(mode) = role.mode_var() {
+            env.push((mode.to_owned(), "1".to_owned()));
         }
-        let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &[])?;
+        // A stack without DynamoDB's own endpoint (the quiet run's) must not inherit the bench's.
+        let unset: &[&str] = if stack.dynamodb_endpoint_url.is_none() { &["AWS_ENDPOINT_URL_DYNAMODB"] } else { &[] };
+        let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, unset)?;
         p.wait_healthy(Duration::from_secs(60)).await?;
         let url = p.url();
         self.procs.push((p, Some(stack.table.clone())));
@@ -224,7 +226,7 @@ impl System {
         self.procs = keep;
         stopping.sort_by_key(|(p, _)| match p.role {
             Role::PaymentWorker | Role::RefundWorker | Role::WebhookWorker => 0,
-            Role::Api | Role::BareHttp => 1,
+            Role::Api | Role::BareHttp | Role::AwsStub => 1,
             Role::BankSimulator | Role::Emulator => 2,
         });
         self.memory.extend(stopping.iter().map(|(p, _)| memory_row(p)));

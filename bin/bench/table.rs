@@ -105,6 +105,9 @@ pub fn render(r: &Report) -> String {
     if let Some(bare) = &r.bare_http {
         super::bare::render(&mut out, bare, &r.headline);
     }
+    if let Some(quiet) = &r.quiet {
+        super::quiet::render(&mut out, quiet);
+    }
     cpu(&mut out, r);
     open_loop(&mut out, r);
     compare(&mut out, r);
