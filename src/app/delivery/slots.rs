@@ -41,6 +41,8 @@ struct Pen {
     places: Arc<Semaphore>,
     /// How long the last attempt to end held one of the slots, ms; `u64::MAX` before any did.
     held_ms: AtomicU64,
+    /// When the slots were first asked for (since the key was last forgotten).
+    asked_at: Instant,
 }
 
 impl Pen {
@@ -90,6 +92,7 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
             slots: Arc::new(Semaphore::new(self.limit)),
             places: Arc::new(Semaphore::new(self.limit)),
             held_ms: AtomicU64::new(u64::MAX),
+            asked_at: Instant::now(),
         });
         (Arc::clone(&pen.slots), Arc::clone(&pen.places))
     }
@@ -103,12 +106,14 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
         }
     }
 
-    /// How long the last attempt to end held one of `key`'s slots, if one ended since the key
-    /// was last forgotten.
-    pub(super) fn last_held(&self, key: &K) -> Option<Duration> {
+    /// How long `key`'s slots are known to be held: as long as the last attempt to end held one;
+    /// before any ended, as long as they have been asked for (the attempts in flight have run at
+    /// most that long, and none has ended yet). `None` for a key not known.
+    pub(super) fn busy_for(&self, key: &K) -> Option<Duration> {
         let known = crate::util::lock(&self.known);
-        let ms = known.get(key)?.held_ms.load(Ordering::Relaxed);
-        (ms != u64::MAX).then(|| Duration::from_millis(ms))
+        let pen = known.get(key)?;
+        let ms = pen.held_ms.load(Ordering::Relaxed);
+        Some(if ms == u64::MAX { pen.asked_at.elapsed() } else { Duration::from_millis(ms) })
     }
 
     #[cfg(test)]

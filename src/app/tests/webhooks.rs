@@ -514,12 +514,23 @@ async fn postponed_by(w: &World, hooks: &Deliverer, event: EventId) -> u64 {
     due.iter().find(|d| d.event == event).map(|d| d.due_ms - w.clock.now_ms()).unwrap()
 }
 
-#[tokio::test]
+/// Before any attempt to an endpoint has ended, a postponed delivery waits about twice as long
+/// as the attempts have been in flight: a second or two at the start of a first burst, longer
+/// and longer while a slow receiver still holds its slots, at most two timeouts. Paused time:
+/// the clock moves only when the test advances it (or every task is idle).
+#[tokio::test(start_paused = true)]
 async fn a_busy_endpoint_is_postponed_without_counting_an_attempt() {
-    let (w, gate, hooks, [a, b, _]) = one_slot_behind_a_gate().await;
+    let (w, gate, hooks, [a, b, c]) = one_slot_behind_a_gate().await;
     let first = held_at_the_gate(&hooks, &gate, a).await;
     let waits = postponed_by(&w, &hooks, b).await;
-    assert!((15_000..30_000).contains(&waits), "one to two timeouts, jittered: {waits}");
+    assert!((1_000..2_000).contains(&waits), "nothing says the receiver is slow yet: {waits}");
+    tokio::time::advance(Duration::from_secs(6)).await;
+    let waits = postponed_by(&w, &hooks, c).await;
+    assert!((12_000..24_000).contains(&waits), "its attempt has been in flight for 6 s: {waits}");
+    tokio::time::advance(Duration::from_secs(20)).await;
+    w.clock.advance(24_000);
+    let waits = postponed_by(&w, &hooks, b).await;
+    assert!((15_000..30_000).contains(&waits), "at most one to two timeouts, jittered: {waits}");
     gate.release.add_permits(1);
     assert_eq!(first.await.unwrap(), Step::Done);
     assert_eq!(w.services.delivery_attempts(&merchant(), a).await.unwrap().len(), 1);
