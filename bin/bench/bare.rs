@@ -149,17 +149,9 @@ pub async fn measure(
     })
 }
 
-/// Starts the bare server as `name` on `stack`; answers its URL. It is this very binary,
-/// wherever `BENCH_BIN_DIR` points for the services.
+/// Starts the bare server as `name` on `stack`; answers its URL.
 pub async fn start(sys: &mut System, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
-    start_as(sys, Role::BareHttp, name, stack).await
-}
-
-/// Starts this binary as `role` (one it plays itself: `Role::mode_var`), as `name` on `stack`.
-pub async fn start_as(sys: &mut System, role: Role, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
-    let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
-    let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
-    sys.start_from(dir, role, name, stack).await
+    sys.start_self(Role::BareHttp, name, stack).await
 }
 
 /// A webhook body of the usual size: a payment's final state as `wire::event::webhook_body`

@@ -1,4 +1,4 @@
-//! The quiet run: the API's CPU per payment against an AWS that answers at once (`stub`), beside
+//! The quiet run: the API's CPU per payment against an AWS that answers in 5 ms (`stub`), beside
 //! the bare HTTP server's (`bare`) and the floor's client's, in alternating slices at one
 //! concurrency. Against the emulator the same build's figures move by a third between runs
 //! minutes apart (docs/BENCHMARK.md): the emulator works on the same 2 cores, at a speed that
@@ -7,19 +7,21 @@
 //! differences hold still from run to run: what the API costs over the bare server (its own work:
 //! token, validation, sealed card, idempotency, span, log line, metrics) and what the bare server
 //! costs over the floor's client (serving HTTP at all). The absolute figures are not the
-//! emulator run's: each AWS call here is answered without delay, and the SDK's share of the work
-//! is the same on every side.
+//! emulator run's: each AWS call here is answered in 5 ms by a stub that does almost nothing, and
+//! the SDK's share of the work is the same on every side.
 use std::sync::Arc;
 
 use serde::Serialize;
 
+use super::args::BenchArgs;
 use super::error::BenchError;
 use super::floor::Floor;
 use super::load::Api;
 use super::procs::Role;
 use super::stats::round;
-use super::system::System;
-use super::{cpu, levels};
+use super::system::{Snapshot, System};
+use super::{cpu, levels, requests};
+use payment_platform::config::AwsArgs;
 
 /// One side's slices: payments made, seconds and CPU over them, warm-up left out.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -28,6 +30,8 @@ pub struct QuietSide {
     pub payments: u64,
     pub errors: u64,
     pub per_sec: f64,
+    /// `None` when more than 1 % of its requests failed: a failed request's CPU would be spread
+    /// over the payments that succeeded.
     pub cpu_us_per_payment: Option<f64>,
 }
 
@@ -37,6 +41,8 @@ pub struct QuietRun {
     pub slices_per_side: usize,
     /// The floor's client, the bare server, the API, and the compared build's API when there is one.
     pub sides: Vec<QuietSide>,
+    /// The API made exactly the floor's calls per payment (`floor::CALLS`), by its own count.
+    pub api_matches_floor: Option<bool>,
 }
 
 impl QuietRun {
@@ -73,10 +79,20 @@ pub const BARE: &str = "bare server";
 pub const API: &str = "api";
 pub const COMPARED: &str = "compared api";
 
+/// The quiet run's concurrency: the middle API level's.
+const CONCURRENCY: usize = 16;
+
+/// The process names of the quiet run.
+const STUB_PROC: &str = "quiet-aws";
+const BARE_PROC: &str = "quiet-bare";
+const API_PROC: &str = "quiet-api";
+/// Ends in `-other`, as every process of the compared build does (left out of this build's memory).
+const COMPARED_PROC: &str = "quiet-api-other";
+
 enum Driver {
     Floor(Arc<Floor>),
     /// An HTTP side and the name of its process.
-    Http(Arc<Api>, String),
+    Http(Arc<Api>, &'static str),
 }
 
 struct Side {
@@ -119,55 +135,101 @@ impl Side {
     }
 
     fn report(&self) -> QuietSide {
-        let per = |us: u64| round(us as f64 / self.payments as f64, 1);
+        let cpu_us_per_payment = per_payment(self.cpu_us, self.payments, self.errors);
+        if cpu_us_per_payment.is_none() {
+            eprintln!(
+                "bench: the quiet run's {}: {} errors for {} payments, its CPU not reported",
+                self.name, self.errors, self.payments
+            );
+        }
         QuietSide {
             name: self.name.to_owned(),
             payments: self.payments,
             errors: self.errors,
             per_sec: if self.seconds > 0.0 { round(self.payments as f64 / self.seconds, 1) } else { 0.0 },
-            cpu_us_per_payment: self.cpu_us.filter(|_| self.payments > 0).map(per),
+            cpu_us_per_payment,
         }
     }
 }
 
+/// µs of CPU per payment, unless more than 1 % of the requests failed (or none succeeded).
+fn per_payment(cpu_us: Option<u64>, payments: u64, errors: u64) -> Option<f64> {
+    let clean = payments > 0 && errors * 100 <= payments;
+    cpu_us.filter(|_| clean).map(|us| round(us as f64 / payments as f64, 1))
+}
+
+/// The quiet run, if `BENCH_QUIET_SECS` asks for one, or `None` (with a warning) when it could
+/// not be measured; every process it started is stopped either way, so a failure costs this
+/// figure only.
+pub async fn maybe_measure(sys: &mut System, args: &BenchArgs, run_id: &str) -> Option<QuietRun> {
+    if args.quiet_secs <= 0.0 {
+        return None;
+    }
+    eprintln!("bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {CONCURRENCY}");
+    let slices = levels::slices(args.quiet_secs, args.slice_secs);
+    let sizes = (CONCURRENCY, slices, args.quiet_secs / slices as f64);
+    let mut stack = sys.stack(run_id, "quiet");
+    let measured = measure(sys, &mut stack, args.compare_bin_dir.as_deref(), sizes).await;
+    sys.stop_all(Some(&stack)).await;
+    measured.inspect_err(|e| eprintln!("bench: the quiet run was not measured: {e}")).ok()
+}
+
 /// Starts the quiet AWS, and against it the bare server, this build's API and, with
-/// `compare_dir`, the other build's API; runs every side in rotating order, `slices` slices of
-/// `slice_secs` each after a warm-up slice, at concurrency `c`; stops them all.
-pub async fn measure(
+/// `compare_dir`, the other build's API (left out, with a warning, if it cannot start); runs a
+/// warm-up slice of each, then `slices` rounds of one slice of each side, in an order that
+/// turns and reverses from round to round, at concurrency `c`.
+async fn measure(
     sys: &mut System,
-    run_id: &str,
+    stack: &mut AwsArgs,
     compare_dir: Option<&std::path::Path>,
     (c, slices, slice_secs): (usize, usize, f64),
 ) -> Result<QuietRun, BenchError> {
-    let mut stack = sys.stack(run_id, "quiet");
-    let stub = super::bare::start_as(sys, Role::AwsStub, "quiet-aws", &stack).await?;
-    stack.endpoint_url = Some(stub);
+    stack.endpoint_url = Some(sys.start_self(Role::AwsStub, STUB_PROC, stack).await?);
     stack.dynamodb_endpoint_url = None;
     stack.setup = false;
-    let bare = super::bare::start_as(sys, Role::BareHttp, "quiet-bare", &stack).await?;
-    let api = sys.start(Role::Api, "quiet-api", &stack).await?;
+    let bare = sys.start_self(Role::BareHttp, BARE_PROC, stack).await?;
+    let api = sys.start(Role::Api, API_PROC, stack).await?;
     let http = sys.http.clone();
     let connect = async |url: String| Api::connect(http.clone(), url).await.map(Arc::new);
     let mut sides = vec![
-        Side::new(FLOOR, Driver::Floor(Arc::new(super::run::floor_for(&stack).await?))),
-        Side::new(BARE, Driver::Http(connect(bare).await?, "quiet-bare".into())),
-        Side::new(API, Driver::Http(connect(api).await?, "quiet-api".into())),
+        Side::new(FLOOR, Driver::Floor(Arc::new(super::run::floor_for(stack).await?))),
+        Side::new(BARE, Driver::Http(connect(bare).await?, BARE_PROC)),
+        Side::new(API, Driver::Http(connect(api).await?, API_PROC)),
     ];
     if let Some(dir) = compare_dir {
-        let other = sys.start_from(dir, Role::Api, "quiet-api-other", &stack).await?;
-        sides.push(Side::new(COMPARED, Driver::Http(connect(other).await?, "quiet-api-other".into())));
+        match sys.start_from(dir, Role::Api, COMPARED_PROC, stack).await {
+            Ok(url) => sides.push(Side::new(COMPARED, Driver::Http(connect(url).await?, COMPARED_PROC))),
+            Err(e) => eprintln!("bench: the compared build's api left out of the quiet run: {e}"),
+        }
     }
     for side in &mut sides {
         side.slice(sys, c, slice_secs, false).await;
     }
+    let only_api = |snap: Snapshot| -> Snapshot { snap.into_iter().filter(|(name, _, _)| name == API_PROC).collect() };
+    let before = only_api(sys.snapshot(stack).await);
     for round in 0..slices {
-        let k = sides.len();
-        for i in 0..k {
-            sides[(i + round) % k].slice(sys, c, slice_secs, true).await;
+        for i in order(sides.len(), round) {
+            sides[i].slice(sys, c, slice_secs, true).await;
         }
     }
-    sys.stop_all(Some(&stack)).await;
-    Ok(QuietRun { concurrency: c, slices_per_side: slices, sides: sides.iter().map(Side::report).collect() })
+    let api_payments = sides.iter().find(|s| s.name == API).map_or(0, |s| s.payments);
+    let calls = requests::phase("quiet run", "payment", api_payments, &before, &only_api(sys.snapshot(stack).await));
+    Ok(QuietRun {
+        concurrency: c,
+        slices_per_side: slices,
+        sides: sides.iter().map(Side::report).collect(),
+        api_matches_floor: requests::api_matches(&calls, super::floor::CALLS),
+    })
+}
+
+/// The sides' order in round `round` of `n` sides: turned by one each round, and reversed every
+/// other one, so that no side always follows the same one.
+fn order(n: usize, round: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).map(|i| (i + round) % n).collect();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    order
 }
 
 /// The quiet run's table: each side's rate and CPU per payment, and the differences.
@@ -176,7 +238,7 @@ pub fn render(out: &mut String, q: &QuietRun) {
     use std::fmt::Write as _;
     let _ = writeln!(
         out,
-        "\n== The quiet run: against a stub AWS that answers at once, concurrency {}, {} slices of each side in turn ==",
+        "\n== The quiet run: against a stub AWS that answers in 5 ms, concurrency {}, {} slices of each side in turn ==",
         q.concurrency, q.slices_per_side
     );
     let _ =
@@ -200,6 +262,10 @@ pub fn render(out: &mut String, q: &QuietRun) {
         q.compared_over_bare().map_or_else(String::new, |v| format!(" (the compared build's {v:.0})")),
         f(q.api_over_floor(), 0),
     );
+    if q.api_matches_floor == Some(false) {
+        let _ =
+            writeln!(out, "WARNING: the api's counted calls per payment differ from the floor's (src/bench/floor.rs)");
+    }
 }
 
 #[cfg(test)]
@@ -216,6 +282,7 @@ mod tests {
             concurrency: 16,
             slices_per_side: 3,
             sides: vec![side(FLOOR, 200.4), side(BARE, 260.0), side(API, 341.2), side(COMPARED, 380.0)],
+            api_matches_floor: Some(true),
         };
         assert_eq!(run.api_over_bare(), Some(81.0));
         assert_eq!(run.bare_over_floor(), Some(60.0));
@@ -223,5 +290,26 @@ mod tests {
         assert_eq!(run.compared_over_bare(), Some(120.0));
         let without = QuietRun { sides: vec![side(FLOOR, 200.0)], ..run };
         assert_eq!(without.api_over_bare(), None);
+    }
+
+    #[test]
+    fn every_side_leads_and_follows_each_other_side_in_turn() {
+        let rounds: Vec<Vec<usize>> = (0..6).map(|r| order(3, r)).collect();
+        // Every order of three sides, once each in six rounds.
+        let every = [[0, 1, 2], [0, 2, 1], [2, 0, 1], [2, 1, 0], [1, 2, 0], [1, 0, 2]];
+        assert_eq!(rounds, every);
+        for r in &rounds {
+            let mut sorted = r.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, [0, 1, 2], "each side once a round");
+        }
+    }
+
+    #[test]
+    fn a_side_with_failed_requests_reports_no_cpu() {
+        assert_eq!(per_payment(Some(300_000), 1000, 10), Some(300.0), "1 % failed");
+        assert_eq!(per_payment(Some(300_000), 1000, 11), None, "over 1 %");
+        assert_eq!(per_payment(Some(0), 0, 0), None, "nothing made");
+        assert_eq!(per_payment(None, 1000, 0), None, "no CPU read");
     }
 }

@@ -176,9 +176,6 @@ const CREATE_PHASE: &str = "create (api levels)";
 const HTTP_ALONE_PHASE: &str = "GET /status (http alone)";
 const OPEN_LOOP_PHASE: &str = "open loop (80 % of capacity)";
 
-/// The quiet run's concurrency: the middle API level's.
-const QUIET_CONCURRENCY: usize = 16;
-
 /// Lets batched deletes (50 ms linger) and in-flight calls land before the "after" scrape.
 pub const SETTLE_PAUSE: Duration = Duration::from_millis(500);
 
@@ -187,20 +184,8 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
     eprintln!("bench: run {run_id}; process logs in {}", sys.log_dir.display());
     sys.start_bank(args.bank_latency_ms).await?;
 
-    // The quiet run first, while the emulator has nothing to do. Its figures only: a quiet AWS
-    // that cannot start costs nothing else.
-    let quiet = if args.quiet_secs > 0.0 {
-        let c = QUIET_CONCURRENCY;
-        eprintln!("bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {c}");
-        let slices = levels::slices(args.quiet_secs, args.slice_secs);
-        let each = args.quiet_secs / slices as f64;
-        super::quiet::measure(sys, &run_id, args.compare_bin_dir.as_deref(), (c, slices, each))
-            .await
-            .inspect_err(|e| eprintln!("bench: the quiet run was not measured: {e}"))
-            .ok()
-    } else {
-        None
-    };
+    // The quiet run first, while the emulator has nothing to do.
+    let quiet = super::quiet::maybe_measure(sys, args, &run_id).await;
 
     // API levels against the floor: an api alone on its own table and queues (no workers, so
     // nothing else competes for the 2 cores or the emulator).

@@ -1,5 +1,5 @@
 //! The system under test as the bench runs it: one bank simulator, and per stack (its own table
-//! and queues, `SETUP=true`) an api and any number of workers. Keeps each process's peak memory
+//! and queues, `SETUP=true` but in the quiet run's) an api and any number of workers. Keeps each process's peak memory
 //! when it stops.
 use std::path::PathBuf;
 use std::time::Duration;
@@ -119,7 +119,15 @@ impl System {
         Ok(())
     }
 
-    /// Starts `role` as `name` on `stack` (with `SETUP=true`) and waits until it answers.
+    /// Starts this very binary as `role` (one it plays itself: `Role::mode_var`), as `name` on
+    /// `stack`; answers its URL. It is this binary wherever `BENCH_BIN_DIR` points for the services.
+    pub async fn start_self(&mut self, role: Role, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
+        let exe = std::env::current_exe().map_err(|e| BenchError::io("locating the bench binary", e))?;
+        let dir = exe.parent().ok_or_else(|| BenchError::Unexpected("the bench binary has no folder".into()))?;
+        self.start_from(dir, role, name, stack).await
+    }
+
+    /// Starts `role` as `name` on `stack` (with `SETUP` as the stack says) and waits until it answers.
     pub async fn start(&mut self, role: Role, name: &str, stack: &AwsArgs) -> Result<String, BenchError> {
         let dir = self.bin_dir.clone();
         self.start_from(&dir, role, name, stack).await
@@ -135,6 +143,7 @@ impl System {
     ) -> Result<String, BenchError> {
         let port = free_port()?;
         let env: Vec<(String, String)> = [
+            // The emulator, but for the quiet run's stub (`quiet`).
             ("AWS_ENDPOINT_URL", stack.endpoint_url.clone().unwrap_or_else(|| self.endpoint.clone())),
             ("AWS_REGION", self.region.clone()),
             ("AWS_ACCESS_KEY_ID", "test".into()),
@@ -226,8 +235,9 @@ impl System {
         self.procs = keep;
         stopping.sort_by_key(|(p, _)| match p.role {
             Role::PaymentWorker | Role::RefundWorker | Role::WebhookWorker => 0,
-            Role::Api | Role::BareHttp | Role::AwsStub => 1,
-            Role::BankSimulator | Role::Emulator => 2,
+            Role::Api | Role::BareHttp => 1,
+            // Those that serve the others go last.
+            Role::BankSimulator | Role::Emulator | Role::AwsStub => 2,
         });
         self.memory.extend(stopping.iter().map(|(p, _)| memory_row(p)));
         for (mut p, _) in stopping {

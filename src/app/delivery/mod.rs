@@ -227,21 +227,23 @@ impl Deliverer {
     }
 
     /// How long a delivery whose endpoint (or the worker) has no free slot waits: about twice as
-    /// long as the slots it lacked are known to be held (`Slots::busy_for`), from 1 s to one
-    /// attempt's timeout, plus as much again of jitter to spread the events that wait.
+    /// long as the slots it lacked are known to be held (`Slots::estimate_busy`), from 1 s to one
+    /// attempt's timeout, plus as much again of jitter to spread the events that wait; without
+    /// an estimate, one to two timeouts.
     /// - The last attempts to end, the endpoint's and its merchant's, held theirs for
     ///   milliseconds: the rounds ran out of their wait in a burst or on a stalled machine, and
     ///   the event comes back in 1-2 s, not the 15-30 s that were the tail of the bench's
     ///   webhook latency.
     /// - A slow receiver's held theirs for seconds: one to two of those, at most two timeouts.
     /// - None has ended yet (the first burst to an endpoint): twice as long as its attempts have
-    ///   been in flight. A fast receiver's first burst comes back in 1-2 s; a slow one's waits
-    ///   longer each time it finds its slots still held, so it costs a few rounds, not one every
-    ///   second.
+    ///   been in flight, for the first few postponements. A fast receiver's first burst comes back
+    ///   in 1-2 s; a slow one's waits longer each time it finds its slots still held, so it costs a
+    ///   few rounds, not one every second, and the rest of its backlog waits one to two timeouts.
     fn busy_delay_ms(&self, endpoint: &EndpointId, merchant: Option<&MerchantId>) -> u64 {
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
         let timeout = ms(self.settings.timeout).max(1_000);
-        let held = self.per_endpoint.busy_for(endpoint).zip(merchant.and_then(|m| self.per_merchant.busy_for(m)));
+        let held =
+            self.per_endpoint.estimate_busy(endpoint).zip(merchant.and_then(|m| self.per_merchant.estimate_busy(m)));
         let base = held.map_or(timeout, |(e, m)| ms(e.max(m)).saturating_mul(2).clamp(1_000, timeout));
         base + rand::random_range(0..base)
     }

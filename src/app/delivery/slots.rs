@@ -1,7 +1,7 @@
 //! Bounds on the attempts in flight, per endpoint and per merchant, and on the rounds that wait
 //! for one of their slots.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,6 +35,11 @@ pub(super) async fn wait_for(
 /// Endpoints, and merchants, whose slots a worker keeps track of before it forgets idle ones.
 const TRACKED_SLOTS: usize = 4_096;
 
+/// Postponements per key estimated before any attempt ended (`Slots::estimate_busy`): enough for
+/// the stragglers of a first burst to a fast receiver (3 of 150 in the bench's), few enough that
+/// a slow one costs at most this many rounds more than it did before the estimates.
+const EARLY_ESTIMATES: u32 = 16;
+
 /// A key's slots, and as many places to wait for one.
 struct Pen {
     slots: Arc<Semaphore>,
@@ -43,6 +48,8 @@ struct Pen {
     held_ms: AtomicU64,
     /// When the slots were first asked for (since the key was last forgotten).
     asked_at: Instant,
+    /// Estimates made from `asked_at` (`Slots::estimate_busy`).
+    early_estimates: AtomicU32,
 }
 
 impl Pen {
@@ -93,6 +100,7 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
             places: Arc::new(Semaphore::new(self.limit)),
             held_ms: AtomicU64::new(u64::MAX),
             asked_at: Instant::now(),
+            early_estimates: AtomicU32::new(0),
         });
         (Arc::clone(&pen.slots), Arc::clone(&pen.places))
     }
@@ -106,14 +114,20 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
         }
     }
 
-    /// How long `key`'s slots are known to be held: as long as the last attempt to end held one;
-    /// before any ended, as long as they have been asked for (the attempts in flight have run at
-    /// most that long, and none has ended yet). `None` for a key not known.
-    pub(super) fn busy_for(&self, key: &K) -> Option<Duration> {
+    /// How long `key`'s slots are known to be held: as long as the last attempt to end held one.
+    /// Before any ended, as long as they have been asked for (the attempts in flight have run that
+    /// long at most, and none has ended yet), for the first `EARLY_ESTIMATES` asks only: a hung
+    /// receiver's backlog, met by a worker that has just started, must not come back every few
+    /// seconds, event by event, until its first attempt times out. `None` for a key not known,
+    /// or once those estimates are used up.
+    pub(super) fn estimate_busy(&self, key: &K) -> Option<Duration> {
         let known = crate::util::lock(&self.known);
         let pen = known.get(key)?;
         let ms = pen.held_ms.load(Ordering::Relaxed);
-        Some(if ms == u64::MAX { pen.asked_at.elapsed() } else { Duration::from_millis(ms) })
+        if ms != u64::MAX {
+            return Some(Duration::from_millis(ms));
+        }
+        (pen.early_estimates.fetch_add(1, Ordering::Relaxed) < EARLY_ESTIMATES).then(|| pen.asked_at.elapsed())
     }
 
     #[cfg(test)]
@@ -125,6 +139,19 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn before_any_attempt_ends_only_the_first_asks_are_estimated() {
+        let slots = Slots::<u32>::new(1);
+        assert_eq!(slots.estimate_busy(&0), None, "a key not known");
+        let _held = slots.try_take(&0).expect("a free slot");
+        for _ in 0..EARLY_ESTIMATES {
+            assert!(slots.estimate_busy(&0).is_some());
+        }
+        assert_eq!(slots.estimate_busy(&0), None, "used up: the caller falls back to a timeout");
+        slots.note_held(&0, Duration::from_millis(7));
+        assert_eq!(slots.estimate_busy(&0), Some(Duration::from_millis(7)), "an attempt ended: known");
+    }
 
     #[test]
     fn idle_slots_are_forgotten_and_busy_ones_kept() {
