@@ -252,7 +252,8 @@ impl Deliverer {
     /// stay taken for `slot_wait`: a burst of events to a fast receiver waits the few
     /// milliseconds its slots take to free, where postponing them would cost 15-30 s and three
     /// more requests each. As many rounds as an endpoint (or merchant) has slots may wait for
-    /// one, and `WAITING_ROUNDS` in all (`slots::wait_for`); the others are postponed at once.
+    /// one, and `WAITING_ROUNDS` in all (`slots::wait_for`); the others are postponed at once,
+    /// unless its receiver is quick (`Slots::take_by`): then every round waits its turn.
     /// So a slow receiver still holds at most its own slots and a few waiting rounds, a
     /// merchant's receivers at most the merchant's (the other merchants keep the rest), and a
     /// round's length is bounded by the wait and one attempt's timeout (inside its lease).
