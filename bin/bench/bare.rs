@@ -48,22 +48,32 @@ struct BareArgs {
 /// Serves until killed (the bench stops it by its pid).
 pub fn serve() -> Result<(), BenchError> {
     let args = BareArgs::parse();
-    // The same runtime as the api's `#[tokio::main]`.
+    serve_app(args.port, async {
+        let floor = Arc::new(super::run::floor_for(&args.aws).await?);
+        Ok(axum::Router::new()
+            .route("/payments", post(pay))
+            .route("/status", get(|| async { "OK" }))
+            .route("/hook", post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }))
+            .route("/token", get(|| async { Json(json!({ "AuthenticationToken": "bare" })) }))
+            .with_state(floor))
+    })
+}
+
+/// Serves the router `app` makes on 127.0.0.1:`port` until killed, on the same runtime as the
+/// api's `#[tokio::main]`: the roles this binary plays for the bench (`Role::mode_var`).
+pub fn serve_app(
+    port: u16,
+    app: impl std::future::Future<Output = Result<axum::Router, BenchError>>,
+) -> Result<(), BenchError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| BenchError::io("starting the async runtime", e))?;
     runtime.block_on(async {
-        let floor = Arc::new(super::run::floor_for(&args.aws).await?);
-        let app = axum::Router::new()
-            .route("/payments", post(pay))
-            .route("/status", get(|| async { "OK" }))
-            .route("/hook", post(|_body: axum::body::Bytes| async { StatusCode::NO_CONTENT }))
-            .route("/token", get(|| async { Json(json!({ "AuthenticationToken": "bare" })) }))
-            .with_state(floor);
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
+        let app = app.await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .await
-            .map_err(|e| BenchError::io("binding the bare server's port", e))?;
+            .map_err(|e| BenchError::io(format!("binding port {port}"), e))?;
         axum::serve(listener, app).await.map_err(|e| BenchError::io("serving", e))
     })
 }

@@ -7,8 +7,6 @@
 //! and `PutItem` succeed, `Query` and `Scan` find nothing (no webhook endpoint), `GetQueueUrl`
 //! names a queue on this server, `SendMessageBatch` accepts every entry. Anything else gets an
 //! empty answer, which the SDK reads as success with no fields.
-use std::net::{Ipv4Addr, SocketAddr};
-
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
@@ -41,27 +39,18 @@ struct StubArgs {
 
 /// Serves until killed (the bench stops it by its pid).
 pub fn serve() -> Result<(), BenchError> {
-    let args = StubArgs::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| BenchError::io("starting the async runtime", e))?;
-    runtime.block_on(async {
-        let base = format!("http://127.0.0.1:{}", args.port);
-        let app = axum::Router::new().route("/status", get(|| async { "OK" })).fallback(
-            move |headers: HeaderMap, body: Bytes| {
-                let base = base.clone();
-                async move {
-                    tokio::time::sleep(LATENCY).await;
-                    answer(&base, &headers, &body)
-                }
-            },
-        );
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port)))
-            .await
-            .map_err(|e| BenchError::io("binding the quiet AWS's port", e))?;
-        axum::serve(listener, app).await.map_err(|e| BenchError::io("serving", e))
-    })
+    let port = StubArgs::parse().port;
+    let base = format!("http://127.0.0.1:{port}");
+    let app = axum::Router::new().route("/status", get(|| async { "OK" })).fallback(
+        move |headers: HeaderMap, body: Bytes| {
+            let base = base.clone();
+            async move {
+                tokio::time::sleep(LATENCY).await;
+                answer(&base, &headers, &body)
+            }
+        },
+    );
+    super::bare::serve_app(port, async { Ok(app) })
 }
 
 /// The answer to one AWS JSON-protocol request (`X-Amz-Target: <service>.<operation>`).
