@@ -20,7 +20,7 @@ pub enum Role {
     Emulator,
     /// The bench itself as a bare HTTP service making the floor's calls (`bare`).
     BareHttp,
-    /// The bench itself as DynamoDB and SQS answering at once (`stub`), for the quiet run.
+    /// The bench itself as DynamoDB and SQS answering in 5 ms (`stub`), for the quiet run.
     AwsStub,
 }
 

@@ -1,6 +1,6 @@
 //! The system under test as the bench runs it: one bank simulator, and per stack (its own table
-//! and queues, `SETUP=true` but in the quiet run's) an api and any number of workers. Keeps each process's peak memory
-//! when it stops.
+//! and queues, `SETUP=true` but in the quiet run's) an api and any number of workers. Keeps each
+//! process's peak memory when it stops.
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -2,9 +2,8 @@
 //! of their own, the webhook-worker beside the payment-worker, and a receiver in this process
 //! subscribed to the payments' final states. First a burst of payments measures what this system
 //! delivers a second (its capacity, `capacity`); then payments are sent in an open loop at 80 %
-//! of it. What
-//! one delivered event costs: its AWS requests, the webhook-worker's CPU, and how long after the
-//! final state the webhook arrives.
+//! of it. What one delivered event costs: its AWS requests, the webhook-worker's CPU, and how
+//! long after the final state the webhook arrives.
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Arc;

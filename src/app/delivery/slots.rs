@@ -1,7 +1,6 @@
 //! Bounds on the attempts in flight, per endpoint and per merchant, and on the rounds that wait
 //! for one of their slots.
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,35 +43,31 @@ const EARLY_ESTIMATES: u32 = 16;
 /// count as quick (`Pen::quick`): its slots free many times over within a round's wait.
 const QUICK_HOLD: Duration = Duration::from_millis(100);
 
-/// A key's slots, and as many places to wait for one.
+/// A key's slots, and as many places to wait for one. Read and written under `Slots::known`'s
+/// lock only.
 struct Pen {
     slots: Arc<Semaphore>,
     places: Arc<Semaphore>,
-    /// How long the last attempt to end held one of the slots, ms; `u64::MAX` before any did.
-    held_ms: AtomicU64,
+    /// The last attempt to end: how long it held its slot (to the millisecond), and when it gave
+    /// it back. `None` before any did.
+    last_end: Option<(Duration, Instant)>,
     /// When the slots were first asked for (since the key was last forgotten).
     asked_at: Instant,
     /// Estimates made from `asked_at` (`Slots::estimate_busy`).
-    early_estimates: AtomicU32,
-    /// When the last attempt to end gave its slot back.
-    ended_at: Option<Instant>,
-}
-
-impl Pen {
-    /// Its receiver answers quickly and still does: the last attempt held its slot `QUICK_HOLD`
-    /// at most and ended less than `QUICK_HOLD` ago. A hung receiver stops being quick within
-    /// `QUICK_HOLD` of its last answer.
-    fn quick(&self) -> bool {
-        let held = self.held_ms.load(Ordering::Relaxed);
-        let quick_ms = u64::try_from(QUICK_HOLD.as_millis()).unwrap_or(u64::MAX);
-        held <= quick_ms && self.ended_at.is_some_and(|at| at.elapsed() <= QUICK_HOLD)
-    }
+    early_estimates: u32,
 }
 
 impl Pen {
     /// Nothing but the map holds an idle key's semaphores: a permit, or a waiter, holds a clone.
     fn idle(&self) -> bool {
         Arc::strong_count(&self.slots) == 1 && Arc::strong_count(&self.places) == 1
+    }
+
+    /// Its receiver answers quickly and still does: the last attempt held its slot `QUICK_HOLD`
+    /// at most and ended less than `QUICK_HOLD` ago. A hung receiver stops being quick within
+    /// `QUICK_HOLD` of its last answer.
+    fn quick(&self) -> bool {
+        self.last_end.is_some_and(|(held, at)| held <= QUICK_HOLD && at.elapsed() <= QUICK_HOLD)
     }
 }
 
@@ -105,20 +100,15 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
         anywhere: &Arc<Semaphore>,
         deadline: Instant,
     ) -> Option<OwnedSemaphorePermit> {
-        let (slots, places, quick) = self.pen_quick(key);
+        let (slots, places, quick) = self.pen(key);
         if quick {
             return wait_for(slots, &[], deadline).await;
         }
         wait_for(slots, &[&places, anywhere], deadline).await
     }
 
-    fn pen_quick(&self, key: &K) -> (Arc<Semaphore>, Arc<Semaphore>, bool) {
-        let (slots, places) = self.pen(key);
-        let quick = crate::util::lock(&self.known).get(key).is_some_and(Pen::quick);
-        (slots, places, quick)
-    }
-
-    fn pen(&self, key: &K) -> (Arc<Semaphore>, Arc<Semaphore>) {
+    /// `key`'s slots and places (made if new), and whether its receiver is quick.
+    fn pen(&self, key: &K) -> (Arc<Semaphore>, Arc<Semaphore>, bool) {
         let mut known = crate::util::lock(&self.known);
         if known.len() >= TRACKED_SLOTS && !known.contains_key(key) {
             known.retain(|_, pen| !pen.idle());
@@ -126,21 +116,18 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
         let pen = known.entry(key.clone()).or_insert_with(|| Pen {
             slots: Arc::new(Semaphore::new(self.limit)),
             places: Arc::new(Semaphore::new(self.limit)),
-            held_ms: AtomicU64::new(u64::MAX),
+            last_end: None,
             asked_at: Instant::now(),
-            early_estimates: AtomicU32::new(0),
-            ended_at: None,
+            early_estimates: 0,
         });
-        (Arc::clone(&pen.slots), Arc::clone(&pen.places))
+        (Arc::clone(&pen.slots), Arc::clone(&pen.places), pen.quick())
     }
 
-    /// Notes how long an attempt held one of `key`'s slots.
+    /// Notes how long an attempt held one of `key`'s slots, now that it has ended.
     pub(super) fn note_held(&self, key: &K, held: Duration) {
-        // `u64::MAX` stands for "none yet".
-        let ms = u64::try_from(held.as_millis()).unwrap_or(u64::MAX).min(u64::MAX - 1);
+        let held = Duration::from_millis(u64::try_from(held.as_millis()).unwrap_or(u64::MAX));
         if let Some(pen) = crate::util::lock(&self.known).get_mut(key) {
-            pen.held_ms.store(ms, Ordering::Relaxed);
-            pen.ended_at = Some(Instant::now());
+            pen.last_end = Some((held, Instant::now()));
         }
     }
 
@@ -151,13 +138,14 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
     /// seconds, event by event, until its first attempt times out. `None` for a key not known,
     /// or once those estimates are used up.
     pub(super) fn estimate_busy(&self, key: &K) -> Option<Duration> {
-        let known = crate::util::lock(&self.known);
-        let pen = known.get(key)?;
-        let ms = pen.held_ms.load(Ordering::Relaxed);
-        if ms != u64::MAX {
-            return Some(Duration::from_millis(ms));
+        let mut known = crate::util::lock(&self.known);
+        let pen = known.get_mut(key)?;
+        if let Some((held, _)) = pen.last_end {
+            return Some(held);
         }
-        (pen.early_estimates.fetch_add(1, Ordering::Relaxed) < EARLY_ESTIMATES).then(|| pen.asked_at.elapsed())
+        let early = pen.early_estimates < EARLY_ESTIMATES;
+        pen.early_estimates = pen.early_estimates.saturating_add(1);
+        early.then(|| pen.asked_at.elapsed())
     }
 
     #[cfg(test)]
