@@ -3,11 +3,13 @@
 //! - Logs: `RUST_LOG` filters (default `info`); `LOG_FORMAT=json` prints one JSON object per
 //!   line for log shippers. Every line inside a request or job carries its span's fields
 //!   (`trace_id`, `payment_id`, `refund_id`), never card data.
-//! - Traces: every span goes through OpenTelemetry, so W3C trace context can travel from the API
-//!   into SQS and on to the bank ([`propagation`]). Spans are exported over OTLP/HTTP only when
-//!   `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set.
+//! - Traces: every span of this crate has a W3C trace id, which travels from the API into SQS
+//!   and on to the bank ([`propagation`]). When `OTEL_EXPORTER_OTLP_ENDPOINT` (or
+//!   `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, spans go through OpenTelemetry and are
+//!   exported over OTLP/HTTP; otherwise the ids alone are kept (`ids`).
 //! - Metrics: a Prometheus recorder; each binary serves [`metrics::render`] at `GET /metrics`.
 pub mod aws;
+mod ids;
 pub mod metrics;
 pub mod propagation;
 
@@ -73,15 +75,20 @@ pub fn init(service: &'static str) -> Telemetry {
     // an OpenTelemetry context made current on entry are worth a clock read and a thread-local
     // swap each time (`propagation` reads a span's context from the span itself). Thread ids and
     // names say nothing of a task that moves between a runtime's threads.
-    let otel = tracing_opentelemetry::layer()
-        .with_tracer(provider.tracer(service))
-        .with_tracked_inactivity(false)
-        .with_context_activation(false)
-        .with_threads(false)
-        .with_filter(traced);
+    // Without an exporter, the spans' ids are all that is used: `ids` keeps those alone.
+    let exported = otlp_configured();
+    let otel = exported.then(|| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer(service))
+            .with_tracked_inactivity(false)
+            .with_context_activation(false)
+            .with_threads(false)
+            .with_filter(traced.clone())
+    });
+    let ids = (!exported).then(|| ids::TraceIds::default().with_filter(traced));
     let logged = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
-    let registry = tracing_subscriber::registry().with(otel);
+    let registry = tracing_subscriber::registry().with(otel).with(ids);
     if json {
         registry.with(fmt::layer().json().flatten_event(true).with_filter(logged())).init();
     } else {

@@ -81,6 +81,50 @@ async fn exported(exports: &Exports, service: &str, trace: &str) {
     .await;
 }
 
+/// The one trace id that the API's, the payment-worker's and the bank's log lines about payment
+/// `id` share (asserted), never a client's.
+fn one_trace_in_the_logs(sys: &System, id: &str) -> String {
+    let key = format!("charge-{id}");
+    let of_payment = |l: &Value| span_field(l, "payment_id").as_deref() == Some(id);
+    let api = trace_ids(&sys.api.log, |l| says(l, "payment accepted") && of_payment(l));
+    let worker = trace_ids(&sys.payment_worker.log, |l| says(l, "job done") && of_payment(l));
+    let bank = trace_ids(&sys.bank.log_path, |l| says(l, "applied") && l["key"].as_str() == Some(key.as_str()));
+    assert_eq!(api.len(), 1, "one API log line for {id}: {api:?}");
+    let trace = api[0].clone();
+    assert_eq!(trace.len(), 32, "a W3C trace id: {trace}");
+    assert!(!worker.is_empty() && worker.iter().all(|t| *t == trace), "worker {worker:?} vs api {trace}");
+    assert!(!bank.is_empty() && bank.iter().all(|t| *t == trace), "bank {bank:?} vs api {trace}");
+    trace
+}
+
+/// Without an OTLP endpoint the services keep their spans' ids alone (`telemetry::ids`), not
+/// OpenTelemetry's spans: the trace id must travel just the same.
+#[tokio::test]
+async fn without_an_exporter_one_trace_id_still_covers_the_api_the_worker_and_the_bank() {
+    let env = [("LOG_FORMAT", "json")];
+    let sys = System::start("trace-ids", &env, &env).await;
+    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let resp = sys
+        .app
+        .authed(sys.app.http.post(format!("{}/payments", sys.app.url)))
+        .header("traceparent", format!("00-{client_trace}-00f067aa0ba902b7-01"))
+        .json(&card_request("4242424242424242", 1200))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 202);
+    let linked: Value = resp.json().await.unwrap();
+    let linked = linked["paymentID"].as_str().unwrap().to_owned();
+    let started = sys.app.create_ok(&card_request("4242424242424242", 1300)).await;
+    let mut traces = Vec::new();
+    for id in [&linked, &started] {
+        assert_eq!(sys.settled(id, SETTLE).await["Status"], "SUCCEEDED");
+        traces.push(one_trace_in_the_logs(&sys, id));
+    }
+    assert_ne!(traces[0], client_trace, "a public client's trace is never continued");
+    assert_ne!(traces[0], traces[1], "each payment has a trace of its own");
+}
+
 #[tokio::test]
 async fn one_trace_id_covers_the_api_the_worker_and_the_bank() {
     let (otlp, exports) = collector().await;
@@ -109,16 +153,7 @@ async fn one_trace_id_covers_the_api_the_worker_and_the_bank() {
     }
 
     for id in [&continued, &started] {
-        let key = format!("charge-{id}");
-        let of_payment = |l: &Value| span_field(l, "payment_id").as_deref() == Some(id.as_str());
-        let api = trace_ids(&sys.api.log, |l| says(l, "payment accepted") && of_payment(l));
-        let worker = trace_ids(&sys.payment_worker.log, |l| says(l, "job done") && of_payment(l));
-        let bank = trace_ids(&sys.bank.log_path, |l| says(l, "applied") && l["key"].as_str() == Some(key.as_str()));
-        assert_eq!(api.len(), 1, "one API log line for {id}: {api:?}");
-        let trace = &api[0];
-        assert_eq!(trace.len(), 32, "a W3C trace id: {trace}");
-        assert!(!worker.is_empty() && worker.iter().all(|t| t == trace), "worker {worker:?} vs api {trace}");
-        assert!(!bank.is_empty() && bank.iter().all(|t| t == trace), "bank {bank:?} vs api {trace}");
+        let trace = &one_trace_in_the_logs(&sys, id);
         assert_ne!(trace, client_trace, "a public client's trace is never continued into the workers and the bank");
         if *id == continued {
             // The link: the API's exported span names the client's trace.
