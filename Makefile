@@ -3,7 +3,7 @@ SHELL := /bin/bash
 EMULATOR ?= ministack
 export EMULATOR
 
-.PHONY: browser html-validator screenshots webhook-verifier reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench tf-fmt tf-validate openapi-check
+.PHONY: browser html-validator screenshots webhook-verifier reconcile dev dev-reset audit infra-local infra-local-destroy test unit lint fmt build chaos emulator-start emulator-stop clean help postman-install postman bench bench-api tf-fmt tf-validate openapi-check
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -100,6 +100,11 @@ bench: ## Load benchmark in release mode on a private emulator (port 4595); BENC
 	cargo build --release --bins --locked --features testing
 	@mkdir -p target/bench
 	@localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
+
+bench-api: ## The bench's quiet run alone (about a minute): the API's CPU per payment against a stub AWS; BENCH_COMPARE_BIN_DIR adds another build's
+	cargo build --release --bins --locked --features testing
+	@mkdir -p target/bench
+	@BENCH_QUIET_ONLY=1 localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
 
 STANDARDWEBHOOKS_VERSION := 1.1.0
 WEBHOOKS_VENV := .tools/webhooks-venv

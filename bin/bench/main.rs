@@ -52,6 +52,13 @@ fn main() -> Result<(), BenchError> {
         .enable_all()
         .build()
         .map_err(|e| BenchError::io("starting the async runtime", e))?;
+    if args.quiet_only {
+        let quiet = runtime.block_on(run::quiet_only(&args))?;
+        let mut out = String::new();
+        quiet::render(&mut out, &quiet);
+        println!("{out}{}", quiet.last_line());
+        return Ok(());
+    }
     let report = runtime.block_on(run::run(&args))?;
     print!("{}", table::render(&report));
     let json =

@@ -72,6 +72,18 @@ impl QuietRun {
     pub fn compared_over_bare(&self) -> Option<f64> {
         self.over(COMPARED, BARE)
     }
+
+    /// The last line of `BENCH_QUIET_ONLY`: the differences, `-` where one is not measured.
+    pub fn last_line(&self) -> String {
+        let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
+        format!(
+            "quiet_api_cpu_us_over_bare={} quiet_bare_cpu_us_over_floor={} quiet_api_cpu_us_over_floor={} quiet_compared_cpu_us_over_bare={}",
+            f(self.api_over_bare()),
+            f(self.bare_over_floor()),
+            f(self.api_over_floor()),
+            f(self.compared_over_bare()),
+        )
+    }
 }
 
 pub const FLOOR: &str = "floor's client";
@@ -288,8 +300,13 @@ mod tests {
         assert_eq!(run.bare_over_floor(), Some(60.0));
         assert_eq!(run.api_over_floor(), Some(141.0));
         assert_eq!(run.compared_over_bare(), Some(120.0));
+        assert_eq!(
+            run.last_line(),
+            "quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=141 quiet_compared_cpu_us_over_bare=120"
+        );
         let without = QuietRun { sides: vec![side(FLOOR, 200.0)], ..run };
         assert_eq!(without.api_over_bare(), None);
+        assert!(without.last_line().starts_with("quiet_api_cpu_us_over_bare=- "), "{}", without.last_line());
     }
 
     #[test]

@@ -67,12 +67,7 @@ fn bin_dir(args: &BenchArgs) -> Result<PathBuf, BenchError> {
 }
 
 pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
-    let endpoint = args.endpoint_url.clone().filter(|e| !e.is_empty()).ok_or(BenchError::NoEmulator)?;
-    std::fs::create_dir_all(&args.out_dir)
-        .map_err(|e| BenchError::io(format!("creating {}", args.out_dir.display()), e))?;
-    let http = load::http_client()?;
-    let mut sys = System::new(bin_dir(args)?, args.out_dir.clone(), http, endpoint, args.region.clone())
-        .with_rust_log(&args.rust_log);
+    let mut sys = system(args)?;
     let measured = measure(args, &mut sys).await;
     sys.stop_all(None).await;
     let m = measured?;
@@ -162,6 +157,24 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
         }
     }
     Ok(())
+}
+
+fn system(args: &BenchArgs) -> Result<System, BenchError> {
+    let endpoint = args.endpoint_url.clone().filter(|e| !e.is_empty()).ok_or(BenchError::NoEmulator)?;
+    std::fs::create_dir_all(&args.out_dir)
+        .map_err(|e| BenchError::io(format!("creating {}", args.out_dir.display()), e))?;
+    let http = load::http_client()?;
+    Ok(System::new(bin_dir(args)?, args.out_dir.clone(), http, endpoint, args.region.clone())
+        .with_rust_log(&args.rust_log))
+}
+
+/// `BENCH_QUIET_ONLY`: the quiet run and nothing else.
+pub async fn quiet_only(args: &BenchArgs) -> Result<super::quiet::QuietRun, BenchError> {
+    let mut sys = system(args)?;
+    let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
+    let quiet = super::quiet::maybe_measure(&mut sys, args, &run_id).await;
+    sys.stop_all(None).await;
+    quiet.ok_or_else(|| BenchError::Unexpected("the quiet run was not measured (BENCH_QUIET_SECS > 0?)".into()))
 }
 
 pub(super) async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
