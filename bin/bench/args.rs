@@ -28,7 +28,7 @@ pub struct BenchArgs {
     pub quiet_secs: f64,
     /// The quiet run alone (`make bench-api`, about a minute): the API's CPU against a stub AWS,
     /// and a compared build's with `BENCH_COMPARE_BIN_DIR`, without the rest of the bench.
-    #[arg(long, env = "BENCH_QUIET_ONLY", default_value_t = false)]
+    #[arg(long, env = "BENCH_QUIET_ONLY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
     pub quiet_only: bool,
     /// Payments of each pipeline run (POST to final).
     #[arg(long, env = "BENCH_PIPELINE_PAYMENTS", default_value_t = 3000)]
