@@ -13,6 +13,8 @@
 #   EMULATOR_WAIT_SECS  how long `wait`/`start` wait for health (default 60)
 #   EMULATOR_SERVICES   the AWS services to emulate (default dynamodb,sqs,dynamodbstreams;
 #                       `all` for every one MiniStack has, as `make infra-local` needs)
+#   EMULATOR_GC_FREEZE  0: leave the emulator's garbage collector as CPython sets it (default:
+#                       freeze each full collection's survivors, see python/sitecustomize.py)
 #   EMULATOR_PERSIST    1: keep the data in EMULATOR_STATE/state across restarts (saved on
 #                       stop, loaded on start; ministack only). Default 0: every start is empty.
 #   PYTHON              interpreter used to create the venv (default python3)
@@ -37,6 +39,9 @@ LOG_FILE="$EMULATOR_STATE/emulator.log"
 VENV="$REPO_ROOT/.tools/venv-$EMULATOR"
 REQUIREMENTS="$SCRIPT_DIR/requirements-$EMULATOR.txt"
 STAMP="$VENV/.emulator-requirements"
+# The emulator's start-up hook (python/sitecustomize.py: its garbage collector's full passes
+# walk only what came since the last one, and slow ones are logged).
+PYHOOKS="$SCRIPT_DIR/python${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf 'emulator[%s:%s]: %s\n' "$EMULATOR" "$EMULATOR_PORT" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -179,11 +184,11 @@ cmd_start() {
         local services=("SERVICES=$EMULATOR_SERVICES")
         [[ "$EMULATOR_SERVICES" != all ]] || services=(-u SERVICES)
         cmd=(env "${services[@]}" BIND_HOST="$HOST" GATEWAY_PORT="$EMULATOR_PORT"
-            PERSIST_STATE="$EMULATOR_PERSIST"
+            PERSIST_STATE="$EMULATOR_PERSIST" PYTHONPATH="$PYHOOKS"
             TMPDIR="$EMULATOR_STATE/tmp" STATE_DIR="$EMULATOR_STATE/state"
             S3_DATA_DIR="$EMULATOR_STATE/state/s3" "$PROGRAM")
     else
-        cmd=(env TMPDIR="$EMULATOR_STATE/tmp" "$PROGRAM" -H "$HOST" -p "$EMULATOR_PORT")
+        cmd=(env PYTHONPATH="$PYHOOKS" TMPDIR="$EMULATOR_STATE/tmp" "$PROGRAM" -H "$HOST" -p "$EMULATOR_PORT")
     fi
     # setsid: own session, so the caller's Ctrl-C / terminal hang-up does not
     # reach it. A background job of a non-interactive shell is not a process
