@@ -13,8 +13,8 @@
 #   EMULATOR_WAIT_SECS  how long `wait`/`start` wait for health (default 60)
 #   EMULATOR_SERVICES   the AWS services to emulate (default dynamodb,sqs,dynamodbstreams;
 #                       `all` for every one MiniStack has, as `make infra-local` needs)
-#   EMULATOR_GC_FREEZE  0: leave the emulator's garbage collector as CPython sets it (default:
-#                       freeze each full collection's survivors, see python/sitecustomize.py)
+#   EMULATOR_GC_FREEZE  0: leave the emulator's garbage collector as CPython runs it (default:
+#                       freeze the survivors of a slow full collection, python/sitecustomize.py)
 #   EMULATOR_PERSIST    1: keep the data in EMULATOR_STATE/state across restarts (saved on
 #                       stop, loaded on start; ministack only). Default 0: every start is empty.
 #   PYTHON              interpreter used to create the venv (default python3)
@@ -39,8 +39,8 @@ LOG_FILE="$EMULATOR_STATE/emulator.log"
 VENV="$REPO_ROOT/.tools/venv-$EMULATOR"
 REQUIREMENTS="$SCRIPT_DIR/requirements-$EMULATOR.txt"
 STAMP="$VENV/.emulator-requirements"
-# The emulator's start-up hook (python/sitecustomize.py: its garbage collector's full passes
-# walk only what came since the last one, and slow ones are logged).
+# The emulator's start-up hook (python/sitecustomize.py: once its garbage collector's full
+# passes grow slow, they walk only what came since; slow ones are logged).
 PYHOOKS="$SCRIPT_DIR/python${PYTHONPATH:+:$PYTHONPATH}"
 
 log() { printf 'emulator[%s:%s]: %s\n' "$EMULATOR" "$EMULATOR_PORT" "$*" >&2; }
