@@ -41,14 +41,14 @@ where
 {
     fn on_new_span(&self, _attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        // Only this crate's spans reach the layer (its filter), so a parent without ids is a
-        // span of another crate: the new span starts a trace of its own, as it would under the
-        // OpenTelemetry layer.
+        // `parent` skips the spans this layer's filter leaves out (other crates'), so `None` is
+        // a span with no ancestor of this crate: it starts a trace of its own.
         let inherited = span.parent().and_then(|p| p.extensions().get::<Ids>().cloned());
         let ids = match inherited {
             Some(parent) => Ids { span_id: self.ids.new_span_id(), ..parent },
             // A root is marked sampled, as the SDK's default sampler marks it: a downstream
-            // process that does export keeps recording the trace.
+            // process that does export keeps recording the trace. (`OTEL_TRACES_SAMPLER` is an
+            // exporting process's choice; this one records nothing to sample.)
             None => Ids {
                 trace_id: self.ids.new_trace_id(),
                 span_id: self.ids.new_span_id(),
@@ -60,35 +60,40 @@ where
     }
 }
 
-/// Runs `f` on `span`'s ids, or answers `None` when the span has none (disabled, or the
-/// process runs the OpenTelemetry layer instead, or no subscriber at all).
-fn with_ids<T>(span: &Span, f: impl FnOnce(&mut Ids) -> T) -> Option<T> {
+/// Runs `f` on the span data of `span` in the registry, or answers `None` without one (no
+/// subscriber, or not this crate's `Registry`).
+fn with_data<T>(
+    span: &Span,
+    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, Registry>) -> Option<T>,
+) -> Option<T> {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<Registry>()?;
-        let data = registry.span(id)?;
-        let mut extensions = data.extensions_mut();
-        extensions.get_mut::<Ids>().map(f)
+        f(registry.span(id)?)
     })
     .flatten()
 }
 
-/// `span`'s trace context, if this layer gave it one.
+/// `span`'s trace context, if this layer gave it one (not when the span is disabled, or the
+/// process runs the OpenTelemetry layer instead).
 pub(super) fn span_context(span: &Span) -> Option<SpanContext> {
-    with_ids(span, |ids| ids.span_context())
+    with_data(span, |data| data.extensions().get::<Ids>().map(Ids::span_context))
 }
 
 /// Makes `span` part of `parent`'s trace; `false` when this layer gave it no ids. Its children
 /// created afterwards inherit the trace; call it before any is.
 pub(super) fn adopt(span: &Span, parent: &SpanContext) -> bool {
-    with_ids(span, |ids| {
+    with_data(span, |data| {
+        let mut extensions = data.extensions_mut();
+        let ids = extensions.get_mut::<Ids>()?;
         ids.trace_id = parent.trace_id();
         ids.flags = parent.trace_flags();
         ids.state = parent.trace_state().clone();
+        Some(())
     })
     .is_some()
 }
 
 /// Whether this layer gave `span` its ids (so there is no OpenTelemetry span to link).
 pub(super) fn has_ids(span: &Span) -> bool {
-    with_ids(span, |_| ()).is_some()
+    with_data(span, |data| data.extensions().get::<Ids>().map(|_| ())).is_some()
 }

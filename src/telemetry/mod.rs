@@ -30,13 +30,15 @@ pub const ENV_HELP: &str = "Also read by every binary:\n  \
 /// Flushes the spans still buffered when dropped: keep it alive until `main` returns.
 #[must_use = "dropping the guard at once would stop trace export"]
 pub struct Telemetry {
-    provider: SdkTracerProvider,
+    provider: Option<SdkTracerProvider>,
 }
 
 impl Drop for Telemetry {
     fn drop(&mut self) {
         // Nothing useful can be done with an export error this late; the spans are lost either way.
-        let _ = self.provider.shutdown();
+        if let Some(provider) = &self.provider {
+            let _ = provider.shutdown();
+        }
     }
 }
 
@@ -47,27 +49,30 @@ fn otlp_configured() -> bool {
         .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
 }
 
-fn tracer_provider(service: &'static str) -> SdkTracerProvider {
-    let resource = Resource::builder().with_service_name(service).build();
-    let builder = SdkTracerProvider::builder().with_resource(resource);
+/// The tracer provider that exports spans over OTLP, or `None` when none is configured (or it
+/// cannot be built): then spans keep their ids alone ([`ids`]).
+fn exporting_provider(service: &'static str) -> Option<SdkTracerProvider> {
     if !otlp_configured() {
-        // No exporter: spans still get W3C ids, so context propagates and logs show trace ids.
-        return builder.build();
+        return None;
     }
     match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
-        Ok(exporter) => builder.with_batch_exporter(exporter).build(),
+        Ok(exporter) => {
+            let resource = Resource::builder().with_service_name(service).build();
+            Some(SdkTracerProvider::builder().with_resource(resource).with_batch_exporter(exporter).build())
+        }
         Err(e) => {
-            eprintln!("OTLP exporter could not be built ({e}); traces stay in this process");
-            builder.build()
+            eprintln!("OTLP exporter could not be built ({e}); spans are not exported");
+            None
         }
     }
 }
 
-/// Installs the global log subscriber, the OpenTelemetry tracer and W3C propagator, and the
+/// Installs the global log subscriber, the span ids (exported through OpenTelemetry, or kept
+/// alone), the W3C propagator, and the
 /// Prometheus recorder (every metric labelled `service=<service>`).
 pub fn init(service: &'static str) -> Telemetry {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    let provider = tracer_provider(service);
+    let provider = exporting_provider(service);
     // Our own spans are traced whatever `RUST_LOG` says, or a quiet log level would break the
     // trace; the SDKs' internal spans are not.
     let traced = Targets::new().with_target("payment_platform", Level::INFO).with_default(Level::WARN);
@@ -75,9 +80,7 @@ pub fn init(service: &'static str) -> Telemetry {
     // an OpenTelemetry context made current on entry are worth a clock read and a thread-local
     // swap each time (`propagation` reads a span's context from the span itself). Thread ids and
     // names say nothing of a task that moves between a runtime's threads.
-    // Without an exporter, the spans' ids are all that is used: `ids` keeps those alone.
-    let exported = otlp_configured();
-    let otel = exported.then(|| {
+    let otel = provider.as_ref().map(|provider| {
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer(service))
             .with_tracked_inactivity(false)
@@ -85,7 +88,8 @@ pub fn init(service: &'static str) -> Telemetry {
             .with_threads(false)
             .with_filter(traced.clone())
     });
-    let ids = (!exported).then(|| ids::TraceIds::default().with_filter(traced));
+    // Without an exporter the spans' ids are all anything reads: `ids` keeps those alone.
+    let ids = provider.is_none().then(|| ids::TraceIds::default().with_filter(traced));
     let logged = || EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let json = std::env::var("LOG_FORMAT").is_ok_and(|v| v.eq_ignore_ascii_case("json"));
     let registry = tracing_subscriber::registry().with(otel).with(ids);

@@ -101,7 +101,8 @@ fn one_trace_in_the_logs(sys: &System, id: &str) -> String {
 /// OpenTelemetry's spans: the trace id must travel just the same.
 #[tokio::test]
 async fn without_an_exporter_one_trace_id_still_covers_the_api_the_worker_and_the_bank() {
-    let env = [("LOG_FORMAT", "json")];
+    // Empty, so an exporter in the test run's own environment cannot switch the path tested.
+    let env = [("LOG_FORMAT", "json"), ("OTEL_EXPORTER_OTLP_ENDPOINT", ""), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")];
     let sys = System::start("trace-ids", &env, &env).await;
     let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let resp = sys
