@@ -104,7 +104,7 @@ bench: ## Load benchmark in release mode on a private emulator (port 4595); BENC
 bench-api: ## The bench's quiet run alone (about a minute): the API's CPU per payment against a stub AWS; BENCH_COMPARE_BIN_DIR adds another build's
 	cargo build --release --bins --locked --features testing
 	@mkdir -p target/bench
-	@BENCH_QUIET_ONLY=1 localstack/with-emulator.sh 4595 target/release/bench $(BENCH_ARGS)
+	@BENCH_QUIET_ONLY=1 target/release/bench $(BENCH_ARGS)
 
 STANDARDWEBHOOKS_VERSION := 1.1.0
 WEBHOOKS_VENV := .tools/webhooks-venv

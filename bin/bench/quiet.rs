@@ -177,13 +177,21 @@ pub async fn maybe_measure(sys: &mut System, args: &BenchArgs, run_id: &str) -> 
     if args.quiet_secs <= 0.0 {
         return None;
     }
+    measure_stopped(sys, args, run_id)
+        .await
+        .inspect_err(|e| eprintln!("bench: the quiet run was not measured: {e}"))
+        .ok()
+}
+
+/// The quiet run, every process it started stopped whether it was measured or not.
+pub async fn measure_stopped(sys: &mut System, args: &BenchArgs, run_id: &str) -> Result<QuietRun, BenchError> {
     eprintln!("bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {CONCURRENCY}");
     let slices = levels::slices(args.quiet_secs, args.slice_secs);
     let sizes = (CONCURRENCY, slices, args.quiet_secs / slices as f64);
     let mut stack = sys.stack(run_id, "quiet");
     let measured = measure(sys, &mut stack, args.compare_bin_dir.as_deref(), sizes).await;
     sys.stop_all(Some(&stack)).await;
-    measured.inspect_err(|e| eprintln!("bench: the quiet run was not measured: {e}")).ok()
+    measured
 }
 
 /// Starts the quiet AWS, and against it the bare server, this build's API and, with

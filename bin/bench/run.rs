@@ -67,7 +67,8 @@ fn bin_dir(args: &BenchArgs) -> Result<PathBuf, BenchError> {
 }
 
 pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
-    let mut sys = system(args)?;
+    let endpoint = args.endpoint_url.clone().filter(|e| !e.is_empty()).ok_or(BenchError::NoEmulator)?;
+    let mut sys = system(args, endpoint)?;
     let measured = measure(args, &mut sys).await;
     sys.stop_all(None).await;
     let m = measured?;
@@ -159,8 +160,7 @@ async fn scale(sys: &mut System, stack: &AwsArgs, n: usize) -> Result<(), BenchE
     Ok(())
 }
 
-fn system(args: &BenchArgs) -> Result<System, BenchError> {
-    let endpoint = args.endpoint_url.clone().filter(|e| !e.is_empty()).ok_or(BenchError::NoEmulator)?;
+fn system(args: &BenchArgs, endpoint: String) -> Result<System, BenchError> {
     std::fs::create_dir_all(&args.out_dir)
         .map_err(|e| BenchError::io(format!("creating {}", args.out_dir.display()), e))?;
     let http = load::http_client()?;
@@ -168,13 +168,17 @@ fn system(args: &BenchArgs) -> Result<System, BenchError> {
         .with_rust_log(&args.rust_log))
 }
 
-/// `BENCH_QUIET_ONLY`: the quiet run and nothing else.
+/// `BENCH_QUIET_ONLY`: the quiet run and nothing else. It needs no emulator: every process it
+/// starts talks to its stub AWS only.
 pub async fn quiet_only(args: &BenchArgs) -> Result<super::quiet::QuietRun, BenchError> {
-    let mut sys = system(args)?;
+    if args.quiet_secs <= 0.0 {
+        return Err(BenchError::Unexpected("BENCH_QUIET_ONLY with BENCH_QUIET_SECS=0 measures nothing".into()));
+    }
+    let mut sys = system(args, String::new())?;
     let run_id = uuid::Uuid::new_v4().simple().to_string()[..8].to_owned();
-    let quiet = super::quiet::maybe_measure(&mut sys, args, &run_id).await;
+    let quiet = super::quiet::measure_stopped(&mut sys, args, &run_id).await;
     sys.stop_all(None).await;
-    quiet.ok_or_else(|| BenchError::Unexpected("the quiet run was not measured (BENCH_QUIET_SECS > 0?)".into()))
+    quiet
 }
 
 pub(super) async fn floor_for(stack: &AwsArgs) -> Result<Floor, BenchError> {
