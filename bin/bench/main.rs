@@ -18,6 +18,7 @@ mod floor;
 mod hooks;
 mod levels;
 mod load;
+mod pauses;
 mod phases;
 mod price;
 mod procs;
@@ -66,6 +67,10 @@ fn main() -> Result<(), BenchError> {
     let path = args.out_dir.join("report.json");
     std::fs::write(&path, format!("{json}\n")).map_err(|e| BenchError::io(format!("writing {}", path.display()), e))?;
     println!("\n== {} ==\n{json}", path.display());
+    let log = std::env::var_os("EMULATOR_LOG").map(std::path::PathBuf::from);
+    if let Some(line) = pauses::summary(log.as_deref()) {
+        eprintln!("{line}");
+    }
     println!("{}", report.headline.last_line());
     Ok(())
 }
