@@ -104,11 +104,22 @@ async fn without_an_exporter_one_trace_id_still_covers_the_api_the_worker_and_th
     // Empty, so an exporter in the test run's own environment cannot switch the path tested.
     let env = [("LOG_FORMAT", "json"), ("OTEL_EXPORTER_OTLP_ENDPOINT", ""), ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "")];
     let sys = System::start("trace-ids", &env, &env).await;
-    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (linked, started) = two_settled_payments(&sys).await;
+    let traces: Vec<String> = [&linked, &started].iter().map(|id| one_trace_in_the_logs(&sys, id)).collect();
+    assert_ne!(traces[0], CLIENT_TRACE, "a public client's trace is never continued");
+    assert_ne!(traces[0], traces[1], "each payment has a trace of its own");
+}
+
+/// The trace a public client names in its `traceparent`.
+const CLIENT_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+/// Two payments, settled: the first sent with a client's `traceparent` (`CLIENT_TRACE`), the
+/// second with none, so the API starts its trace.
+async fn two_settled_payments(sys: &System) -> (String, String) {
     let resp = sys
         .app
         .authed(sys.app.http.post(format!("{}/payments", sys.app.url)))
-        .header("traceparent", format!("00-{client_trace}-00f067aa0ba902b7-01"))
+        .header("traceparent", format!("00-{CLIENT_TRACE}-00f067aa0ba902b7-01"))
         .json(&card_request("4242424242424242", 1200))
         .send()
         .await
@@ -117,13 +128,10 @@ async fn without_an_exporter_one_trace_id_still_covers_the_api_the_worker_and_th
     let linked: Value = resp.json().await.unwrap();
     let linked = linked["paymentID"].as_str().unwrap().to_owned();
     let started = sys.app.create_ok(&card_request("4242424242424242", 1300)).await;
-    let mut traces = Vec::new();
     for id in [&linked, &started] {
         assert_eq!(sys.settled(id, SETTLE).await["Status"], "SUCCEEDED");
-        traces.push(one_trace_in_the_logs(&sys, id));
     }
-    assert_ne!(traces[0], client_trace, "a public client's trace is never continued");
-    assert_ne!(traces[0], traces[1], "each payment has a trace of its own");
+    (linked, started)
 }
 
 #[tokio::test]
@@ -132,33 +140,15 @@ async fn one_trace_id_covers_the_api_the_worker_and_the_bank() {
     let env =
         [("LOG_FORMAT", "json"), ("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.as_str()), ("OTEL_BSP_SCHEDULE_DELAY", "100")];
     let sys = System::start("trace", &env, &env).await;
-
     // A public client's trace is not continued: the API starts its own, linked to the client's.
-    let client_trace = "4bf92f3577b34da6a3ce929d0e0e4736";
-    let resp = sys
-        .app
-        .authed(sys.app.http.post(format!("{}/payments", sys.app.url)))
-        .header("traceparent", format!("00-{client_trace}-00f067aa0ba902b7-01"))
-        .json(&card_request("4242424242424242", 1200))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 202);
-    let continued: Value = resp.json().await.unwrap();
-    let continued = continued["paymentID"].as_str().unwrap().to_owned();
-
-    // No traceparent: the API starts the trace.
-    let started = sys.app.create_ok(&card_request("4242424242424242", 1300)).await;
-    for id in [&continued, &started] {
-        assert_eq!(sys.settled(id, SETTLE).await["Status"], "SUCCEEDED");
-    }
+    let (continued, started) = two_settled_payments(&sys).await;
 
     for id in [&continued, &started] {
         let trace = &one_trace_in_the_logs(&sys, id);
-        assert_ne!(trace, client_trace, "a public client's trace is never continued into the workers and the bank");
+        assert_ne!(trace, CLIENT_TRACE, "a public client's trace is never continued into the workers and the bank");
         if *id == continued {
             // The link: the API's exported span names the client's trace.
-            exported(&exports, "api", client_trace).await;
+            exported(&exports, "api", CLIENT_TRACE).await;
         }
         for service in ["api", "payment-worker", "bank-simulator"] {
             exported(&exports, service, trace).await;
