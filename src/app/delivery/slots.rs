@@ -39,8 +39,9 @@ const TRACKED_SLOTS: usize = 4_096;
 /// a slow one costs at most this many rounds more than it did before the estimates.
 const EARLY_ESTIMATES: u32 = 16;
 
-/// How long an attempt may hold a slot, and how recently one must have ended, for its receiver to
-/// count as quick (`Pen::quick`): its slots free many times over within a round's wait.
+/// How long an attempt may hold a slot, and how long the attempts in flight may have been
+/// running, for its receiver to count as quick (`Pen::quick`): its slots free many times over
+/// within a round's wait.
 const QUICK_HOLD: Duration = Duration::from_millis(100);
 
 /// A key's slots, and as many places to wait for one. Read and written under `Slots::known`'s
@@ -51,6 +52,9 @@ struct Pen {
     /// The last attempt to end: how long it held its slot (to the millisecond), and when it gave
     /// it back. `None` before any did.
     last_end: Option<(Duration, Instant)>,
+    /// The attempts in flight (`Slots::sending`): a ticket each, and when it started.
+    sending: Vec<(u64, Instant)>,
+    next_ticket: u64,
     /// When the slots were first asked for (since the key was last forgotten).
     asked_at: Instant,
     /// Estimates made from `asked_at` (`Slots::estimate_busy`).
@@ -64,10 +68,14 @@ impl Pen {
     }
 
     /// Its receiver answers quickly and still does: the last attempt held its slot `QUICK_HOLD`
-    /// at most and ended less than `QUICK_HOLD` ago. A hung receiver stops being quick within
-    /// `QUICK_HOLD` of its last answer.
+    /// at most, and one ended less than `QUICK_HOLD` ago or none in flight has run longer. So a
+    /// burst after a lull (no attempt ended lately, none in flight) waits its turn too, and a
+    /// hung receiver stops being quick within `QUICK_HOLD` of its first unanswered attempt.
     fn quick(&self) -> bool {
-        self.last_end.is_some_and(|(held, at)| held <= QUICK_HOLD && at.elapsed() <= QUICK_HOLD)
+        let answering = |at: Instant| {
+            at.elapsed() <= QUICK_HOLD || self.sending.iter().all(|(_, since)| since.elapsed() <= QUICK_HOLD)
+        };
+        self.last_end.is_some_and(|(held, at)| held <= QUICK_HOLD && answering(at))
     }
 }
 
@@ -117,10 +125,24 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
             slots: Arc::new(Semaphore::new(self.limit)),
             places: Arc::new(Semaphore::new(self.limit)),
             last_end: None,
+            sending: Vec::new(),
+            next_ticket: 0,
             asked_at: Instant::now(),
             early_estimates: 0,
         });
         (Arc::clone(&pen.slots), Arc::clone(&pen.places), pen.quick())
+    }
+
+    /// Notes that an attempt holding one of `key`'s slots starts now, until the guard is dropped
+    /// (its end, or its task's cancellation).
+    pub(super) fn sending(&self, key: &K) -> Sending<'_, K> {
+        let mut known = crate::util::lock(&self.known);
+        let ticket = known.get_mut(key).map(|pen| {
+            pen.next_ticket = pen.next_ticket.wrapping_add(1);
+            pen.sending.push((pen.next_ticket, Instant::now()));
+            pen.next_ticket
+        });
+        Sending { slots: self, key: key.clone(), ticket }
     }
 
     /// Notes how long an attempt held one of `key`'s slots, now that it has ended.
@@ -151,6 +173,22 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
     #[cfg(test)]
     pub(super) fn tracked(&self) -> usize {
         crate::util::lock(&self.known).len()
+    }
+}
+
+/// An attempt in flight, as `Slots::sending` noted it: dropping it takes it off.
+pub(super) struct Sending<'a, K: std::hash::Hash + Eq + Clone> {
+    slots: &'a Slots<K>,
+    key: K,
+    ticket: Option<u64>,
+}
+
+impl<K: std::hash::Hash + Eq + Clone> Drop for Sending<'_, K> {
+    fn drop(&mut self) {
+        let Some(ticket) = self.ticket else { return };
+        if let Some(pen) = crate::util::lock(&self.slots.known).get_mut(&self.key) {
+            pen.sending.retain(|(t, _)| *t != ticket);
+        }
     }
 }
 
@@ -197,12 +235,47 @@ mod tests {
         for round in rounds {
             assert_eq!(round.await.unwrap(), Some(()), "waited for the slot, not postponed");
         }
-        // Its receiver hangs: the slot is held, and nothing ends for longer than QUICK_HOLD.
+        // Its receiver hangs: an attempt holds the slot, and nothing ends for longer than QUICK_HOLD.
         let _hung = slots.try_take(&0).expect("a free slot");
+        let _sending = slots.sending(&0);
         tokio::time::advance(QUICK_HOLD + Duration::from_millis(1)).await;
         let started = Instant::now();
         assert!(slots.take_by(&0, &no_places, started + Duration::from_secs(1)).await.is_none());
         assert_eq!(Instant::now(), started, "no longer quick: no place, no wait");
+    }
+
+    /// The bench's stragglers: after a lull, a receive brought more rounds for one endpoint than
+    /// its slots and places, and with no attempt ended lately the rest were postponed by 2 s.
+    #[tokio::test(start_paused = true)]
+    async fn a_burst_after_a_lull_waits_its_turn_while_the_attempts_in_flight_are_young() {
+        let slots = Arc::new(Slots::<u32>::new(1));
+        let no_places = Arc::new(Semaphore::new(0));
+        drop(slots.try_take(&0).expect("a free slot"));
+        slots.note_held(&0, Duration::from_millis(5));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        // The burst's first round takes the slot and sends; three more find no slot and no place.
+        let first = slots.try_take(&0).expect("a free slot");
+        let sending = slots.sending(&0);
+        let rounds: Vec<_> = (0..3)
+            .map(|_| {
+                let (slots, no_places) = (Arc::clone(&slots), Arc::clone(&no_places));
+                tokio::spawn(async move {
+                    let slot = slots.take_by(&0, &no_places, Instant::now() + Duration::from_secs(1)).await?;
+                    slots.note_held(&0, Duration::from_millis(5));
+                    drop(slot);
+                    Some(())
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        tokio::time::advance(Duration::from_millis(5)).await;
+        slots.note_held(&0, Duration::from_millis(5));
+        drop((sending, first));
+        for round in rounds {
+            assert_eq!(round.await.unwrap(), Some(()), "waited its turn, not postponed");
+        }
+        // Cancelled attempts take themselves off: none is left in flight to age.
+        assert!(crate::util::lock(&slots.known)[&0].sending.is_empty());
     }
 
     #[test]
