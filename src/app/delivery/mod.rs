@@ -273,14 +273,13 @@ impl Deliverer {
             return Some((AttemptOutcome::Unsignable, at_ms, Duration::ZERO));
         }
         let started = Instant::now();
-        let sending = (self.per_endpoint.sending(&endpoint.id), self.per_merchant.sending(&endpoint.merchant_id));
         let out = Outgoing { url: endpoint.url.as_str(), event, secrets: &secrets, timestamp_s: at_ms / 1000 };
         let outcome = self.sender.send(&out).await;
         let held = started.elapsed();
         // Noted before the slots free, so the round that takes one next reads this end.
         self.per_endpoint.note_held(&endpoint.id, held);
         self.per_merchant.note_held(&endpoint.merchant_id, held);
-        drop((sending, slot, merchant_slot));
+        drop((slot, merchant_slot));
         Some((outcome, at_ms, held))
     }
 

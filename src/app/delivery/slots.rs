@@ -39,9 +39,9 @@ const TRACKED_SLOTS: usize = 4_096;
 /// a slow one costs at most this many rounds more than it did before the estimates.
 const EARLY_ESTIMATES: u32 = 16;
 
-/// How long an attempt may hold a slot, and how long the attempts in flight may have been
-/// running, for its receiver to count as quick (`Pen::quick`): its slots free many times over
-/// within a round's wait.
+/// How long an attempt may hold a slot, and how long any slot may have been held now, for its
+/// receiver to count as quick (`Pen::quick`): its slots free many times over within a round's
+/// wait.
 const QUICK_HOLD: Duration = Duration::from_millis(100);
 
 /// A key's slots, and as many places to wait for one. Read and written under `Slots::known`'s
@@ -52,8 +52,8 @@ struct Pen {
     /// The last attempt to end: how long it held its slot (to the millisecond), and when it gave
     /// it back. `None` before any did.
     last_end: Option<(Duration, Instant)>,
-    /// The attempts in flight (`Slots::sending`): a ticket each, and when it started.
-    sending: Vec<(u64, Instant)>,
+    /// The slots held now (`Held`): a ticket each, and when it was taken.
+    holders: Vec<(u64, Instant)>,
     next_ticket: u64,
     /// When the slots were first asked for (since the key was last forgotten).
     asked_at: Instant,
@@ -68,12 +68,13 @@ impl Pen {
     }
 
     /// Its receiver answers quickly and still does: the last attempt held its slot `QUICK_HOLD`
-    /// at most, and one ended less than `QUICK_HOLD` ago or none in flight has run longer. So a
-    /// burst after a lull (no attempt ended lately, none in flight) waits its turn too, and a
-    /// hung receiver stops being quick within `QUICK_HOLD` of its first unanswered attempt.
+    /// at most, and one ended less than `QUICK_HOLD` ago or no slot has been held longer. So a
+    /// burst after a lull (nothing ended lately, no slot held) waits its turn too, while a hung
+    /// receiver, or rounds holding its slots while they wait for their merchant's or the
+    /// worker's, stop it being quick within `QUICK_HOLD`.
     fn quick(&self) -> bool {
         let answering = |at: Instant| {
-            at.elapsed() <= QUICK_HOLD || self.sending.iter().all(|(_, since)| since.elapsed() <= QUICK_HOLD)
+            at.elapsed() <= QUICK_HOLD || self.holders.iter().all(|(_, since)| since.elapsed() <= QUICK_HOLD)
         };
         self.last_end.is_some_and(|(held, at)| held <= QUICK_HOLD && answering(at))
     }
@@ -93,8 +94,20 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
 
     /// One slot of `key`'s, or `None` when all are taken: never waits.
     #[cfg(test)]
-    pub(super) fn try_take(&self, key: &K) -> Option<OwnedSemaphorePermit> {
-        self.pen(key).0.try_acquire_owned().ok()
+    pub(super) fn try_take(&self, key: &K) -> Option<Held<'_, K>> {
+        let permit = self.pen(key).0.try_acquire_owned().ok()?;
+        Some(self.held(key, permit))
+    }
+
+    /// `permit`, one of `key`'s slots, noted as held from now until it is dropped.
+    fn held(&self, key: &K, permit: OwnedSemaphorePermit) -> Held<'_, K> {
+        let mut known = crate::util::lock(&self.known);
+        let ticket = known.get_mut(key).map(|pen| {
+            pen.next_ticket = pen.next_ticket.wrapping_add(1);
+            pen.holders.push((pen.next_ticket, Instant::now()));
+            pen.next_ticket
+        });
+        Held { slots: self, key: key.clone(), ticket, _permit: permit }
     }
 
     /// One slot of `key`'s, waiting for one until `deadline` at most (first come, first
@@ -102,17 +115,11 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
     /// slot frees by then, `None`. While `key`'s receiver is quick (`Pen::quick`), every round
     /// waits, place or none: a burst of 20 events to a receiver answering in 5 ms had 12 of
     /// them postponed by 2-3 s, where waiting cost them milliseconds.
-    pub(super) async fn take_by(
-        &self,
-        key: &K,
-        anywhere: &Arc<Semaphore>,
-        deadline: Instant,
-    ) -> Option<OwnedSemaphorePermit> {
+    pub(super) async fn take_by(&self, key: &K, anywhere: &Arc<Semaphore>, deadline: Instant) -> Option<Held<'_, K>> {
         let (slots, places, quick) = self.pen(key);
-        if quick {
-            return wait_for(slots, &[], deadline).await;
-        }
-        wait_for(slots, &[&places, anywhere], deadline).await
+        let places: &[&Arc<Semaphore>] = if quick { &[] } else { &[&places, anywhere] };
+        let permit = wait_for(slots, places, deadline).await?;
+        Some(self.held(key, permit))
     }
 
     /// `key`'s slots and places (made if new), and whether its receiver is quick.
@@ -125,24 +132,12 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
             slots: Arc::new(Semaphore::new(self.limit)),
             places: Arc::new(Semaphore::new(self.limit)),
             last_end: None,
-            sending: Vec::new(),
+            holders: Vec::new(),
             next_ticket: 0,
             asked_at: Instant::now(),
             early_estimates: 0,
         });
         (Arc::clone(&pen.slots), Arc::clone(&pen.places), pen.quick())
-    }
-
-    /// Notes that an attempt holding one of `key`'s slots starts now, until the guard is dropped
-    /// (its end, or its task's cancellation).
-    pub(super) fn sending(&self, key: &K) -> Sending<'_, K> {
-        let mut known = crate::util::lock(&self.known);
-        let ticket = known.get_mut(key).map(|pen| {
-            pen.next_ticket = pen.next_ticket.wrapping_add(1);
-            pen.sending.push((pen.next_ticket, Instant::now()));
-            pen.next_ticket
-        });
-        Sending { slots: self, key: key.clone(), ticket }
     }
 
     /// Notes how long an attempt held one of `key`'s slots, now that it has ended.
@@ -176,18 +171,21 @@ impl<K: std::hash::Hash + Eq + Clone> Slots<K> {
     }
 }
 
-/// An attempt in flight, as `Slots::sending` noted it: dropping it takes it off.
-pub(super) struct Sending<'a, K: std::hash::Hash + Eq + Clone> {
+/// One of a key's slots, held until dropped (the attempt's end, or its task's cancellation): the
+/// key's `Pen` knows since when (`Pen::quick`). The permit frees after the note is taken off, so
+/// the pen, in use until then, cannot be forgotten and made anew meanwhile.
+pub(super) struct Held<'a, K: std::hash::Hash + Eq + Clone> {
     slots: &'a Slots<K>,
     key: K,
     ticket: Option<u64>,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl<K: std::hash::Hash + Eq + Clone> Drop for Sending<'_, K> {
+impl<K: std::hash::Hash + Eq + Clone> Drop for Held<'_, K> {
     fn drop(&mut self) {
         let Some(ticket) = self.ticket else { return };
         if let Some(pen) = crate::util::lock(&self.slots.known).get_mut(&self.key) {
-            pen.sending.retain(|(t, _)| *t != ticket);
+            pen.holders.retain(|(t, _)| *t != ticket);
         }
     }
 }
@@ -237,7 +235,6 @@ mod tests {
         }
         // Its receiver hangs: an attempt holds the slot, and nothing ends for longer than QUICK_HOLD.
         let _hung = slots.try_take(&0).expect("a free slot");
-        let _sending = slots.sending(&0);
         tokio::time::advance(QUICK_HOLD + Duration::from_millis(1)).await;
         let started = Instant::now();
         assert!(slots.take_by(&0, &no_places, started + Duration::from_secs(1)).await.is_none());
@@ -253,9 +250,8 @@ mod tests {
         drop(slots.try_take(&0).expect("a free slot"));
         slots.note_held(&0, Duration::from_millis(5));
         tokio::time::advance(Duration::from_secs(1)).await;
-        // The burst's first round takes the slot and sends; three more find no slot and no place.
+        // The burst's first round takes the slot; three more find no slot and no place.
         let first = slots.try_take(&0).expect("a free slot");
-        let sending = slots.sending(&0);
         let rounds: Vec<_> = (0..3)
             .map(|_| {
                 let (slots, no_places) = (Arc::clone(&slots), Arc::clone(&no_places));
@@ -270,12 +266,12 @@ mod tests {
         tokio::task::yield_now().await;
         tokio::time::advance(Duration::from_millis(5)).await;
         slots.note_held(&0, Duration::from_millis(5));
-        drop((sending, first));
+        drop(first);
         for round in rounds {
             assert_eq!(round.await.unwrap(), Some(()), "waited its turn, not postponed");
         }
-        // Cancelled attempts take themselves off: none is left in flight to age.
-        assert!(crate::util::lock(&slots.known)[&0].sending.is_empty());
+        // Every slot given back takes its note off: none is left to age.
+        assert!(crate::util::lock(&slots.known)[&0].holders.is_empty());
     }
 
     #[test]
