@@ -207,6 +207,27 @@ mod tests {
         assert_eq!(slots.estimate_busy(&0), Some(Duration::from_millis(7)), "an attempt ended: known");
     }
 
+    /// `n` rounds for key 0 at once, each with a second to get a slot and none of `places`:
+    /// each that gets one holds it for an attempt answered in 5 ms. `Some` for a round that made
+    /// its attempt, `None` for one postponed.
+    fn quick_rounds(
+        slots: &Arc<Slots<u32>>,
+        places: &Arc<Semaphore>,
+        n: usize,
+    ) -> Vec<tokio::task::JoinHandle<Option<()>>> {
+        (0..n)
+            .map(|_| {
+                let (slots, places) = (Arc::clone(slots), Arc::clone(places));
+                tokio::spawn(async move {
+                    let slot = slots.take_by(&0, &places, Instant::now() + Duration::from_secs(1)).await?;
+                    slots.note_held(&0, Duration::from_millis(5));
+                    drop(slot);
+                    Some(())
+                })
+            })
+            .collect()
+    }
+
     /// Paused time: the clock moves only when every task is idle.
     #[tokio::test(start_paused = true)]
     async fn rounds_for_a_quick_receiver_wait_without_a_place_until_it_stops_answering() {
@@ -216,18 +237,7 @@ mod tests {
         slots.note_held(&0, Duration::from_millis(5));
         // One attempt answering in 5 ms just ended; three rounds come at once, with no place
         // to wait anywhere: each waits its turn and makes its attempt.
-        let rounds: Vec<_> = (0..3)
-            .map(|_| {
-                let (slots, no_places) = (Arc::clone(&slots), Arc::clone(&no_places));
-                tokio::spawn(async move {
-                    let deadline = Instant::now() + Duration::from_secs(1);
-                    let slot = slots.take_by(&0, &no_places, deadline).await?;
-                    slots.note_held(&0, Duration::from_millis(5));
-                    drop(slot);
-                    Some(())
-                })
-            })
-            .collect();
+        let rounds = quick_rounds(&slots, &no_places, 3);
         tokio::task::yield_now().await;
         drop(held);
         for round in rounds {
@@ -252,17 +262,7 @@ mod tests {
         tokio::time::advance(Duration::from_secs(1)).await;
         // The burst's first round takes the slot; three more find no slot and no place.
         let first = slots.try_take(&0).expect("a free slot");
-        let rounds: Vec<_> = (0..3)
-            .map(|_| {
-                let (slots, no_places) = (Arc::clone(&slots), Arc::clone(&no_places));
-                tokio::spawn(async move {
-                    let slot = slots.take_by(&0, &no_places, Instant::now() + Duration::from_secs(1)).await?;
-                    slots.note_held(&0, Duration::from_millis(5));
-                    drop(slot);
-                    Some(())
-                })
-            })
-            .collect();
+        let rounds = quick_rounds(&slots, &no_places, 3);
         tokio::task::yield_now().await;
         tokio::time::advance(Duration::from_millis(5)).await;
         slots.note_held(&0, Duration::from_millis(5));
