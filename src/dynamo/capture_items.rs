@@ -1,7 +1,9 @@
 //! A manual-capture payment's authorization and captures, as one map attribute of the payment
 //! item (`Authorization`): they change only with the payment, in its versioned write, so they are
 //! stored with it (at most `MAX_CAPTURES` captures, far below an item's 400 KB).
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 
 use crate::domain::capture::{Authorization, Capture};
 use crate::domain::ids::CaptureId;
@@ -9,7 +11,9 @@ use crate::domain::money::Amount;
 use crate::domain::reference::Metadata;
 use crate::domain::status::CaptureStatus;
 
-#[derive(Serialize, Deserialize)]
+/// As read; written by `item_writer`, held to this struct's serde form by its tests.
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "PascalCase")]
 pub(super) struct AuthorizationItem {
     #[serde(rename = "BankAuthorizationID", default, skip_serializing_if = "Option::is_none")]
@@ -25,7 +29,8 @@ pub(super) struct AuthorizationItem {
     captures: Vec<CaptureItem>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "PascalCase")]
 struct CaptureItem {
     #[serde(rename = "CaptureID")]
@@ -45,6 +50,7 @@ struct CaptureItem {
     metadata: Metadata,
 }
 
+#[cfg(test)]
 impl From<&Authorization> for AuthorizationItem {
     fn from(a: &Authorization) -> Self {
         Self {
@@ -73,6 +79,7 @@ impl From<AuthorizationItem> for Authorization {
     }
 }
 
+#[cfg(test)]
 impl From<&Capture> for CaptureItem {
     fn from(c: &Capture) -> Self {
         Self {

@@ -2,10 +2,14 @@
 //! payment's own items, so reading a payment skips them) and in two indexes of its merchant's
 //! feed: every event (GSI1, beside the merchant's payments under another partition key) and
 //! one type (GSI3). DynamoDB's TTL removes it `EVENT_RETENTION_DAYS` after it happened.
-use serde::{Deserialize, Serialize};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Deserialize;
+#[cfg(test)]
+use serde::Serialize;
 
-use super::attrs::{Item, n, s};
-use super::items::{PaymentItem, RefundItem, from_item, to_item};
+use super::attrs::Item;
+use super::item_writer::{self, Attrs};
+use super::items::{PaymentItem, RefundItem, from_item};
 use super::keys::*;
 use crate::domain::events::{Actor, Cause, Event, EventType};
 use crate::domain::ids::{CaptureId, MerchantId, PaymentId, RefundId};
@@ -15,7 +19,11 @@ use crate::domain::ports::StoreError;
 /// How long an event is kept at least: DynamoDB deletes expired items some time after expiry.
 pub const EVENT_RETENTION_DAYS: u64 = 30;
 
-#[derive(Serialize, Deserialize)]
+/// An event item's attributes: what is read, and (for the tests' serde form) the ids that
+/// reading takes from elsewhere.
+#[derive(Deserialize)]
+#[cfg_attr(not(test), expect(dead_code, reason = "the ids are written by `event_item`, read from the payment"))]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "PascalCase")]
 struct EventItem {
     #[serde(rename = "EventID")]
@@ -38,7 +46,8 @@ struct EventItem {
     data: DataItem,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
+#[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "PascalCase")]
 struct DataItem {
     payment: PaymentItem,
@@ -46,46 +55,46 @@ struct DataItem {
     refunds: Vec<RefundItem>,
 }
 
-/// The event's item; with `notify`, also in the webhooks' due-time index, due at once.
+/// The event's item; with `notify`, also in the webhooks' due-time index, due at once. Written
+/// by hand like a payment's (`item_writer`); the tests hold it to `EventItem`'s serde form.
 pub fn event_item(e: &Event, notify: bool) -> Item {
     let p = &e.data.payment;
-    let record = EventItem {
-        event_id: e.id().to_string(),
-        r#type: e.kind.as_str().to_owned(),
-        timestamp: e.at_ms,
-        version: e.version,
-        actor: e.cause.actor.to_string(),
-        trace_id: e.cause.trace_id.clone(),
-        idempotency_key: e.cause.idempotency_key,
-        payment_id: p.id,
-        merchant_id: p.merchant_id.clone(),
-        refund_id: e.refund_id,
-        capture_id: e.capture_id,
-        data: DataItem {
-            // `Change` leaves the card out of an event's data; `PaymentItem` never carries it
-            // (`card_sealed: None` whatever the payment holds), so it stays out whatever built it.
-            payment: PaymentItem::from(p),
-            refunds: e.data.refunds.iter().map(RefundItem::from).collect(),
-        },
-    };
+    let id = e.id().to_string();
     let feed = super::keys::feed_sort_key(e);
-    let mut item = to_item(&record);
-    item.extend([
-        (PK.to_owned(), s(payment_pk(p.id))),
-        (SK.to_owned(), s(event_sk(e.version))),
-        (GSI1PK.to_owned(), s(merchant_events_pk(&p.merchant_id))),
-        (GSI1SK.to_owned(), s(&feed)),
-        (GSI3PK.to_owned(), s(merchant_events_of_type_pk(&p.merchant_id, e.kind))),
-        (GSI3SK.to_owned(), s(feed)),
-        (TTL_ATTRIBUTE.to_owned(), n(e.at_ms / 1000 + EVENT_RETENTION_DAYS * 86_400)),
+    // `item_writer::payment` never writes the sealed card, so an event's data never holds it,
+    // whatever built the event.
+    let data = Item::from([
+        ("Payment".to_owned(), AttributeValue::M(item_writer::payment(p))),
+        (
+            "Refunds".to_owned(),
+            AttributeValue::L(e.data.refunds.iter().map(|r| AttributeValue::M(item_writer::refund(r))).collect()),
+        ),
     ]);
+    let mut a = Attrs::with_capacity(24);
+    a.s("Type", e.kind.as_str())
+        .n("Timestamp", e.at_ms)
+        .n("Version", e.version)
+        .s("Actor", e.cause.actor.to_string())
+        .opt_s("TraceID", e.cause.trace_id.as_deref())
+        .put("IdempotencyKey", AttributeValue::Bool(e.cause.idempotency_key))
+        .s("PaymentID", p.id.to_string())
+        .s("MerchantID", p.merchant_id.as_str())
+        .opt_s("RefundID", e.refund_id.map(|r| r.to_string()).as_deref())
+        .opt_s("CaptureID", e.capture_id.map(|c| c.to_string()).as_deref())
+        .put("Data", AttributeValue::M(data))
+        .s(PK, payment_pk(p.id))
+        .s(SK, event_sk(e.version))
+        .s(GSI1PK, merchant_events_pk(&p.merchant_id))
+        .s(GSI1SK, feed.as_str())
+        .s(GSI3PK, merchant_events_of_type_pk(&p.merchant_id, e.kind))
+        .s(GSI3SK, feed)
+        .n(TTL_ATTRIBUTE, e.at_ms / 1000 + EVENT_RETENTION_DAYS * 86_400);
     if notify {
         // The webhook worker takes it out of the index once nothing is left to deliver.
-        let id = e.id().to_string();
-        item.insert(GSI2PK.to_owned(), s(webhook_due_pk(&id)));
-        item.insert(GSI2SK.to_owned(), s(webhook_due_sk(e.at_ms, e.at_ms, &id)));
+        a.s(GSI2PK, webhook_due_pk(&id)).s(GSI2SK, webhook_due_sk(e.at_ms, e.at_ms, &id));
     }
-    item
+    a.s("EventID", id);
+    a.build()
 }
 
 pub fn event_from_item(item: &Item) -> Result<Event, StoreError> {
@@ -147,5 +156,81 @@ mod tests {
         assert_eq!(item[TTL_ATTRIBUTE].as_n().unwrap(), &(1_700_000_000 + 30 * 86_400).to_string());
         event.data.payment.sealed_card = None;
         assert_eq!(event_from_item(&item).unwrap(), event);
+    }
+
+    /// What serde writes for `EventItem`: the attributes `event_item` must write, beside its keys.
+    fn serde_form(e: &Event) -> Item {
+        let p = &e.data.payment;
+        super::super::items::to_item(&EventItem {
+            event_id: e.id().to_string(),
+            r#type: e.kind.as_str().to_owned(),
+            timestamp: e.at_ms,
+            version: e.version,
+            actor: e.cause.actor.to_string(),
+            trace_id: e.cause.trace_id.clone(),
+            idempotency_key: e.cause.idempotency_key,
+            payment_id: p.id,
+            merchant_id: p.merchant_id.clone(),
+            refund_id: e.refund_id,
+            capture_id: e.capture_id,
+            data: DataItem {
+                payment: PaymentItem::from(p),
+                refunds: e.data.refunds.iter().map(RefundItem::from).collect(),
+            },
+        })
+    }
+
+    #[test]
+    fn an_event_item_holds_what_serde_writes_and_its_keys_only() {
+        let m = MerchantId::parse("test@merchant").unwrap();
+        let payment = crate::domain::payment::Payment {
+            refund_timestamp_ms: Some(1_700_000_009_000),
+            ..Change::payment_created(&new_payment(&m), Cause::new(Actor::PaymentWorker, None)).event.data.payment
+        };
+        let refund = crate::domain::payment::Refund {
+            id: RefundId::new(),
+            payment_id: payment.id,
+            merchant_id: m.clone(),
+            amount: Amount::parse(200).unwrap(),
+            currency: payment.currency,
+            status: crate::domain::status::RefundStatus::Succeeded,
+            reason: None,
+            bank_refund_id: Some("re_1".into()),
+            created_at_ms: 1,
+            updated_at_ms: 2,
+            bank_attempts: None,
+            metadata: Default::default(),
+        };
+        let bare = Change::payment_created(&new_payment(&m), Cause::new(Actor::PaymentWorker, None)).event;
+        let mut rich = Change::payment_created(
+            &new_payment(&m),
+            Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into())),
+        )
+        .event;
+        rich.data = PaymentView { payment, refunds: vec![refund.clone(), refund] };
+        rich.refund_id = Some(RefundId::new());
+        rich.capture_id = Some(CaptureId::new());
+        for (e, notify) in [(&bare, false), (&rich, true)] {
+            let mut item = event_item(e, notify);
+            let keys = [PK, SK, GSI1PK, GSI1SK, GSI3PK, GSI3SK, TTL_ATTRIBUTE, GSI2PK, GSI2SK];
+            item.retain(|name, _| !keys.contains(&name.as_str()));
+            assert_eq!(item, serde_form(e));
+        }
+    }
+
+    fn new_payment(m: &MerchantId) -> NewPayment {
+        NewPayment {
+            id: PaymentId::new(),
+            merchant_id: m.clone(),
+            customer_id: "c".into(),
+            customer_name: Some("Ann".into()),
+            amount: Amount::parse(500).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            card_last4: "4242".into(),
+            sealed_card: SealedCard("v1.secret".into()),
+            created_at_ms: 1_700_000_000_123,
+            tags: Default::default(),
+            capture_method: Default::default(),
+        }
     }
 }
