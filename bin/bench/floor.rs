@@ -2,7 +2,8 @@
 //! `POST /payments` with an `Idempotency-Key` makes exactly these calls, in this order
 //! (src/app/payments.rs, src/dynamo/payments.rs, src/dynamo/idempotency.rs):
 //! 1. `TransactWriteItems`: put the key's claim, already DONE with the stored 202 answer, the
-//!    PENDING payment and its `payment.created` event, each `attribute_not_exists(PK)`;
+//!    PENDING payment (in the filters' indexes too), its sealed card's item and its
+//!    `payment.created` event, each `attribute_not_exists(PK)`;
 //! 2. the charge job (ids only) to the payments queue, through the same sender as the API's
 //!    (`sqs::BatchSender`): a `SendMessageBatch` of its own when it finds a call free, a share of
 //!    one when many are sent at once.
@@ -10,7 +11,8 @@
 //! The bench's merchant has no webhook endpoint in these runs, so, as for the API, the event is
 //! not put in the webhooks' due-time index and not announced (`app::notify`).
 //!
-//! Items carry the same attributes and sizes as the API's, in the same table (same indexes).
+//! Items carry the same attributes and sizes as the API's, in the same table (same indexes): a
+//! test holds them to what the API's store writes (`dynamo::new_payment_items`).
 //! [`CALLS`] lists the calls; the bench checks it against the API's counted requests per payment
 //! and warns when the API's create path changed and this file did not follow. The requests it
 //! made are counted ([`Floor::requests`]): a share of a batch is not a whole request.
@@ -25,7 +27,9 @@ use super::error::BenchError;
 use payment_platform::domain::idempotency::IdempotencyKey;
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::ports::Job;
+use payment_platform::domain::status::PaymentStatus;
 use payment_platform::dynamo::keys::*;
+use payment_platform::dynamo::{CARD, CARD_SK};
 use payment_platform::sqs::{BatchSender, job_entry};
 
 type Item = HashMap<String, AttributeValue>;
@@ -90,18 +94,18 @@ impl Floor {
 
     fn payment_item(&self, id: PaymentId, now: u64) -> Item {
         let sid = id.to_string();
+        let customer = "bench-1";
         HashMap::from([
             (PK.to_owned(), s(payment_pk(id))),
             (SK.to_owned(), s(PAYMENT_SK)),
             ("PaymentID".to_owned(), s(&sid)),
             ("MerchantID".to_owned(), s(self.merchant.as_str())),
-            ("CustomerID".to_owned(), s("bench-1")),
+            ("CustomerID".to_owned(), s(customer)),
             ("CustomerName".to_owned(), s("Bench Customer")),
             ("Price".to_owned(), n(1999)),
             ("Currency".to_owned(), s("EUR")),
             ("Status".to_owned(), s("PENDING")),
             ("CardLast4".to_owned(), s("4242")),
-            ("CardSealed".to_owned(), s(&self.sealed_card)),
             ("CreatedAt".to_owned(), n(now)),
             ("UpdatedAt".to_owned(), n(now)),
             ("RefundedAmount".to_owned(), n(0)),
@@ -111,6 +115,19 @@ impl Floor {
             (GSI1SK.to_owned(), s(list_sort_key(now, id))),
             (GSI2PK.to_owned(), s(repair_pk(RepairKind::Payment, &sid))),
             (GSI2SK.to_owned(), s(repair_sk(now, &sid))),
+            (GSI4PK.to_owned(), s(status_pk(&self.merchant, PaymentStatus::Pending))),
+            (GSI4SK.to_owned(), s(list_sort_key(now, id))),
+            (GSI6PK.to_owned(), s(customer_pk(&self.merchant, customer))),
+            (GSI6SK.to_owned(), s(list_sort_key(now, id))),
+        ])
+    }
+
+    /// The sealed card, in an item of its own that no index holds.
+    fn card_item(&self, id: PaymentId) -> Item {
+        HashMap::from([
+            (PK.to_owned(), s(payment_pk(id))),
+            (SK.to_owned(), s(CARD_SK)),
+            (CARD.to_owned(), s(&self.sealed_card)),
         ])
     }
 
@@ -118,7 +135,7 @@ impl Floor {
     /// in the merchant's feed (GSI1) and its type's (GSI3).
     fn event_item(&self, payment: &Item, id: PaymentId, now: u64) -> Item {
         let event_id = format!("evt_{}_1", id.simple());
-        let keys = [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, "CardSealed"];
+        let keys = [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, GSI4PK, GSI4SK, GSI6PK, GSI6SK];
         let data: Item =
             payment.iter().filter(|(k, _)| !keys.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
         let feed = format!("{now:013}#{event_id}");
@@ -134,7 +151,13 @@ impl Floor {
             ("IdempotencyKey".to_owned(), AttributeValue::Bool(true)),
             ("PaymentID".to_owned(), s(id.to_string())),
             ("MerchantID".to_owned(), s(self.merchant.as_str())),
-            ("Data".to_owned(), AttributeValue::M(HashMap::from([("Payment".to_owned(), AttributeValue::M(data))]))),
+            (
+                "Data".to_owned(),
+                AttributeValue::M(HashMap::from([
+                    ("Payment".to_owned(), AttributeValue::M(data)),
+                    ("Refunds".to_owned(), AttributeValue::L(vec![])),
+                ])),
+            ),
             (GSI1PK.to_owned(), s(merchant_events_pk(&self.merchant))),
             (GSI1SK.to_owned(), s(&feed)),
             (GSI3PK.to_owned(), s(format!("EVENTS#{}#payment.created", self.merchant))),
@@ -159,6 +182,16 @@ impl Floor {
         ])
     }
 
+    /// The transaction's items, in the API's order (`DynamoStore::commit`): the claim, the
+    /// payment, its card, and its event unless `without_event`.
+    fn items(&self, claim_pk: &str, id: PaymentId, now: u64) -> Vec<Item> {
+        let payment = self.payment_item(id, now);
+        let event = self.with_event.then(|| self.event_item(&payment, id, now));
+        let mut items = vec![self.claim_item(claim_pk, id, now), payment, self.card_item(id)];
+        items.extend(event);
+        items
+    }
+
     fn put_if_absent(&self, item: Item) -> Result<TransactWriteItem, String> {
         let put = Put::builder()
             .table_name(&self.table)
@@ -176,12 +209,10 @@ impl Floor {
         let key = IdempotencyKey::parse(self.merchant.clone(), &uuid::Uuid::new_v4().to_string())
             .map_err(|_| "bad key".to_owned())?;
         let claim_pk = idempotency_pk(&key);
-        let payment = self.payment_item(id, now);
-        let mut actions = vec![self.put_if_absent(self.claim_item(&claim_pk, id, now))?];
-        if self.with_event {
-            actions.push(self.put_if_absent(self.event_item(&payment, id, now))?);
+        let mut actions = Vec::with_capacity(4);
+        for item in self.items(&claim_pk, id, now) {
+            actions.push(self.put_if_absent(item)?);
         }
-        actions.push(self.put_if_absent(payment)?);
         self.transactions.fetch_add(1, Ordering::Relaxed);
         self.dynamodb
             .transact_write_items()
@@ -192,5 +223,86 @@ impl Floor {
         // The API's very message (`sqs::job_entry`); the bench sets up no tracing, so no trace beside it.
         let entry = job_entry(&Job::Charge { payment_id: id }, 0).map_err(|e| format!("charge job: {e}"))?;
         self.sender.send(entry).await.map_err(|e| format!("SendMessageBatch {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Region};
+    use payment_platform::domain::card::SealedCard;
+    use payment_platform::domain::change::Change;
+    use payment_platform::domain::events::{Actor, Cause};
+    use payment_platform::domain::money::{Amount, Currency};
+    use payment_platform::domain::payment::NewPayment;
+
+    use super::*;
+
+    /// Each attribute's name with its value's size (a string's bytes, a list's or map's
+    /// entries), a nested map's under `<name>.`, so `Data.Payment.Price` is one.
+    fn shape(item: &Item, prefix: &str, out: &mut BTreeMap<String, usize>) {
+        for (name, v) in item {
+            let name = format!("{prefix}{name}");
+            let size = match v {
+                AttributeValue::S(s) | AttributeValue::N(s) => s.len(),
+                AttributeValue::M(m) => {
+                    shape(m, &format!("{name}."), out);
+                    m.len()
+                }
+                AttributeValue::L(l) => l.len(),
+                _ => 1,
+            };
+            out.insert(name, size);
+        }
+    }
+
+    fn shape_of(item: &Item) -> BTreeMap<String, usize> {
+        let mut out = BTreeMap::new();
+        shape(item, "", &mut out);
+        out
+    }
+
+    /// The floor's payment, card and event items hold the attributes the API's store writes for
+    /// the bench's payment, of the same sizes: when the API's create writes something new, this
+    /// fails until the floor writes it too.
+    #[tokio::test]
+    async fn the_floor_writes_what_the_api_writes_for_the_same_payment() {
+        let region = Region::new("us-east-1");
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(region.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder().behavior_version(BehaviorVersion::latest()).region(region).build(),
+        );
+        let floor = Floor::new(dynamodb, sqs, "payments".into(), "http://127.0.0.1:9/queue".into()).unwrap();
+        let (id, now) = (PaymentId::new(), 1_700_000_000_123);
+        let key = IdempotencyKey::parse(floor.merchant.clone(), "k").unwrap();
+        let floors = floor.items(&idempotency_pk(&key), id, now);
+        let new = NewPayment {
+            id,
+            merchant_id: floor.merchant.clone(),
+            customer_id: "bench-1".into(),
+            customer_name: Some("Bench Customer".into()),
+            amount: Amount::parse(1999).unwrap(),
+            currency: Currency::parse("EUR").unwrap(),
+            card_last4: "4242".into(),
+            sealed_card: SealedCard(floor.sealed_card.clone()),
+            created_at_ms: now,
+            tags: Default::default(),
+            capture_method: Default::default(),
+        };
+        let mut cause =
+            Cause::new(Actor::Merchant(floor.merchant.clone()), Some("4bf92f3577b34da6a3ce929d0e0e4736".into()));
+        cause.idempotency_key = true;
+        let apis = payment_platform::dynamo::new_payment_items(&Change::payment_created(&new, cause));
+        // The claim is left out: the API's is built by the store's idempotency code, from the key.
+        assert_eq!(floors.len(), apis.len() + 1, "the claim, then one floor item per API item");
+        for (f, a) in floors[1..].iter().zip(&apis) {
+            assert_eq!(shape_of(f), shape_of(a), "item {:?}", a[SK]);
+        }
     }
 }
