@@ -52,18 +52,33 @@ fn n(v: u64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
+/// The bench's card (`load::payment_body`), sealed by the API's vault under a random key.
+fn sealed_bench_card() -> Result<String, BenchError> {
+    use payment_platform::domain::card::{CardDetails, Expiry};
+    use payment_platform::domain::ports::CardVault;
+    let unexpected = |what: &str| BenchError::Unexpected(format!("sealing the floor's card: {what}"));
+    let key = base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>());
+    let vault = payment_platform::vault::AeadVault::new(&key, &[]).map_err(|_| unexpected("key"))?;
+    let expiry = Expiry::parse(super::load::CARD_EXPIRY, (2026, 1)).map_err(|_| unexpected("expiry"))?;
+    let card = CardDetails::new(super::load::CARD.into(), super::load::CARD_CVV.to_string(), expiry);
+    vault.seal(&card, PaymentId::new()).map(|sealed| sealed.0).map_err(|_| unexpected("seal"))
+}
+
 #[derive(Clone)]
 pub struct Floor {
     dynamodb: aws_sdk_dynamodb::Client,
     sender: BatchSender,
     /// `TransactWriteItems` calls made (the sender counts its own).
     transactions: Arc<AtomicU64>,
+    /// Payments made, which name their customer as the bench's load does (`load::customer_id`).
+    payments: Arc<AtomicU64>,
     table: String,
     merchant: MerchantId,
-    /// The size of a sealed card (`v1.<key id>.<base64 of nonce, JSON card, tag>`).
+    /// The bench's card sealed as the API seals it (`vault::AeadVault`, a key of its own): the
+    /// same size as the API's, sealed once, since the floor prices the AWS calls alone.
     sealed_card: String,
     /// Whether the transaction carries the payment's event, as the API's does; without it, the
-    /// calls are what they were before the event log, which prices the event in the same run.
+    /// same calls without the event, which prices the event in the same run.
     with_event: bool,
 }
 
@@ -75,11 +90,10 @@ impl Floor {
         queue_url: String,
     ) -> Result<Self, BenchError> {
         let merchant = MerchantId::parse("test@merchant").map_err(|_| BenchError::Unexpected("merchant id".into()))?;
-        let card_json = r#"{"number":"4242424242424242","cvv":"123","expiry_month":12,"expiry_year":2039}"#;
-        let raw: Vec<u8> = (0..12 + card_json.len() + 16).map(|_| rand::random::<u8>()).collect();
-        let sealed_card = format!("v1.k0.{}", base64::engine::general_purpose::STANDARD.encode(raw));
+        let sealed_card = sealed_bench_card()?;
         let (sender, transactions) = (BatchSender::spawn(sqs, queue_url), Arc::new(AtomicU64::new(0)));
-        Ok(Self { dynamodb, sender, transactions, table, merchant, sealed_card, with_event: true })
+        let payments = Arc::new(AtomicU64::new(0));
+        Ok(Self { dynamodb, sender, transactions, payments, table, merchant, sealed_card, with_event: true })
     }
 
     /// AWS requests made so far, by this floor and its clones.
@@ -87,14 +101,13 @@ impl Floor {
         self.transactions.load(Ordering::Relaxed) + self.sender.calls()
     }
 
-    /// The same calls without the event item: what they were before the event log.
+    /// The same calls without the event item.
     pub fn without_event(&self) -> Self {
         Self { with_event: false, ..self.clone() }
     }
 
-    fn payment_item(&self, id: PaymentId, now: u64) -> Item {
+    fn payment_item(&self, id: PaymentId, now: u64, customer: &str) -> Item {
         let sid = id.to_string();
-        let customer = "bench-1";
         HashMap::from([
             (PK.to_owned(), s(payment_pk(id))),
             (SK.to_owned(), s(PAYMENT_SK)),
@@ -182,10 +195,10 @@ impl Floor {
         ])
     }
 
-    /// The transaction's items, in the API's order (`DynamoStore::commit`): the claim, the
-    /// payment, its card, and its event unless `without_event`.
-    fn items(&self, claim_pk: &str, id: PaymentId, now: u64) -> Vec<Item> {
-        let payment = self.payment_item(id, now);
+    /// The transaction's items, in the API's order (`Payments::commit`): the claim, the payment,
+    /// its card, and its event unless `without_event`.
+    fn items(&self, claim_pk: &str, id: PaymentId, now: u64, customer: &str) -> Vec<Item> {
+        let payment = self.payment_item(id, now, customer);
         let event = self.with_event.then(|| self.event_item(&payment, id, now));
         let mut items = vec![self.claim_item(claim_pk, id, now), payment, self.card_item(id)];
         items.extend(event);
@@ -210,7 +223,8 @@ impl Floor {
             .map_err(|_| "bad key".to_owned())?;
         let claim_pk = idempotency_pk(&key);
         let mut actions = Vec::with_capacity(4);
-        for item in self.items(&claim_pk, id, now) {
+        let customer = super::load::customer_id(self.payments.fetch_add(1, Ordering::Relaxed) as usize);
+        for item in self.items(&claim_pk, id, now, &customer) {
             actions.push(self.put_if_absent(item)?);
         }
         self.transactions.fetch_add(1, Ordering::Relaxed);
@@ -281,11 +295,12 @@ mod tests {
         let floor = Floor::new(dynamodb, sqs, "payments".into(), "http://127.0.0.1:9/queue".into()).unwrap();
         let (id, now) = (PaymentId::new(), 1_700_000_000_123);
         let key = IdempotencyKey::parse(floor.merchant.clone(), "k").unwrap();
-        let floors = floor.items(&idempotency_pk(&key), id, now);
+        let customer = super::super::load::customer_id(7);
+        let floors = floor.items(&idempotency_pk(&key), id, now, &customer);
         let new = NewPayment {
             id,
             merchant_id: floor.merchant.clone(),
-            customer_id: "bench-1".into(),
+            customer_id: customer.clone(),
             customer_name: Some("Bench Customer".into()),
             amount: Amount::parse(1999).unwrap(),
             currency: Currency::parse("EUR").unwrap(),

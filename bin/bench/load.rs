@@ -7,6 +7,9 @@ use serde_json::{Value, json};
 use super::error::BenchError;
 
 pub const CARD: &str = "4242424242424242";
+/// The bench card's CVV (a number in the JSON body, as clients send it) and expiry.
+pub const CARD_CVV: u16 = 123;
+pub const CARD_EXPIRY: &str = "12/39";
 pub const PRICE: u64 = 1999;
 
 /// Wall-clock milliseconds (comparable with the records' `UpdatedAt`).
@@ -44,10 +47,15 @@ pub struct AcceptedRefund {
     pub sent_ms: u64,
 }
 
+/// The customer of the bench's `i`th payment: a thousand of them, in turn.
+pub fn customer_id(i: usize) -> String {
+    format!("bench-{}", i % 1000)
+}
+
 fn payment_body(i: usize) -> Value {
     json!({
-        "CustomerID": format!("bench-{}", i % 1000), "CustomerName": "Bench Customer",
-        "CardNumber": CARD, "CardCVV": 123, "CardExpiryDate": "12/39", "Price": PRICE, "Currency": "EUR"
+        "CustomerID": customer_id(i), "CustomerName": "Bench Customer",
+        "CardNumber": CARD, "CardCVV": CARD_CVV, "CardExpiryDate": CARD_EXPIRY, "Price": PRICE, "Currency": "EUR"
     })
 }
 

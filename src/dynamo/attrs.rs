@@ -43,7 +43,8 @@ pub fn get_parsed<T, E>(item: &Item, name: &str, parse: impl FnOnce(&str) -> Res
     parse(get_s(item, name)?).map_err(|_| corrupt(name))
 }
 
-/// Builds an item or a value map from pairs, skipping `None`s.
+/// Builds an item or a value map. Sized up front (`with_capacity`) for the attributes it
+/// usually holds, so it is not rehashed while it is filled; `maybe_*` leave out a `None`.
 #[derive(Default)]
 pub struct ItemBuilder(Item);
 
@@ -52,8 +53,39 @@ impl ItemBuilder {
         Self::default()
     }
 
+    pub fn with_capacity(n: usize) -> Self {
+        Self(Item::with_capacity(n))
+    }
+
     pub fn set(mut self, name: &str, v: AttributeValue) -> Self {
+        self.put(name, v);
+        self
+    }
+
+    pub fn put(&mut self, name: &str, v: AttributeValue) -> &mut Self {
         self.0.insert(name.to_owned(), v);
+        self
+    }
+
+    pub fn s(&mut self, name: &str, v: impl Into<String>) -> &mut Self {
+        self.put(name, s(v))
+    }
+
+    pub fn n(&mut self, name: &str, v: u64) -> &mut Self {
+        self.put(name, n(v))
+    }
+
+    pub fn maybe_s(&mut self, name: &str, v: Option<&str>) -> &mut Self {
+        if let Some(v) = v {
+            self.s(name, v);
+        }
+        self
+    }
+
+    pub fn maybe_n(&mut self, name: &str, v: Option<u64>) -> &mut Self {
+        if let Some(v) = v {
+            self.n(name, v);
+        }
         self
     }
 

@@ -7,8 +7,8 @@ use serde::Deserialize;
 #[cfg(test)]
 use serde::Serialize;
 
-use super::attrs::Item;
-use super::item_writer::{self, Attrs};
+use super::attrs::{Item, ItemBuilder};
+use super::item_writer;
 use super::items::{PaymentItem, RefundItem, from_item};
 use super::keys::*;
 use crate::domain::events::{Actor, Cause, Event, EventType};
@@ -70,17 +70,17 @@ pub fn event_item(e: &Event, notify: bool) -> Item {
             AttributeValue::L(e.data.refunds.iter().map(|r| AttributeValue::M(item_writer::refund(r))).collect()),
         ),
     ]);
-    let mut a = Attrs::with_capacity(24);
+    let mut a = ItemBuilder::with_capacity(24);
     a.s("Type", e.kind.as_str())
         .n("Timestamp", e.at_ms)
         .n("Version", e.version)
         .s("Actor", e.cause.actor.to_string())
-        .opt_s("TraceID", e.cause.trace_id.as_deref())
+        .maybe_s("TraceID", e.cause.trace_id.as_deref())
         .put("IdempotencyKey", AttributeValue::Bool(e.cause.idempotency_key))
         .s("PaymentID", p.id.to_string())
         .s("MerchantID", p.merchant_id.as_str())
-        .opt_s("RefundID", e.refund_id.map(|r| r.to_string()).as_deref())
-        .opt_s("CaptureID", e.capture_id.map(|c| c.to_string()).as_deref())
+        .maybe_s("RefundID", e.refund_id.map(|r| r.to_string()).as_deref())
+        .maybe_s("CaptureID", e.capture_id.map(|c| c.to_string()).as_deref())
         .put("Data", AttributeValue::M(data))
         .s(PK, payment_pk(p.id))
         .s(SK, event_sk(e.version))

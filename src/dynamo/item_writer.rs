@@ -7,83 +7,42 @@
 //! write for the same record, so the two cannot drift apart.
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::attrs::Item;
+use super::attrs::{Item, ItemBuilder};
 use crate::domain::capture::{Authorization, Capture};
 use crate::domain::payment::{Payment, Refund};
 use crate::domain::reference::Metadata;
 
-/// An item being written, its capacity known up front so it is never rehashed.
-pub(super) struct Attrs(Item);
-
-impl Attrs {
-    pub fn with_capacity(n: usize) -> Self {
-        Self(Item::with_capacity(n))
-    }
-
-    pub fn put(&mut self, name: &str, v: AttributeValue) -> &mut Self {
-        self.0.insert(name.to_owned(), v);
-        self
-    }
-
-    pub fn s(&mut self, name: &str, v: impl Into<String>) -> &mut Self {
-        self.put(name, AttributeValue::S(v.into()))
-    }
-
-    pub fn n(&mut self, name: &str, v: u64) -> &mut Self {
-        self.put(name, AttributeValue::N(v.to_string()))
-    }
-
-    pub fn opt_s(&mut self, name: &str, v: Option<&str>) -> &mut Self {
-        if let Some(v) = v {
-            self.s(name, v);
-        }
-        self
-    }
-
-    pub fn opt_n(&mut self, name: &str, v: Option<u64>) -> &mut Self {
-        if let Some(v) = v {
-            self.n(name, v);
-        }
-        self
-    }
-
-    /// Left out when empty, as serde leaves it out (`skip_serializing_if = "Metadata::is_empty"`).
-    pub fn metadata(&mut self, m: &Metadata) -> &mut Self {
-        if !m.is_empty() {
-            let map = m.pairs().iter().map(|(k, v)| (k.clone(), AttributeValue::S(v.clone()))).collect();
-            self.put("Metadata", AttributeValue::M(map));
-        }
-        self
-    }
-
-    pub fn build(self) -> Item {
-        self.0
+/// Left out when empty, as serde leaves it out (`skip_serializing_if = "Metadata::is_empty"`).
+fn metadata(a: &mut ItemBuilder, m: &Metadata) {
+    if !m.is_empty() {
+        let map = m.pairs().iter().map(|(k, v)| (k.clone(), AttributeValue::S(v.clone()))).collect();
+        a.put("Metadata", AttributeValue::M(map));
     }
 }
 
 /// A payment's own attributes (`items::PaymentItem`), never its sealed card.
 pub(super) fn payment(p: &Payment) -> Item {
-    let mut a = Attrs::with_capacity(40);
+    let mut a = ItemBuilder::with_capacity(40);
     a.s("PaymentID", p.id.to_string())
         .s("MerchantID", p.merchant_id.as_str())
         .s("CustomerID", p.customer_id.as_str())
-        .opt_s("CustomerName", p.customer_name.as_deref())
+        .maybe_s("CustomerName", p.customer_name.as_deref())
         .n("Price", p.amount.get())
         .s("Currency", p.currency.as_str())
         .s("Status", p.status.as_str())
-        .opt_s("Reason", p.reason.as_deref())
+        .maybe_s("Reason", p.reason.as_deref())
         .s("CardLast4", p.card_last4.as_str())
-        .opt_s("BankChargeID", p.bank_charge_id.as_deref())
+        .maybe_s("BankChargeID", p.bank_charge_id.as_deref())
         .n("CreatedAt", p.created_at_ms)
         .n("UpdatedAt", p.updated_at_ms)
         .n("RefundedAmount", p.refunded_amount)
         .n("RefundableLeft", p.refundable_left)
-        .opt_n("RefundTimestamp", p.refund_timestamp_ms)
+        .maybe_n("RefundTimestamp", p.refund_timestamp_ms)
         .n("Version", p.version)
-        .opt_n("BankFirstAttempt", p.bank_attempts.map(|t| t.first_ms))
-        .opt_n("BankLastAttempt", p.bank_attempts.map(|t| t.last_ms))
-        .opt_s("MerchantReference", p.tags.merchant_reference.as_ref().map(|r| r.as_str()))
-        .metadata(&p.tags.metadata);
+        .maybe_n("BankFirstAttempt", p.bank_attempts.map(|t| t.first_ms))
+        .maybe_n("BankLastAttempt", p.bank_attempts.map(|t| t.last_ms))
+        .maybe_s("MerchantReference", p.tags.merchant_reference.as_ref().map(|r| r.as_str()));
+    metadata(&mut a, &p.tags.metadata);
     if let Some(auth) = &p.authorization {
         a.put("Authorization", AttributeValue::M(authorization(auth)));
     }
@@ -92,48 +51,48 @@ pub(super) fn payment(p: &Payment) -> Item {
 
 /// A refund's own attributes (`items::RefundItem`).
 pub(super) fn refund(r: &Refund) -> Item {
-    let mut a = Attrs::with_capacity(16);
+    let mut a = ItemBuilder::with_capacity(20);
     a.s("RefundID", r.id.to_string())
         .s("PaymentID", r.payment_id.to_string())
         .s("MerchantID", r.merchant_id.as_str())
         .n("Amount", r.amount.get())
         .s("Currency", r.currency.as_str())
         .s("Status", r.status.as_str())
-        .opt_s("Reason", r.reason.as_deref())
-        .opt_s("BankRefundID", r.bank_refund_id.as_deref())
+        .maybe_s("Reason", r.reason.as_deref())
+        .maybe_s("BankRefundID", r.bank_refund_id.as_deref())
         .n("CreatedAt", r.created_at_ms)
         .n("UpdatedAt", r.updated_at_ms)
-        .opt_n("BankFirstAttempt", r.bank_attempts.map(|t| t.first_ms))
-        .opt_n("BankLastAttempt", r.bank_attempts.map(|t| t.last_ms))
-        .metadata(&r.metadata);
+        .maybe_n("BankFirstAttempt", r.bank_attempts.map(|t| t.first_ms))
+        .maybe_n("BankLastAttempt", r.bank_attempts.map(|t| t.last_ms));
+    metadata(&mut a, &r.metadata);
     a.build()
 }
 
 /// A manual-capture payment's `Authorization` map (`capture_items::AuthorizationItem`).
 fn authorization(auth: &Authorization) -> Item {
-    let mut a = Attrs::with_capacity(8);
-    a.opt_s("BankAuthorizationID", auth.bank_authorization_id.as_deref())
+    let mut a = ItemBuilder::with_capacity(8);
+    a.maybe_s("BankAuthorizationID", auth.bank_authorization_id.as_deref())
         .n("AuthorizedAmount", auth.authorized_amount)
-        .opt_n("ExpiresAt", auth.expires_at_ms)
+        .maybe_n("ExpiresAt", auth.expires_at_ms)
         .n("CapturedAmount", auth.captured_amount)
         .n("CapturableLeft", auth.capturable_left)
-        .opt_n("CancelRequestedAt", auth.cancel_requested_at_ms)
+        .maybe_n("CancelRequestedAt", auth.cancel_requested_at_ms)
         .put("Captures", AttributeValue::L(auth.captures.iter().map(|c| AttributeValue::M(capture(c))).collect()));
     a.build()
 }
 
 fn capture(c: &Capture) -> Item {
-    let mut a = Attrs::with_capacity(12);
+    let mut a = ItemBuilder::with_capacity(12);
     a.s("CaptureID", c.id.to_string())
         .n("Amount", c.amount.get())
         .s("Status", c.status.as_str())
         .put("FinalCapture", AttributeValue::Bool(c.final_capture))
-        .opt_s("Reason", c.reason.as_deref())
-        .opt_s("BankCaptureID", c.bank_capture_id.as_deref())
+        .maybe_s("Reason", c.reason.as_deref())
+        .maybe_s("BankCaptureID", c.bank_capture_id.as_deref())
         .n("CreatedAt", c.created_at_ms)
         .n("UpdatedAt", c.updated_at_ms)
-        .opt_n("SentAt", c.sent_at_ms)
-        .metadata(&c.metadata);
+        .maybe_n("SentAt", c.sent_at_ms);
+    metadata(&mut a, &c.metadata);
     a.build()
 }
 
@@ -237,7 +196,13 @@ mod tests {
         let p = payment(true);
         let auth = p.authorization.as_ref().unwrap();
         assert_eq!(authorization(auth), to_item(&AuthorizationItem::from(auth)));
-        let empty = Authorization { captures: vec![], bank_authorization_id: None, ..auth.clone() };
+        let empty = Authorization {
+            captures: vec![],
+            bank_authorization_id: None,
+            expires_at_ms: None,
+            cancel_requested_at_ms: None,
+            ..auth.clone()
+        };
         assert_eq!(authorization(&empty), to_item(&AuthorizationItem::from(&empty)));
     }
 

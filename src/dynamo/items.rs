@@ -1,6 +1,7 @@
-//! Mapping between domain records and DynamoDB items, by serde (`serde_dynamo`): each item is a
-//! struct whose field names are the attribute names. Keys and index attributes are added on
-//! write and ignored on read.
+//! Mapping between domain records and DynamoDB items. Each item is a struct here whose field
+//! names are the attribute names, read by serde (`serde_dynamo`); records are written by hand
+//! (`item_writer`), held to these structs' serde form by its tests. Keys and index attributes
+//! are added on write and ignored on read.
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde::{Deserialize, Serialize};
 
@@ -189,8 +190,14 @@ impl From<&Refund> for RefundItem {
     }
 }
 
-/// A new payment's item: its attributes, its keys, its place in its merchant's list and in the
-/// repair index.
+/// What a new payment puts besides its claim and its event (`DynamoStore::commit`): its item and
+/// its sealed card's.
+pub fn new_payment_records(p: &Payment) -> Vec<Item> {
+    let mut records = vec![new_payment_item(p)];
+    records.extend(new_card_item(p));
+    records
+}
+
 /// The item that holds a new payment's sealed card (`CARD_SK`), without index keys.
 pub fn new_card_item(p: &Payment) -> Option<Item> {
     let sealed = p.sealed_card.as_ref()?;
@@ -217,6 +224,8 @@ pub fn filter_keys(p: &Payment) -> Vec<(String, AttributeValue)> {
     keys
 }
 
+/// A new payment's item: its attributes, its keys, its place in its merchant's list, in the
+/// filters' indexes and in the repair index.
 pub fn new_payment_item(p: &Payment) -> Item {
     let id = p.id.to_string();
     let mut item = super::item_writer::payment(p);

@@ -27,15 +27,13 @@ pub use items::{CARD, CARD_SK};
 /// The event item's webhook attributes, for the bench's floor of a delivery.
 pub use webhook_items::{DELIVERIES, LEASE};
 
-/// What `Payments::commit` puts for a new payment beside its idempotency claim, in its order: the
-/// payment, its sealed card's item and its first event. The bench's floor builds its items by
-/// hand (`bin/bench/floor.rs`) and is held to these by a test there, so it cannot fall behind
-/// what the API writes.
+/// What `Payments::commit` puts for a new payment beside its idempotency claim, in its order and
+/// from the same functions: the payment, its sealed card's item and its first event. The
+/// bench's floor builds its items by hand (`bin/bench/floor.rs`); a test there holds them to
+/// these, so a new attribute or item in the API's create fails it until the floor follows.
 #[cfg(any(test, feature = "testing"))]
 pub fn new_payment_items(c: &crate::domain::change::Change) -> Vec<attrs::Item> {
-    let p = &c.view.payment;
-    let mut written = vec![items::new_payment_item(p)];
-    written.extend(items::new_card_item(p));
+    let mut written = items::new_payment_records(&c.view.payment);
     written.push(event_items::event_item(&c.event, c.notify));
     written
 }

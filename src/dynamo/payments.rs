@@ -39,10 +39,8 @@ impl Payments for DynamoStore {
         }
         let p = &c.view.payment;
         if c.creates_payment() {
-            actions.push(self.put_if_absent(new_payment_item(p))?);
-            kinds.push(ConflictKind::AlreadyExists);
-            if let Some(card) = new_card_item(p) {
-                actions.push(self.put_if_absent(card)?);
+            for record in new_payment_records(p) {
+                actions.push(self.put_if_absent(record)?);
                 kinds.push(ConflictKind::AlreadyExists);
             }
         } else {
