@@ -129,19 +129,7 @@ mod tests {
     #[test]
     fn an_event_item_reads_back_as_the_same_event_without_card_data_and_with_its_keys() {
         let m = MerchantId::parse("test@merchant").unwrap();
-        let new = NewPayment {
-            id: PaymentId::new(),
-            merchant_id: m.clone(),
-            customer_id: "c".into(),
-            customer_name: Some("Ann".into()),
-            amount: Amount::parse(500).unwrap(),
-            currency: Currency::parse("EUR").unwrap(),
-            card_last4: "4242".into(),
-            sealed_card: SealedCard("v1.secret".into()),
-            created_at_ms: 1_700_000_000_123,
-            tags: Default::default(),
-            capture_method: Default::default(),
-        };
+        let new = new_payment(&m);
         let mut cause = Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into()));
         cause.idempotency_key = true;
         let mut event = Change::payment_created(&new, cause).event;
