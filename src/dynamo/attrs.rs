@@ -43,23 +43,13 @@ pub fn get_parsed<T, E>(item: &Item, name: &str, parse: impl FnOnce(&str) -> Res
     parse(get_s(item, name)?).map_err(|_| corrupt(name))
 }
 
-/// Builds an item or a value map. Sized up front (`with_capacity`) for the attributes it
-/// usually holds, so it is not rehashed while it is filled; `maybe_*` leave out a `None`.
-#[derive(Default)]
+/// Builds an item or a value map, filled in place. Sized up front for the attributes it usually
+/// holds, so it is not rehashed while it is filled; `maybe_*` leave out a `None`.
 pub struct ItemBuilder(Item);
 
 impl ItemBuilder {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
     pub fn with_capacity(n: usize) -> Self {
         Self(Item::with_capacity(n))
-    }
-
-    pub fn set(mut self, name: &str, v: AttributeValue) -> Self {
-        self.put(name, v);
-        self
     }
 
     pub fn put(&mut self, name: &str, v: AttributeValue) -> &mut Self {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde::Serialize;
 
 use super::attrs::{Item, ItemBuilder};
-use super::item_writer;
+use super::item_writer::{payment_attributes, refund_attributes};
 use super::items::{PaymentItem, RefundItem, from_item};
 use super::keys::*;
 use crate::domain::events::{Actor, Cause, Event, EventType};
@@ -61,13 +61,13 @@ pub fn event_item(e: &Event, notify: bool) -> Item {
     let p = &e.data.payment;
     let id = e.id().to_string();
     let feed = super::keys::feed_sort_key(e);
-    // `item_writer::payment` never writes the sealed card, so an event's data never holds it,
+    // `payment_attributes` never writes the sealed card, so an event's data never holds it,
     // whatever built the event.
     let data = Item::from([
-        ("Payment".to_owned(), AttributeValue::M(item_writer::payment(p))),
+        ("Payment".to_owned(), AttributeValue::M(payment_attributes(p))),
         (
             "Refunds".to_owned(),
-            AttributeValue::L(e.data.refunds.iter().map(|r| AttributeValue::M(item_writer::refund(r))).collect()),
+            AttributeValue::L(e.data.refunds.iter().map(|r| AttributeValue::M(refund_attributes(r))).collect()),
         ),
     ]);
     let mut a = ItemBuilder::with_capacity(24);
@@ -168,34 +168,19 @@ mod tests {
         })
     }
 
+    /// An event whose data has every option (an authorization with captures, metadata, a
+    /// reference) and refunds with and without theirs, and one with none: `item_writer`'s records.
     #[test]
     fn an_event_item_holds_what_serde_writes_and_its_keys_only() {
+        use super::super::item_writer::tests::{payment, refund};
         let m = MerchantId::parse("test@merchant").unwrap();
-        let payment = crate::domain::payment::Payment {
-            refund_timestamp_ms: Some(1_700_000_009_000),
-            ..Change::payment_created(&new_payment(&m), Cause::new(Actor::PaymentWorker, None)).event.data.payment
-        };
-        let refund = crate::domain::payment::Refund {
-            id: RefundId::new(),
-            payment_id: payment.id,
-            merchant_id: m.clone(),
-            amount: Amount::parse(200).unwrap(),
-            currency: payment.currency,
-            status: crate::domain::status::RefundStatus::Succeeded,
-            reason: None,
-            bank_refund_id: Some("re_1".into()),
-            created_at_ms: 1,
-            updated_at_ms: 2,
-            bank_attempts: None,
-            metadata: Default::default(),
-        };
         let bare = Change::payment_created(&new_payment(&m), Cause::new(Actor::PaymentWorker, None)).event;
         let mut rich = Change::payment_created(
             &new_payment(&m),
             Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into())),
         )
         .event;
-        rich.data = PaymentView { payment, refunds: vec![refund.clone(), refund] };
+        rich.data = PaymentView { payment: payment(true), refunds: vec![refund(true), refund(false)] };
         rich.refund_id = Some(RefundId::new());
         rich.capture_id = Some(CaptureId::new());
         for (e, notify) in [(&bare, false), (&rich, true)] {

@@ -79,18 +79,19 @@ const DONE: &str = "DONE";
 
 impl DynamoStore {
     pub(super) fn claim_item(&self, c: &IdempotencyClaim) -> Item {
-        let item = ItemBuilder::new()
-            .set(PK, s(idempotency_pk(&c.key)))
-            .set(SK, s(IDEMPOTENCY_SK))
-            .set("MerchantID", s(c.key.merchant_id.as_str()))
-            .set("RequestHash", s(&c.request_hash))
-            .set("ResourceID", s(&c.resource_id))
-            .set("LockedUntil", n(c.locked_until_ms))
-            .set(TTL_ATTRIBUTE, n(c.expires_at_secs));
+        let mut item = ItemBuilder::with_capacity(9);
+        item.s(PK, idempotency_pk(&c.key))
+            .s(SK, IDEMPOTENCY_SK)
+            .s("MerchantID", c.key.merchant_id.as_str())
+            .s("RequestHash", c.request_hash.as_str())
+            .s("ResourceID", c.resource_id.as_str())
+            .n("LockedUntil", c.locked_until_ms)
+            .n(TTL_ATTRIBUTE, c.expires_at_secs);
         match &c.response {
-            None => item.set("State", s(IN_PROGRESS)).build(),
-            Some(answer) => item.set("State", s(DONE)).set(ANSWER, s(answer_json(answer))).build(),
-        }
+            None => item.s("State", IN_PROGRESS),
+            Some(answer) => item.s("State", DONE).s(ANSWER, answer_json(answer)),
+        };
+        item.build()
     }
 }
 

@@ -20,8 +20,9 @@ fn metadata(a: &mut ItemBuilder, m: &Metadata) {
     }
 }
 
-/// A payment's own attributes (`items::PaymentItem`), never its sealed card.
-pub(super) fn payment(p: &Payment) -> Item {
+/// A payment's own attributes (`items::PaymentItem`), without keys and never its sealed card:
+/// a new payment's item, what a change sets on an existing one, an event's `Data`.
+pub(super) fn payment_attributes(p: &Payment) -> Item {
     let mut a = ItemBuilder::with_capacity(40);
     a.s("PaymentID", p.id.to_string())
         .s("MerchantID", p.merchant_id.as_str())
@@ -49,8 +50,8 @@ pub(super) fn payment(p: &Payment) -> Item {
     a.build()
 }
 
-/// A refund's own attributes (`items::RefundItem`).
-pub(super) fn refund(r: &Refund) -> Item {
+/// A refund's own attributes (`items::RefundItem`), without keys.
+pub(super) fn refund_attributes(r: &Refund) -> Item {
     let mut a = ItemBuilder::with_capacity(20);
     a.s("RefundID", r.id.to_string())
         .s("PaymentID", r.payment_id.to_string())
@@ -97,7 +98,7 @@ fn capture(c: &Capture) -> Item {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::capture_items::AuthorizationItem;
     use super::super::items::{PaymentItem, RefundItem, to_item};
     use super::*;
@@ -128,8 +129,8 @@ mod tests {
         }
     }
 
-    /// Every optional attribute set (`full`), or none of them.
-    fn payment(full: bool) -> Payment {
+    /// Every optional attribute set (`full`), or none of them (also the event items' tests').
+    pub(in crate::dynamo) fn payment(full: bool) -> Payment {
         Payment {
             id: PaymentId::new(),
             merchant_id: MerchantId::parse("shop@merchant").unwrap(),
@@ -140,7 +141,7 @@ mod tests {
             status: if full { PaymentStatus::Declined } else { PaymentStatus::Pending },
             reason: full.then(|| "insufficient_funds".to_owned()),
             card_last4: "4242".into(),
-            // Never written by `payment`: its item is `CARD_SK`.
+            // Never written by `payment_attributes`: its item is `CARD_SK`.
             sealed_card: Some(SealedCard("v1.secret".into())),
             bank_charge_id: full.then(|| "ch_1".to_owned()),
             created_at_ms: 1_700_000_000_123,
@@ -166,7 +167,7 @@ mod tests {
         }
     }
 
-    fn refund(full: bool) -> Refund {
+    pub(in crate::dynamo) fn refund(full: bool) -> Refund {
         Refund {
             id: RefundId::new(),
             payment_id: PaymentId::new(),
@@ -187,7 +188,7 @@ mod tests {
     fn a_payment_is_written_as_serde_writes_its_item() {
         for full in [true, false] {
             let p = payment(full);
-            assert_eq!(super::payment(&p), to_item(&PaymentItem::from(&p)), "full: {full}");
+            assert_eq!(payment_attributes(&p), to_item(&PaymentItem::from(&p)), "full: {full}");
         }
     }
 
@@ -210,7 +211,7 @@ mod tests {
     fn a_refund_is_written_as_serde_writes_its_item() {
         for full in [true, false] {
             let r = refund(full);
-            assert_eq!(super::refund(&r), to_item(&RefundItem::from(&r)), "full: {full}");
+            assert_eq!(refund_attributes(&r), to_item(&RefundItem::from(&r)), "full: {full}");
         }
     }
 
@@ -218,7 +219,7 @@ mod tests {
     fn what_is_written_reads_back_as_the_same_record() {
         for full in [true, false] {
             let p = payment(full);
-            let read: PaymentItem = super::super::items::from_item(&super::payment(&p), "payment").unwrap();
+            let read: PaymentItem = super::super::items::from_item(&payment_attributes(&p), "payment").unwrap();
             let back: Payment = read.into();
             assert_eq!(back, Payment { sealed_card: None, ..p }, "full: {full}");
         }

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attrs::{Item, s};
 use super::capture_items::AuthorizationItem;
+use super::item_writer::{payment_attributes, refund_attributes};
 use super::keys::*;
 use crate::domain::capture::Authorization;
 use crate::domain::card::SealedCard;
@@ -26,7 +27,7 @@ pub const CARD: &str = "CardSealed";
 pub const CARD_SK: &str = "PAYMENT#CARD";
 pub const VERSION: &str = "Version";
 
-/// A payment item's own attributes, as read. Written by `item_writer::payment`, which the tests
+/// A payment item's own attributes, as read. Written by `item_writer::payment_attributes`, which the tests
 /// hold to what serde would write from this struct.
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
@@ -96,7 +97,7 @@ pub const PAYMENT_OPTIONAL_FINAL: &[&str] = &[
 /// The same for `RefundItem`.
 pub const REFUND_OPTIONAL: &[&str] = &["Reason", "BankRefundID", "Metadata"];
 
-/// A refund item's own attributes, as read; written by `item_writer::refund`.
+/// A refund item's own attributes, as read; written by `item_writer::refund_attributes`.
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Serialize))]
 #[serde(rename_all = "PascalCase")]
@@ -228,7 +229,7 @@ pub fn filter_keys(p: &Payment) -> Vec<(String, AttributeValue)> {
 /// filters' indexes and in the repair index.
 pub fn new_payment_item(p: &Payment) -> Item {
     let id = p.id.to_string();
-    let mut item = super::item_writer::payment(p);
+    let mut item = payment_attributes(p);
     item.extend(filter_keys(p));
     item.extend([
         (PK.to_owned(), s(payment_pk(p.id))),
@@ -239,15 +240,6 @@ pub fn new_payment_item(p: &Payment) -> Item {
         (GSI2SK.to_owned(), s(repair_sk(p.created_at_ms, &id))),
     ]);
     item
-}
-
-/// A payment's own attributes, without keys (what a change sets on an existing item).
-pub fn payment_attributes(p: &Payment) -> Item {
-    super::item_writer::payment(p)
-}
-
-pub fn refund_attributes(r: &Refund) -> Item {
-    super::item_writer::refund(r)
 }
 
 pub fn new_refund_item(r: &Refund) -> Item {

@@ -7,6 +7,7 @@ use super::attrs::{Item, n, s};
 use super::error::{classify, classify_transaction};
 use super::event_items::event_item;
 use super::events::one_more;
+use super::item_writer::{payment_attributes, refund_attributes};
 use super::items::*;
 use super::keys::*;
 use super::queries::{CursorFit, ListIndex, cursor_fit};
