@@ -123,13 +123,12 @@ mod tests {
     use super::*;
     use crate::domain::card::SealedCard;
     use crate::domain::change::Change;
-    use crate::domain::money::{Amount, Currency};
-    use crate::domain::payment::NewPayment;
+    use crate::testing::store_suite::new_payment;
 
     #[test]
     fn an_event_item_reads_back_as_the_same_event_without_card_data_and_with_its_keys() {
         let m = MerchantId::parse("test@merchant").unwrap();
-        let new = new_payment(&m);
+        let new = new_payment(&m, 500, 1_700_000_000_123);
         let mut cause = Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into()));
         cause.idempotency_key = true;
         let mut event = Change::payment_created(&new, cause).event;
@@ -169,14 +168,16 @@ mod tests {
     }
 
     /// An event whose data has every option (an authorization with captures, metadata, a
-    /// reference) and refunds with and without theirs, and one with none: `item_writer`'s records.
+    /// reference) and refunds with and without theirs (`item_writer`'s records), and a new payment's.
     #[test]
     fn an_event_item_holds_what_serde_writes_and_its_keys_only() {
         use super::super::item_writer::tests::{payment, refund};
         let m = MerchantId::parse("test@merchant").unwrap();
-        let bare = Change::payment_created(&new_payment(&m), Cause::new(Actor::PaymentWorker, None)).event;
+        let bare =
+            Change::payment_created(&new_payment(&m, 500, 1_700_000_000_123), Cause::new(Actor::PaymentWorker, None))
+                .event;
         let mut rich = Change::payment_created(
-            &new_payment(&m),
+            &new_payment(&m, 500, 1_700_000_000_123),
             Cause::new(Actor::Merchant(m.clone()), Some("0af7651916cd43dd8448eb211c80319c".into())),
         )
         .event;
@@ -188,22 +189,6 @@ mod tests {
             let keys = [PK, SK, GSI1PK, GSI1SK, GSI3PK, GSI3SK, TTL_ATTRIBUTE, GSI2PK, GSI2SK];
             item.retain(|name, _| !keys.contains(&name.as_str()));
             assert_eq!(item, serde_form(e));
-        }
-    }
-
-    fn new_payment(m: &MerchantId) -> NewPayment {
-        NewPayment {
-            id: PaymentId::new(),
-            merchant_id: m.clone(),
-            customer_id: "c".into(),
-            customer_name: Some("Ann".into()),
-            amount: Amount::parse(500).unwrap(),
-            currency: Currency::parse("EUR").unwrap(),
-            card_last4: "4242".into(),
-            sealed_card: SealedCard("v1.secret".into()),
-            created_at_ms: 1_700_000_000_123,
-            tags: Default::default(),
-            capture_method: Default::default(),
         }
     }
 }

@@ -27,7 +27,8 @@ pub(super) fn fresh_merchant() -> MerchantId {
     MerchantId::parse(&format!("suite-{}@merchant", uuid::Uuid::new_v4().simple())).unwrap()
 }
 
-pub(super) fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
+/// A new payment with every tag set (also the DynamoDB adapter's item tests').
+pub(crate) fn new_payment(m: &MerchantId, price: u64, at: u64) -> NewPayment {
     NewPayment {
         id: PaymentId::new(),
         merchant_id: m.clone(),
