@@ -21,6 +21,8 @@ pub struct Settings {
     pub workers: Vec<usize>,
     pub refunds: usize,
     pub bank_latency_ms: u64,
+    /// Each service's `TOKIO_WORKER_THREADS` (0: tokio's default, this machine's cores).
+    pub worker_threads: usize,
     /// Worker variables inherited from the bench's environment (else the workers' defaults).
     pub worker_env: std::collections::BTreeMap<String, String>,
 }

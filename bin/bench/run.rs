@@ -121,6 +121,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             workers: args.workers.clone(),
             refunds: args.refunds,
             bank_latency_ms: args.bank_latency_ms,
+            worker_threads: args.worker_threads,
             worker_env,
         },
         api: m.api,
@@ -165,7 +166,8 @@ fn system(args: &BenchArgs, endpoint: String) -> Result<System, BenchError> {
         .map_err(|e| BenchError::io(format!("creating {}", args.out_dir.display()), e))?;
     let http = load::http_client()?;
     Ok(System::new(bin_dir(args)?, args.out_dir.clone(), http, endpoint, args.region.clone())
-        .with_rust_log(&args.rust_log))
+        .with_rust_log(&args.rust_log)
+        .with_worker_threads(args.worker_threads))
 }
 
 /// `BENCH_QUIET_ONLY`: the quiet run and nothing else. It needs no emulator: every process it

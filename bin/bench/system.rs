@@ -34,6 +34,8 @@ pub struct System {
     endpoint: String,
     region: String,
     rust_log: String,
+    /// `TOKIO_WORKER_THREADS` of each service (`None`: tokio's default).
+    worker_threads: Option<usize>,
     card_key: String,
     jwt_secret: String,
     /// Running processes, with the table each serves (`None`: the bank).
@@ -57,6 +59,7 @@ impl System {
             endpoint,
             region,
             rust_log: "info".into(),
+            worker_threads: None,
             card_key: base64::engine::general_purpose::STANDARD.encode(key),
             jwt_secret: format!("bench-{}", uuid::Uuid::new_v4().simple()),
             procs: Vec::new(),
@@ -68,6 +71,12 @@ impl System {
 
     pub fn with_rust_log(mut self, rust_log: &str) -> Self {
         rust_log.clone_into(&mut self.rust_log);
+        self
+    }
+
+    /// Each service's runtime on `threads` worker threads (0: tokio's default).
+    pub fn with_worker_threads(mut self, threads: usize) -> Self {
+        self.worker_threads = (threads > 0).then_some(threads);
         self
     }
 
@@ -168,12 +177,22 @@ impl System {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut env = env;
+        if let Some(threads) = self.worker_threads {
+            env.push(("TOKIO_WORKER_THREADS".to_owned(), threads.to_string()));
+        }
         if let Some(mode) = role.mode_var() {
             env.push((mode.to_owned(), "1".to_owned()));
         }
         // A stack without DynamoDB's own endpoint (the quiet run's) must not inherit the bench's.
-        let unset: &[&str] = if stack.dynamodb_endpoint_url.is_none() { &["AWS_ENDPOINT_URL_DYNAMODB"] } else { &[] };
-        let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, unset)?;
+        let mut unset = Vec::new();
+        if stack.dynamodb_endpoint_url.is_none() {
+            unset.push("AWS_ENDPOINT_URL_DYNAMODB");
+        }
+        // Nor, on tokio's default, the bench's own thread count.
+        if self.worker_threads.is_none() {
+            unset.push("TOKIO_WORKER_THREADS");
+        }
+        let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &unset)?;
         p.wait_healthy(Duration::from_secs(60)).await?;
         let url = p.url();
         self.procs.push((p, Some(stack.table.clone())));

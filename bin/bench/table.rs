@@ -55,6 +55,11 @@ pub fn render(r: &Report) -> String {
         "{} s of each per level, alternating in ~{} s slices, after {} s warm-up; latency in ms; median: of the api/floor ratios of the slices side by side",
         s.duration_secs, s.slice_secs, s.warmup_secs
     );
+    let threads = match s.worker_threads {
+        0 => "tokio's default worker threads (this machine's cores)".to_owned(),
+        n => format!("{n} worker thread(s), as infra/terraform gives its tasks (BENCH_WORKER_THREADS)"),
+    };
+    let _ = writeln!(out, "every service (api, workers, bare server) runs on {threads}");
     let _ = writeln!(
         out,
         "{:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9} {:>9}",

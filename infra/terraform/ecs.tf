@@ -53,6 +53,13 @@ locals {
     }
   } : {})
 
+  # Each service's async runtime gets one worker thread per whole vCPU of its task, at least one
+  # (tokio reads TOKIO_WORKER_THREADS). Left to itself it would count the host's cores, which a
+  # Fargate task may see whatever its cpu units: threads for cores the task cannot use, that wake
+  # and hand work to each other on every request. docs/BENCHMARK.md ("The fourteenth session")
+  # measures one thread against two.
+  service_worker_threads = { for k, size in local.service_sizes : k => max(1, floor(size.cpu / 1024)) }
+
   # The services behind the load balancer: their target group (each listens on its `port`).
   service_target_groups = merge(
     { "api" = aws_lb_target_group.api.arn },
@@ -315,7 +322,7 @@ resource "aws_ecs_task_definition" "service" {
     readonlyRootFilesystem = true
     stopTimeout            = local.stop_timeout
     portMappings           = [for p in each.value.ports : { containerPort = p, protocol = "tcp" }]
-    environment            = each.value.environment
+    environment            = concat(each.value.environment, [{ name = "TOKIO_WORKER_THREADS", value = tostring(local.service_worker_threads[each.key]) }])
     # The refund-worker's container has no `secrets` at all (null, not an empty list).
     secrets = length(each.value.secrets) > 0 ? each.value.secrets : null
     healthCheck = {

@@ -160,6 +160,7 @@ impl ApiConfig {
             idle_timeout_secs = self.idle_timeout_secs,
             max_connections = self.max_connections,
             admin = %format!("{}:{}", self.admin_host, self.admin_port),
+            runtime_worker_threads = super::runtime_worker_threads(),
             "effective configuration"
         );
     }

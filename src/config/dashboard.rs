@@ -130,6 +130,7 @@ impl DashboardConfig {
             merchant_id = %self.merchant_id,
             development_mode = self.is_development(),
             api_timeout_ms = self.api_timeout_ms,
+            runtime_worker_threads = super::runtime_worker_threads(),
             "effective configuration"
         );
     }

@@ -139,6 +139,12 @@ pub fn mask(secret: &Option<SecretString>) -> &'static str {
     if secret.as_ref().is_some_and(|s| !s.expose_secret().is_empty()) { "***" } else { "(unset)" }
 }
 
+/// The worker threads of the async runtime this runs on (0 outside one), for the effective
+/// configuration line: `TOKIO_WORKER_THREADS` if set, else the cores the process may use.
+pub fn runtime_worker_threads() -> usize {
+    tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_workers())
+}
+
 mod api;
 mod bank;
 mod dashboard;

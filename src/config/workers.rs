@@ -190,6 +190,7 @@ impl WorkerArgs {
             repair_after_secs = self.repair_after_secs,
             shutdown_grace_secs = self.shutdown_grace_secs,
             visibility_extend_secs = self.visibility_extend_secs,
+            runtime_worker_threads = super::runtime_worker_threads(),
             "effective configuration"
         );
     }

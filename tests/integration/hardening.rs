@@ -73,7 +73,8 @@ fn series(text: &str, name: &str) -> usize {
 
 #[tokio::test]
 async fn invented_methods_grow_neither_the_metrics_nor_the_memory_and_metrics_are_not_public() {
-    let (api, _) = api_alone("odd-methods", &[]).await;
+    // On one worker thread, as infra/terraform runs an api task of under one vCPU.
+    let (api, _) = api_alone("odd-methods", &[("TOKIO_WORKER_THREADS", "1")]).await;
     let public = reqwest::get(format!("http://127.0.0.1:{}/metrics", api.port)).await.unwrap();
     assert_eq!(public.status(), 404, "the public port serves no metrics");
     let body: Value = public.json().await.unwrap();
@@ -109,6 +110,8 @@ async fn invented_methods_grow_neither_the_metrics_nor_the_memory_and_metrics_ar
     let threads = api.thread_names();
     assert!(threads.iter().any(|t| t == "metrics-upkeep"), "no metrics upkeep thread among {threads:?}");
     peak_under_50_mb(&api, "3,200 odd requests");
+    let log = std::fs::read_to_string(&api.log).unwrap();
+    assert!(log.contains("runtime_worker_threads=1"), "the api did not run on the one thread it was given:\n{log}");
 }
 
 const SECS_5: Duration = Duration::from_secs(5);

@@ -221,11 +221,14 @@ fn queried_indexes(state: &Path) -> BTreeMap<String, BTreeSet<String>> {
 }
 
 /// Per service, from the applied state: the secrets its task definition injects (environment
-/// name and ARN), its execution role, and the secrets that role may read.
+/// name and ARN), its execution role, the secrets that role may read, its cpu units and its
+/// `TOKIO_WORKER_THREADS`.
 struct Injected {
     secrets: BTreeMap<String, String>,
     execution_role: String,
     readable: BTreeSet<String>,
+    cpu: u64,
+    worker_threads: Option<String>,
 }
 
 fn injected(state: &Path) -> BTreeMap<String, Injected> {
@@ -266,7 +269,12 @@ fn injected(state: &Path) -> BTreeMap<String, Injected> {
         let execution_role = r["values"]["execution_role_arn"].as_str().unwrap().to_owned();
         let role_name = role_names.get(&execution_role).cloned().unwrap_or_default();
         let readable = readable_by_role.get(&role_name).cloned().unwrap_or_default();
-        by_service.insert(service, Injected { secrets, execution_role, readable });
+        let cpu = r["values"]["cpu"].as_str().and_then(|c| c.parse().ok()).expect("the task's cpu units");
+        let worker_threads = containers[0]["environment"]
+            .as_array()
+            .and_then(|env| env.iter().find(|e| e["name"] == "TOKIO_WORKER_THREADS"))
+            .map(|e| e["value"].as_str().unwrap().to_owned());
+        by_service.insert(service, Injected { secrets, execution_role, readable, cpu, worker_threads });
     }
     by_service
 }
@@ -398,6 +406,13 @@ async fn terraform_applied_to_the_emulator_matches_setup_and_runs_the_services()
         let used: BTreeSet<String> = i.secrets.values().cloned().collect();
         assert_eq!(i.readable, used, "{service}'s execution role reads exactly its task's secrets");
     }
+    // Each runtime gets a worker thread per whole vCPU of its task, at least one: the default
+    // sizes are all under one vCPU.
+    for (service, i) in &injected {
+        let wanted = (i.cpu / 1024).max(1).to_string();
+        assert_eq!(i.worker_threads.as_deref(), Some(wanted.as_str()), "{service}'s worker threads at {} cpu", i.cpu);
+    }
+    assert_eq!(injected["api"].worker_threads.as_deref(), Some("1"), "the api's 512 cpu units: one thread");
     let card_key_arn = outputs["card_encryption_key_secret_arn"]["value"].as_str().unwrap();
     assert!(
         !injected["webhook-worker"].readable.iter().any(|arn| arn == card_key_arn),
