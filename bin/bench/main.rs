@@ -49,10 +49,13 @@ fn main() -> Result<(), BenchError> {
         return stub::serve();
     }
     let args = BenchArgs::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| BenchError::io("starting the async runtime", e))?;
+    // The floor's client runs here: on as many worker threads as the services it is the floor of,
+    // or it would pay for handing work between threads that they do not.
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if args.worker_threads > 0 {
+        runtime.worker_threads(args.worker_threads);
+    }
+    let runtime = runtime.enable_all().build().map_err(|e| BenchError::io("starting the async runtime", e))?;
     if args.quiet_only {
         let quiet = runtime.block_on(run::quiet_only(&args))?;
         let mut out = String::new();

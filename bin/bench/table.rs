@@ -59,7 +59,7 @@ pub fn render(r: &Report) -> String {
         0 => "tokio's default worker threads (this machine's cores)".to_owned(),
         n => format!("{n} worker thread(s), as infra/terraform gives its tasks (BENCH_WORKER_THREADS)"),
     };
-    let _ = writeln!(out, "every service (api, workers, bare server) runs on {threads}");
+    let _ = writeln!(out, "every service (api, workers, bare server) and the floor's client run on {threads}");
     let _ = writeln!(
         out,
         "{:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>8} {:>7} {:>7} {:>7} {:>5} | {:>9} {:>9} {:>9} {:>9}",
