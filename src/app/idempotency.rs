@@ -11,7 +11,8 @@ pub const KEEP_SECS: u64 = 48 * 3600;
 
 /// A key as the HTTP layer hands it over: scoped to the merchant, with the request's keyed
 /// fingerprint (stored with the claim) and what else a stored fingerprint of the same request
-/// may be (under a previous key, during a rotation). Only `request_hash` is ever stored.
+/// may be (under a previous key, or the plain hash of records from before fingerprints were
+/// keyed). Only `request_hash` is ever stored.
 #[derive(Debug, Clone)]
 pub struct KeyedRequest {
     pub key: IdempotencyKey,

@@ -1,14 +1,12 @@
 //! Idempotency-Key: replay, misuse, in-flight, takeover, and 50 concurrent requests.
-use payment_platform::domain::idempotency::Fingerprints as _;
 use payment_platform::domain::idempotency::{IdempotencyClaim, IdempotencyKey};
 use payment_platform::domain::ids::{MerchantId, PaymentId};
 use payment_platform::domain::ports::Payments;
 use payment_platform::dynamo::DynamoStore;
-use payment_platform::http::payments::payload::canonical_request;
-use payment_platform::vault::HmacFingerprints;
+use payment_platform::http::payments::payload::legacy_request_hash;
 use serde_json::Value;
 
-use crate::support::app::{FINGERPRINT_KEY, MERCHANT, OTHER_MERCHANT, TestApp, card_request, spawn_app};
+use crate::support::app::{MERCHANT, OTHER_MERCHANT, TestApp, card_request, spawn_app};
 
 fn payments_in(items: &[std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>]) -> usize {
     items.iter().filter(|i| i.get("SK").and_then(|v| v.as_s().ok()).is_some_and(|s| s == "PAYMENT")).count()
@@ -63,10 +61,9 @@ async fn claim_key(app: &TestApp, key: &str, body: &Value, locked_for_ms: i64) -
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let claim = IdempotencyClaim {
         key: IdempotencyKey::parse(MerchantId::parse(MERCHANT).unwrap(), key).unwrap(),
-        request_hash: HmacFingerprints::new(FINGERPRINT_KEY, &[])
-            .unwrap()
-            .fingerprints(&canonical_request("POST", "/payments", body.as_object().unwrap()))
-            .0,
+        // As claims from before fingerprints were keyed hold it: such a key keeps working
+        // until it expires.
+        request_hash: legacy_request_hash("POST", "/payments", body.as_object().unwrap()),
         resource_id: id.to_string(),
         locked_until_ms: (now + locked_for_ms) as u64,
         expires_at_secs: (now / 1000 + 3600) as u64,

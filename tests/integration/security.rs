@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use base64::Engine;
+use payment_platform::http::payments::payload::legacy_request_hash;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -55,10 +56,7 @@ fn unkeyed_digests(cards: &[(&str, &str)], bodies: &[(&str, &str, &Value)]) -> V
         out.push(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(d));
     }
     for (method, path, body) in bodies {
-        // The plain SHA-256 of method, path and body that idempotency records stored before
-        // their fingerprints were keyed.
-        let body_json = serde_json::to_vec(body).unwrap();
-        out.push(payment_platform::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body_json]));
+        out.push(legacy_request_hash(method, path, body.as_object().unwrap()));
         out.push(payment_platform::util::sha256_hex(&[body.to_string().as_bytes()]));
     }
     out

@@ -31,7 +31,9 @@ pub(super) fn keyed(
         )
     };
     let key = IdempotencyKey::parse(merchant.clone(), raw.to_str().map_err(|_| invalid())?).map_err(|_| invalid())?;
-    let (request_hash, also_matches) = state.fingerprints.fingerprints(&payload::canonical_request(method, path, map));
+    let (request_hash, mut also_matches) =
+        state.fingerprints.fingerprints(&payload::canonical_request(method, path, map));
+    also_matches.push(payload::legacy_request_hash(method, path, map));
     Ok(Some(KeyedRequest { key, request_hash, also_matches }))
 }
 

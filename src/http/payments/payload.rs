@@ -102,6 +102,14 @@ pub fn canonical_request(method: &str, path: &str, body: &Map<String, Value>) ->
     out
 }
 
+/// The plain SHA-256 that keys claimed before fingerprints were keyed still hold (CVV and all):
+/// computed only to recognise a replay of such a key, never stored. Remove 48 hours (the
+/// keys' lifetime, `app::idempotency::KEEP_SECS`) after the release that keyed them.
+pub fn legacy_request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
+    let body = serde_json::to_vec(body).expect("a JSON map serialises");
+    crate::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body])
+}
+
 /// `Metadata::parse` or `Metadata::parse_for_refund`.
 type MetadataParser = fn(Vec<(String, String)>) -> Result<Metadata, ReferenceError>;
 
@@ -435,5 +443,6 @@ mod tests {
             br#"POST /p
 {"a":1,"b":2}"#
         );
+        assert_ne!(legacy_request_hash("POST", "/p", &with_cvv), legacy_request_hash("POST", "/p", &a));
     }
 }
