@@ -68,9 +68,10 @@ pub struct BenchArgs {
     #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
     pub rust_log: String,
     /// Worker threads of each service's runtime (`TOKIO_WORKER_THREADS` of the api, the workers
-    /// and the bare server; not the bank's): as infra/terraform gives them, one per whole vCPU of
-    /// the task, and its default sizes are all under one. The bench's own runtime, where the
-    /// floor's client runs, gets as many. 0: tokio's own default (this machine's cores).
+    /// and the bare server; not the bank's nor the quiet run's AWS stub, which keep tokio's
+    /// default): as infra/terraform gives them, one per whole vCPU of the task, and its default
+    /// sizes are all under one. The bench's own runtime, where the floor's client runs, gets as
+    /// many. 0: tokio's own default (this machine's cores) for all of them.
     #[arg(long, env = "BENCH_WORKER_THREADS", default_value_t = 1)]
     pub worker_threads: usize,
 }

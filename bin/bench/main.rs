@@ -51,10 +51,13 @@ fn main() -> Result<(), BenchError> {
     let args = BenchArgs::parse();
     // The floor's client runs here: on as many worker threads as the services it is the floor of,
     // or it would pay for handing work between threads that they do not.
+    // At 0, the machine's cores, whatever TOKIO_WORKER_THREADS says (the services get it removed).
+    let threads = match args.worker_threads {
+        0 => std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get),
+        n => n,
+    };
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
-    if args.worker_threads > 0 {
-        runtime.worker_threads(args.worker_threads);
-    }
+    runtime.worker_threads(threads);
     let runtime = runtime.enable_all().build().map_err(|e| BenchError::io("starting the async runtime", e))?;
     if args.quiet_only {
         let quiet = runtime.block_on(run::quiet_only(&args))?;

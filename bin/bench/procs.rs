@@ -46,6 +46,13 @@ impl Role {
         }
     }
 
+    /// Whether it runs on `BENCH_WORKER_THREADS`, as infra/terraform sizes the services: the api,
+    /// the workers, and the bare server that stands for the api. The AWS stub and the bank are
+    /// the world around them, on tokio's default.
+    pub fn sized_as_deployed(self) -> bool {
+        matches!(self, Self::Api | Self::PaymentWorker | Self::RefundWorker | Self::WebhookWorker | Self::BareHttp)
+    }
+
     /// Whether it counts its AWS requests (`aws_requests_total` at `GET /metrics`).
     pub fn uses_aws(self) -> bool {
         !matches!(self, Self::BankSimulator | Self::Emulator | Self::BareHttp | Self::AwsStub)

@@ -13,8 +13,16 @@ use super::scrape::{self, Counts};
 use payment_platform::config::AwsArgs;
 
 /// Variables of the bank simulator that the bench's own shell must not change.
-const BANK_FAULTS: &[&str] =
-    &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_HANG_APPLY_MS", "BANK_LATENCY_JITTER_MS"];
+/// What the bank must not inherit from the bench's environment: fault injection, and a thread
+/// count meant for the services (it runs on tokio's default).
+const BANK_UNSET: &[&str] = &[
+    "BANK_FAIL_RATE",
+    "BANK_HANG_RATE",
+    "BANK_HANG_MS",
+    "BANK_HANG_APPLY_MS",
+    "BANK_LATENCY_JITTER_MS",
+    "TOKIO_WORKER_THREADS",
+];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryRow {
@@ -115,13 +123,8 @@ impl System {
             ("BANK_DB_PATH".to_owned(), books.display().to_string()),
             ("RUST_LOG".to_owned(), self.rust_log.clone()),
         ];
-        let mut p = Proc::spawn(
-            &self.bin_dir,
-            &self.log_dir,
-            (Role::BankSimulator, "bank-simulator", port),
-            &env,
-            BANK_FAULTS,
-        )?;
+        let mut p =
+            Proc::spawn(&self.bin_dir, &self.log_dir, (Role::BankSimulator, "bank-simulator", port), &env, BANK_UNSET)?;
         p.wait_healthy(Duration::from_secs(30)).await?;
         self.bank_url = p.url();
         self.procs.push((p, None));
@@ -177,7 +180,8 @@ impl System {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let mut env = env;
-        if let Some(threads) = self.worker_threads {
+        let threads = self.worker_threads.filter(|_| role.sized_as_deployed());
+        if let Some(threads) = threads {
             env.push(("TOKIO_WORKER_THREADS".to_owned(), threads.to_string()));
         }
         if let Some(mode) = role.mode_var() {
@@ -189,7 +193,7 @@ impl System {
             unset.push("AWS_ENDPOINT_URL_DYNAMODB");
         }
         // Nor, on tokio's default, the bench's own thread count.
-        if self.worker_threads.is_none() {
+        if threads.is_none() {
             unset.push("TOKIO_WORKER_THREADS");
         }
         let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &unset)?;

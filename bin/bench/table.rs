@@ -57,7 +57,8 @@ pub fn render(r: &Report) -> String {
     );
     let threads = match s.worker_threads {
         0 => "tokio's default worker threads (this machine's cores)".to_owned(),
-        n => format!("{n} worker thread(s), as infra/terraform gives its tasks (BENCH_WORKER_THREADS)"),
+        1 => "1 worker thread, as infra/terraform gives its tasks of under one vCPU (BENCH_WORKER_THREADS)".to_owned(),
+        n => format!("{n} worker threads (BENCH_WORKER_THREADS)"),
     };
     let _ = writeln!(out, "every service (api, workers, bare server) and the floor's client run on {threads}");
     let _ = writeln!(

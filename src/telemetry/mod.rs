@@ -25,7 +25,8 @@ use tracing_subscriber::{EnvFilter, fmt, prelude::*};
 pub const ENV_HELP: &str = "Also read by every binary:\n  \
     RUST_LOG                     log filter [default: info]\n  \
     LOG_FORMAT                   `json` for one JSON object per line [default: text]\n  \
-    OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP (with the other standard OTEL_* variables); unset: no export";
+    OTEL_EXPORTER_OTLP_ENDPOINT  export traces over OTLP/HTTP (with the other standard OTEL_* variables); unset: no export\n  \
+    TOKIO_WORKER_THREADS         the async runtime's worker threads [default: the cores this process sees]";
 
 /// Flushes the spans still buffered when dropped: keep it alive until `main` returns.
 #[must_use = "dropping the guard at once would stop trace export"]
@@ -165,7 +166,7 @@ mod tests {
     fn every_binary_lists_the_variables_read_outside_its_parser_in_help() {
         for mut command in [ApiConfig::command(), BankWorkerConfig::command(), WebhookWorkerConfig::command()] {
             let help = command.render_long_help().to_string();
-            for var in ["RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT"] {
+            for var in ["RUST_LOG", "LOG_FORMAT", "OTEL_EXPORTER_OTLP_ENDPOINT", "TOKIO_WORKER_THREADS"] {
                 assert!(help.contains(var), "{} --help does not name {var}", command.get_name());
             }
         }

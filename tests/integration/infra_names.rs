@@ -159,8 +159,9 @@ fn ecs_sets_only_variables_the_binaries_read_and_never_the_emulator_endpoint() {
             .iter()
             .flat_map(|c| c.get_arguments().filter_map(|a| a.get_env()).map(|e| e.to_str().unwrap().to_owned()))
             .collect();
-    // Read outside clap: the log set-up and the OpenTelemetry exporter (src/telemetry).
-    known.extend(["LOG_FORMAT", "RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT"].map(String::from));
+    // Read outside clap: the log set-up and the OpenTelemetry exporter (src/telemetry), and
+    // tokio's runtime (`#[tokio::main]`) its worker threads.
+    known.extend(["LOG_FORMAT", "RUST_LOG", "OTEL_EXPORTER_OTLP_ENDPOINT", "TOKIO_WORKER_THREADS"].map(String::from));
     let set: Vec<&str> = tf.split("{ name = \"").skip(1).map(|rest| rest.split('"').next().unwrap()).collect();
     let required = ["AWS_REGION", "DYNAMODB_TABLE", "PAYMENTS_QUEUE", "REFUNDS_QUEUE", "BANK_URL"];
     let secrets = [
@@ -170,7 +171,7 @@ fn ecs_sets_only_variables_the_binaries_read_and_never_the_emulator_endpoint() {
         "IDEMPOTENCY_FINGERPRINT_KEY",
         "DASHBOARD_SESSION_KEY",
     ];
-    for name in required.into_iter().chain(secrets).chain(["API_DOCS"]) {
+    for name in required.into_iter().chain(secrets).chain(["API_DOCS", "TOKIO_WORKER_THREADS"]) {
         assert!(set.contains(&name), "ECS does not set {name}");
     }
     for name in set {

@@ -103,8 +103,11 @@ pub fn canonical_request(method: &str, path: &str, body: &Map<String, Value>) ->
 }
 
 /// The plain SHA-256 that keys claimed before fingerprints were keyed still hold (CVV and all):
-/// computed only to recognise a replay of such a key, never stored. Remove 48 hours (the
-/// keys' lifetime, `app::idempotency::KEEP_SECS`) after the release that keyed them.
+/// computed only to recognise a replay of such a key, never stored. A claim is read until
+/// DynamoDB's TTL deletes it, which can be days after its `ExpiresAt` (`get_idempotency` does
+/// not look at it), so 48 hours (`app::idempotency::KEEP_SECS`) after the release that keyed
+/// them (c10e00b, 2026-12-03) is not enough: remove it once a scan of the table finds no claim
+/// whose `RequestHash` lacks the `hmac-sha256.` prefix, or from 2026-12-12 on.
 pub fn legacy_request_hash(method: &str, path: &str, body: &Map<String, Value>) -> String {
     let body = serde_json::to_vec(body).expect("a JSON map serialises");
     crate::util::sha256_hex(&[method.as_bytes(), b" ", path.as_bytes(), b"\n", &body])
