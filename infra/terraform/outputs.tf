@@ -86,6 +86,11 @@ output "service_secret_names" {
   value       = { for k, secrets in local.service_secrets : k => [for secret in secrets : secret.name] }
 }
 
+output "service_worker_threads" {
+  description = "Each service's TOKIO_WORKER_THREADS: one runtime thread per whole vCPU of its task, at least one."
+  value       = local.service_worker_threads
+}
+
 output "alarm_topic_arn" {
   value = local.alarm_topic_arn
 }

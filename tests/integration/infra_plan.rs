@@ -3,7 +3,8 @@
 //! anything is applied: a public load balancer without a certificate does not plan; with one,
 //! port 80 only redirects to HTTPS and 443 speaks TLS 1.2+ with HSTS; an internal one may serve
 //! plain HTTP; each service gets only its own secrets; images are pinned and logs kept a year; the
-//! dashboard gets its own host, a public Cognito client, its session key and no AWS permission.
+//! dashboard gets its own host, a public Cognito client, its session key and no AWS permission;
+//! each task's runtime threads follow its cpu units.
 //! Also validates the example state backend (`infra/terraform/state-backend`). Skipped with a
 //! warning where terraform or its provider is missing, as `infra_apply` is.
 use std::path::{Path, PathBuf};
@@ -19,6 +20,9 @@ use super::support::emulator::PrivateEmulator;
 static PLANS: Mutex<()> = Mutex::new(());
 
 const CERTIFICATE: &str = "arn:aws:acm:us-east-1:000000000000:certificate/plan-test";
+
+/// The default service sizes but the api's: 2 vCPU (2048 cpu units).
+const SERVICES_API_2_VCPU: &str = r#"services={"api"={cpu=2048,memory=4096,min_tasks=2,max_tasks=10},"payment-worker"={cpu=256,memory=512,min_tasks=1,max_tasks=10},"refund-worker"={cpu=256,memory=512,min_tasks=1,max_tasks=4},"webhook-worker"={cpu=256,memory=512,min_tasks=1,max_tasks=4}}"#;
 
 /// The message of the precondition on `aws_lb.api` (infra/terraform/network.tf).
 const NO_TLS: &str = "A public load balancer (alb_internal = false) requires certificate_arn";
@@ -218,6 +222,7 @@ fn terraform_plan_with_a_certificate_redirects_port_80_and_gives_each_service_on
             &format!("webhook_secret_old_keys_secret_arn={}", old("webhook")),
             &format!("idempotency_fingerprint_old_keys_secret_arn={}", old("fingerprint")),
             &format!("jwt_old_secret_keys_secret_arn={}", old("jwt")),
+            SERVICES_API_2_VCPU,
         ],
     )
     .unwrap_or_else(|e| panic!("an internal load balancer without a certificate plans:\n{e}"));
@@ -250,6 +255,12 @@ fn terraform_plan_with_a_certificate_redirects_port_80_and_gives_each_service_on
     assert_eq!(names("payment-worker"), ["CARD_ENCRYPTION_KEY", "CARD_ENCRYPTION_OLD_KEYS"]);
     assert!(names("refund-worker").is_empty());
     assert_eq!(names("webhook-worker"), ["WEBHOOK_SECRET_KEY", "WEBHOOK_SECRET_OLD_KEYS"]);
+    // One runtime thread per whole vCPU of the task, at least one: the api at 2 vCPU gets two.
+    assert_eq!(
+        internal["planned_values"]["outputs"]["service_worker_threads"]["value"],
+        json!({ "api": 2, "payment-worker": 1, "refund-worker": 1, "webhook-worker": 1 })
+    );
+    assert_eq!(planned(&internal, "aws_ecs_task_definition.service[\"api\"]")["cpu"], "2048");
     // Which ARNs each execution role may read is known only at apply (the secrets are created
     // then): infra_apply holds each role to exactly its task's secrets.
 }
