@@ -12,17 +12,13 @@ use super::procs::{Proc, Role, free_port};
 use super::scrape::{self, Counts};
 use payment_platform::config::AwsArgs;
 
-/// Variables of the bank simulator that the bench's own shell must not change.
+/// The variable tokio reads for its runtime's worker threads (`BENCH_WORKER_THREADS` sets it).
+const THREADS_VAR: &str = "TOKIO_WORKER_THREADS";
+
 /// What the bank must not inherit from the bench's environment: fault injection, and a thread
 /// count meant for the services (it runs on tokio's default).
-const BANK_UNSET: &[&str] = &[
-    "BANK_FAIL_RATE",
-    "BANK_HANG_RATE",
-    "BANK_HANG_MS",
-    "BANK_HANG_APPLY_MS",
-    "BANK_LATENCY_JITTER_MS",
-    "TOKIO_WORKER_THREADS",
-];
+const BANK_UNSET: &[&str] =
+    &["BANK_FAIL_RATE", "BANK_HANG_RATE", "BANK_HANG_MS", "BANK_HANG_APPLY_MS", "BANK_LATENCY_JITTER_MS", THREADS_VAR];
 
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryRow {
@@ -182,7 +178,7 @@ impl System {
         let mut env = env;
         let threads = self.worker_threads.filter(|_| role.sized_as_deployed());
         if let Some(threads) = threads {
-            env.push(("TOKIO_WORKER_THREADS".to_owned(), threads.to_string()));
+            env.push((THREADS_VAR.to_owned(), threads.to_string()));
         }
         if let Some(mode) = role.mode_var() {
             env.push((mode.to_owned(), "1".to_owned()));
@@ -194,7 +190,7 @@ impl System {
         }
         // Nor, on tokio's default, the bench's own thread count.
         if threads.is_none() {
-            unset.push("TOKIO_WORKER_THREADS");
+            unset.push(THREADS_VAR);
         }
         let mut p = Proc::spawn(bin_dir, &self.log_dir, (role, name, port), &env, &unset)?;
         p.wait_healthy(Duration::from_secs(60)).await?;
