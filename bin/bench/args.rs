@@ -42,6 +42,14 @@ pub struct BenchArgs {
     /// Processes of each worker for the pipeline runs, in order (comma-separated).
     #[arg(long, env = "BENCH_WORKERS", value_delimiter = ',', default_value = "1,2")]
     pub workers: Vec<usize>,
+    /// Pairs of turns after the pipeline runs: a short pipeline run beside the floor's client one
+    /// payment at a time, alternating (`worker_pairs`); the payment worker's ratio to its floor is
+    /// their median. 0: none (the ratio is then the last pipeline run's, `worker_floor_ratio_phase`).
+    #[arg(long, env = "BENCH_WORKER_PAIRS", default_value_t = 5)]
+    pub worker_pairs: usize,
+    /// Payments of each pipeline turn of those pairs.
+    #[arg(long, env = "BENCH_WORKER_PAIR_PAYMENTS", default_value_t = 500)]
+    pub worker_pair_payments: usize,
     /// Refunds of the refund run (full refunds of payments the last pipeline run settled).
     #[arg(long, env = "BENCH_REFUNDS", default_value_t = 1000)]
     pub refunds: usize,

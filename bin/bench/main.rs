@@ -33,8 +33,10 @@ mod system;
 mod table;
 mod track;
 mod webhook_floor;
+mod webhook_pairs;
 mod webhook_replay;
 mod webhook_run;
+mod worker_pairs;
 
 pub use args::BenchArgs;
 pub use error::BenchError;

@@ -23,6 +23,10 @@ pub struct Settings {
     pub bank_latency_ms: u64,
     /// Each service's `TOKIO_WORKER_THREADS` (0: tokio's default, this machine's cores).
     pub worker_threads: usize,
+    /// Pairs of turns of the payment worker and the floor's client (`worker_pairs`), and the
+    /// payments of each pipeline turn.
+    pub worker_pairs: usize,
+    pub worker_pair_payments: usize,
     /// Worker variables inherited from the bench's environment (else the workers' defaults).
     pub worker_env: std::collections::BTreeMap<String, String>,
 }
@@ -135,9 +139,15 @@ pub struct Headline {
     /// mean over the levels where its sends went alone, `price::Prices::mean`).
     pub floor_cpu_us_per_request: Option<f64>,
     /// The payment worker's CPU per settled payment over what its AWS requests and its bank
-    /// call (priced as one request) cost the floor's client, at the floor level whose rate of
-    /// requests is nearest the worker's (`price`).
+    /// call (priced as one request) cost the floor's client: the median over pairs of turns a
+    /// few seconds apart (`worker_pairs`), or without them `worker_floor_ratio_phase`.
     pub worker_floor_ratio: Option<f64>,
+    /// The same for the last pipeline run as a whole, at the floor level whose rate of requests
+    /// is nearest the worker's (`price`), measured minutes before it.
+    pub worker_floor_ratio_phase: Option<f64>,
+    /// The payment worker's AWS requests per payment in the pipeline runs, its bank call counted
+    /// as one more: what its CPU is priced against.
+    pub worker_requests_per_payment: Option<f64>,
     /// The same, at the price averaged over every level (how earlier runs priced it).
     pub worker_floor_ratio_averaged: Option<f64>,
     /// The prices per request used for the payment worker and the webhook-worker, µs.
@@ -163,9 +173,12 @@ pub struct Headline {
     pub webhook_op_floor_ratio: Option<f64>,
     /// A fresh webhook-worker delivering the same events again on the floor's terms (the same
     /// pace, a quiet machine: `webhook_replay`), µs per event, and that over the floor: the
-    /// target, as the one comparison made on equal terms.
+    /// target, as the one comparison made on equal terms; the median over the pairs of turns the
+    /// two took on shares of the events (`webhook_pairs`).
     pub webhook_replay_cpu_us_per_event: Option<f64>,
     pub webhook_replay_floor_ratio: Option<f64>,
+    /// The same over all the events at once: every turn's CPU together over every floor turn's.
+    pub webhook_replay_floor_ratio_whole: Option<f64>,
     /// Settled/s over accepted/s of the open-loop run (each over its own span).
     pub open_loop_settle_ratio: Option<f64>,
     /// POST to final in the open-loop run, ms.
@@ -233,6 +246,8 @@ pub struct Report {
     pub aws_requests: Vec<AwsPhase>,
     /// CPU per unit, per phase and role.
     pub cpu: Vec<CpuPhase>,
+    /// The payment worker and the floor's client in alternating turns (`worker_pairs`).
+    pub worker_pairs: Vec<super::worker_pairs::Pair>,
     pub memory: Vec<MemoryRow>,
     pub headline: Headline,
 }
@@ -280,7 +295,12 @@ pub fn headline(
     let op_floor = later.webhooks.and_then(|w| w.floor.as_ref()).zip(webhook_requests).map(|(f, n)| f.priced_at(n));
     let webhook_op_floor_ratio = webhook_cpu.zip(op_floor).filter(|(_, f)| *f > 0.0).map(|(c, f)| round(c / f, 2));
     let replay_cpu = later.webhooks.and_then(|w| w.floor.as_ref()).and_then(|f| f.replay_cpu_us_per_event);
-    let webhook_replay_floor_ratio = replay_cpu.zip(op_floor).filter(|(_, f)| *f > 0.0).map(|(c, f)| round(c / f, 2));
+    let webhook_replay_floor_ratio_whole =
+        replay_cpu.zip(op_floor).filter(|(_, f)| *f > 0.0).map(|(c, f)| round(c / f, 2));
+    // The median of the pairs of turns where there are some (`webhook_pairs`).
+    let paired =
+        later.webhooks.and_then(|w| w.floor.as_ref()).zip(webhook_requests).and_then(|(f, n)| f.replay_ratio(n));
+    let webhook_replay_floor_ratio = paired.or(webhook_replay_floor_ratio_whole);
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);
     let api_cpu_bound_ratio = match (floor_cpu, cpu.load_us_per_payment, api_cpu, emulator) {
@@ -357,6 +377,8 @@ pub fn headline(
         webhook_delivery_p99_ms: hooks.as_ref().and_then(|h| h.delivery_p99_ms),
         floor_cpu_us_per_request: per_request,
         worker_floor_ratio,
+        worker_floor_ratio_phase: worker_floor_ratio,
+        worker_requests_per_payment: charge_requests,
         worker_floor_ratio_averaged,
         worker_price_us_per_request: worker_price.map(|p| round(p, 1)),
         webhook_price_us_per_request: webhook_price.map(|p| round(p, 1)),
@@ -369,6 +391,7 @@ pub fn headline(
         webhook_op_floor_ratio,
         webhook_replay_cpu_us_per_event: replay_cpu,
         webhook_replay_floor_ratio,
+        webhook_replay_floor_ratio_whole,
         open_loop_settle_ratio: open_loop.and_then(|o| o.settle_ratio),
         open_loop_p50_ms: open_loop.and_then(|o| o.flow.to_final_p50_ms),
         open_loop_p99_ms: open_loop.and_then(|o| o.flow.to_final_p99_ms),
@@ -387,6 +410,20 @@ pub fn headline(
 }
 
 impl Headline {
+    /// With the pairs of turns of the payment worker and the floor's client (`worker_pairs`):
+    /// `worker_floor_ratio` and its target become their median; none leave it the last pipeline
+    /// run's.
+    pub fn with_worker_pairs(mut self, pairs: &[super::worker_pairs::Pair]) -> Self {
+        let paired = self.worker_requests_per_payment.and_then(|n| super::worker_pairs::median_ratio(pairs, n));
+        if paired.is_some() {
+            self.worker_floor_ratio = paired;
+            if let Some(t) = self.targets.iter_mut().find(|t| t.name == "worker_floor_ratio") {
+                *t = target("worker_floor_ratio", paired, "<= 1.2", |v| v <= 1.2);
+            }
+        }
+        self
+    }
+
     /// With the quiet run (`quiet`), and its target: the API's own work at most 100 µs of CPU
     /// per payment over an HTTP service making its calls, measured where it holds still.
     pub fn with_quiet(mut self, quiet: Option<&super::quiet::QuietRun>) -> Self {
@@ -430,9 +467,10 @@ impl Headline {
              open_loop_settle_ratio={} webhook_p50_ms={} webhook_p99_ms={} \
              webhook_aws_requests_per_delivered={} webhook_cpu_us_per_delivered={} emulator_cpu_us_per_call={} \
              webhook_requests_per_event={} webhook_cpu_us_per_event={} webhook_delivery_p99_ms={} \
-             worker_floor_ratio={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
+             worker_floor_ratio={} worker_floor_ratio_phase={} webhook_floor_ratio={} webhook_post_floor_ratio={} api_cpu_bound_ratio={} \
              api_vs_floor_median_min={} api_cpu_us_over_bare={} bare_cpu_us_over_floor={} \
              webhook_measured_post_floor_ratio={} webhook_op_floor_ratio={} webhook_replay_floor_ratio={} \
+             webhook_replay_floor_ratio_whole={} \
              quiet_api_cpu_us_over_bare={} quiet_bare_cpu_us_over_floor={} quiet_api_cpu_us_over_floor={}",
             fixed(self.api_vs_floor, 2),
             fixed(self.settle_vs_accept, 2),
@@ -451,6 +489,7 @@ impl Headline {
             fixed(self.webhook_cpu_us_per_event, 0),
             fixed(self.webhook_delivery_p99_ms, 0),
             fixed(self.worker_floor_ratio, 2),
+            fixed(self.worker_floor_ratio_phase, 2),
             fixed(self.webhook_floor_ratio, 2),
             fixed(self.webhook_post_floor_ratio, 2),
             fixed(self.api_cpu_bound_ratio, 2),
@@ -460,6 +499,7 @@ impl Headline {
             fixed(self.webhook_measured_post_floor_ratio, 2),
             fixed(self.webhook_op_floor_ratio, 2),
             fixed(self.webhook_replay_floor_ratio, 2),
+            fixed(self.webhook_replay_floor_ratio_whole, 2),
             fixed(self.quiet_api_cpu_us_over_bare, 0),
             fixed(self.quiet_bare_cpu_us_over_floor, 0),
             fixed(self.quiet_api_cpu_us_over_floor, 0),
@@ -471,9 +511,8 @@ impl Headline {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_last_line_has_fixed_decimals_and_na() {
-        let h = Headline {
+    fn headline_for_tests() -> Headline {
+        Headline {
             concurrency: 64,
             api_vs_floor: Some(0.8567),
             api_vs_floor_median_min: Some(0.9),
@@ -501,6 +540,8 @@ mod tests {
             webhook_delivery_p99_ms: Some(812.0),
             floor_cpu_us_per_request: None,
             worker_floor_ratio: Some(1.234),
+            worker_floor_ratio_phase: Some(1.234),
+            worker_requests_per_payment: Some(4.0),
             worker_floor_ratio_averaged: None,
             worker_price_us_per_request: None,
             webhook_price_us_per_request: None,
@@ -513,6 +554,7 @@ mod tests {
             webhook_op_floor_ratio: Some(1.156),
             webhook_replay_cpu_us_per_event: None,
             webhook_replay_floor_ratio: None,
+            webhook_replay_floor_ratio_whole: None,
             open_loop_settle_ratio: None,
             open_loop_p50_ms: None,
             open_loop_p99_ms: None,
@@ -523,7 +565,12 @@ mod tests {
             quiet_bare_cpu_us_over_floor: Some(60.0),
             quiet_api_cpu_us_over_floor: None,
             targets: vec![],
-        };
+        }
+    }
+
+    #[test]
+    fn the_last_line_has_fixed_decimals_and_na() {
+        let h = headline_for_tests();
         assert_eq!(
             h.last_line(),
             "api_vs_floor=0.86 settle_vs_accept=1.00 aws_requests_per_payment=n/a max_rss_mb=23 \
@@ -531,9 +578,11 @@ mod tests {
              open_loop_settle_ratio=n/a webhook_p50_ms=41 webhook_p99_ms=n/a \
              webhook_aws_requests_per_delivered=13.3 webhook_cpu_us_per_delivered=n/a emulator_cpu_us_per_call=610 \
              webhook_requests_per_event=3.46 webhook_cpu_us_per_event=n/a webhook_delivery_p99_ms=812 \
-             worker_floor_ratio=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a api_cpu_bound_ratio=0.88 \
+             worker_floor_ratio=1.23 worker_floor_ratio_phase=1.23 webhook_floor_ratio=n/a webhook_post_floor_ratio=n/a \
+             api_cpu_bound_ratio=0.88 \
              api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a \
              webhook_measured_post_floor_ratio=1.10 webhook_op_floor_ratio=1.16 webhook_replay_floor_ratio=n/a \
+             webhook_replay_floor_ratio_whole=n/a \
              quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=n/a"
         );
 
@@ -551,6 +600,25 @@ mod tests {
             ..h
         };
         assert_eq!(priced.with_bare(Some(&bare)).webhook_measured_post_floor_ratio, Some(1.2));
+    }
+
+    #[test]
+    fn worker_pairs_replace_the_workers_ratio_and_its_target_and_keep_the_phases() {
+        use super::super::worker_pairs::Pair;
+        let phase = Headline {
+            worker_floor_ratio: Some(1.3),
+            worker_floor_ratio_phase: Some(1.3),
+            worker_requests_per_payment: Some(4.0),
+            targets: vec![target("worker_floor_ratio", Some(1.3), "<= 1.2", |v| v <= 1.2)],
+            ..headline_for_tests()
+        };
+        let pair = |w, f| Pair { worker_us_per_payment: w, floor_us_per_request: f };
+        // 880 / (4 × 200) = 1.1, 1,000 / (4 × 250) = 1.0, 1,040 / (4 × 200) = 1.3: median 1.1.
+        let paired = phase.clone().with_worker_pairs(&[pair(880.0, 200.0), pair(1_000.0, 250.0), pair(1_040.0, 200.0)]);
+        assert_eq!((paired.worker_floor_ratio, paired.worker_floor_ratio_phase), (Some(1.1), Some(1.3)));
+        assert_eq!((paired.targets[0].value, paired.targets[0].met), (Some(1.1), Some(true)));
+        let unpaired = phase.with_worker_pairs(&[]);
+        assert_eq!((unpaired.worker_floor_ratio, unpaired.targets[0].met), (Some(1.3), Some(false)));
     }
 
     #[test]

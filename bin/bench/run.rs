@@ -56,6 +56,7 @@ struct Measured {
     bare_http: Option<super::bare::BareHttp>,
     quiet: Option<super::quiet::QuietRun>,
     aws: Vec<AwsPhase>,
+    worker_pairs: Vec<super::worker_pairs::Pair>,
 }
 
 fn bin_dir(args: &BenchArgs) -> Result<PathBuf, BenchError> {
@@ -98,7 +99,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         report::LaterRuns { open_loop: m.open_loop.as_ref(), webhooks: m.webhooks.as_ref() },
     )
     .with_bare(m.bare_http.as_ref())
-    .with_quiet(m.quiet.as_ref());
+    .with_quiet(m.quiet.as_ref())
+    .with_worker_pairs(&m.worker_pairs);
     let create = m.aws.iter().find(|p| p.phase == CREATE_PHASE);
     let floor_matches_api = create.and_then(|p| requests::api_matches(p, floor::CALLS));
     if floor_matches_api == Some(false) {
@@ -122,6 +124,8 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
             refunds: args.refunds,
             bank_latency_ms: args.bank_latency_ms,
             worker_threads: args.worker_threads,
+            worker_pairs: args.worker_pairs,
+            worker_pair_payments: args.worker_pair_payments,
             worker_env,
         },
         api: m.api,
@@ -142,6 +146,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
         quiet: m.quiet,
         aws_requests: aws,
         cpu: m.cpu,
+        worker_pairs: m.worker_pairs,
         memory: sys.memory.clone(),
         headline,
     })
@@ -311,6 +316,15 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
             .collect();
         pipelines.push(stats);
     }
+    // The payment worker and the floor's client in alternating turns, the workers as the last
+    // pipeline run left them: its ratio to the floor without the drift of minutes between them.
+    let worker_pairs = if args.worker_pairs > 0 && !pipelines.is_empty() {
+        let (pairs, n) = (args.worker_pairs, args.worker_pair_payments);
+        eprintln!("bench: the payment worker ({n} payments) and the floor's client in {pairs} pairs of turns");
+        super::worker_pairs::measure(sys, &stack, &ctx, &floor, pairs, n).await
+    } else {
+        Vec::new()
+    };
     // Open loop at 80 % of what the last closed-loop run settled per second: below saturation,
     // do payments settle as fast as they arrive, and how long does each take?
     let capacity = pipelines.last().map(|p| p.settled_per_sec).filter(|r| *r > 0.0);
@@ -423,5 +437,6 @@ async fn measure(args: &BenchArgs, sys: &mut System) -> Result<Measured, BenchEr
         floor_cpu_us_per_payment,
         floor_requests_per_payment,
         load_cpu_us_per_payment,
+        worker_pairs,
     })
 }

@@ -373,8 +373,21 @@ fn webhooks(out: &mut String, r: &Report) {
             floor.requests_per_event,
             f(r.headline.webhook_op_floor_us_per_event, 0),
             f(r.headline.webhook_op_floor_ratio, 2),
-            f(r.headline.webhook_replay_floor_ratio, 2),
+            f(r.headline.webhook_replay_floor_ratio_whole, 2),
             f(r.headline.webhook_replay_cpu_us_per_event, 0),
+        );
+        let pairs: Vec<String> = floor
+            .pairs
+            .iter()
+            .map(|p| format!("{:.0} / {:.0}", p.replay_cpu_us_per_event, p.floor_cpu_us_per_event))
+            .collect();
+        let _ = writeln!(
+            out,
+            "in turns on shares of the events, webhook-worker / floor µs per event: {}; the median of the pairs' \
+             ratios, the target: {} ({} over all the events at once)",
+            pairs.join(", "),
+            f(r.headline.webhook_replay_floor_ratio, 2),
+            f(r.headline.webhook_replay_floor_ratio_whole, 2),
         );
     }
 }
@@ -424,11 +437,26 @@ fn cpu(out: &mut String, r: &Report) {
         "payment worker: {} µs per settled payment, {} times what its requests and bank call cost the floor's client \
          at its rate ({} µs each; {} at the price averaged over the levels, {} µs)",
         f(h.worker_cpu_us_per_payment, 0),
-        f(h.worker_floor_ratio, 2),
+        f(h.worker_floor_ratio_phase, 2),
         f(h.worker_price_us_per_request, 0),
         f(h.worker_floor_ratio_averaged, 2),
         f(h.floor_cpu_us_per_request, 0),
     );
+    if !r.worker_pairs.is_empty() {
+        let pairs: Vec<String> = r
+            .worker_pairs
+            .iter()
+            .map(|p| format!("{:.0} / {:.0}", p.worker_us_per_payment, p.floor_us_per_request))
+            .collect();
+        let _ = writeln!(
+            out,
+            "payment worker and floor's client in turns, µs per payment / µs per request: {}; the median of the \
+             pairs' ratios at {} requests per payment: {}",
+            pairs.join(", "),
+            f(h.worker_requests_per_payment, 2),
+            f(h.worker_floor_ratio, 2),
+        );
+    }
     let _ = writeln!(
         out,
         "where the 2 cores are the limit, the api can reach at most {} of the floor's rate (a floor payment's CPU \

@@ -55,6 +55,25 @@ pub struct WebhookFloor {
     /// The webhook-worker's CPU per event delivering the same events again, at the same pace, on
     /// the same quiet machine (`webhook_replay`), µs.
     pub replay_cpu_us_per_event: Option<f64>,
+    /// The turns the floor and the webhook-worker took on the events, a share each
+    /// (`webhook_pairs`); the figures above are over all of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pairs: Vec<ReplayPair>,
+}
+
+/// One pair of turns on the same events: the floor's and the webhook-worker's.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReplayPair {
+    pub events: u64,
+    pub floor_cpu_us_per_event: f64,
+    pub floor_requests_per_event: f64,
+    pub replay_cpu_us_per_event: f64,
+}
+
+/// What a floor of `cpu` µs for `made` requests (and a POST) per event would have spent making
+/// `requests` instead: the difference, either way, priced at its mean per operation.
+fn priced(cpu: f64, made: f64, requests: f64) -> f64 {
+    cpu + (requests - made) * cpu / (made + 1.0)
 }
 
 impl WebhookFloor {
@@ -62,12 +81,36 @@ impl WebhookFloor {
     /// own (the webhook-worker's sweeps, or receives that carried fewer messages): the difference,
     /// either way, priced at its mean per operation (a POST counted as one).
     pub fn priced_at(&self, requests: f64) -> f64 {
-        let per_op = self.cpu_us_per_event / (self.requests_per_event + 1.0);
-        self.cpu_us_per_event + (requests - self.requests_per_event) * per_op
+        priced(self.cpu_us_per_event, self.requests_per_event, requests)
+    }
+
+    /// All the pairs' figures together, each weighted by its events.
+    pub fn of_pairs(per_receive: usize, pairs: Vec<ReplayPair>) -> Option<Self> {
+        let events: u64 = pairs.iter().map(|p| p.events).sum();
+        if events == 0 {
+            return None;
+        }
+        let mean = |f: fn(&ReplayPair) -> f64| {
+            round(pairs.iter().map(|p| f(p) * p.events as f64).sum::<f64>() / events as f64, 2)
+        };
+        let (cpu_us_per_event, requests_per_event) =
+            (mean(|p| p.floor_cpu_us_per_event), mean(|p| p.floor_requests_per_event));
+        let replay_cpu_us_per_event = Some(mean(|p| p.replay_cpu_us_per_event));
+        Some(Self { events, per_receive, cpu_us_per_event, requests_per_event, replay_cpu_us_per_event, pairs })
+    }
+
+    /// The webhook-worker's CPU per event over its floor's, `requests` AWS requests per event
+    /// priced at each floor turn's own price: the median over the pairs.
+    pub fn replay_ratio(&self, requests: f64) -> Option<f64> {
+        let replay: Vec<f64> = self.pairs.iter().map(|p| p.replay_cpu_us_per_event).collect();
+        let floor: Vec<f64> =
+            self.pairs.iter().map(|p| priced(p.floor_cpu_us_per_event, p.floor_requests_per_event, requests)).collect();
+        super::levels::median_ratio(&replay, &floor).map(|r| round(r, 2))
     }
 }
 
 /// One delivered event of the run: its item's key, its deliveries and an attempt's item.
+#[derive(Clone)]
 pub struct Delivered {
     pub key: Item,
     deliveries: AttributeValue,
@@ -83,32 +126,41 @@ struct Counts {
     transactions: AtomicU64,
 }
 
-/// Runs the floor on `stack` after its webhook run: `rate` events a second, `per_receive` asked
-/// for at a time. `None` (with a warning) when the run left nothing to replay or a call failed.
-pub async fn measure(sys: &mut System, stack: &AwsArgs, rate: f64, per_receive: usize) -> Option<WebhookFloor> {
-    let hook = match super::bare::start(sys, "bare-hooks", stack).await {
-        Ok(url) => format!("{url}/hook"),
-        Err(e) => {
-            eprintln!("warning: the webhook-worker's floor was not measured: {e}");
-            return None;
+/// The floor's side of the webhook pairs (`webhook_pairs`): the bare server it POSTs to and a
+/// queue of its own (nothing else, a catch-up or a sweep's re-announcement, lands in it).
+pub struct FloorSide {
+    shared: Arc<Shared>,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
+}
+
+impl FloorSide {
+    pub async fn start(sys: &mut System, stack: &AwsArgs) -> Result<Self, BenchError> {
+        let hook = format!("{}/hook", super::bare::start(sys, "bare-hooks", stack).await?);
+        let clients = payment_platform::aws::clients(stack).await;
+        let name = format!("{}-floor", stack.webhooks_queue);
+        match clients.sqs.create_queue().queue_name(&name).send().await {
+            Ok(created) => {
+                let shared =
+                    Shared { dynamodb: clients.dynamodb, http: sys.http.clone(), hook, table: stack.table.clone() };
+                Ok(Self { shared: Arc::new(shared), sqs: clients.sqs, queue: created.queue_url.unwrap_or_default() })
+            }
+            Err(e) => {
+                sys.stop_one(Role::BareHttp, stack).await;
+                Err(BenchError::Unexpected(format!("creating its queue: {e}")))
+            }
         }
-    };
-    let clients = payment_platform::aws::clients(stack).await;
-    // A queue of its own: nothing else (a catch-up, a sweep's re-announcement) lands in it.
-    let name = format!("{}-floor", stack.webhooks_queue);
-    let out = match clients.sqs.create_queue().queue_name(&name).send().await {
-        Ok(created) => {
-            let queue = created.queue_url.unwrap_or_default();
-            let shared =
-                Shared { dynamodb: clients.dynamodb, http: sys.http.clone(), hook, table: stack.table.clone() };
-            let out = run(shared, clients.sqs.clone(), queue.clone(), rate, per_receive.clamp(1, 10)).await;
-            let _ = clients.sqs.delete_queue().queue_url(queue).send().await;
-            out
-        }
-        Err(e) => Err(BenchError::Unexpected(format!("creating its queue: {e}"))),
-    };
-    sys.stop_one(Role::BareHttp, stack).await;
-    out.inspect_err(|e| eprintln!("warning: the webhook-worker's floor was not measured: {e}")).ok()
+    }
+
+    pub async fn stop(self, sys: &mut System, stack: &AwsArgs) {
+        let _ = self.sqs.delete_queue().queue_url(&self.queue).send().await;
+        sys.stop_one(Role::BareHttp, stack).await;
+    }
+
+    /// One turn: `events` delivered at `rate` a second, `per_receive` asked for at a time.
+    pub async fn turn(&self, events: &[Delivered], rate: f64, per_receive: usize) -> Result<WebhookFloor, BenchError> {
+        run(&self.shared, self.sqs.clone(), self.queue.clone(), events, (rate, per_receive.clamp(1, 10))).await
+    }
 }
 
 /// What every event's delivery uses.
@@ -120,13 +172,12 @@ struct Shared {
 }
 
 async fn run(
-    shared: Shared,
+    shared: &Arc<Shared>,
     sqs: aws_sdk_sqs::Client,
     queue: String,
-    rate: f64,
-    per_receive: usize,
+    events: &[Delivered],
+    (rate, per_receive): (f64, usize),
 ) -> Result<WebhookFloor, BenchError> {
-    let events = delivered(&shared.dynamodb, &shared.table).await?;
     if events.is_empty() || rate <= 0.0 {
         return Err(BenchError::Unexpected("the webhook run left no delivered event".into()));
     }
@@ -148,9 +199,8 @@ async fn run(
         sent.map_err(|e| BenchError::Unexpected(format!("announcing for the floor: {e}")))?;
     }
     let n = events.len();
-    let by_event: Arc<HashMap<EventId, Delivered>> = Arc::new(events.into_iter().map(|d| (d.event, d)).collect());
-    let (shared, counts) = (Arc::new(shared), Arc::new(Counts::default()));
-    eprintln!("bench: the webhook-worker's floor, {n} events at {rate:.1}/s, {per_receive} a receive");
+    let by_event: Arc<HashMap<EventId, Delivered>> = Arc::new(events.iter().map(|d| (d.event, d.clone())).collect());
+    let (shared, counts) = (Arc::clone(shared), Arc::new(Counts::default()));
 
     let before = super::cpu::own_cpu_us();
     // On a worker thread of the runtime, each event a task of its own, as the webhook-worker
@@ -228,6 +278,7 @@ async fn run(
         cpu_us_per_event: round(used as f64 / done as f64, 1),
         requests_per_event: round(requests as f64 / done as f64, 2),
         replay_cpu_us_per_event: None,
+        pairs: Vec::new(),
     })
 }
 
@@ -338,9 +389,31 @@ mod tests {
             cpu_us_per_event: 1020.0,
             requests_per_event: 2.4,
             replay_cpu_us_per_event: None,
+            pairs: Vec::new(),
         };
         assert_eq!(floor.priced_at(2.4), 1020.0);
         assert!((floor.priced_at(2.5) - 1050.0).abs() < 1e-9);
         assert!((floor.priced_at(2.0) - 900.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn pairs_are_weighted_by_their_events_and_the_ratio_is_their_median() {
+        let pair = |events, floor, replay| ReplayPair {
+            events,
+            floor_cpu_us_per_event: floor,
+            floor_requests_per_event: 2.0,
+            replay_cpu_us_per_event: replay,
+        };
+        // Priced at their own 2 requests: 600 / 600 = 1.0, 990 / 900 = 1.1, 1,200 / 800 = 1.5.
+        let all = WebhookFloor::of_pairs(
+            5,
+            vec![pair(100, 600.0, 600.0), pair(300, 900.0, 990.0), pair(100, 800.0, 1_200.0)],
+        )
+        .expect("events");
+        assert_eq!((all.events, all.cpu_us_per_event, all.replay_cpu_us_per_event), (500, 820.0, Some(954.0)));
+        assert_eq!(all.replay_ratio(2.0), Some(1.1));
+        // At 4 requests each floor turn is priced two thirds higher: 990 / 1,500 = 0.66 is the median then.
+        assert_eq!(all.replay_ratio(4.0), Some(0.66));
+        assert_eq!(WebhookFloor::of_pairs(5, vec![]).map(|f| f.events), None);
     }
 }

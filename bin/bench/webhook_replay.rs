@@ -1,4 +1,4 @@
-//! The webhook-worker on the floor's terms: after the floor (`webhook_floor`), a fresh
+//! The webhook-worker on the floor's terms: in turns with the floor (`webhook_pairs`), a fresh
 //! webhook-worker of this build delivers the same events again, announced at the same pace, on
 //! the same quiet machine (the run's other services stopped), to the run's receiver. The floor
 //! replays on a quiet machine, where every request pays a whole wake-up; the worker in the run
@@ -21,69 +21,80 @@ use super::hooks::Receiver;
 use super::procs::Role;
 use super::stats::round;
 use super::system::System;
+use super::webhook_floor::Delivered;
 
-/// The worker's CPU per event over the replay, µs; `None` (with a warning) if it did not finish.
-pub async fn measure(sys: &mut System, stack: &AwsArgs, receiver: &Receiver, pace: f64) -> Option<f64> {
-    match run(sys, stack, receiver, pace).await {
-        Ok(us) => Some(us),
-        Err(e) => {
-            eprintln!("warning: the webhook-worker's replay was not measured: {e}");
-            None
-        }
-    }
+/// The webhook-worker's side of the webhook pairs (`webhook_pairs`): a fresh worker of this
+/// build on a webhooks queue of its own (its SETUP creates it): the run's queue may still hold
+/// the endpoint's catch-up, delayed, which would plan again the events put back.
+pub struct ReplaySide {
+    name: &'static str,
+    stack: AwsArgs,
+    dynamodb: aws_sdk_dynamodb::Client,
+    sender: BatchSender,
 }
 
-async fn run(sys: &mut System, stack: &AwsArgs, receiver: &Receiver, pace: f64) -> Result<f64, BenchError> {
-    let clients = payment_platform::aws::clients(stack).await;
-    let events = super::webhook_floor::delivered(&clients.dynamodb, &stack.table).await?;
-    if events.is_empty() || pace <= 0.0 {
-        return Err(BenchError::Unexpected("no delivered event to replay".into()));
-    }
-    let later = super::load::now_ms() + 3_600_000;
-    for d in &events {
-        let id = d.event.to_string();
-        clients
-            .dynamodb
-            .update_item()
-            .table_name(&stack.table)
-            .set_key(Some(d.key.clone()))
-            .update_expression(format!("SET GSI2PK = :p, GSI2SK = :due REMOVE {DELIVERIES}, {LEASE}"))
-            .expression_attribute_values(":p", AttributeValue::S(webhook_due_pk(&id)))
-            .expression_attribute_values(":due", AttributeValue::S(webhook_due_sk(later, later, &id)))
-            .send()
+impl ReplaySide {
+    pub async fn start(sys: &mut System, stack: &AwsArgs) -> Result<Self, BenchError> {
+        let clients = payment_platform::aws::clients(stack).await;
+        let stack = AwsArgs { webhooks_queue: format!("{}-replay", stack.webhooks_queue), ..stack.clone() };
+        let name = "webhook-worker-replay";
+        sys.start(Role::WebhookWorker, name, &stack).await?;
+        let queue = queue_url(&clients.sqs, &stack.webhooks_queue)
             .await
-            .map_err(|e| BenchError::Unexpected(format!("putting an event back: {e}")))?;
+            .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?;
+        Ok(Self { name, stack, dynamodb: clients.dynamodb, sender: BatchSender::spawn(clients.sqs, queue) })
     }
-    // A webhooks queue of its own (its SETUP creates it): the run's queue may still hold the
-    // endpoint's catch-up, delayed, which would plan again the events put back above.
-    let stack = &AwsArgs { webhooks_queue: format!("{}-replay", stack.webhooks_queue), ..stack.clone() };
-    let name = "webhook-worker-replay";
-    sys.start(Role::WebhookWorker, name, stack).await?;
-    let queue = queue_url(&clients.sqs, &stack.webhooks_queue)
-        .await
-        .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?;
-    eprintln!("bench: the webhook-worker replays {} events at {pace:.1}/s", events.len());
-    let (before, received) = (sys.cpu_of(name), receiver.received());
-    let sender = BatchSender::spawn(clients.sqs, queue);
-    let start = Instant::now();
-    for (i, d) in events.iter().enumerate() {
-        tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / pace)).into()).await;
-        let entry =
-            job_entry(&Job::Deliver { event: d.event }, 0).map_err(|e| BenchError::Unexpected(e.to_string()))?;
-        sender.send(entry).await.map_err(|e| BenchError::Unexpected(format!("announcing: {e}")))?;
+
+    pub async fn stop(self, sys: &mut System) {
+        sys.stop_one(Role::WebhookWorker, &self.stack).await;
     }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while receiver.received() < received + events.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+
+    /// One turn: `events` put back as they were before their first round, then announced at
+    /// `pace` a second; the worker's CPU per event until the receiver has them all.
+    pub async fn turn(
+        &self,
+        sys: &System,
+        events: &[Delivered],
+        receiver: &Receiver,
+        pace: f64,
+    ) -> Result<f64, BenchError> {
+        if events.is_empty() || pace <= 0.0 {
+            return Err(BenchError::Unexpected("no delivered event to replay".into()));
+        }
+        let later = super::load::now_ms() + 3_600_000;
+        for d in events {
+            let id = d.event.to_string();
+            self.dynamodb
+                .update_item()
+                .table_name(&self.stack.table)
+                .set_key(Some(d.key.clone()))
+                .update_expression(format!("SET GSI2PK = :p, GSI2SK = :due REMOVE {DELIVERIES}, {LEASE}"))
+                .expression_attribute_values(":p", AttributeValue::S(webhook_due_pk(&id)))
+                .expression_attribute_values(":due", AttributeValue::S(webhook_due_sk(later, later, &id)))
+                .send()
+                .await
+                .map_err(|e| BenchError::Unexpected(format!("putting an event back: {e}")))?;
+        }
+        let (before, received) = (sys.cpu_of(self.name), receiver.received());
+        let start = Instant::now();
+        for (i, d) in events.iter().enumerate() {
+            tokio::time::sleep_until((start + Duration::from_secs_f64(i as f64 / pace)).into()).await;
+            let entry =
+                job_entry(&Job::Deliver { event: d.event }, 0).map_err(|e| BenchError::Unexpected(e.to_string()))?;
+            self.sender.send(entry).await.map_err(|e| BenchError::Unexpected(format!("announcing: {e}")))?;
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while receiver.received() < received + events.len() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let got = receiver.received() - received;
+        // Its last saves and deletes follow the last POST by a few milliseconds.
+        tokio::time::sleep(super::run::SETTLE_PAUSE).await;
+        let used = before.zip(sys.cpu_of(self.name)).map(|(b, a)| a.saturating_sub(b));
+        if got < events.len() {
+            return Err(BenchError::Unexpected(format!("{got} of {} events delivered again in time", events.len())));
+        }
+        let used = used.ok_or_else(|| BenchError::Unexpected("the worker's CPU is unreadable".into()))?;
+        Ok(round(used as f64 / events.len() as f64, 1))
     }
-    let got = receiver.received() - received;
-    // Its last saves and deletes follow the last POST by a few milliseconds.
-    tokio::time::sleep(super::run::SETTLE_PAUSE).await;
-    let used = before.zip(sys.cpu_of(name)).map(|(b, a)| a.saturating_sub(b));
-    sys.stop_one(Role::WebhookWorker, stack).await;
-    if got < events.len() {
-        return Err(BenchError::Unexpected(format!("{got} of {} events delivered again in time", events.len())));
-    }
-    let used = used.ok_or_else(|| BenchError::Unexpected("the worker's CPU is unreadable".into()))?;
-    Ok(round(used as f64 / events.len() as f64, 1))
 }

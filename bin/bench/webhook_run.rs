@@ -22,8 +22,7 @@ use super::requests::{self, AwsPhase};
 use super::stats::round;
 use super::system::System;
 use super::track::Tracker;
-use super::webhook_floor::{self, WebhookFloor};
-use super::webhook_replay;
+use super::webhook_floor::WebhookFloor;
 
 pub struct WebhookRun {
     pub stats: HookStats,
@@ -232,11 +231,7 @@ pub async fn run(
             let per_receive = if receives > 0.0 { (stats.delivered as f64 / receives).round() as usize } else { 10 };
             // At the pace the webhook-worker delivered, which the payments' settling set.
             let pace = stats.delivered_per_sec.unwrap_or(rate);
-            let mut floor = webhook_floor::measure(sys, stack, pace, per_receive).await;
-            if let Some(f) = floor.as_mut() {
-                f.replay_cpu_us_per_event = webhook_replay::measure(sys, stack, &receiver, pace).await;
-            }
-            floor
+            super::webhook_pairs::measure(sys, stack, &receiver, pace, per_receive).await
         }
         Some(_) => None,
     };
