@@ -179,9 +179,32 @@ pub fn webhook_endpoint_disabled(reason: &str) {
     counter!(WEBHOOK_ENDPOINTS_DISABLED, "reason" => reason.to_owned()).increment(1);
 }
 
+/// Counted on every AWS request, so its counters are kept once made: each is a short scan of
+/// the (service, operation) pairs seen, where `counter!` with owned labels allocated both and
+/// looked the series up in the recorder's registry each time. Only once the recorder is
+/// installed: a counter taken before would stay a no-op.
+static AWS_COUNTERS: std::sync::RwLock<Vec<(String, String, metrics::Counter)>> = std::sync::RwLock::new(Vec::new());
+
 pub fn aws_request(service: &str, operation: &str) {
-    let labels = [("aws_service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
-    counter!(AWS_REQUESTS, &labels).increment(1);
+    let register = || {
+        let labels = [("aws_service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
+        counter!(AWS_REQUESTS, &labels)
+    };
+    if HANDLE.get().is_none() {
+        return register().increment(1);
+    }
+    let same = |(s, o, _): &&(String, String, metrics::Counter)| s == service && o == operation;
+    let known = AWS_COUNTERS.read().unwrap_or_else(|e| e.into_inner()).iter().find(same).map(|(_, _, c)| c.clone());
+    let counter = known.unwrap_or_else(|| {
+        let mut all = AWS_COUNTERS.write().unwrap_or_else(|e| e.into_inner());
+        let found = all.iter().find(same).map(|(_, _, c)| c.clone());
+        found.unwrap_or_else(|| {
+            let made = register();
+            all.push((service.to_owned(), operation.to_owned(), made.clone()));
+            made
+        })
+    });
+    counter.increment(1);
 }
 
 #[cfg(test)]
@@ -189,6 +212,31 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::{Duration, Instant};
+
+    /// The counters kept per (service, operation) count as `counter!` did: each pair its own
+    /// series, the service's name in lower case. (Installs this test process's recorder.)
+    #[test]
+    fn aws_requests_are_counted_per_service_and_operation() {
+        super::install("unit");
+        for _ in 0..3 {
+            super::aws_request("DynamoDB", "Query");
+        }
+        super::aws_request("SQS", "ReceiveMessage");
+        super::aws_request("DynamoDB", "GetItem");
+        let text = super::render();
+        let count = |service: &str, op: &str| {
+            let line = text.lines().find(|l| {
+                l.starts_with(super::AWS_REQUESTS)
+                    && l.contains(&format!("aws_service=\"{service}\""))
+                    && l.contains(&format!("operation=\"{op}\""))
+            });
+            line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<f64>().ok())
+        };
+        assert_eq!(count("dynamodb", "Query"), Some(3.0), "{text}");
+        assert_eq!(count("sqs", "ReceiveMessage"), Some(1.0), "{text}");
+        assert_eq!(count("dynamodb", "GetItem"), Some(1.0), "{text}");
+        assert_eq!(count("sqs", "Query"), None, "{text}");
+    }
 
     #[test]
     fn the_upkeep_runs_again_and_again() {

@@ -87,7 +87,7 @@ fn one_trace_in_the_logs(sys: &System, id: &str) -> String {
     let key = format!("charge-{id}");
     let of_payment = |l: &Value| span_field(l, "payment_id").as_deref() == Some(id);
     let api = trace_ids(&sys.api.log, |l| says(l, "payment accepted") && of_payment(l));
-    let worker = trace_ids(&sys.payment_worker.log, |l| says(l, "job done") && of_payment(l));
+    let worker = trace_ids(&sys.payment_worker.log, |l| says(l, "payment settled") && of_payment(l));
     let bank = trace_ids(&sys.bank.log_path, |l| says(l, "applied") && l["key"].as_str() == Some(key.as_str()));
     assert_eq!(api.len(), 1, "one API log line for {id}: {api:?}");
     let trace = api[0].clone();
