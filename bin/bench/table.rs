@@ -376,15 +376,16 @@ fn webhooks(out: &mut String, r: &Report) {
             f(r.headline.webhook_replay_floor_ratio_whole, 2),
             f(r.headline.webhook_replay_cpu_us_per_event, 0),
         );
+        let requests = r.headline.webhook_aws_requests_per_delivered.unwrap_or(floor.requests_per_event);
         let pairs: Vec<String> = floor
             .pairs
             .iter()
-            .map(|p| format!("{:.0} / {:.0}", p.replay_cpu_us_per_event, p.floor_cpu_us_per_event))
+            .map(|p| format!("{:.0} / {:.0}", p.replay_cpu_us_per_event, p.floor_priced_at(requests)))
             .collect();
         let _ = writeln!(
             out,
-            "in turns on shares of the events, webhook-worker / floor µs per event: {}; the median of the pairs' \
-             ratios, the target: {} ({} over all the events at once)",
+            "in turns on shares of the events, webhook-worker / floor µs per event (priced at the webhook-worker's \
+             requests): {}; the median of the pairs' ratios, the target: {} ({} over all the events at once)",
             pairs.join(", "),
             f(r.headline.webhook_replay_floor_ratio, 2),
             f(r.headline.webhook_replay_floor_ratio_whole, 2),

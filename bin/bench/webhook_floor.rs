@@ -58,21 +58,12 @@ pub struct WebhookFloor {
     /// The turns the floor and the webhook-worker took on the events, a share each
     /// (`webhook_pairs`); the figures above are over all of them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub pairs: Vec<ReplayPair>,
-}
-
-/// One pair of turns on the same events: the floor's and the webhook-worker's.
-#[derive(Debug, Clone, Serialize)]
-pub struct ReplayPair {
-    pub events: u64,
-    pub floor_cpu_us_per_event: f64,
-    pub floor_requests_per_event: f64,
-    pub replay_cpu_us_per_event: f64,
+    pub pairs: Vec<super::webhook_pairs::ReplayPair>,
 }
 
 /// What a floor of `cpu` µs for `made` requests (and a POST) per event would have spent making
 /// `requests` instead: the difference, either way, priced at its mean per operation.
-fn priced(cpu: f64, made: f64, requests: f64) -> f64 {
+pub fn priced(cpu: f64, made: f64, requests: f64) -> f64 {
     cpu + (requests - made) * cpu / (made + 1.0)
 }
 
@@ -82,30 +73,6 @@ impl WebhookFloor {
     /// either way, priced at its mean per operation (a POST counted as one).
     pub fn priced_at(&self, requests: f64) -> f64 {
         priced(self.cpu_us_per_event, self.requests_per_event, requests)
-    }
-
-    /// All the pairs' figures together, each weighted by its events.
-    pub fn of_pairs(per_receive: usize, pairs: Vec<ReplayPair>) -> Option<Self> {
-        let events: u64 = pairs.iter().map(|p| p.events).sum();
-        if events == 0 {
-            return None;
-        }
-        let mean = |f: fn(&ReplayPair) -> f64| {
-            round(pairs.iter().map(|p| f(p) * p.events as f64).sum::<f64>() / events as f64, 2)
-        };
-        let (cpu_us_per_event, requests_per_event) =
-            (mean(|p| p.floor_cpu_us_per_event), mean(|p| p.floor_requests_per_event));
-        let replay_cpu_us_per_event = Some(mean(|p| p.replay_cpu_us_per_event));
-        Some(Self { events, per_receive, cpu_us_per_event, requests_per_event, replay_cpu_us_per_event, pairs })
-    }
-
-    /// The webhook-worker's CPU per event over its floor's, `requests` AWS requests per event
-    /// priced at each floor turn's own price: the median over the pairs.
-    pub fn replay_ratio(&self, requests: f64) -> Option<f64> {
-        let replay: Vec<f64> = self.pairs.iter().map(|p| p.replay_cpu_us_per_event).collect();
-        let floor: Vec<f64> =
-            self.pairs.iter().map(|p| priced(p.floor_cpu_us_per_event, p.floor_requests_per_event, requests)).collect();
-        super::levels::median_ratio(&replay, &floor).map(|r| round(r, 2))
     }
 }
 
@@ -394,26 +361,5 @@ mod tests {
         assert_eq!(floor.priced_at(2.4), 1020.0);
         assert!((floor.priced_at(2.5) - 1050.0).abs() < 1e-9);
         assert!((floor.priced_at(2.0) - 900.0).abs() < 1e-9);
-    }
-
-    #[test]
-    fn pairs_are_weighted_by_their_events_and_the_ratio_is_their_median() {
-        let pair = |events, floor, replay| ReplayPair {
-            events,
-            floor_cpu_us_per_event: floor,
-            floor_requests_per_event: 2.0,
-            replay_cpu_us_per_event: replay,
-        };
-        // Priced at their own 2 requests: 600 / 600 = 1.0, 990 / 900 = 1.1, 1,200 / 800 = 1.5.
-        let all = WebhookFloor::of_pairs(
-            5,
-            vec![pair(100, 600.0, 600.0), pair(300, 900.0, 990.0), pair(100, 800.0, 1_200.0)],
-        )
-        .expect("events");
-        assert_eq!((all.events, all.cpu_us_per_event, all.replay_cpu_us_per_event), (500, 820.0, Some(954.0)));
-        assert_eq!(all.replay_ratio(2.0), Some(1.1));
-        // At 4 requests each floor turn is priced two thirds higher: 990 / 1,500 = 0.66 is the median then.
-        assert_eq!(all.replay_ratio(4.0), Some(0.66));
-        assert_eq!(WebhookFloor::of_pairs(5, vec![]).map(|f| f.events), None);
     }
 }

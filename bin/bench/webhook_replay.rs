@@ -30,6 +30,8 @@ pub struct ReplaySide {
     name: &'static str,
     stack: AwsArgs,
     dynamodb: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    queue: String,
     sender: BatchSender,
 }
 
@@ -39,14 +41,21 @@ impl ReplaySide {
         let stack = AwsArgs { webhooks_queue: format!("{}-replay", stack.webhooks_queue), ..stack.clone() };
         let name = "webhook-worker-replay";
         sys.start(Role::WebhookWorker, name, &stack).await?;
-        let queue = queue_url(&clients.sqs, &stack.webhooks_queue)
-            .await
-            .map_err(|e| BenchError::Unexpected(format!("the replay's queue: {e}")))?;
-        Ok(Self { name, stack, dynamodb: clients.dynamodb, sender: BatchSender::spawn(clients.sqs, queue) })
+        let queue = match queue_url(&clients.sqs, &stack.webhooks_queue).await {
+            Ok(queue) => queue,
+            Err(e) => {
+                sys.stop_one(Role::WebhookWorker, &stack).await;
+                return Err(BenchError::Unexpected(format!("the replay's queue: {e}")));
+            }
+        };
+        let sender = BatchSender::spawn(clients.sqs.clone(), queue.clone());
+        Ok(Self { name, stack, dynamodb: clients.dynamodb, sqs: clients.sqs, queue, sender })
     }
 
+    /// Stops the worker and deletes the queue its SETUP made.
     pub async fn stop(self, sys: &mut System) {
         sys.stop_one(Role::WebhookWorker, &self.stack).await;
+        let _ = self.sqs.delete_queue().queue_url(&self.queue).send().await;
     }
 
     /// One turn: `events` put back as they were before their first round, then announced at

@@ -1,9 +1,11 @@
 //! The payment worker against its floor, side by side in time. The whole-phase figure
 //! (`worker_floor_ratio_phase`) divides the last pipeline run's CPU by a price the floor's client
-//! paid minutes earlier. On this machine every process's CPU per unit of work drifts by up to a
-//! fifth within a minute (in one run, the api's CPU per payment read 535 and 370 µs, and the
-//! payment worker's 1,115 and 900, in two pipeline runs of the same configuration a minute
-//! apart), so a ratio of figures taken minutes apart carries that drift.
+//! paid minutes earlier. On this machine a process's CPU per unit of work drifts by a fifth or
+//! more within minutes, every process the same way though not by the same factor (in one run,
+//! the api's CPU per payment read 535 and 370 µs, and the payment worker's 1,115 and 900, in two
+//! pipeline runs of the same configuration a minute apart), so a ratio of figures taken minutes
+//! apart carries that drift. Pairing takes the minutes out, not the difference in conditions:
+//! the floor's turn runs with the other services idle, the worker's on a busy machine.
 //!
 //! Here the two sides take turns, as the API's levels alternate with the floor's: a pipeline run
 //! of a few hundred payments with the workers as the last pipeline run left them, then the
@@ -47,8 +49,8 @@ pub async fn measure(
     payments: usize,
 ) -> Vec<Pair> {
     let mut out = Vec::new();
-    for round in 0..pairs {
-        let (worker, floor_price) = if round % 2 == 0 {
+    for turn in 0..pairs {
+        let (worker, floor_price) = if turn % 2 == 0 {
             let w = worker_turn(sys, stack, ctx, payments).await;
             (w, floor_turn(floor).await)
         } else {
@@ -75,9 +77,14 @@ async fn worker_turn(sys: &System, stack: &AwsArgs, ctx: &RunCtx<'_>, n: usize) 
 /// The floor's client one payment at a time for `FLOOR_SECS`: its CPU per AWS request.
 async fn floor_turn(floor: &Arc<Floor>) -> Option<f64> {
     let (requests, cpu_before) = (floor.requests(), cpu::own_cpu_us()?);
-    levels::floor_slice(floor, 1, FLOOR_SECS).await;
+    let out = levels::floor_slice(floor, 1, FLOOR_SECS).await;
     let used = cpu::own_cpu_us()?.saturating_sub(cpu_before);
     let made = floor.requests().saturating_sub(requests);
+    // A turn with failed calls would price the failures, not the floor's work: left out.
+    if !out.errors.is_empty() {
+        eprintln!("warning: a floor turn of the worker pairs had failed calls: {:?}", out.errors);
+        return None;
+    }
     (made > 0 && used > 0).then(|| super::stats::round(used as f64 / made as f64, 1))
 }
 

@@ -182,7 +182,8 @@ pub fn webhook_endpoint_disabled(reason: &str) {
 /// Counted on every AWS request, so its counters are kept once made: each is a short scan of
 /// the (service, operation) pairs seen, where `counter!` with owned labels allocated both and
 /// looked the series up in the recorder's registry each time. Only once the recorder is
-/// installed: a counter taken before would stay a no-op.
+/// installed: a counter taken before would stay a no-op. (Kept handles stay right because the
+/// recorder never drops a series: `install` sets no idle timeout.)
 static AWS_COUNTERS: std::sync::RwLock<Vec<(String, String, metrics::Counter)>> = std::sync::RwLock::new(Vec::new());
 
 pub fn aws_request(service: &str, operation: &str) {
