@@ -292,14 +292,14 @@ pub fn headline(
     let webhook_post_floor_ratio = ratio(webhook_cpu, with_post, webhook_price);
     let worker_floor_ratio_averaged = ratio(worker_cpu, charge_requests, per_request);
     let webhook_post_floor_ratio_averaged = ratio(webhook_cpu, with_post, per_request);
-    let op_floor = later.webhooks.and_then(|w| w.floor.as_ref()).zip(webhook_requests).map(|(f, n)| f.priced_at(n));
+    let webhook_floor = later.webhooks.and_then(|w| w.floor.as_ref());
+    let op_floor = webhook_floor.zip(webhook_requests).map(|(f, n)| f.priced_at(n));
     let webhook_op_floor_ratio = webhook_cpu.zip(op_floor).filter(|(_, f)| *f > 0.0).map(|(c, f)| round(c / f, 2));
-    let replay_cpu = later.webhooks.and_then(|w| w.floor.as_ref()).and_then(|f| f.replay_cpu_us_per_event);
+    let replay_cpu = webhook_floor.and_then(|f| f.replay_cpu_us_per_event);
     let webhook_replay_floor_ratio_whole =
         replay_cpu.zip(op_floor).filter(|(_, f)| *f > 0.0).map(|(c, f)| round(c / f, 2));
     // The median of the pairs of turns where there are some (`webhook_pairs`).
-    let paired =
-        later.webhooks.and_then(|w| w.floor.as_ref()).zip(webhook_requests).and_then(|(f, n)| f.replay_ratio(n));
+    let paired = webhook_floor.zip(webhook_requests).and_then(|(f, n)| f.replay_ratio(n));
     let webhook_replay_floor_ratio = paired.or(webhook_replay_floor_ratio_whole);
     let api_over_floor = api_cpu.zip(floor_cpu).map(|(a, f)| round(a - f, 1));
     let emulator = cpu.phases.first().and_then(|p| p.emulator_us_per_call);

@@ -195,17 +195,17 @@ pub fn aws_request(service: &str, operation: &str) {
         return register().increment(1);
     }
     let same = |(s, o, _): &&(String, String, metrics::Counter)| s == service && o == operation;
-    let known = AWS_COUNTERS.read().unwrap_or_else(|e| e.into_inner()).iter().find(same).map(|(_, _, c)| c.clone());
-    let counter = known.unwrap_or_else(|| {
-        let mut all = AWS_COUNTERS.write().unwrap_or_else(|e| e.into_inner());
-        let found = all.iter().find(same).map(|(_, _, c)| c.clone());
-        found.unwrap_or_else(|| {
-            let made = register();
-            all.push((service.to_owned(), operation.to_owned(), made.clone()));
-            made
-        })
-    });
+    if let Some((_, _, counter)) = AWS_COUNTERS.read().unwrap_or_else(|e| e.into_inner()).iter().find(same) {
+        return counter.increment(1);
+    }
+    let mut all = AWS_COUNTERS.write().unwrap_or_else(|e| e.into_inner());
+    // Another request may have made it between the two locks.
+    if let Some((_, _, counter)) = all.iter().find(same) {
+        return counter.increment(1);
+    }
+    let counter = register();
     counter.increment(1);
+    all.push((service.to_owned(), operation.to_owned(), counter));
 }
 
 #[cfg(test)]
