@@ -7,7 +7,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::error::ApiError;
-use super::middleware::{headers, observe, size, timeout};
 use super::{AppState, events, openapi, payments, server, service, webhook_endpoints};
 use crate::telemetry;
 
@@ -44,10 +43,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(Extension(openapi::SpecJson::new(&spec)))
         .layer(DefaultBodyLimit::max(state.settings.max_body_bytes))
-        .layer(middleware::from_fn_with_state(state.clone(), timeout::timeout))
-        .layer(middleware::from_fn_with_state(state.clone(), size::refuse_oversized))
-        .layer(middleware::from_fn_with_state(state.clone(), headers::secure))
-        .layer(middleware::from_fn(observe::track))
+        .layer(middleware::from_fn_with_state(state.clone(), super::middleware::public))
         .layer(TraceLayer::new_for_http().make_span_with(telemetry::public_request_span))
         .with_state(state)
 }

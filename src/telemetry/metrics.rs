@@ -1,7 +1,7 @@
 //! The Prometheus metrics, all named here so operators (docs/OPERATIONS.md), dashboards and the
 //! benchmark have one list to read. Recording goes through the `metrics` facade: before
 //! [`install`] (tests, tools) every call is a no-op.
-use std::sync::OnceLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
@@ -110,10 +110,30 @@ pub async fn endpoint() -> impl IntoResponse {
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], render())
 }
 
-pub fn http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
-    let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
-    counter!(HTTP_REQUESTS, &labels).increment(1);
-    histogram!(HTTP_DURATION, &labels).record(elapsed.as_secs_f64());
+/// One (method, route, status) of [`http_request`], its two series kept as [`AWS_COUNTERS`] are.
+struct HttpSeries {
+    method: &'static str,
+    route: String,
+    status: u16,
+    requests: metrics::Counter,
+    duration: metrics::Histogram,
+}
+
+static HTTP_SERIES: RwLock<Vec<HttpSeries>> = RwLock::new(Vec::new());
+
+/// Counted on every API request. The labels come from closed sets (`http::middleware::observe`),
+/// so the series kept are as many as the routes, methods and statuses seen.
+pub fn http_request(method: &'static str, route: &str, status: u16, elapsed: Duration) {
+    let make = || {
+        let labels = [("method", method.to_owned()), ("route", route.to_owned()), ("status", status.to_string())];
+        let (requests, duration) = (counter!(HTTP_REQUESTS, &labels), histogram!(HTTP_DURATION, &labels));
+        HttpSeries { method, route: route.to_owned(), status, requests, duration }
+    };
+    let same = |s: &HttpSeries| s.status == status && s.method == method && s.route == route;
+    with_kept(&HTTP_SERIES, same, make, |s| {
+        s.requests.increment(1);
+        s.duration.record(elapsed.as_secs_f64());
+    });
 }
 
 pub fn connections_open(listener: &'static str, now: u64) {
@@ -181,31 +201,37 @@ pub fn webhook_endpoint_disabled(reason: &str) {
 
 /// Counted on every AWS request, so its counters are kept once made: each is a short scan of
 /// the (service, operation) pairs seen, where `counter!` with owned labels allocated both and
-/// looked the series up in the recorder's registry each time. Only once the recorder is
-/// installed: a counter taken before would stay a no-op. (Kept handles stay right because the
-/// recorder never drops a series: `install` sets no idle timeout.)
-static AWS_COUNTERS: std::sync::RwLock<Vec<(String, String, metrics::Counter)>> = std::sync::RwLock::new(Vec::new());
+/// looked the series up in the recorder's registry each time.
+static AWS_COUNTERS: RwLock<Vec<(String, String, metrics::Counter)>> = RwLock::new(Vec::new());
 
 pub fn aws_request(service: &str, operation: &str) {
-    let register = || {
+    let make = || {
         let labels = [("aws_service", service.to_ascii_lowercase()), ("operation", operation.to_owned())];
-        counter!(AWS_REQUESTS, &labels)
+        (service.to_owned(), operation.to_owned(), counter!(AWS_REQUESTS, &labels))
     };
+    let same = |(s, o, _): &(String, String, metrics::Counter)| s == service && o == operation;
+    with_kept(&AWS_COUNTERS, same, make, |(_, _, counter)| counter.increment(1));
+}
+
+/// Applies `apply` to the handles in `kept` that are `same`, made (by `make`) and kept the first
+/// time. Only once the recorder is installed: a handle taken before would stay a no-op. (Kept
+/// handles stay right because the recorder never drops a series: `install` sets no idle
+/// timeout.)
+fn with_kept<T>(kept: &RwLock<Vec<T>>, same: impl Fn(&T) -> bool, make: impl FnOnce() -> T, apply: impl FnOnce(&T)) {
     if HANDLE.get().is_none() {
-        return register().increment(1);
+        return apply(&make());
     }
-    let same = |(s, o, _): &&(String, String, metrics::Counter)| s == service && o == operation;
-    if let Some((_, _, counter)) = AWS_COUNTERS.read().unwrap_or_else(|e| e.into_inner()).iter().find(same) {
-        return counter.increment(1);
+    if let Some(found) = kept.read().unwrap_or_else(|e| e.into_inner()).iter().find(|t| same(t)) {
+        return apply(found);
     }
-    let mut all = AWS_COUNTERS.write().unwrap_or_else(|e| e.into_inner());
+    let mut all = kept.write().unwrap_or_else(|e| e.into_inner());
     // Another request may have made it between the two locks.
-    if let Some((_, _, counter)) = all.iter().find(same) {
-        return counter.increment(1);
+    if let Some(found) = all.iter().find(|t| same(t)) {
+        return apply(found);
     }
-    let counter = register();
-    counter.increment(1);
-    all.push((service.to_owned(), operation.to_owned(), counter));
+    let made = make();
+    apply(&made);
+    all.push(made);
 }
 
 #[cfg(test)]
@@ -237,6 +263,31 @@ mod tests {
         assert_eq!(count("sqs", "ReceiveMessage"), Some(1.0), "{text}");
         assert_eq!(count("dynamodb", "GetItem"), Some(1.0), "{text}");
         assert_eq!(count("sqs", "Query"), None, "{text}");
+    }
+
+    /// The series kept per (method, route, status) count and time each request as `counter!`
+    /// and `histogram!` did: each triple its own series. (Installs this test process's recorder.)
+    #[test]
+    fn http_requests_are_counted_per_method_route_and_status() {
+        super::install("unit");
+        let ms = Duration::from_millis(3);
+        for _ in 0..2 {
+            super::http_request("POST", "/payments", 202, ms);
+        }
+        super::http_request("POST", "/payments", 422, ms);
+        super::http_request("GET", "/payments/{id}", 202, ms);
+        let text = super::render();
+        let value = |metric: &str, method: &str, route: &str, status: &str| {
+            let labels = [format!("method=\"{method}\""), format!("route=\"{route}\""), format!("status=\"{status}\"")];
+            let line = text.lines().find(|l| l.starts_with(metric) && labels.iter().all(|x| l.contains(x.as_str())));
+            line.and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse::<f64>().ok())
+        };
+        assert_eq!(value(super::HTTP_REQUESTS, "POST", "/payments", "202"), Some(2.0), "{text}");
+        assert_eq!(value(super::HTTP_REQUESTS, "POST", "/payments", "422"), Some(1.0), "{text}");
+        assert_eq!(value(super::HTTP_REQUESTS, "GET", "/payments/{id}", "202"), Some(1.0), "{text}");
+        assert_eq!(value(super::HTTP_REQUESTS, "GET", "/payments", "202"), None, "{text}");
+        let count = format!("{}_count", super::HTTP_DURATION);
+        assert_eq!(value(&count, "POST", "/payments", "202"), Some(2.0), "{text}");
     }
 
     #[test]

@@ -6,21 +6,27 @@
 //! - `Strict-Transport-Security` outside development mode: the load balancer serves the API over
 //!   TLS only (infra/terraform), and browsers remember it.
 //! - With `API_DOCS` off, `/openapi.json` and `/docs` are unknown routes (404).
-use axum::extract::{Request, State};
 use axum::http::HeaderValue;
 use axum::http::header::{CACHE_CONTROL, STRICT_TRANSPORT_SECURITY, X_CONTENT_TYPE_OPTIONS};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::http::AppState;
 use crate::http::error::ApiError;
 
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000; includeSubDomains");
 
-pub async fn secure(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let docs = matches!(req.uri().path(), "/openapi.json" | "/docs") || req.uri().path().starts_with("/docs/");
-    let mut resp =
-        if docs && !state.settings.api_docs { ApiError::RouteNotFound.into_response() } else { next.run(req).await };
+/// A request for the documentation: `/openapi.json` and `/docs` with the Swagger UI's files.
+pub fn is_docs(path: &str) -> bool {
+    matches!(path, "/openapi.json" | "/docs") || path.starts_with("/docs/")
+}
+
+/// The refusal a documentation request earns with `API_DOCS` off: an unknown route.
+pub fn refusal(state: &AppState, docs: bool) -> Option<ApiError> {
+    (docs && !state.settings.api_docs).then_some(ApiError::RouteNotFound)
+}
+
+/// Adds the headers every answer carries.
+pub fn secure(state: &AppState, docs: bool, mut resp: Response) -> Response {
     let h = resp.headers_mut();
     // The Swagger UI's own files may be cached; nothing else.
     if !docs {

@@ -2,20 +2,33 @@
 //! from a closed set, so no request can add series at will: the route is the matched pattern
 //! (`/payments/{id}`, or `unmatched`), never the raw path, and a method outside the standard
 //! ones is `OTHER` (hyper accepts any token as a method).
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{MatchedPath, Request};
+use axum::http::StatusCode;
 use tokio::time::Instant;
 
 use crate::telemetry::{self, metrics};
 
-pub async fn track(req: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = telemetry::method_label(req.method());
-    let route = telemetry::matched_route(&req).to_owned();
-    let response = next.run(req).await;
-    metrics::http_request(method, &route, response.status().as_u16(), started.elapsed());
-    response
+/// A request being measured, from [`Observed::start`] to [`Observed::finish`].
+pub struct Observed {
+    started: Instant,
+    method: &'static str,
+    route: Option<MatchedPath>,
+}
+
+impl Observed {
+    pub fn start(req: &Request) -> Self {
+        Self {
+            started: Instant::now(),
+            method: telemetry::method_label(req.method()),
+            route: req.extensions().get::<MatchedPath>().cloned(),
+        }
+    }
+
+    /// Counts the request with its answer's status and its latency.
+    pub fn finish(self, status: StatusCode) {
+        let route = self.route.as_ref().map_or(telemetry::UNMATCHED, MatchedPath::as_str);
+        metrics::http_request(self.method, route, status.as_u16(), self.started.elapsed());
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -31,7 +31,7 @@ impl WriteStarted {
 /// Bounds every request; a slow dependency answers with the envelope instead of hanging: 503
 /// `timeout` (retry later) while nothing was written, 504 `outcome_unknown` once a write started.
 /// The write itself is not cut short: it runs in a task of its own and is carried through.
-pub async fn timeout(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn bounded(state: &AppState, mut req: Request, next: Next) -> Response {
     let started = WriteStarted::default();
     req.extensions_mut().insert(started.clone());
     match tokio::time::timeout(state.settings.request_timeout, next.run(req)).await {
