@@ -26,6 +26,10 @@ pub struct BenchArgs {
     /// api against a stub AWS, `quiet`); 0: none.
     #[arg(long, env = "BENCH_QUIET_SECS", default_value_t = 10.0)]
     pub quiet_secs: f64,
+    /// Requests in flight at once in the quiet run: the middle API level's by default; 1 shows
+    /// what each request's own path costs with nothing to share wake-ups with.
+    #[arg(long, env = "BENCH_QUIET_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub quiet_concurrency: u16,
     /// The quiet run alone (`make bench-api`, about a minute): the API's CPU against a stub AWS,
     /// and a compared build's with `BENCH_COMPARE_BIN_DIR`, without the rest of the bench.
     #[arg(long, env = "BENCH_QUIET_ONLY", value_parser = clap::builder::BoolishValueParser::new(), default_value_t = false)]
@@ -109,5 +113,13 @@ mod tests {
         assert_eq!(a.headline_concurrency(), 8);
         let b = BenchArgs::try_parse_from(["bench", "--concurrency", "1,64"]).unwrap();
         assert_eq!(b.headline_concurrency(), 64);
+    }
+
+    #[test]
+    fn the_quiet_run_is_at_the_middle_level_unless_told_and_never_at_none() {
+        assert_eq!(BenchArgs::try_parse_from(["bench"]).unwrap().quiet_concurrency, 16);
+        let one = BenchArgs::try_parse_from(["bench", "--quiet-concurrency", "1"]).unwrap();
+        assert_eq!(one.quiet_concurrency, 1);
+        assert!(BenchArgs::try_parse_from(["bench", "--quiet-concurrency", "0"]).is_err());
     }
 }

@@ -91,9 +91,6 @@ pub const BARE: &str = "bare server";
 pub const API: &str = "api";
 pub const COMPARED: &str = "compared api";
 
-/// The quiet run's concurrency: the middle API level's.
-const CONCURRENCY: usize = 16;
-
 /// The process names of the quiet run.
 const STUB_PROC: &str = "quiet-aws";
 const BARE_PROC: &str = "quiet-bare";
@@ -185,9 +182,12 @@ pub async fn maybe_measure(sys: &mut System, args: &BenchArgs, run_id: &str) -> 
 
 /// The quiet run, every process it started stopped whether it was measured or not.
 pub async fn measure_stopped(sys: &mut System, args: &BenchArgs, run_id: &str) -> Result<QuietRun, BenchError> {
-    eprintln!("bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {CONCURRENCY}");
+    eprintln!(
+        "bench: the quiet run (floor, bare server and api against a stub AWS) at concurrency {}",
+        args.quiet_concurrency
+    );
     let slices = levels::slices(args.quiet_secs, args.slice_secs);
-    let sizes = (CONCURRENCY, slices, args.quiet_secs / slices as f64);
+    let sizes = (usize::from(args.quiet_concurrency), slices, args.quiet_secs / slices as f64);
     let mut stack = sys.stack(run_id, "quiet");
     let measured = measure(sys, &mut stack, args.compare_bin_dir.as_deref(), sizes).await;
     sys.stop_all(Some(&stack)).await;
