@@ -106,11 +106,13 @@ pub fn init(service: &'static str) -> Telemetry {
 /// The route pattern a request matched (`/payments/{id}`), or `unmatched`: never the raw path,
 /// so ids stay out of span fields and metric labels.
 pub fn matched_route<B>(req: &axum::http::Request<B>) -> &str {
-    req.extensions().get::<axum::extract::MatchedPath>().map_or(UNMATCHED, axum::extract::MatchedPath::as_str)
+    route_label(req.extensions().get())
 }
 
-/// The route label of a request that matched no route.
-pub const UNMATCHED: &str = "unmatched";
+/// The label of a matched route pattern, or `unmatched` for none (see [`matched_route`]).
+pub fn route_label(matched: Option<&axum::extract::MatchedPath>) -> &str {
+    matched.map_or("unmatched", axum::extract::MatchedPath::as_str)
+}
 
 /// The method as a metric label: one of the nine standard methods, or `OTHER`.
 pub fn method_label(m: &axum::http::Method) -> &'static str {

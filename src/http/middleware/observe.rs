@@ -26,7 +26,7 @@ impl Observed {
 
     /// Counts the request with its answer's status and its latency.
     pub fn finish(self, status: StatusCode) {
-        let route = self.route.as_ref().map_or(telemetry::UNMATCHED, MatchedPath::as_str);
+        let route = telemetry::route_label(self.route.as_ref());
         metrics::http_request(self.method, route, status.as_u16(), self.started.elapsed());
     }
 }
