@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::support::app::{TestApp, card_request, eventually};
 use crate::support::receiver::{Behaviour, Receiver, Request, verify_with_reference};
-use crate::support::system::{System, api_alone};
+use crate::support::system::{Proc, System, api_alone};
 
 /// A short schedule and timeout, so retries are tested without waiting for the contract's.
 pub const FAST: &[(&str, &str)] = &[
@@ -96,6 +96,18 @@ async fn subscribed_events_are_delivered_signed_and_can_be_redelivered() {
         );
     }
     assert_eq!(receiver.requests().len(), 2, "nothing of the unsubscribed types, nothing twice");
+    // The workers' log lines name a status as it is, never as a debug `Some(..)`. (A log file
+    // outlives a run: only this run's payment and events count.)
+    let logged = |proc: &Proc, message: &str, of: &str| {
+        let text = std::fs::read_to_string(&proc.log).unwrap();
+        text.lines().filter(|l| l.contains(message) && l.contains(of)).map(str::to_owned).collect::<Vec<_>>()
+    };
+    for event in &ids {
+        let lines = logged(sys.webhook_worker.as_ref().unwrap(), "webhook attempt", &format!("event_id={event} "));
+        assert!(lines.len() == 1 && lines[0].contains(" status=200 ") && !lines[0].contains("Some("), "{lines:?}");
+    }
+    let lines = logged(&sys.refund_worker, "refund settled", &format!("payment_id={id}"));
+    assert!(lines.len() == 1 && lines[0].ends_with(" status=SUCCEEDED") && !lines[0].contains("Some("), "{lines:?}");
 
     // The attempts, and a redelivery with the same webhook-id.
     let attempts = sys.app.attempts(ids[0]).await;

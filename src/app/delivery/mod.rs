@@ -210,7 +210,7 @@ impl Deliverer {
                         d.settle(&outcome, at_ms, latency_ms, &self.settings.schedule, rand::random());
                     tracing::info!(
                         event_id = %event.id(), endpoint = %d.endpoint, attempt = record.number,
-                        outcome = outcome.label(), status = ?record.status_code, latency_ms, state = d.state.as_str(),
+                        outcome = outcome.label(), status = record.status_code, latency_ms, state = d.state.as_str(),
                         "webhook attempt"
                     );
                     effects.push((d.endpoint, effect));

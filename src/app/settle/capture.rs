@@ -169,8 +169,13 @@ impl Services {
     ) -> Result<PaymentView, Step> {
         match self.change(view, Transition::CaptureSettled(id, outcome), cause).await {
             Ok(Landed::Yes(view)) => {
-                let status = view.payment.authorization.as_ref().and_then(|a| a.capture(id)).map(|c| c.status);
-                tracing::info!(payment_id = %view.payment.id, capture_id = %id, status = ?status, "capture settled");
+                let status = view
+                    .payment
+                    .authorization
+                    .as_ref()
+                    .and_then(|a| a.capture(id))
+                    .map(|c| tracing::field::display(c.status));
+                tracing::info!(payment_id = %view.payment.id, capture_id = %id, status, "capture settled");
                 Ok(view)
             }
             Ok(Landed::Refused(view)) => Ok(view),

@@ -81,7 +81,7 @@ impl Services {
     async fn finish_refund(&self, view: PaymentView, id: RefundId, outcome: RefundOutcome, cause: &Cause) -> Step {
         match self.change(view, Transition::RefundSettled(id, outcome), cause).await {
             Ok(Landed::Yes(view)) => {
-                tracing::info!(refund_id = %id, status = ?refund_in(&view, id), "refund settled");
+                tracing::info!(refund_id = %id, status = refund_in(&view, id).map(tracing::field::display), "refund settled");
                 Step::Done
             }
             // Final already: a duplicate, or another worker's result landed first.
