@@ -10,6 +10,7 @@ mod error;
 mod event_items;
 mod events;
 mod idempotency;
+mod item_update;
 mod item_writer;
 mod items;
 pub mod keys;

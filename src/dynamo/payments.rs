@@ -1,12 +1,13 @@
 //! Payments and refunds: every change written with its event in one transaction, reads, lists.
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{Delete, Put, TransactWriteItem};
 
 use super::DynamoStore;
-use super::attrs::{Item, n, s};
+use super::attrs::{Item, s};
 use super::error::{classify, classify_transaction};
 use super::event_items::event_item;
 use super::events::one_more;
+use super::item_update::Repair;
 use super::item_writer::{payment_attributes, refund_attributes};
 use super::items::*;
 use super::keys::*;
@@ -185,93 +186,6 @@ impl DynamoStore {
             },
         }
     }
-
-    /// An update of an existing item that sets `sets` and removes whichever of `optional` it
-    /// lacks, moves the item in the repair index as `index` says, and holds only while the
-    /// item's `Version` is `version` (when given; 0 stands for an item from before versions) and
-    /// its last bank attempt is `guard`'s (when given; `None` for none noted).
-    fn update_item(
-        &self,
-        (pk, sk): (String, String),
-        sets: Item,
-        optional: &[&str],
-        index: Repair,
-        version: Option<u64>,
-        guard: Option<Option<u64>>,
-    ) -> Result<TransactWriteItem, StoreError> {
-        let mut names = std::collections::HashMap::new();
-        let mut values = std::collections::HashMap::new();
-        let mut set = Vec::new();
-        let mut remove: Vec<String> = Vec::new();
-        for (i, (name, value)) in sets.into_iter().enumerate() {
-            if ATTEMPTS.contains(&name.as_str()) {
-                set.push(format!("#a{i} = if_not_exists(#a{i}, :a{i})"));
-            } else {
-                set.push(format!("#a{i} = :a{i}"));
-            }
-            names.insert(format!("#a{i}"), name);
-            values.insert(format!(":a{i}"), value);
-        }
-        let absent: Vec<&str> = optional.iter().copied().filter(|o| !names.values().any(|n| n == o)).collect();
-        for (i, name) in absent.into_iter().enumerate() {
-            remove.push(format!("#r{i}"));
-            names.insert(format!("#r{i}"), (*name).to_owned());
-        }
-        match index {
-            Repair::Touch(sk) => {
-                set.push(format!("{GSI2SK} = :rsk"));
-                values.insert(":rsk".into(), s(sk));
-            }
-            Repair::Leave => remove.extend([GSI2PK.to_owned(), GSI2SK.to_owned()]),
-            Repair::Keep => {}
-        }
-        let mut expr = format!("SET {}", set.join(", "));
-        if !remove.is_empty() {
-            expr.push_str(&format!(" REMOVE {}", remove.join(", ")));
-        }
-        let mut condition = match version {
-            None => "attribute_exists(PK)".to_owned(),
-            Some(0) => "attribute_exists(PK) AND attribute_not_exists(#ver)".to_owned(),
-            Some(v) => {
-                values.insert(":ver".into(), n(v));
-                "#ver = :ver".to_owned()
-            }
-        };
-        if version.is_some() {
-            names.insert("#ver".into(), VERSION.to_owned());
-        }
-        if let Some(last) = guard {
-            names.insert("#last".into(), BANK_LAST_ATTEMPT.to_owned());
-            match last {
-                Some(at) => {
-                    values.insert(":last".into(), n(at));
-                    condition.push_str(" AND #last = :last");
-                }
-                None => condition.push_str(" AND attribute_not_exists(#last)"),
-            }
-        }
-        let update = Update::builder()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .update_expression(expr)
-            .condition_expression(condition)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .map_err(|_| StoreError::Permanent("bad update".into()))?;
-        Ok(TransactWriteItem::builder().update(update).build())
-    }
-}
-
-/// What a change does to an item's place in the repair index (GSI2).
-enum Repair {
-    /// It moved to a non-final state: it goes to the back, at this sort key.
-    Touch(String),
-    /// It became final: it leaves the index.
-    Leave,
-    /// Its state did not move (a refund's change on the payment item): its place is kept.
-    Keep,
 }
 
 /// The cursor names the last payment of the page; the merchant comes from the caller's token,
