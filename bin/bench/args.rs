@@ -79,6 +79,10 @@ pub struct BenchArgs {
     /// RUST_LOG of the processes the bench starts.
     #[arg(long, env = "BENCH_RUST_LOG", default_value = "info")]
     pub rust_log: String,
+    /// LOG_FORMAT of the services the bench starts: `json`, as infra/terraform deploys them, or
+    /// `text`. The bank simulator, a tool, keeps its own.
+    #[arg(long, env = "BENCH_LOG_FORMAT", default_value = "json", value_parser = ["json", "text"])]
+    pub log_format: String,
     /// Worker threads of each service's runtime (`TOKIO_WORKER_THREADS` of the api, the workers
     /// and the bare server; not the bank's nor the quiet run's AWS stub, which keep tokio's
     /// default): as infra/terraform gives them, one per whole vCPU of the task, and its default

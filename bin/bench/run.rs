@@ -172,6 +172,7 @@ fn system(args: &BenchArgs, endpoint: String) -> Result<System, BenchError> {
     let http = load::http_client()?;
     Ok(System::new(bin_dir(args)?, args.out_dir.clone(), http, endpoint, args.region.clone())
         .with_rust_log(&args.rust_log)
+        .with_log_format(&args.log_format)
         .with_worker_threads(args.worker_threads))
 }
 

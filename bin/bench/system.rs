@@ -38,6 +38,8 @@ pub struct System {
     endpoint: String,
     region: String,
     rust_log: String,
+    /// `LOG_FORMAT` of the services (not the bank's).
+    log_format: String,
     /// `TOKIO_WORKER_THREADS` of each service (`None`: tokio's default).
     worker_threads: Option<usize>,
     card_key: String,
@@ -63,6 +65,7 @@ impl System {
             endpoint,
             region,
             rust_log: "info".into(),
+            log_format: "json".into(),
             worker_threads: None,
             card_key: base64::engine::general_purpose::STANDARD.encode(key),
             jwt_secret: format!("bench-{}", uuid::Uuid::new_v4().simple()),
@@ -79,6 +82,11 @@ impl System {
     }
 
     /// Each service's runtime on `threads` worker threads (0: tokio's default).
+    pub fn with_log_format(mut self, format: &str) -> Self {
+        format.clone_into(&mut self.log_format);
+        self
+    }
+
     pub fn with_worker_threads(mut self, threads: usize) -> Self {
         self.worker_threads = (threads > 0).then_some(threads);
         self
@@ -168,6 +176,7 @@ impl System {
             ("BASE_URL", format!("http://127.0.0.1:{port}")),
             ("WORKER_HTTP_HOST", "127.0.0.1".into()),
             ("RUST_LOG", self.rust_log.clone()),
+            ("LOG_FORMAT", self.log_format.clone()),
             // The bench is one merchant at full speed: what is measured is the service, not its limit.
             ("RATE_LIMIT_READS_PER_SEC", "0".into()),
             ("RATE_LIMIT_WRITES_PER_SEC", "0".into()),
