@@ -91,27 +91,18 @@ impl<H: Jobs + ?Sized, Q: WorkQueue + ?Sized> JobContext<H, Q> {
 
 /// The span of one message's job: it continues the trace the API started (carried in the
 /// message attributes) and names the payment and refund, so every log line of the job does too.
+/// The ids are given at its creation, not recorded after: a JSON log line's formatter
+/// serializes a span's fields again on every field recorded later.
 fn job_span(msg: &Received, job: Option<&Job>) -> Span {
     let span = tracing::info_span!(
         "job",
         message_id = %msg.message_id,
         receive_count = msg.receive_count,
-        payment_id = tracing::field::Empty,
-        refund_id = tracing::field::Empty,
-        event_id = tracing::field::Empty,
+        payment_id = job.and_then(Job::payment_id).map(tracing::field::display),
+        refund_id = job.and_then(Job::refund_id).map(tracing::field::display),
+        event_id = job.and_then(Job::event_id).map(tracing::field::display),
         trace_id = tracing::field::Empty,
     );
-    if let Some(job) = job {
-        if let Some(payment) = job.payment_id() {
-            span.record("payment_id", tracing::field::display(payment));
-        }
-        if let Some(refund) = job.refund_id() {
-            span.record("refund_id", tracing::field::display(refund));
-        }
-        if let Some(event) = job.event_id() {
-            span.record("event_id", tracing::field::display(event));
-        }
-    }
     propagation::continue_trace(&span, &msg.trace);
     span
 }
