@@ -81,12 +81,13 @@ impl System {
         self
     }
 
-    /// Each service's runtime on `threads` worker threads (0: tokio's default).
+    /// Each service's `LOG_FORMAT` (`json` or `text`).
     pub fn with_log_format(mut self, format: &str) -> Self {
         format.clone_into(&mut self.log_format);
         self
     }
 
+    /// Each service's runtime on `threads` worker threads (0: tokio's default).
     pub fn with_worker_threads(mut self, threads: usize) -> Self {
         self.worker_threads = (threads > 0).then_some(threads);
         self
