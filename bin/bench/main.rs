@@ -43,7 +43,17 @@ pub use error::BenchError;
 
 use clap::Parser;
 
-fn main() -> Result<(), BenchError> {
+fn main() -> std::process::ExitCode {
+    match bench() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn bench() -> Result<(), BenchError> {
     if bare::asked() {
         return bare::serve();
     }
@@ -62,13 +72,13 @@ fn main() -> Result<(), BenchError> {
     runtime.worker_threads(threads);
     let runtime = runtime.enable_all().build().map_err(|e| BenchError::io("starting the async runtime", e))?;
     if args.quiet_only {
-        let quiet = runtime.block_on(run::quiet_only(&args))?;
+        let quiet = runtime.block_on(until_stopped(run::quiet_only(&args)))?;
         let mut out = String::new();
         quiet::render(&mut out, &quiet);
         println!("{out}{}", quiet.last_line());
         return Ok(());
     }
-    let report = runtime.block_on(run::run(&args))?;
+    let report = runtime.block_on(until_stopped(run::run(&args)))?;
     print!("{}", table::render(&report));
     let json =
         serde_json::to_string_pretty(&report).map_err(|e| BenchError::Unexpected(format!("report JSON: {e}")))?;
@@ -81,4 +91,21 @@ fn main() -> Result<(), BenchError> {
     }
     println!("{}", report.headline.last_line());
     Ok(())
+}
+
+/// `run` until it finishes, or until the bench is told to stop (SIGTERM, SIGINT, SIGHUP): then
+/// `run` is dropped there, and with it every process it started (`procs::Proc` kills and reaps
+/// its process on drop). Without this a plain `kill <bench pid>` ended the bench at once and left
+/// the api, the workers and the bank running, with no one left to stop them.
+async fn until_stopped<T>(run: impl std::future::Future<Output = Result<T, BenchError>>) -> Result<T, BenchError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind| signal(kind).map_err(|e| BenchError::io("listening for signals", e));
+    let (mut term, mut int, mut hup) =
+        (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?, listen(SignalKind::hangup())?);
+    tokio::select! {
+        done = run => done,
+        _ = term.recv() => Err(BenchError::Stopped("SIGTERM")),
+        _ = int.recv() => Err(BenchError::Stopped("SIGINT")),
+        _ = hup.recv() => Err(BenchError::Stopped("SIGHUP")),
+    }
 }

@@ -8,6 +8,7 @@ mod api_refunds;
 mod bank_durability;
 mod bank_outcomes;
 mod bank_sim;
+mod bench_stop;
 mod chaos;
 mod chaos_bank;
 mod chaos_capture;
