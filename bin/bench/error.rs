@@ -23,8 +23,8 @@ pub enum BenchError {
     Aws { op: &'static str, code: String },
     #[error("{0}")]
     Unexpected(String),
-    #[error("stopped by {0}; the processes it started are stopped too")]
-    Stopped(&'static str),
+    #[error("stopped by {name}; the processes it started are stopped too")]
+    Stopped { name: &'static str, signal: u8 },
 }
 
 impl BenchError {

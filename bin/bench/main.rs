@@ -48,7 +48,11 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("bench: {e}");
-            std::process::ExitCode::FAILURE
+            match e {
+                // As a shell reports a process a signal ended: 128 + its number.
+                BenchError::Stopped { signal, .. } => std::process::ExitCode::from(128 + signal),
+                _ => std::process::ExitCode::FAILURE,
+            }
         }
     }
 }
@@ -96,16 +100,52 @@ fn bench() -> Result<(), BenchError> {
 /// `run` until it finishes, or until the bench is told to stop (SIGTERM, SIGINT, SIGHUP): then
 /// `run` is dropped there, and with it every process it started (`procs::Proc` kills and reaps
 /// its process on drop). Without this a plain `kill <bench pid>` ended the bench at once and left
-/// the api, the workers and the bank running, with no one left to stop them.
+/// the api, the workers and the bank running, with no one left to stop them. A signal the bench
+/// was started ignoring stays ignored: `nohup` ignores SIGHUP so that a run outlives its terminal,
+/// and a script's background job ignores SIGINT.
 async fn until_stopped<T>(run: impl std::future::Future<Output = Result<T, BenchError>>) -> Result<T, BenchError> {
     use tokio::signal::unix::{SignalKind, signal};
-    let listen = |kind: SignalKind| signal(kind).map_err(|e| BenchError::io("listening for signals", e));
-    let (mut term, mut int, mut hup) =
-        (listen(SignalKind::terminate())?, listen(SignalKind::interrupt())?, listen(SignalKind::hangup())?);
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mut listening = Vec::new();
+    for (kind, name) in
+        [(SignalKind::terminate(), "SIGTERM"), (SignalKind::interrupt(), "SIGINT"), (SignalKind::hangup(), "SIGHUP")]
+    {
+        if !ignored(&status, kind.as_raw_value()) {
+            let listener = signal(kind).map_err(|e| BenchError::io("listening for signals", e))?;
+            listening.push((listener, kind.as_raw_value(), name));
+        }
+    }
+    if listening.is_empty() {
+        return run.await;
+    }
+    let stopped = futures::future::select_all(listening.iter_mut().map(|(listener, number, name)| {
+        Box::pin(async move {
+            listener.recv().await;
+            (*number, *name)
+        })
+    }));
     tokio::select! {
         done = run => done,
-        _ = term.recv() => Err(BenchError::Stopped("SIGTERM")),
-        _ = int.recv() => Err(BenchError::Stopped("SIGINT")),
-        _ = hup.recv() => Err(BenchError::Stopped("SIGHUP")),
+        ((number, name), _, _) = stopped => Err(BenchError::Stopped { name, signal: u8::try_from(number).unwrap_or(0) }),
+    }
+}
+
+/// Whether `/proc/<pid>/status` text `status` shows `signal` ignored (its `SigIgn` mask).
+fn ignored(status: &str, signal: i32) -> bool {
+    let mask =
+        status.lines().find_map(|l| l.strip_prefix("SigIgn:")).and_then(|m| u64::from_str_radix(m.trim(), 16).ok());
+    (1..=64).contains(&signal) && mask.is_some_and(|m| m & (1 << (signal - 1)) != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_ignored_signal_is_read_from_the_sigign_mask() {
+        // SIGHUP (1) and SIGINT (2) ignored, as under `nohup` in a script's background job.
+        let status = "Name:\tbench\nSigBlk:\t0000000000000000\nSigIgn:\t0000000000000003\nSigCgt:\t0\n";
+        assert!(super::ignored(status, 1) && super::ignored(status, 2));
+        assert!(!super::ignored(status, 15), "SIGTERM is not");
+        assert!(!super::ignored("Name:\tbench\n", 1), "no mask: nothing ignored");
+        assert!(!super::ignored(status, 0) && !super::ignored(status, 65));
     }
 }
