@@ -15,6 +15,7 @@ mod cpu;
 mod drive;
 mod error;
 mod floor;
+mod headline;
 mod hooks;
 mod levels;
 mod load;

@@ -83,7 +83,7 @@ pub async fn run(args: &BenchArgs) -> Result<Report, BenchError> {
     let pipeline_phases: Vec<&AwsPhase> = m.aws.iter().filter(|p| p.phase.starts_with("pipeline")).collect();
     let lifecycle = requests::combine("create+charge (pipelines)", &pipeline_phases);
     let refund = m.aws.iter().find(|p| p.unit == "refund");
-    let headline = report::headline(
+    let headline = super::headline::headline(
         args.headline_concurrency(),
         &comparison,
         &m.pipelines,
