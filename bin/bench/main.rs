@@ -51,7 +51,7 @@ fn main() -> std::process::ExitCode {
             eprintln!("bench: {e}");
             match e {
                 // As a shell reports a process a signal ended: 128 + its number.
-                BenchError::Stopped { signal, .. } => std::process::ExitCode::from(128 + signal),
+                BenchError::Stopped { signal, .. } => std::process::ExitCode::from(128u8.saturating_add(signal)),
                 _ => std::process::ExitCode::FAILURE,
             }
         }
