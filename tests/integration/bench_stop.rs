@@ -7,39 +7,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// A process as `/proc/<pid>/stat` shows it. Its start time tells it from a later process that
-/// got the same pid once it was reaped.
-#[derive(Debug, Clone, PartialEq)]
-struct Proc {
-    pid: u32,
-    name: String,
-    parent: u32,
-    started: u64,
-    zombie: bool,
-}
+use crate::support::procfs::{self, Stat};
 
-fn stat(pid: u32) -> Option<Proc> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ppid ...`: comm may hold spaces and parentheses, so split after its last `)`.
-    let (head, tail) = stat.rsplit_once(')')?;
-    let name = head.split_once('(')?.1.to_owned();
-    let fields: Vec<&str> = tail.split_whitespace().collect();
-    // After comm: state is field 3 of the line, ppid 4, starttime 22.
-    let (state, parent, started) = (fields.first()?, fields.get(1)?.parse().ok()?, fields.get(19)?.parse().ok()?);
-    Some(Proc { pid, name, parent, started, zombie: *state == "Z" })
-}
-
-fn children_of(parent: u32) -> Vec<Proc> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(stat)
-        .filter(|p| p.parent == parent)
-        .collect()
-}
-
-/// Whether the very process `p` still runs (a zombie has exited: it only waits to be reaped).
-fn alive(p: &Proc) -> bool {
-    stat(p.pid).is_some_and(|now| now.started == p.started && !now.zombie)
+fn children_of(parent: u32) -> Vec<Stat> {
+    procfs::all().into_iter().filter(|p| p.parent == parent).collect()
 }
 
 fn kill(pid: u32, signal: &str) -> bool {
@@ -51,7 +22,7 @@ fn kill(pid: u32, signal: &str) -> bool {
 /// its pid and theirs are still theirs), then any process seen before that still runs.
 struct Leftovers {
     bench: Option<u32>,
-    seen: Vec<Proc>,
+    seen: Vec<Stat>,
 }
 
 impl Drop for Leftovers {
@@ -62,7 +33,7 @@ impl Drop for Leftovers {
             }
             kill(bench, "KILL");
         }
-        for p in self.seen.iter().filter(|p| alive(p)) {
+        for p in self.seen.iter().filter(|p| p.running()) {
             kill(p.pid, "KILL");
         }
     }
@@ -116,8 +87,8 @@ async fn a_bench_stopped_by_its_pid_stops_every_process_it_started() {
 
     // The bench reaps what it kills before it exits; poll only for the kernel's bookkeeping.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while started.iter().any(alive) {
-        let left: Vec<_> = started.iter().filter(|p| alive(p)).collect();
+    while started.iter().any(Stat::running) {
+        let left: Vec<_> = started.iter().filter(|p| p.running()).collect();
         assert!(Instant::now() < deadline, "still running after the bench stopped: {left:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -13,6 +13,7 @@ use serde_json::Value;
 use super::support::app::{card_request, eventually};
 use super::support::bank::free_port;
 use super::support::dashboard::Visitor;
+use super::support::procfs::{self, alive};
 
 const UP: Duration = Duration::from_secs(120);
 
@@ -108,12 +109,6 @@ impl Drop for Dev {
             .env("EMULATOR_STATE", self.state.join("emulator"))
             .output();
     }
-}
-
-/// Alive and not a zombie.
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|s| s.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
 }
 
 async fn token(http: &reqwest::Client, dev: &Dev) -> String {
@@ -281,16 +276,7 @@ async fn make_dev_restarts_what_dies_keeps_its_data_and_stops_everything_it_star
 
 /// The processes whose process group is `pgid`, zombies left out.
 fn group_members(pgid: u32) -> Vec<u32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
-    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
-                // After "comm)": state, ppid, pgrp.
-                let fields: Vec<&str> = s.rsplit_once(") ").map(|(_, r)| r.split(' ').collect()).unwrap_or_default();
-                fields.len() > 2 && fields[0] != "Z" && fields[2] == pgid.to_string()
-            })
-        })
-        .collect()
+    procfs::all().into_iter().filter(|p| p.group == pgid && !p.zombie).map(|p| p.pid).collect()
 }
 
 /// What `make dev` promises a service manager or a closing terminal: SIGTERM to its process group

@@ -5,5 +5,6 @@ pub mod dashboard;
 pub mod emulator;
 pub mod events;
 pub mod metrics;
+pub mod procfs;
 pub mod receiver;
 pub mod system;
