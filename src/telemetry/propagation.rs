@@ -54,11 +54,15 @@ pub fn continue_trace(span: &Span, carrier: &dyn Extractor) {
 /// Starts `span`'s own trace, linked to the one `carrier` names (if valid), and records the
 /// trace id like `continue_trace`. Call it before `span` is first entered.
 pub fn link_trace(span: &Span, carrier: &dyn Extractor) {
-    let theirs = opentelemetry::global::get_text_map_propagator(|p| p.extract(carrier));
-    let linked = theirs.span().span_context().clone();
-    // A link is only kept by a span that is exported.
-    if linked.is_valid() && !super::ids::has_ids(span) {
-        span.add_link(linked);
+    // Most public requests carry no `traceparent`, and without one the propagator `init`
+    // installs finds nothing: its extraction (a copy of the current context) is skipped.
+    if carrier.get("traceparent").is_some() {
+        let theirs = opentelemetry::global::get_text_map_propagator(|p| p.extract(carrier));
+        let linked = theirs.span().span_context().clone();
+        // A link is only kept by a span that is exported.
+        if linked.is_valid() && !super::ids::has_ids(span) {
+            span.add_link(linked);
+        }
     }
     record_trace_id(span);
 }
