@@ -54,6 +54,7 @@ fn headline_for_tests() -> Headline {
         quiet_api_cpu_us_over_bare: Some(81.0),
         quiet_bare_cpu_us_over_floor: Some(60.0),
         quiet_api_cpu_us_over_floor: None,
+        quiet_api_cpu_over_floor_share: None,
         targets: vec![],
     }
 }
@@ -73,7 +74,8 @@ fn the_last_line_has_fixed_decimals_and_na() {
          api_vs_floor_median_min=0.90 api_cpu_us_over_bare=151 bare_cpu_us_over_floor=n/a \
          webhook_measured_post_floor_ratio=1.10 webhook_op_floor_ratio=1.16 webhook_replay_floor_ratio=n/a \
          webhook_replay_floor_ratio_whole=n/a \
-         quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=n/a"
+         quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=n/a \
+         quiet_api_cpu_over_floor_share=n/a"
     );
 
     // 2.5 requests at 300 µs and a 300 µs POST: 1,050 µs of floor for 1,260 of CPU.
@@ -115,7 +117,8 @@ fn worker_pairs_replace_the_workers_ratio_and_its_target_and_keep_the_phases() {
 fn the_quiet_run_judges_the_api_against_the_floors_client_and_the_bare_server() {
     use super::super::quiet::{API, BARE, FLOOR, QuietRun, QuietSide};
     let side = |name: &str, cpu| QuietSide { name: name.into(), cpu_us_per_payment: Some(cpu), ..Default::default() };
-    // 250 - 145 = 105 over the floor's client (missed); 250 - 190 = 60 over the bare server (met).
+    // 250 - 145 = 105 over the floor's client (missed), 0.72 of its own 145 (missed); 250 - 190 =
+    // 60 over the bare server (met).
     let quiet = QuietRun {
         concurrency: 16,
         slices_per_side: 5,
@@ -125,7 +128,13 @@ fn the_quiet_run_judges_the_api_against_the_floors_client_and_the_bare_server() 
     let judged = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(Some(&quiet));
     let by_name = |name| judged.targets.iter().find(|t| t.name == name).map(|t| (t.value, t.met));
     assert_eq!(by_name("quiet_api_cpu_us_over_floor"), Some((Some(105.0), Some(false))));
+    assert_eq!(by_name("quiet_api_cpu_over_floor_share"), Some((Some(0.72), Some(false))));
     assert_eq!(by_name("quiet_api_cpu_us_over_bare"), Some((Some(60.0), Some(true))));
+    // The same 105 µs over a floor's client of 300 µs, on a machine half as fast: 0.35 (met).
+    let slow = QuietRun { sides: vec![side(FLOOR, 300.0), side(BARE, 345.0), side(API, 405.0)], ..quiet };
+    let judged = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(Some(&slow));
+    let share = judged.targets.iter().find(|t| t.name == "quiet_api_cpu_over_floor_share").map(|t| (t.value, t.met));
+    assert_eq!(share, Some((Some(0.35), Some(true))));
     let unmeasured = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(None);
     assert!(unmeasured.targets.iter().all(|t| t.met.is_none()), "no quiet run, nothing judged");
 }

@@ -68,6 +68,14 @@ impl QuietRun {
         self.over(API, FLOOR)
     }
 
+    /// The API's CPU over the floor's client as a share of the floor's client's own: the same
+    /// target as `api_over_floor` in a form a machine's speed, or a slow phase of it, cancels
+    /// out of (docs/BENCHMARK.md, "The twentieth session").
+    pub fn api_over_floor_share(&self) -> Option<f64> {
+        let (api, floor) = self.side(API).zip(self.side(FLOOR))?;
+        (floor > 0.0).then(|| round((api - floor) / floor, 2))
+    }
+
     /// The compared build's API over the bare server.
     pub fn compared_over_bare(&self) -> Option<f64> {
         self.over(COMPARED, BARE)
@@ -77,11 +85,13 @@ impl QuietRun {
     pub fn last_line(&self) -> String {
         let f = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v}"));
         format!(
-            "quiet_api_cpu_us_over_bare={} quiet_bare_cpu_us_over_floor={} quiet_api_cpu_us_over_floor={} quiet_compared_cpu_us_over_bare={}",
+            "quiet_api_cpu_us_over_bare={} quiet_bare_cpu_us_over_floor={} quiet_api_cpu_us_over_floor={} quiet_compared_cpu_us_over_bare={} \
+             quiet_api_cpu_over_floor_share={}",
             f(self.api_over_bare()),
             f(self.bare_over_floor()),
             f(self.api_over_floor()),
             f(self.compared_over_bare()),
+            f(self.api_over_floor_share()),
         )
     }
 }
@@ -308,9 +318,12 @@ mod tests {
         assert_eq!(run.bare_over_floor(), Some(60.0));
         assert_eq!(run.api_over_floor(), Some(141.0));
         assert_eq!(run.compared_over_bare(), Some(120.0));
+        // 141 over 200.4.
+        assert_eq!(run.api_over_floor_share(), Some(0.7));
         assert_eq!(
             run.last_line(),
-            "quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=141 quiet_compared_cpu_us_over_bare=120"
+            "quiet_api_cpu_us_over_bare=81 quiet_bare_cpu_us_over_floor=60 quiet_api_cpu_us_over_floor=141 quiet_compared_cpu_us_over_bare=120 \
+             quiet_api_cpu_over_floor_share=0.7"
         );
         let without = QuietRun { sides: vec![side(FLOOR, 200.0)], ..run };
         assert_eq!(without.api_over_bare(), None);

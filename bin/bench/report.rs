@@ -193,6 +193,8 @@ pub struct Headline {
     pub quiet_api_cpu_us_over_bare: Option<f64>,
     pub quiet_bare_cpu_us_over_floor: Option<f64>,
     pub quiet_api_cpu_us_over_floor: Option<f64>,
+    /// `quiet_api_cpu_us_over_floor` over the floor's client's own CPU per payment.
+    pub quiet_api_cpu_over_floor_share: Option<f64>,
     pub targets: Vec<Target>,
 }
 
