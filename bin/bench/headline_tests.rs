@@ -125,16 +125,17 @@ fn the_quiet_run_judges_the_api_against_the_floors_client_and_the_bare_server() 
         sides: vec![side(FLOOR, 145.0), side(BARE, 190.0), side(API, 250.0)],
         api_matches_floor: Some(true),
     };
-    let judged = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(Some(&quiet));
-    let by_name = |name| judged.targets.iter().find(|t| t.name == name).map(|t| (t.value, t.met));
-    assert_eq!(by_name("quiet_api_cpu_us_over_floor"), Some((Some(105.0), Some(false))));
-    assert_eq!(by_name("quiet_api_cpu_over_floor_share"), Some((Some(0.72), Some(false))));
-    assert_eq!(by_name("quiet_api_cpu_us_over_bare"), Some((Some(60.0), Some(true))));
+    // A target of the headline judged on `quiet`: its value and whether it is met.
+    let judged = |quiet: &QuietRun, name| {
+        let h = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(Some(quiet));
+        h.targets.iter().find(|t| t.name == name).map(|t| (t.value, t.met))
+    };
+    assert_eq!(judged(&quiet, "quiet_api_cpu_us_over_floor"), Some((Some(105.0), Some(false))));
+    assert_eq!(judged(&quiet, "quiet_api_cpu_over_floor_share"), Some((Some(0.72), Some(false))));
+    assert_eq!(judged(&quiet, "quiet_api_cpu_us_over_bare"), Some((Some(60.0), Some(true))));
     // The same 105 µs over a floor's client of 300 µs, on a machine half as fast: 0.35 (met).
     let slow = QuietRun { sides: vec![side(FLOOR, 300.0), side(BARE, 345.0), side(API, 405.0)], ..quiet };
-    let judged = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(Some(&slow));
-    let share = judged.targets.iter().find(|t| t.name == "quiet_api_cpu_over_floor_share").map(|t| (t.value, t.met));
-    assert_eq!(share, Some((Some(0.35), Some(true))));
+    assert_eq!(judged(&slow, "quiet_api_cpu_over_floor_share"), Some((Some(0.35), Some(true))));
     let unmeasured = Headline { targets: vec![], ..headline_for_tests() }.with_quiet(None);
     assert!(unmeasured.targets.iter().all(|t| t.met.is_none()), "no quiet run, nothing judged");
 }
